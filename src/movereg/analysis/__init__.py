@@ -1,0 +1,3 @@
+"""movereg.analysis"""
+
+__all__: list[str] = []

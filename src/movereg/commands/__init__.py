@@ -1,0 +1,3 @@
+"""Sub-command implementations for :mod:`movereg.cli` (one module per command)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""movereg.dashboard"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""movereg.pipeline"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""movereg.recordings"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""movereg.sensors"""
+
+__all__: list[str] = []

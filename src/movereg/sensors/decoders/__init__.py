@@ -1,0 +1,3 @@
+"""movereg.sensors.decoders"""
+
+__all__: list[str] = []

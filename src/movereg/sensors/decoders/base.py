@@ -1,0 +1,98 @@
+"""The decoder/profile contract every device family implements.
+
+A :class:`DeviceProfile` knows a family's GATT layout, how to recognise its
+advertisements, the command bytes to start and stop accelerometer streaming, and how to
+turn one notification into a :class:`~movereg.models.RawBlock` (pure: bytes in, arrays
+out, no I/O, no clocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from movereg.models import DeviceFamily, RawBlock
+
+__all__ = ["Command", "DeviceProfile", "StreamConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """What the client asks a band for.
+
+    Attributes
+    ----------
+    fs_hz
+        Requested sample rate, Hz (the profile picks the nearest the device supports).
+    range_g
+        Requested full-scale range, ± g.
+    """
+
+    fs_hz: float = 52.0
+    range_g: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One GATT write the client must perform.
+
+    Attributes
+    ----------
+    char_uuid
+        Characteristic to write.
+    data
+        Bytes to write.
+    response
+        Write with response (True) or without (False).
+    expect_reply
+        True when the band answers on a control characteristic (e.g. PMD CP indication)
+        and the client must wait for and check that reply via ``parse_reply``.
+    """
+
+    char_uuid: str
+    data: bytes
+    response: bool = True
+    expect_reply: bool = False
+
+
+@runtime_checkable
+class DeviceProfile(Protocol):
+    """A device family's protocol, parameterised by the active stream configuration."""
+
+    family: DeviceFamily
+    service_uuid: str
+    data_char_uuid: str
+    control_char_uuid: str | None
+    has_device_time: bool
+
+    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
+        """True when an advertisement (local name, service UUIDs) is this family."""
+        ...
+
+    def start_commands(self, config: StreamConfig) -> list[Command]:
+        """Writes that start accelerometer streaming (after subscribing)."""
+        ...
+
+    def stop_commands(self) -> list[Command]:
+        """Writes that stop streaming (sent before every disconnect and before START)."""
+        ...
+
+    def parse_reply(self, data: bytes) -> None:
+        """Check a control-point reply; update state (e.g. Polar conversion factor).
+
+        Raises :class:`~movereg.errors.ProtocolError` on an error status and
+        :class:`~movereg.errors.DecodeError` on malformed bytes.
+        """
+        ...
+
+    def decode(self, frame: bytes) -> RawBlock:
+        """One data notification -> RawBlock in g. Raises only DecodeError."""
+        ...
+
+    @property
+    def fs_hz(self) -> float:
+        """The sample rate in effect (Hz) after configuration."""
+        ...
+
+

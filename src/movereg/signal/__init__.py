@@ -1,0 +1,3 @@
+"""movereg.signal"""
+
+__all__: list[str] = []

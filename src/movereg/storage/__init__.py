@@ -1,0 +1,3 @@
+"""movereg.storage"""
+
+__all__: list[str] = []
