@@ -23,4 +23,5 @@ JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "num
 
 def jit(func: F) -> F:
     """Compile ``func`` with movereg's JIT policy (``@njit(cache=True, nogil=True)``)."""
-    return njit(**JIT_OPTIONS)(func)  # type: ignore[no-any-return]
+    compiled: F = njit(**JIT_OPTIONS)(func)
+    return compiled
