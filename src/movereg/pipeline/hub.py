@@ -1,0 +1,448 @@
+"""The hub: one asyncio task per connected band, blocks -> FeatureEngine -> sinks.
+
+::
+
+    band.blocks() --SampleBlock--> [resume check] --> BatchWriter.add_samples / add_gap
+                                        |
+                                        +--> FeatureEngine.push --EpochTable--> BatchWriter.add_epochs
+                                                                           +--> Broadcaster (live)
+
+Everything runs on the one event loop (uvicorn's). Storage writes go through the
+:class:`~movereg.storage.BatchWriter` (a background thread, about one transaction a
+second), so nothing on the loop waits for SQLite. The live broadcaster never blocks
+either: each subscriber has a bounded drop-oldest queue. A band task that fails is
+logged and shown in :meth:`Hub.status` (state ``stopped`` with the reason); it never
+stops the hub or the other bands.
+
+Crash recovery: at :meth:`Hub.start` the hub reads a small state file in the data
+directory. If the previous run did not stop cleanly, the first block of each device is
+compared to the end of that device's last stored samples, and the span in between is
+recorded as a :class:`~movereg.models.Gap` with reason ``"crash"`` (``"disconnect"`` after
+a clean stop). Samples that overlap what is already stored are trimmed (no duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from movereg.config import Settings
+from movereg.models import BandState, BandStatus, Gap, SampleBlock
+from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
+from movereg.pipeline.messages import epoch_messages, status_band
+
+__all__ = ["Band", "BandFactory", "Hub"]
+
+log = logging.getLogger(__name__)
+
+_STATE_FILE = "pipeline-state.json"
+#: A jump longer than this (s) starts a fresh feature engine instead of filling the gap
+#: with missing-data rows (which would emit one empty epoch per second of the gap).
+_MAX_BRIDGE_S = 300.0
+
+
+class Band(Protocol):
+    """What the hub needs from a band (``movereg.sensors.open_band`` returns one)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def status(self) -> BandStatus: ...
+    def blocks(self) -> AsyncIterator[SampleBlock]: ...
+
+
+BandFactory = Callable[..., Band]
+
+
+class _Writer(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def add_samples(self, device_id: str, block: SampleBlock) -> None: ...
+    def add_epochs(self, device_id: str, table: Any) -> None: ...
+    def add_gap(self, device_id: str, gap: Gap) -> None: ...
+
+
+class _Engine(Protocol):
+    def push(self, samples: Any, t0_ns: int | None = None) -> Any: ...
+    def flush(self) -> Any: ...
+
+
+@dataclass
+class _Run:
+    """Book-keeping for one connected band."""
+
+    device_id: str
+    target: str
+    band: Band
+    child_id: int | None
+    session_id: int | None
+    task: asyncio.Task[None] | None = None
+    engine: _Engine | None = None
+    engine_fs: float = 0.0
+    last_end_ns: int | None = None      # exclusive end of the last block written
+    resume_from_ns: int | None = None   # end of stored samples from an earlier run
+    resume_reason: str = "disconnect"
+    samples: int = 0
+    epochs: int = 0
+    blocks: int = 0
+    error: str | None = None
+    stopping: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _default_band_factory() -> BandFactory:
+    from movereg.sensors import open_band
+
+    return open_band
+
+
+class Hub:
+    """Connect bands, run their pipelines, fan epochs out to storage and live clients.
+
+    Parameters
+    ----------
+    store
+        A :class:`movereg.storage.Store` (sync API).
+    settings
+        :class:`~movereg.config.Settings` (``epoch_s``, ``flush_interval_s``, ``data_dir``).
+    band_factory
+        ``factory(target, *, device_id=...) -> Band``; defaults to
+        :func:`movereg.sensors.open_band`.
+    writer
+        A BatchWriter-like sink; defaults to ``movereg.storage.BatchWriter(store,
+        interval_s=settings.flush_interval_s)``.
+    engine_factory
+        ``factory(fs_hz) -> FeatureEngine``-like; defaults to
+        ``FeatureEngine(fs_hz, epoch_s=settings.epoch_s)``.
+    status_interval_s
+        Period of the ``status`` live message, s.
+    ring_size
+        Recent live messages kept for SSE resume.
+    """
+
+    def __init__(self, store: Any, settings: Settings, *,
+                 band_factory: BandFactory | None = None,
+                 writer: _Writer | None = None,
+                 engine_factory: Callable[[float], _Engine] | None = None,
+                 status_interval_s: float = 1.0, ring_size: int = 512) -> None:
+        self.store = store
+        self.settings = settings
+        self._band_factory = band_factory
+        self._writer = writer
+        self._engine_factory = engine_factory
+        self._status_interval_s = status_interval_s
+        self.broadcaster = Broadcaster(ring_size=ring_size)
+        self._runs: dict[str, _Run] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._started = False
+        self._previous_clean = True
+        self._sim_counter = 0
+        self.started_ns: int | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Compile the kernels (in a thread), start the storage writer and status ticker."""
+        if self._started:
+            return
+        if self._engine_factory is None:
+            from movereg import signal as msignal
+
+            warm = getattr(msignal, "warmup", None)
+            if warm is not None:
+                await asyncio.to_thread(warm)
+        if self._writer is None:
+            from movereg.storage import BatchWriter
+
+            self._writer = BatchWriter(self.store, interval_s=self.settings.flush_interval_s)
+        self._writer.start()
+        self._previous_clean = self._mark_state(clean=False)
+        self._started = True
+        self.started_ns = time.time_ns()
+        self._ticker = asyncio.create_task(self._status_loop(), name="movereg-hub-status")
+
+    async def stop(self) -> None:
+        """Disconnect every band (flushing their last epochs), then flush storage."""
+        if not self._started:
+            return
+        for device_id in list(self._runs):
+            await self.disconnect(device_id)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        self.broadcaster.close_all()
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+        self._mark_state(clean=True)
+        self._started = False
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- bands -------------------------------------------------------------------------
+    async def connect(self, target: str, *, child_id: int | None = None,
+                      session_id: int | None = None, device_id: str | None = None) -> str:
+        """Open ``target`` (``"sim"``, ``"sim:<seed>"`` or a BLE address) and stream it.
+
+        Returns the device id. The band's task runs until :meth:`disconnect`.
+        """
+        if not self._started:
+            raise RuntimeError("Hub.connect() before Hub.start()")
+        if device_id is None and not target.startswith("sim"):
+            device_id = target
+        if device_id is None:
+            self._sim_counter += 1
+            device_id = f"sim-{self._sim_counter}"
+        if device_id in self._runs:
+            from movereg.errors import ValidationError
+
+            raise ValidationError(f"device {device_id} is already connected")
+        factory = self._band_factory or _default_band_factory()
+        band = factory(target, device_id=device_id)
+        run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
+                   session_id=session_id)
+        run.resume_from_ns = await asyncio.to_thread(self._stored_end_ns, device_id)
+        run.resume_reason = "disconnect" if self._previous_clean else "crash"
+        self._runs[device_id] = run
+        run.task = asyncio.create_task(self._run_band(run), name=f"movereg-band-{device_id}")
+        return device_id
+
+    async def disconnect(self, device_id: str) -> None:
+        """Stop a band's task; its trailing partial epoch is flushed to storage."""
+        run = self._runs.pop(device_id, None)
+        if run is None:
+            from movereg.errors import NotFoundError
+
+            raise NotFoundError(f"device {device_id} is not connected")
+        run.stopping = True
+        if run.task is not None and not run.task.done():
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run.task
+        self._publish_status()
+
+    def status(self) -> list[BandStatus]:
+        """One :class:`BandStatus` per connected band (failures as ``stopped`` + reason)."""
+        return [self._band_status(run) for run in self._runs.values()]
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters for the status message and diagnostics."""
+        b = self.broadcaster
+        return {
+            "bands": len(self._runs),
+            "samples": sum(r.samples for r in self._runs.values()),
+            "epochs": sum(r.epochs for r in self._runs.values()),
+            "subscribers": len(b.subscribers),
+            "published": b.published,
+            "dropped": b.dropped_total,
+        }
+
+    # --- live --------------------------------------------------------------------------
+    def subscribe(self, maxsize: int = 256, *,
+                  message_filter: MessageFilter | None = None) -> Subscription:
+        """A live subscription (async iterator of dict messages; drop-oldest when full)."""
+        return self.broadcaster.subscribe(maxsize, message_filter=message_filter)
+
+    def publish_event(self, message: dict[str, Any]) -> None:
+        """Forward a strategy event (created/edited/voided) to live clients.
+
+        ``message`` should carry ``child_id``; ``type`` defaults to ``"event"``.
+        """
+        msg = dict(message)
+        msg.setdefault("type", "event")
+        msg.setdefault("ts_ns", time.time_ns())
+        self.broadcaster.publish(_jsonable(msg))
+
+    def _publish_status(self) -> None:
+        bands = []
+        for run in self._runs.values():
+            bands.append(status_band(self._band_status(run), child_id=run.child_id,
+                                     session_id=run.session_id, error=run.error,
+                                     samples=run.samples, epochs=run.epochs))
+        self.broadcaster.publish({"type": "status", "ts_ns": time.time_ns(),
+                                  "bands": bands, "hub": self.metrics()}, replayable=False)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._status_interval_s)
+            try:
+                self._publish_status()
+            except Exception:  # a status glitch must not end the ticker
+                log.exception("hub: status message failed")
+
+    # --- the per-band task -------------------------------------------------------------
+    def _band_status(self, run: _Run) -> BandStatus:
+        try:
+            st = run.band.status()
+        except Exception as exc:  # a broken band still gets a row
+            st = BandStatus(device_id=run.device_id, family="unknown",
+                            state=BandState.STOPPED, reason=f"status failed: {exc}")
+        if run.error is not None:
+            st = BandStatus(device_id=st.device_id, family=st.family, state=BandState.STOPPED,
+                            rate_hz=None, battery_pct=st.battery_pct,
+                            last_data_ns=st.last_data_ns, reason=run.error,
+                            samples_lost=st.samples_lost)
+        return st
+
+    async def _run_band(self, run: _Run) -> None:
+        writer = self._writer
+        assert writer is not None
+        try:
+            await run.band.start()
+            async for block in run.band.blocks():
+                self._ingest(run, block, writer)
+        except asyncio.CancelledError:
+            if not run.stopping:
+                raise
+        except Exception as exc:
+            run.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
+            log.exception("hub: band %s failed", run.device_id)
+        finally:
+            self._finish_engine(run, writer)
+            try:
+                await asyncio.shield(run.band.stop())
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                log.warning("hub: stopping band %s: %s", run.device_id, exc)
+        if run.error is None and not run.stopping:
+            run.error = "stream ended"
+
+    def _ingest(self, run: _Run, block: SampleBlock, writer: _Writer) -> None:
+        rx_ns = time.time_ns()
+        block = self._resume_check(run, block, writer)
+        if block.n == 0:
+            return
+        for gap in block.gaps:
+            writer.add_gap(run.device_id, gap)
+        writer.add_samples(run.device_id, block)
+        run.samples += block.n
+        run.blocks += 1
+        run.last_end_ns = block.t_end_ns
+        engine = self._engine_for(run, block, writer)
+        table = engine.push(block.samples, block.t0_ns)
+        self._emit(run, table, writer, rx_ns)
+
+    def _resume_check(self, run: _Run, block: SampleBlock, writer: _Writer) -> SampleBlock:
+        """On the first block: record the gap since the stored data; trim any overlap."""
+        prev = run.resume_from_ns
+        if prev is None:
+            return block
+        dt_ns = 1e9 / block.fs_hz
+        if block.t0_ns < prev - dt_ns / 2:          # overlap with stored data: trim it
+            skip = min(block.n, math.ceil((prev - block.t0_ns) / dt_ns - 0.5))
+            if skip >= block.n:
+                return _trimmed(block, block.n)
+            block = _trimmed(block, skip)
+        run.resume_from_ns = None
+        missing = round((block.t0_ns - prev) / dt_ns)
+        if missing >= 1 and not block.gaps:
+            writer.add_gap(run.device_id, Gap(start_ns=prev, end_ns=block.t0_ns,
+                                              samples_missing=missing,
+                                              reason=run.resume_reason))
+        return block
+
+    def _engine_for(self, run: _Run, block: SampleBlock, writer: _Writer) -> _Engine:
+        engine = run.engine
+        jump_s = 0.0
+        if engine is not None and run.extra.get("next_t0") is not None:
+            jump_s = (block.t0_ns - run.extra["next_t0"]) / 1e9
+        if engine is not None and (block.fs_hz != run.engine_fs or jump_s > _MAX_BRIDGE_S):
+            self._finish_engine(run, writer)
+            engine = None
+        if engine is None:
+            engine = self._new_engine(block.fs_hz)
+            # align epochs to the epoch grid (whole seconds for 1-s epochs)
+            ep_ns = round(self.settings.epoch_s * 1e9)
+            aligned = block.t0_ns - block.t0_ns % ep_ns
+            if aligned < block.t0_ns:
+                engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
+            run.engine, run.engine_fs = engine, block.fs_hz
+        run.extra["next_t0"] = block.t_end_ns
+        return engine
+
+    def _new_engine(self, fs_hz: float) -> _Engine:
+        if self._engine_factory is not None:
+            return self._engine_factory(fs_hz)
+        from movereg.signal import FeatureEngine
+
+        engine: _Engine = FeatureEngine(fs_hz, epoch_s=self.settings.epoch_s)
+        return engine
+
+    def _finish_engine(self, run: _Run, writer: _Writer) -> None:
+        if run.engine is None:
+            return
+        engine, run.engine = run.engine, None
+        try:
+            self._emit(run, engine.flush(), writer, time.time_ns())
+        except Exception:
+            log.exception("hub: flushing the feature engine of %s", run.device_id)
+
+    def _emit(self, run: _Run, table: Any, writer: _Writer, rx_ns: int) -> None:
+        n = int(table.n)
+        if n == 0:
+            return
+        writer.add_epochs(run.device_id, table)
+        run.epochs += n
+        for msg in epoch_messages(table.columns, n, device_id=run.device_id,
+                                  child_id=run.child_id, session_id=run.session_id,
+                                  rx_ns=rx_ns):
+            self.broadcaster.publish(msg)
+
+    # --- storage helpers -----------------------------------------------------------------
+    def _stored_end_ns(self, device_id: str) -> int | None:
+        fn = getattr(self.store, "last_sample_end_ns", None)
+        if fn is None:
+            return None
+        value = fn(device_id)
+        return None if value is None else int(value)
+
+    def _mark_state(self, *, clean: bool) -> bool:
+        """Write the clean/dirty marker; return whether the previous run ended cleanly."""
+        path = Path(self.settings.data_dir) / _STATE_FILE
+        previous = True
+        with contextlib.suppress(OSError, ValueError):
+            previous = bool(json.loads(path.read_text(encoding="utf-8")).get("clean", True))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"clean": clean, "pid": os.getpid(),
+                                       "ts_ns": time.time_ns()}), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("hub: cannot write %s: %s", path, exc)
+        return previous
+
+
+def _trimmed(block: SampleBlock, skip: int) -> SampleBlock:
+    """``block`` without its first ``skip`` samples."""
+    t0 = block.t0_ns + round(skip * 1e9 / block.fs_hz)
+    return SampleBlock(device_id=block.device_id, t0_ns=t0, fs_hz=block.fs_hz,
+                       samples=block.samples[skip:], gap_before_s=0.0, gaps=())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,83 @@
+"""Build the JSON-able live-feed messages (schema documented in
+:mod:`movereg.dashboard.routes.live`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from movereg.models import BandStatus
+
+__all__ = ["epoch_messages", "iso_from_ns", "status_band"]
+
+
+def iso_from_ns(ns: int) -> str:
+    """UTC ns since the Unix epoch -> ISO 8601 with ``+00:00`` (millisecond precision)."""
+    text = np.datetime_as_string(np.datetime64(int(ns), "ns"), unit="ms", timezone="UTC")
+    return str(text).replace("Z", "+00:00")
+
+
+def _py(value: Any) -> Any:
+    """numpy scalar -> Python scalar; NaN/inf -> ``None`` (JSON has no NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def epoch_messages(columns: Any, n: int, *, device_id: str, child_id: int | None,
+                   session_id: int | None, rx_ns: int) -> list[dict[str, Any]]:
+    """One ``{"type": "epoch", ...}`` message per row of an epoch table.
+
+    Parameters
+    ----------
+    columns
+        ``{name: 1-D array}`` (an :class:`~movereg.signal.table.EpochTable`'s columns).
+    n
+        Number of rows.
+    device_id, child_id, session_id
+        Who the epochs belong to.
+    rx_ns
+        Wall-clock UTC ns when the hub received the sample block that completed these
+        epochs (for notify -> client latency measurements).
+    """
+    names = list(columns)
+    lists = {k: np.asarray(columns[k]).tolist() for k in names}
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        msg: dict[str, Any] = {"type": "epoch", "device_id": device_id,
+                               "child_id": child_id, "session_id": session_id}
+        for k in names:
+            msg[k] = _py(lists[k][i])
+        start = int(msg["epoch_start"])
+        msg["epoch_start_ms"] = start // 1_000_000
+        msg["epoch_start_iso"] = iso_from_ns(start)
+        msg["rx_ns"] = rx_ns
+        out.append(msg)
+    return out
+
+
+def status_band(status: BandStatus, *, child_id: int | None, session_id: int | None,
+                error: str | None, samples: int, epochs: int) -> dict[str, Any]:
+    """One band's entry in a ``status`` message."""
+    return {
+        "device_id": status.device_id,
+        "child_id": child_id,
+        "session_id": session_id,
+        "family": str(status.family),
+        "state": str(status.state),
+        "rate_hz": _py(status.rate_hz),
+        "battery_pct": status.battery_pct,
+        "last_data_ns": status.last_data_ns,
+        "last_data_ms": None if status.last_data_ns is None else status.last_data_ns // 1_000_000,
+        "attempt": status.attempt,
+        "next_try_s": _py(status.next_try_s),
+        "reason": status.reason,
+        "samples_lost": status.samples_lost,
+        "samples": samples,
+        "epochs": epochs,
+        "error": error,
+    }
