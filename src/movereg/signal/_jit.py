@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from numba import njit
 
-__all__ = ["JIT_OPTIONS", "jit"]
+__all__ = ["JIT_OPTIONS", "jit", "jit_inline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,4 +24,14 @@ JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "num
 def jit(func: F) -> F:
     """Compile ``func`` with movereg's JIT policy (``@njit(cache=True, nogil=True)``)."""
     compiled: F = njit(**JIT_OPTIONS)(func)
+    return compiled
+
+
+def jit_inline(func: F) -> F:
+    """Like :func:`jit`, inlined into its callers at the Numba IR level.
+
+    For small kernel helpers called per bin or per sample: an ordinary call passes every
+    array argument with reference-count updates, which costs more than the helper's work.
+    """
+    compiled: F = njit(inline="always", **JIT_OPTIONS)(func)
     return compiled

@@ -1,0 +1,881 @@
+"""The streaming feature kernel: one sequential pass over raw samples, all state explicit.
+
+Everything the engine computes per epoch (except ActiGraph counts, which come from
+:mod:`movereg.signal._kernels.counts` through ``CountsStream``) happens in :func:`process`.
+Samples are visited strictly in order and every running quantity lives in the state arrays
+the caller owns, so any chunking of the same recording performs the same floating-point
+operations in the same order: streaming == batch by construction (the tests check it too).
+
+Three sub-streams finish an epoch at different times and are joined in the row store
+(``rows_f`` float columns, ``rows_i`` int columns, row 0 = epoch ``si[S_BASE]``):
+
+* A, sample-local features, finish at the epoch's last sample;
+* B, rhythm features, finish when the last 1-s hop window of the epoch and its lags are
+  complete (about window/2 + max lag + MA/2 after the epoch end: 6 s with the defaults);
+* C, counts, finish when the 10-Hz count values of the epoch have arrived.
+
+Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
+Helpers of the kernel live in this file (Numba's cache does not see cross-file edits).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from movereg.signal._jit import jit, jit_inline
+
+# --- integer parameters (pi) --------------------------------------------------------------
+PI_L = 0            # samples per epoch
+PI_H = 1            # hops per epoch
+PI_Q = 2            # raw samples per decimated bin
+PI_B = 3            # bins per hop block
+PI_NBW = 4          # hop blocks per rhythm window
+PI_M = 5            # half-width of the centred moving average, bins
+PI_TMIN = 6         # minimum lag, bins
+PI_TMAX = 7         # maximum lag, bins
+PI_REFR = 8         # impact refractory period, samples
+PI_LB = 9           # non-wear step (block) length, samples
+PI_NWBACK = 10      # previous non-wear blocks in the window
+PI_NWMIN = 11       # minimum valid samples in the non-wear window
+PI_N10 = 12         # 10-Hz count values per epoch
+PI_NWAXES = 13      # axes that must meet the non-wear criterion
+PI_GATE = 14        # rhythm gate kind: 0 vector RMS of high-passed signal, 1 SD of |a|
+PI_NSOS = 15        # low-pass second-order sections
+N_PI = 16
+
+# --- float parameters (pf) ----------------------------------------------------------------
+PF_FS = 0
+PF_CLIP = 1
+PF_IMPACT = 2
+PF_HARD = 3
+PF_POSTURE = 4
+PF_GATE = 5         # rhythm gate, g
+PF_RTHR = 6         # rhythmic hop threshold on strength
+PF_MINVALID = 7     # minimum valid share of a rhythm window
+PF_NWSD = 8         # non-wear SD criterion, g
+PF_NWRANGE = 9      # non-wear range criterion, g
+PF_RD = 10          # decimated rate, Hz
+N_PF = 11
+
+# --- integer state (si) -------------------------------------------------------------------
+S_IABS = 0          # raw samples processed
+S_NBINS = 1         # decimated bins appended (incl. flush padding)
+S_ADONE = 2         # epochs whose sample-local part is final
+S_BDONE = 3         # epochs whose rhythm part is final
+S_BASE = 4          # epoch index of row 0 of the row store
+S_LASTIMP = 5
+S_LASTHARD = 6
+S_FINIT = 7         # low-pass initialised
+S_PREVVALID = 8
+S_EPN = 9           # valid samples in the current epoch
+S_EPCLIP = 10
+S_EPIMP = 11
+S_EPHARD = 12
+S_EPPOST = 13
+S_EPNJ = 14         # jerk values in the current epoch
+S_HOPN = 15         # valid samples in the current hop (posture)
+S_BINN = 16         # valid samples in the current bin
+S_BINC = 17         # samples in the current bin
+S_NWREF = 18        # non-wear reference set
+S_N10 = 19          # 10-Hz count values received
+S_HEVAL = 20        # evaluated hops in the current rhythm epoch
+S_HRHY = 21         # rhythmic hops in it
+S_HFLAP = 22        # hops with a flap share in it
+S_NWFILL = 23       # previous non-wear blocks filled
+S_NWPOS = 24        # ring position of the next previous block
+S_MAC = 25          # valid bins in the moving-average window
+N_SI = 26
+
+# --- float state (sf) ---------------------------------------------------------------------
+F_LAST = 0          # 0..2 last valid raw sample
+F_PREVAF = 3        # 3..5 previous low-passed sample
+F_EPENMO = 6
+F_EPSUM = 7         # 7..9 epoch vector sum
+F_HOPSUM = 10       # 10..12 hop vector sum
+F_PREVANG = 13      # previous hop z-angle, deg (NaN none)
+F_BINSUM = 14       # 14..16
+F_NWREF = 17        # 17..19
+F_EPJERK = 20
+F_HSTR = 21         # sum of hop strengths
+F_HBEST = 22
+F_HBESTHZ = 23
+F_HFLAP = 24
+F_MASUM = 25        # 25..27 moving-average running sum
+N_SF = 28
+
+# --- row store columns ---------------------------------------------------------------------
+RF_COV = 0
+RF_ENMO = 1
+RF_MAD = 2
+RF_ZANG = 3
+RF_JERK = 4
+RF_JP95 = 5
+RF_RSTR = 6
+RF_RHZ = 7
+RF_RFRAC = 8
+RF_FLAP = 9
+N_RF = 10
+RI_CX = 0
+RI_CY = 1
+RI_CZ = 2
+RI_NW = 3
+RI_IMP = 4
+RI_HARD = 5
+RI_POST = 6
+RI_CLIP = 7
+N_RI = 8
+
+# non-wear aggregate layout (one row per 15-min block): n, sum(3), sumsq(3), min(3), max(3)
+NW_N = 0
+NW_S = 1
+NW_SS = 4
+NW_MN = 7
+NW_MX = 10
+N_NW = 13
+
+
+@jit
+def _nw_reset(nw: np.ndarray, row: int) -> None:
+    nw[row, NW_N] = 0.0
+    for a in range(3):
+        nw[row, NW_S + a] = 0.0
+        nw[row, NW_SS + a] = 0.0
+        nw[row, NW_MN + a] = np.inf
+        nw[row, NW_MX + a] = -np.inf
+
+
+@jit
+def _nonwear_flag(nw: np.ndarray, pi: np.ndarray, pf: np.ndarray, si: np.ndarray) -> int:
+    """GGIR-2013 criterion on the current block so far plus the filled previous blocks."""
+    nrows = 1 + si[S_NWFILL]
+    n = 0.0
+    for r in range(nrows):
+        n += nw[r, NW_N]
+    if n < pi[PI_NWMIN] or n < 2.0:
+        return 0
+    axes = 0
+    for a in range(3):
+        s = 0.0
+        ss = 0.0
+        mn = np.inf
+        mx = -np.inf
+        for r in range(nrows):
+            s += nw[r, NW_S + a]
+            ss += nw[r, NW_SS + a]
+            mn = min(mn, nw[r, NW_MN + a])
+            mx = max(mx, nw[r, NW_MX + a])
+        var = (ss - s * s / n) / (n - 1.0)
+        sd = math.sqrt(var) if var > 0.0 else 0.0
+        if sd < pf[PF_NWSD] and (mx - mn) < pf[PF_NWRANGE]:
+            axes += 1
+    return 1 if axes >= pi[PI_NWAXES] else 0
+
+
+@jit
+def _percentile(v: np.ndarray, n: int, q: float) -> float:
+    """Linear-interpolated percentile ``q`` (0..100) of ``v[:n]`` (numpy's default)."""
+    if n == 0:
+        return np.nan
+    s = np.sort(v[:n])
+    pos = (n - 1) * q / 100.0
+    lo = int(pos)  # pos >= 0: truncation is floor
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    a = s[lo]
+    b = s[hi]
+    diff = b - a
+    if frac >= 0.5:
+        return b - diff * (1.0 - frac)
+    return a + diff * frac
+
+
+@jit
+def _end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.ndarray,
+                 ebuf: np.ndarray, nw: np.ndarray, rows_f: np.ndarray,
+                 rows_i: np.ndarray) -> None:
+    """Write the sample-local features of epoch ``e`` and reset the epoch accumulators."""
+    row = e - si[S_BASE]
+    n = si[S_EPN]
+    rows_f[row, RF_COV] = n / pi[PI_L]
+    if n > 0:
+        rows_f[row, RF_ENMO] = 1000.0 * sf[F_EPENMO] / n
+        mean_r = 0.0
+        for k in range(n):
+            mean_r += ebuf[0, k]
+        mean_r /= n
+        dev = 0.0
+        for k in range(n):
+            dev += abs(ebuf[0, k] - mean_r)
+        rows_f[row, RF_MAD] = 1000.0 * dev / n
+        mx = sf[F_EPSUM] / n
+        my = sf[F_EPSUM + 1] / n
+        mz = sf[F_EPSUM + 2] / n
+        rows_f[row, RF_ZANG] = math.degrees(math.atan2(mz, math.sqrt(mx * mx + my * my)))
+    else:
+        rows_f[row, RF_ENMO] = np.nan
+        rows_f[row, RF_MAD] = np.nan
+        rows_f[row, RF_ZANG] = np.nan
+    nj = si[S_EPNJ]
+    if nj > 0:
+        rows_f[row, RF_JERK] = sf[F_EPJERK] / nj
+        rows_f[row, RF_JP95] = _percentile(ebuf[1], nj, 95.0)
+    else:
+        rows_f[row, RF_JERK] = np.nan
+        rows_f[row, RF_JP95] = np.nan
+    rows_i[row, RI_NW] = _nonwear_flag(nw, pi, pf, si)
+    rows_i[row, RI_IMP] = si[S_EPIMP]
+    rows_i[row, RI_HARD] = si[S_EPHARD]
+    rows_i[row, RI_POST] = si[S_EPPOST]
+    rows_i[row, RI_CLIP] = si[S_EPCLIP]
+    si[S_ADONE] = e + 1
+    si[S_EPN] = 0
+    si[S_EPCLIP] = 0
+    si[S_EPIMP] = 0
+    si[S_EPHARD] = 0
+    si[S_EPPOST] = 0
+    si[S_EPNJ] = 0
+    sf[F_EPENMO] = 0.0
+    sf[F_EPJERK] = 0.0
+    for a in range(3):
+        sf[F_EPSUM + a] = 0.0
+
+
+@jit
+def _end_hop_posture(pf: np.ndarray, si: np.ndarray, sf: np.ndarray) -> None:
+    """Close a 1-s hop: its z-angle, and a posture change if it moved > threshold."""
+    n = si[S_HOPN]
+    if n > 0:
+        mx = sf[F_HOPSUM] / n
+        my = sf[F_HOPSUM + 1] / n
+        mz = sf[F_HOPSUM + 2] / n
+        ang = math.degrees(math.atan2(mz, math.sqrt(mx * mx + my * my)))
+        prev = sf[F_PREVANG]
+        if not math.isnan(prev) and abs(ang - prev) > pf[PF_POSTURE]:
+            si[S_EPPOST] += 1
+        sf[F_PREVANG] = ang
+    si[S_HOPN] = 0
+    for a in range(3):
+        sf[F_HOPSUM + a] = 0.0
+
+
+@jit
+def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+              sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
+              scratch: np.ndarray, rows_f: np.ndarray) -> None:
+    """Evaluate rhythm hop ``j`` from its window's block sums; close its epoch if last."""
+    B = pi[PI_B]
+    nbw = pi[PI_NBW]
+    half = nbw // 2
+    tmin = pi[PI_TMIN]
+    tmax = pi[PI_TMAX]
+    nb = bacc.shape[0]
+    cd = dbuf.shape[1] // 2
+    b0 = j - half
+    nv = 0.0
+    sr = 0.0
+    sr2 = 0.0
+    for b in range(b0, b0 + nbw):
+        if b >= 0:
+            nv += bstat[b % nb, 0]
+            sr += bstat[b % nb, 1]
+            sr2 += bstat[b % nb, 2]
+    wd = nbw * B
+    if nv >= pf[PF_MINVALID] * wd:
+        s = scratch[0]
+        for t in range(tmax + 1):
+            s[t] = 0.0
+        for b in range(b0, b0 + nbw):
+            if b >= 0:
+                for t in range(tmax + 1):
+                    s[t] += bacc[b % nb, t]
+        if pi[PI_GATE] == 0:
+            gate = math.sqrt(s[0] / nv) if s[0] > 0.0 else 0.0
+        else:
+            mean_r = sr / nv
+            v = sr2 / nv - mean_r * mean_r
+            gate = math.sqrt(v) if v > 0.0 else 0.0
+        si[S_HEVAL] += 1
+        if gate >= pf[PF_GATE] and s[0] > 0.0:
+            # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2
+            ws = b0 * B
+            e2 = scratch[1]
+            e = 0.0
+            for t in range(ws, ws + wd):
+                if t >= 0:
+                    p = (t % cd)
+                    e += dbuf[0, p] * dbuf[0, p] + dbuf[1, p] * dbuf[1, p] + dbuf[2, p] * dbuf[2, p]
+            e2[0] = e
+            for t in range(1, tmax + 1):
+                add = ws + wd - 1 + t
+                sub = ws + t - 1
+                pa = add % cd
+                e += dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa] + dbuf[2, pa] * dbuf[2, pa]
+                if sub >= 0:
+                    ps = sub % cd
+                    e -= dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps] + dbuf[2, ps] * dbuf[2, ps]
+                e2[t] = e if e > 0.0 else 0.0
+            rho = scratch[2]
+            rho[0] = 1.0
+            first_neg = -1
+            for t in range(1, tmax + 1):
+                den = s[0] * e2[t]
+                rho[t] = s[t] / math.sqrt(den) if den > 0.0 else 0.0
+                if first_neg < 0 and rho[t] < 0.0:
+                    first_neg = t
+            strength = 0.0
+            hz = np.nan
+            if first_neg > 0:
+                lo = max(first_neg, tmin)
+                top = -1
+                for t in range(lo, tmax + 1):
+                    if top < 0 or rho[t] > rho[top]:
+                        top = t
+                # the period is the first local maximum close to the top one (a multiple
+                # of the period correlates as well: avoid octave errors)
+                best = top
+                for t in range(lo, top):
+                    left = rho[t - 1] if t - 1 >= lo else -np.inf
+                    if rho[t] >= rho[t + 1] and rho[t] > left and rho[t] >= 0.9 * rho[top]:
+                        best = t
+                        break
+                if best > 0 and rho[top] > 0.0:
+                    strength = min(rho[top], 1.0)
+                    delta = 0.0
+                    if best - 1 >= 1 and best + 1 <= tmax:
+                        ym = rho[best - 1]
+                        y0 = rho[best]
+                        yp = rho[best + 1]
+                        den2 = ym - 2.0 * y0 + yp
+                        if den2 < 0.0:
+                            delta = 0.5 * (ym - yp) / den2
+                            delta = max(-0.5, min(0.5, delta))
+                    hz = pf[PF_RD] / (best + delta)
+            flap = 0.0
+            for t in range(tmax + 1):
+                flap += flapw[t] * s[t]
+            flap = max(0.0, min(1.0, flap / s[0]))
+            sf[F_HSTR] += strength
+            if strength >= pf[PF_RTHR]:
+                si[S_HRHY] += 1
+            if strength > sf[F_HBEST]:
+                sf[F_HBEST] = strength
+                sf[F_HBESTHZ] = hz
+            sf[F_HFLAP] += flap
+            si[S_HFLAP] += 1
+    H = pi[PI_H]
+    if j % H == H - 1:
+        e = j // H
+        row = e - si[S_BASE]
+        ne = si[S_HEVAL]
+        if ne > 0:
+            rows_f[row, RF_RSTR] = sf[F_HSTR] / ne
+            rows_f[row, RF_RFRAC] = si[S_HRHY] / ne
+            rows_f[row, RF_RHZ] = sf[F_HBESTHZ] if sf[F_HBEST] > 0.0 else np.nan
+        else:
+            rows_f[row, RF_RSTR] = np.nan
+            rows_f[row, RF_RFRAC] = np.nan
+            rows_f[row, RF_RHZ] = np.nan
+        nf = si[S_HFLAP]
+        rows_f[row, RF_FLAP] = sf[F_HFLAP] / nf if nf > 0 else np.nan
+        si[S_BDONE] = e + 1
+        si[S_HEVAL] = 0
+        si[S_HRHY] = 0
+        si[S_HFLAP] = 0
+        sf[F_HSTR] = 0.0
+        sf[F_HBEST] = 0.0
+        sf[F_HBESTHZ] = np.nan
+        sf[F_HFLAP] = 0.0
+
+
+@jit_inline
+def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: np.ndarray,
+              flapw: np.ndarray, si: np.ndarray, sf: np.ndarray, abuf: np.ndarray,
+              dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray, scratch: np.ndarray,
+              rows_f: np.ndarray) -> None:
+    """Append one decimated bin; high-pass, accumulate lag products, evaluate ready hops."""
+    M = pi[PI_M]
+    B = pi[PI_B]
+    tmax = pi[PI_TMAX]
+    ca = abuf.shape[0]
+    cd = dbuf.shape[1] // 2
+    nb = bacc.shape[0]
+    k = si[S_NBINS]
+    p = k % ca
+    abuf[p, 0] = ax
+    abuf[p, 1] = ay
+    abuf[p, 2] = az
+    abuf[p, 3] = 1.0 if valid else 0.0
+    if valid:
+        sf[F_MASUM] += ax
+        sf[F_MASUM + 1] += ay
+        sf[F_MASUM + 2] += az
+        si[S_MAC] += 1
+    old = k - 2 * M - 1
+    if old >= 0:
+        po = old % ca
+        if abuf[po, 3] > 0.0:
+            sf[F_MASUM] -= abuf[po, 0]
+            sf[F_MASUM + 1] -= abuf[po, 1]
+            sf[F_MASUM + 2] -= abuf[po, 2]
+            si[S_MAC] -= 1
+            if si[S_MAC] == 0:
+                sf[F_MASUM] = 0.0
+                sf[F_MASUM + 1] = 0.0
+                sf[F_MASUM + 2] = 0.0
+    si[S_NBINS] = k + 1
+    kp = k - M
+    if kp < 0:
+        return
+    # high-passed value at the window centre kp: a(kp) - mean of valid a in [kp-M, kp+M]
+    pc = kp % ca
+    pd = kp % cd
+    bk = kp // B
+    if kp % B == 0:
+        r = bk % nb
+        bstat[r, 0] = 0.0
+        bstat[r, 1] = 0.0
+        bstat[r, 2] = 0.0
+    cnt = si[S_MAC]
+    if abuf[pc, 3] > 0.0 and cnt >= M + 1:
+        for a in range(3):
+            v = abuf[pc, a] - sf[F_MASUM + a] / cnt
+            dbuf[a, pd] = v
+            dbuf[a, pd + cd] = v
+        rr = math.sqrt(abuf[pc, 0] ** 2 + abuf[pc, 1] ** 2 + abuf[pc, 2] ** 2)
+        r = bk % nb
+        bstat[r, 0] += 1.0
+        bstat[r, 1] += rr
+        bstat[r, 2] += rr * rr
+    else:
+        for a in range(3):
+            dbuf[a, pd] = 0.0
+            dbuf[a, pd + cd] = 0.0
+    # lag products for t = kp - tmax, whose partners up to t + tmax now exist
+    t = kp - tmax
+    if t < 0:
+        return
+    bt = t // B
+    r = bt % nb
+    if t % B == 0:
+        for u in range(tmax + 1):
+            bacc[r, u] = 0.0
+    pt = t % cd
+    dx = dbuf[0, pt]
+    dy = dbuf[1, pt]
+    dz = dbuf[2, pt]
+    if dx != 0.0 or dy != 0.0 or dz != 0.0:
+        for u in range(tmax + 1):
+            bacc[r, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
+    if (t + 1) % B == 0:
+        nbw = pi[PI_NBW]
+        j = bt - (nbw - 1 - nbw // 2)
+        if j >= 0:
+            _eval_hop(j, pi, pf, flapw, si, sf, dbuf, bacc, bstat, scratch, rows_f)
+
+
+@jit
+def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+             sf: np.ndarray, abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray,
+             bstat: np.ndarray, scratch: np.ndarray, rows_f: np.ndarray) -> None:
+    n = si[S_BINN]
+    if n > 0:
+        _push_bin(sf[F_BINSUM] / n, sf[F_BINSUM + 1] / n, sf[F_BINSUM + 2] / n, True,
+                  pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    else:
+        _push_bin(np.nan, np.nan, np.nan, False,
+                  pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    si[S_BINN] = 0
+    si[S_BINC] = 0
+    for a in range(3):
+        sf[F_BINSUM + a] = 0.0
+
+
+@jit
+def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: np.ndarray,
+            sos: np.ndarray, zi: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+            sf: np.ndarray, zs: np.ndarray, ebuf: np.ndarray, nw: np.ndarray,
+            abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
+            scratch: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> None:
+    """Consume samples ``x`` (n, 3) g (NaN rows missing) and 10-Hz counts ``cvals`` (k, 3).
+
+    With ``final`` the trailing partial epoch is closed and the rhythm windows are
+    completed with missing data, so every epoch started is written to the row store.
+    The hot loop keeps the per-sample accumulators in local variables and writes them
+    back to the state arrays only around epoch/hop/bin/step boundaries.
+    """
+    # counts: add the 10-Hz values to their epochs' rows
+    n10 = pi[PI_N10]
+    v0 = si[S_N10]
+    base = si[S_BASE]
+    for u in range(cvals.shape[0]):
+        row = (v0 + u) // n10 - base
+        rows_i[row, RI_CX] += cvals[u, 0]
+        rows_i[row, RI_CY] += cvals[u, 1]
+        rows_i[row, RI_CZ] += cvals[u, 2]
+    si[S_N10] = v0 + cvals.shape[0]
+
+    L = pi[PI_L]
+    hs = L // pi[PI_H]
+    q = pi[PI_Q]
+    lb = pi[PI_LB]
+    fs = pf[PF_FS]
+    clip = pf[PF_CLIP]
+    refr = pi[PI_REFR]
+    imp = pf[PF_IMPACT]
+    hard = pf[PF_HARD]
+    b00 = sos[0, 0]
+    b01 = sos[0, 1]
+    b02 = sos[0, 2]
+    a01 = sos[0, 4]
+    a02 = sos[0, 5]
+    b10 = sos[1, 0]
+    b11 = sos[1, 1]
+    b12 = sos[1, 2]
+    a11 = sos[1, 4]
+    a12 = sos[1, 5]
+    # state -> locals
+    i = si[S_IABS]
+    pos = i % L
+    hpos = pos % hs
+    kpos = i % lb
+    bc = si[S_BINC]
+    epn = si[S_EPN]
+    epnj = si[S_EPNJ]
+    finit = si[S_FINIT]
+    prevvalid = si[S_PREVVALID]
+    lastimp = si[S_LASTIMP]
+    lasthard = si[S_LASTHARD]
+    nimp = si[S_EPIMP]
+    nhard = si[S_EPHARD]
+    nclip = si[S_EPCLIP]
+    hn = si[S_HOPN]
+    bn = si[S_BINN]
+    npost = si[S_EPPOST]
+    prevang = sf[F_PREVANG]
+    pthr = pf[PF_POSTURE]
+    lx = sf[F_LAST]
+    ly = sf[F_LAST + 1]
+    lz = sf[F_LAST + 2]
+    px = sf[F_PREVAF]
+    py = sf[F_PREVAF + 1]
+    pz = sf[F_PREVAF + 2]
+    enmo = sf[F_EPENMO]
+    jsum = sf[F_EPJERK]
+    ex = sf[F_EPSUM]
+    ey = sf[F_EPSUM + 1]
+    ez = sf[F_EPSUM + 2]
+    hx = sf[F_HOPSUM]
+    hy = sf[F_HOPSUM + 1]
+    hz = sf[F_HOPSUM + 2]
+    bx = sf[F_BINSUM]
+    by = sf[F_BINSUM + 1]
+    bz = sf[F_BINSUM + 2]
+    nwref = si[S_NWREF]
+    rx = sf[F_NWREF]
+    ry = sf[F_NWREF + 1]
+    rz = sf[F_NWREF + 2]
+    z = np.empty((2, 3, 2))
+    for s_ in range(2):
+        for a in range(3):
+            z[s_, a, 0] = zs[s_, a, 0]
+            z[s_, a, 1] = zs[s_, a, 1]
+    x00 = z[0, 0, 0]
+    x01 = z[0, 0, 1]
+    x10 = z[1, 0, 0]
+    x11 = z[1, 0, 1]
+    y00 = z[0, 1, 0]
+    y01 = z[0, 1, 1]
+    y10 = z[1, 1, 0]
+    y11 = z[1, 1, 1]
+    z00 = z[0, 2, 0]
+    z01 = z[0, 2, 1]
+    z10 = z[1, 2, 0]
+    z11 = z[1, 2, 1]
+    nwn = nw[0, NW_N]
+    s0 = nw[0, NW_S]
+    s1 = nw[0, NW_S + 1]
+    s2 = nw[0, NW_S + 2]
+    q0 = nw[0, NW_SS]
+    q1 = nw[0, NW_SS + 1]
+    q2 = nw[0, NW_SS + 2]
+    mn0 = nw[0, NW_MN]
+    mn1 = nw[0, NW_MN + 1]
+    mn2 = nw[0, NW_MN + 2]
+    mx0 = nw[0, NW_MX]
+    mx1 = nw[0, NW_MX + 1]
+    mx2 = nw[0, NW_MX + 2]
+    for t in range(x.shape[0]):
+        xv = x[t, 0]
+        yv = x[t, 1]
+        zv = x[t, 2]
+        valid = not (math.isnan(xv) or math.isnan(yv) or math.isnan(zv))
+        if valid:
+            r = math.sqrt(xv * xv + yv * yv + zv * zv)
+            ebuf[0, epn] = r
+            epn += 1
+            if r > 1.0:
+                enmo += r - 1.0
+            ex += xv
+            ey += yv
+            ez += zv
+            hx += xv
+            hy += yv
+            hz += zv
+            hn += 1
+            bx += xv
+            by += yv
+            bz += zv
+            bn += 1
+            if abs(xv) >= clip or abs(yv) >= clip or abs(zv) >= clip:
+                nclip += 1
+            if nwref == 0:
+                rx = xv
+                ry = yv
+                rz = zv
+                nwref = 1
+            nwn += 1.0
+            d0 = xv - rx
+            d1 = yv - ry
+            d2 = zv - rz
+            s0 += d0
+            s1 += d1
+            s2 += d2
+            q0 += d0 * d0
+            q1 += d1 * d1
+            q2 += d2 * d2
+            mn0 = min(mn0, xv)
+            mn1 = min(mn1, yv)
+            mn2 = min(mn2, zv)
+            mx0 = max(mx0, xv)
+            mx1 = max(mx1, yv)
+            mx2 = max(mx2, zv)
+            lx = xv
+            ly = yv
+            lz = zv
+        # band-limited signal: Butterworth low-pass (causal), NaN input held at last valid
+        if valid or finit == 1:
+            if finit == 0:
+                x00 = zi[0, 0] * lx
+                x01 = zi[0, 1] * lx
+                x10 = zi[1, 0] * lx
+                x11 = zi[1, 1] * lx
+                y00 = zi[0, 0] * ly
+                y01 = zi[0, 1] * ly
+                y10 = zi[1, 0] * ly
+                y11 = zi[1, 1] * ly
+                z00 = zi[0, 0] * lz
+                z01 = zi[0, 1] * lz
+                z10 = zi[1, 0] * lz
+                z11 = zi[1, 1] * lz
+                finit = 1
+            # section 0 then 1, transposed direct form II (as scipy.signal.sosfilt)
+            u = b00 * lx + x00
+            x00 = b01 * lx - a01 * u + x01
+            x01 = b02 * lx - a02 * u
+            fx = b10 * u + x10
+            x10 = b11 * u - a11 * fx + x11
+            x11 = b12 * u - a12 * fx
+            u = b00 * ly + y00
+            y00 = b01 * ly - a01 * u + y01
+            y01 = b02 * ly - a02 * u
+            fy = b10 * u + y10
+            y10 = b11 * u - a11 * fy + y11
+            y11 = b12 * u - a12 * fy
+            u = b00 * lz + z00
+            z00 = b01 * lz - a01 * u + z01
+            z01 = b02 * lz - a02 * u
+            fz = b10 * u + z10
+            z10 = b11 * u - a11 * fz + z11
+            z11 = b12 * u - a12 * fz
+            if valid:
+                if prevvalid == 1:
+                    jx = fx - px
+                    jy = fy - py
+                    jz = fz - pz
+                    jerk = fs * math.sqrt(jx * jx + jy * jy + jz * jz)
+                    ebuf[1, epnj] = jerk
+                    epnj += 1
+                    jsum += jerk
+                rf = math.sqrt(fx * fx + fy * fy + fz * fz)
+                if rf >= imp and i - lastimp >= refr:
+                    nimp += 1
+                    lastimp = i
+                if rf >= hard and i - lasthard >= refr:
+                    nhard += 1
+                    lasthard = i
+            px = fx
+            py = fy
+            pz = fz
+        prevvalid = 1 if valid else 0
+        i += 1
+        pos += 1
+        hpos += 1
+        kpos += 1
+        bc += 1
+        if hpos == hs:
+            # close a 1-s hop: its z-angle; a posture change if it moved > threshold
+            if hn > 0:
+                ang = math.degrees(math.atan2(hz / hn, math.sqrt((hx / hn) ** 2 + (hy / hn) ** 2)))
+                if not math.isnan(prevang) and abs(ang - prevang) > pthr:
+                    npost += 1
+                prevang = ang
+            hn = 0
+            hx = 0.0
+            hy = 0.0
+            hz = 0.0
+            hpos = 0
+        if pos == L or kpos == lb:
+            nw[0, NW_N] = nwn
+            nw[0, NW_S] = s0
+            nw[0, NW_S + 1] = s1
+            nw[0, NW_S + 2] = s2
+            nw[0, NW_SS] = q0
+            nw[0, NW_SS + 1] = q1
+            nw[0, NW_SS + 2] = q2
+            nw[0, NW_MN] = mn0
+            nw[0, NW_MN + 1] = mn1
+            nw[0, NW_MN + 2] = mn2
+            nw[0, NW_MX] = mx0
+            nw[0, NW_MX + 1] = mx1
+            nw[0, NW_MX + 2] = mx2
+            if pos == L:
+                si[S_EPN] = epn
+                si[S_EPNJ] = epnj
+                si[S_EPIMP] = nimp
+                si[S_EPHARD] = nhard
+                si[S_EPCLIP] = nclip
+                si[S_EPPOST] = npost
+                sf[F_EPENMO] = enmo
+                sf[F_EPJERK] = jsum
+                sf[F_EPSUM] = ex
+                sf[F_EPSUM + 1] = ey
+                sf[F_EPSUM + 2] = ez
+                _end_epoch_a((i - 1) // L, pi, pf, si, sf, ebuf, nw, rows_f, rows_i)
+                epn = 0
+                epnj = 0
+                nimp = 0
+                nhard = 0
+                nclip = 0
+                npost = 0
+                enmo = 0.0
+                jsum = 0.0
+                ex = 0.0
+                ey = 0.0
+                ez = 0.0
+                pos = 0
+            if kpos == lb:
+                back = pi[PI_NWBACK]
+                if back > 0:
+                    dst = 1 + si[S_NWPOS]
+                    for c in range(N_NW):
+                        nw[dst, c] = nw[0, c]
+                    si[S_NWPOS] = (si[S_NWPOS] + 1) % back
+                    if si[S_NWFILL] < back:
+                        si[S_NWFILL] += 1
+                nwn = 0.0
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                q0 = 0.0
+                q1 = 0.0
+                q2 = 0.0
+                mn0 = np.inf
+                mn1 = np.inf
+                mn2 = np.inf
+                mx0 = -np.inf
+                mx1 = -np.inf
+                mx2 = -np.inf
+                kpos = 0
+        if bc == q:
+            if bn > 0:
+                _push_bin(bx / bn, by / bn, bz / bn, True,
+                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+            else:
+                _push_bin(np.nan, np.nan, np.nan, False,
+                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+            bn = 0
+            bc = 0
+            bx = 0.0
+            by = 0.0
+            bz = 0.0
+    # locals -> state
+    si[S_IABS] = i
+    si[S_EPN] = epn
+    si[S_EPNJ] = epnj
+    si[S_FINIT] = finit
+    si[S_PREVVALID] = prevvalid
+    si[S_LASTIMP] = lastimp
+    si[S_LASTHARD] = lasthard
+    si[S_EPIMP] = nimp
+    si[S_EPHARD] = nhard
+    si[S_EPCLIP] = nclip
+    si[S_EPPOST] = npost
+    sf[F_PREVANG] = prevang
+    si[S_HOPN] = hn
+    si[S_BINN] = bn
+    si[S_BINC] = bc
+    si[S_NWREF] = nwref
+    sf[F_LAST] = lx
+    sf[F_LAST + 1] = ly
+    sf[F_LAST + 2] = lz
+    sf[F_PREVAF] = px
+    sf[F_PREVAF + 1] = py
+    sf[F_PREVAF + 2] = pz
+    sf[F_EPENMO] = enmo
+    sf[F_EPJERK] = jsum
+    sf[F_EPSUM] = ex
+    sf[F_EPSUM + 1] = ey
+    sf[F_EPSUM + 2] = ez
+    sf[F_HOPSUM] = hx
+    sf[F_HOPSUM + 1] = hy
+    sf[F_HOPSUM + 2] = hz
+    sf[F_BINSUM] = bx
+    sf[F_BINSUM + 1] = by
+    sf[F_BINSUM + 2] = bz
+    sf[F_NWREF] = rx
+    sf[F_NWREF + 1] = ry
+    sf[F_NWREF + 2] = rz
+    zs[0, 0, 0] = x00
+    zs[0, 0, 1] = x01
+    zs[1, 0, 0] = x10
+    zs[1, 0, 1] = x11
+    zs[0, 1, 0] = y00
+    zs[0, 1, 1] = y01
+    zs[1, 1, 0] = y10
+    zs[1, 1, 1] = y11
+    zs[0, 2, 0] = z00
+    zs[0, 2, 1] = z01
+    zs[1, 2, 0] = z10
+    zs[1, 2, 1] = z11
+    nw[0, NW_N] = nwn
+    nw[0, NW_S] = s0
+    nw[0, NW_S + 1] = s1
+    nw[0, NW_S + 2] = s2
+    nw[0, NW_SS] = q0
+    nw[0, NW_SS + 1] = q1
+    nw[0, NW_SS + 2] = q2
+    nw[0, NW_MN] = mn0
+    nw[0, NW_MN + 1] = mn1
+    nw[0, NW_MN + 2] = mn2
+    nw[0, NW_MX] = mx0
+    nw[0, NW_MX + 1] = mx1
+    nw[0, NW_MX + 2] = mx2
+
+    if final:
+        H = pi[PI_H]
+        i = si[S_IABS]
+        if i % L != 0:
+            if si[S_HOPN] > 0:
+                _end_hop_posture(pf, si, sf)
+            _end_epoch_a(i // L, pi, pf, si, sf, ebuf, nw, rows_f, rows_i)
+        if si[S_BINC] > 0:
+            _end_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+        # pad with missing bins until every hop of every started epoch is evaluated
+        last_hop = si[S_ADONE] * H - 1
+        nbw = pi[PI_NBW]
+        need = (last_hop + nbw - nbw // 2) * pi[PI_B] + pi[PI_TMAX] + pi[PI_M]
+        while si[S_BDONE] < si[S_ADONE] and si[S_NBINS] < need + 1:
+            _push_bin(np.nan, np.nan, np.nan, False,
+                      pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)

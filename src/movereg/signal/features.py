@@ -1,0 +1,376 @@
+"""Per-epoch features: :class:`FeatureEngine` (streaming) and :func:`extract_features` (batch).
+
+Both run the same sequential kernel (:mod:`movereg.signal._kernels.engine`) with explicit
+state, so any chunking of a recording gives exactly the batch table. The engine emits an
+epoch once all of its parts are final: sample-local features at the epoch end, rhythm
+features ``rhythm_lag_s`` later (half a rhythm window + the maximum lag + half the moving
+average: 6 s with the defaults), counts when their 10-Hz values have arrived.
+
+Non-wear is the van Hees 2013 / GGIR criterion evaluated *causally* so it can stream: an
+epoch is flagged when, over the current 15-min step so far plus the three previous steps
+(45-60 min of data ending at the epoch's end), at least two axes have SD < 13 mg and range
+< 50 mg (GGIR centres the 60-min window on the step, which needs 22-37 min of look-ahead).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from movereg.errors import ParameterError
+from movereg.signal._kernels import engine as _k
+from movereg.signal.params import FeatureConfig
+from movereg.signal.schema import EPOCH_COLUMNS, ZONE_NO_DATA
+from movereg.signal.table import EpochTable
+
+__all__ = ["FeatureEngine", "extract_features", "zone_of"]
+
+_CHUNK = 1 << 18          # samples per kernel call in batch mode (bounds memory)
+_GAP_CHUNK = 1 << 16      # NaN rows per step when filling a time gap
+_FCOLS = ("coverage", "enmo_mg", "mad_mg", "z_angle_deg", "jerk_g_s", "jerk_p95_g_s",
+          "rhythm_strength", "rhythm_hz", "rhythmic_fraction", "flap_share")
+_ICOLS = ("counts_x", "counts_y", "counts_z", "nonwear", "impacts", "hard_impacts",
+          "posture_changes", "clipped")
+
+
+def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
+    """Intensity zone index per epoch from ENMO (mg); -1 where ENMO is undefined."""
+    cfg = config or FeatureConfig()
+    e = np.asarray(enmo_mg, dtype=np.float64)
+    z = np.full(e.shape, ZONE_NO_DATA, dtype=np.int8)
+    ok = np.isfinite(e)
+    z[ok] = 0
+    z[ok & (e >= cfg.light_mg)] = 1
+    z[ok & (e >= cfg.moderate_mg)] = 2
+    z[ok & (e >= cfg.vigorous_mg)] = 3
+    return z
+
+
+def _as_int(value: float, what: str) -> int:
+    r = round(value)
+    if r < 1 or abs(value - r) > 1e-6 * max(1.0, abs(value)):
+        raise ParameterError(f"{what} must be a whole number of samples, got {value:g}")
+    return int(r)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Derived integer/float parameters and array sizes for one (fs, epoch, config)."""
+
+    pi: np.ndarray
+    pf: np.ndarray
+    sos: np.ndarray
+    zi: np.ndarray
+    flapw: np.ndarray
+    n10: int
+    L: int
+    ca: int
+    cd: int
+    nb: int
+    lag_s: float
+
+
+def _plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> _Plan:
+    from scipy.signal import butter, sosfilt_zi
+
+    if not (math.isfinite(fs_hz) and 1.0 <= fs_hz <= 10_000.0):
+        raise ParameterError(f"sampling rate must be 1..10000 Hz, got {fs_hz!r}")
+    if not (math.isfinite(epoch_s) and 0.1 <= epoch_s <= 86_400.0):
+        raise ParameterError(f"epoch length must be 0.1..86400 s, got {epoch_s!r}")
+    L = _as_int(epoch_s * fs_hz, f"epoch {epoch_s:g} s at {fs_hz:g} Hz")
+    n10 = _as_int(epoch_s * 10.0, f"epoch {epoch_s:g} s at the 10-Hz counts rate")
+    H = max(1, round(epoch_s / cfg.rhythm_hop_s))
+    if L % H:
+        raise ParameterError(
+            f"epoch of {L} samples cannot be split into {H} hops of {cfg.rhythm_hop_s:g} s")
+    hs = L // H
+    hop_s = hs / fs_hz
+    # decimation: the largest divisor q of the hop with fs/q >= rhythm_rate_hz
+    q = 1
+    for cand in range(1, hs + 1):
+        if hs % cand == 0 and fs_hz / cand >= cfg.rhythm_rate_hz:
+            q = cand
+    rd = fs_hz / q
+    B = hs // q
+    nbw = max(1, round(cfg.rhythm_window_s / hop_s))
+    M = max(1, round(cfg.rhythm_ma_s * rd / 2.0))
+    tmax = max(2, math.floor(cfg.rhythm_max_lag_s * rd))
+    tmin = max(1, math.ceil(cfg.rhythm_min_lag_s * rd - 1e-9))
+    refr = max(1, round(cfg.impact_refractory_s * fs_hz))
+    lb = max(1, round(cfg.nonwear_step_s * fs_hz))
+    back = max(0, round(cfg.nonwear_window_s / cfg.nonwear_step_s) - 1)
+    nwmin = round(cfg.nonwear_min_coverage * cfg.nonwear_window_s * fs_hz)
+    if cfg.lowpass_order != 4:
+        raise ParameterError("lowpass_order: only 4 (two second-order sections) is supported")
+    fc = min(cfg.lowpass_hz, 0.45 * fs_hz)
+    sos = np.ascontiguousarray(butter(cfg.lowpass_order, fc, fs=fs_hz, output="sos"),
+                               dtype=np.float64)
+    zi = np.ascontiguousarray(sosfilt_zi(sos), dtype=np.float64)
+    gate_kind = {"vector_rms": 0, "resultant_sd": 1}.get(cfg.rhythm_gate)
+    if gate_kind is None:
+        raise ParameterError(f"rhythm_gate must be 'vector_rms' or 'resultant_sd', "
+                             f"got {cfg.rhythm_gate!r}")
+    pi = np.zeros(_k.N_PI, dtype=np.int64)
+    pi[_k.PI_L] = L
+    pi[_k.PI_H] = H
+    pi[_k.PI_Q] = q
+    pi[_k.PI_B] = B
+    pi[_k.PI_NBW] = nbw
+    pi[_k.PI_M] = M
+    pi[_k.PI_TMIN] = tmin
+    pi[_k.PI_TMAX] = tmax
+    pi[_k.PI_REFR] = refr
+    pi[_k.PI_LB] = lb
+    pi[_k.PI_NWBACK] = back
+    pi[_k.PI_NWMIN] = nwmin
+    pi[_k.PI_N10] = n10
+    pi[_k.PI_NWAXES] = cfg.nonwear_min_axes
+    pi[_k.PI_GATE] = gate_kind
+    pi[_k.PI_NSOS] = sos.shape[0]
+    pf = np.zeros(_k.N_PF, dtype=np.float64)
+    pf[_k.PF_FS] = fs_hz
+    pf[_k.PF_CLIP] = cfg.clip_g
+    pf[_k.PF_IMPACT] = cfg.impact_g
+    pf[_k.PF_HARD] = cfg.hard_impact_g
+    pf[_k.PF_POSTURE] = cfg.posture_change_deg
+    pf[_k.PF_GATE] = cfg.rhythm_gate_mg / 1000.0
+    pf[_k.PF_RTHR] = cfg.rhythm_threshold
+    pf[_k.PF_MINVALID] = cfg.rhythm_min_valid
+    pf[_k.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
+    pf[_k.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
+    pf[_k.PF_RD] = rd
+    flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
+    ca = 2 * M + 4
+    cd = nbw * B + tmax + 2
+    nb = nbw + (tmax + B - 1) // B + 3
+    lag_s = (nbw // 2 + 1) * hop_s + (tmax + M) / rd
+    return _Plan(pi, pf, sos, zi, flapw, n10, L, ca, cd, nb, lag_s)
+
+
+def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndarray:
+    """Lag weights turning autocorrelation sums into the power share of ``f_lo..f_hi``.
+
+    Band power = sum over lags of R(tau) times the band-pass impulse response (Wiener-
+    Khinchin), tapered with a Parzen lag window of ``tmax`` lags (Blackman-Tukey estimate).
+    Returns ``w`` with ``share = sum(w * S) / S[0]`` for one-sided lag sums ``S``.
+    """
+    lo = min(f_lo, rate_hz / 2.0) / rate_hz
+    hi = min(f_hi, rate_hz / 2.0) / rate_hz
+    tau = np.arange(tmax + 1, dtype=np.float64)
+    h = np.empty(tmax + 1)
+    h[0] = 2.0 * (hi - lo)
+    t = tau[1:]
+    h[1:] = (np.sin(2 * np.pi * hi * t) - np.sin(2 * np.pi * lo * t)) / (np.pi * t)
+    u = tau / (tmax + 1)
+    parzen = np.where(u <= 0.5, 1 - 6 * u**2 + 6 * u**3, 2 * (1 - u) ** 3)
+    w = h * parzen
+    w[1:] *= 2.0
+    return np.ascontiguousarray(w)
+
+
+def _as_samples(samples: Any) -> np.ndarray:
+    x = np.asarray(samples)
+    if x.ndim != 2 or x.shape[1] != 3:
+        raise ParameterError(f"samples must have shape (n, 3) in g, got {x.shape}")
+    if x.dtype.kind not in "fiu":
+        raise ParameterError(f"samples must be numeric, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+class FeatureEngine:
+    """Streaming per-epoch features for one device.
+
+    Parameters
+    ----------
+    fs_hz
+        Nominal sampling rate, Hz. ``epoch_s * fs_hz`` must be a whole number.
+    epoch_s
+        Epoch length, s (a multiple of 0.1 s: counts run at 10 Hz).
+    config
+        Thresholds; defaults to :class:`FeatureConfig()`.
+
+    Notes
+    -----
+    ``push(samples, t0_ns)`` takes ``(n, 3)`` samples in g (NaN rows = missing) and
+    returns the epochs that became final (0..n rows). A ``t0_ns`` later than the expected
+    time of the next sample (by at least half a sample) is a gap, filled as missing data;
+    an earlier one is treated as contiguous (clock jitter). ``flush()`` returns every
+    remaining epoch, including the trailing partial one (its ``coverage`` < 1), and ends
+    the stream.
+    """
+
+    def __init__(self, fs_hz: float, *, epoch_s: float = 5.0,
+                 config: FeatureConfig | None = None) -> None:
+        from movereg.signal.counts import CountsStream
+
+        self.fs_hz = float(fs_hz)
+        self.epoch_s = float(epoch_s)
+        self.config = config or FeatureConfig()
+        p = _plan(self.fs_hz, self.epoch_s, self.config)
+        self._p = p
+        self._counts = CountsStream(self.fs_hz)
+        self._si = np.zeros(_k.N_SI, dtype=np.int64)
+        self._si[_k.S_LASTIMP] = -(1 << 62)
+        self._si[_k.S_LASTHARD] = -(1 << 62)
+        self._sf = np.zeros(_k.N_SF, dtype=np.float64)
+        self._sf[_k.F_PREVANG] = np.nan
+        self._sf[_k.F_HBESTHZ] = np.nan
+        self._zs = np.zeros((p.sos.shape[0], 3, 2), dtype=np.float64)
+        self._ebuf = np.zeros((2, p.L), dtype=np.float64)
+        self._nw = np.zeros((1 + int(p.pi[_k.PI_NWBACK]), _k.N_NW), dtype=np.float64)
+        self._nw[:, _k.NW_MN:_k.NW_MN + 3] = np.inf
+        self._nw[:, _k.NW_MX:_k.NW_MX + 3] = -np.inf
+        self._abuf = np.zeros((p.ca, 4), dtype=np.float64)
+        self._dbuf = np.zeros((3, 2 * p.cd), dtype=np.float64)
+        tmax = int(p.pi[_k.PI_TMAX])
+        self._bacc = np.zeros((p.nb, tmax + 1), dtype=np.float64)
+        self._bstat = np.zeros((p.nb, 3), dtype=np.float64)
+        self._scratch = np.zeros((3, tmax + 1), dtype=np.float64)
+        self._rows_f = np.full((8, _k.N_RF), np.nan)
+        self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
+        self._no_counts = np.zeros((0, 3), dtype=np.int64)
+        self._t0: int | None = None
+        self._closed = False
+        self._dt_ns = 1e9 / self.fs_hz
+
+    @property
+    def lag_s(self) -> float:
+        """Seconds after an epoch's end until its rhythm features are final."""
+        return self._p.lag_s
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed so far, including missing rows filled into gaps."""
+        return int(self._si[_k.S_IABS])
+
+    def push(self, samples: Any, t0_ns: int | None = None) -> EpochTable:
+        """Consume a block of samples (g); return the epochs that became final."""
+        if self._closed:
+            raise ParameterError("FeatureEngine: push() after flush()")
+        x = _as_samples(samples)
+        if self._t0 is None:
+            self._t0 = int(t0_ns) if t0_ns is not None else 0
+        elif t0_ns is not None:
+            expected = self._t0 + self._si[_k.S_IABS] * self._dt_ns
+            gap = (int(t0_ns) - expected) / self._dt_ns
+            if gap >= 0.5:
+                self._fill_gap(round(gap))
+        n = x.shape[0]
+        if n <= _CHUNK:
+            self._feed(x)
+        else:
+            for s in range(0, n, _CHUNK):
+                self._feed(x[s:s + _CHUNK])
+        return self._emit(final=False)
+
+    def flush(self) -> EpochTable:
+        """Close the stream: every remaining epoch, the trailing partial one included."""
+        if self._closed:
+            return EpochTable.empty()
+        self._closed = True
+        if self._t0 is None:
+            return EpochTable.empty()
+        tail = getattr(self._counts, "flush", None)
+        vals = self._no_counts if tail is None else _counts_array(tail())
+        self._run(np.zeros((0, 3)), vals, final=True)
+        return self._emit(final=True)
+
+    # --- internals -----------------------------------------------------------------------
+    def _fill_gap(self, n_missing: int) -> None:
+        while n_missing > 0:
+            m = min(n_missing, _GAP_CHUNK)
+            self._feed(np.full((m, 3), np.nan))
+            n_missing -= m
+
+    def _feed(self, x: np.ndarray) -> None:
+        vals = _counts_array(self._counts.push(x)) if x.shape[0] else self._no_counts
+        self._run(x, vals, final=False)
+
+    def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> None:
+        si = self._si
+        base = int(si[_k.S_BASE])
+        L = self._p.L
+        last_epoch = max((int(si[_k.S_IABS]) + x.shape[0]) // L,
+                         (int(si[_k.S_N10]) + vals.shape[0]) // self._p.n10) + 1
+        need = last_epoch - base + 1
+        if need > self._rows_f.shape[0]:
+            cap = max(need, 2 * self._rows_f.shape[0])
+            rf = np.full((cap, _k.N_RF), np.nan)
+            ri = np.zeros((cap, _k.N_RI), dtype=np.int64)
+            old = self._rows_f.shape[0]
+            rf[:old] = self._rows_f
+            ri[:old] = self._rows_i
+            self._rows_f, self._rows_i = rf, ri
+        p = self._p
+        _k.process(x, vals, final, p.pi, p.pf, p.sos, p.zi, p.flapw, si, self._sf, self._zs,
+                   self._ebuf, self._nw, self._abuf, self._dbuf, self._bacc, self._bstat,
+                   self._scratch, self._rows_f, self._rows_i)
+
+    def _emit(self, *, final: bool) -> EpochTable:
+        si = self._si
+        base = int(si[_k.S_BASE])
+        a_done = int(si[_k.S_ADONE])
+        if final:
+            ready = a_done
+        else:
+            ready = min(a_done, int(si[_k.S_BDONE]), int(si[_k.S_N10]) // self._p.n10)
+        k = ready - base
+        if k <= 0:
+            return _EMPTY
+        rf = self._rows_f
+        ri = self._rows_i
+        cols: dict[str, np.ndarray] = {}
+        t0 = self._t0 if self._t0 is not None else 0
+        cols["epoch_start"] = (t0 + np.round(
+            np.arange(base, ready, dtype=np.float64) * (self.epoch_s * 1e9))).astype(np.int64)
+        cols["epoch_s"] = np.full(k, self.epoch_s)
+        for c, name in enumerate(_FCOLS):
+            cols[name] = rf[:k, c].copy()
+        for c, name in enumerate(_ICOLS):
+            cols[name] = ri[:k, c].copy()
+        cols["nonwear"] = cols["nonwear"].astype(np.int8)
+        cx = cols["counts_x"].astype(np.float64)
+        cy = cols["counts_y"].astype(np.float64)
+        cz = cols["counts_z"].astype(np.float64)
+        cols["counts_vm"] = np.sqrt(cx * cx + cy * cy + cz * cz)
+        cols["zone"] = zone_of(cols["enmo_mg"], self.config)
+        # shift the pending rows to the front of the store
+        rest = rf.shape[0] - k
+        rf[:rest] = rf[k:].copy()
+        rf[rest:] = np.nan
+        ri[:rest] = ri[k:].copy()
+        ri[rest:] = 0
+        si[_k.S_BASE] = ready
+        return EpochTable({name: cols[name] for name, _ in EPOCH_COLUMNS})
+
+
+def _counts_array(vals: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(vals).reshape(-1, 3), dtype=np.int64)
+
+
+_EMPTY = EpochTable.empty()
+
+
+def extract_features(samples: Any, fs_hz: float, *, t0_ns: int = 0, epoch_s: float = 5.0,
+                     config: FeatureConfig | None = None) -> EpochTable:
+    """Features of a whole recording, one row per epoch (the trailing partial one too).
+
+    Parameters
+    ----------
+    samples
+        ``(n, 3)`` acceleration in g; rows with NaN are missing data.
+    fs_hz
+        Sampling rate, Hz.
+    t0_ns
+        UTC time of sample 0, ns since the Unix epoch.
+    epoch_s
+        Epoch length, s.
+    config
+        Thresholds (:class:`FeatureConfig`).
+    """
+    eng = FeatureEngine(fs_hz, epoch_s=epoch_s, config=config)
+    head = eng.push(samples, t0_ns)
+    return EpochTable.concat([head, eng.flush()])

@@ -1,0 +1,60 @@
+"""Every threshold of the feature set, in one frozen dataclass (units in the names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FeatureConfig"]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Parameters of :func:`movereg.signal.extract_features` and the streaming engine.
+
+    Defaults follow ``reference/signal-methods.md``: Hildebrand 2014/2017 child
+    non-dominant-wrist ENMO cut-points (not validated for this population or device),
+    van Hees 2013 / GGIR non-wear criteria, the rhythmic-movement index of §2.2, impacts
+    and jerk of §2.5, posture changes of §2.6, GGIR-like bout rules of §2.4.
+    """
+
+    # intensity zone (ENMO, mg): still < light_mg <= light < moderate_mg <= ... vigorous
+    light_mg: float = 35.6
+    moderate_mg: float = 201.4
+    vigorous_mg: float = 707.0
+    # non-wear (van Hees 2013 / GGIR defaults): per-axis SD and range over the window
+    nonwear_window_s: float = 3600.0
+    nonwear_step_s: float = 900.0
+    nonwear_sd_mg: float = 13.0
+    nonwear_range_mg: float = 50.0
+    nonwear_min_axes: int = 2
+    nonwear_min_coverage: float = 0.5
+    # rhythmic movement (vector autocorrelation of the moving-average high-passed signal)
+    rhythm_window_s: float = 5.0
+    rhythm_hop_s: float = 1.0
+    rhythm_ma_s: float = 2.0
+    rhythm_min_lag_s: float = 0.2
+    rhythm_max_lag_s: float = 2.5
+    rhythm_gate_mg: float = 10.0
+    rhythm_gate: str = "vector_rms"          # or "resultant_sd"
+    rhythm_threshold: float = 0.5
+    rhythm_min_valid: float = 0.8
+    rhythm_rate_hz: float = 15.0            # minimum rate of the decimated rhythm signal
+    # flapping band share (of high-passed power)
+    flap_low_hz: float = 1.5
+    flap_high_hz: float = 6.0
+    # impacts and jerk (causal Butterworth low-pass first)
+    lowpass_hz: float = 10.0
+    lowpass_order: int = 4                  # fixed: two second-order sections
+    impact_g: float = 2.0
+    hard_impact_g: float = 3.0
+    impact_refractory_s: float = 0.25
+    # posture changes: |z-angle difference| between consecutive 1-s hops, degrees
+    posture_change_deg: float = 5.0
+    # clipping (GGIR clipthres for a +-8 g sensor)
+    clip_g: float = 7.5
+    # movement breaks: light-or-above bouts
+    break_min_duration_s: float = 60.0
+    break_max_dip_s: float = 10.0
+    # vigorous bouts (GGIR-like 80 % rule)
+    bout_min_duration_s: float = 10.0
+    bout_min_fraction: float = 0.8

@@ -1,0 +1,145 @@
+"""EpochTable: one row per epoch, the columns of :data:`movereg.signal.schema.EPOCH_COLUMNS`."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from movereg.errors import ParameterError
+from movereg.signal.schema import EPOCH_COLUMNS
+
+__all__ = ["EpochTable", "iso_utc"]
+
+_NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
+_DTYPES = dict(EPOCH_COLUMNS)
+
+
+def iso_utc(ns: np.ndarray) -> list[str]:
+    """UTC ns since the Unix epoch -> ISO 8601 strings with offset (microseconds)."""
+    arr = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]")
+    text = np.datetime_as_string(arr, unit="us", timezone="UTC")
+    return [s.replace("Z", "+00:00") for s in text.tolist()]
+
+
+@dataclass(frozen=True)
+class EpochTable:
+    """A column table of epochs.
+
+    Attributes
+    ----------
+    columns
+        ``{name: 1-D numpy array}`` for every name in ``EPOCH_COLUMNS`` (same length,
+        the schema's dtype). ``epoch_start`` is UTC ns; floats are NaN where undefined.
+    """
+
+    columns: Mapping[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        n = None
+        for name in _NAMES:
+            if name not in self.columns:
+                raise ParameterError(f"EpochTable: column {name!r} missing")
+            col = self.columns[name]
+            if col.ndim != 1 or col.dtype != np.dtype(_DTYPES[name]):
+                raise ParameterError(
+                    f"EpochTable: column {name!r} must be 1-D {_DTYPES[name]}, got "
+                    f"{col.ndim}-D {col.dtype}")
+            if n is None:
+                n = col.shape[0]
+            elif col.shape[0] != n:
+                raise ParameterError("EpochTable: columns differ in length")
+
+    # --- construction ---------------------------------------------------------------
+    @classmethod
+    def empty(cls) -> EpochTable:
+        """A table with no rows."""
+        return cls({name: np.empty(0, dtype=dt) for name, dt in EPOCH_COLUMNS})
+
+    @classmethod
+    def concat(cls, tables: Iterable[EpochTable]) -> EpochTable:
+        """Rows of ``tables`` one after the other."""
+        tabs = list(tables)
+        if not tabs:
+            return cls.empty()
+        return cls({name: np.concatenate([t.columns[name] for t in tabs]) for name in _NAMES})
+
+    # --- access -----------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of epochs (rows)."""
+        return int(self.columns["epoch_start"].shape[0])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in schema order."""
+        return _NAMES
+
+    def slice(self, start: int, stop: int) -> EpochTable:
+        """Rows ``start:stop``."""
+        return EpochTable({k: self.columns[k][start:stop] for k in _NAMES})
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One ``dict`` per epoch with Python scalars (NaN stays ``float('nan')``)."""
+        cols = [self.columns[k].tolist() for k in _NAMES]
+        return [dict(zip(_NAMES, row, strict=True)) for row in zip(*cols, strict=True)]
+
+    def equals(self, other: EpochTable, *, rtol: float = 1e-9) -> bool:
+        """Integers identical, floats equal to ``rtol`` (NaN == NaN)."""
+        if self.n != other.n:
+            return False
+        for name, dt in EPOCH_COLUMNS:
+            a = self.columns[name]
+            b = other.columns[name]
+            if dt.startswith("float"):
+                if not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
+                    return False
+            elif not np.array_equal(a, b):
+                return False
+        return True
+
+    # --- export -------------------------------------------------------------------------
+    def to_csv(self, path: str | Path, *, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
+        """Write CSV: ``epoch_start`` as ISO 8601 UTC with offset, NaN as empty field."""
+        starts = iso_utc(self.columns["epoch_start"])
+        rest = [self.columns[k].tolist() for k in _NAMES[1:]]
+        rest += [np.asarray(col).tolist() for _, col in extra]
+        header = list(_NAMES) + [name for name, _ in extra]
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            for i, start in enumerate(starts):
+                w.writerow([start, *(_fmt(col[i]) for col in rest)])
+
+    def to_parquet(self, path: str | Path) -> None:
+        """Write Parquet via pyarrow; ``epoch_start`` as ``timestamp[ns, UTC]``."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrays = []
+        for name in _NAMES:
+            col = self.columns[name]
+            if name == "epoch_start":
+                arrays.append(pa.array(col, type=pa.timestamp("ns", tz="UTC")))
+            else:
+                arrays.append(pa.array(col))
+        pq.write_table(pa.Table.from_arrays(arrays, names=list(_NAMES)), str(path))
+
+
+def _fmt(v: object) -> object:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return repr(v)
+    return v
