@@ -1,3 +1,60 @@
-"""movereg.storage"""
+"""SQLite storage (stdlib sqlite3, WAL): sensor data, children, events, users, audit log.
 
-__all__: list[str] = []
+Entry points: :class:`Store` (sync, thread-safe) and :class:`BatchWriter` (async sink
+the pipeline feeds; one transaction about once a second).
+"""
+
+from movereg.storage._db import SCHEMA_VERSION
+from movereg.storage._events import load_default_strategies
+from movereg.storage._ingest import (
+    EPOCH_NAMES,
+    EpochTableLike,
+    IngestBatch,
+    decode_samples,
+    encode_samples,
+)
+from movereg.storage._people import new_child_code
+from movereg.storage.batch import BatchWriter, BatchWriterStats
+from movereg.storage.records import (
+    ROLES,
+    AuditEntry,
+    AuditVerification,
+    Child,
+    DeviceRecord,
+    GapRecord,
+    RawChunk,
+    Role,
+    Session,
+    Strategy,
+    StrategyEvent,
+    TokenInfo,
+    User,
+)
+from movereg.storage.store import Store
+
+__all__ = [
+    "EPOCH_NAMES",
+    "ROLES",
+    "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditVerification",
+    "BatchWriter",
+    "BatchWriterStats",
+    "Child",
+    "DeviceRecord",
+    "EpochTableLike",
+    "GapRecord",
+    "IngestBatch",
+    "RawChunk",
+    "Role",
+    "Session",
+    "Store",
+    "Strategy",
+    "StrategyEvent",
+    "TokenInfo",
+    "User",
+    "decode_samples",
+    "encode_samples",
+    "load_default_strategies",
+    "new_child_code",
+]

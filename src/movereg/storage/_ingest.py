@@ -1,0 +1,291 @@
+"""Ingestion (raw blocks, epochs, gaps) and time-series queries."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from movereg.errors import NotFoundError, ValidationError
+from movereg.models import Gap, SampleBlock
+from movereg.signal.schema import EPOCH_COLUMNS
+from movereg.storage._core import StoreCore, now_ns
+from movereg.storage._db import map_errors
+from movereg.storage.records import DeviceRecord, GapRecord, RawChunk
+
+__all__ = ["EPOCH_NAMES", "EpochTableLike", "IngestBatch", "IngestMixin"]
+
+EPOCH_NAMES: tuple[str, ...] = tuple(name for name, _ in EPOCH_COLUMNS)
+_DTYPES = dict(EPOCH_COLUMNS)
+_INT_COLS = {n for n, d in EPOCH_COLUMNS if d.startswith("int")}
+_MAX_NS = 2**63 - 1
+
+
+class EpochTableLike(Protocol):
+    """Anything with ``.columns`` (``{name: 1-D array}``) and ``.n`` rows."""
+
+    @property
+    def columns(self) -> Mapping[str, np.ndarray]: ...
+
+    @property
+    def n(self) -> int: ...
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """What one flush writes, in one transaction.
+
+    Attributes
+    ----------
+    raw
+        ``(device_id, SampleBlock)`` pairs.
+    epochs
+        ``(device_id, EpochTable-like)`` pairs.
+    gaps
+        ``(device_id, Gap)`` pairs.
+    """
+
+    raw: list[tuple[str, SampleBlock]] = field(default_factory=list)
+    epochs: list[tuple[str, EpochTableLike]] = field(default_factory=list)
+    gaps: list[tuple[str, Gap]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.raw) + len(self.epochs) + len(self.gaps)
+
+
+def encode_samples(samples: np.ndarray) -> bytes:
+    """float32 (n, 3) g -> zlib-compressed little-endian bytes (lossless)."""
+    arr = np.ascontiguousarray(samples, dtype="<f4")
+    return zlib.compress(arr.tobytes(), 1)
+
+
+def decode_samples(data: bytes, n: int) -> np.ndarray:
+    """Inverse of :func:`encode_samples`: (n, 3) float32."""
+    return np.frombuffer(zlib.decompress(data), dtype="<f4").reshape(n, 3).astype(np.float32)
+
+
+def _epoch_rows(device_id: str, table: EpochTableLike) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cols = table.columns
+    if "epoch_start" not in cols or "epoch_s" not in cols:
+        raise ValidationError("epoch table needs epoch_start and epoch_s columns")
+    unknown = set(cols) - set(EPOCH_NAMES)
+    if unknown:
+        raise ValidationError(f"unknown epoch columns {sorted(unknown)}")
+    names = [n for n in EPOCH_NAMES if n in cols]
+    n = int(table.n)
+    lists = []
+    for name in names:
+        arr = np.asarray(cols[name])
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise ValidationError(f"epoch column {name!r} has shape {arr.shape}, expected ({n},)")
+        lists.append(arr.tolist())
+    return names, [(device_id, *row) for row in zip(*lists, strict=True)]
+
+
+class IngestMixin(StoreCore):
+    """Raw blocks, epochs and gaps."""
+
+    # --- writes -------------------------------------------------------------------
+    def write_batch(self, batch: IngestBatch) -> None:
+        """Write a batch in ONE transaction; re-writing the same epochs/blocks is a no-op.
+
+        Raises
+        ------
+        ValidationError
+            A malformed epoch table or sample block (nothing is written).
+        StorageError
+            Disk full, locked or damaged database (nothing is written).
+        """
+        raw_rows = []
+        for dev, blk in batch.raw:
+            s = np.asarray(blk.samples)
+            if s.ndim != 2 or s.shape[1] != 3 or not blk.fs_hz > 0:
+                raise ValidationError(f"bad sample block from {dev}: shape {s.shape}, "
+                                      f"fs {blk.fs_hz} Hz")
+            raw_rows.append((dev, int(blk.t0_ns), float(blk.fs_hz), int(s.shape[0]),
+                             encode_samples(s)))
+        epoch_groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for dev, table in batch.epochs:
+            names, rows = _epoch_rows(dev, table)
+            epoch_groups.setdefault(tuple(names), []).extend(rows)
+        gap_rows = [(dev, int(g.start_ns), int(g.end_ns), int(g.samples_missing), str(g.reason))
+                    for dev, g in batch.gaps]
+        devices = {d for d, _ in batch.raw} | {d for d, _ in batch.epochs} | \
+            {d for d, _ in batch.gaps}
+        if not devices:
+            return
+        ts = now_ns()
+        with self._tx("cannot write sensor data") as con:
+            con.executemany("INSERT OR IGNORE INTO devices(device_id, created_at) VALUES (?, ?)",
+                            [(d, ts) for d in sorted(devices)])
+            if raw_rows:
+                con.executemany("INSERT OR IGNORE INTO raw_blocks(device_id, t0_ns, fs_hz, n, "
+                                "data) VALUES (?, ?, ?, ?, ?)", raw_rows)
+            for cols, rows in epoch_groups.items():
+                sql = (f"INSERT OR IGNORE INTO epochs(device_id, {', '.join(cols)}) VALUES "
+                       f"({', '.join('?' * (len(cols) + 1))})")
+                con.executemany(sql, rows)
+            if gap_rows:
+                con.executemany("INSERT OR IGNORE INTO gaps(device_id, start_ns, end_ns, "
+                                "samples_missing, reason) VALUES (?, ?, ?, ?, ?)", gap_rows)
+
+    # --- devices and assignments --------------------------------------------------------
+    def upsert_device(self, device_id: str, *, family: str | None = None,
+                      label: str | None = None) -> DeviceRecord:
+        """Create or update a band record."""
+        with self._tx("cannot save device") as con:
+            con.execute("INSERT INTO devices(device_id, family, label, created_at) VALUES "
+                        "(?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+                        "family = COALESCE(excluded.family, family), "
+                        "label = COALESCE(excluded.label, label)",
+                        (device_id, family, label, now_ns()))
+        return self.get_device(device_id)
+
+    def get_device(self, device_id: str) -> DeviceRecord:
+        """One band, with the child it is assigned to now."""
+        for d in self.list_devices():
+            if d.device_id == device_id:
+                return d
+        raise NotFoundError(f"no device {device_id!r}")
+
+    def list_devices(self) -> list[DeviceRecord]:
+        """Every known band."""
+        with map_errors("cannot read devices"):
+            rows = self._read().execute(
+                "SELECT d.device_id, d.family, d.label, d.created_at, a.child_id FROM devices d "
+                "LEFT JOIN assignments a ON a.device_id = d.device_id AND a.end_ns IS NULL "
+                "ORDER BY d.device_id").fetchall()
+        return [DeviceRecord(*r) for r in rows]
+
+    def assign_device(self, device_id: str, child_id: int, *, at_ns: int | None = None) -> None:
+        """Assign a band to a child from ``at_ns`` on (ends any open assignment)."""
+        at = now_ns() if at_ns is None else int(at_ns)
+        with self._tx("cannot assign device") as con:
+            if con.execute("SELECT 1 FROM children WHERE id = ?", (child_id,)).fetchone() is None:
+                raise NotFoundError(f"no child {child_id}")
+            con.execute("INSERT OR IGNORE INTO devices(device_id, created_at) VALUES (?, ?)",
+                        (device_id, at))
+            con.execute("UPDATE assignments SET end_ns = MAX(start_ns, ?) WHERE device_id = ? "
+                        "AND end_ns IS NULL", (at, device_id))
+            con.execute("INSERT INTO assignments(device_id, child_id, start_ns) VALUES (?, ?, ?)",
+                        (device_id, child_id, at))
+
+    def unassign_device(self, device_id: str, *, at_ns: int | None = None) -> None:
+        """End the band's open assignment, if any."""
+        at = now_ns() if at_ns is None else int(at_ns)
+        with self._tx("cannot unassign device") as con:
+            con.execute("UPDATE assignments SET end_ns = MAX(start_ns, ?) WHERE device_id = ? "
+                        "AND end_ns IS NULL", (at, device_id))
+
+    def device_child(self, device_id: str, at_ns: int | None = None) -> int | None:
+        """The child wearing ``device_id`` at ``at_ns`` (now by default)."""
+        at = now_ns() if at_ns is None else int(at_ns)
+        with map_errors("cannot read assignments"):
+            row = self._read().execute(
+                "SELECT child_id FROM assignments WHERE device_id = ? AND start_ns <= ? AND "
+                "(end_ns IS NULL OR end_ns > ?) ORDER BY start_ns DESC LIMIT 1",
+                (device_id, at, at)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _spans(self, device_id: str | None, child_id: int | None, start_ns: int | None,
+               end_ns: int | None) -> list[tuple[str, int, int]]:
+        """(device, from, to) spans to read for a device or a child's assignments."""
+        lo = -_MAX_NS if start_ns is None else int(start_ns)
+        hi = _MAX_NS if end_ns is None else int(end_ns)
+        if (device_id is None) == (child_id is None):
+            raise ValidationError("give exactly one of device_id and child_id")
+        if device_id is not None:
+            return [(device_id, lo, hi)]
+        with map_errors("cannot read assignments"):
+            rows = self._read().execute(
+                "SELECT device_id, start_ns, COALESCE(end_ns, ?) FROM assignments "
+                "WHERE child_id = ? AND start_ns < ? AND (end_ns IS NULL OR end_ns > ?) "
+                "ORDER BY start_ns", (_MAX_NS, child_id, hi, lo)).fetchall()
+        return [(str(d), max(lo, int(s)), min(hi, int(e))) for d, s, e in rows]
+
+    # --- epochs -------------------------------------------------------------------
+    def epochs(self, *, device_id: str | None = None, child_id: int | None = None,
+               start_ns: int | None = None, end_ns: int | None = None,
+               features: Sequence[str] | None = None,
+               include_device: bool = False) -> dict[str, np.ndarray]:
+        """Epoch rows in ``[start_ns, end_ns)`` for a device or a child (via assignments).
+
+        Returns ``{name: array}`` with ``epoch_start`` (int64 UTC ns), ``epoch_s`` and the
+        selected features (all by default) in the schema's dtypes, sorted by time; floats
+        are NaN where undefined. ``device_id`` (object array) is added when asked.
+        """
+        names = list(EPOCH_NAMES) if features is None else list(features)
+        bad = [n for n in names if n not in _DTYPES]
+        if bad:
+            raise ValidationError(f"unknown features {bad}",
+                                  advice=f"choose from {', '.join(EPOCH_NAMES)}")
+        for must in ("epoch_s", "epoch_start"):
+            if must not in names:
+                names.insert(0, must)
+        spans = self._spans(device_id, child_id, start_ns, end_ns)
+        exprs = [f"COALESCE({n}, -1)" if n in _INT_COLS else n for n in names]
+        rows: list[tuple[Any, ...]] = []
+        if spans:
+            where = " OR ".join("(device_id = ? AND epoch_start >= ? AND epoch_start < ?)"
+                                for _ in spans)
+            params = [p for span in spans for p in span]
+            with map_errors("cannot read epochs"):
+                rows = self._read().execute(
+                    f"SELECT device_id, {', '.join(exprs)} FROM epochs WHERE {where} "
+                    "ORDER BY epoch_start, device_id", params).fetchall()
+        out: dict[str, np.ndarray] = {}
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+        for i, name in enumerate(names, start=1):
+            out[name] = np.array(cols[i], dtype=np.dtype(_DTYPES[name]))
+        if include_device:
+            out["device_id"] = np.array(cols[0], dtype=object)
+        return out
+
+    def count_epochs(self, device_id: str) -> tuple[int, int]:
+        """(rows, distinct (epoch_start, epoch_s)) for a device: equal when no duplicates."""
+        with map_errors("cannot count epochs"):
+            row = self._read().execute(
+                "SELECT COUNT(*), COUNT(DISTINCT epoch_start || '/' || epoch_s) FROM epochs "
+                "WHERE device_id = ?", (device_id,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    # --- raw samples --------------------------------------------------------------
+    def iter_raw(self, *, device_id: str | None = None, child_id: int | None = None,
+                 start_ns: int | None = None, end_ns: int | None = None,
+                 page_blocks: int = 64) -> Iterator[RawChunk]:
+        """Stored raw blocks whose first sample is in ``[start_ns, end_ns)``, in time order.
+
+        Pages through the table by key, ``page_blocks`` blocks per query, so memory stays
+        bounded whatever the range; safe to consume from different threads.
+        """
+        for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
+            last_t0 = lo - 1
+            while True:
+                with map_errors("cannot read raw samples"):
+                    rows = self._read().execute(
+                        "SELECT t0_ns, fs_hz, n, data FROM raw_blocks WHERE device_id = ? "
+                        "AND t0_ns > ? AND t0_ns < ? ORDER BY t0_ns LIMIT ?",
+                        (dev, last_t0, hi, page_blocks)).fetchall()
+                if not rows:
+                    break
+                for t0, fs, n, data in rows:
+                    yield RawChunk(dev, int(t0), float(fs), decode_samples(data, int(n)))
+                last_t0 = int(rows[-1][0])
+
+    # --- gaps ---------------------------------------------------------------------
+    def gaps(self, *, device_id: str | None = None, child_id: int | None = None,
+             start_ns: int | None = None, end_ns: int | None = None) -> list[GapRecord]:
+        """Gaps overlapping ``[start_ns, end_ns)`` for a device or a child."""
+        out: list[GapRecord] = []
+        for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
+            with map_errors("cannot read gaps"):
+                rows = self._read().execute(
+                    "SELECT device_id, start_ns, end_ns, samples_missing, reason FROM gaps "
+                    "WHERE device_id = ? AND end_ns > ? AND start_ns < ? ORDER BY start_ns",
+                    (dev, lo, hi)).fetchall()
+            out.extend(GapRecord(*r) for r in rows)
+        out.sort(key=lambda g: g.start_ns)
+        return out
