@@ -65,6 +65,24 @@ class DeviceProfile(Protocol):
     data_char_uuid: str
     control_char_uuid: str | None
     has_device_time: bool
+    #: Characteristic on which command replies arrive (notify/indicate), or ``None`` when
+    #: the family never replies. May equal ``data_char_uuid`` (MetaWear, Movesense): then
+    #: route each notification with :meth:`is_reply`.
+    reply_char_uuid: str | None
+
+    def setup_commands(self) -> list[Command]:
+        """Discovery writes sent once after subscribing, before STOP and START.
+
+        Their replies (``expect_reply=True``) go to :meth:`parse_reply`, which lets the
+        profile learn what the device supports (Polar settings, MetaWear chip) so that
+        :meth:`start_commands` can choose valid settings. Optional: a client that skips
+        them still works with the family defaults.
+        """
+        ...
+
+    def is_reply(self, data: bytes) -> bool:
+        """True when a notification is a command reply rather than sensor data."""
+        ...
 
     def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
         """True when an advertisement (local name, service UUIDs) is this family."""
