@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -65,8 +67,9 @@ BandFactory = Callable[..., Band]
 
 
 class _Writer(Protocol):
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
+    # start/stop may be plain or ``async`` methods (the hub accepts both)
+    def start(self) -> Any: ...
+    def stop(self) -> Any: ...
     def add_samples(self, device_id: str, block: SampleBlock) -> None: ...
     def add_epochs(self, device_id: str, table: Any) -> None: ...
     def add_gap(self, device_id: str, gap: Gap) -> None: ...
@@ -164,7 +167,7 @@ class Hub:
             from movereg.storage import BatchWriter
 
             self._writer = BatchWriter(self.store, interval_s=self.settings.flush_interval_s)
-        self._writer.start()
+        await _maybe_await(self._writer.start())
         self._previous_clean = self._mark_state(clean=False)
         self._started = True
         self.started_ns = time.time_ns()
@@ -183,7 +186,11 @@ class Hub:
             self._ticker = None
         self.broadcaster.close_all()
         if self._writer is not None:
-            await asyncio.to_thread(self._writer.stop)
+            stopped = self._writer.stop
+            if inspect.iscoroutinefunction(stopped):
+                await stopped()
+            else:
+                await asyncio.to_thread(stopped)
         self._mark_state(clean=True)
         self._started = False
 
@@ -217,6 +224,7 @@ class Hub:
         run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
         run.resume_from_ns = await asyncio.to_thread(self._stored_end_ns, device_id)
+        await asyncio.to_thread(self._register, run)
         run.resume_reason = "disconnect" if self._previous_clean else "crash"
         self._runs[device_id] = run
         run.task = asyncio.create_task(self._run_band(run), name=f"movereg-band-{device_id}")
@@ -406,11 +414,41 @@ class Hub:
 
     # --- storage helpers -----------------------------------------------------------------
     def _stored_end_ns(self, device_id: str) -> int | None:
+        """Exclusive end (UTC ns) of the device's last stored sample block, if any."""
         fn = getattr(self.store, "last_sample_end_ns", None)
-        if fn is None:
+        if fn is not None:
+            value = fn(device_id)
+            return None if value is None else int(value)
+        db = Path(self.settings.db_path)
+        if not db.exists():
             return None
-        value = fn(device_id)
-        return None if value is None else int(value)
+        try:  # a read-only look at the raw_blocks table (storage schema v1)
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
+            try:
+                row = con.execute("SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
+                                  "ORDER BY t0_ns DESC LIMIT 1", (device_id,)).fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            log.warning("hub: cannot read the last stored sample of %s: %s", device_id, exc)
+            return None
+        if row is None:
+            return None
+        t0, fs, n = int(row[0]), float(row[1]), int(row[2])
+        return t0 + round(n * 1e9 / fs)
+
+    def _register(self, run: _Run) -> None:
+        """Record the band (and its wearer) in the store before data arrives."""
+        upsert = getattr(self.store, "upsert_device", None)
+        if upsert is None:
+            return
+        try:
+            family = str(run.band.status().family)
+        except Exception:
+            family = None
+        upsert(run.device_id, family=family)
+        if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
+            self.store.assign_device(run.device_id, run.child_id)
 
     def _mark_state(self, *, clean: bool) -> bool:
         """Write the clean/dirty marker; return whether the previous run ended cleanly."""
@@ -427,6 +465,11 @@ class Hub:
         except OSError as exc:
             log.warning("hub: cannot write %s: %s", path, exc)
         return previous
+
+
+async def _maybe_await(value: Any) -> None:
+    if inspect.isawaitable(value):
+        await value
 
 
 def _trimmed(block: SampleBlock, skip: int) -> SampleBlock:
