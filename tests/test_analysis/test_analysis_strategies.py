@@ -18,6 +18,8 @@ def test_default_catalogue_matches_product_notes() -> None:
     assert by_id["mov.break"].expected_motion == ("high", "impacts")
     assert by_id["ves.spin"].caution is not None and "supervised" in by_id["ves.spin"].caution
     assert by_id["pro.vest"].intended_effect == ("calming",)
+    assert by_id["mov.break"].intended_effect == ("alerting", "organizing")
+    assert by_id["mov.walk"].caution is None
     for s in cat:
         assert set(s.intended_effect) <= INTENDED_EFFECTS
         assert set(s.expected_motion) <= EXPECTED_MOTIONS
@@ -39,7 +41,7 @@ def test_label_lookup_and_custom() -> None:
     ({"id": "x"}, "missing"),
     ({"id": "x", "label": "X", "category": "C", "systems": [], "intended_effect": ["happy"],
       "expected_motion": [], "caution": None, "setting": ["home"]}, "unknown intended_effect"),
-    ({"id": "x", "label": "X", "category": "C", "systems": "vestibular",
+    ({"id": "x", "label": "X", "category": "C", "systems": 5,
       "intended_effect": [], "expected_motion": [], "caution": None, "setting": []}, "list"),
 ])
 def test_bad_entries_are_rejected(tmp_path: Path, entry: dict, msg: str) -> None:

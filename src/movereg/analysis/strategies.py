@@ -1,13 +1,15 @@
-"""The default strategy catalogue (product notes §4.2), loaded from ``strategies.yaml``.
+"""The default strategy catalogue (product notes §4.2).
 
-The YAML file packaged next to this module is the one source of truth: storage seeds its
-strategies table from :func:`catalogue_path`, the pages and the analysis read
-:func:`default_catalogue`. ``intended_effect`` records what a clinician *intends*, never
-an outcome; ``expected_motion`` is a signal-quality hint only.
+One source of truth: the YAML that storage seeds its database from,
+``movereg/storage/strategies_default.yaml`` (:func:`catalogue_path`). This module parses
+and validates it into :class:`Strategy` records for the analysis and the pages (a clinic's
+edited copy lives in the database). ``intended_effect`` records what a clinician
+*intends*, never an outcome; ``expected_motion`` is a signal-quality hint only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,12 +86,14 @@ class Strategy:
 
 
 def catalogue_path() -> Path:
-    """Path of the packaged default catalogue YAML (for seeding a database)."""
-    return Path(str(resources.files("movereg.analysis").joinpath("strategies.yaml")))
+    """Path of the packaged default catalogue YAML (storage's seed file)."""
+    return Path(str(resources.files("movereg.storage").joinpath("strategies_default.yaml")))
 
 
 def _strs(entry: Mapping[str, Any], key: str, allowed: frozenset[str] | None) -> tuple[str, ...]:
     value = entry.get(key)
+    if isinstance(value, str):  # "alerting/organizing", "calming (varies)"
+        value = re.findall(r"[a-z]+", value.lower())
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValidationError(f"strategy {entry.get('id')!r}: {key} must be a list of strings")
     if allowed is not None:
@@ -117,6 +121,7 @@ def _parse(entries: Iterable[Any]) -> tuple[Strategy, ...]:
         caution = entry["caution"]
         if caution is not None and not isinstance(caution, str):
             raise ValidationError(f"strategy {sid!r}: caution must be text or null")
+        caution = caution or None
         out.append(Strategy(
             id=sid, label=label, category=category,
             systems=_strs(entry, "systems", None),
