@@ -299,22 +299,19 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
         si[S_HEVAL] += 1
         if gate >= pf[PF_GATE] and s[0] > 0.0:
             # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2
-            ws = b0 * B
+            ws = max(b0 * B, 0)
+            we = b0 * B + wd
             e2 = scratch[1]
             e = 0.0
-            for t in range(ws, ws + wd):
-                if t >= 0:
-                    p = (t % cd)
-                    e += dbuf[0, p] * dbuf[0, p] + dbuf[1, p] * dbuf[1, p] + dbuf[2, p] * dbuf[2, p]
+            for t in range(ws, we):
+                p = t % cd
+                e += dbuf[0, p] * dbuf[0, p] + dbuf[1, p] * dbuf[1, p] + dbuf[2, p] * dbuf[2, p]
             e2[0] = e
             for t in range(1, tmax + 1):
-                add = ws + wd - 1 + t
-                sub = ws + t - 1
-                pa = add % cd
+                pa = (we - 1 + t) % cd
+                ps = (ws + t - 1) % cd
                 e += dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa] + dbuf[2, pa] * dbuf[2, pa]
-                if sub >= 0:
-                    ps = sub % cd
-                    e -= dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps] + dbuf[2, ps] * dbuf[2, ps]
+                e -= dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps] + dbuf[2, ps] * dbuf[2, ps]
                 e2[t] = e if e > 0.0 else 0.0
             rho = scratch[2]
             rho[0] = 1.0

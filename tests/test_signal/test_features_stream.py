@@ -1,0 +1,131 @@
+"""Streaming == batch: any chunking and any gap positions give exactly the batch table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from movereg.errors import ParameterError
+from movereg.signal import EpochTable, FeatureEngine, extract_features
+
+
+def _signal(seed: int, fs: float, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    x = rng.normal(0, 0.05, (n, 3)) + [0.1, 0.2, 0.97]
+    x[:, 0] += 0.4 * np.sin(2 * np.pi * 1.1 * t) * (t % 12 < 7)
+    x[:, 1] += 0.3 * np.sin(2 * np.pi * 3.2 * t) * (t % 9 > 5)
+    x[rng.integers(0, n, 6)] += [0.0, 0.0, 2.5]
+    return x
+
+
+T0 = 1_800_000_000_000_000_000
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fs=st.sampled_from([25.0, 52.0]),
+    epoch_s=st.sampled_from([1.0, 5.0]),
+    seed=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(1, 1199), min_size=0, max_size=12, unique=True),
+    gaps=st.lists(st.tuples(st.integers(0, 1100), st.integers(1, 200)), max_size=3),
+)
+def test_any_chunking_and_gaps_equal_batch(fs: float, epoch_s: float, seed: int,
+                                           cuts: list[int],
+                                           gaps: list[tuple[int, int]]) -> None:
+    n = 1200
+    x = _signal(seed, fs, n)
+    missing = np.zeros(n, dtype=bool)
+    for start, length in gaps:
+        missing[start:start + length] = True
+    missing[0] = False          # the stream's time origin is its first sample
+    batch_in = x.copy()
+    batch_in[missing] = np.nan
+    want = extract_features(batch_in, fs, t0_ns=T0, epoch_s=epoch_s)
+
+    # stream: blocks split at `cuts`; missing samples are simply not sent (time gap)
+    eng = FeatureEngine(fs, epoch_s=epoch_s)
+    bounds = [0, *sorted(cuts), n]
+    parts = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        idx = np.arange(a, b)
+        keep = idx[~missing[a:b]]
+        # split the block further at its missing runs: each run of present samples is
+        # one push with its own t0
+        if keep.size == 0:
+            continue
+        runs = np.split(keep, np.flatnonzero(np.diff(keep) > 1) + 1)
+        for run in runs:
+            t0 = T0 + round(run[0] * 1e9 / fs)
+            parts.append(eng.push(x[run], t0))
+    parts.append(eng.flush())
+    got = EpochTable.concat(parts)
+    # trailing missing samples are never sent, so the stream may end earlier
+    k = got.n
+    assert k <= want.n
+    assert np.all(want["coverage"][k:] == 0)
+    assert got.equals(want.slice(0, k), rtol=1e-9), _diff(got, want.slice(0, k))
+
+
+def _diff(a: EpochTable, b: EpochTable) -> str:
+    out = []
+    for name in a.names:
+        if not np.array_equal(a[name], b[name], equal_nan=True):
+            out.append(f"{name}: {a[name]} != {b[name]}")
+    return "\n".join(out)
+
+
+def test_push_returns_only_final_epochs_and_flush_the_rest() -> None:
+    fs = 25.0
+    x = _signal(1, fs, 25 * 23)
+    eng = FeatureEngine(fs, epoch_s=5.0)
+    first = eng.push(x[: 25 * 5])
+    assert first.n == 0                       # rhythm needs look-ahead (lag_s)
+    assert 5.0 < eng.lag_s < 8.0
+    mid = eng.push(x[25 * 5:])
+    assert mid.n >= 2
+    tail = eng.flush()
+    assert mid.n + tail.n == 5
+    assert tail["coverage"][-1] == pytest.approx(3 / 5)
+    assert eng.flush().n == 0
+    with pytest.raises(ParameterError):
+        eng.push(x[:10])
+
+
+def test_gap_fills_missing_and_overlap_is_contiguous() -> None:
+    fs = 25.0
+    x = _signal(2, fs, 250)
+    eng = FeatureEngine(fs, epoch_s=1.0)
+    eng.push(x[:100], 0)
+    eng.push(x[100:], round(150 * 1e9 / fs))     # 50 samples missing
+    assert eng.samples_seen == 300
+    tab = EpochTable.concat([eng.flush()])
+    eng2 = FeatureEngine(fs, epoch_s=1.0)
+    eng2.push(x[:100], 0)
+    eng2.push(x[100:], round(99.8 * 1e9 / fs))   # slightly early: contiguous
+    assert eng2.samples_seen == 250
+    assert tab.n >= 0
+
+
+@pytest.mark.parametrize("bad", [np.zeros((5, 2)), np.zeros(6), np.array([["a", "b", "c"]])])
+def test_bad_samples_raise_parameter_error(bad: np.ndarray) -> None:
+    with pytest.raises(ParameterError):
+        extract_features(bad, 25.0)
+
+
+@pytest.mark.parametrize(("fs", "epoch_s"), [(25.0, 0.3), (0.0, 5.0), (float("nan"), 5.0),
+                                             (12.5, 0.1)])
+def test_bad_rate_or_epoch_raise(fs: float, epoch_s: float) -> None:
+    with pytest.raises(ParameterError):
+        FeatureEngine(fs, epoch_s=epoch_s)
+
+
+def test_empty_and_all_missing() -> None:
+    assert extract_features(np.zeros((0, 3)), 25.0).n == 0
+    tab = extract_features(np.full((250, 3), np.nan), 25.0, epoch_s=5.0)
+    assert tab.n == 2
+    assert np.all(tab["coverage"] == 0)
+    assert np.all(tab["zone"] == -1)
+    assert np.all(np.isnan(tab["enmo_mg"]))
