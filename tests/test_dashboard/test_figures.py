@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from movereg.analysis import daily_summary, event_changes, strategy_stats, week_summary
+from movereg.dashboard.figures import (
+    OKABE_ITO,
+    PLOT_CONFIG,
+    activity_ribbon,
+    before_after,
+    figure_dict,
+    live_strip,
+    local_iso,
+    week_view,
+    zones_bar,
+)
+from movereg.signal.schema import EPOCH_COLUMNS
+
+NS = 1_000_000_000
+D0 = 1_772_409_600 * NS  # 2026-03-02T00:00:00Z
+
+
+def _epochs(n: int, t0: int, enmo: np.ndarray) -> dict[str, np.ndarray]:
+    cols = {name: np.zeros(n, dtype=dt) for name, dt in EPOCH_COLUMNS}
+    cols["epoch_start"] = t0 + np.arange(n, dtype=np.int64) * NS
+    cols["epoch_s"] = np.ones(n)
+    cols["coverage"] = np.ones(n)
+    cols["enmo_mg"] = enmo
+    cols["zone"] = np.searchsorted([35.6, 201.4, 707.0], enmo, side="right").astype(np.int8)
+    return cols
+
+
+def _roundtrip(fig) -> dict:
+    return json.loads(pio.to_json(fig))
+
+
+def test_live_strip_traces_zones_and_spans() -> None:
+    t = D0 + np.arange(120, dtype=np.int64) * NS
+    feed = {"t_ns": t, "enmo_mg": np.linspace(10, 300, 120),
+            "rhythmic_fraction": np.full(120, 0.25), "impacts": np.arange(120) % 3}
+    spans = [{"label": "Wall push-ups", "start_ns": int(t[60]), "end_ns": None}]
+    fig = _roundtrip(live_strip(feed, spans, window_s=600))
+    names = [tr["name"] for tr in fig["data"]]
+    assert names == ["Activity (ENMO, mg)", "Rhythmic movement (share, 0–1)",
+                     "Impacts (per epoch)"]
+    act, rhy, imp = fig["data"]
+    assert act["y"][-1] == pytest.approx(300.0) and act["x"][0] == "2026-03-02T00:00:00.000"
+    assert act["line"]["color"] == OKABE_ITO["blue"]
+    assert rhy["line"]["dash"] == "dash" and imp["mode"] == "markers"  # not colour alone
+    texts = [a["text"] for a in fig["layout"]["annotations"]]
+    for word in ("still", "light movement", "active", "very active", "▼ Wall push-ups"):
+        assert word in texts
+    zone_rects = [s for s in fig["layout"]["shapes"] if s.get("yref") == "y"]
+    assert [(s["y0"], s["y1"]) for s in zone_rects][:3] == [(0, 35.6), (35.6, 201.4),
+                                                         (201.4, 707.0)]
+    span = [s for s in fig["layout"]["shapes"] if s.get("name") == "strategy"]
+    assert span[0]["x0"] == "2026-03-02T00:01:00.000"
+    assert span[0]["x1"] == "2026-03-02T00:01:59.000"  # running: ends at the latest data
+    assert fig["layout"]["xaxis"]["range"] == ["2026-03-01T23:51:59.000",
+                                               "2026-03-02T00:01:59.000"]
+    assert "Latest activity 300 mg (active)" in fig["layout"]["meta"]["alt"]
+
+
+def test_local_iso_time_zone() -> None:
+    assert local_iso([D0], "Europe/Berlin") == ["2026-03-02T01:00:00.000"]
+
+
+def _summary():
+    n = 3 * 3600
+    enmo = np.full(n, 20.0)
+    enmo[600:1200] = 250.0
+    enmo[3000:3100] = 900.0
+    cols = _epochs(n, D0 + 9 * 3600 * NS, enmo)
+    events = [{"id": "1", "strategy": "pro.wall_push", "started_at": D0 + 9 * 3600 * NS + 2000 * NS}]
+    return cols, events, daily_summary(cols, events, day=date(2026, 3, 2), tz="UTC",
+                                       nickname="Sam")
+
+
+def test_ribbon_bars_equal_summary_minutes() -> None:
+    _, _, s = _summary()
+    fig = _roundtrip(activity_ribbon(s))
+    bars = [tr for tr in fig["data"] if tr["type"] == "bar"]
+    assert [b["name"] for b in bars] == ["still", "light movement", "active", "very active",
+                                         "not worn / no data"]
+    assert len({b["marker"]["pattern"]["shape"] for b in bars}) == 5  # patterns, not colour alone
+    for k, b in enumerate(bars):
+        assert np.allclose(b["y"], np.round(s.hourly_zone_s[:, k] / 60, 2))
+    assert bars[2]["y"][9] == pytest.approx(10.0)  # 600 s at 250 mg in the 09:00 hour
+    marks = next(tr for tr in fig["data"] if tr["name"] == "Strategy used")
+    assert marks["x"] == [pytest.approx(9 + 2000 / 3600)]
+    assert marks["text"] == ["Wall push-ups 09:33"]
+
+
+def test_zones_bar_values_and_text() -> None:
+    fig = _roundtrip(zones_bar((3600.0, 600.0, 90.0, 0.0)))
+    (bar,) = fig["data"]
+    assert bar["x"] == [60.0, 10.0, 1.5, 0.0]
+    assert bar["text"] == ["1 h 00 min", "10 min", "2 min", "0 s"]
+    assert fig["layout"]["meta"]["alt"].startswith("still: 1 h 00 min")
+
+
+def test_before_after_ci_and_n() -> None:
+    cols = _epochs(4 * 3600, D0, np.full(4 * 3600, 100.0))
+    cols["enmo_mg"][1800:2700] = 50.0
+    evs = [{"id": str(i), "strategy": "pro.wall_push", "started_at": D0 + (1500 + i) * NS}
+           for i in range(1)]
+    stats = strategy_stats(event_changes(cols, evs))
+    fig = _roundtrip(before_after(stats))
+    (tr,) = fig["data"]
+    assert tr["y"] == ["Wall push-ups (n=1)"]
+    assert tr["x"] == [pytest.approx(stats[0].median_change)]
+    assert tr["marker"]["symbol"] == ["diamond-open"]  # too few uses -> hollow
+    assert "too few to see a pattern" in fig["layout"]["meta"]["alt"]
+    empty = _roundtrip(before_after([]))
+    assert empty["data"] == [] and "No strategies" in empty["layout"]["meta"]["alt"]
+
+
+def test_week_view_and_config() -> None:
+    _, _, s = _summary()
+    fig = _roundtrip(week_view(week_summary([s, s])))
+    bar, uses, breaks = fig["data"]
+    assert bar["y"] == [round(s.wear_s / 3600, 2)] * 2
+    assert uses["y"] == [1, 1] and breaks["y"] == [s.break_count] * 2
+    assert uses["marker"]["symbol"] != breaks["marker"]["symbol"]
+    assert PLOT_CONFIG["displayModeBar"] is False
+    assert figure_dict(zones_bar((1.0, 2.0, 3.0, 4.0)))["layout"]["meta"]["alt"]
