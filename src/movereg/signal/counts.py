@@ -285,7 +285,9 @@ def activity_counts(samples: np.ndarray, fs_hz: float, epoch_s: float) -> np.nda
         int64 (m, 3) counts per epoch for x, y, z, where m is the number of complete epochs
         (``floor(n / (fs_hz·epoch_s))``). Epoch ``k`` covers samples
         ``[k·fs·epoch_s, (k+1)·fs·epoch_s)``. Vector magnitude is
-        ``sqrt(x² + y² + z²)`` of these.
+        ``sqrt(x² + y² + z²)`` of these. At interpolated (non-ActiLife) rates the last
+        sample is held for a few samples past the end so the final epoch is finished; a
+        :class:`CountsStream` finishes it only when more samples arrive.
 
     Raises
     ------
@@ -297,10 +299,15 @@ def activity_counts(samples: np.ndarray, fs_hz: float, epoch_s: float) -> np.nda
     stream = CountsStream(fs_hz)
     n = arr.shape[0]
     m_raw = math.floor(n / (stream.fs_hz * float(epoch_s)) + 1e-9)
+    chunks = [arr[start:start + _CHUNK_ROWS] for start in range(0, n, _CHUNK_ROWS)]
+    if not stream.actilife_identical and n:
+        # Interpolated output at time t needs the input after t: hold the last sample for
+        # a moment so that the final complete epoch is finished too.
+        chunks.append(np.full((math.ceil(stream.fs_hz / COUNTS_RATE_HZ) + 2, 3), np.nan))
     parts: list[np.ndarray] = []
     carry = np.empty((0, 3), dtype=np.int64)
-    for start in range(0, n, _CHUNK_ROWS):
-        vals = stream.push(arr[start:start + _CHUNK_ROWS])
+    for chunk in chunks:
+        vals = stream.push(chunk)
         if carry.shape[0]:
             vals = np.concatenate([carry, vals])
         m = vals.shape[0] // block
