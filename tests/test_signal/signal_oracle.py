@@ -85,15 +85,24 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
                 jerk_p95[e] = np.percentile(jerks[e], 95)
         refr = round(cfg.impact_refractory_s * fs)
         last_i = last_h = -(10**12)
+        up_i = up_h = False
         for i in range(i0, n):
             if not valid[i]:
                 continue
-            if rf[i] >= cfg.impact_g and i - last_i >= refr:
-                impacts[i // L] += 1
-                last_i = i
-            if rf[i] >= cfg.hard_impact_g and i - last_h >= refr:
-                hard[i // L] += 1
-                last_h = i
+            if rf[i] >= cfg.impact_g:
+                if not up_i and i - last_i >= refr:
+                    impacts[i // L] += 1
+                    last_i = i
+                up_i = True
+            else:
+                up_i = False
+            if rf[i] >= cfg.hard_impact_g:
+                if not up_h and i - last_h >= refr:
+                    hard[i // L] += 1
+                    last_h = i
+                up_h = True
+            else:
+                up_h = False
     out["jerk_g_s"], out["jerk_p95_g_s"] = jerk_mean, jerk_p95
     out["impacts"], out["hard_impacts"] = impacts, hard
 

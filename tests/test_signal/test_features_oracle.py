@@ -62,7 +62,7 @@ def test_nonwear_oracle_on_still_and_moving() -> None:
     fs = 25.0
     rng = np.random.default_rng(7)
     still = np.tile([0.0, 0.0, 1.0], (int(fs * 40), 1)) + rng.normal(0, 0.002, (int(fs * 40), 3))
-    moving = rng.normal(0, 0.3, (int(fs * 40), 3)) + [0, 0, 1]
+    moving = rng.normal(0, 0.3, (int(fs * 40), 3)) + np.array([0.0, 0.0, 1.0])
     x = np.vstack([moving, still, moving])
     cfg = FeatureConfig(nonwear_window_s=20.0, nonwear_step_s=5.0)
     tab = extract_features(x, fs, epoch_s=5.0, config=cfg)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +16,7 @@ from movereg.signal import EpochTable, FeatureEngine, extract_features
 def _signal(seed: int, fs: float, n: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / fs
-    x = rng.normal(0, 0.05, (n, 3)) + [0.1, 0.2, 0.97]
+    x = rng.normal(0, 0.05, (n, 3)) + np.array([0.1, 0.2, 0.97])
     x[:, 0] += 0.4 * np.sin(2 * np.pi * 1.1 * t) * (t % 12 < 7)
     x[:, 1] += 0.3 * np.sin(2 * np.pi * 3.2 * t) * (t % 9 > 5)
     x[rng.integers(0, n, 6)] += [0.0, 0.0, 2.5]
@@ -49,7 +51,7 @@ def test_any_chunking_and_gaps_equal_batch(fs: float, epoch_s: float, seed: int,
     eng = FeatureEngine(fs, epoch_s=epoch_s)
     bounds = [0, *sorted(cuts), n]
     parts = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         idx = np.arange(a, b)
         keep = idx[~missing[a:b]]
         # split the block further at its missing runs: each run of present samples is

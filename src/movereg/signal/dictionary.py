@@ -103,8 +103,8 @@ def data_dictionary(fs_hz: float | None = None,
                        f"{c.flap_high_hz:g} Hz (Blackman-Tukey estimate from the "
                        "autocorrelation sums, Parzen lag window), mean over hops.", _GOODWIN,
                        "NaN when the movement is below the rhythm gate."),
-        "impacts": ("count", f"Crossings of |a_f| >= {c.impact_g:g} g with a refractory "
-                    f"period of {c.impact_refractory_s:g} s; a_f = causal 4th-order "
+        "impacts": ("count", f"Upward crossings of |a_f| through {c.impact_g:g} g at least "
+                    f"{c.impact_refractory_s:g} s after the previous one; a_f = causal 4th-order "
                     f"Butterworth low-pass at {c.lowpass_hz:g} Hz.",
                     "peak concept from impactr (Veras et al., Osteoporos Int 2020)",
                     "Low rates under-sample short landing peaks."),

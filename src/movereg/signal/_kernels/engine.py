@@ -86,7 +86,9 @@ S_HFLAP = 22        # hops with a flap share in it
 S_NWFILL = 23       # previous non-wear blocks filled
 S_NWPOS = 24        # ring position of the next previous block
 S_MAC = 25          # valid bins in the moving-average window
-N_SI = 26
+S_ABOVE = 26        # previous valid sample was >= the impact threshold
+S_ABOVEH = 27       # ... >= the hard-impact threshold
+N_SI = 28
 
 # --- float state (sf) ---------------------------------------------------------------------
 F_LAST = 0          # 0..2 last valid raw sample
@@ -544,6 +546,8 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     prevvalid = si[S_PREVVALID]
     lastimp = si[S_LASTIMP]
     lasthard = si[S_LASTHARD]
+    above = si[S_ABOVE]
+    aboveh = si[S_ABOVEH]
     nimp = si[S_EPIMP]
     nhard = si[S_EPHARD]
     nclip = si[S_EPCLIP]
@@ -696,12 +700,21 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
                     epnj += 1
                     jsum += jerk
                 rf = math.sqrt(fx * fx + fy * fy + fz * fz)
-                if rf >= imp and i - lastimp >= refr:
-                    nimp += 1
-                    lastimp = i
-                if rf >= hard and i - lasthard >= refr:
-                    nhard += 1
-                    lasthard = i
+                # an impact: an upward threshold crossing >= refractory after the last one
+                if rf >= imp:
+                    if above == 0 and i - lastimp >= refr:
+                        nimp += 1
+                        lastimp = i
+                    above = 1
+                else:
+                    above = 0
+                if rf >= hard:
+                    if aboveh == 0 and i - lasthard >= refr:
+                        nhard += 1
+                        lasthard = i
+                    aboveh = 1
+                else:
+                    aboveh = 0
             px = fx
             py = fy
             pz = fz
@@ -805,6 +818,8 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     si[S_PREVVALID] = prevvalid
     si[S_LASTIMP] = lastimp
     si[S_LASTHARD] = lasthard
+    si[S_ABOVE] = above
+    si[S_ABOVEH] = aboveh
     si[S_EPIMP] = nimp
     si[S_EPHARD] = nhard
     si[S_EPCLIP] = nclip
