@@ -47,6 +47,7 @@ __all__ = [
     "parse_features",
     "parse_pmd_frame",
     "parse_settings",
+    "pmd_sample_times",
     "polar_model_from_name",
     "start_command",
     "stop_command",
@@ -420,6 +421,32 @@ def acc_frame_to_mg_sdk(pf: PmdFrame, factor: float | None) -> npt.NDArray[np.in
     if pf.compressed and factor is not None and factor != 1.0:
         return np.trunc(s * np.float32(factor)).astype(np.int64)
     return pf.samples.copy()
+
+
+def pmd_sample_times(frame_ts: int, n: int, previous_ts: int | None = None,
+                     fs_hz: float | None = None) -> npt.NDArray[np.int64]:
+    """Per-sample sensor times (same epoch as ``frame_ts``) for a frame of ``n`` samples.
+
+    With the previous frame's timestamp ``p`` the spacing is ``(frame_ts - p) / n`` and
+    sample i is at ``p + spacing·(i+1)``; for a first frame the spacing is ``1e9/fs_hz``
+    and the first sample is ``frame_ts - spacing·(n-1)``. The last is always ``frame_ts``;
+    the others are rounded half-to-even (as the vendor SDK does).
+    """
+    if n <= 0:
+        raise ValueError("a frame has at least one sample")
+    if previous_ts:
+        if frame_ts <= previous_ts:
+            raise ValueError(f"frame time {frame_ts} not after previous {previous_ts}")
+        dt = (frame_ts - previous_ts) / n
+        first = previous_ts + dt
+    else:
+        if not fs_hz or fs_hz <= 0:
+            raise ValueError("need the previous frame time or a sample rate")
+        dt = 1e9 / fs_hz
+        first = frame_ts - dt * (n - 1)
+    t = np.rint(first + dt * np.arange(n, dtype=np.float64)).astype(np.int64)
+    t[-1] = frame_ts
+    return t
 
 
 # ------------------------------------------------------------------------- profile ----
