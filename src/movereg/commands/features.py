@@ -1,0 +1,97 @@
+"""``movereg features``: per-epoch movement features of recordings, to CSV or Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Any
+
+from movereg.errors import InputFileError, ParameterError
+
+HELP = ("Compute per-epoch movement features (ENMO, MAD, counts, rhythm, impacts, ...) of "
+        "recordings and write them as CSV or Parquet.")
+
+_CHUNK = 1 << 16
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``movereg features``."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="recording(s): CSV (optionally .gz) with header x,y,z in g and an "
+                        "optional time column (s, Unix ms, or ISO 8601), or a first line "
+                        "'# fs_hz=<rate>'; several inputs go to the cohort mode")
+    parser.add_argument("--epoch", type=float, default=5.0, metavar="S",
+                        help="epoch length in seconds (default 5)")
+    parser.add_argument("--out", required=True, metavar="OUT",
+                        help="OUT.csv or OUT.parquet for one input; a directory for several")
+    parser.add_argument("--fs", type=float, default=None, metavar="HZ",
+                        help="sampling rate in Hz (else from the file)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="cohort mode: local worker processes")
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
+                        help="cohort mode: address of a dask.distributed scheduler")
+
+
+def _open(path: str, fs_hz: float | None) -> Any:
+    """A recording with ``fs_hz``, ``t0_ns`` and ``chunks(n)``: movereg.recordings when it
+    offers ``open_recording``, else the small CSV reader of this command."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(path, "no such file")
+    if p.is_dir():
+        raise InputFileError(path, "is a directory, not a recording file")
+    try:
+        recordings = importlib.import_module("movereg.recordings")
+    except ImportError:
+        recordings = None
+    open_recording = getattr(recordings, "open_recording", None)
+    if open_recording is None:
+        from movereg.commands._csv_input import CsvInput
+        return CsvInput(p, fs_hz)
+    return open_recording(p, fs_hz=fs_hz)
+
+
+def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None) -> int:
+    from movereg.signal import EpochTable, FeatureEngine
+
+    rec = _open(path, fs_hz)
+    eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
+    parts = []
+    first = True
+    for item in rec.chunks(_CHUNK):
+        if isinstance(item, tuple):
+            t0, x = item
+        else:
+            t0, x = (rec.t0_ns if first else None), item
+        parts.append(eng.push(x, t0))
+        first = False
+    parts.append(eng.flush())
+    table = EpochTable.concat(parts)
+    if table.n == 0:
+        raise InputFileError(path, "no data rows")
+    if out.suffix.lower() == ".parquet":
+        table.to_parquet(out)
+    else:
+        table.to_csv(out)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit status."""
+    if not args.epoch > 0:
+        raise ParameterError(f"--epoch must be > 0 s, got {args.epoch}")
+    if args.fs is not None and not args.fs > 0:
+        raise ParameterError(f"--fs must be > 0 Hz, got {args.fs}")
+    out = Path(args.out)
+    cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
+    if cohort:
+        run_cohort = importlib.import_module("movereg.recordings.cohort").run_cohort
+        out.mkdir(parents=True, exist_ok=True)
+        run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
+                   workers=args.workers, scheduler=args.scheduler)
+        return 0
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
+                             f"got {args.out}")
+    return _single(args.inputs[0], out, args.epoch, args.fs)
