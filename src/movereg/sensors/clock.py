@@ -129,15 +129,22 @@ class DeviceClock:
         self._recent: deque[int] = deque(maxlen=256)
         self._recent_set: set[int] = set()
         self._disconnected = False
+        self._disconnect_reason = "disconnect"
 
     # ----------------------------------------------------------------------------------
-    def mark_disconnect(self) -> None:
-        """The link dropped: the next gap is a ``"disconnect"`` gap.
+    def mark_disconnect(self, reason: str = "disconnect") -> None:
+        """The link dropped (or stalled): the next gap gets this ``reason``.
 
         Without device time this also makes the next frame's lateness count as missing
         samples without the jitter tolerance (the span was certainly not received).
+
+        Parameters
+        ----------
+        reason
+            ``"disconnect"`` or ``"stall"`` (watchdog).
         """
         self._disconnected = True
+        self._disconnect_reason = reason
 
     @property
     def last_sample_end_ns(self) -> int | None:
@@ -170,7 +177,7 @@ class DeviceClock:
 
         if self.has_device_time and raw.device_time_ns is None:
             raise ParameterError("this band's frames must carry a device time")
-        reason = "disconnect" if self._disconnected else "frame_loss"
+        reason = self._disconnect_reason if self._disconnected else "frame_loss"
 
         missing = 0
         if self._offset is None:  # first frame: anchor

@@ -1,0 +1,449 @@
+"""WristbandClient: one band, connected and kept streaming until stopped.
+
+Life of a client (DESIGN §2, §5.2–5.3)::
+
+    start() -> [scan] -> connect (bleak-retry-connector, a FRESH BleakClient each time)
+            -> subscribe data (+ control) -> setup -> STOP -> START -> streaming
+            -> link drop / watchdog stall -> STOP (if still up) -> disconnect
+            -> reconnecting (backoff 0.5 s .. 30 s, forever) -> ... -> stop()
+
+The notification callback only copies the bytes and the host receive time into a
+bounded queue (drop-oldest when full, counted). A decode task turns each frame into a
+:class:`~movereg.models.RawBlock` (the family's pure decoder) and places it on the UTC
+time line with :class:`~movereg.sensors.clock.DeviceClock`, which also de-duplicates
+frames and records every gap (including the span lost while disconnected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from movereg.errors import (
+    BluetoothUnavailableError,
+    ConnectionLostError,
+    DecodeError,
+    ProtocolError,
+    SensorError,
+)
+from movereg.models import BandState, BandStatus, DeviceFamily, SampleBlock
+from movereg.sensors.clock import DeviceClock
+from movereg.sensors.decoders import match_advertisement, profile_for
+from movereg.sensors.decoders.base import Command, DeviceProfile, StreamConfig
+from movereg.sensors.transport import (
+    BATTERY_LEVEL_UUID,
+    Backend,
+    BLEDevice,
+    Link,
+    connect,
+    find_device,
+)
+
+__all__ = ["RawHook", "WristbandClient"]
+
+_LOG = logging.getLogger(__name__)
+
+#: raw-capture hook: called with (frame bytes, host receive time in UTC ns)
+RawHook = Callable[[bytes, int], None]
+
+_DATA, _CTRL, _MARK = 0, 1, 2
+_END: Any = object()
+
+
+@dataclass(eq=False)
+class _Session:
+    """State of one connection (a fresh profile per connection)."""
+
+    profile: DeviceProfile
+    link: Link | None = None
+    replies: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    last_rx_mono: float = 0.0
+    frames: int = 0
+
+
+class WristbandClient:
+    """Connect to one band and stream decoded, UTC-stamped sample blocks.
+
+    Parameters
+    ----------
+    address_or_device
+        Bluetooth address (scanned for on every (re)connect) or a bleak ``BLEDevice``.
+    family
+        Device family; ``None`` = recognise it from the advertisement.
+    config
+        Requested rate/range (default 52 Hz, ±8 g).
+    backend
+        Injected bleak backend classes (tests); None = the host's Bluetooth stack.
+    device_id
+        Stable key for the SampleBlocks (default: the address).
+    watchdog_s
+        Reconnect when no notification arrives for this long (s). Default: 10 expected
+        frame intervals, at least 5 s.
+    queue_size
+        Bound of the notification queue (frames); the oldest is dropped when full.
+    scan_timeout_s, reply_timeout_s
+        How long one scan / one control-point reply may take (s).
+    backoff_s
+        (first, max) delay between reconnect attempts (s); doubles each attempt.
+    raw_hook
+        Called from the decode task with every data notification (raw capture).
+    clock_options
+        Extra keyword arguments for :class:`DeviceClock` (e.g. ``speed`` for an
+        accelerated emulator).
+    connect_attempts
+        ``max_attempts`` handed to bleak-retry-connector per reconnect round.
+    """
+
+    def __init__(
+        self,
+        address_or_device: str | BLEDevice,
+        family: DeviceFamily | str | None = None,
+        *,
+        config: StreamConfig | None = None,
+        backend: Backend | None = None,
+        device_id: str | None = None,
+        watchdog_s: float | None = None,
+        queue_size: int = 4096,
+        scan_timeout_s: float = 10.0,
+        reply_timeout_s: float = 5.0,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+        raw_hook: RawHook | None = None,
+        clock_options: Mapping[str, Any] | None = None,
+        connect_attempts: int = 3,
+    ) -> None:
+        self._target = address_or_device
+        self.address = (address_or_device if isinstance(address_or_device, str)
+                        else address_or_device.address)
+        self.family: DeviceFamily | None = DeviceFamily(family) if family is not None else None
+        self.config = config or StreamConfig()
+        self.backend = backend
+        self.device_id = device_id or self.address
+        self.watchdog_s = watchdog_s
+        self.scan_timeout_s = scan_timeout_s
+        self.reply_timeout_s = reply_timeout_s
+        self.backoff_s = backoff_s
+        self.raw_hook = raw_hook
+        self.clock_options = dict(clock_options or {})
+        self.connect_attempts = connect_attempts
+        self._in: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._out: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+        self._clock: DeviceClock | None = None
+        self._state = BandState.IDLE
+        self._reason: str | None = None
+        self._attempt = 0
+        self._next_try_mono: float | None = None
+        self._battery: int | None = None
+        self._last_data_ns: int | None = None
+        self._rate_window: deque[tuple[int, int]] = deque()
+        self._frame_interval_s: float | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._state_evt = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._decoder: asyncio.Task[None] | None = None
+        self._session: _Session | None = None
+        self._name: str | None = None
+        #: the fatal error that ended the client (no Bluetooth), if any
+        self.error: SensorError | None = None
+        #: the last error that caused a reconnect (protocol error, link failure)
+        self.last_error: SensorError | None = None
+        #: counters for status pages and tests
+        self.frames_dropped = 0
+        self.decode_errors = 0
+        self.connections = 0
+
+    # ------------------------------------------------------------------ public API ---
+    async def start(self) -> None:
+        """Start connecting and streaming in the background (returns immediately)."""
+        if self._runner is not None:
+            return
+        self._stopping = False
+        self._decoder = asyncio.create_task(self._decode_loop(), name=f"decode-{self.device_id}")
+        self._runner = asyncio.create_task(self._run(), name=f"band-{self.device_id}")
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Send STOP, disconnect, finish decoding what arrived; ``blocks()`` then ends."""
+        self._stopping = True
+        if self._reason is None or self._state != BandState.STOPPED:
+            self._reason = reason
+        self._wake.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._decoder is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._decoder
+
+    def status(self) -> BandStatus:
+        """A snapshot for status displays."""
+        next_try = None
+        if self._state == BandState.RECONNECTING and self._next_try_mono is not None:
+            next_try = max(0.0, self._next_try_mono - time.monotonic())
+        return BandStatus(
+            device_id=self.device_id,
+            family=self.family.value if self.family is not None else "unknown",
+            state=self._state,
+            rate_hz=self._rate() if self._state == BandState.STREAMING else None,
+            battery_pct=self._battery,
+            last_data_ns=self._last_data_ns,
+            attempt=self._attempt,
+            next_try_s=next_try,
+            reason=self._reason,
+            samples_lost=self._clock.stats.samples_missing if self._clock else 0,
+        )
+
+    async def blocks(self) -> AsyncIterator[SampleBlock]:
+        """Decoded blocks in order; ends after :meth:`stop` (raises the fatal error, if any)."""
+        while True:
+            item = await self._out.get()
+            if item is _END:
+                break
+            yield item
+        if self.error is not None:
+            raise self.error
+
+    async def wait_for_state(self, state: BandState, timeout_s: float) -> BandStatus:
+        """Wait until the client is in ``state`` (or stopped); returns the status.
+
+        Raises
+        ------
+        TimeoutError
+            The state was not reached within ``timeout_s``.
+        """
+        async with asyncio.timeout(timeout_s):
+            while self._state != state and not (
+                    self._state == BandState.STOPPED and self._runner is not None
+                    and self._runner.done()):
+                evt = self._state_evt
+                await evt.wait()
+        return self.status()
+
+    @property
+    def clock(self) -> DeviceClock | None:
+        """The device clock (gap/duplicate counters in ``clock.stats``)."""
+        return self._clock
+
+    # ------------------------------------------------------------------- internals ---
+    def _set_state(self, state: BandState, reason: str | None = None) -> None:
+        self._state = state
+        if reason is not None or state in (BandState.STREAMING, BandState.CONNECTING):
+            self._reason = reason
+        evt, self._state_evt = self._state_evt, asyncio.Event()
+        evt.set()
+
+    def _rate(self) -> float | None:
+        w = self._rate_window
+        if len(w) < 2:
+            return None
+        span = (w[-1][0] - w[0][0]) / 1e9
+        return sum(n for _, n in list(w)[1:]) / span if span > 0 else None
+
+    def _enqueue(self, session: _Session, kind: int, data: bytes | bytearray) -> None:
+        """The notification callback: copy, stamp, enqueue (drop-oldest when full)."""
+        item = (session, kind, bytes(data), time.time_ns())
+        session.last_rx_mono = time.monotonic()
+        if self._in.full():
+            self._in.get_nowait()
+            self.frames_dropped += 1
+        self._in.put_nowait(item)
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                try:
+                    await self._connect_and_stream()
+                except BluetoothUnavailableError as exc:
+                    self.error = exc
+                    self._reason = str(exc)
+                    break
+                except SensorError as exc:
+                    self.last_error = exc
+                    self._reason = str(exc)
+                    _LOG.info("%s: %s", self.device_id, exc)
+                if self._stopping:
+                    break
+                self._attempt += 1
+                lo, hi = self.backoff_s
+                delay = min(hi, lo * 2 ** min(self._attempt - 1, 16))
+                self._next_try_mono = time.monotonic() + delay
+                self._set_state(BandState.RECONNECTING, self._reason or "link lost")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+        finally:
+            self._set_state(BandState.STOPPED, self._reason or "stopped")
+            await self._in.put(_END)
+
+    async def _resolve(self) -> BLEDevice:
+        if not isinstance(self._target, str):
+            if self.family is None:
+                self.family = match_advertisement(self._target.name, [])
+            self._name = self._target.name
+            return self._target
+        self._set_state(BandState.SCANNING)
+        device, ad = await find_device(self._target, self.scan_timeout_s, backend=self.backend)
+        self._name = ad.local_name or device.name
+        if self.family is None:
+            self.family = match_advertisement(self._name, list(ad.service_uuids))
+            if self.family is None:
+                raise ProtocolError(f"{self._target} ({self._name}) is not a supported band",
+                                    family="unknown",
+                                    advice="`movereg scan` lists the bands movereg can read")
+        return device
+
+    async def _connect_and_stream(self) -> None:
+        device = await self._resolve()
+        if self.family is None:
+            raise ProtocolError(f"cannot tell which kind of band {self.address} is",
+                                family="unknown", advice="pass the family explicitly")
+        self._set_state(BandState.CONNECTING)
+        self._wake.clear()
+        disconnected = asyncio.Event()
+
+        def _on_disconnect() -> None:
+            disconnected.set()
+            self._wake.set()
+
+        link = await connect(device, backend=self.backend, disconnected_callback=_on_disconnect,
+                             max_attempts=self.connect_attempts)
+        self.connections += 1
+        session = _Session(profile_for(self.family, self.config, name=self._name), link)
+        self._session = session
+        why = "link lost"
+        try:
+            await self._configure(session)
+            self._set_state(BandState.STREAMING)
+            self._attempt = 0
+            why = await self._watch(session, disconnected)
+        finally:
+            await self._in.put((session, _MARK, why.encode(), time.time_ns()))
+            if link.is_connected and not disconnected.is_set():
+                await self._send_stop(session)
+                await link.disconnect()
+            self._session = None
+        if why == "stall":
+            raise ConnectionLostError(
+                f"band {self.address} stopped sending data",
+                advice="reconnecting; if it repeats, check the band's battery")
+        if why == "disconnect":
+            raise ConnectionLostError(f"link to band {self.address} dropped",
+                                      advice="reconnecting; bring the band closer")
+
+    async def _configure(self, session: _Session) -> None:
+        p, link = session.profile, session.link
+        assert link is not None
+        await link.start_notify(p.data_char_uuid, lambda d: self._enqueue(session, _DATA, d))
+        if p.reply_char_uuid and p.reply_char_uuid != p.data_char_uuid:
+            await link.start_notify(p.reply_char_uuid, lambda d: self._enqueue(session, _CTRL, d))
+        if link.has_char(BATTERY_LEVEL_UUID):
+            with contextlib.suppress(SensorError):
+                raw = await link.read(BATTERY_LEVEL_UUID)
+                self._battery = raw[0] if raw else None
+        for cmd in p.setup_commands():
+            await self._command(session, cmd, required=False)
+        await self._send_stop(session)  # STOP before START (Polar: avoids ALREADY IN STATE)
+        for cmd in p.start_commands(self.config):
+            await self._command(session, cmd, required=True)
+
+    async def _send_stop(self, session: _Session) -> None:
+        for cmd in session.profile.stop_commands():
+            with contextlib.suppress(SensorError, TimeoutError):
+                await asyncio.wait_for(self._command(session, cmd, required=False),
+                                       self.reply_timeout_s + 1)
+
+    async def _command(self, session: _Session, cmd: Command, *, required: bool) -> None:
+        link = session.link
+        assert link is not None
+        while not session.replies.empty():
+            session.replies.get_nowait()
+        await link.write(cmd.char_uuid, cmd.data, response=cmd.response)
+        if not cmd.expect_reply:
+            return
+        try:
+            reply = await asyncio.wait_for(session.replies.get(), self.reply_timeout_s)
+        except TimeoutError:
+            if required:
+                raise ConnectionLostError(
+                    f"band {self.address} did not answer command {cmd.data.hex(' ')}",
+                    advice="reconnecting; switch the band off and on if it repeats") from None
+            return
+        try:
+            session.profile.parse_reply(reply)
+        except (ProtocolError, DecodeError):
+            if required:
+                raise
+
+    def _watchdog_timeout(self, session: _Session) -> float:
+        if self.watchdog_s is not None:
+            return self.watchdog_s
+        if session.frames == 0 or self._frame_interval_s is None:
+            return 10.0
+        return max(5.0, 10 * self._frame_interval_s)
+
+    async def _watch(self, session: _Session, disconnected: asyncio.Event) -> str:
+        session.last_rx_mono = time.monotonic()
+        while True:
+            if self._stopping:
+                return "stopped"
+            if disconnected.is_set():
+                return "disconnect"
+            timeout = self._watchdog_timeout(session)
+            idle = time.monotonic() - session.last_rx_mono
+            if idle > timeout:
+                _LOG.info("%s: no data for %.1f s; reconnecting", self.device_id, idle)
+                return "stall"
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(1.0, timeout - idle + 0.01))
+
+    async def _decode_loop(self) -> None:
+        try:
+            while True:
+                item = await self._in.get()
+                if item is _END:
+                    break
+                session, kind, data, rx = item
+                if kind == _MARK:
+                    if self._clock is not None:
+                        self._clock.mark_disconnect("stall" if data == b"stall" else "disconnect")
+                    continue
+                p = session.profile
+                if kind == _CTRL or (p.reply_char_uuid == p.data_char_uuid and p.is_reply(data)):
+                    session.replies.put_nowait(data)
+                    continue
+                if self.raw_hook is not None:
+                    self.raw_hook(data, rx)
+                block = self._decode(session, data, rx)
+                if block is not None:
+                    await self._out.put(block)
+        finally:
+            await self._out.put(_END)
+
+    def _decode(self, session: _Session, data: bytes, rx: int) -> SampleBlock | None:
+        try:
+            raw = session.profile.decode(data)
+        except DecodeError as exc:
+            self.decode_errors += 1
+            _LOG.warning("%s: undecodable frame skipped: %s", self.device_id, exc)
+            return None
+        clock = self._clock
+        if clock is None or clock.fs_hz != raw.fs_hz:
+            clock = self._clock = DeviceClock(self.device_id, raw.fs_hz,
+                                              session.profile.has_device_time,
+                                              **self.clock_options)
+        session.frames += 1
+        if raw.n:
+            self._frame_interval_s = raw.n / raw.fs_hz
+        block = clock.push(raw, rx)
+        if block is not None:
+            self._last_data_ns = block.t_end_ns
+            self._rate_window.append((rx, block.n))
+            while self._rate_window and rx - self._rate_window[0][0] > 5_000_000_000:
+                self._rate_window.popleft()
+        return block
