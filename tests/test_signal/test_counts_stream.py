@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -49,13 +51,39 @@ def test_any_chunking_equals_one_batch(
     np.testing.assert_array_equal(chunked, whole)
     assert stream.n_samples_in == n
     assert stream.n_values_out == whole.shape[0]
+    # the end of the recording: same tail, and the same total as ActiLife's path gives
+    one = CountsStream(fs)
+    one.push(x)
+    np.testing.assert_array_equal(stream.flush(), one.flush())
+    fr = Fraction(fs).limit_denominator(10_000)
+    n_path = math.ceil(n * stream.path_rate_hz / fr)
+    assert stream.n_values_out == math.ceil(Fraction(n_path * 30, stream.path_rate_hz)) // 3
+
+
+@pytest.mark.parametrize("fs", [30, 60, 90, 100, 40])
+def test_flush_adds_nothing_at_actilife_rates(fs: float) -> None:
+    s = CountsStream(fs)
+    s.push(_signal(1, int(fs * 7.3)))
+    assert s.flush().shape == (0, 3)
+
+
+def test_push_after_flush_needs_reset() -> None:
+    s = CountsStream(25)
+    assert s.push(_signal(2, 3000)).shape[0] == 1199
+    assert s.flush().shape[0] == 1  # the last 100 ms needed the sample after the end
+    assert s.flush().shape == (0, 3)
+    with pytest.raises(ParameterError, match="reset"):
+        s.push(_signal(2, 10))
+    s.reset()
+    assert s.push(_signal(2, 3000)).shape == (1199, 3)
 
 
 @settings(max_examples=15, deadline=None)
-@given(fs=st.sampled_from([30, 50, 100, 52]), seed=st.integers(0, 2**32 - 1))
+@given(fs=st.sampled_from([30, 50, 100, 52, 25, 12.5]), seed=st.integers(0, 2**32 - 1))
 def test_batch_epochs_equal_stream_sums(fs: float, seed: int) -> None:
     x = _signal(seed, int(fs * 23))
-    vals = CountsStream(fs).push(x)
+    s = CountsStream(fs)
+    vals = np.concatenate([s.push(x), s.flush()])
     ep = activity_counts(x, fs, 2)
     m = ep.shape[0]
     assert m == 11

@@ -210,6 +210,7 @@ class CountsStream:
         self._fstate, self._istate = new_state()
         self._n_in = 0
         self._n_out = 0
+        self._closed = False
 
     @property
     def fs_hz(self) -> float:
@@ -251,8 +252,48 @@ class CountsStream:
         numpy.ndarray
             int64 (k, 3): the count values at 10 Hz (each 0..128) that became final.
         """
+        if self._closed:
+            raise ParameterError(
+                "CountsStream: push() after flush()",
+                advice="call reset() to start a new recording",
+            )
         arr = _as_samples(samples)
-        x = np.ascontiguousarray(arr, dtype=np.float64)
+        out, k = self._run(np.ascontiguousarray(arr, dtype=np.float64))
+        self._n_in += arr.shape[0]
+        self._n_out += k
+        return out[:k]
+
+    def flush(self) -> np.ndarray:
+        """End of recording: return the 10-Hz values still pending, and close the stream.
+
+        At ActiLife rates every value is final as soon as its samples arrive, so this returns
+        nothing. At interpolated rates the value(s) at the very end need the sample after
+        the last one: the last sample is held for them (as for missing data). Only values
+        built from path-rate samples inside the recording are returned: after ``flush()``
+        the total is ``floor(n30 / 3)`` with ``n30 = ceil(n_path · 30 / path_rate_hz)``
+        and ``n_path = ceil(n_samples_in · path_rate_hz / fs_hz)``, as for ActiLife on the
+        interpolated recording.
+        After ``flush()``, :meth:`push` raises until :meth:`reset`.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 (k, 3), usually k = 0 or 1.
+        """
+        if self._closed:
+            return np.zeros((0, 3), dtype=np.int64)
+        self._closed = True
+        n_path = -(-self._n_in * self._iq // self._ip)
+        n30 = -(-n_path * self._up // self._down)
+        need = n30 // 3 - self._n_out
+        if need <= 0:
+            return np.zeros((0, 3), dtype=np.int64)
+        out, k = self._run(np.full((2, 3), np.nan))
+        k = min(k, need)
+        self._n_out += k
+        return out[:k]
+
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         n = x.shape[0]
         k_max = int(n * COUNTS_RATE_HZ / self._fs) + 8
         out = np.empty((k_max, 3), dtype=np.int64)
@@ -261,9 +302,7 @@ class CountsStream:
             self._b_lpf, self._b, self._a, self._zi, COUNTS_SCALE, self._fstate,
             self._istate, out,
         )
-        self._n_in += n
-        self._n_out += k
-        return out[:k]
+        return out, int(k)
 
 
 def activity_counts(samples: np.ndarray, fs_hz: float, epoch_s: float) -> np.ndarray:
@@ -285,9 +324,8 @@ def activity_counts(samples: np.ndarray, fs_hz: float, epoch_s: float) -> np.nda
         int64 (m, 3) counts per epoch for x, y, z, where m is the number of complete epochs
         (``floor(n / (fs_hz·epoch_s))``). Epoch ``k`` covers samples
         ``[k·fs·epoch_s, (k+1)·fs·epoch_s)``. Vector magnitude is
-        ``sqrt(x² + y² + z²)`` of these. At interpolated (non-ActiLife) rates the last
-        sample is held for a few samples past the end so the final epoch is finished; a
-        :class:`CountsStream` finishes it only when more samples arrive.
+        ``sqrt(x² + y² + z²)`` of these. Equal to the epoch sums of a
+        :class:`CountsStream`'s ``push`` outputs followed by its ``flush()``.
 
     Raises
     ------
@@ -300,14 +338,10 @@ def activity_counts(samples: np.ndarray, fs_hz: float, epoch_s: float) -> np.nda
     n = arr.shape[0]
     m_raw = math.floor(n / (stream.fs_hz * float(epoch_s)) + 1e-9)
     chunks = [arr[start:start + _CHUNK_ROWS] for start in range(0, n, _CHUNK_ROWS)]
-    if not stream.actilife_identical and n:
-        # Interpolated output at time t needs the input after t: hold the last sample for
-        # a moment so that the final complete epoch is finished too.
-        chunks.append(np.full((math.ceil(stream.fs_hz / COUNTS_RATE_HZ) + 2, 3), np.nan))
     parts: list[np.ndarray] = []
     carry = np.empty((0, 3), dtype=np.int64)
-    for chunk in chunks:
-        vals = stream.push(chunk)
+    for chunk in [*chunks, None]:
+        vals = stream.flush() if chunk is None else stream.push(chunk)
         if carry.shape[0]:
             vals = np.concatenate([carry, vals])
         m = vals.shape[0] // block
