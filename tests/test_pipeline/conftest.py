@@ -23,7 +23,8 @@ class FakeBand:
 
     def __init__(self, device_id: str, *, fs_hz: float = 52.0, block_n: int = 13,
                  n_blocks: int = 40, delay_s: float = 0.0, fail_after: int | None = None,
-                 t0_ns: int = T0_NS, seed: int = 0, forever: bool = False) -> None:
+                 t0_ns: int = T0_NS, seed: int = 0, forever: bool = False,
+                 hang: bool = False) -> None:
         self.device_id = device_id
         self.fs_hz = fs_hz
         self.block_n = block_n
@@ -33,6 +34,7 @@ class FakeBand:
         self.t0_ns = t0_ns
         self.rng = np.random.default_rng(seed)
         self.forever = forever
+        self.hang = hang          # after n_blocks: stay connected, send nothing
         self.sent = 0
         self.started = False
         self.stopped = False
@@ -64,6 +66,8 @@ class FakeBand:
             yield block
             i += 1
             await asyncio.sleep(self.delay_s)
+        if self.hang:
+            await asyncio.Event().wait()
 
 
 class RecordingWriter:

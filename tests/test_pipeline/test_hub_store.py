@@ -72,3 +72,42 @@ async def test_restart_after_crash_gap_in_store(tmp_path: Path, fake_band_factor
     n, distinct = hub2.store.count_epochs(dev)
     assert n == distinct == 10
     hub2.store.close()
+
+
+async def test_epochs_lost_in_a_crash_are_recomputed(tmp_path: Path, fake_band_factory: Any,
+                                                     until: Any) -> None:
+    from movereg.signal import extract_features
+
+    settings = Settings(data_dir=tmp_path, epoch_s=1.0, flush_interval_s=0.2)
+    store = Store(settings.db_path)
+    first = fake_band_factory(n_blocks=80, block_n=13, t0_ns=T0, hang=True)   # 20 s
+    hub = Hub(store, settings, band_factory=first)
+    await hub.start()
+    dev = await hub.connect("sim", device_id="sim-3")
+    await until(lambda: hub.metrics()["samples"] == 80 * 13, 30)
+    hub._runs[dev].engine = None      # the process "dies": the engine's state is lost ...
+    await hub.stop()                  # ... but the samples were flushed (BatchWriter)
+    (tmp_path / "pipeline-state.json").write_text('{"clean": false}')
+    n_before = store.count_epochs(dev)[0]
+    assert 10 <= n_before < 20        # the engine's look-ahead: the tail has no epochs
+
+    later = T0 + 25_000_000_000
+    second = fake_band_factory(n_blocks=40, block_n=13, t0_ns=later)      # 10 s
+    hub2 = Hub(store, settings, band_factory=second)
+    await hub2.start()
+    await hub2.connect("sim", device_id="sim-3")
+    await until(lambda: hub2.metrics()["samples"] == 40 * 13, 30)
+    await hub2.stop()
+
+    ep = store.epochs(device_id=dev)
+    starts = ep["epoch_start"].tolist()
+    assert starts == [T0 + k * 1_000_000_000 for k in range(35)]   # 20 + 5 gap + 10
+    assert store.count_epochs(dev) == (35, 35)
+    cov = ep["coverage"]
+    assert (cov[20:25] == 0).all() and (cov[:20] == 1).all() and (cov[25:] == 1).all()
+    samples = np.concatenate([b.samples for b in first.bands[dev].generated])
+    batch = extract_features(samples, 52.0, t0_ns=T0, epoch_s=1.0)
+    np.testing.assert_allclose(ep["enmo_mg"][:20], batch.columns["enmo_mg"], rtol=1e-9)
+    np.testing.assert_allclose(ep["mad_mg"][:20], batch.columns["mad_mg"], rtol=1e-9)
+    assert [g.reason for g in store.gaps(device_id=dev)] == ["crash"]
+    store.close()

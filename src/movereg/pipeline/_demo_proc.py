@@ -89,6 +89,21 @@ class DemoProcess:
             if line.startswith("URL: "):
                 self.url = line[5:].strip().rstrip("/")
 
+    def token(self, role: str = "therapist") -> str:
+        """Sign in as the printed ``role`` account; return a bearer token for it."""
+        import httpx
+
+        assert self.url is not None
+        user, password = self.logins[role]
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            r = client.post("/api/auth/login", json={"username": user, "password": password})
+            r.raise_for_status()
+            csrf = r.json()["csrf_token"]
+            r = client.post("/api/auth/tokens", json={"password": password, "ttl_hours": 2},
+                            headers={"X-CSRF-Token": csrf})
+            r.raise_for_status()
+            return str(r.json()["token"])
+
     @property
     def pid(self) -> int:
         """Process id of the server."""

@@ -18,7 +18,9 @@ Crash recovery: at :meth:`Hub.start` the hub reads a small state file in the dat
 directory. If the previous run did not stop cleanly, the first block of each device is
 compared to the end of that device's last stored samples, and the span in between is
 recorded as a :class:`~movereg.models.Gap` with reason ``"crash"`` (``"disconnect"`` after
-a clean stop). Samples that overlap what is already stored are trimmed (no duplicates).
+a clean stop). Samples that overlap what is already stored are trimmed (no duplicates),
+and the epochs a crash left unfinished are recomputed from the stored samples
+(:mod:`movereg.pipeline.resume`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import json
 import logging
 import math
 import os
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
 from movereg.pipeline.messages import epoch_messages, status_band
+from movereg.pipeline.resume import overlap_samples, recovery_blocks, stored_end_ns, trimmed
 
 __all__ = ["Band", "BandFactory", "Hub"]
 
@@ -95,6 +97,8 @@ class _Run:
     last_end_ns: int | None = None      # exclusive end of the last block written
     resume_from_ns: int | None = None   # end of stored samples from an earlier run
     resume_reason: str = "disconnect"
+    backlog: list[SampleBlock] = field(default_factory=list)   # stored tail to replay
+    replay_after: int | None = None     # epochs up to this start are already stored
     samples: int = 0
     epochs: int = 0
     blocks: int = 0
@@ -223,7 +227,12 @@ class Hub:
         band = factory(target, device_id=device_id)
         run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
-        run.resume_from_ns = await asyncio.to_thread(self._stored_end_ns, device_id)
+        run.resume_from_ns = await asyncio.to_thread(
+            stored_end_ns, self.store, self.settings.db_path, device_id)
+        if run.resume_from_ns is not None:
+            run.backlog, run.replay_after = await asyncio.to_thread(
+                recovery_blocks, self.store, device_id, run.resume_from_ns,
+                self.settings.epoch_s)
         await asyncio.to_thread(self._register, run)
         run.resume_reason = "disconnect" if self._previous_clean else "crash"
         self._runs[device_id] = run
@@ -311,6 +320,8 @@ class Hub:
         writer = self._writer
         assert writer is not None
         try:
+            if run.backlog:
+                self._replay(run, writer)
             await run.band.start()
             async for block in run.band.blocks():
                 self._ingest(run, block, writer)
@@ -346,18 +357,34 @@ class Hub:
         table = engine.push(block.samples, block.t0_ns)
         self._emit(run, table, writer, rx_ns)
 
+    def _replay(self, run: _Run, writer: _Writer) -> None:
+        """Recompute the epochs a crash left unfinished from the stored samples."""
+        blocks, run.backlog = run.backlog, []
+        after = run.replay_after
+        recovered = 0
+        for block in blocks:
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            starts = np.asarray(table.columns["epoch_start"])
+            keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
+            if keep < table.n:
+                tail = _tail(table, keep)
+                writer.add_epochs(run.device_id, tail)
+                recovered += int(tail.n)
+        run.epochs += recovered
+        log.info("hub: %s: recomputed %d epochs from stored samples", run.device_id, recovered)
+
     def _resume_check(self, run: _Run, block: SampleBlock, writer: _Writer) -> SampleBlock:
         """On the first block: record the gap since the stored data; trim any overlap."""
         prev = run.resume_from_ns
         if prev is None:
             return block
-        dt_ns = 1e9 / block.fs_hz
-        if block.t0_ns < prev - dt_ns / 2:          # overlap with stored data: trim it
-            skip = min(block.n, math.ceil((prev - block.t0_ns) / dt_ns - 0.5))
-            if skip >= block.n:
-                return _trimmed(block, block.n)
-            block = _trimmed(block, skip)
+        skip = overlap_samples(block, prev)
+        if skip:                                    # overlap with stored data: trim it
+            block = trimmed(block, skip)
+            if block.n == 0:
+                return block
         run.resume_from_ns = None
+        dt_ns = 1e9 / block.fs_hz
         missing = round((block.t0_ns - prev) / dt_ns)
         if missing >= 1 and not block.gaps:
             writer.add_gap(run.device_id, Gap(start_ns=prev, end_ns=block.t0_ns,
@@ -413,30 +440,6 @@ class Hub:
             self.broadcaster.publish(msg)
 
     # --- storage helpers -----------------------------------------------------------------
-    def _stored_end_ns(self, device_id: str) -> int | None:
-        """Exclusive end (UTC ns) of the device's last stored sample block, if any."""
-        fn = getattr(self.store, "last_sample_end_ns", None)
-        if fn is not None:
-            value = fn(device_id)
-            return None if value is None else int(value)
-        db = Path(self.settings.db_path)
-        if not db.exists():
-            return None
-        try:  # a read-only look at the raw_blocks table (storage schema v1)
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
-            try:
-                row = con.execute("SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
-                                  "ORDER BY t0_ns DESC LIMIT 1", (device_id,)).fetchone()
-            finally:
-                con.close()
-        except sqlite3.Error as exc:
-            log.warning("hub: cannot read the last stored sample of %s: %s", device_id, exc)
-            return None
-        if row is None:
-            return None
-        t0, fs, n = int(row[0]), float(row[1]), int(row[2])
-        return t0 + round(n * 1e9 / fs)
-
     def _register(self, run: _Run) -> None:
         """Record the band (and its wearer) in the store before data arrives."""
         upsert = getattr(self.store, "upsert_device", None)
@@ -472,11 +475,13 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
-def _trimmed(block: SampleBlock, skip: int) -> SampleBlock:
-    """``block`` without its first ``skip`` samples."""
-    t0 = block.t0_ns + round(skip * 1e9 / block.fs_hz)
-    return SampleBlock(device_id=block.device_id, t0_ns=t0, fs_hz=block.fs_hz,
-                       samples=block.samples[skip:], gap_before_s=0.0, gaps=())
+def _tail(table: Any, start: int) -> Any:
+    """Rows ``start:`` of an epoch table."""
+    if start == 0:
+        return table
+    if hasattr(table, "slice"):
+        return table.slice(start, int(table.n))
+    return type(table)({k: np.asarray(v)[start:] for k, v in table.columns.items()})
 
 
 def _jsonable(value: Any) -> Any:

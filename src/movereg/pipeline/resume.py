@@ -1,0 +1,96 @@
+"""Picking a device's stream up again after a restart (clean or after a crash).
+
+Where the stored samples of a device end, and the raw samples needed to recompute the
+epochs that a crash left unfinished: the feature engine emits an epoch only
+``lag_s`` (about 6.5 s) after it ends, so a ``kill -9`` leaves the last few seconds of
+stored samples without epochs. On restart the hub replays the stored tail (with
+``WARMUP_S`` of earlier samples to fill the filters and rhythm windows) through a fresh
+engine and stores the epochs after the last stored one. The recomputed epochs equal the
+uninterrupted ones except for look-backs longer than the warm-up (the 45-60 min
+non-wear window).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from movereg.models import SampleBlock
+
+__all__ = ["WARMUP_S", "recovery_blocks", "stored_end_ns", "trimmed"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds of stored samples fed before the first epoch to recompute.
+WARMUP_S = 30.0
+#: Only recompute when the last stored epoch is at most this long (s) before the end of
+#: the stored samples (otherwise the tail is not a crash remnant).
+_MAX_TAIL_S = 120.0
+
+
+def stored_end_ns(store: Any, db_path: Path, device_id: str) -> int | None:
+    """Exclusive end (UTC ns) of the device's last stored sample block, if any."""
+    fn = getattr(store, "last_sample_end_ns", None)
+    if fn is not None:
+        value = fn(device_id)
+        return None if value is None else int(value)
+    if not Path(db_path).exists():
+        return None
+    try:  # a read-only look at the raw_blocks table (storage schema v1)
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            row = con.execute("SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
+                              "ORDER BY t0_ns DESC LIMIT 1", (device_id,)).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the last stored sample of %s: %s", device_id, exc)
+        return None
+    if row is None:
+        return None
+    t0, fs, n = int(row[0]), float(row[1]), int(row[2])
+    return t0 + round(n * 1e9 / fs)
+
+
+def recovery_blocks(store: Any, device_id: str, end_ns: int,
+                    epoch_s: float) -> tuple[list[SampleBlock], int | None]:
+    """Stored blocks to replay and the last stored epoch start (``None``: nothing to do).
+
+    Returns ``([], None)`` when the store cannot tell, when no epoch was stored in the
+    last ``_MAX_TAIL_S`` before ``end_ns``, or when every stored sample already has its
+    epoch.
+    """
+    epochs = getattr(store, "epochs", None)
+    iter_raw = getattr(store, "iter_raw", None)
+    if epochs is None or iter_raw is None:
+        return [], None
+    ep = epochs(device_id=device_id, start_ns=end_ns - round(_MAX_TAIL_S * 1e9),
+                end_ns=end_ns, features=["coverage"])
+    starts = ep["epoch_start"]
+    if len(starts) == 0:
+        return [], None
+    last = int(starts.max())
+    if last + round(epoch_s * 1e9) >= end_ns:
+        return [], None
+    blocks = [SampleBlock(device_id=device_id, t0_ns=c.t0_ns, fs_hz=c.fs_hz,
+                          samples=c.samples)
+              for c in iter_raw(device_id=device_id, start_ns=last - round(WARMUP_S * 1e9))]
+    return blocks, last
+
+
+def trimmed(block: SampleBlock, skip: int) -> SampleBlock:
+    """``block`` without its first ``skip`` samples."""
+    t0 = block.t0_ns + round(skip * 1e9 / block.fs_hz)
+    return SampleBlock(device_id=block.device_id, t0_ns=t0, fs_hz=block.fs_hz,
+                       samples=block.samples[skip:], gap_before_s=0.0, gaps=())
+
+
+def overlap_samples(block: SampleBlock, prev_end_ns: int) -> int:
+    """Samples at the start of ``block`` that lie before ``prev_end_ns`` (already stored)."""
+    dt_ns = 1e9 / block.fs_hz
+    if block.t0_ns >= prev_end_ns - dt_ns / 2:
+        return 0
+    return min(block.n, math.ceil((prev_end_ns - block.t0_ns) / dt_ns - 0.5))
