@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,24 @@ def _open(path: str, fs_hz: float | None) -> Any:
 
 
 def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None) -> int:
+    try:
+        table = _table_of(path, epoch_s, fs_hz)
+    except (EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # a corrupt compressed file or bad bytes, from whichever reader: one clear line
+        raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read ({exc})") from None
+    try:
+        if out.suffix.lower() == ".parquet":
+            table.to_parquet(out)
+        else:
+            table.to_csv(out)
+    except OSError as exc:
+        raise InputFileError(str(out), f"cannot write ({exc.strerror or exc})") from None
+    return 0
+
+
+def _table_of(path: str, epoch_s: float, fs_hz: float | None) -> Any:
     from movereg.signal import EpochTable, FeatureEngine
 
     rec = _open(path, fs_hz)
@@ -70,11 +89,7 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None) -> int:
     table = EpochTable.concat(parts)
     if table.n == 0:
         raise InputFileError(path, "no data rows")
-    if out.suffix.lower() == ".parquet":
-        table.to_parquet(out)
-    else:
-        table.to_csv(out)
-    return 0
+    return table
 
 
 def run(args: argparse.Namespace) -> int:
