@@ -113,6 +113,14 @@ class StoreCore:
             self._depth = 0
             con.execute("COMMIT")
 
+    def transaction(self, what: str = "cannot write") -> contextlib.AbstractContextManager[
+            sqlite3.Connection]:
+        """Group several Store calls into ONE transaction (all or nothing).
+
+        Store methods called inside join it; reads inside see its uncommitted writes.
+        """
+        return self._tx(what)
+
     def _read(self) -> sqlite3.Connection:
         """This thread's read connection (the writer's, inside a write transaction)."""
         if self._closed:

@@ -168,6 +168,10 @@ class IngestMixin(StoreCore):
                 raise NotFoundError(f"no child {child_id}")
             con.execute("INSERT OR IGNORE INTO devices(device_id, created_at) VALUES (?, ?)",
                         (device_id, at))
+            open_row = con.execute("SELECT child_id FROM assignments WHERE device_id = ? AND "
+                                   "end_ns IS NULL", (device_id,)).fetchone()
+            if open_row is not None and int(open_row[0]) == child_id:
+                return  # already assigned to this child
             con.execute("UPDATE assignments SET end_ns = MAX(start_ns, ?) WHERE device_id = ? "
                         "AND end_ns IS NULL", (at, device_id))
             con.execute("INSERT INTO assignments(device_id, child_id, start_ns) VALUES (?, ?, ?)",
@@ -244,6 +248,23 @@ class IngestMixin(StoreCore):
             out["device_id"] = np.array(cols[0], dtype=object)
         return out
 
+    def epoch_bounds(self, *, device_id: str | None = None, child_id: int | None = None,
+                     start_ns: int | None = None,
+                     end_ns: int | None = None) -> tuple[int, int] | None:
+        """(first, last) ``epoch_start`` in range for a device or child, or None."""
+        lo_all: int | None = None
+        hi_all: int | None = None
+        for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
+            with map_errors("cannot read epochs"):
+                row = self._read().execute(
+                    "SELECT MIN(epoch_start), MAX(epoch_start) FROM epochs WHERE device_id = ? "
+                    "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi)).fetchone()
+            if row[0] is None:
+                continue
+            lo_all = int(row[0]) if lo_all is None else min(lo_all, int(row[0]))
+            hi_all = int(row[1]) if hi_all is None else max(hi_all, int(row[1]))
+        return None if lo_all is None or hi_all is None else (lo_all, hi_all)
+
     def count_epochs(self, device_id: str) -> tuple[int, int]:
         """(rows, distinct (epoch_start, epoch_s)) for a device: equal when no duplicates."""
         with map_errors("cannot count epochs"):
@@ -274,6 +295,16 @@ class IngestMixin(StoreCore):
                 for t0, fs, n, data in rows:
                     yield RawChunk(dev, int(t0), float(fs), decode_samples(data, int(n)))
                 last_t0 = int(rows[-1][0])
+
+    def last_sample_end_ns(self, device_id: str) -> int | None:
+        """Exclusive end (UTC ns) of the device's last stored raw block, or None."""
+        with map_errors("cannot read raw samples"):
+            row = self._read().execute(
+                "SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
+                "ORDER BY t0_ns DESC LIMIT 1", (device_id,)).fetchone()
+        if row is None:
+            return None
+        return int(row[0]) + round(int(row[2]) * 1e9 / float(row[1]))
 
     # --- gaps ---------------------------------------------------------------------
     def gaps(self, *, device_id: str | None = None, child_id: int | None = None,

@@ -1,3 +1,30 @@
-"""API routers, one module per resource."""
+"""API routers, one module per resource (``live.py`` belongs to the pipeline work)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["api_routers"]
+
+
+def api_routers() -> list[APIRouter]:
+    """Every JSON API router, in the order they are mounted."""
+    from movereg.dashboard.routes import (
+        audit,
+        auth,
+        bands,
+        breaks,
+        children,
+        epochs,
+        events,
+        export,
+        sessions,
+        strategies,
+        summary,
+        system,
+        users,
+    )
+
+    return [system.router, auth.router, users.router, children.router, bands.router,
+            sessions.router, events.router, epochs.router, breaks.router, summary.router,
+            export.router, strategies.router, audit.router]

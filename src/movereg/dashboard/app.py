@@ -1,0 +1,181 @@
+"""The FastAPI application factory (no import-time settings, stores or hubs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from movereg import __version__
+from movereg.config import Settings
+from movereg.errors import (
+    AuthError,
+    ConfigError,
+    ForbiddenError,
+    MoveregError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
+from movereg.storage import Store
+
+__all__ = ["check_bind", "create_app"]
+
+log = logging.getLogger(__name__)
+
+#: API answers are never rendered; pages may run their own inline scripts and Plotly but
+#: nothing from another origin (no CDN, no analytics).
+_CSP_API = "default-src 'none'; frame-ancestors 'none'"
+_CSP_PAGES = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+              "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+              "connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+              "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, store: Store) -> None:
+    """Refuse a non-loopback bind while no user exists (raises :class:`ConfigError`)."""
+    if _is_loopback(settings.host) or settings.demo:
+        return
+    if store.count_users() == 0:
+        raise ConfigError(
+            f"refusing to listen on {settings.host}: no users are configured, so anyone on "
+            "the network could reach children's data",
+            advice="create an admin first: movereg user add NAME --role admin "
+                   f"--data-dir {settings.data_dir}")
+
+
+def _status_for(exc: MoveregError) -> int:
+    if isinstance(exc, ForbiddenError):
+        return 403
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ValidationError):
+        return 422
+    if isinstance(exc, StorageError):
+        return 503
+    return 400
+
+
+async def _movereg_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MoveregError)
+    status = _status_for(exc)
+    body: dict[str, Any] = {"detail": exc.message, "error": type(exc).__name__}
+    if exc.advice:
+        body["advice"] = exc.advice
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:20]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        problems.append({"loc": where, "msg": str(err.get("msg", "invalid"))})
+    first = problems[0] if problems else {"loc": "", "msg": "invalid request"}
+    return JSONResponse({"detail": f"{first['loc']}: {first['msg']}", "error": "ValidationError",
+                         "problems": problems}, status_code=422)
+
+
+def create_app(settings: Settings, *, hub: Any = None, store: Store | None = None) -> FastAPI:
+    """Build the movereg web app.
+
+    Parameters
+    ----------
+    settings
+        Runtime settings (data directory, bind address, cookie security, ...).
+    hub
+        A pipeline hub to use instead of creating ``movereg.pipeline.Hub(store, settings)``.
+        An injected hub is used as is: its owner starts and stops it.
+    store
+        An open :class:`Store` to use (its owner closes it); by default the lifespan opens
+        ``settings.db_path`` and closes it on shutdown.
+
+    Returns
+    -------
+    FastAPI
+        The app; state lives in ``app.state`` (``settings``, ``store``, ``hub``).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        st = await asyncio.to_thread(Store, settings.db_path) if store is None else store
+        own_hub = False
+        try:
+            check_bind(settings, st)
+            app.state.store = st
+            the_hub = hub
+            if the_hub is None:
+                from movereg.pipeline import Hub
+
+                the_hub = Hub(st, settings)
+                await the_hub.start()
+                own_hub = True
+            app.state.hub = the_hub
+            yield
+        finally:
+            try:
+                if own_hub:
+                    await app.state.hub.stop()
+            finally:
+                if own_store:
+                    await asyncio.to_thread(st.close)
+
+    app = FastAPI(title="movereg", version=__version__, lifespan=lifespan,
+                  description="Wearable movement-sensor regulation monitor. Describes "
+                              "movement; not a medical device.")
+    app.state.settings = settings
+    app.state.hub = None
+    app.add_exception_handler(MoveregError, _movereg_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request,
+                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        api = request.url.path.startswith("/api/")
+        response.headers.setdefault("Content-Security-Policy", _CSP_API if api else _CSP_PAGES)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if api:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    from movereg.dashboard.routes import api_routers
+
+    for router in api_routers():
+        app.include_router(router)
+    from movereg.dashboard.routes.live import router as live_router
+
+    app.include_router(live_router)
+    from movereg.dashboard.pages import router as pages_router
+
+    app.include_router(pages_router)
+    static = Path(__file__).with_name("static")
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+    return app

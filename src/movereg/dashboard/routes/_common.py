@@ -1,0 +1,51 @@
+"""Helpers shared by the routers (path parameter types, time ranges, awaiting hubs)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import AwareDatetime
+
+from movereg.dashboard.schemas import MAX_ID, ns
+from movereg.errors import ValidationError
+
+__all__ = ["ChildId", "EventId", "FromQ", "SessionId", "ToQ", "maybe_await", "ns_range",
+           "run_sync"]
+
+ChildId = Annotated[int, Path(ge=1, le=MAX_ID, description="child id")]
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="strategy event id")]
+SessionId = Annotated[int, Path(ge=1, le=MAX_ID, description="session id")]
+FromQ = Annotated[AwareDatetime | None, Query(alias="from", description="start (ISO 8601)")]
+ToQ = Annotated[AwareDatetime | None, Query(alias="to", description="end, exclusive")]
+
+
+def ns_range(start: datetime | None, end: datetime | None, *,
+             max_days: float | None = None) -> tuple[int | None, int | None]:
+    """Validate a query time range and convert to UTC ns."""
+    a = None if start is None else ns(start)
+    b = None if end is None else ns(end)
+    if a is not None and b is not None and b <= a:
+        raise ValidationError("'to' must be after 'from'")
+    if max_days is not None:
+        if a is None or b is None:
+            raise ValidationError("give both 'from' and 'to'")
+        if (b - a) > max_days * 86_400e9:
+            raise ValidationError(f"time range longer than {max_days:g} days",
+                                  advice="ask for a shorter range or use the export")
+    return a, b
+
+
+async def maybe_await(value: Any) -> Any:
+    """Await ``value`` when a hub method returned an awaitable."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def run_sync(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking store call off the event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)

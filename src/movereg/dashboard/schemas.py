@@ -1,0 +1,353 @@
+"""Request (``*In``) and response (``*Out``) models of the JSON API.
+
+Times on the wire are ISO 8601 with offset (UTC on output); naive times are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from movereg.storage import Child, Session, Strategy, StrategyEvent, User
+
+__all__ = [
+    "AssignIn",
+    "AuditEntryOut",
+    "AuditVerifyOut",
+    "BandOut",
+    "BandStatusOut",
+    "BreakOut",
+    "ChildIn",
+    "ChildOut",
+    "ConnectIn",
+    "ConnectOut",
+    "EpochsOut",
+    "EventCorrectionIn",
+    "EventIn",
+    "EventOut",
+    "LinkIn",
+    "LoginIn",
+    "LoginOut",
+    "ScanResultOut",
+    "SessionIn",
+    "SessionOut",
+    "StrategyActiveIn",
+    "StrategyIn",
+    "StrategyOut",
+    "SummaryOut",
+    "TokenIn",
+    "TokenOut",
+    "UserIn",
+    "UserOut",
+    "UserPatchIn",
+    "VoidIn",
+    "dt",
+    "ns",
+]
+
+MAX_ID = 2**53
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def dt(value: int) -> datetime:
+    """UTC ns -> aware datetime (microsecond precision)."""
+    return datetime.fromtimestamp(value / 1e9, tz=UTC).replace(
+        microsecond=(value // 1000) % 1_000_000)
+
+
+def ns(value: datetime) -> int:
+    """Aware datetime -> UTC ns."""
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth and users ----------------------------------------------------------------------
+class LoginIn(_In):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Literal["admin", "therapist", "parent", "researcher"]
+    disabled: bool
+
+    @classmethod
+    def of(cls, u: User) -> UserOut:
+        return cls(id=u.id, username=u.username, role=u.role, disabled=u.disabled)
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    csrf_token: str = Field(description="also in the movereg_csrf cookie; send as X-CSRF-Token")
+    expires_at: datetime
+
+
+class TokenIn(_In):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        description="re-enter your password (step-up)")
+    ttl_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="send as 'Authorization: Bearer <token>'; shown once")
+    expires_at: datetime
+
+
+class UserIn(_In):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    role: Literal["admin", "therapist", "parent", "researcher"]
+
+
+class UserPatchIn(_In):
+    disabled: bool
+
+
+class LinkIn(_In):
+    child_id: int = Field(ge=1, le=MAX_ID)
+
+
+# --- children, bands, sessions -------------------------------------------------------------
+class ChildIn(_In):
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,32}$")] | None = Field(
+        default=None, description="pseudonymous code; random when omitted")
+    display_name: Name | None = Field(default=None, description="nickname shown on screen")
+    age_band: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+
+class ChildOut(BaseModel):
+    id: int
+    code: str
+    display_name: str | None
+    age_band: str | None
+
+    @classmethod
+    def of(cls, c: Child) -> ChildOut:
+        return cls(id=c.id, code=c.code, display_name=c.display_name, age_band=c.age_band)
+
+
+class ScanResultOut(BaseModel):
+    address: str
+    name: str | None = None
+    family: str | None = None
+    rssi: int | None = None
+
+
+class ConnectIn(_In):
+    target: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="BLE address, or 'sim' / 'sim:<seed>' for a simulated band")
+    child_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class ConnectOut(BaseModel):
+    device_id: str
+
+
+class AssignIn(_In):
+    child_id: int = Field(ge=1, le=MAX_ID)
+
+
+class BandStatusOut(BaseModel):
+    device_id: str
+    family: str
+    state: str
+    rate_hz: float | None = None
+    battery_pct: int | None = None
+    last_data_at: datetime | None = None
+    samples_lost: int = 0
+    reason: str | None = None
+
+
+class BandOut(BaseModel):
+    device_id: str
+    family: str | None
+    label: str | None
+    child_id: int | None
+    status: BandStatusOut | None
+
+
+class SessionIn(_In):
+    child_id: int = Field(ge=1, le=MAX_ID)
+    kind: Literal["therapy", "wear"] = "therapy"
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    note: Note = ""
+
+
+class SessionOut(BaseModel):
+    id: int
+    child_id: int
+    kind: Literal["therapy", "wear"]
+    started_at: datetime
+    ended_at: datetime | None
+    device_id: str | None
+    note: str
+
+    @classmethod
+    def of(cls, s: Session) -> SessionOut:
+        return cls(id=s.id, child_id=s.child_id, kind=s.kind, started_at=dt(s.started_at),
+                   ended_at=None if s.ended_at is None else dt(s.ended_at),
+                   device_id=s.device_id, note=s.note)
+
+
+# --- strategies and events ---------------------------------------------------------------
+Setting = Literal["clinic", "school", "home"]
+_ALL_SETTINGS: tuple[Setting, ...] = ("clinic", "school", "home")
+
+
+class StrategyIn(_In):
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=120)]
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=60)]
+    systems: list[Words] = Field(default_factory=list, max_length=10)
+    intended_effect: Words = "varies"
+    expected_motion: list[Words] = Field(default_factory=list, max_length=10)
+    caution: Annotated[str, StringConstraints(max_length=300)] = ""
+    setting: list[Setting] = Field(default_factory=lambda: list(_ALL_SETTINGS))
+
+
+class StrategyActiveIn(_In):
+    active: bool
+
+
+class StrategyOut(BaseModel):
+    key: str
+    label: str
+    category: str
+    systems: list[str]
+    intended_effect: str
+    expected_motion: list[str]
+    caution: str
+    setting: list[str]
+    active: bool
+    custom: bool
+
+    @classmethod
+    def of(cls, s: Strategy) -> StrategyOut:
+        return cls(key=s.key, label=s.label, category=s.category, systems=list(s.systems),
+                   intended_effect=s.intended_effect, expected_motion=list(s.expected_motion),
+                   caution=s.caution, setting=list(s.setting), active=s.active,
+                   custom=s.custom)
+
+
+StrategyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=100)]
+
+
+class EventIn(_In):
+    child_id: int = Field(ge=1, le=MAX_ID)
+    strategy: StrategyKey = Field(description="catalogue key (e.g. 'mov.break') or custom")
+    session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    started_ago_s: float = Field(default=0.0, ge=0, le=86_400,
+                                 description="start this many seconds before the server's now")
+    duration_s: float | None = Field(default=None, gt=0, le=86_400,
+                                     description="closed span of this length; open if omitted")
+    note: Note = ""
+    initiated_by: Literal["child", "adult"] | None = None
+    planned: bool | None = None
+
+
+class EventCorrectionIn(_In):
+    reason: Reason
+    strategy: StrategyKey | None = None
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    note: Note | None = None
+    initiated_by: Literal["child", "adult"] | None = None
+    planned: bool | None = None
+
+
+class VoidIn(_In):
+    reason: Reason
+
+
+class EventOut(BaseModel):
+    id: int
+    child_id: int
+    session_id: int | None
+    strategy: str
+    started_at: datetime
+    ended_at: datetime | None
+    logged_by: int | None
+    logged_at: datetime
+    note: str
+    initiated_by: Literal["child", "adult"] | None
+    planned: bool | None
+    voided: bool
+    void_reason: str | None
+    voided_at: datetime | None
+    replaces_id: int | None
+
+    @classmethod
+    def of(cls, e: StrategyEvent) -> EventOut:
+        return cls(id=e.id, child_id=e.child_id, session_id=e.session_id, strategy=e.strategy,
+                   started_at=dt(e.started_at),
+                   ended_at=None if e.ended_at is None else dt(e.ended_at),
+                   logged_by=e.logged_by, logged_at=dt(e.logged_at), note=e.note,
+                   initiated_by=e.initiated_by, planned=e.planned, voided=e.voided,
+                   void_reason=e.void_reason,
+                   voided_at=None if e.voided_at is None else dt(e.voided_at),
+                   replaces_id=e.replaces_id)
+
+
+# --- time series -------------------------------------------------------------------------
+class EpochsOut(BaseModel):
+    child_id: int
+    start: datetime | None
+    end: datetime | None
+    n: int
+    epoch_start: list[datetime]
+    columns: dict[str, list[float | int | None]] = Field(
+        description="feature -> values per epoch (null where undefined); see the data "
+                    "dictionary for units")
+
+
+class BreakOut(BaseModel):
+    start: datetime
+    end: datetime
+    duration_s: float
+    peak_enmo_mg: float | None
+    mean_enmo_mg: float | None
+
+
+class SummaryOut(BaseModel):
+    child_id: int
+    day: str
+    tz: str
+    wear_s: float
+    zone_s: dict[str, float] = Field(description="seconds of wear per intensity zone")
+    breaks: list[BreakOut]
+    break_count: int
+    strategy_counts: dict[str, int]
+    narrative: list[str]
+    limits: str
+
+
+# --- audit ---------------------------------------------------------------------------------
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    child_id: int | None
+    detail: str
+    outcome: str
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    first_bad_id: int | None
+    problem: str | None
