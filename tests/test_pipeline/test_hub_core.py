@@ -148,8 +148,8 @@ async def test_events_and_per_child_filter(
     sub = hub.subscribe(maxsize=1000, message_filter=only_child_1)
     await hub.connect("sim", child_id=1)
     await hub.connect("sim", child_id=2)
-    hub.publish_event({"child_id": 2, "strategy": "swing", "event_id": 1})
-    hub.publish_event({"child_id": 1, "strategy": "breathing", "event_id": 2,
+    hub.publish_event({"child_id": 2, "strategy": "swing", "id": 1})
+    hub.publish_event({"child_id": 1, "strategy": "breathing", "id": 2,
                        "weight": np.float64("nan")})
     await until(lambda: hub.metrics()["samples"] == 2 * 20 * 52)
     await hub.stop()

@@ -278,9 +278,14 @@ class Hub:
     def publish_event(self, message: dict[str, Any]) -> None:
         """Forward a strategy event (created/edited/voided) to live clients.
 
-        ``message`` should carry ``child_id``; ``type`` defaults to ``"event"``.
+        ``message`` should carry ``child_id``; ``type`` defaults to ``"event"``. Its
+        ``id`` (the strategy event's id) is delivered as ``event_id``: ``id`` is the live
+        feed's own message id.
         """
         msg = dict(message)
+        if "id" in msg:
+            msg.setdefault("event_id", msg["id"])
+            del msg["id"]
         msg.setdefault("type", "event")
         msg.setdefault("ts_ns", time.time_ns())
         self.broadcaster.publish(_jsonable(msg))

@@ -32,8 +32,10 @@ in ms for JavaScript, ``*_iso`` ISO 8601 text)::
      "hub": {"bands", "samples", "epochs", "subscribers", "published", "dropped"}}
                                                      # about once a second
 
-    {"type": "event", "id": 44, "child_id": 1, "ts_ns": ..., ...}   # strategy event as
-                                                     # the events API published it
+    {"type": "event", "id": 44, "action": "created", "event_id": 9, "child_id": 1,
+     "strategy": "swing", "started_at": "...", ..., "ts_ns": ...}
+                    # a strategy event as the events API published it (EventOut fields;
+                    # its own id is renamed event_id); action: created/ended/corrected/...
 
 Epochs are 1-s (``Settings.epoch_s``) and arrive ``FeatureEngine.lag_s`` (about 6.5 s)
 after the epoch ends: rhythm features need a few seconds of look-ahead. Status ticks are
