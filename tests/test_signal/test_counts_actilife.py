@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -101,11 +102,12 @@ def _hold(x: np.ndarray) -> np.ndarray:
 
 def oracle_10hz(samples: np.ndarray, fs: float) -> np.ndarray:
     """10-Hz count values, step by step as published, whole-array numpy/scipy."""
-    stream = CountsStream(fs)  # only to read which path and interpolation ratio it uses
     path = counts_path_rate(fs)
     x = _hold(np.asarray(samples, dtype=np.float64))
     if not counts_are_actilife_identical(fs):
-        ip, iq = stream._ip, stream._iq
+        # linear interpolation: path sample j sits at input position j * fs / path
+        ratio = Fraction(fs).limit_denominator(10_000) / path
+        ip, iq = ratio.numerator, ratio.denominator
         n_out = (x.shape[0] - 1) * iq // ip + 1
         num = np.arange(n_out, dtype=np.int64) * ip
         idx, rem = num // iq, num % iq
