@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 from movereg.errors import StorageError
 from movereg.storage._db import connect, map_errors, migrate
@@ -80,7 +81,7 @@ class StoreCore:
                 self._wcon.execute("PRAGMA optimize")
             self._wcon.close()
 
-    def __enter__(self) -> StoreCore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,61 @@
+"""``movereg serve``: the dashboard and API with real wristbands (uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "run the dashboard and API (binds 127.0.0.1 unless --host says otherwise)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options: ``--host``, ``--port``, ``--data-dir``, ``--secure-cookies``."""
+    parser.add_argument("--host", default=None,
+                        help="address to listen on (default 127.0.0.1: this computer only). "
+                             "Any other address needs at least one user and TLS in front")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8765)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where the database lives (default: the per-user data dir)")
+    parser.add_argument("--secure-cookies", action="store_true",
+                        help="mark cookies Secure (set this when serving behind HTTPS)")
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from movereg.config import Settings
+
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.secure_cookies:
+        overrides["secure_cookies"] = True
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the bind, then serve until interrupted."""
+    import logging
+
+    import uvicorn
+
+    from movereg.config import Settings
+    from movereg.dashboard.app import check_bind, create_app
+    from movereg.storage import Store
+
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    store = Store(settings.db_path)
+    try:
+        check_bind(settings, store)  # refuse before opening a socket
+    finally:
+        store.close()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    logging.getLogger("movereg").info("movereg: http://%s:%d/ (data in %s)", settings.host,
+                                      settings.port, settings.data_dir)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                proxy_headers=False)
+    return 0
