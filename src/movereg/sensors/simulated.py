@@ -1,0 +1,428 @@
+"""A simulated wristband: plausible child wrist movement sent as real Polar PMD bytes.
+
+The band behaves like a Verity Sense on the forearm: 52 Hz, ±8 g, 16-bit samples sent as
+delta-compressed PMD frames (type ``0x80``, conversion factor 0.000244 g/count), each
+stamped with the device time of its last sample. The frames decode through the very same
+:class:`~movereg.sensors.decoders.polar_pmd.PolarPmdProfile` as a real band, so the demo
+and the tests exercise the production decode path.
+
+Movement is synthesised from a small physical model, not from pure sines: the forearm's
+pitch/roll set where gravity (1 g) appears on the three axes, and linear acceleration of
+the wrist is added on top, with jittered frequencies, amplitude modulation, bursts,
+impacts and sensor noise. Activities: ``rest``, ``walking`` (arm swing ~1 Hz, steps
+~2 Hz), ``rocking`` (~0.75 Hz trunk sway tilting the arm), ``flapping`` (~3.5 Hz bursts),
+``jumping`` (push-off, free fall, landing impacts of 2.5-4.5 g), ``fidgeting`` (small
+irregular movements) and ``movement_break`` (walking and jumping as a planned break).
+Every scenario loops; each loop re-draws durations and movement from the seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import lfilter
+
+from movereg.errors import ParameterError
+from movereg.models import DeviceFamily
+from movereg.sensors import _encoders as enc
+from movereg.sensors.decoders.base import StreamConfig
+from movereg.sensors.decoders.polar_pmd import (
+    POLAR_EPOCH_OFFSET_NS,
+    MeasurementType,
+    PmdOp,
+    PolarPmdProfile,
+)
+
+__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimulatedBand"]
+
+F64 = npt.NDArray[np.float64]
+
+ACTIVITIES = ("rest", "walking", "rocking", "flapping", "jumping", "fidgeting", "movement_break")
+
+#: scenario -> (activity, nominal seconds) per loop; durations vary ±15 % by seed
+SCENARIOS: dict[str, tuple[tuple[str, float], ...]] = {
+    "session": (("rest", 40), ("walking", 30), ("rest", 20), ("rocking", 45),
+                ("fidgeting", 30), ("flapping", 20), ("rest", 20), ("jumping", 15),
+                ("rest", 25), ("movement_break", 60), ("fidgeting", 20), ("rest", 30)),
+    **{a: ((a, 60.0),) for a in ACTIVITIES},
+}
+
+_FACTOR = float(np.float32(0.000244))  # g per count, as a Verity Sense reports it
+_MAX_FRAME = 229  # bytes that fit a notification at the MTU (232) PMD asks for
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """Ground truth: ``label`` from ``start_ns`` (inclusive) to ``end_ns`` (exclusive), UTC ns."""
+
+    start_ns: int
+    end_ns: int
+    label: str
+
+
+# --------------------------------------------------------------------- synthesis ----
+def _smoothstep(x: F64) -> F64:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _ou(rng: np.random.Generator, n: int, fs: float, tau_s: float, sigma: float) -> F64:
+    """Ornstein-Uhlenbeck noise (smooth random wander) with std ``sigma``."""
+    a = np.exp(-1.0 / (fs * tau_s))
+    e = rng.normal(0.0, sigma * np.sqrt(1 - a * a), n)
+    x0 = rng.normal(0.0, sigma)
+    out, _ = lfilter([1.0], [1.0, -a], e, zi=[a * x0])
+    return np.asarray(out, dtype=np.float64)
+
+
+def _phase(rng: np.random.Generator, n: int, fs: float, f_hz: float, jitter: float) -> F64:
+    """Phase (rad) of an oscillator whose frequency wanders by ~``jitter`` (fraction)."""
+    f = f_hz * (1 + _ou(rng, n, fs, 3.0, jitter))
+    return 2 * np.pi * np.cumsum(f) / fs + rng.uniform(0, 2 * np.pi)
+
+
+@dataclass
+class _Motion:
+    pitch: F64  # rad
+    roll: F64  # rad
+    lin: F64  # (n, 3) g, device frame
+    vert: F64  # specific force along vertical, in g (1 = still)
+
+
+def _still(n: int, pitch: float, roll: float) -> _Motion:
+    return _Motion(np.full(n, pitch), np.full(n, roll), np.zeros((n, 3)), np.ones(n))
+
+
+def _rest(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    m = _still(n, rng.uniform(-0.3, 0.3), rng.uniform(-0.7, 0.7))
+    m.pitch += _ou(rng, n, fs, 8.0, 0.01)
+    m.roll += _ou(rng, n, fs, 8.0, 0.01)
+    if n > 10 * fs and rng.random() < 0.7:  # one slow posture shift
+        at = int(rng.uniform(0.3, 0.7) * n)
+        ramp = _smoothstep((np.arange(n) - at) / (1.5 * fs))
+        m.roll += ramp * rng.uniform(-0.5, 0.5)
+        m.pitch += ramp * rng.uniform(-0.2, 0.2)
+    return m
+
+
+def _walking(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    f_arm = rng.uniform(0.85, 1.1)
+    ph = _phase(rng, n, fs, f_arm, 0.03)
+    amp = rng.uniform(0.25, 0.45) * (1 + _ou(rng, n, fs, 4.0, 0.1))
+    m = _still(n, rng.uniform(1.0, 1.3), rng.uniform(-0.3, 0.3))  # arm hanging
+    m.pitch += amp * np.sin(ph)
+    m.roll += 0.08 * np.sin(ph + 0.7)
+    m.lin[:, 0] = 0.25 * amp / 0.35 * np.cos(ph)  # tangential swing acceleration
+    step = 2 * ph
+    m.vert += 0.22 * np.sin(step) + 0.08 * np.sin(2 * step + 0.6)  # heel strikes
+    m.lin += rng.normal(0, 0.02, (n, 3))
+    return m
+
+
+def _rocking(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    ph = _phase(rng, n, fs, rng.uniform(0.7, 0.8), 0.02)
+    am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.03, 0.08) * np.arange(n) / fs)
+    m = _still(n, rng.uniform(-0.2, 0.4), rng.uniform(-0.5, 0.5))
+    m.pitch += 0.22 * am * np.sin(ph)
+    m.roll += 0.04 * am * np.sin(ph + 1.2)
+    m.lin[:, 0] = 0.07 * am * np.cos(ph)  # trunk sway carries the wrist
+    m.vert += 0.02 * am * np.cos(2 * ph)  # centripetal part at 2f
+    m.lin += rng.normal(0, 0.008, (n, 3))
+    return m
+
+
+def _flapping(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    m = _still(n, rng.uniform(-1.1, -0.7), rng.uniform(-0.3, 0.3))  # hands up
+    env = np.zeros(n)
+    i = int(rng.uniform(0.2, 1.0) * fs)
+    while i < n:
+        dur = int(rng.uniform(2.0, 5.0) * fs)
+        k = np.arange(min(dur, n - i))
+        env[i:i + len(k)] = _smoothstep(k / (0.2 * fs)) * _smoothstep((dur - k) / (0.2 * fs))
+        i += dur + int(rng.uniform(0.5, 2.0) * fs)
+    ph = _phase(rng, n, fs, rng.uniform(3.2, 3.8), 0.03)
+    a = rng.uniform(0.7, 1.2)
+    m.roll += 0.5 * env * np.sin(ph)
+    m.lin[:, 1] = a * env * (np.sin(ph) + 0.3 * np.sin(2 * ph + 0.4))
+    m.lin[:, 2] = 0.25 * a * env * np.cos(ph)
+    m.pitch += _ou(rng, n, fs, 2.0, 0.05)
+    m.lin += rng.normal(0, 0.01, (n, 3))
+    return m
+
+
+def _jumping(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    m = _still(n, rng.uniform(0.9, 1.3), rng.uniform(-0.3, 0.3))
+    t = np.arange(n) / fs
+    vert = np.ones(n)
+    start = rng.uniform(0.3, 0.8)
+    while start < t[-1]:
+        period = rng.uniform(0.5, 0.65)
+        push, flight = 0.16 * period / 0.55, 0.3 * period / 0.55
+        k = (t >= start) & (t < start + push)
+        vert[k] += 1.0 * np.sin(np.pi * (t[k] - start) / push)
+        k = (t >= start + push) & (t < start + push + flight)
+        vert[k] = 0.05  # free fall: the accelerometer reads ~0 g
+        land = start + push + flight
+        peak = rng.uniform(2.5, 4.5)
+        vert += peak * np.exp(-0.5 * ((t - land) / 0.022) ** 2)
+        after = t >= land
+        vert[after] += 0.4 * np.exp(-(t[after] - land) / 0.08) * np.cos(
+            2 * np.pi * 6 * (t[after] - land))
+        start += period + rng.uniform(0.0, 0.25)
+    m.vert = vert
+    ph = _phase(rng, n, fs, 1.8, 0.05)
+    m.pitch += 0.25 * np.sin(ph)
+    m.lin += rng.normal(0, 0.03, (n, 3))
+    return m
+
+
+def _fidgeting(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    m = _still(n, rng.uniform(-0.3, 0.3), rng.uniform(-0.6, 0.6))
+    m.pitch += _ou(rng, n, fs, 0.6, 0.12)
+    m.roll += _ou(rng, n, fs, 0.4, 0.18)
+    on = _smoothstep((_ou(rng, n, fs, 1.5, 1.0) + 0.2) * 2)  # intermittent
+    ph = _phase(rng, n, fs, rng.uniform(2.0, 5.0), 0.2)
+    m.lin[:, 0] = 0.15 * on * np.sin(ph)
+    m.lin[:, 1] = 0.10 * on * np.sin(1.3 * ph + 1)
+    m.lin += on[:, None] * rng.normal(0, 0.04, (n, 3))
+    return m
+
+
+def _movement_break(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    parts = [(_walking, 0.4), (_jumping, 0.3), (_walking, 0.3)]
+    sizes = [int(n * w) for _, w in parts]
+    sizes[-1] = n - sum(sizes[:-1])
+    return _concat([gen(rng, k, fs) for (gen, _), k in zip(parts, sizes, strict=True)], fs)
+
+
+_GENERATORS = {"rest": _rest, "walking": _walking, "rocking": _rocking, "flapping": _flapping,
+               "jumping": _jumping, "fidgeting": _fidgeting, "movement_break": _movement_break}
+
+
+def _concat(parts: list[_Motion], fs: float) -> _Motion:
+    """Join segments; pose glides from the previous end over 1 s, movement fades in/out."""
+    for prev, cur in itertools.pairwise(parts):
+        n = len(cur.pitch)
+        w = 1 - _smoothstep(np.arange(n) / fs)
+        cur.pitch += (prev.pitch[-1] - cur.pitch[0]) * w
+        cur.roll += (prev.roll[-1] - cur.roll[0]) * w
+    for m in parts:
+        n = len(m.pitch)
+        k = np.arange(n)
+        fade = _smoothstep(k / (0.3 * fs)) * _smoothstep((n - 1 - k) / (0.3 * fs))
+        m.lin *= fade[:, None]
+        m.vert = 1 + (m.vert - 1) * fade
+    return _Motion(np.concatenate([m.pitch for m in parts]), np.concatenate([m.roll for m in parts]),
+                   np.concatenate([m.lin for m in parts]), np.concatenate([m.vert for m in parts]))
+
+
+def _to_g(m: _Motion, rng: np.random.Generator) -> F64:
+    """Specific force in the device frame (g): gravity direction × vertical + linear."""
+    up = np.stack([-np.sin(m.pitch), np.cos(m.pitch) * np.sin(m.roll),
+                   np.cos(m.pitch) * np.cos(m.roll)], axis=1)
+    a = up * m.vert[:, None] + m.lin + rng.normal(0, 0.003, m.lin.shape)
+    return np.clip(a, -7.99, 7.99)
+
+
+# -------------------------------------------------------------------------- band ----
+class SimulatedBand:
+    """A simulated Polar-PMD wristband with ground-truth labels.
+
+    Parameters
+    ----------
+    seed
+        Everything (durations, poses, frequencies, noise, latency) follows from it.
+    scenario
+        A key of :data:`SCENARIOS` (``"session"``: a mixed ~6 min programme; or one
+        activity). Every scenario loops forever; each loop is drawn afresh from the seed.
+    fs_hz
+        Sample rate (whole Hz, 1..1000; a Verity Sense streams 52 Hz).
+    start_ns
+        UTC ns of sample 0 (default: now).
+    samples_per_frame
+        Samples per PMD frame (a Verity frame carries 1 reference + 29 deltas).
+    device_clock_offset_ns, drift_ppm
+        How the band's clock differs from true time (default: set correctly, no drift).
+    block_size
+        Deltas per delta block (``None``: one block per frame, as the Verity sends).
+
+    Attributes
+    ----------
+    profile
+        A configured :class:`PolarPmdProfile` (it has seen the get-settings and start
+        replies, so it knows the rate and the conversion factor): decode frames with it.
+    """
+
+    family = DeviceFamily.SIMULATED
+
+    def __init__(self, seed: int = 0, scenario: str = "session", fs_hz: float = 52.0,
+                 start_ns: int | None = None, *, samples_per_frame: int = 30,
+                 device_clock_offset_ns: int = 0, drift_ppm: float = 0.0,
+                 block_size: int | None = None) -> None:
+        if scenario not in SCENARIOS:
+            raise ParameterError(f"unknown scenario {scenario!r}; choose one of "
+                                 f"{', '.join(SCENARIOS)}")
+        if not (1 <= fs_hz <= 1000 and float(fs_hz).is_integer()):
+            raise ParameterError(f"fs_hz must be a whole number of Hz in 1..1000, got {fs_hz}")
+        if not 1 <= samples_per_frame <= 200:
+            raise ParameterError("samples_per_frame must be 1..200")
+        self.seed = int(seed)
+        self.scenario = scenario
+        self.fs_hz = float(fs_hz)
+        self.start_ns = time.time_ns() if start_ns is None else int(start_ns)
+        self.samples_per_frame = samples_per_frame
+        self.device_clock_offset_ns = int(device_clock_offset_ns)
+        self.drift_ppm = float(drift_ppm)
+        self.block_size = block_size
+        self.device_id = f"sim-{self.seed}"
+        self.name = f"Polar Sense SIM{self.seed % 10000:04d}"
+        self._pos = 0  # index of the next sample to send
+        self._cycle = -1
+        self._cycle_start = 0
+        self._cycle_g: F64 = np.zeros((0, 3))
+        self._cycle_labels: list[tuple[int, int, str]] = []
+        self._latency_rng = np.random.default_rng([self.seed, 0xBEEF])
+        self._last_rx = 0
+        self.profile = PolarPmdProfile(StreamConfig(fs_hz=self.fs_hz, range_g=8.0), model="verity")
+        for reply in self.control_point_replies():
+            self.profile.parse_reply(reply)
+        self.profile.start_commands(StreamConfig(fs_hz=self.fs_hz, range_g=8.0))
+        self._labels0 = self._plan(0)
+
+    # ---- what an emulated peripheral needs ------------------------------------------
+    def control_point_replies(self) -> list[bytes]:
+        """The CP indications a Verity-style band sends: get-settings, then start."""
+        settings = enc.encode_pmd_settings({0: [int(self.fs_hz)], 1: [16], 2: [8], 4: [3]})
+        return [enc.encode_pmd_cp_response(PmdOp.GET_SETTINGS, MeasurementType.ACC, 0, settings),
+                enc.pmd_start_reply(_FACTOR)]
+
+    # ---- ground truth ---------------------------------------------------------------
+    @property
+    def period_ns(self) -> float:
+        """Nominal sample spacing (ns)."""
+        return 1e9 / self.fs_hz
+
+    def _t(self, i: int) -> int:
+        return self.start_ns + round(i * self.period_ns)
+
+    def _plan(self, cycle: int) -> list[tuple[int, int, str]]:
+        """(first sample, end sample, label) of each segment of loop ``cycle``."""
+        rng = np.random.default_rng([self.seed, cycle, 1])
+        out, i = [], 0
+        for label, secs in SCENARIOS[self.scenario]:
+            n = max(int(2 * self.fs_hz), round(secs * rng.uniform(0.85, 1.15) * self.fs_hz))
+            out.append((i, i + n, label))
+            i += n
+        return out
+
+    @property
+    def cycle_samples(self) -> int:
+        """Samples in the first loop of the scenario."""
+        return self._labels0[-1][1]
+
+    @property
+    def labels(self) -> list[Label]:
+        """Ground-truth labels of the first loop of the scenario (UTC ns)."""
+        return [Label(self._t(a), self._t(b), lab) for a, b, lab in self._labels0]
+
+    def labels_until(self, duration_s: float) -> list[Label]:
+        """Labels covering the first ``duration_s`` seconds (loops included), clipped."""
+        end = round(duration_s * self.fs_hz)
+        out: list[Label] = []
+        base, cycle = 0, 0
+        while base < end:
+            plan = self._plan(cycle)
+            for a, b, lab in plan:
+                if base + a >= end:
+                    break
+                out.append(Label(self._t(base + a), self._t(min(base + b, end)), lab))
+            base += plan[-1][1]
+            cycle += 1
+        return out
+
+    def _load_cycle(self, cycle: int) -> None:
+        plan = self._plan(cycle)
+        rng = np.random.default_rng([self.seed, cycle, 2])
+        parts = [_GENERATORS[lab](rng, b - a, self.fs_hz) for a, b, lab in plan]
+        if self._cycle_g.size:  # continue the pose from the previous loop
+            prev = self._cycle_g[-1]
+            parts.insert(0, _still(1, float(np.arcsin(np.clip(-prev[0], -1, 1))),
+                                   float(np.arctan2(prev[1], prev[2]))))
+            m = _concat(parts, self.fs_hz)
+            m = _Motion(m.pitch[1:], m.roll[1:], m.lin[1:], m.vert[1:])
+        else:
+            m = _concat(parts, self.fs_hz)
+        self._cycle_start = 0 if cycle == 0 else self._cycle_start + len(self._cycle_g)
+        self._cycle_g = _to_g(m, rng)
+        self._cycle_labels = plan
+        self._cycle = cycle
+
+    def _take(self, n: int) -> F64:
+        """The next ``n`` true samples (g), advancing the stream."""
+        out = []
+        while n > 0:
+            if self._cycle < 0 or self._pos >= self._cycle_start + len(self._cycle_g):
+                self._load_cycle(self._cycle + 1)
+            i = self._pos - self._cycle_start
+            k = min(n, len(self._cycle_g) - i)
+            out.append(self._cycle_g[i:i + k])
+            self._pos += k
+            n -= k
+        return np.concatenate(out)
+
+    # ---- frames ---------------------------------------------------------------------
+    def _device_ts(self, i: int) -> int:
+        """Band clock of sample ``i``, ns since 2000-01-01."""
+        t = self.start_ns + round(i * self.period_ns * (1 + self.drift_ppm * 1e-6))
+        return t + self.device_clock_offset_ns - POLAR_EPOCH_OFFSET_NS
+
+    def _encode(self, counts: npt.NDArray[np.int64], last: int) -> list[bytes]:
+        frame = enc.encode_pmd_delta_frame(counts, self._device_ts(last), block_size=self.block_size)
+        if len(frame) <= _MAX_FRAME or len(counts) == 1:
+            return [frame]
+        half = len(counts) // 2
+        return self._encode(counts[:half], last - (len(counts) - half)) + self._encode(
+            counts[half:], last)
+
+    def _next_frames(self, n: int) -> list[tuple[bytes, int]]:
+        first = self._pos
+        counts = enc.g_to_counts(self._take(n), _FACTOR)
+        frames = self._encode(counts, first + n - 1)
+        lat = int(20e6 + self._latency_rng.uniform(0, 15e6))
+        rx = max(self._t(first + n - 1) + lat, self._last_rx + 1)
+        self._last_rx = rx
+        return [(f, rx) for f in frames]
+
+    def frames(self, duration_s: float) -> Iterator[tuple[bytes, int]]:
+        """The next ``duration_s`` seconds of the stream as ``(frame bytes, rx time ns)``.
+
+        The rx time is the nominal host arrival time (UTC ns): the last sample's time
+        plus a seeded 20-35 ms radio latency. Successive calls continue the stream.
+        """
+        remaining = round(duration_s * self.fs_hz)
+        while remaining > 0:
+            k = min(self.samples_per_frame, remaining)
+            yield from self._next_frames(k)
+            remaining -= k
+
+    async def notifications(self, speed: float = 1.0) -> AsyncIterator[tuple[bytes, int]]:
+        """Endless ``(frame, rx time ns)`` paced in real time divided by ``speed``."""
+        if speed <= 0:
+            raise ParameterError("speed must be > 0")
+        loop = asyncio.get_running_loop()
+        t0_loop: float | None = None
+        rx0 = 0
+        while True:
+            for frame, rx in self._next_frames(self.samples_per_frame):
+                if t0_loop is None:
+                    t0_loop, rx0 = loop.time(), rx
+                delay = t0_loop + (rx - rx0) / 1e9 / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                yield frame, rx
