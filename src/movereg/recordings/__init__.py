@@ -1,3 +1,24 @@
-"""movereg.recordings"""
+"""movereg.recordings: read research-device files and extract features for a cohort.
 
-__all__: list[str] = []
+``open_recording(path, fs_hz=None)`` streams CSV/CSV.gz, movereg's Parquet raw export,
+ActiGraph GT3X, Axivity CWA and GENEActiv BIN (the binary formats via ``actfast``);
+``run_cohort(inputs, out_dir, ...)`` runs many recordings through the streaming feature
+engine, locally or on Dask.
+"""
+
+from movereg.recordings.base import Recording, hash_serial
+from movereg.recordings.cohort import CohortResult, run_cohort
+from movereg.recordings.reader import RECORDING_SUFFIXES, open_recording, recording_stem
+from movereg.recordings.synthetic import SyntheticRecording, SyntheticSpec
+
+__all__ = [
+    "RECORDING_SUFFIXES",
+    "CohortResult",
+    "Recording",
+    "SyntheticRecording",
+    "SyntheticSpec",
+    "hash_serial",
+    "open_recording",
+    "recording_stem",
+    "run_cohort",
+]

@@ -1,0 +1,70 @@
+"""``open_recording``: one entry point that picks the reader from the file's name and bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from movereg.errors import InputFileError
+from movereg.recordings.base import Recording
+from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording
+from movereg.recordings.csvfile import CsvRecording
+from movereg.recordings.parquetfile import ParquetRecording
+
+__all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
+
+#: Suffixes recognised when a directory is given (lower case).
+RECORDING_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gt3x", ".cwa", ".bin")
+
+
+def recording_stem(path: Path) -> str:
+    """File name without the recording suffix (``a.csv.gz`` -> ``a``)."""
+    name = path.name
+    low = name.lower()
+    for suf in sorted(RECORDING_SUFFIXES, key=len, reverse=True):
+        if low.endswith(suf):
+            return name[: -len(suf)]
+    return path.stem
+
+
+def open_recording(path: str | Path, *, fs_hz: float | None = None) -> Recording:
+    """Open a recording file for streaming.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` / ``.csv.gz`` (any gzipped CSV), ``.parquet`` (movereg raw export),
+        ``.gt3x`` (ActiGraph), ``.cwa`` (Axivity AX3/AX6), ``.bin`` (GENEActiv).
+    fs_hz
+        Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
+        otherwise it overrides the rate found in the file.
+
+    Returns
+    -------
+    Recording
+        ``.chunks(n)`` streams float64 ``(n, 3)`` g with UTC ns start times.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, empty, truncated, of an unknown type or malformed; the
+        message names the file, the problem and (for text) the line.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(str(p), "no such file")
+    if p.is_dir():
+        raise InputFileError(str(p), "is a directory, not a recording file")
+    if p.stat().st_size == 0:
+        raise InputFileError(str(p), "empty file")
+    if fs_hz is not None and not fs_hz > 0:
+        raise InputFileError(str(p), f"sampling rate must be > 0 Hz, got {fs_hz}")
+    low = p.name.lower()
+    suffix = p.suffix.lower()
+    if suffix in BINARY_SUFFIXES:
+        return ActfastRecording(p, fs_hz=fs_hz)
+    if suffix == ".parquet":
+        return ParquetRecording(p, fs_hz=fs_hz)
+    if low.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
+        return CsvRecording(p, fs_hz=fs_hz)
+    raise InputFileError(str(p), "unknown recording type; expected one of "
+                         + ", ".join(RECORDING_SUFFIXES))
