@@ -169,7 +169,10 @@ class CountsStream:
     Push raw samples in any chunking; each :meth:`push` returns the 10-Hz count values that
     became final with that chunk. Concatenating the outputs over any chunking equals the
     batch result exactly, and an epoch count is the sum of ``10·epoch_s`` consecutive 10-Hz
-    values (value ``i`` covers ``[i/10, (i+1)/10)`` s after the first sample).
+    values (value ``i`` belongs to ``[i/10, (i+1)/10)`` s after the first sample). A value
+    is final once the samples up to its end have arrived (at interpolated rates, one sample
+    more). At the end of a recording, :meth:`flush` returns what is still pending;
+    :meth:`reset` starts a new recording. Not thread-safe: one stream per device.
 
     Parameters
     ----------
