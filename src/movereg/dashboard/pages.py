@@ -1,9 +1,316 @@
-"""HTML pages (therapist live session, parent day, researcher export)."""
+"""HTML pages: login, therapist live session, parent day and week, researcher export.
+
+Server-rendered Jinja2 templates with Plotly figures built by
+:mod:`movereg.dashboard.figures` and embedded as JSON; Plotly.js is served from the
+plotly package at ``/static/plotly.min.js`` (no CDN). State changes go through the JSON
+API with the session cookie and the ``X-CSRF-Token`` header (see
+:mod:`movereg.dashboard.auth`). Access follows :mod:`movereg.dashboard.deps`: a parent
+sees only their own child (another child's id answers 404), researchers only the export
+page, therapists their caseload.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import plotly.io as pio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from movereg.analysis import (
+    LIMITS_TEXT,
+    NOT_MEDICAL_TEXT,
+    ZONE_WORDS,
+    daily_summary,
+    format_duration,
+    strategy_label,
+    week_summary,
+)
+from movereg.dashboard import figures
+from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
+from movereg.errors import ForbiddenError, NotFoundError
+from movereg.storage import Store
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+_TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+_NS = 1_000_000_000
+_LIVE_WINDOW_S = 600.0
+_DEFAULT_FAVOURITES = ("mov.break", "pro.wall_push", "ves.bounce", "pro.crash", "int.breathe",
+                       "pro.carry", "tac.fidget", "env.calm_corner")
+_LIVE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "zone", "coverage", "nonwear")
+
+
+# --- helpers ------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _plotly_js() -> tuple[bytes, str]:
+    from plotly.offline import get_plotlyjs
+
+    body = get_plotlyjs().encode("utf-8")
+    return body, hashlib.sha256(body).hexdigest()[:16]
+
+
+def _fig_json(fig: Any) -> Markup:
+    """Figure JSON safe inside ``<script type="application/json">``."""
+    return Markup(pio.to_json(fig, validate=False).replace("</", "<\\/"))
+
+
+def _render(request: Request, name: str, ctx: dict[str, Any], status: int = 200,
+            user: Principal | None = None) -> HTMLResponse:
+    base = {"user": user, "limits": LIMITS_TEXT, "not_medical": NOT_MEDICAL_TEXT,
+            "plot_config": figures.PLOT_CONFIG}
+    resp = _TEMPLATES.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _error(request: Request, user: Principal | None, status: int, message: str) -> HTMLResponse:
+    return _render(request, "error.html", {"status": status, "message": message}, status, user)
+
+
+def _gate(request: Request, user: Principal | None,
+          roles: tuple[str, ...]) -> Response | Principal:
+    if user is None:
+        return _login_redirect(request)
+    if user.role not in roles:
+        return _error(request, user, 403, "This page is not available for your role.")
+    return user
+
+
+def _tz(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _children_for(store: Store, user: Principal) -> list[Any]:
+    ids = None if user.role == "admin" else store.linked_children(user.user.id)
+    return store.list_children(ids, with_name=True)
+
+
+def _nickname(child: Any) -> str:
+    return str(child.display_name or child.code)
+
+
+def _favourites(store: Store, child_id: int, active: dict[str, str]) -> list[dict[str, str]]:
+    used = Counter(e.strategy for e in store.list_events(child_id=child_id))
+    keys = [k for k, _ in used.most_common(8) if k in active]
+    keys += [k for k in _DEFAULT_FAVOURITES if k in active and k not in keys]
+    return [{"key": k, "label": active[k]} for k in keys[:8]]
+
+
+# --- routes -------------------------------------------------------------------------------
+@router.get("/static/plotly.min.js")
+def plotly_js(request: Request) -> Response:
+    """Plotly.js from the installed plotly package (cached; works offline)."""
+    body, etag = _plotly_js()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == f'"{etag}"':
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@router.get("/", response_model=None)
+def home(request: Request, user: OptionalUser) -> Response:
+    """Send each role to its page."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    target = {"parent": "/day", "researcher": "/export"}.get(user.role, "/live")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/login", response_model=None)
+def login_page(request: Request, user: OptionalUser,
+               next_url: Annotated[str, Query(alias="next")] = "/",
+               error: str | None = None) -> Response:
+    """The sign-in form (posts to ``/api/auth/login/form``)."""
+    message = {"1": "That username and password did not match. Please try again.",
+               "rate": "Too many attempts. Please wait a few minutes and try again."}.get(
+        error or "")
+    safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
+    return _render(request, "login.html", {"next": safe_next, "message": message}, user=user)
+
+
+@router.get("/live", response_model=None)
+def live_page(request: Request, store: StoreDep, user: OptionalUser,
+              child: Annotated[list[int] | None, Query()] = None) -> Response:
+    """Therapist live session: a tile per child with strip chart, status and strategies."""
+    gate = _gate(request, user, ("therapist", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    kids = _children_for(store, gate)
+    if child:
+        try:
+            kids = [check_child(store, gate, int(c), with_name=True) for c in child]
+        except NotFoundError:
+            return _error(request, gate, 404, "No such child on your caseload.")
+    kids = kids[:6]
+    active = {s.key: s.label for s in store.list_strategies()}
+    catalogue = [{"key": s.key, "label": s.label, "category": s.category,
+                  "caution": s.caution} for s in store.list_strategies()]
+    now = time.time_ns()
+    t0 = now - int(_LIVE_WINDOW_S * _NS)
+    tiles = []
+    for c in kids:
+        ep = store.epochs(child_id=c.id, start_ns=t0, end_ns=now, features=list(_LIVE_FEATURES))
+        evs = store.list_events(child_id=c.id, start_ns=t0)
+        history = {"t_ms": (ep["epoch_start"] // 1_000_000).tolist(),
+                   "epoch_s": ep["epoch_s"].tolist(),
+                   "enmo_mg": [None if v != v else round(v, 1) for v in ep["enmo_mg"].tolist()],
+                   "rhythmic_fraction": [None if v != v else round(v, 3)
+                                         for v in ep["rhythmic_fraction"].tolist()],
+                   "impacts": ep["impacts"].tolist(), "zone": ep["zone"].tolist()}
+        spans = [{"id": e.id, "strategy": e.strategy, "label": active.get(e.strategy, e.strategy),
+                  "start_ms": e.started_at // 1_000_000,
+                  "end_ms": None if e.ended_at is None else e.ended_at // 1_000_000}
+                 for e in evs]
+        fig = figures.live_strip({}, (), now_ns=now, window_s=_LIVE_WINDOW_S,
+                                 title=f"{_nickname(c)}: movement, last 10 minutes")
+        tiles.append({"id": c.id, "code": c.code, "nickname": _nickname(c),
+                      "figure": _fig_json(fig), "history": history, "spans": spans,
+                      "favourites": _favourites(store, c.id, active)})
+    store.audit(gate.actor, "view.live", detail={"children": [c.id for c in kids]})
+    return _render(request, "live.html", {
+        "tiles": tiles, "catalogue": catalogue, "zone_words": list(ZONE_WORDS),
+        "window_s": _LIVE_WINDOW_S}, user=gate)
+
+
+def _pick_child(request: Request, store: Store, user: Principal,
+                child: int | None) -> Any:
+    if child is None:
+        kids = _children_for(store, user)
+        if not kids:
+            raise NotFoundError("no child is linked to your account yet")
+        return kids[0]
+    return check_child(store, user, child, with_name=True)
+
+
+def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any]:
+    start = datetime.combine(day, datetime.min.time(), tz)
+    d0 = int(start.timestamp()) * _NS
+    d1 = int((start + timedelta(days=1)).timestamp()) * _NS
+    margin = 15 * 60 * _NS
+    ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
+    events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
+    history = store.list_events(child_id=c.id, end_ns=d1)
+    s = daily_summary(ep, events, day=day, tz=tz, nickname=_nickname(c),
+                      history_events=history)
+    by_id = {str(e.id): e for e in events}
+    rows = []
+    for ch in s.events:
+        ev = by_id.get(ch.event_id)
+        before, after = ch.before.get("enmo_mg"), ch.after.get("enmo_mg")
+        response = ("Not compared: another strategy was close in time" if ch.status == "overlap"
+                    else "Not compared: not enough band data around it"
+                    if ch.status.startswith("insufficient")
+                    else "Not compared: the strategy ran the whole window"
+                    if ch.status == "no_response_window"
+                    else f"Activity {before:.0f} mg before, {after:.0f} mg after")
+        rows.append({
+            "time": datetime.fromtimestamp(ch.onset_ns / _NS, tz).strftime("%H:%M"),
+            "label": strategy_label(ch.strategy), "who": (ev.initiated_by if ev else None)
+            or "not recorded", "planned": "planned" if ev and ev.planned else
+            "as needed" if ev and ev.planned is False else "not recorded",
+            "duration": format_duration((ch.end_ns - ch.onset_ns) / _NS)
+            if ch.end_ns else "open", "response": response, "note": ev.note if ev else ""})
+    hours = [{"hour": f"{h:02d}:00", "values": [format_duration(v) for v in row]}
+             for h, row in enumerate(s.hourly_zone_s.tolist())]
+    gaps = [(datetime.fromtimestamp(a / _NS, tz).strftime("%H:%M"),
+             datetime.fromtimestamp(b / _NS, tz).strftime("%H:%M")) for a, b in s.not_worn]
+    breaks = [{"start": datetime.fromtimestamp(b.start_ns / _NS, tz).strftime("%H:%M"),
+               "duration": format_duration(b.duration_s)} for b in s.breaks]
+    ribbon = figures.activity_ribbon(s)
+    zones = figures.zones_bar(s.zone_s)
+    return {"s": s, "rows": rows, "hours": hours, "gaps": gaps, "breaks": breaks,
+            "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
+                                  strict=True)),
+            "ribbon": _fig_json(ribbon), "ribbon_alt": ribbon.layout.meta["alt"],
+            "zones": _fig_json(zones), "zones_alt": zones.layout.meta["alt"],
+            "before_after": _fig_json(figures.before_after(s.stats)) if s.stats else None,
+            "wear": format_duration(s.wear_s), "break_total": format_duration(s.break_total_s)}
+
+
+@router.get("/day", response_model=None)
+def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
+             day: date | None = None, tz: str | None = None) -> Response:
+    """One printable page for one child and day (parent, therapist or admin)."""
+    gate = _gate(request, user, ("parent", "therapist", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    zone = _tz(tz)
+    try:
+        c = _pick_child(request, store, gate, child)
+    except (NotFoundError, ForbiddenError) as exc:
+        return _error(request, gate, 404, exc.message)
+    the_day = day or datetime.now(zone).date()
+    ctx = _day_context(store, c, the_day, zone)
+    store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
+    return _render(request, "day.html", {
+        **ctx, "child": c, "nickname": _nickname(c), "day": the_day, "tz": str(zone.key),
+        "prev": the_day - timedelta(days=1), "next": the_day + timedelta(days=1),
+        "kids": _children_for(store, gate)}, user=gate)
+
+
+@router.get("/week", response_model=None)
+def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
+              end: date | None = None, tz: str | None = None) -> Response:
+    """Seven days side by side: wear time, strategy uses, movement breaks (no scores)."""
+    gate = _gate(request, user, ("parent", "therapist", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    zone = _tz(tz)
+    try:
+        c = _pick_child(request, store, gate, child)
+    except (NotFoundError, ForbiddenError) as exc:
+        return _error(request, gate, 404, exc.message)
+    last = end or datetime.now(zone).date()
+    days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
+    start = datetime.combine(days_list[0], datetime.min.time(), zone)
+    d0 = int(start.timestamp()) * _NS
+    d1 = int((start + timedelta(days=7)).timestamp()) * _NS
+    ep = store.epochs(child_id=c.id, start_ns=d0, end_ns=d1)
+    evs = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
+    days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
+    week = week_summary(days)
+    fig = figures.week_view(week)
+    rows = [{"day": d.day.strftime("%a %d %b"), "iso": d.day.isoformat(),
+             "wear": format_duration(d.wear_s), "uses": len(d.events),
+             "breaks": d.break_count} for d in days]
+    store.audit(gate.actor, "view.week", child_id=c.id, detail={"end": last.isoformat()})
+    return _render(request, "week.html", {
+        "child": c, "nickname": _nickname(c), "week": week, "figure": _fig_json(fig),
+        "alt": fig.layout.meta["alt"], "rows": rows, "tz": str(zone.key),
+        "prev": last - timedelta(days=7), "next": last + timedelta(days=7)}, user=gate)
+
+
+@router.get("/export", response_model=None)
+def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+    """Researcher export builder with the data dictionary (pseudonymous codes only)."""
+    gate = _gate(request, user, ("researcher", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    from movereg.signal import data_dictionary
+
+    codes = [{"id": c.id, "code": c.code} for c in store.list_children(None)]
+    dictionary = data_dictionary()
+    return _render(request, "export.html", {
+        "children": codes, "dictionary": dictionary,
+        "features": [d["name"] for d in dictionary
+                     if d["name"] not in ("epoch_start", "epoch_s")]}, user=gate)

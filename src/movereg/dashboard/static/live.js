@@ -1,0 +1,261 @@
+/* Therapist live session: strip charts fed by /api/live, one-tap strategies via /api/events. */
+"use strict";
+(function () {
+  const M = window.movereg;
+  const cfg = JSON.parse(document.getElementById("live-config").textContent);
+  const labels = {};
+  JSON.parse(document.getElementById("live-labels").textContent).forEach(function (s) { labels[s.key] = s.label; });
+  const LIGHT_MG = 35.6, BREAK_MIN_S = 60, BREAK_DIP_S = 10;
+  const ZONE_EDGES = [35.6, 201.4, 707.0];
+  let windowS = cfg.window_s;
+  let paused = false;
+  const tiles = {};  // child id -> state
+
+  function zoneOf(mg) { let z = 0; while (z < 3 && mg >= ZONE_EDGES[z]) z++; return z; }
+
+  function spanKey(strategy, startMs) { return strategy + "@" + Math.round(startMs / 1000); }
+
+  function makeTile(el) {
+    const id = Number(el.dataset.childId);
+    const fig = JSON.parse(document.querySelector('script[data-live-figure="' + id + '"]').textContent);
+    const init = JSON.parse(document.querySelector('script[data-live-init="' + id + '"]').textContent);
+    const plot = document.getElementById("plot-" + id);
+    const t = {id, el, plot, fig, baseShapes: (fig.layout.shapes || []).slice(),
+      baseNotes: (fig.layout.annotations || []).slice(), spans: [], rows: [], buffer: [],
+      lastMs: null, runStart: null, runEnd: null, breaks: 0, counted: false,
+      band: null, pendingNote: ""};
+    tiles[id] = t;
+    window.Plotly.newPlot(plot, fig.data, fig.layout, cfg.plot_config);
+    const h = init.history;
+    for (let i = 0; i < h.t_ms.length; i++) {
+      ingest(t, {epoch_start_ms: h.t_ms[i], epoch_s: h.epoch_s[i], enmo_mg: h.enmo_mg[i],
+        rhythmic_fraction: h.rhythmic_fraction[i], impacts: h.impacts[i], zone: h.zone[i]}, false);
+    }
+    init.spans.forEach(function (s) { addSpan(t, {id: s.id, strategy: s.strategy, label: s.label, start_ms: s.start_ms, end_ms: s.end_ms}); });
+    flush(t);
+    wireButtons(t);
+    return t;
+  }
+
+  // ---- data ---------------------------------------------------------------------------
+  function ingest(t, m, live) {
+    const ms = m.epoch_start_ms, es = (m.epoch_s || 1) * 1000;
+    if (t.lastMs !== null && ms <= t.lastMs) return;  // replayed or duplicate epoch
+    t.lastMs = ms;
+    const enmo = m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg);
+    t.buffer.push({x: M.localIso(ms), ms, enmo, rf: m.rhythmic_fraction, imp: m.impacts});
+    t.rows.push({ms, enmo, zone: enmo === null ? -1 : zoneOf(enmo), rf: m.rhythmic_fraction, imp: m.impacts});
+    if (t.rows.length > 12) t.rows.shift();
+    // movement break in progress: light-or-above runs, dips <= 10 s bridged (as the server)
+    const active = enmo !== null && enmo >= LIGHT_MG && !m.nonwear;
+    if (active) {
+      if (t.runStart === null || ms - t.runEnd > BREAK_DIP_S * 1000) { t.runStart = ms; t.counted = false; }
+      t.runEnd = ms + es;
+      if (!t.counted && (t.runEnd - t.runStart) / 1000 >= BREAK_MIN_S) { t.breaks += 1; t.counted = true; }
+    }
+    if (live && !paused) flush(t);
+  }
+
+  function flush(t) {
+    if (!t.buffer.length) { relayoutRange(t); return; }
+    const b = t.buffer; t.buffer = [];
+    const maxPts = Math.ceil(600 / 1) + 30;
+    window.Plotly.extendTraces(t.plot, {
+      x: [b.map(p => p.x), b.map(p => p.x), b.map(p => p.x)],
+      y: [b.map(p => p.enmo), b.map(p => p.rf), b.map(p => p.imp)]}, [0, 1, 2], maxPts);
+    relayoutRange(t);
+    renderNow(t);
+  }
+
+  function relayoutRange(t) {
+    const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now() - 8000) : Date.now();
+    const shapes = t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end)));
+    const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s)));
+    window.Plotly.relayout(t.plot, {"xaxis.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
+      "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
+  }
+
+  function spanShape(s, endMs) {
+    return [{type: "rect", xref: "x", yref: "paper", x0: M.localIso(s.start_ms),
+      x1: M.localIso(s.end_ms || Math.max(endMs, s.start_ms + 1000)), y0: 0, y1: 1,
+      fillcolor: "#CC79A7", opacity: 0.18, line: {color: "#7A3E66", width: 2, dash: "dot"},
+      layer: "below", name: "strategy"}];
+  }
+  function spanNote(s) {
+    return {x: M.localIso(s.start_ms), y: 1.0, xref: "x", yref: "paper", yanchor: "bottom",
+      xanchor: "left", showarrow: false, text: "▼ " + s.label, font: {size: 13, color: "#5A2D4B"}, name: "strategy"};
+  }
+
+  function renderNow(t) {
+    const last = t.rows[t.rows.length - 1];
+    const now = t.el.querySelector(".zone-now");
+    if (last) {
+      now.textContent = last.enmo === null ? "Now: no data in the latest second"
+        : "Now: " + cfg.zone_words[last.zone] + " (" + Math.round(last.enmo) + " mg) at " + M.clock(last.ms);
+    }
+    const br = t.el.querySelector(".break-now");
+    const live = t.runEnd !== null && t.lastMs !== null && (t.lastMs - t.runEnd) <= BREAK_DIP_S * 1000;
+    const run = live ? (t.runEnd - t.runStart) / 1000 : 0;
+    if (live && run >= BREAK_MIN_S) br.textContent = "Movement break in progress: " + M.duration(run);
+    else if (live && run > 0) br.textContent = "Moving for " + M.duration(run) + " (a break counts from 1 min)";
+    else br.textContent = "No movement break in progress";
+    t.el.querySelector(".breaks-count").textContent = String(t.breaks);
+    const cap = t.el.querySelector("figcaption");
+    cap.textContent = (last && last.enmo !== null ? "Latest: " + cfg.zone_words[last.zone] + ", " + Math.round(last.enmo) + " mg. " : "") +
+      t.spans.length + " strategy marker" + (t.spans.length === 1 ? "" : "s") + " on the chart.";
+    const box = document.getElementById("table-" + t.id);
+    if (!box.hidden) {
+      box.querySelector("tbody").innerHTML = t.rows.slice().reverse().map(function (r) {
+        return "<tr><td>" + M.clock(r.ms) + "</td><td>" + (r.enmo === null ? "—" : Math.round(r.enmo)) +
+          "</td><td>" + (r.zone < 0 ? "no data" : cfg.zone_words[r.zone]) + "</td><td>" +
+          (r.rf === null || r.rf === undefined ? "—" : Number(r.rf).toFixed(2)) + "</td><td>" + (r.imp ?? "—") + "</td></tr>";
+      }).join("");
+    }
+  }
+
+  // ---- strategies -------------------------------------------------------------------------
+  function addSpan(t, s) {
+    const key = spanKey(s.strategy, s.start_ms);
+    const old = t.spans.find(x => (s.id && x.id === s.id) || x.key === key);
+    if (old) { if (s.end_ms) old.end_ms = s.end_ms; if (s.id) old.id = s.id; }
+    else t.spans.push({id: s.id || null, key, strategy: s.strategy, label: s.label || labels[s.strategy] || s.strategy,
+      start_ms: s.start_ms, end_ms: s.end_ms || null});
+    renderRunning(t);
+  }
+  function running(t) { return t.spans.filter(s => !s.end_ms); }
+  function renderRunning(t) {
+    const ul = t.el.querySelector(".running-list");
+    const open = running(t);
+    ul.innerHTML = "";
+    if (!open.length) { ul.innerHTML = '<li class="none">Nothing running.</li>'; }
+    open.forEach(function (s) {
+      const li = document.createElement("li");
+      li.textContent = s.label + " since " + M.clock(s.start_ms) + " ";
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "btn btn-small end-btn"; b.textContent = "End " + s.label;
+      b.addEventListener("click", function () { endSpan(t, s); });
+      li.appendChild(b); ul.appendChild(li);
+    });
+    t.el.querySelectorAll(".strat").forEach(function (btn) {
+      const on = open.some(s => s.strategy === btn.dataset.key);
+      btn.setAttribute("aria-pressed", String(on));
+      btn.classList.toggle("on", on);
+    });
+  }
+  async function start(t, key) {
+    const msg = t.el.querySelector(".note-msg");
+    try {
+      const ev = await M.api("/api/events", {method: "POST", body: {child_id: t.id, strategy: key, note: t.pendingNote || ""}});
+      t.pendingNote = "";
+      addSpan(t, {id: ev.id, strategy: ev.strategy, start_ms: Date.parse(ev.started_at), end_ms: null});
+      relayoutRange(t);
+      msg.textContent = "Logged " + (labels[key] || key) + " at " + M.clock(Date.parse(ev.started_at)) + ".";
+    } catch (e) { msg.textContent = "Could not log the strategy: " + e.message; }
+  }
+  async function endSpan(t, s) {
+    const msg = t.el.querySelector(".note-msg");
+    try {
+      const ev = await M.api("/api/events/" + s.id + "/end", {method: "POST"});
+      s.end_ms = Date.parse(ev.ended_at);
+      renderRunning(t); relayoutRange(t);
+      msg.textContent = "Ended " + s.label + ".";
+    } catch (e) { msg.textContent = "Could not end the strategy: " + e.message; }
+  }
+  function wireButtons(t) {
+    t.el.querySelectorAll(".strat").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        const open = running(t).find(s => s.strategy === btn.dataset.key);
+        if (open) endSpan(t, open); else start(t, btn.dataset.key);
+      });
+    });
+    const sel = t.el.querySelector(".other-select");
+    const caution = t.el.querySelector(".caution");
+    sel.addEventListener("change", function () {
+      const opt = sel.selectedOptions[0];
+      caution.textContent = opt && opt.dataset.caution ? "Note: " + opt.dataset.caution : "";
+    });
+    t.el.querySelector(".other-start").addEventListener("click", function () { if (sel.value) start(t, sel.value); });
+    t.el.querySelector(".note-save").addEventListener("click", async function () {
+      const input = t.el.querySelector(".note-input");
+      const msg = t.el.querySelector(".note-msg");
+      const text = input.value.trim();
+      if (!text) return;
+      const open = running(t);
+      if (!open.length) { t.pendingNote = text; input.value = ""; msg.textContent = "Note kept for the next strategy you start."; return; }
+      const s = open[open.length - 1];
+      try {
+        const ev = await M.api("/api/events/" + s.id, {method: "PUT", body: {reason: "note added during session", note: text}});
+        s.id = ev.id; input.value = "";
+        msg.textContent = "Note added to " + s.label + ".";
+      } catch (e) { msg.textContent = "Could not save the note: " + e.message; }
+    });
+  }
+
+  // ---- band status ------------------------------------------------------------------------
+  const STATE_WORDS = {streaming: "streaming", connecting: "connecting", reconnecting: "reconnecting",
+    connected: "connected", disconnected: "disconnected", stopped: "stopped", error: "problem"};
+  const STATE_ICON = {streaming: "●", connected: "●", connecting: "◐", reconnecting: "◐", disconnected: "○", stopped: "○", error: "!"};
+  function renderBand(t) {
+    const p = document.getElementById("band-" + t.id);
+    const b = t.band;
+    if (!b) return;
+    const age = b.last_data_ms ? Math.max(0, (Date.now() - b.last_data_ms) / 1000) : null;
+    const parts = ["Band " + (b.device_id || "") + ": " + (STATE_WORDS[b.state] || b.state)];
+    if (b.battery_pct !== null && b.battery_pct !== undefined) parts.push("battery " + Math.round(b.battery_pct) + "%");
+    parts.push(age === null ? "no data yet" : "last data " + Math.round(age) + " s ago");
+    if (b.samples_lost) parts.push(b.samples_lost + " samples lost");
+    p.querySelector(".txt").textContent = parts.join(" · ");
+    p.querySelector(".dot").textContent = STATE_ICON[b.state] || "◌";
+    p.dataset.state = b.state;
+  }
+  setInterval(function () { Object.values(tiles).forEach(renderBand); }, 1000);
+
+  // ---- feed -------------------------------------------------------------------------------
+  const feedState = document.getElementById("feed-state");
+  let ws = null, backoff = 1000;
+  function connect() {
+    const ids = Object.keys(tiles);
+    if (!ids.length) { feedState.textContent = "Live feed: no children shown"; return; }
+    const q = ids.map(i => "child_id=" + i).join("&");
+    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live?" + q);
+    feedState.textContent = "Live feed: connecting…";
+    ws.onopen = function () { backoff = 1000; feedState.textContent = "Live feed: connected"; feedState.dataset.state = "ok"; };
+    ws.onmessage = function (e) {
+      let m; try { m = JSON.parse(e.data); } catch (err) { return; }
+      if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
+      else if (m.type === "status") {
+        (m.bands || []).forEach(function (b) { const t = tiles[b.child_id]; if (t) { t.band = b; renderBand(t); } });
+      } else if (m.type === "event") {
+        const t = tiles[m.child_id]; if (!t) return;
+        const startMs = Date.parse(m.started_at), endMs = m.ended_at ? Date.parse(m.ended_at) : null;
+        const key = spanKey(m.strategy, startMs);
+        if (m.voided) { t.spans = t.spans.filter(s => s.key !== key); renderRunning(t); }
+        else addSpan(t, {id: m.event_id || null, strategy: m.strategy, start_ms: startMs, end_ms: endMs});
+        if (!paused) relayoutRange(t);
+      }
+    };
+    ws.onclose = function () {
+      feedState.textContent = "Live feed: reconnecting…"; feedState.dataset.state = "wait";
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+
+  // ---- controls ---------------------------------------------------------------------------
+  document.getElementById("pause").addEventListener("click", function () {
+    paused = !paused;
+    this.setAttribute("aria-pressed", String(paused));
+    this.textContent = paused ? "Resume updates" : "Pause updates";
+    if (!paused) Object.values(tiles).forEach(flush);
+  });
+  document.querySelectorAll(".win").forEach(function (b) {
+    b.addEventListener("click", function () {
+      windowS = Number(b.dataset.win);
+      document.querySelectorAll(".win").forEach(x => x.setAttribute("aria-pressed", String(x === b)));
+      Object.values(tiles).forEach(relayoutRange);
+    });
+  });
+  document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
+  document.querySelectorAll(".tile").forEach(makeTile);
+  window.moveregLive = {tiles, isPaused: function () { return paused; }};
+  connect();
+})();
