@@ -172,6 +172,9 @@ def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndar
 
 
 def _as_samples(samples: Any) -> np.ndarray:
+    if (isinstance(samples, np.ndarray) and samples.dtype == np.float64 and samples.ndim == 2
+            and samples.shape[1] == 3 and samples.flags.c_contiguous):
+        return samples
     x = np.asarray(samples)
     if x.ndim != 2 or x.shape[1] != 3:
         raise ParameterError(f"samples must have shape (n, 3) in g, got {x.shape}")
@@ -292,11 +295,10 @@ class FeatureEngine:
     def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> None:
         si = self._si
         base = int(si[_k.S_BASE])
-        L = self._p.L
-        last_epoch = max((int(si[_k.S_IABS]) + x.shape[0]) // L,
+        last_epoch = max((int(si[_k.S_IABS]) + x.shape[0]) // self._p.L,
                          (int(si[_k.S_N10]) + vals.shape[0]) // self._p.n10) + 1
-        need = last_epoch - base + 1
-        if need > self._rows_f.shape[0]:
+        if last_epoch - base + 1 > self._rows_f.shape[0]:
+            need = last_epoch - base + 1
             cap = max(need, 2 * self._rows_f.shape[0])
             rf = np.full((cap, _k.N_RF), np.nan)
             ri = np.zeros((cap, _k.N_RI), dtype=np.int64)
@@ -311,13 +313,12 @@ class FeatureEngine:
 
     def _emit(self, *, final: bool) -> EpochTable:
         si = self._si
-        base = int(si[_k.S_BASE])
-        a_done = int(si[_k.S_ADONE])
+        base = si[_k.S_BASE]
         if final:
-            ready = a_done
+            ready = int(si[_k.S_ADONE])
         else:
-            ready = min(a_done, int(si[_k.S_BDONE]), int(si[_k.S_N10]) // self._p.n10)
-        k = ready - base
+            ready = int(min(si[_k.S_ADONE], si[_k.S_BDONE], si[_k.S_N10] // self._p.n10))
+        k = int(ready - base)
         if k <= 0:
             return _EMPTY
         rf = self._rows_f
@@ -348,6 +349,9 @@ class FeatureEngine:
 
 
 def _counts_array(vals: Any) -> np.ndarray:
+    if (isinstance(vals, np.ndarray) and vals.dtype == np.int64 and vals.ndim == 2
+            and vals.flags.c_contiguous):
+        return vals
     return np.ascontiguousarray(np.asarray(vals).reshape(-1, 3), dtype=np.int64)
 
 

@@ -1,0 +1,142 @@
+"""The full per-epoch feature set vs a plain numpy ENMO+MAD pass, batch and streaming.
+
+Input: the deterministic, seeded 7-day 100 Hz synthetic wrist recording of
+``bench_counts`` (rest, walking, rocking, jumps, night-time stillness), single-threaded.
+
+* batch: :func:`movereg.signal.extract_features` on the whole week (5-s epochs), every
+  feature including counts;
+* baseline: plain numpy ENMO + MAD per 5-s epoch on the same array;
+* streaming: :class:`movereg.signal.FeatureEngine` fed 1-s blocks (100 samples) for one
+  hour: time per sample per device, Python overhead included;
+* peak extra memory of the batch run (tracemalloc; numpy buffers are traced) vs the
+  input's size.
+
+Targets (issue 2): batch <= 3 s and <= 8x the numpy pass; streaming <= 50 ns/sample;
+peak extra memory <= input size. Run: ``python -m benchmarks features``; writes
+``benchmarks/results/features.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+FS = 100
+DAYS = 7
+EPOCH_S = 5.0
+RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
+
+
+def _week() -> np.ndarray:
+    from benchmarks.bench_counts import HOUR, _hour
+
+    n_hours = 24 * DAYS
+    x = np.empty((n_hours * HOUR, 3))
+    for h in range(n_hours):
+        x[h * HOUR:(h + 1) * HOUR] = _hour(h)
+    return x
+
+
+def _numpy_enmo_mad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plain numpy pass: resultant, then ENMO and MAD per epoch (mg)."""
+    n = int(FS * EPOCH_S)
+    m = x.shape[0] // n
+    r = np.sqrt(np.sum(x[: m * n] ** 2, axis=1)).reshape(m, n)
+    enmo = np.maximum(r - 1.0, 0.0).mean(axis=1) * 1000.0
+    mad = np.abs(r - r.mean(axis=1, keepdims=True)).mean(axis=1) * 1000.0
+    return enmo, mad
+
+
+def _stream_ns_per_sample(x: np.ndarray, seconds: int) -> float:
+    from movereg.signal import FeatureEngine
+
+    eng = FeatureEngine(FS, epoch_s=EPOCH_S)
+    blocks = [np.ascontiguousarray(x[i * FS:(i + 1) * FS]) for i in range(seconds)]
+    t0 = time.perf_counter()
+    for i, b in enumerate(blocks):
+        eng.push(b, i * 1_000_000_000)
+    spent = time.perf_counter() - t0
+    return spent / (seconds * FS) * 1e9
+
+
+def main() -> None:
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    from movereg.signal import extract_features, warmup
+
+    warmup()
+    extract_features(np.random.default_rng(0).normal(size=(50_000, 3)), FS)
+    t = time.perf_counter()
+    x = _week()
+    gen_s = time.perf_counter() - t
+    n = x.shape[0]
+
+    t = time.perf_counter()
+    enmo, mad = _numpy_enmo_mad(x)
+    numpy_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    table = extract_features(x, FS, epoch_s=EPOCH_S)
+    ours_s = time.perf_counter() - t
+    m = enmo.shape[0]
+    agree = float(max(np.max(np.abs(table["enmo_mg"][:m] - enmo)),
+                      np.max(np.abs(table["mad_mg"][:m] - mad))))
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    extract_features(x, FS, epoch_s=EPOCH_S)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+
+    stream_ns = _stream_ns_per_sample(x, 3600)
+
+    res = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_count": os.cpu_count(),
+        "threads": 1,
+        "fs_hz": FS,
+        "days": DAYS,
+        "n_samples": n,
+        "epoch_s": EPOCH_S,
+        "epochs": table.n,
+        "generate_s": round(gen_s, 2),
+        "full_features_batch_s": round(ours_s, 3),
+        "full_features_ns_per_sample": round(ours_s / n * 1e9, 2),
+        "numpy_enmo_mad_s": round(numpy_s, 3),
+        "ratio_full_vs_numpy": round(ours_s / numpy_s, 2),
+        "enmo_mad_max_abs_diff_mg": agree,
+        "stream_1s_pushes_ns_per_sample": round(stream_ns, 1),
+        "input_bytes": int(x.nbytes),
+        "peak_extra_bytes": int(peak),
+        "peak_extra_vs_input": round(peak / x.nbytes, 4),
+        "targets": {"full_features_batch_s": 3.0, "ratio_full_vs_numpy": 8.0,
+                    "stream_ns_per_sample": 50.0, "peak_extra_vs_input": 1.0},
+    }
+    res["meets"] = {
+        "full_features_batch_s": ours_s <= 3.0,
+        "ratio_full_vs_numpy": ours_s / numpy_s <= 8.0,
+        "stream_ns_per_sample": stream_ns <= 50.0,
+        "peak_extra_vs_input": peak <= x.nbytes,
+    }
+    rows = [
+        ("full feature set, batch (7 d @ 100 Hz)", f"{ours_s:8.2f} s",
+         f"{ours_s / n * 1e9:6.1f} ns/sample"),
+        ("plain numpy ENMO + MAD", f"{numpy_s:8.2f} s", f"{numpy_s / n * 1e9:6.1f} ns/sample"),
+        ("ratio full / numpy", f"{ours_s / numpy_s:8.2f} x", "target <= 8x"),
+        ("streaming, 1-s pushes", f"{stream_ns:8.1f} ns", "per sample per device"),
+        ("peak extra memory", f"{peak / 2**20:8.1f} MiB",
+         f"input {x.nbytes / 2**20:.0f} MiB"),
+    ]
+    for name, a, b in rows:
+        print(f"{name:42s} {a:>14s}  {b}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
