@@ -26,7 +26,7 @@ from movereg.signal.schema import EPOCH_COLUMNS, ZONE_LABELS
 __all__ = ["SUMMARY_COLUMNS", "file_fingerprint", "process_recording"]
 
 CHUNK_SAMPLES = 1 << 18
-_ROW_GROUP = 1 << 16
+_ROW_GROUP = 8192  # epochs per Parquet row group (about 1.4 MB)
 
 #: Cohort summary columns, in order.
 SUMMARY_COLUMNS = (
