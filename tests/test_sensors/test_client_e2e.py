@@ -1,0 +1,302 @@
+"""The production WristbandClient against emulated bands on Bumble's in-memory link.
+
+Real bleak API (``BleakScanner`` / ``BleakClient`` via bleak-retry-connector's
+``establish_connection``) -> our Bumble backend (tests/emulated) -> emulated GATT
+peripherals serving each family's real bytes. Faults are injected on the peripheral
+side. Every test checks the two invariants of the brief: each sample the band sent is
+decoded exactly once and in order, and every span it did not send is reported as a gap
+of the right length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from emulated import (  # noqa: E402
+    EMULATORS,
+    EmulatedBand,
+    EmulatedMetaWear,
+    EmulatedPolar,
+    World,
+)
+
+from movereg.errors import ProtocolError  # noqa: E402
+from movereg.models import BandState, DeviceFamily, SampleBlock  # noqa: E402
+from movereg.sensors import WristbandClient, open_band, scan  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+
+DEVICE_TIME = {DeviceFamily.POLAR_PMD, DeviceFamily.MOVESENSE}
+
+
+async def until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Event-loop friendly wait for a condition (generous timeout, no timing asserts)."""
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+class Collector:
+    """Consume client.blocks() in the background."""
+
+    def __init__(self, client: WristbandClient) -> None:
+        self.blocks: list[SampleBlock] = []
+        self.task = asyncio.create_task(self._run(client))
+
+    async def _run(self, client: WristbandClient) -> None:
+        async for b in client.blocks():
+            self.blocks.append(b)
+
+    @property
+    def samples(self) -> int:
+        return sum(b.n for b in self.blocks)
+
+
+async def _setup(family: DeviceFamily, *, mtu: int = 247, speed: float = 0,
+                 prepare: Callable[[EmulatedBand], None] | None = None,
+                 **client_kw: object) -> tuple[World, EmulatedBand, WristbandClient, Collector]:
+    world = World(mtu=mtu)
+    await world.start()
+    if speed == 0:  # default: bands with a device clock run 4x faster than real time
+        speed = 4.0 if family in DEVICE_TIME else 1.0
+    emu = EMULATORS[family](world, speed=speed)
+    if prepare is not None:
+        prepare(emu)
+    await emu.power_on()
+    kw: dict = {"scan_timeout_s": 3.0, "backoff_s": (0.02, 0.2), "reply_timeout_s": 3.0,
+                "clock_options": {"speed": speed}}
+    kw.update(client_kw)
+    client = WristbandClient(emu.address, family, backend=world.backend, **kw)
+    await client.start()
+    return world, emu, client, Collector(client)
+
+
+async def _finish(client: WristbandClient, col: Collector) -> None:
+    await client.stop()
+    await asyncio.wait_for(col.task, 20)
+
+
+def check_exactly_once_and_gaps(emu: EmulatedBand, blocks: list[SampleBlock], *,
+                                exact_gaps: bool = True) -> dict[str, int]:
+    """Decoded == sent (once, in order); every jump in the index is a reported gap."""
+    idx = [emu.indices_from_g(b.samples) for b in blocks]
+    got = np.concatenate(idx)
+    sent = emu.sent_indices()
+    assert len(got) == len(np.unique(got)), "a sample was decoded twice"
+    assert np.all(np.diff(got) > 0), "samples out of order"
+    np.testing.assert_array_equal(got, sent[: len(got)])  # exactly what was sent, in order
+    assert len(sent) - len(got) <= emu.frame_n * 2  # at most the frames in flight at stop
+    n_gaps = missing = 0
+    for prev, (b, ib) in zip(idx, list(zip(blocks, idx, strict=True))[1:], strict=False):
+        jump = int(ib[0] - prev[-1] - 1)
+        reported = sum(g.samples_missing for g in b.gaps)
+        if exact_gaps:
+            assert reported == jump, (jump, b.gaps)
+        else:  # no device time: gaps from arrival times (jitter-tolerant estimate)
+            assert (jump == 0) == (reported == 0) or abs(reported - jump) <= 10, (jump, b.gaps)
+            if jump:
+                assert abs(reported - jump) <= max(10, 0.05 * jump), (jump, b.gaps)
+        if b.gaps:
+            n_gaps += 1
+            missing += reported
+            span = b.gaps[-1].end_ns - b.gaps[0].start_ns
+            assert abs(span - reported * 1e9 / b.fs_hz) <= 0.5e9 / b.fs_hz + 1e6 * (not exact_gaps) * 100
+    return {"gaps": n_gaps, "missing": missing, "samples": len(got)}
+
+
+# ------------------------------------------------------------------------------------
+async def test_scan_finds_every_family_and_nothing_else() -> None:
+    world = World()
+    await world.start()
+    emus = [cls(world) for cls in EMULATORS.values()]
+    for e in emus:
+        await e.power_on()
+    results = await scan(1.0, backend=world.backend)
+    assert {r.family for r in results} == set(EMULATORS)
+    assert {r.address for r in results} == {e.address for e in emus}
+    assert all(r.rssi is not None for r in results)
+
+
+@pytest.mark.parametrize("family", list(EMULATORS), ids=[f.value for f in EMULATORS])
+async def test_stream_each_family(family: DeviceFamily) -> None:
+    _world, emu, client, col = await _setup(family)
+    st = await client.wait_for_state(BandState.STREAMING, 20)
+    assert st.state == BandState.STREAMING and st.battery_pct == 87
+    want = 60 if family != DeviceFamily.INFINITIME else 12
+    await until(lambda: col.samples >= want)
+    assert client.status().rate_hz is not None
+    await _finish(client, col)
+    stats = check_exactly_once_and_gaps(emu, col.blocks, exact_gaps=family in DEVICE_TIME)
+    assert stats["gaps"] == 0
+    assert client.status().state == BandState.STOPPED
+    assert all(b.fs_hz == emu.fs_hz for b in col.blocks)
+    if family == DeviceFamily.POLAR_PMD:
+        assert isinstance(emu, EmulatedPolar)
+        ops = [c[:2] for c in emu.cp_log]
+        # settings, STOP before START, ..., STOP before disconnect
+        assert ops[:3] == [b"\x01\x02", b"\x03\x02", b"\x02\x02"] and ops[-1] == b"\x03\x02"
+        # samples are on the device's clock mapped to UTC: sample k at t0 + k/fs
+        b0 = col.blocks[0]
+        assert abs(b0.t0_ns - col.blocks[1].t0_ns + b0.n * 1e9 / 52) < 2e6
+
+
+@pytest.mark.parametrize("family", [DeviceFamily.POLAR_PMD, DeviceFamily.MOVESENSE,
+                                    DeviceFamily.METAWEAR], ids=lambda f: f.value)
+async def test_link_drop_reconnects_and_reports_the_gap(family: DeviceFamily) -> None:
+    _world, emu, client, col = await _setup(family)
+    for k in range(2):
+        await until(lambda k=k: emu.connections == k + 1 and col.samples > 60 * (k + 1))
+        await emu.drop_link()
+    await until(lambda: emu.connections == 3 and col.samples > 200)
+    await _finish(client, col)
+    stats = check_exactly_once_and_gaps(emu, col.blocks, exact_gaps=family in DEVICE_TIME)
+    assert stats["gaps"] == 2 and stats["missing"] > 0
+    reasons = {g.reason for b in col.blocks for g in b.gaps}
+    assert reasons == {"disconnect"}
+    assert client.connections == 3
+
+
+async def test_duplicated_notifications_after_reconnect_are_dropped() -> None:
+    def dup(emu: EmulatedBand) -> None:
+        emu.dup_frames = 6  # the BlueZ bug: each notification twice after (re)connect
+
+    _world, emu, client, col = await _setup(DeviceFamily.POLAR_PMD, prepare=dup)
+    await until(lambda: col.samples >= 8 * emu.frame_n)
+    await emu.drop_link()
+    frames = len(emu.sent)
+    await until(lambda: emu.connections == 2 and col.samples >= (frames + 8) * emu.frame_n)
+    await _finish(client, col)
+    assert client.clock is not None and client.clock.stats.duplicates == 12
+    check_exactly_once_and_gaps(emu, col.blocks)
+
+
+async def test_mtu_23_gives_a_clear_protocol_error_and_keeps_retrying() -> None:
+    _world, emu, client, col = await _setup(DeviceFamily.POLAR_PMD, mtu=23)
+    await until(lambda: client.last_error is not None and emu.connections >= 2)
+    err = client.last_error
+    assert isinstance(err, ProtocolError) and err.code == 10
+    assert "MTU" in str(err)
+    st = client.status()
+    assert st.state in (BandState.RECONNECTING, BandState.SCANNING, BandState.CONNECTING)
+    assert emu.sent == []
+    await _finish(client, col)
+    assert col.blocks == []
+
+
+async def test_pmd_error_status_then_recovery_without_intervention() -> None:
+    world = World()
+    await world.start()
+    emu = EmulatedPolar(world)
+    emu.start_error = 13  # DEVICE IN CHARGER
+    await emu.power_on()
+    client = WristbandClient(emu.address, "polar_pmd", backend=world.backend,
+                             scan_timeout_s=3.0, backoff_s=(0.02, 0.1))
+    await client.start()
+    col = Collector(client)
+    await until(lambda: isinstance(client.last_error, ProtocolError))
+    assert client.last_error is not None and "CHARGER" in str(client.last_error)
+    st = client.status()
+    assert st.reason is not None and "CHARGER" in st.reason
+    emu.start_error = None  # taken off the charger
+    await until(lambda: col.samples > 60)
+    assert client.status().state == BandState.STREAMING
+    await _finish(client, col)
+    check_exactly_once_and_gaps(emu, col.blocks)
+
+
+async def test_silent_stall_triggers_watchdog_reconnect() -> None:
+    _world, emu, client, col = await _setup(DeviceFamily.POLAR_PMD, watchdog_s=0.6)
+    await until(lambda: col.samples > 60)
+    emu.stalled = True  # connected, but no notifications
+    await until(lambda: emu.connections >= 2)
+    emu.stalled = False
+    await until(lambda: col.samples > 200 and any(b.gaps for b in col.blocks))
+    await _finish(client, col)
+    check_exactly_once_and_gaps(emu, col.blocks)
+    reasons = [g.reason for b in col.blocks for g in b.gaps]
+    assert reasons and reasons[0] == "stall"
+
+
+@pytest.mark.parametrize("jump_s", [-10 * 365 * 86400, 7 * 86400])
+async def test_device_clock_jump_is_reanchored_and_recorded(jump_s: int) -> None:
+    _world, emu, client, col = await _setup(DeviceFamily.POLAR_PMD)
+    await until(lambda: col.samples > 100)
+    emu.jump_clock(jump_s * 1_000_000_000)
+    n_before = col.samples
+    await until(lambda: col.samples > n_before + 150)
+    await _finish(client, col)
+    assert client.clock is not None and client.clock.stats.clock_jumps == 1
+    # nothing lost, nothing doubled; the jump is recorded (not a data gap)
+    idx = np.concatenate([emu.indices_from_g(b.samples) for b in col.blocks])
+    np.testing.assert_array_equal(idx, emu.sent_indices()[: len(idx)])
+    jumps = [g for b in col.blocks for g in b.gaps]
+    assert [g.reason for g in jumps] == ["clock_jump"]
+    assert jumps[0].samples_missing <= 2  # host-time re-anchor: about zero samples
+    t0 = [b.t0_ns for b in col.blocks]
+    assert all(b >= a for a, b in zip(t0, t0[1:], strict=False))
+
+
+async def test_metawear_status_and_open_band_for_an_address() -> None:
+    world = World()
+    await world.start()
+    emu = EmulatedMetaWear(world)
+    await emu.power_on()
+    band = open_band(emu.address, backend=world.backend, scan_timeout_s=3.0)  # family from adv
+    assert isinstance(band, WristbandClient)
+    await band.start()
+    col = Collector(band)
+    await until(lambda: col.samples > 50)
+    st = band.status()
+    assert st.family == "metawear" and st.state == BandState.STREAMING
+    await band.stop()
+    await asyncio.wait_for(col.task, 20)
+    assert band.status().state == BandState.STOPPED and band.status().reason == "stopped"
+
+
+# ------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_one_hour_accelerated_with_100_disconnects() -> None:
+    """1 h of Polar data at 150x speed, 100 injected link drops.
+
+    Every sample the band sent while connected is decoded exactly once and in order;
+    every span it sampled while disconnected (its clock keeps running) is one gap with
+    exactly the missing sample count.
+    """
+    speed = 150.0
+    hour = int(3600 * 52)
+    world = World()
+    await world.start()
+    emu = EmulatedPolar(world, speed=speed)
+    await emu.power_on()
+    client = WristbandClient(
+        emu.address, "polar_pmd", backend=world.backend, scan_timeout_s=5.0,
+        backoff_s=(0.01, 0.05), queue_size=1 << 16,
+        clock_options={"speed": speed, "jump_tolerance_s": 600.0})
+    await client.start()
+    col = Collector(client)
+    for i in range(100):
+        target = (i + 1) * hour // 101
+        await until(lambda t=target, i=i: emu.index_now() >= t and emu.connections == i + 1
+                    and len(emu.sent) > 0, timeout=60)
+        n = col.samples
+        await until(lambda n=n: col.samples > n, timeout=60)  # streaming again
+        await emu.drop_link()
+    await until(lambda: emu.index_now() >= hour and emu.connections == 101 and col.samples > 0,
+                timeout=60)
+    await _finish(client, col)
+    stats = check_exactly_once_and_gaps(emu, col.blocks)
+    assert emu.connections == 101
+    assert stats["gaps"] == 100
+    sent = emu.sent_indices()
+    print(f"\n1 h accelerated: sent {len(sent)} samples, decoded {stats['samples']}, "
+          f"100 disconnects -> {stats['gaps']} gaps, {stats['missing']} samples missing "
+          f"({stats['missing'] / 52:.0f} s), duplicates {client.clock.stats.duplicates if client.clock else 0}")
