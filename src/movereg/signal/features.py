@@ -28,8 +28,10 @@ from movereg.signal.table import EpochTable
 
 __all__ = ["FeatureEngine", "extract_features", "zone_of"]
 
+_DEFAULT = FeatureConfig()
 _CHUNK = 1 << 18          # samples per kernel call in batch mode (bounds memory)
 _GAP_CHUNK = 1 << 16      # NaN rows per step when filling a time gap
+_NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
 _FCOLS = ("coverage", "enmo_mg", "mad_mg", "z_angle_deg", "jerk_g_s", "jerk_p95_g_s",
           "rhythm_strength", "rhythm_hz", "rhythmic_fraction", "flap_share")
 _ICOLS = ("counts_x", "counts_y", "counts_z", "nonwear", "impacts", "hard_impacts",
@@ -38,14 +40,11 @@ _ICOLS = ("counts_x", "counts_y", "counts_z", "nonwear", "impacts", "hard_impact
 
 def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
     """Intensity zone index per epoch from ENMO (mg); -1 where ENMO is undefined."""
-    cfg = config or FeatureConfig()
+    cfg = config or _DEFAULT
     e = np.asarray(enmo_mg, dtype=np.float64)
-    z = np.full(e.shape, ZONE_NO_DATA, dtype=np.int8)
-    ok = np.isfinite(e)
-    z[ok] = 0
-    z[ok & (e >= cfg.light_mg)] = 1
-    z[ok & (e >= cfg.moderate_mg)] = 2
-    z[ok & (e >= cfg.vigorous_mg)] = 3
+    cuts = np.array([cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg])
+    z = np.searchsorted(cuts, e, side="right").astype(np.int8)
+    z[np.isnan(e)] = ZONE_NO_DATA
     return z
 
 
@@ -238,6 +237,7 @@ class FeatureEngine:
         self._t0: int | None = None
         self._closed = False
         self._dt_ns = 1e9 / self.fs_hz
+        self._epoch_ns = self.epoch_s * 1e9
 
     @property
     def lag_s(self) -> float:
@@ -325,27 +325,31 @@ class FeatureEngine:
         ri = self._rows_i
         cols: dict[str, np.ndarray] = {}
         t0 = self._t0 if self._t0 is not None else 0
-        cols["epoch_start"] = (t0 + np.round(
-            np.arange(base, ready, dtype=np.float64) * (self.epoch_s * 1e9))).astype(np.int64)
+        if k == 1:
+            cols["epoch_start"] = np.array([t0 + round(base * self._epoch_ns)], dtype=np.int64)
+        else:
+            cols["epoch_start"] = (t0 + np.round(
+                np.arange(base, ready, dtype=np.float64) * self._epoch_ns)).astype(np.int64)
         cols["epoch_s"] = np.full(k, self.epoch_s)
+        fblock = rf[:k].T.copy()
+        iblock = ri[:k].T.copy()
         for c, name in enumerate(_FCOLS):
-            cols[name] = rf[:k, c].copy()
+            cols[name] = fblock[c]
         for c, name in enumerate(_ICOLS):
-            cols[name] = ri[:k, c].copy()
-        cols["nonwear"] = cols["nonwear"].astype(np.int8)
-        cx = cols["counts_x"].astype(np.float64)
-        cy = cols["counts_y"].astype(np.float64)
-        cz = cols["counts_z"].astype(np.float64)
-        cols["counts_vm"] = np.sqrt(cx * cx + cy * cy + cz * cz)
+            cols[name] = iblock[c]
+        cols["nonwear"] = iblock[_k.RI_NW].astype(np.int8)
+        cvm = iblock[:3].astype(np.float64)
+        cols["counts_vm"] = np.sqrt(np.einsum("ij,ij->j", cvm, cvm))
         cols["zone"] = zone_of(cols["enmo_mg"], self.config)
         # shift the pending rows to the front of the store
         rest = rf.shape[0] - k
-        rf[:rest] = rf[k:].copy()
+        if rest > 0:
+            rf[:rest] = rf[k:].copy()
+            ri[:rest] = ri[k:].copy()
         rf[rest:] = np.nan
-        ri[:rest] = ri[k:].copy()
         ri[rest:] = 0
         si[_k.S_BASE] = ready
-        return EpochTable({name: cols[name] for name, _ in EPOCH_COLUMNS})
+        return EpochTable({name: cols[name] for name in _NAMES})
 
 
 def _counts_array(vals: Any) -> np.ndarray:

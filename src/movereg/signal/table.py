@@ -17,7 +17,7 @@ from movereg.signal.schema import EPOCH_COLUMNS
 __all__ = ["EpochTable", "iso_utc"]
 
 _NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
-_DTYPES = dict(EPOCH_COLUMNS)
+_DTYPES = {name: np.dtype(dt) for name, dt in EPOCH_COLUMNS}
 
 
 def iso_utc(ns: np.ndarray) -> list[str]:
@@ -46,7 +46,7 @@ class EpochTable:
             if name not in self.columns:
                 raise ParameterError(f"EpochTable: column {name!r} missing")
             col = self.columns[name]
-            if col.ndim != 1 or col.dtype != np.dtype(_DTYPES[name]):
+            if col.ndim != 1 or col.dtype != _DTYPES[name]:
                 raise ParameterError(
                     f"EpochTable: column {name!r} must be 1-D {_DTYPES[name]}, got "
                     f"{col.ndim}-D {col.dtype}")
@@ -59,7 +59,7 @@ class EpochTable:
     @classmethod
     def empty(cls) -> EpochTable:
         """A table with no rows."""
-        return cls({name: np.empty(0, dtype=dt) for name, dt in EPOCH_COLUMNS})
+        return cls({name: np.empty(0, dtype=dt) for name, dt in _DTYPES.items()})
 
     @classmethod
     def concat(cls, tables: Iterable[EpochTable]) -> EpochTable:
@@ -99,10 +99,10 @@ class EpochTable:
         """Integers identical, floats equal to ``rtol`` (NaN == NaN)."""
         if self.n != other.n:
             return False
-        for name, dt in EPOCH_COLUMNS:
+        for name, dt in _DTYPES.items():
             a = self.columns[name]
             b = other.columns[name]
-            if dt.startswith("float"):
+            if dt.kind == "f":
                 if not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
                     return False
             elif not np.array_equal(a, b):
