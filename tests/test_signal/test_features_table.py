@@ -159,3 +159,24 @@ def test_calibration_refuses_without_orientations() -> None:
     np.testing.assert_array_equal(apply_calibration(x, Calibration()), x)
     with pytest.raises(ParameterError):
         calibrate(np.zeros((10, 2)), 25.0)
+
+
+def test_detect_nonwear_ggir_centred_windows() -> None:
+    from movereg.signal import detect_nonwear
+
+    fs = 2.0
+    rng = np.random.default_rng(9)
+    hour = int(3600 * fs)
+    moving = rng.normal(0, 0.3, (2 * hour, 3)) + np.array([0.0, 0.0, 1.0])
+    still = np.tile([0.0, 0.0, 1.0], (3 * hour, 1)) + rng.normal(0, 0.002, (3 * hour, 3))
+    x = np.vstack([moving, still, moving])
+    flags = detect_nonwear(x, fs, epoch_s=900.0)          # one epoch per 15-min step
+    assert flags.shape == (28,)
+    # centred 60-min windows: steps whose window lies inside the still 3 h are flagged
+    expected = np.zeros(28, dtype=np.int8)
+    for b in range(28):
+        lo, hi = b * 900 - 1350, (b + 1) * 900 + 1350       # seconds
+        expected[b] = int(lo >= 7200 and hi <= 18000)
+    np.testing.assert_array_equal(flags, expected)
+    assert flags.sum() == 8
+    assert detect_nonwear(np.zeros((0, 3)), fs).shape == (0,)

@@ -9,6 +9,7 @@ from movereg.signal.counts import CountsStream, activity_counts
 from movereg.signal.dictionary import data_dictionary, write_data_dictionary
 from movereg.signal.features import FeatureEngine, extract_features, zone_of
 from movereg.signal.params import FeatureConfig
+from movereg.signal.quality import detect_nonwear
 from movereg.signal.schema import EPOCH_COLUMNS, ZONE_LABELS, ZONE_NO_DATA
 from movereg.signal.table import EpochTable
 from movereg.signal.warmup import warmup
@@ -27,6 +28,7 @@ __all__ = [
     "apply_calibration",
     "calibrate",
     "data_dictionary",
+    "detect_nonwear",
     "extract_features",
     "movement_breaks",
     "vigorous_bouts",
