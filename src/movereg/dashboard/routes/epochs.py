@@ -56,7 +56,7 @@ def get_epochs(child_id: ChildId, store: StoreDep, principal: CurrentUser,
     store.audit(principal.actor, "read.epochs", child_id=child_id,
                 detail={"from": a, "to": b, "features": names or "all",
                         "n": int(cols["epoch_start"].shape[0])})
-    keep = names if names is not None else [n for n in EPOCH_NAMES if n != "epoch_start"]
+    keep = [n for n in EPOCH_NAMES if n in cols]  # epoch_s always comes along
     return EpochsOut(child_id=child_id, start=start, end=end,
                      n=int(cols["epoch_start"].shape[0]),
                      epoch_start=[dt(int(v)) for v in cols["epoch_start"].tolist()],
