@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import zlib
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``movereg features``."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="recording(s): CSV (optionally .gz) with header x,y,z in g and an "
-                        "optional time column (s, Unix ms, or ISO 8601), or a first line "
-                        "'# fs_hz=<rate>'; several inputs go to the cohort mode")
+                        "optional time column (Unix s/ms/us/ns by magnitude, or ISO 8601; "
+                        "UTC unless an offset is given) or a first line '# fs_hz=<rate>'; "
+                        "also GT3X/CWA/GENEActiv BIN (see movereg.recordings); several "
+                        "inputs go to the cohort mode")
     parser.add_argument("--epoch", type=float, default=5.0, metavar="S",
                         help="epoch length in seconds (default 5)")
     parser.add_argument("--out", required=True, metavar="OUT",
@@ -35,21 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(path: str, fs_hz: float | None) -> Any:
-    """A recording with ``fs_hz``, ``t0_ns`` and ``chunks(n)``: movereg.recordings when it
-    offers ``open_recording``, else the small CSV reader of this command."""
+    """The recording (movereg.recordings): ``fs_hz``, ``t0_ns`` and ``chunks(n)``."""
+    from movereg.recordings import open_recording
+
     p = Path(path)
     if not p.exists():
         raise InputFileError(path, "no such file")
     if p.is_dir():
         raise InputFileError(path, "is a directory, not a recording file")
-    try:
-        recordings = importlib.import_module("movereg.recordings")
-    except ImportError:
-        recordings = None
-    open_recording = getattr(recordings, "open_recording", None)
-    if open_recording is None:
-        from movereg.commands._csv_input import CsvInput
-        return CsvInput(p, fs_hz)
     return open_recording(p, fs_hz=fs_hz)
 
 
@@ -77,14 +71,8 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None) -> Any:
     rec = _open(path, fs_hz)
     eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
     parts = []
-    first = True
-    for item in rec.chunks(_CHUNK):
-        if isinstance(item, tuple):
-            t0, x = item
-        else:
-            t0, x = (rec.t0_ns if first else None), item
+    for t0, x in rec.chunks(_CHUNK):
         parts.append(eng.push(x, t0))
-        first = False
     parts.append(eng.flush())
     table = EpochTable.concat(parts)
     if table.n == 0:
@@ -101,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
     if cohort:
-        run_cohort = importlib.import_module("movereg.recordings.cohort").run_cohort
+        from movereg.recordings import run_cohort
+
         out.mkdir(parents=True, exist_ok=True)
         run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
                    workers=args.workers, scheduler=args.scheduler)
