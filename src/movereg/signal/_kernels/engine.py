@@ -88,7 +88,14 @@ S_NWPOS = 24        # ring position of the next previous block
 S_MAC = 25          # valid bins in the moving-average window
 S_ABOVE = 26        # previous valid sample was >= the impact threshold
 S_ABOVEH = 27       # ... >= the hard-impact threshold
-N_SI = 28
+S_PK = 28           # ring positions and block counters of the decimated stream
+S_PD = 29
+S_KB = 30
+S_KR = 31
+S_TB = 32
+S_TR = 33
+S_BT = 34
+N_SI = 35
 
 # --- float state (sf) ---------------------------------------------------------------------
 F_LAST = 0          # 0..2 last valid raw sample
@@ -290,8 +297,9 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             s[t] = 0.0
         for b in range(b0, b0 + nbw):
             if b >= 0:
+                row = bacc[b % nb]
                 for t in range(tmax + 1):
-                    s[t] += bacc[b % nb, t]
+                    s[t] += row[t]
         if pi[PI_GATE] == 0:
             gate = math.sqrt(s[0] / nv) if s[0] > 0.0 else 0.0
         else:
@@ -303,17 +311,22 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2
             ws = max(b0 * B, 0)
             we = b0 * B + wd
+            n1 = we - ws
+            # dbuf holds each value twice (at k % cd and k % cd + cd): contiguous from base
+            base = ws % cd
+            d0 = dbuf[0]
+            d1 = dbuf[1]
+            d2 = dbuf[2]
             e2 = scratch[1]
             e = 0.0
-            for t in range(ws, we):
-                p = t % cd
-                e += dbuf[0, p] * dbuf[0, p] + dbuf[1, p] * dbuf[1, p] + dbuf[2, p] * dbuf[2, p]
+            for u in range(base, base + n1):
+                e += d0[u] * d0[u] + d1[u] * d1[u] + d2[u] * d2[u]
             e2[0] = e
             for t in range(1, tmax + 1):
-                pa = (we - 1 + t) % cd
-                ps = (ws + t - 1) % cd
-                e += dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa] + dbuf[2, pa] * dbuf[2, pa]
-                e -= dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps] + dbuf[2, ps] * dbuf[2, ps]
+                pa = base + n1 - 1 + t
+                ps = base + t - 1
+                e += d0[pa] * d0[pa] + d1[pa] * d1[pa] + d2[pa] * d2[pa]
+                e -= d0[ps] * d0[ps] + d1[ps] * d1[ps] + d2[ps] * d2[ps]
                 e2[t] = e if e > 0.0 else 0.0
             rho = scratch[2]
             rho[0] = 1.0
@@ -401,7 +414,7 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
     cd = dbuf.shape[1] // 2
     nb = bacc.shape[0]
     k = si[S_NBINS]
-    p = k % ca
+    p = si[S_PK]                      # k % ca
     abuf[p, 0] = ax
     abuf[p, 1] = ay
     abuf[p, 2] = az
@@ -411,9 +424,10 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
         sf[F_MASUM + 1] += ay
         sf[F_MASUM + 2] += az
         si[S_MAC] += 1
-    old = k - 2 * M - 1
-    if old >= 0:
-        po = old % ca
+    if k - 2 * M - 1 >= 0:
+        po = p - 2 * M - 1
+        if po < 0:
+            po += ca
         if abuf[po, 3] > 0.0:
             sf[F_MASUM] -= abuf[po, 0]
             sf[F_MASUM + 1] -= abuf[po, 1]
@@ -424,15 +438,18 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
                 sf[F_MASUM + 1] = 0.0
                 sf[F_MASUM + 2] = 0.0
     si[S_NBINS] = k + 1
+    si[S_PK] = p + 1 if p + 1 < ca else 0
     kp = k - M
     if kp < 0:
         return
     # high-passed value at the window centre kp: a(kp) - mean of valid a in [kp-M, kp+M]
-    pc = kp % ca
-    pd = kp % cd
-    bk = kp // B
-    if kp % B == 0:
-        r = bk % nb
+    pc = p - M
+    if pc < 0:
+        pc += ca
+    pd = si[S_PD]                     # kp % cd
+    kb = si[S_KB]                     # kp % B
+    r = si[S_KR]                      # (kp // B) % nb
+    if kb == 0:
         bstat[r, 0] = 0.0
         bstat[r, 1] = 0.0
         bstat[r, 2] = 0.0
@@ -443,7 +460,6 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
             dbuf[a, pd] = v
             dbuf[a, pd + cd] = v
         rr = math.sqrt(abuf[pc, 0] ** 2 + abuf[pc, 1] ** 2 + abuf[pc, 2] ** 2)
-        r = bk % nb
         bstat[r, 0] += 1.0
         bstat[r, 1] += rr
         bstat[r, 2] += rr * rr
@@ -451,23 +467,41 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
         for a in range(3):
             dbuf[a, pd] = 0.0
             dbuf[a, pd + cd] = 0.0
+    si[S_PD] = pd + 1 if pd + 1 < cd else 0
+    if kb + 1 < B:
+        si[S_KB] = kb + 1
+    else:
+        si[S_KB] = 0
+        si[S_KR] = r + 1 if r + 1 < nb else 0
     # lag products for t = kp - tmax, whose partners up to t + tmax now exist
     t = kp - tmax
     if t < 0:
         return
-    bt = t // B
-    r = bt % nb
-    if t % B == 0:
+    pt = pd - tmax
+    if pt < 0:
+        pt += cd
+    tb = si[S_TB]                     # t % B
+    rt = si[S_TR]                     # (t // B) % nb
+    if tb == 0:
         for u in range(tmax + 1):
-            bacc[r, u] = 0.0
-    pt = t % cd
-    dx = dbuf[0, pt]
-    dy = dbuf[1, pt]
-    dz = dbuf[2, pt]
+            bacc[rt, u] = 0.0
+    d0 = dbuf[0]
+    d1 = dbuf[1]
+    d2 = dbuf[2]
+    dx = d0[pt]
+    dy = d1[pt]
+    dz = d2[pt]
     if dx != 0.0 or dy != 0.0 or dz != 0.0:
+        acc = bacc[rt]
         for u in range(tmax + 1):
-            bacc[r, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
-    if (t + 1) % B == 0:
+            acc[u] += dx * d0[pt + u] + dy * d1[pt + u] + dz * d2[pt + u]
+    if tb + 1 < B:
+        si[S_TB] = tb + 1
+    else:
+        si[S_TB] = 0
+        si[S_TR] = rt + 1 if rt + 1 < nb else 0
+        bt = si[S_BT]                 # t // B
+        si[S_BT] = bt + 1
         nbw = pi[PI_NBW]
         j = bt - (nbw - 1 - nbw // 2)
         if j >= 0:
