@@ -123,3 +123,32 @@ def test_nonwear_flags_a_still_hour() -> None:
     tab = extract_features(np.vstack([moving, still]), fs, epoch_s=60.0)
     assert tab["nonwear"][:30].sum() == 0
     assert tab["nonwear"][-20:].all()
+
+
+def test_rate_agnostic_features() -> None:
+    """The same movement sampled at 25, 50 and 100 Hz gives matching features."""
+    out = {}
+    for fs in (25.0, 50.0, 100.0):
+        t = np.arange(int(fs * 40)) / fs
+        th = 0.3 * np.sin(2 * np.pi * 0.8 * t)
+        x = np.column_stack([np.sin(th), 0.4 * np.sin(2 * np.pi * 3.0 * t) * (t > 20),
+                             np.cos(th)])
+        out[fs] = extract_features(x, fs, epoch_s=5.0)
+    ref = out[100.0]
+    core = slice(1, -1)
+    for fs in (25.0, 50.0):
+        tab = out[fs]
+        np.testing.assert_allclose(tab["enmo_mg"][core], ref["enmo_mg"][core], rtol=0.05,
+                                   atol=1.0)
+        np.testing.assert_allclose(tab["mad_mg"][core], ref["mad_mg"][core], rtol=0.05,
+                                   atol=1.0)
+        np.testing.assert_allclose(tab["rhythm_hz"][core], ref["rhythm_hz"][core], atol=0.1)
+        np.testing.assert_allclose(tab["flap_share"][core], ref["flap_share"][core], atol=0.1)
+        np.testing.assert_allclose(tab["rhythm_strength"][core],
+                                   ref["rhythm_strength"][core], atol=0.1)
+
+
+def test_warmup_runs() -> None:
+    from movereg.signal import warmup
+
+    warmup()
