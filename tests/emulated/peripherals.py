@@ -111,6 +111,7 @@ class EmulatedBand:
         self.sent: list[tuple[int, int]] = []  # (first index, n) of every frame sent
         self.stalled = False
         self.dup_frames = 0
+        self.dups_sent = 0
         self.connections = 0
         self.starts = 0
         self.clock_offset_ns = 0
@@ -119,6 +120,7 @@ class EmulatedBand:
         self._task: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
         self._dups_left = 0
+        self._halt = False
         self.device.add_service(Service(BATTERY_SERVICE, [Characteristic(
             BATTERY_LEVEL, P.READ, PERM.READABLE,
             CharacteristicValue(read=lambda _c: bytes([self.battery])))]))
@@ -168,10 +170,19 @@ class EmulatedBand:
         self.stop_stream()
 
     async def drop_link(self) -> None:
-        """The band walks out of range: the peripheral drops the link."""
+        """The band walks out of range: the peripheral drops the link between frames.
+
+        The stream stops after the frame being sent, and the frames already handed to
+        the link are delivered first, so ``sent`` is exactly what the client could get.
+        """
         conn = self._conn
         if conn is not None:
-            self.stop_stream()
+            task, self._task = self._task, None
+            if task is not None:
+                self._halt = True
+                await asyncio.wait([task], timeout=5.0)
+                self._halt = False
+            await asyncio.sleep(0.05)  # let the LocalLink deliver what is in flight
             await conn.disconnect()
 
     def start_stream(self) -> None:
@@ -199,7 +210,8 @@ class EmulatedBand:
             now = self.index_now()
             if self.stalled:
                 self._next = now
-            while not self.stalled and self._next + self.frame_n <= now and self._conn:
+            while (not self.stalled and not self._halt and self._next + self.frame_n <= now
+                   and self._conn):
                 first, n = self._next, self.frame_n
                 data = self.frame(first, n)
                 self._next += n
@@ -207,7 +219,10 @@ class EmulatedBand:
                 await self.device.notify_subscribers(self.data_char, data, force=False)
                 if self._dups_left > 0:
                     self._dups_left -= 1
+                    self.dups_sent += 1
                     await self.device.notify_subscribers(self.data_char, data, force=False)
+            if self._halt:
+                return
             await asyncio.sleep(tick)
 
     # -- helpers for tests -----------------------------------------------------------
