@@ -31,7 +31,8 @@ Chunk = dict[str, np.ndarray]
 
 _NS = 10**9
 _EPOCH_WINDOW_NS = 6 * 3600 * _NS
-_RAW_ROWS = 50_000
+_RAW_ROWS = 16_384
+_CSV_ROWS = 4_096
 #: column -> kind: "time" (UTC ns), "str", or a numpy dtype
 _SCHEMAS: dict[str, list[tuple[str, str]]] = {
     "epochs": [("child_code", "str"), ("device", "str"), ("epoch_start", "time")]
@@ -190,21 +191,27 @@ def stream_csv(what: str, chunks: Iterator[Chunk]) -> Iterator[bytes]:
     csv.writer(head, lineterminator="\n").writerow(names)
     yield head.getvalue().encode()
     for chunk in chunks:
-        cols: list[list[Any]] = []
-        for name, kind in schema:
-            arr = chunk[name]
-            if kind == "time":
-                cols.append(_iso(arr))
-            elif arr.dtype.kind == "f":
-                vals = arr.tolist()
-                cols.append(["" if v != v else repr(v) for v in vals])
-            elif name in _NULLABLE:
-                cols.append(["" if v == _MISSING_INT else v for v in arr.tolist()])
-            else:
-                cols.append(arr.tolist())
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(zip(*cols, strict=True))
-        yield out.getvalue().encode()
+        n = len(next(iter(chunk.values()))) if chunk else 0
+        for lo in range(0, n, _CSV_ROWS):  # format a few thousand rows at a time
+            part = {k: v[lo:lo + _CSV_ROWS] for k, v in chunk.items()}
+            yield _csv_rows(schema, part).encode()
+
+
+def _csv_rows(schema: list[tuple[str, str]], chunk: Chunk) -> str:
+    cols: list[list[Any]] = []
+    for name, kind in schema:
+        arr = chunk[name]
+        if kind == "time":
+            cols.append(_iso(arr))
+        elif arr.dtype.kind == "f":
+            cols.append(["" if v != v else repr(v) for v in arr.tolist()])
+        elif name in _NULLABLE:
+            cols.append(["" if v == _MISSING_INT else v for v in arr.tolist()])
+        else:
+            cols.append(arr.tolist())
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(zip(*cols, strict=True))
+    return out.getvalue()
 
 
 def _arrow_schema(what: str) -> Any:
@@ -222,14 +229,16 @@ def _arrow_schema(what: str) -> Any:
 
 
 def stream_parquet(what: str, chunks: Iterator[Chunk], *,
-                   spool_bytes: int = 8 << 20, read_bytes: int = 1 << 20) -> Iterator[bytes]:
-    """Parquet bytes: one row group per chunk, spooled to a temp file, then streamed."""
+                   read_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """Parquet bytes: one row group per chunk, written by Arrow to a temporary file (not
+    Python memory), then streamed in ``read_bytes`` pieces; the file is removed after."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = _arrow_schema(what)
-    with tempfile.SpooledTemporaryFile(max_size=spool_bytes) as spool:
-        with pq.ParquetWriter(spool, schema, compression="zstd") as writer:
+    with tempfile.TemporaryDirectory(prefix="movereg-export-") as tmp:
+        path = f"{tmp}/export.parquet"
+        with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for chunk in chunks:
                 arrays = []
                 for name, kind in _SCHEMAS[what]:
@@ -245,9 +254,6 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *,
                     else:
                         arrays.append(pa.array(arr))
                 writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-        spool.seek(0)
-        while True:
-            data = spool.read(read_bytes)
-            if not data:
-                break
-            yield data
+        with open(path, "rb") as fh:
+            while data := fh.read(read_bytes):
+                yield data
