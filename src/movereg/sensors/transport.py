@@ -60,8 +60,8 @@ BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 
 _NO_BT_ADVICE = (
-    "no Bluetooth adapter or system Bluetooth service found on this machine; plug in an "
-    "adapter and start bluetoothd, or try `--device sim` for a simulated band"
+    "plug in an adapter and start the system Bluetooth service (bluetoothd), or use a "
+    "simulated band: movereg record --device sim"
 )
 
 
