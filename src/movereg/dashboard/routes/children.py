@@ -14,6 +14,7 @@ from movereg.dashboard.deps import (
     require_role,
     visible_children,
 )
+from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import ChildIn, ChildOut
 from movereg.errors import ForbiddenError
 
@@ -46,7 +47,7 @@ def create_child(body: ChildIn, store: StoreDep, principal: Clinician) -> ChildO
 
 
 @router.get("/{child_id}", operation_id="get_child", response_model=ChildOut)
-def get_child(child_id: int, store: StoreDep, principal: CurrentUser) -> ChildOut:
+def get_child(child_id: ChildId, store: StoreDep, principal: CurrentUser) -> ChildOut:
     """One child (404 when not on the caller's caseload / not their child)."""
     child = check_child(store, principal, child_id, with_name=True)
     store.audit(principal.actor, "read.child", child_id=child_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from movereg.dashboard.auth import hash_password
 from movereg.dashboard.deps import Principal, StoreDep, require_role
+from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import ChildOut, LinkIn, UserIn, UserOut, UserPatchIn
 from movereg.errors import NotFoundError
 from movereg.storage import Store, User
@@ -68,7 +69,7 @@ def link_user_child(username: str, body: LinkIn, store: StoreDep, admin: Admin) 
 
 @router.delete("/{username}/children/{child_id}", operation_id="unlink_user_child",
                status_code=204)
-def unlink_user_child(username: str, child_id: int, store: StoreDep, admin: Admin) -> None:
+def unlink_user_child(username: str, child_id: ChildId, store: StoreDep, admin: Admin) -> None:
     """Remove a caseload / guardian link."""
     store.unlink_user_child(_user(store, username).id, child_id)
     store.audit(admin.actor, "user.unlink", child_id=child_id, detail={"username": username})

@@ -1,0 +1,189 @@
+"""Every API route tried as nobody and as each role (admin, therapist, parent, researcher).
+
+Expectations live in POLICY, keyed by operation id; a route without an entry fails the
+test, so new routes must state who may call them. Child-scoped routes are also tried
+against the other child (not on the therapist's caseload / not the parent's child):
+404, never the data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from h5_api_support import PASSWORD, T0, Api, make_api
+
+from movereg.storage import Child
+
+ROLES = ("admin", "therapist", "parent", "researcher")
+ALL = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+CLIN = frozenset({"admin", "therapist"})
+CARE = frozenset({"admin", "therapist", "parent"})
+PUBLIC = "public"
+
+#: operation id -> (roles allowed | PUBLIC, child-scoped?)
+POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
+    "health": (PUBLIC, False), "login": (PUBLIC, False), "login_form": (PUBLIC, False),
+    "logout": (ALL, False), "me": (ALL, False), "create_token": (ALL, False),
+    "list_users": (ADMIN, False), "create_user": (ADMIN, False),
+    "update_user": (ADMIN, False), "list_user_children": (ADMIN, False),
+    "link_user_child": (ADMIN, False), "unlink_user_child": (ADMIN, False),
+    "list_children": (CARE, False), "create_child": (CLIN, False),
+    "get_child": (CARE, True),
+    "list_bands": (CLIN, False), "scan_bands": (CLIN, False),
+    "connect_band": (CLIN, True), "disconnect_band": (CLIN, False),
+    "assign_band": (CLIN, True), "unassign_band": (CLIN, False),
+    "start_session": (CARE, True), "stop_session": (CARE, True),
+    "list_sessions": (CARE, True), "get_session": (CARE, True),
+    "create_event": (CARE, True), "list_events": (CARE, True), "get_event": (CARE, True),
+    "correct_event": (CARE, True), "event_history": (CARE, True),
+    "end_event": (CARE, True), "void_event": (CARE, True),
+    "get_epochs": (CARE, True), "get_breaks": (CARE, True), "get_summary": (CARE, True),
+    "data_dictionary": (ALL, False), "export_data": (ALL, True),
+    "list_strategies": (ALL, False), "put_strategy": (CLIN, False),
+    "set_strategy_active": (CLIN, False),
+    "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
+    "child_access_log": (frozenset({"admin", "parent"}), True),
+}
+
+ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
+ISO1 = datetime.fromtimestamp(T0 / 1e9 + 600, tz=UTC).isoformat()
+_n = itertools.count()
+
+
+@dataclass
+class Req:
+    method: str
+    url: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+
+
+def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+    """APIRoutes, also inside included routers (FastAPI >= 0.16x nests them)."""
+    for r in routes:
+        if isinstance(r, APIRoute):
+            yield r
+        elif hasattr(r, "original_router"):
+            yield from _walk(r.original_router.routes)
+
+
+def _api_routes(api: Api) -> list[APIRoute]:
+    return [r for r in _walk(api.client.app.routes)  # type: ignore[attr-defined]
+            if True
+            and r.endpoint.__module__.startswith("movereg.dashboard.routes.")
+            and not r.endpoint.__module__.endswith(".live")]
+
+
+def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
+    """A valid request for ``op`` about ``child`` (fresh objects where needed)."""
+    s = api.store
+    method = sorted(route.methods)[0]
+    ev = s.create_event(child.id, "mov.break") if "{event_id}" in route.path else None
+    sess = s.start_session(child.id) if "{session_id}" in route.path else None
+    dev = "dev-a" if child.id == api.child_a.id else "dev-b"
+    if op == "disconnect_band":
+        api.hub.connected[dev] = {}
+    path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
+                             session_id=sess.id if sess else 0, username="pat",
+                             device_id=dev, key="mov.break", what="epochs")
+    bodies: dict[str, Any] = {
+        "login": {"username": "pat", "password": PASSWORD},
+        "create_token": {"password": PASSWORD},
+        "create_user": {"username": f"u{next(_n)}", "password": PASSWORD, "role": "parent"},
+        "update_user": {"disabled": False},
+        "link_user_child": {"child_id": child.id},
+        "create_child": {"display_name": "Kim"},
+        "connect_band": {"target": "sim", "child_id": child.id},
+        "assign_band": {"child_id": child.id},
+        "start_session": {"child_id": child.id, "kind": "wear"},
+        "create_event": {"child_id": child.id, "strategy": "mov.break"},
+        "correct_event": {"reason": "typo", "note": "fixed"},
+        "void_event": {"reason": "duplicate"},
+        "put_strategy": {"label": "Movement break", "category": "Movement break"},
+        "set_strategy_active": {"active": True},
+    }
+    params: dict[str, Any] = {
+        "list_sessions": {"child_id": child.id},
+        "list_events": {"child_id": child.id},
+        "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},
+        "get_breaks": {"from": ISO0, "to": ISO1},
+        "export_data": {"child": child.code},
+        "scan_bands": {"timeout_s": 1},
+    }.get(op, {})
+    if op == "login_form":
+        return Req(method, path, data={"username": "pat", "password": PASSWORD})
+    return Req(method, path, params=params, json=bodies.get(op))
+
+
+def send(api: Api, req: Req, role: str | None) -> int:
+    headers = {}
+    if role is not None:  # a fresh token per request, so logout cannot spoil the next one
+        user = api.store.find_user(api.role_user[role])
+        assert user is not None
+        headers["Authorization"] = f"Bearer {api.store.create_token(user.id, 'bearer', 600)[0]}"
+    api.client.cookies.clear()  # public login routes set cookies; keep callers separate
+    r = api.client.request(req.method, req.url, params=req.params, json=req.json,
+                           data=req.data, headers=headers, follow_redirects=False)
+    assert r.status_code < 500, (req, role, r.status_code, r.text)
+    return r.status_code
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    yield from make_api(tmp_path, monkeypatch)
+
+
+def test_every_route_has_a_policy(api: Api) -> None:
+    ops = {r.operation_id for r in _api_routes(api)}
+    assert None not in ops
+    assert ops == set(POLICY), f"missing: {ops - set(POLICY)}, stale: {set(POLICY) - ops}"
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_route_matrix(api: Api, role: str | None) -> None:
+    """Own child: allowed roles succeed, others 403, nobody 401. Other child: 404."""
+    for route in _api_routes(api):
+        op = route.operation_id
+        assert op is not None
+        allowed, scoped = POLICY[op]
+        status = send(api, build(api, op, route, api.child_a), role)
+        if allowed == PUBLIC:
+            assert status in (200, 303), (op, role, status)
+        elif role is None:
+            assert status == 401, (op, status)
+        elif role in allowed:
+            assert 200 <= status < 300, (op, role, status)
+        else:
+            assert status == 403, (op, role, status)
+        if scoped and role in ("therapist", "parent") and isinstance(allowed, frozenset) \
+                and role in allowed:
+            other = send(api, build(api, op, route, api.child_b), role)
+            assert other == 404, (op, role, other)
+
+
+def test_every_child_read_is_audited(api: Api) -> None:
+    before = api.store.list_audit(limit=1)[0].id if api.store.list_audit(limit=1) else 0
+    for route in _api_routes(api):
+        op = route.operation_id
+        assert op is not None
+        _, scoped = POLICY[op]
+        if not scoped or route.methods != {"GET"}:
+            continue
+        send(api, build(api, op, route, api.child_a), "parent" if op != "export_data"
+             else "researcher")
+    entries = api.store.list_audit(limit=500)
+    touched = {e.action for e in entries if e.id > before and (e.child_id == api.child_a.id
+                                                               or e.action.startswith("export"))}
+    for action in ("read.child", "read.sessions", "read.session", "read.events",
+                   "read.event", "read.event_history", "read.epochs", "read.breaks",
+                   "read.summary", "export", "export.done"):
+        assert action in touched, action
