@@ -303,3 +303,34 @@ async def test_one_hour_accelerated_with_100_disconnects() -> None:
     print(f"\n1 h accelerated: sent {len(sent)} samples, decoded {stats['samples']}, "
           f"100 disconnects -> {stats['gaps']} gaps, {stats['missing']} samples missing "
           f"({stats['missing'] / 52:.0f} s), duplicates {client.clock.stats.duplicates if client.clock else 0}")
+
+
+async def test_an_unsupported_device_stops_with_a_clear_error() -> None:
+    world = World()
+    await world.start()
+    emu = EmulatedPolar(world, name="Kettle 3000")  # serves PMD but advertises no match
+    emu._adv = lambda: [(0x09, b"Kettle 3000")]  # type: ignore[method-assign]
+    await emu.power_on()
+    band = open_band(emu.address, backend=world.backend, scan_timeout_s=3.0)
+    await band.start()
+    with pytest.raises(ProtocolError, match="not a band movereg can read"):
+        async with asyncio.timeout(20):
+            async for _ in band.blocks():
+                pass
+    assert band.status().state == BandState.STOPPED
+    assert emu.connections == 0
+
+
+async def test_callback_queue_drops_oldest_when_full_and_counts() -> None:
+    from movereg.sensors.ble_client import _DATA, _Session
+    from movereg.sensors.decoders import profile_for
+
+    client = WristbandClient("AA:BB:CC:DD:EE:FF", "polar_pmd", queue_size=2)
+    session = _Session(profile_for("polar_pmd"))
+    for k in range(5):
+        client._enqueue(session, _DATA, bytearray([k]))
+    assert client.frames_dropped == 3
+    kept = [client._in.get_nowait()[2] for _ in range(2)]
+    assert kept == [b"\x03", b"\x04"]  # the newest survive
+    await client.stop()  # never started: blocks() ends at once
+    assert [b async for b in client.blocks()] == []

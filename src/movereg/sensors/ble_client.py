@@ -56,6 +56,14 @@ _DATA, _CTRL, _MARK = 0, 1, 2
 _END: Any = object()
 
 
+class _Fatal(Exception):
+    """Internal: an error retrying cannot fix (wraps the SensorError to report)."""
+
+    def __init__(self, error: SensorError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(eq=False)
 class _Session:
     """State of one connection (a fresh profile per connection)."""
@@ -173,9 +181,13 @@ class WristbandClient:
         if self._reason is None or self._state != BandState.STOPPED:
             self._reason = reason
         self._wake.set()
-        if self._runner is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+        if self._runner is None:  # never started: just end blocks()
+            self._set_state(BandState.STOPPED, reason)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._out.put_nowait(_END)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._runner
         if self._decoder is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._decoder
@@ -258,10 +270,17 @@ class WristbandClient:
             while not self._stopping:
                 try:
                     await self._connect_and_stream()
-                except BluetoothUnavailableError as exc:
-                    self.error = exc
-                    self._reason = str(exc)
+                except _Fatal as fatal:
+                    self.error = fatal.error
+                    self._reason = str(fatal.error)
                     break
+                except BluetoothUnavailableError as exc:
+                    if self.connections == 0:  # never worked here: tell the user now
+                        self.error = exc
+                        self._reason = str(exc)
+                        break
+                    self.last_error = exc  # adapter went away mid-session: keep trying
+                    self._reason = str(exc)
                 except SensorError as exc:
                     self.last_error = exc
                     self._reason = str(exc)
@@ -292,16 +311,16 @@ class WristbandClient:
         if self.family is None:
             self.family = match_advertisement(self._name, list(ad.service_uuids))
             if self.family is None:
-                raise ProtocolError(f"{self._target} ({self._name}) is not a supported band",
-                                    family="unknown",
-                                    advice="`movereg scan` lists the bands movereg can read")
+                raise _Fatal(ProtocolError(
+                    f"{self._target} ({self._name or 'no name'}) is not a band movereg can read",
+                    family="unknown", advice="`movereg scan` lists the bands movereg can read"))
         return device
 
     async def _connect_and_stream(self) -> None:
         device = await self._resolve()
         if self.family is None:
-            raise ProtocolError(f"cannot tell which kind of band {self.address} is",
-                                family="unknown", advice="pass the family explicitly")
+            raise _Fatal(ProtocolError(f"cannot tell which kind of band {self.address} is",
+                                       family="unknown", advice="pass the family explicitly"))
         self._set_state(BandState.CONNECTING)
         self._wake.clear()
         disconnected = asyncio.Event()
@@ -418,7 +437,11 @@ class WristbandClient:
                     session.replies.put_nowait(data)
                     continue
                 if self.raw_hook is not None:
-                    self.raw_hook(data, rx)
+                    try:
+                        self.raw_hook(data, rx)
+                    except Exception as exc:  # a full disk must not stop the stream
+                        _LOG.warning("%s: raw capture stopped: %s", self.device_id, exc)
+                        self.raw_hook = None
                 block = self._decode(session, data, rx)
                 if block is not None:
                     await self._out.put(block)
