@@ -259,3 +259,15 @@ def test_memory_does_not_grow_with_recording_length(tmp_path: Path) -> None:
     assert n_long == 8 * n_short
     assert long < 1.25 * short + 2_000_000, (short, long)
     assert long < 20_000_000
+
+
+def test_missing_inputs(tmp_path: Path) -> None:
+    from movereg.errors import InputFileError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="no recording files"):
+        run_cohort([tmp_path / "empty"], tmp_path / "out", progress=False)
+    good = _small_csv(tmp_path / "g.csv.gz", 30, 1)
+    res = run_cohort([tmp_path / "gone.csv", good], tmp_path / "out", progress=False)
+    assert [r["status"] for r in res.rows] == ["error", "ok"]
+    assert "no such file" in res.rows[0]["message"]

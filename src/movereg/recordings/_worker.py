@@ -172,18 +172,20 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
     Returns
     -------
     dict
-        A summary row (:data:`SUMMARY_COLUMNS`) plus ``fingerprint``, ``seconds`` and
-        ``peak_rss_mb`` (this worker process's peak resident memory so far, MiB).
+        A summary row (:data:`SUMMARY_COLUMNS`) plus ``fingerprint``, ``seconds`` (wall),
+        ``cpu_s`` (this process's CPU time for it) and ``peak_rss_mb`` (this worker
+        process's peak resident memory so far, MiB).
     """
     started = time.perf_counter()
+    cpu0 = time.process_time()
     row: dict[str, Any] = {k: None for k in SUMMARY_COLUMNS}
     row.update(recording=stem, input=str(source if isinstance(source, Path) else source.name),
                status="error", message="")
     out_path = Path(out_dir) / f"{stem}.parquet"
     try:
         if isinstance(source, Path):
-            fp = file_fingerprint(source, with_hash=fingerprint)
             rec = open_recording(source, fs_hz=fs_hz)
+            fp = file_fingerprint(source, with_hash=fingerprint)
         else:
             fp = source.fingerprint()
             rec = source.open(fs_hz)
@@ -199,5 +201,6 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
     except Exception as exc:  # one bad file must not stop the cohort; say what happened
         row["message"] = f"{source}: unexpected {type(exc).__name__}: {exc}"
     row["seconds"] = time.perf_counter() - started
+    row["cpu_s"] = time.process_time() - cpu0
     row["peak_rss_mb"] = _peak_rss_mb()
     return row

@@ -236,6 +236,10 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     from movereg import __version__
 
     sources = _expand(inputs)
+    if not sources:
+        raise InputFileError(", ".join(map(str, inputs)) or "(no inputs)",
+                             "no recording files found (looked for "
+                             + ", ".join(RECORDING_SUFFIXES) + ")")
     params = {"epoch_s": float(epoch_s), "fs_hz": fs_hz, "movereg": __version__}
     manifest = _load_manifest(out_dir)
     salt = _salt(out_dir)

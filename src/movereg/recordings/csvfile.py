@@ -55,8 +55,8 @@ def _is_gzip(path: Path) -> bool:
 
 def _open_text(path: Path, gz: bool) -> io.TextIOBase:
     if gz:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _is_number(s: str) -> bool:
