@@ -101,15 +101,20 @@ def check_exactly_once_and_gaps(emu: EmulatedBand, blocks: list[SampleBlock], *,
         reported = sum(g.samples_missing for g in b.gaps)
         if exact_gaps:
             assert reported == jump, (jump, b.gaps)
-        else:  # no device time: gaps from arrival times (jitter-tolerant estimate)
-            assert (jump == 0) == (reported == 0) or abs(reported - jump) <= 10, (jump, b.gaps)
-            if jump:
-                assert abs(reported - jump) <= max(10, 0.05 * jump), (jump, b.gaps)
+        elif jump:
+            # no device time: the length comes from arrival times, so it is an estimate
+            # (its error is the extra radio/loop latency of the first frame after the gap)
+            assert abs(reported - jump) <= max(25, 0.1 * jump), (jump, b.gaps)
+        elif b.gaps:
+            # no device time and no loss: arrival jitter beyond the tolerance can look like
+            # a short loss; it shifts later timestamps but never drops or doubles a sample
+            assert all(g.reason == "frame_loss" for g in b.gaps), b.gaps
+            continue
         if b.gaps:
             n_gaps += 1
             missing += reported
             span = b.gaps[-1].end_ns - b.gaps[0].start_ns
-            assert abs(span - reported * 1e9 / b.fs_hz) <= 0.5e9 / b.fs_hz + 1e6 * (not exact_gaps) * 100
+            assert abs(span - reported * 1e9 / b.fs_hz) <= 0.5e9 / b.fs_hz
     return {"gaps": n_gaps, "missing": missing, "samples": len(got)}
 
 
@@ -160,8 +165,10 @@ async def test_link_drop_reconnects_and_reports_the_gap(family: DeviceFamily) ->
     await _finish(client, col)
     stats = check_exactly_once_and_gaps(emu, col.blocks, exact_gaps=family in DEVICE_TIME)
     assert stats["gaps"] == 2 and stats["missing"] > 0
-    reasons = {g.reason for b in col.blocks for g in b.gaps}
-    assert reasons == {"disconnect"}
+    reasons = [g.reason for b in col.blocks for g in b.gaps]
+    assert reasons.count("disconnect") == 2
+    if family in DEVICE_TIME:
+        assert set(reasons) == {"disconnect"}
     assert client.connections == 3
 
 
