@@ -240,3 +240,16 @@ def test_health_and_openapi(api: Api) -> None:
     ids = [op["operationId"] for op in ops]
     assert len(ids) == len(set(ids))
     assert all("_api_" not in i for i in ids)  # stable, hand-chosen ids
+
+
+def test_retention_runs_at_start_up(api: Api) -> None:
+    import numpy as np
+
+    from movereg.dashboard.app import apply_retention
+    from movereg.models import SampleBlock
+    from movereg.storage import IngestBatch
+
+    old = SampleBlock("dev-a", 10**18, 52.0, np.zeros((52, 3), np.float32))
+    api.store.write_batch(IngestBatch(raw=[("dev-a", old)]))
+    assert apply_retention(api.settings, api.store) == 1
+    assert any(e.action == "retention.raw" for e in api.store.list_audit(limit=3))

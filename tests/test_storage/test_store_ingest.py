@@ -125,3 +125,50 @@ def test_empty_table_and_empty_batch_are_fine(store: Store) -> None:
     store.write_batch(IngestBatch())
     store.write_batch(IngestBatch(epochs=[("dev", EpochTable.empty())]))
     assert store.count_epochs("dev") == (0, 0)
+
+
+def test_an_open_read_never_blocks_ingestion(store: Store) -> None:
+    import threading
+
+    store.write_batch(IngestBatch(epochs=[("dev", epochs(T0, 10))]))
+    reader = store._read()
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == 10
+    done = threading.Event()
+
+    def write() -> None:
+        store.write_batch(IngestBatch(epochs=[("dev", epochs(T0 + 10 * 10**9, 10))]))
+        done.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    assert done.wait(5.0), "a reader's open transaction blocked the writer"
+    t.join()
+    # the reader keeps its snapshot until it ends its transaction (WAL)
+    assert reader.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == 10
+    reader.execute("COMMIT")
+    assert store.count_epochs("dev") == (20, 20)
+
+
+def test_threads_write_and_read_concurrently(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(k: int) -> int:
+        for j in range(5):
+            t = T0 + (k * 5 + j) * 10 * 10**9
+            store.write_batch(IngestBatch(epochs=[(f"dev{k % 2}", epochs(t, 10))]))
+            store.epochs(device_id=f"dev{(k + 1) % 2}", features=["zone"])
+        return k
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert sorted(pool.map(work, range(12))) == list(range(12))
+    assert store.count_epochs("dev0") == (300, 300)
+    assert store.count_epochs("dev1") == (300, 300)
+
+
+def test_raw_retention_keeps_epochs(store: Store) -> None:
+    store.write_batch(IngestBatch(raw=[("dev", block("dev", T0 + i * 10**9)) for i in range(10)],
+                                  epochs=[("dev", epochs(T0, 10))]))
+    assert store.delete_raw_before(T0 + 4 * 10**9) == 4
+    assert next(c.t0_ns for c in store.iter_raw(device_id="dev")) == T0 + 4 * 10**9
+    assert store.count_epochs("dev") == (10, 10)

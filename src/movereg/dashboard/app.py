@@ -28,7 +28,7 @@ from movereg.errors import (
 )
 from movereg.storage import Store
 
-__all__ = ["check_bind", "create_app"]
+__all__ = ["apply_retention", "check_bind", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,18 @@ def check_bind(settings: Settings, store: Store) -> None:
             "the network could reach children's data",
             advice="create an admin first: movereg user add NAME --role admin "
                    f"--data-dir {settings.data_dir}")
+
+
+def apply_retention(settings: Settings, store: Store) -> int:
+    """Delete raw samples older than ``settings.raw_retention_days`` (audited)."""
+    import time
+
+    cutoff = time.time_ns() - int(settings.raw_retention_days * 86_400 * 1e9)
+    n = store.delete_raw_before(cutoff)
+    if n:
+        store.audit("system", "retention.raw", detail={"blocks": n, "before_ns": cutoff,
+                                                       "days": settings.raw_retention_days})
+    return n
 
 
 def _status_for(exc: MoveregError) -> int:
@@ -126,6 +138,7 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
         own_hub = False
         try:
             check_bind(settings, st)
+            await asyncio.to_thread(apply_retention, settings, st)
             app.state.store = st
             the_hub = hub
             if the_hub is None:

@@ -296,6 +296,13 @@ class IngestMixin(StoreCore):
                     yield RawChunk(dev, int(t0), float(fs), decode_samples(data, int(n)))
                 last_t0 = int(rows[-1][0])
 
+    def delete_raw_before(self, cutoff_ns: int) -> int:
+        """Retention: delete raw blocks whose first sample is before ``cutoff_ns`` (epochs,
+        gaps and events stay). Returns the number of blocks removed."""
+        with self._tx("cannot apply raw-data retention") as con:
+            return int(con.execute("DELETE FROM raw_blocks WHERE t0_ns < ?",
+                                   (int(cutoff_ns),)).rowcount)
+
     def last_sample_end_ns(self, device_id: str) -> int | None:
         """Exclusive end (UTC ns) of the device's last stored raw block, or None."""
         with map_errors("cannot read raw samples"):
