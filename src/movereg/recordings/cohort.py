@@ -195,7 +195,7 @@ def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
 
 
 def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
-               epoch_s: float = 5.0, fs_hz: float | None = None, workers: int = 1,
+               epoch_s: float = 5.0, fs_hz: float | None = None, workers: int | None = 1,
                scheduler: str | None = None, progress: bool = True) -> CohortResult:
     """Extract per-epoch features for many recordings.
 
@@ -211,8 +211,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     fs_hz
         Sampling rate (Hz) for CSV files that do not state one; overrides file rates.
     workers
-        1: run here, one recording after another. N > 1: a Dask ``LocalCluster`` of N
-        single-threaded worker processes.
+        1 (or ``None``): run here, one recording after another. N > 1: a Dask
+        ``LocalCluster`` of N single-threaded worker processes.
     scheduler
         Address of an existing ``dask.distributed`` scheduler (wins over ``workers``);
         workers must see the same input and output paths.
@@ -226,6 +226,7 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     """
     if not epoch_s > 0:
         raise ParameterError(f"epoch_s must be > 0 s, got {epoch_s}")
+    workers = 1 if workers is None else int(workers)
     if workers < 1:
         raise ParameterError(f"workers must be >= 1, got {workers}")
     out_dir = Path(out_dir)
