@@ -253,3 +253,17 @@ def test_retention_runs_at_start_up(api: Api) -> None:
     api.store.write_batch(IngestBatch(raw=[("dev-a", old)]))
     assert apply_retention(api.settings, api.store) == 1
     assert any(e.action == "retention.raw" for e in api.store.list_audit(limit=3))
+
+
+def test_storage_failure_is_503_with_advice(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from movereg.errors import StorageError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise StorageError("database or disk is full", advice="free some space")
+
+    monkeypatch.setattr(api.store, "create_event", broken)
+    r = api.client.post("/api/events", headers=api.h("tess"),
+                        json={"child_id": api.child_a.id, "strategy": "mov.break"})
+    assert r.status_code == 503
+    assert r.json() == {"detail": "database or disk is full", "error": "StorageError",
+                        "advice": "free some space"}

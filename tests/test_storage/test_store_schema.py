@@ -80,3 +80,35 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
     store.close()  # idempotent
     with pytest.raises(StorageError, match="closed"):
         store.list_children()
+
+
+def test_full_database_gives_storage_error_and_writes_nothing(tmp_path: Path) -> None:
+    import numpy as np
+
+    from movereg.models import SampleBlock
+    from movereg.storage import IngestBatch
+
+    store = Store(tmp_path / "m.sqlite3")
+    try:
+        pages = store._wcon.execute("PRAGMA page_count").fetchone()[0]
+        store._wcon.execute(f"PRAGMA max_page_count = {pages + 2}")  # a tiny "disk"
+        noise = np.random.default_rng(0).normal(size=(20_000, 3)).astype(np.float32)
+        batch = IngestBatch(raw=[("dev", SampleBlock("dev", 10**18, 50.0, noise))])
+        with pytest.raises(StorageError) as info:
+            store.write_batch(batch)
+        assert "full" in str(info.value) and info.value.advice and "space" in info.value.advice
+        assert list(store.iter_raw(device_id="dev")) == []
+        store.audit("x", "still works")  # small writes still fit
+    finally:
+        store.close()
+
+
+def test_locked_and_corrupt_errors_carry_advice() -> None:
+    from movereg.storage._db import map_errors
+
+    for message, word in (("database is locked", "another process"),
+                          ("database disk image is malformed", "backup"),
+                          ("attempt to write a readonly database", "writable")):
+        with pytest.raises(StorageError) as info, map_errors("x"):
+            raise sqlite3.OperationalError(message)
+        assert info.value.advice is not None and word in info.value.advice
