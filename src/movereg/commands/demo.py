@@ -76,6 +76,11 @@ def _seed(store: Any, data_dir: Path) -> _Demo:
         return _Demo((saved["therapist"][0], saved["therapist"][1]),
                      (saved["parent"][0], saved["parent"][1]),
                      kids, sessions)
+    if store.count_users() > 0:
+        from movereg.errors import ConfigError
+
+        raise ConfigError(f"{data_dir} already holds a movereg database that is not a demo",
+                          advice="run the demo with a fresh --data-dir (or none)")
     t_pw, p_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     therapist = store.create_user("therapist", hash_password(t_pw), "therapist")
     parent = store.create_user("parent", hash_password(p_pw), "parent")
