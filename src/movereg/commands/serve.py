@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the database lives (default: the per-user data dir)")
     parser.add_argument("--secure-cookies", action="store_true",
                         help="mark cookies Secure (set this when serving behind HTTPS)")
+    parser.add_argument("--tls-cert", type=Path, default=None,
+                        help="TLS certificate (PEM) to serve HTTPS directly")
+    parser.add_argument("--tls-key", type=Path, default=None,
+                        help="private key (PEM) of --tls-cert")
 
 
 def _settings(args: argparse.Namespace) -> object:
@@ -30,7 +34,7 @@ def _settings(args: argparse.Namespace) -> object:
         overrides["port"] = args.port
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
-    if args.secure_cookies:
+    if args.secure_cookies or args.tls_cert is not None:
         overrides["secure_cookies"] = True
     return Settings(**overrides)  # type: ignore[arg-type]
 
@@ -43,19 +47,32 @@ def run(args: argparse.Namespace) -> int:
 
     from movereg.config import Settings
     from movereg.dashboard.app import check_bind, create_app
+    from movereg.errors import ConfigError
     from movereg.storage import Store
 
     settings = _settings(args)
     assert isinstance(settings, Settings)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigError("give both --tls-cert and --tls-key")
+    for p in (args.tls_cert, args.tls_key):
+        if p is not None and not p.is_file():
+            raise ConfigError(f"TLS file not found: {p}")
     store = Store(settings.db_path)
     try:
         check_bind(settings, store)  # refuse before opening a socket
     finally:
         store.close()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("movereg")
+    scheme = "https" if args.tls_cert is not None else "http"
+    if scheme == "http" and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("movereg: serving children's data on %s WITHOUT TLS; put an HTTPS proxy "
+                    "in front or pass --tls-cert/--tls-key", settings.host)
     app = create_app(settings)
-    logging.getLogger("movereg").info("movereg: http://%s:%d/ (data in %s)", settings.host,
-                                      settings.port, settings.data_dir)
+    log.info("movereg: %s://%s:%d/ (data in %s)", scheme, settings.host, settings.port,
+             settings.data_dir)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=False)
+                proxy_headers=False,
+                ssl_certfile=None if args.tls_cert is None else str(args.tls_cert),
+                ssl_keyfile=None if args.tls_key is None else str(args.tls_key))
     return 0
