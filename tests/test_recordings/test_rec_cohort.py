@@ -271,3 +271,23 @@ def test_missing_inputs(tmp_path: Path) -> None:
     res = run_cohort([tmp_path / "gone.csv", good], tmp_path / "out", progress=False)
     assert [r["status"] for r in res.rows] == ["error", "ok"]
     assert "no such file" in res.rows[0]["message"]
+
+
+@pytest.mark.parametrize("chunk", [64, 1000])
+def test_streaming_equals_batch_across_a_time_gap(tmp_path: Path, chunk: int) -> None:
+    fs = 25
+    n1, gap, n2 = 1530, 377, 2210
+    t = np.r_[np.arange(n1), np.arange(n1 + gap, n1 + gap + n2)] * (10**9 // fs) + 10**18
+    x = _signal(n1 + n2, 9)
+    p = tmp_path / "gap.csv"
+    with open(p, "w") as fh:
+        fh.write("t_ns,x,y,z\n")
+        for tt, (a, b, c) in zip(t.tolist(), x.tolist(), strict=True):
+            fh.write(f"{tt},{a!r},{b!r},{c!r}\n")
+    rec = open_recording(p)
+    extract_to_parquet(rec, tmp_path / "gap.parquet", epoch_s=5.0, chunk=chunk)
+    got = _table(tmp_path / "gap.parquet")
+    want = _batch(p)
+    assert got.equals(want)
+    assert want.n == -(-(n1 + gap + n2) // (5 * fs))
+    assert (want["coverage"] < 1).any()

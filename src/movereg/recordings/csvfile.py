@@ -291,9 +291,7 @@ class CsvRecording(Recording):
             self._tparse = _TimeParser(self._tcol, str(col[0].as_py()), str(path))
             try:
                 return self._tparse(col)
-            except (ValueError, TypeError) as exc:
-                raise self._explain(exc) from exc
-            except Exception as exc:  # pyarrow conversion errors
+            except Exception as exc:  # ValueError, TypeError, pyarrow conversion errors
                 raise self._explain(exc) from exc
         raise InputFileError(str(path), "no samples after the header")
 
