@@ -162,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     _out(f"  parent login:    {demo.parent[0]} / {demo.parent[1]}")
     for _, code, nick in demo.children:
         _out(f"  child {code} (nickname {nick})")
+    _out("  starting the server (the first run compiles the signal kernels: up to a "
+         "minute) ...")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args, settings, demo))
     _out("movereg demo: stopped; data kept in " + str(data_dir))
