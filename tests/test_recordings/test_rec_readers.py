@@ -345,3 +345,37 @@ def test_garbage_binary(tmp_path: Path) -> None:
         p.write_bytes(b"\x00garbage" * 200)
         with pytest.raises(InputFileError):
             open_recording(p).read_all()
+
+
+@pytest.mark.parametrize("fmt", ["gt3x", "cwa", "bin"])
+def test_binary_pieces_give_the_same_samples(tmp_path: Path, fmt: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding in many small pieces (bounded memory) == the whole-file expectation."""
+    from movereg.recordings.binary import ActfastRecording
+
+    monkeypatch.setattr(ActfastRecording, "CWA_SECTORS", 3)
+    monkeypatch.setattr(ActfastRecording, "BIN_PAGES", 2)
+    monkeypatch.setattr(ActfastRecording, "GT3X_BYTES", 700)
+    p = tmp_path / f"p.{fmt}"
+    start = dt.datetime(2024, 3, 1, 10, 0, 0)
+    if fmt == "gt3x":
+        expected = write_gt3x(p, _signal(3000, 4), 30, 1_700_000_000)
+    elif fmt == "cwa":
+        expected = write_cwa(p, _signal(2400, 4), start)
+    else:
+        expected = write_geneactiv(p, _signal(3000, 4), 50, start)
+    rec = open_recording(p)
+    assert rec.n_samples is None  # several pieces: not known up front
+    chunks = list(rec.chunks(1000))
+    assert [c.shape[0] for _, c in chunks] == [1000] * (expected.shape[0] // 1000) + (
+        [expected.shape[0] % 1000] if expected.shape[0] % 1000 else [])
+    dt_ns = 1e9 / rec.fs_hz
+    for k, (t, _) in enumerate(chunks):  # the file's own timestamps (integer-ns steps)
+        assert abs(t - (rec.t0_ns + k * 1000 * dt_ns)) < 0.01 * dt_ns
+    np.testing.assert_allclose(np.concatenate([c for _, c in chunks]), expected, atol=1e-6)
+    # truncation found in piece mode too
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) * 2 // 3 + 7])
+    with pytest.raises(InputFileError) as ei:
+        open_recording(p).read_all()
+    assert str(p) in str(ei.value)
