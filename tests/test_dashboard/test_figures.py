@@ -51,13 +51,17 @@ def test_live_strip_traces_zones_and_spans() -> None:
     act, rhy, imp = fig["data"]
     assert act["y"][-1] == pytest.approx(300.0) and act["x"][0] == "2026-03-02T00:00:00.000"
     assert act["line"]["color"] == OKABE_ITO["blue"]
-    assert rhy["line"]["dash"] == "dash" and imp["mode"] == "markers"  # not colour alone
+    assert rhy["line"]["dash"] == "dash" and imp["type"] == "bar"  # not colour alone
+    assert [act["yaxis"], rhy["yaxis"], imp["yaxis"]] == ["y", "y2", "y3"]  # own worded axes
     texts = [a["text"] for a in fig["layout"]["annotations"]]
     for word in ("still", "light movement", "active", "very active", "▼ Wall push-ups"):
         assert word in texts
-    zone_rects = [s for s in fig["layout"]["shapes"] if s.get("yref") == "y"]
-    assert [(s["y0"], s["y1"]) for s in zone_rects][:3] == [(0, 35.6), (35.6, 201.4),
+    zone_rects = [s for s in fig["layout"]["shapes"] if s.get("name") == "zone"]
+    assert [(s["y0"], s["y1"]) for s in zone_rects][:3] == [(1.0, 35.6), (35.6, 201.4),
                                                          (201.4, 707.0)]
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    labels = {a["text"]: a["y"] for a in fig["layout"]["annotations"] if a.get("name") == "zone"}
+    assert labels["light movement"] == pytest.approx(np.log10(np.sqrt(35.6 * 201.4)))
     span = [s for s in fig["layout"]["shapes"] if s.get("name") == "strategy"]
     assert span[0]["x0"] == "2026-03-02T00:01:00.000"
     assert span[0]["x1"] == "2026-03-02T00:01:59.000"  # running: ends at the latest data

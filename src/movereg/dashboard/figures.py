@@ -32,6 +32,7 @@ __all__ = [
     "figure_dict",
     "live_strip",
     "local_iso",
+    "short_label",
     "week_view",
     "zones_bar",
 ]
@@ -51,6 +52,7 @@ PLOT_CONFIG: Final[dict[str, Any]] = {"displayModeBar": False, "responsive": Tru
 _FONT: Final[dict[str, Any]] = {"family": "system-ui, sans-serif", "size": 15,
                                 "color": "#1a1a1a"}
 NS: Final[int] = 1_000_000_000
+_FLOOR_MG: Final[float] = 1.0  # the log activity axis starts here; lower values drawn at it
 
 
 def _zone(tz: str | tzinfo) -> tzinfo:
@@ -82,6 +84,11 @@ def figure_dict(fig: go.Figure) -> dict[str, Any]:
     return out
 
 
+def short_label(label: str) -> str:
+    """A strategy label without its parenthesised examples (for chart markers)."""
+    return label.split(" (")[0].strip()
+
+
 def _span_shapes(spans: Sequence[Mapping[str, Any]], now_ns: int, tz: str | tzinfo,
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     shapes: list[dict[str, Any]] = []
@@ -95,7 +102,8 @@ def _span_shapes(spans: Sequence[Mapping[str, Any]], now_ns: int, tz: str | tzin
                        "line": {"color": "#7A3E66", "width": 2, "dash": "dot"},
                        "layer": "below", "name": "strategy"})
         notes.append({"x": x0, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                      "xanchor": "left", "showarrow": False, "text": f"▼ {sp['label']}",
+                      "xanchor": "auto", "showarrow": False,
+                      "text": f"▼ {short_label(str(sp['label']))}",
                       "font": {"size": 13, "color": "#5A2D4B"}, "name": "strategy"})
     return shapes, notes
 
@@ -117,7 +125,8 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
         Right edge (default: last epoch) and width of the x window, s.
 
     Trace order (the page's JS extends them by index): 0 activity, 1 rhythmic movement,
-    2 impacts.
+    2 impacts. Activity uses a log axis (1-2000 mg; values under 1 mg are drawn at 1 mg)
+    so still and very active movement are both readable.
     """
     t = np.asarray(feed.get("t_ns", []), dtype=np.int64)
     enmo = np.asarray(feed.get("enmo_mg", []), dtype=np.float64)
@@ -125,26 +134,30 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
     imp = np.asarray(feed.get("impacts", []), dtype=np.float64)
     now = int(now_ns if now_ns is not None else (t[-1] if t.size else 0))
     x = local_iso(t, tz)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        row_heights=[0.65, 0.35], specs=[[{}], [{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=x, y=enmo.tolist(), name="Activity (ENMO, mg)", mode="lines",
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        row_heights=[0.6, 0.22, 0.18])
+    shown = np.where(np.isfinite(enmo), np.maximum(enmo, _FLOOR_MG), np.nan)
+    fig.add_trace(go.Scatter(x=x, y=shown.tolist(), name="Activity (ENMO, mg)", mode="lines",
                              line={"color": OKABE_ITO["blue"], "width": 2.5}), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=rf.tolist(), name="Rhythmic movement (share, 0–1)",
-                             mode="lines", line={"color": OKABE_ITO["orange"], "width": 2.5,
-                                                 "dash": "dash"}),
-                  row=2, col=1, secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=imp.tolist(), name="Impacts (per epoch)", mode="markers",
-                             marker={"color": OKABE_ITO["vermillion"], "symbol": "x-thin",
-                                     "size": 9, "line": {"width": 2,
-                                                         "color": OKABE_ITO["vermillion"]}}),
-                  row=2, col=1, secondary_y=True)
-    top = max(900.0, float(np.nanmax(enmo)) * 1.1 if np.isfinite(enmo).any() else 0.0)
-    edges = (0.0, *ZONE_EDGES_MG, top)
+                             mode="lines", line={"color": "#9A6700", "width": 2.5,
+                                                 "dash": "dash"}), row=2, col=1)
+    fig.add_trace(go.Bar(x=x, y=imp.tolist(), name="Impacts (per epoch)",
+                         marker={"color": OKABE_ITO["vermillion"],
+                                 "pattern": {"shape": "x", "fgcolor": "#000000",
+                                             "fgopacity": 0.4}}), row=3, col=1)
+    top = max(2000.0, float(np.nanmax(enmo)) * 1.2 if np.isfinite(enmo).any() else 0.0)
+    edges = (_FLOOR_MG, *ZONE_EDGES_MG, top)
     for z in range(4):
-        fig.add_hrect(y0=edges[z], y1=edges[z + 1], row=1, col=1, line_width=0,
-                      fillcolor=INTENSITY_FILLS[z], opacity=0.35, layer="below",
-                      annotation_text=ZONE_WORDS[z], annotation_position="right",
-                      annotation_font={"size": 13, "color": "#1a1a1a"})
+        fig.add_shape(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=edges[z],
+                      y1=edges[z + 1], line_width=0, fillcolor=INTENSITY_FILLS[z],
+                      opacity=0.35, layer="below", name="zone")
+        # annotations on a log axis take log10 values
+        fig.add_annotation(xref="paper", yref="y", x=0.005, xanchor="left", showarrow=False,
+                           y=float(np.log10(np.sqrt(edges[z] * edges[z + 1]))),
+                           text=ZONE_WORDS[z], font={"size": 12, "color": "#1a1a1a"},
+                           bgcolor="rgba(255,255,255,0.7)",
+                           name="zone")
     shapes, notes = _span_shapes(spans, now, tz)
     for s in shapes:
         fig.add_shape(s)
@@ -153,17 +166,20 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
     if t.size or now:
         x0, x1 = local_iso([now - int(window_s * NS), now], tz)
         fig.update_xaxes(range=[x0, x1])
-    fig.update_yaxes(title_text="mg", range=[0, top], row=1, col=1)
-    fig.update_yaxes(title_text="rhythmic share", range=[0, 1.05], row=2, col=1,
-                     secondary_y=False)
-    fig.update_yaxes(title_text="impacts", rangemode="tozero", row=2, col=1, secondary_y=True,
-                     showgrid=False)
+    fig.update_yaxes(title_text="activity mg", type="log",
+                     range=[np.log10(_FLOOR_MG), float(np.log10(top))],
+                     tickvals=[1, 10, 100, 1000], row=1, col=1)
+    fig.update_yaxes(title_text="rhythm", range=[0, 1.05], tickvals=[0, 0.5, 1], row=2, col=1)
+    fig.update_yaxes(title_text="impacts", rangemode="tozero", nticks=3, row=3, col=1)
     last = (f"Latest activity {enmo[-1]:.0f} mg ({ZONE_WORDS[_zone_index(enmo[-1])]})"
             if enmo.size and np.isfinite(enmo[-1]) else "No data yet")
     alt = (f"{last}. {len(spans)} strategy marker{'s' if len(spans) != 1 else ''} shown. "
            f"Shaded bands mark intensity: {', '.join(ZONE_WORDS)}.")
-    _base_layout(fig, title=title, alt=alt, height=420)
-    fig.update_layout(uirevision="live", margin={"r": 120})
+    _base_layout(fig, title=title, alt=alt, height=480)
+    fig.update_xaxes(tickformat="%H:%M:%S", nticks=6)
+    # each row has one trace and a worded axis title: direct labels, no legend needed
+    fig.update_layout(uirevision="live", margin={"l": 64, "r": 16, "t": 56, "b": 36},
+                      showlegend=False, bargap=0.1)
     return fig
 
 
@@ -199,7 +215,7 @@ def activity_ribbon(summary: DailySummary) -> go.Figure:
         text=ev_text, hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_xaxes(range=[0, n], tickvals=list(range(0, n + 1, 3)),
-                     ticktext=[f"{v:02d}:00" for v in range(0, n + 1, 3)], title_text="time")
+                     ticktext=[f"{v:02d}:00" for v in range(0, n + 1, 3)])
     fig.update_yaxes(range=[0, 70], title_text="minutes in the hour", tickvals=[0, 15, 30, 45, 60])
     busiest = int(np.argmax(h[:, 1:4].sum(axis=1))) if n and h[:, 1:4].sum() > 0 else None
     alt = (f"Band worn {format_duration(summary.wear_s)}; most movement in the hour from "

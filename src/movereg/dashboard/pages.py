@@ -243,7 +243,8 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
                                   strict=True)),
             "ribbon": _fig_json(ribbon), "ribbon_alt": ribbon.layout.meta["alt"],
             "zones": _fig_json(zones), "zones_alt": zones.layout.meta["alt"],
-            "before_after": _fig_json(figures.before_after(s.stats)) if s.stats else None,
+            "before_after": _fig_json(figures.before_after(s.stats))
+            if any(st.n_compared for st in s.stats) else None,
             "wear": format_duration(s.wear_s), "break_total": format_duration(s.break_total_s)}
 
 

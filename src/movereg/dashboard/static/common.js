@@ -72,6 +72,30 @@
       window.location = "/login";
     });
   }
+  // Printing: lay charts out at A4 width and a smaller height, restore afterwards.
+  const PRINT_WIDTH = 680;
+  let printing = false;
+  function printLayout(on) {
+    if (!window.Plotly || on === printing) return;
+    printing = on;
+    document.querySelectorAll(".js-plotly-plot").forEach(function (div) {
+      if (on) {
+        div.dataset.screenHeight = String(div.layout.height || 400);
+        div.dataset.screenTitle = (div.layout.title && div.layout.title.text) || "";
+        // the section heading names the chart on paper; its title would only take space
+        window.Plotly.relayout(div, {width: PRINT_WIDTH, "title.text": "", "margin.t": 12,
+          height: Math.max(200, Math.round(Number(div.dataset.screenHeight) * 0.75))});
+      } else {
+        window.Plotly.relayout(div, {width: null, autosize: true, "title.text": div.dataset.screenTitle,
+          "margin.t": 48, height: Number(div.dataset.screenHeight) || null});
+      }
+    });
+  }
+  window.addEventListener("beforeprint", function () { printLayout(true); });
+  window.addEventListener("afterprint", function () { printLayout(false); });
+  if (window.matchMedia) {
+    window.matchMedia("print").addEventListener("change", function (e) { printLayout(e.matches); });
+  }
   window.movereg = {api, cookie, localIso, clock, duration, PLOT_CONFIG, renderFigures};
   document.addEventListener("DOMContentLoaded", function () {
     wireSignOut();

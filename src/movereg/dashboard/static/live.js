@@ -11,6 +11,7 @@
   let paused = false;
   const tiles = {};  // child id -> state
 
+  function shortLabel(l) { return String(l).split(" (")[0].trim(); }
   function zoneOf(mg) { let z = 0; while (z < 3 && mg >= ZONE_EDGES[z]) z++; return z; }
 
   function spanKey(strategy, startMs) { return strategy + "@" + Math.round(startMs / 1000); }
@@ -43,7 +44,8 @@
     if (t.lastMs !== null && ms <= t.lastMs) return;  // replayed or duplicate epoch
     t.lastMs = ms;
     const enmo = m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg);
-    t.buffer.push({x: M.localIso(ms), ms, enmo, rf: m.rhythmic_fraction, imp: m.impacts});
+    // the activity axis is logarithmic from 1 mg: lower values are drawn at 1 mg
+    t.buffer.push({x: M.localIso(ms), ms, enmo: enmo === null ? null : Math.max(enmo, 1), rf: m.rhythmic_fraction, imp: m.impacts});
     t.rows.push({ms, enmo, zone: enmo === null ? -1 : zoneOf(enmo), rf: m.rhythmic_fraction, imp: m.impacts});
     if (t.rows.length > 12) t.rows.shift();
     // movement break in progress: light-or-above runs, dips <= 10 s bridged (as the server)
@@ -68,11 +70,13 @@
   }
 
   function relayoutRange(t) {
-    const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now() - 8000) : Date.now();
+    // right edge = now: the few seconds of feature lag stay visible, and a tap shows at once
+    const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now()) : Date.now();
     const shapes = t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end)));
     const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s)));
     window.Plotly.relayout(t.plot, {"xaxis.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
-      "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
+      "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
+      "xaxis3.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
   }
 
   function spanShape(s, endMs) {
@@ -83,7 +87,7 @@
   }
   function spanNote(s) {
     return {x: M.localIso(s.start_ms), y: 1.0, xref: "x", yref: "paper", yanchor: "bottom",
-      xanchor: "left", showarrow: false, text: "▼ " + s.label, font: {size: 13, color: "#5A2D4B"}, name: "strategy"};
+      xanchor: "auto", showarrow: false, text: "▼ " + shortLabel(s.label), font: {size: 13, color: "#5A2D4B"}, name: "strategy"};
   }
 
   function renderNow(t) {
@@ -121,6 +125,7 @@
     else t.spans.push({id: s.id || null, key, strategy: s.strategy, label: s.label || labels[s.strategy] || s.strategy,
       start_ms: s.start_ms, end_ms: s.end_ms || null});
     renderRunning(t);
+    renderNow(t);
   }
   function running(t) { return t.spans.filter(s => !s.end_ms); }
   function renderRunning(t) {
@@ -256,6 +261,6 @@
   });
   document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
   document.querySelectorAll(".tile").forEach(makeTile);
-  window.moveregLive = {tiles, isPaused: function () { return paused; }};
+  window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; }};
   connect();
 })();

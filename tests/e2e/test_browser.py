@@ -1,0 +1,189 @@
+"""The pages in real headless Chromium (Debian's /usr/bin/chromium via Playwright).
+
+Starts ``movereg demo`` (real app, real Store, real Hub with two simulated bands) on a
+free loopback port, then: a therapist signs in, watches the live page receive epochs from
+the simulated bands, taps a strategy, sees its marker at once, reloads and finds it
+persisted, pauses and resumes updates; a parent signs in and the day summary shows only
+their child. Screenshots go to ``test-artifacts/``. Never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
+    from movereg.pipeline._demo_proc import DemoProcess
+
+    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=3)
+    proc.start(timeout_s=120)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(demo: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                               else shutil.which("chromium"), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _children(demo: Any) -> list[tuple[str, str]]:
+    out = []
+    for line in demo.lines:
+        m = re.match(r"^\s*child (\S+) \(nickname (.+)\)\s*$", line)
+        if m:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _login(page: Any, base: str, path: str, user: str, password: str) -> None:
+    page.goto(base + path)
+    assert "/login" in page.url
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(base + path)))
+
+
+def _points(page: Any, child_id: str) -> int:
+    return int(page.evaluate(
+        "id => (document.getElementById('plot-' + id).data[0].x || []).length", child_id))
+
+
+def _external_requests(page: Any, base: str) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if not (
+        r.url.startswith(base) or r.url.startswith(("data:", "blob:", "ws://127.0.0.1")))
+        else None)
+    return seen
+
+
+def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = demo.url
+    kids = _children(demo)
+    assert len(kids) == 2
+    ctx = browser.new_context(viewport={"width": 1180, "height": 900},
+                              timezone_id="Europe/London", locale="en-GB")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    external = _external_requests(page, base)
+    therapist, tpw = demo.logins["therapist"]
+    _login(page, base, "/live", therapist, tpw)
+
+    # --- live data arrives from the simulated bands -------------------------------------
+    page.wait_for_function("document.getElementById('feed-state').textContent.includes('connected')",
+                           timeout=15_000)
+    tile = page.locator(".tile").first
+    child_id = tile.get_attribute("data-child-id")
+    assert child_id
+    page.wait_for_function(
+        "id => document.getElementById('plot-' + id).data[0].x.length >= 3", arg=child_id,
+        timeout=30_000)
+    page.wait_for_function(
+        "id => document.getElementById('band-' + id).textContent.includes('streaming')",
+        arg=child_id, timeout=15_000)
+    n0 = _points(page, child_id)
+    page.wait_for_function("([id, n]) => document.getElementById('plot-' + id).data[0].x.length > n",
+                           arg=[child_id, n0], timeout=15_000)
+    now_text = page.inner_text(f"#now-{child_id} .zone-now")
+    assert now_text.startswith("Now: ") and " mg)" in now_text
+
+    # --- one tap logs a strategy; the marker shows at once -------------------------------
+    button = tile.locator("button.strat").first
+    label = button.inner_text().strip()
+    button.focus()                      # keyboard-reachable: Enter activates it
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "([id, label]) => (document.getElementById('plot-' + id).layout.annotations || [])"
+        ".some(a => a.text === '▼ ' + label.split(' (')[0])", arg=[child_id, label], timeout=5_000)
+    assert button.get_attribute("aria-pressed") == "true"
+    assert label in tile.locator(".running-list").inner_text()
+    box = button.bounding_box()
+    assert box and box["height"] >= 44 and box["width"] >= 44
+    page.click("button.win[data-win='60']")            # zoom to the last minute
+    assert page.get_attribute("button.win[data-win='60']", "aria-pressed") == "true"
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "live-after-tap.png"), full_page=True)
+
+    # --- pause stops chart updates (WCAG 2.2.2), resume catches up ------------------------
+    page.click("#pause")
+    assert page.get_attribute("#pause", "aria-pressed") == "true"
+    frozen = _points(page, child_id)
+    time.sleep(2.5)
+    assert _points(page, child_id) == frozen
+    page.click("#pause")
+    page.wait_for_function("([id, n]) => document.getElementById('plot-' + id).data[0].x.length > n",
+                           arg=[child_id, frozen], timeout=15_000)
+
+    # --- reload: the marker was persisted by the server -----------------------------------
+    page.reload()
+    page.wait_for_function(
+        "([id, label]) => (document.getElementById('plot-' + id).layout.annotations || [])"
+        ".some(a => a.text === '▼ ' + label.split(' (')[0])", arg=[child_id, label], timeout=10_000)
+    assert page.locator(f"#tile-{child_id} button.strat").first.get_attribute(
+        "aria-pressed") == "true"
+    # end it again with a second tap
+    page.locator(f"#tile-{child_id} button.strat").first.click()
+    page.wait_for_function(
+        "id => document.querySelector('#tile-' + id + ' .running-list').textContent"
+        ".includes('Nothing running')", arg=child_id, timeout=5_000)
+    page.screenshot(path=str(ARTIFACTS / "live-after-reload.png"), full_page=True)
+
+    # --- the parent sees their own child only ---------------------------------------------
+    page.click("#signout")
+    page.wait_for_url(re.compile(r".*/login.*"))
+    parent, ppw = demo.logins["parent"]
+    _login(page, base, "/day", parent, ppw)
+    page.wait_for_url(re.compile(r".*tz=Europe.*"))       # the page asks for the local zone
+    page.wait_for_selector("#ribbon .main-svg", timeout=10_000)
+    body = page.inner_text("body")
+    (own_code, own_nick), (other_code, other_nick) = kids
+    assert own_nick in page.inner_text("h1") and own_code in body
+    assert other_nick not in body and other_code not in body
+    assert "This band measures movement, not feelings." in body
+    assert "not a medical device" in body
+    page.click("#ribbon-cap ~ .table-toggle")
+    assert page.locator("#ribbon-table").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "parent-day.png"), full_page=True)
+    page.emulate_media(media="print")
+    page.screenshot(path=str(ARTIFACTS / "parent-day-print.png"), full_page=True)
+    pdf = page.pdf(format="A4", print_background=False)
+    (ARTIFACTS / "parent-day.pdf").write_bytes(pdf)
+    n_pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert n_pages == 1, n_pages                          # one printed page for the day
+    page.emulate_media(media="screen")
+    other = page.goto(f"{base}/day?child=999999")
+    assert other is not None and other.status == 404
+
+    assert external == [], external
+    assert errors == [], errors
+    ctx.close()
