@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from movereg.config import Settings
+from movereg.errors import ValidationError
 from movereg.models import BandState
 from movereg.pipeline import Broadcaster, Hub
 
@@ -224,3 +225,24 @@ def _all_since(hub: Hub, k: int) -> list[dict[str, Any]]:
     """The last ``k`` published messages (from the ring; status ticks are not kept)."""
     ring = hub.broadcaster.replay(0)
     return ring[-k:]
+
+
+async def test_reconnect_in_the_same_run_is_a_disconnect_gap(
+        tmp_path: Path, fake_band_factory: Any, recording_writer: Any,
+        fake_engine_factory: Any, until: Any) -> None:
+    t0 = 1_750_000_000_000_000_000
+    (tmp_path / "pipeline-state.json").write_text('{"clean": false}')   # previous run died
+    store = NoStore({"sim-5": t0 - 2_000_000_000})
+    factory = fake_band_factory(n_blocks=2, block_n=52, t0_ns=t0, hang=True)
+    hub = make_hub(tmp_path, factory, recording_writer, fake_engine_factory, store=store)
+    async with hub:
+        await hub.connect("sim", device_id="sim-5")
+        with pytest.raises(ValidationError, match="already connected"):
+            await hub.connect("sim", device_id="sim-5")
+        await until(lambda: hub.metrics()["samples"] == 104)
+        await hub.disconnect("sim-5")
+        store.ends["sim-5"] = t0 + 2_000_000_000
+        factory.kwargs["t0_ns"] = t0 + 5_000_000_000
+        await hub.connect("sim", device_id="sim-5")
+        await until(lambda: hub.metrics()["samples"] == 104)
+    assert [g.reason for _, g in recording_writer.gaps] == ["crash", "disconnect"]

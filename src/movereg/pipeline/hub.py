@@ -154,6 +154,7 @@ class Hub:
         self._started = False
         self._previous_clean = True
         self._sim_counter = 0
+        self._seen: set[str] = set()
         self.started_ns: int | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -227,15 +228,22 @@ class Hub:
         band = factory(target, device_id=device_id)
         run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
-        run.resume_from_ns = await asyncio.to_thread(
-            stored_end_ns, self.store, self.settings.db_path, device_id)
-        if run.resume_from_ns is not None:
-            run.backlog, run.replay_after = await asyncio.to_thread(
-                recovery_blocks, self.store, device_id, run.resume_from_ns,
-                self.settings.epoch_s)
-        await asyncio.to_thread(self._register, run)
-        run.resume_reason = "disconnect" if self._previous_clean else "crash"
-        self._runs[device_id] = run
+        self._runs[device_id] = run          # reserve the id before awaiting anything
+        try:
+            run.resume_from_ns = await asyncio.to_thread(
+                stored_end_ns, self.store, self.settings.db_path, device_id)
+            if run.resume_from_ns is not None:
+                run.backlog, run.replay_after = await asyncio.to_thread(
+                    recovery_blocks, self.store, device_id, run.resume_from_ns,
+                    self.settings.epoch_s)
+            await asyncio.to_thread(self._register, run)
+        except BaseException:
+            self._runs.pop(device_id, None)
+            raise
+        # a crash gap only for the first connection after an unclean end of the process
+        clean = self._previous_clean or device_id in self._seen
+        run.resume_reason = "disconnect" if clean else "crash"
+        self._seen.add(device_id)
         run.task = asyncio.create_task(self._run_band(run), name=f"movereg-band-{device_id}")
         return device_id
 
