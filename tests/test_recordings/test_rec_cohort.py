@@ -112,6 +112,8 @@ def test_summary_values_and_hashed_serial(tmp_path: Path) -> None:
     row = res.rows[0]
     assert row["status"] == "ok" and row["output"] == "kid1.parquet"
     tab = _table(tmp_path / "out" / "kid1.parquet")
+    md = pq.read_schema(tmp_path / "out" / "kid1.parquet").metadata
+    assert md[b"movereg.fs_hz"] == b"30.0" and md[b"movereg.format"] == b"csv.gz"
     worn = (tab["nonwear"] == 0) & (tab["coverage"] > 0)
     assert row["n_epochs"] == tab.n == 60
     assert row["wear_h"] == pytest.approx(float(np.sum(5.0 * tab["coverage"][worn])) / 3600)

@@ -133,9 +133,15 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
     """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats."""
     import pyarrow.parquet as pq
 
+    from movereg import __version__
     from movereg.signal.features import FeatureEngine
 
-    schema = _arrow_schema()
+    schema = _arrow_schema().with_metadata({
+        "movereg.version": __version__, "movereg.fs_hz": repr(rec.fs_hz),
+        "movereg.epoch_s": repr(float(epoch_s)),
+        "movereg.format": str(rec.meta.get("format", "")),
+        "movereg.device": str(rec.meta.get("device", "")),
+    })
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     acc = _Summary()
     engine = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
