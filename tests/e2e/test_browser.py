@@ -187,3 +187,37 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     assert external == [], external
     assert errors == [], errors
     ctx.close()
+
+
+def test_researcher_export_streams_with_progress(demo: Any, browser: Any) -> None:
+    import subprocess
+    import sys
+
+    password = "research passphrase 42"
+    done = subprocess.run(
+        [sys.executable, "-m", "movereg", "user", "--data-dir", str(demo.data_dir), "add",
+         "researcher1", "--role", "researcher", "--password-stdin"],
+        input=password + "\n", text=True, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ctx = browser.new_context(viewport={"width": 1024, "height": 1366}, accept_downloads=True)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, demo.url, "/export", "researcher1", password)
+    body = page.inner_text("body")
+    codes = [code for code, _ in _children(demo)]
+    assert all(code in body for code in codes)
+    assert all(nick not in body for _, nick in _children(demo))   # codes only
+    assert page.locator("table.dict tbody tr").count() >= 20       # the data dictionary
+    page.uncheck(f"input[name=child][value='{codes[1]}']")         # one child only
+    with page.expect_download(timeout=30_000) as info:
+        page.click("#export-go")
+    download = info.value
+    assert download.suggested_filename == f"movereg-epochs-{codes[0]}.csv"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("epoch_start") or "epoch_start" in text.splitlines()[0]
+    page.wait_for_function("document.getElementById('export-status').textContent"
+                           ".startsWith('Done: 1 file')", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "researcher-export.png"), full_page=False)
+    assert errors == [], errors
+    ctx.close()

@@ -195,6 +195,7 @@ async def test_export_page_lists_codes_and_dictionary(world: World) -> None:
     assert "KID-A1" in r.text and "KID-B2" in r.text
     assert "Robin" not in r.text and "Alex" not in r.text
     assert "<code>enmo_mg</code>" in r.text and 'value="parquet"' in r.text
+    assert 'value="KID-A1"' in r.text  # the export API takes codes
     _no_external_urls(r.text)
 
 

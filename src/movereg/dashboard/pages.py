@@ -310,8 +310,7 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
     from movereg.signal import data_dictionary
 
     codes = [{"id": c.id, "code": c.code} for c in store.list_children(None)]
-    dictionary = data_dictionary()
+    settings = request.app.state.settings
     return _render(request, "export.html", {
-        "children": codes, "dictionary": dictionary,
-        "features": [d["name"] for d in dictionary
-                     if d["name"] not in ("epoch_start", "epoch_s")]}, user=gate)
+        "children": codes, "dictionary": data_dictionary(),
+        "epoch_s": float(settings.epoch_s)}, user=gate)

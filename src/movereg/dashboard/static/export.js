@@ -1,4 +1,5 @@
-/* Research export: build the query, stream the download and show bytes received. */
+/* Research export: stream /api/export/{what} with fetch + ReadableStream and show bytes
+   received. All children -> one file; a subset -> one file per child code. */
 "use strict";
 (function () {
   const form = document.getElementById("export-form");
@@ -10,69 +11,71 @@
   form.elements["to"].value = iso(today);
   form.elements["from"].value = iso(new Date(today.getTime() - 6 * 86400000));
 
-  function query() {
-    const q = new URLSearchParams();
-    form.querySelectorAll("input[name=child]:checked").forEach(function (c) { q.append("child_id", c.value); });
-    form.querySelectorAll("input[name=feature]:checked").forEach(function (c) { q.append("feature", c.value); });
-    const from = new Date(form.elements["from"].value + "T00:00:00");
-    const to = new Date(form.elements["to"].value + "T00:00:00");
-    to.setDate(to.getDate() + 1);
-    q.set("from", from.toISOString());
-    q.set("to", to.toISOString());
-    q.set("epoch_s", form.elements["epoch_s"].value);
-    q.set("format", form.elements["format"].value);
-    return q;
-  }
   function human(n) {
     if (n < 1024) return n + " bytes";
     if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
     return (n / 1048576).toFixed(1) + " MiB";
   }
+  function baseQuery() {
+    const q = new URLSearchParams();
+    const from = new Date(form.elements["from"].value + "T00:00:00");
+    const to = new Date(form.elements["to"].value + "T00:00:00");
+    to.setDate(to.getDate() + 1);                  // "to" date is inclusive
+    q.set("from", from.toISOString());
+    q.set("to", to.toISOString());
+    q.set("format", form.elements["format"].value);
+    return q;
+  }
+  async function download(url, fallbackName, label) {
+    const resp = await fetch(url, {credentials: "same-origin"});
+    if (!resp.ok) {
+      let msg = "Export failed (" + resp.status + ")";
+      try { msg = (await resp.json()).detail || msg; } catch (e) { /* not JSON */ }
+      throw new Error(msg);
+    }
+    const total = Number(resp.headers.get("content-length")) || 0;
+    const reader = resp.body.getReader();
+    const chunks = [];
+    let got = 0;
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(r.value);
+      got += r.value.length;
+      if (total) { progress.max = total; progress.value = got; }
+      status.textContent = label + ": received " + human(got) + (total ? " of " + human(total) : "");
+    }
+    const blob = new Blob(chunks, {type: resp.headers.get("content-type") || "application/octet-stream"});
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = fallbackName;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    return got;
+  }
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
-    const q = query();
-    if (!q.getAll("child_id").length) { status.textContent = "Choose at least one child."; return; }
+    const boxes = Array.from(form.querySelectorAll("input[name=child]"));
+    const chosen = boxes.filter(b => b.checked).map(b => b.value);
+    if (!chosen.length) { status.textContent = "Choose at least one child."; return; }
     if (!form.elements["from"].value || !form.elements["to"].value) { status.textContent = "Choose both dates."; return; }
+    const what = form.elements["what"].value, fmt = form.elements["format"].value;
+    const jobs = chosen.length === boxes.length ? [null] : chosen;
     const btn = document.getElementById("export-go");
-    btn.disabled = true;
-    progress.hidden = false;
-    progress.removeAttribute("value");
-    status.textContent = "Preparing…";
+    btn.disabled = true; progress.hidden = false; progress.removeAttribute("value");
+    let bytes = 0;
     try {
-      const resp = await fetch("/api/export?" + q.toString(), {credentials: "same-origin",
-        headers: {"X-CSRF-Token": window.movereg.cookie("movereg_csrf")}});
-      if (!resp.ok) {
-        let msg = "Export failed (" + resp.status + ")";
-        try { msg = (await resp.json()).detail || msg; } catch (e) { /* not JSON */ }
-        throw new Error(msg);
+      for (const code of jobs) {
+        const q = baseQuery();
+        if (code) q.set("child", code);
+        const name = "movereg-" + what + (code ? "-" + code : "") + "." + fmt;
+        bytes += await download("/api/export/" + what + "?" + q.toString(), name, code || "all children");
       }
-      const total = Number(resp.headers.get("content-length")) || 0;
-      const reader = resp.body.getReader();
-      const chunks = [];
-      let got = 0;
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        chunks.push(r.value);
-        got += r.value.length;
-        if (total) { progress.max = total; progress.value = got; }
-        status.textContent = "Received " + human(got) + (total ? " of " + human(total) : "");
-      }
-      const name = (resp.headers.get("content-disposition") || "").match(/filename="?([^";]+)"?/);
-      const blob = new Blob(chunks, {type: resp.headers.get("content-type") || "application/octet-stream"});
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = name ? name[1] : "movereg-export." + q.get("format");
-      document.body.appendChild(a);
-      a.click();
-      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
       progress.max = 1; progress.value = 1;
-      status.textContent = "Done: " + human(got) + " downloaded.";
+      status.textContent = "Done: " + jobs.length + " file" + (jobs.length === 1 ? "" : "s") + ", " + human(bytes) + ".";
     } catch (e) {
-      status.textContent = e.message;
-      progress.hidden = true;
-    } finally {
-      btn.disabled = false;
-    }
+      status.textContent = e.message; progress.hidden = true;
+    } finally { btn.disabled = false; }
   });
 })();
