@@ -339,7 +339,8 @@ class FeatureEngine:
             cols[name] = iblock[c]
         cols["nonwear"] = iblock[_k.RI_NW].astype(np.int8)
         cvm = iblock[:3].astype(np.float64)
-        cols["counts_vm"] = np.sqrt(np.einsum("ij,ij->j", cvm, cvm))
+        cvm *= cvm
+        cols["counts_vm"] = np.sqrt(cvm.sum(axis=0))
         cols["zone"] = zone_of(cols["enmo_mg"], self.config)
         # shift the pending rows to the front of the store
         rest = rf.shape[0] - k
@@ -349,7 +350,7 @@ class FeatureEngine:
         rf[rest:] = np.nan
         ri[rest:] = 0
         si[_k.S_BASE] = ready
-        return EpochTable({name: cols[name] for name in _NAMES})
+        return EpochTable._trusted({name: cols[name] for name in _NAMES})
 
 
 def _counts_array(vals: Any) -> np.ndarray:

@@ -57,6 +57,13 @@ class EpochTable:
 
     # --- construction ---------------------------------------------------------------
     @classmethod
+    def _trusted(cls, columns: dict[str, np.ndarray]) -> EpochTable:
+        """Wrap columns the engine built to the schema (no validation: hot path)."""
+        table = object.__new__(cls)
+        object.__setattr__(table, "columns", columns)
+        return table
+
+    @classmethod
     def empty(cls) -> EpochTable:
         """A table with no rows."""
         return cls({name: np.empty(0, dtype=dt) for name, dt in _DTYPES.items()})
