@@ -116,6 +116,10 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
                            arg=[child_id, n0], timeout=15_000)
     now_text = page.inner_text(f"#now-{child_id} .zone-now")
     assert now_text.startswith("Now: ") and " mg)" in now_text
+    page.click(f"#tile-{child_id} .table-toggle")                # chart as a table
+    page.wait_for_function("id => document.querySelectorAll('#table-' + id + ' tbody tr')"
+                           ".length >= 1", arg=child_id, timeout=5_000)
+    assert " mg" not in page.inner_text(f"#table-{child_id} tbody")  # numbers, units in header
 
     # --- one tap logs a strategy; the marker shows at once -------------------------------
     button = tile.locator("button.strat").first
@@ -181,6 +185,11 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     n_pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert n_pages == 1, n_pages                          # one printed page for the day
     page.emulate_media(media="screen")
+    page.click("text=Week view")
+    page.wait_for_selector("#week .main-svg", timeout=10_000)
+    week = page.inner_text("body")
+    assert own_nick in week and other_nick not in week and "Band worn on" in week
+    page.screenshot(path=str(ARTIFACTS / "parent-week.png"), full_page=True)
     other = page.goto(f"{base}/day?child=999999")
     assert other is not None and other.status == 404
 

@@ -102,7 +102,8 @@ def test_empty_day_and_week() -> None:
     w = week_summary([empty, full], previous=[full])
     assert w.wear_s == (0.0, full.wear_s)
     assert w.sentences[0].startswith("Band worn on 1 of 2 days")
-    assert "Last week" in w.sentences[-1]
+    assert w.sentences[1].startswith("0 strategy uses and ")
+    assert "Last week" in w.sentences[-1] and "0 strategy uses." in w.sentences[-1]
 
 
 def test_breaks_ignore_not_worn_epochs_and_seeking_impacts() -> None:

@@ -338,6 +338,10 @@ class WeekSummary:
     sentences: tuple[str, ...]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def week_summary(days: Sequence[DailySummary],
                  previous: Sequence[DailySummary] | None = None) -> WeekSummary:
     """Summarise a run of days (e.g. 7) and, given ``previous`` days, a gentle
@@ -348,10 +352,12 @@ def week_summary(days: Sequence[DailySummary],
     worn_days = sum(1 for w in wear if w > 0)
     lines = [f"Band worn on {worn_days} of {len(days)} days, "
              f"{format_duration(sum(wear))} in all.",
-             f"{sum(uses)} strategy uses and {sum(breaks)} movement breaks were recorded."]
+             f"{_count(sum(uses), 'strategy use')} and "
+             f"{_count(sum(breaks), 'movement break')} were recorded."]
     if previous:
         pw = sum(d.wear_s for d in previous)
         pu = sum(len(d.events) for d in previous)
-        lines.append(f"Last week: {format_duration(pw)} worn and {pu} strategy uses.")
+        lines.append(f"Last week: {format_duration(pw)} worn and "
+                     f"{_count(pu, 'strategy use')}.")
     return WeekSummary(days=tuple(days), wear_s=wear, strategy_uses=uses,
                        break_counts=breaks, sentences=tuple(lines))

@@ -295,5 +295,7 @@ def week_view(week: WeekSummary) -> go.Figure:
                              marker={"symbol": "square", "size": 10}),
                   secondary_y=True)
     fig.update_yaxes(title_text="hours worn", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text="count", rangemode="tozero", secondary_y=True, showgrid=False)
+    top = max([3, *week.strategy_uses, *week.break_counts]) + 1
+    fig.update_yaxes(title_text="count", range=[0, top], dtick=max(1, top // 6),
+                     secondary_y=True, showgrid=False)
     return _base_layout(fig, title="The week", alt=" ".join(week.sentences), height=340)

@@ -238,7 +238,11 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
                "duration": format_duration(b.duration_s)} for b in s.breaks]
     ribbon = figures.activity_ribbon(s)
     zones = figures.zones_bar(s.zone_s)
-    return {"s": s, "rows": rows, "hours": hours, "gaps": gaps, "breaks": breaks,
+    first_last = None
+    if s.first_worn_ns is not None and s.last_worn_ns is not None:
+        first_last = tuple(datetime.fromtimestamp(v / _NS, tz).strftime("%H:%M")
+                           for v in (s.first_worn_ns, s.last_worn_ns))
+    return {"s": s, "rows": rows, "hours": hours, "first_last": first_last, "gaps": gaps, "breaks": breaks,
             "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
                                   strict=True)),
             "ribbon": _fig_json(ribbon), "ribbon_alt": ribbon.layout.meta["alt"],
