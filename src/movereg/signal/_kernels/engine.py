@@ -11,7 +11,7 @@ Three sub-streams finish an epoch at different times and are joined in the row s
 
 * A, sample-local features, finish at the epoch's last sample;
 * B, rhythm features, finish when the last 1-s hop window of the epoch and its lags are
-  complete (about window/2 + max lag + MA/2 after the epoch end: 6 s with the defaults);
+  complete (about window/2 + max lag + MA/2 after the epoch end: ~6.5 s by default);
 * C, counts, finish when the 10-Hz count values of the epoch have arrived.
 
 Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
