@@ -129,3 +129,18 @@ def test_empty_and_all_missing() -> None:
     assert np.all(tab["coverage"] == 0)
     assert np.all(tab["zone"] == -1)
     assert np.all(np.isnan(tab["enmo_mg"]))
+
+
+@pytest.mark.parametrize(("fs", "epoch_s"), [(25.0, 5.0), (52.0, 1.0)])
+def test_epochs_arrive_within_the_declared_lag(fs: float, epoch_s: float) -> None:
+    n = int(fs * 40)
+    x = _signal(3, fs, n)
+    eng = FeatureEngine(fs, epoch_s=epoch_s)
+    step = int(fs)
+    emitted = 0
+    for i in range(0, n, step):
+        emitted += eng.push(x[i:i + step]).n
+        now_s = (i + step) / fs
+        # every epoch that ended more than lag_s ago has been emitted
+        due = int(max(0.0, now_s - eng.lag_s) // epoch_s)
+        assert emitted >= due
