@@ -108,14 +108,20 @@ def test_rhythm_strength_separates_labelled_episodes_on_each_wrist() -> None:
         rs = np.nan_to_num(tab["rhythm_strength"])
         auc = _auc(rs[label == 1], rs[label == 0])
         rock_hz = float(np.nanmedian(tab["rhythm_hz"][(label == 1) & (kind == "Rock")]))
-        flap = tab["flap_share"][(label == 1) & (kind == "Flap")]
+        flapping = (label == 1) & ((kind == "Flap") | (kind == "Flap-Rock"))
+        flap_hz = float(np.nanmedian(tab["rhythm_hz"][flapping]))
+        flap = tab["flap_share"][flapping]
         results[side] = {"auc_rhythm_strength": round(auc, 3),
                          "n_smm": int((label == 1).sum()), "n_other": int((label == 0).sum()),
                          "median_rhythm_hz_rock": round(rock_hz, 3),
-                         "median_flap_share_flap": round(float(np.nanmedian(flap)), 3)
-                         if flap.size else None}
+                         "median_rhythm_hz_flap": round(flap_hz, 3),
+                         "median_flap_share_flap": round(float(np.nanmedian(flap)), 3),
+                         "median_flap_share_other": round(float(np.nanmedian(
+                             tab["flap_share"][label == 0])), 3)}
         print(side, results[side])
         assert (label == 1).sum() >= 30 and (label == 0).sum() >= 60
         assert auc >= 0.80, (side, auc)
         assert 0.5 <= rock_hz <= 1.5, (side, rock_hz)
+        assert 2.0 <= flap_hz <= 4.0, (side, flap_hz)
+        assert np.nanmedian(flap) > np.nanmedian(tab["flap_share"][label == 0]) + 0.3
     print(json.dumps(results))
