@@ -136,3 +136,26 @@ def test_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_cohort_mode_writes_one_file_per_input(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    b = tmp_path / "b.csv.gz"
+    _write_csv(a, _signal(25 * 12), fs_line=25)
+    _write_csv(b, _signal(25 * 12), fs_line=25)
+    out = tmp_path / "out"
+    assert main(["features", str(a), str(b), "--epoch", "5", "--out", str(out)]) == 0
+    produced = sorted(p.name for p in out.iterdir())
+    assert any(name.startswith("a") for name in produced)
+    assert any(name.startswith("b") for name in produced)
+
+
+def test_cohort_mode_reports_a_bad_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    a = tmp_path / "a.csv"
+    _write_csv(a, _signal(25 * 12), fs_line=25)
+    bad = _bad_files(tmp_path)["non-numeric"]
+    code = main(["features", str(a), str(bad), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err and "1 failed" in err

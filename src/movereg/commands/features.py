@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,14 @@ def run(args: argparse.Namespace) -> int:
     if cohort:
         from movereg.recordings import run_cohort
 
-        out.mkdir(parents=True, exist_ok=True)
-        run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
-                   workers=args.workers, scheduler=args.scheduler)
-        return 0
+        result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
+                            workers=args.workers, scheduler=args.scheduler)
+        for row in result.rows:
+            if row.get("status") != "ok":
+                sys.stderr.write(f"movereg features: {row.get('message')}\n")
+        sys.stderr.write(f"movereg features: {result.n_ok} recording(s) done, "
+                         f"{result.n_error} failed; summary in {result.summary_csv}\n")
+        return 0 if result.n_error == 0 else 1
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
