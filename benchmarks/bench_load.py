@@ -9,7 +9,8 @@ run. It reports
   the epoch), p50 / p99 / max in ms. This is the pipeline's delay (engine, storage
   queue, broadcaster, socket); the feature engine's built-in look-ahead (rhythm features
   need ``lag_s`` = 6.5 s of later data) is a property of the features and is reported
-  separately;
+  separately. The server's own share (``tx_ns - rx_ns``, stamped when the WebSocket frame
+  is sent) is reported too: on a shared machine the rest is mostly scheduling delay;
 - server CPU as % of one core (user + system time of the server process over the
   measured window, from /proc via psutil);
 - lost samples: after a graceful stop, for every band, the samples stored in SQLite
@@ -44,6 +45,7 @@ async def _listen(url: str, token: str, stop_at: float, measure_from: float,
 
     ws_url = url.replace("http://", "ws://") + "/api/live"
     lat: list[float] = []
+    lat_server: list[float] = []
     per_dev: dict[str, int] = {}
     n_status = 0
     dropped = 0
@@ -61,10 +63,11 @@ async def _listen(url: str, token: str, stop_at: float, measure_from: float,
                 per_dev[msg["device_id"]] = per_dev.get(msg["device_id"], 0) + 1
                 if time.monotonic() >= measure_from:
                     lat.append((now - int(msg["rx_ns"])) / 1e6)
+                    lat_server.append((int(msg["tx_ns"]) - int(msg["rx_ns"])) / 1e6)
             elif msg["type"] == "status":
                 n_status += 1
                 dropped = int(msg.get("dropped", 0))
-    out.update(latencies_ms=lat, epochs_per_device=per_dev, status_messages=n_status,
+    out.update(latencies_ms=lat, server_latencies_ms=lat_server, epochs_per_device=per_dev, status_messages=n_status,
                ws_dropped=dropped)
 
 
@@ -125,11 +128,13 @@ def run(minutes: float, bands: int, warmup_s: float) -> dict[str, Any]:
                 return busy, w1 - w0
 
             busy_s, wall_s = asyncio.run(main())
+            load_end = os.getloadavg()[0]
             rss_mb = proc.memory_info().rss / 2**20
         finally:
             code = demo.stop(timeout_s=60)
         stored = _stored(Path(tmp))
     lat = np.asarray(listened["latencies_ms"], dtype=float)
+    lat_srv = np.asarray(listened["server_latencies_ms"], dtype=float)
     devs = {k: v for k, v in stored.items() if not k.startswith("_")}
     lost = sum(max(0, v["span_samples"] - v["stored"]) for v in devs.values())
     return {
@@ -143,7 +148,13 @@ def run(minutes: float, bands: int, warmup_s: float) -> dict[str, Any]:
             "p99": float(np.percentile(lat, 99)) if lat.size else None,
             "max": float(lat.max()) if lat.size else None,
         },
+        "server_latency_ms": {
+            "p50": float(np.percentile(lat_srv, 50)) if lat_srv.size else None,
+            "p99": float(np.percentile(lat_srv, 99)) if lat_srv.size else None,
+            "max": float(lat_srv.max()) if lat_srv.size else None,
+        },
         "server_cpu_pct_one_core": 100.0 * busy_s / wall_s,
+        "loadavg_1min_end": load_end,
         "server_rss_mb": rss_mb,
         "ws_dropped": listened["ws_dropped"],
         "devices_stored": len(devs),
@@ -173,9 +184,13 @@ def _table(r: dict[str, Any]) -> str:
         ("latency p50 (ms)", fmt(lat["p50"]), ""),
         ("latency p99 (ms)", fmt(lat["p99"]), f"< {TARGET_P99_MS:g}"),
         ("latency max (ms)", fmt(lat["max"]), ""),
+        ("  of which in the server p50/p99", f"{fmt(r['server_latency_ms']['p50'])} / "
+                                             f"{fmt(r['server_latency_ms']['p99'])}", ""),
         ("server CPU (% of one core)", f"{r['server_cpu_pct_one_core']:.1f}",
          f"< {TARGET_CPU_PCT:g}"),
         ("server RSS (MB)", f"{r['server_rss_mb']:.0f}", ""),
+        ("machine load (1-min avg, end)",
+         f"{r['loadavg_1min_end']:.1f} on {r['machine']['cpus']} CPUs", ""),
         ("samples stored / spanned", f"{r['samples_stored']} / {r['samples_span']}", ""),
         ("samples lost", str(r["samples_lost"]), "0"),
         ("gaps recorded", str(r["gaps"]), ""),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def test_demo_streams_to_a_signed_in_therapist(tmp_path: Path) -> None:
         ptoken = demo.token("parent")
         pgot = asyncio.run(_epochs(demo.url, ptoken, n=3, within_s=15.0))
         assert len({m["child_id"] for _, _, m in pgot}) == 1   # the parent's own child
+        # an open SSE stream must not keep the server from stopping
+        sse = threading.Thread(target=_hold_sse, args=(demo.url, token), daemon=True)
+        sse.start()
+        time.sleep(1.0)
     finally:
         code = demo.stop()
     assert code == 0, "\n".join(demo.lines)
@@ -68,3 +73,13 @@ async def _epochs(url: str, token: str, *, n: int,
             if msg["type"] == "epoch":
                 out.append((time.monotonic(), rx, msg))
     return out
+
+
+def _hold_sse(url: str, token: str) -> None:
+    try:
+        with httpx.stream("GET", url + "/api/live/sse", timeout=None,
+                          headers={"Authorization": f"Bearer {token}"}) as r:
+            for _ in r.iter_lines():
+                pass
+    except httpx.HTTPError:
+        pass

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 HELP = "run the dashboard with a demo clinic and two simulated wristbands (offline)"
@@ -111,9 +112,20 @@ async def _serve(args: argparse.Namespace, settings: Any, demo: _Demo) -> None:
     from movereg.dashboard.app import create_app
 
     app = create_app(settings)
+    loop = asyncio.get_running_loop()
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # end live streams first: uvicorn waits for open responses before shutdown
+            hub = getattr(app.state, "hub", None)
+            if hub is not None:
+                loop.call_soon_threadsafe(hub.close_live)
+            super().handle_exit(sig, frame)
+
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            lifespan="on", ws_ping_interval=20.0)
-    server = uvicorn.Server(config)
+                            lifespan="on", ws_ping_interval=20.0,
+                            timeout_graceful_shutdown=5)
+    server = _Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

@@ -283,6 +283,14 @@ class Hub:
         """A live subscription (async iterator of dict messages; drop-oldest when full)."""
         return self.broadcaster.subscribe(maxsize, message_filter=message_filter)
 
+    def close_live(self) -> None:
+        """End every live subscription now (their WebSocket / SSE responses finish).
+
+        Call it when the server starts shutting down: uvicorn waits for open responses
+        before it runs the lifespan shutdown, and an SSE stream never ends by itself.
+        """
+        self.broadcaster.close_all()
+
     def publish_event(self, message: dict[str, Any]) -> None:
         """Forward a strategy event (created/edited/voided) to live clients.
 

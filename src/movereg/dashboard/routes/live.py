@@ -23,7 +23,8 @@ in ms for JavaScript, ``*_iso`` ISO 8601 text)::
      "epoch_start_iso": "2025-06-15T15:07:34.000+00:00", "epoch_s": 1.0,
      "coverage": 1.0, "enmo_mg": 184.5, "mad_mg": 241.5, "zone": 1, ...every column of
      movereg.signal.schema.EPOCH_COLUMNS..., "rhythm_hz": null,   # NaN -> null
-     "rx_ns": 1750000061512345678}   # when the hub received the block completing it
+     "rx_ns": 1750000061512345678,   # when the hub received the block completing it
+     "tx_ns": 1750000061513345678}   # WebSocket only: when this server sent the frame
 
     {"type": "status", "id": 43, "ts_ns": ..., "dropped": 0,   # dropped: this client's
      "bands": [{"device_id", "child_id", "session_id", "family", "state",
@@ -50,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -194,6 +196,8 @@ async def live_ws(websocket: WebSocket,
                 if sub.closed:
                     break
                 continue
+            if msg["type"] == "epoch":
+                msg = {**msg, "tx_ns": time.time_ns()}
             await websocket.send_text(_dumps(msg))
     except (WebSocketDisconnect, RuntimeError):
         pass
