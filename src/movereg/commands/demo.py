@@ -147,6 +147,25 @@ async def _serve(args: argparse.Namespace, settings: Any, demo: _Demo) -> None:
     await serving
 
 
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from movereg.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"cannot use --host {host}: {exc}") from exc
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                              advice="choose another --port") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Seed the demo clinic, serve the app with simulated bands, print the URL."""
     from movereg.config import Settings
@@ -155,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.bands <= 256:
         raise ConfigError(f"--bands must be 1..256, got {args.bands}")
+    _check_port(args.host, args.port)
     if args.data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="movereg-demo-"))
         where = f"{data_dir} (a new temporary directory for this run; delete it when done)"
