@@ -112,6 +112,7 @@ class EmulatedBand:
         self.stalled = False
         self.dup_frames = 0
         self.dups_sent = 0
+        self.n_sent = 0  # samples sent so far
         self.connections = 0
         self.starts = 0
         self.clock_offset_ns = 0
@@ -216,6 +217,7 @@ class EmulatedBand:
                 data = self.frame(first, n)
                 self._next += n
                 self.sent.append((first, n))
+                self.n_sent += n
                 await self.device.notify_subscribers(self.data_char, data, force=False)
                 if self._dups_left > 0:
                     self._dups_left -= 1

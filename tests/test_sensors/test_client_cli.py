@@ -64,7 +64,7 @@ def test_record_sim_writes_csv_and_raw_capture(tmp_path: Path) -> None:
     lines = out.read_text().splitlines()
     assert lines[0] == "time,x,y,z"
     data = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
-    assert 20 * 52 <= len(data) <= 22 * 52
+    assert 20 * 52 <= len(data) <= 40 * 52  # (+ what was decoded when the duration was hit)
     assert all(len(ln.split(",")[0].split(".")[1]) == 9 for ln in lines[1:20])  # ns digits
     dt = np.diff(data[:, 0])
     assert np.all(np.abs(dt - 1 / 52) < 0.2 / 52)  # regular: one row per sample

@@ -172,3 +172,20 @@ def test_bad_parameters() -> None:
     with pytest.raises(ParameterError):
         DeviceClock("d", FS, True).push(_raw(3, 0, None), T0)
     assert DeviceClock("d", FS, False).push(_raw(0, 0, None), T0) is None
+
+
+@pytest.mark.parametrize("pause_s", [0.0, 10.0])
+def test_clock_reset_contiguous_or_after_a_pause(pause_s: float) -> None:
+    """A reset while streaming continues seamlessly; a reset across a pause keeps the pause."""
+    c = DeviceClock("d", FS, True)
+    n = 30
+    dev = 700_000_000_000_000_000
+    b1 = c.push(_raw(n, 0, dev + round((n - 1) * P)), T0 + round(n * P))
+    assert b1 is not None
+    rx2 = T0 + round(2 * n * P) + round(pause_s * 1e9)
+    b2 = c.push(_raw(n, n, 123_000_000_000 + round((n - 1) * P)), rx2)  # back to a default date
+    assert b2 is not None and b2.gaps and b2.gaps[0].reason == "clock_jump"
+    if pause_s == 0:
+        assert b2.t0_ns == b1.t_end_ns and b2.gaps[0].samples_missing == 0
+    else:
+        assert abs(b2.gaps[0].samples_missing - round(pause_s * FS)) <= 1

@@ -105,26 +105,31 @@ async def record(device: str, out_path: Path, *, raw_path: Path | None = None,
     samples = 0
     first_t: int | None = None
     last_line = 0.0
+    # a real band that never connects must not keep a --duration recording open forever
+    wall_deadline = (time.monotonic() + duration_s / speed + 60.0) if duration_s else None
     try:
         with out_path.open("w", encoding="utf-8", newline="") as out:
             out.write("time,x,y,z\n")
             await band.start()
             stopper = asyncio.create_task(stop_event.wait())
             blocks = band.blocks().__aiter__()
+            nxt: asyncio.Future[Any] | None = None
             try:
                 while True:
-                    nxt = asyncio.ensure_future(blocks.__anext__())
-                    done, _ = await asyncio.wait({nxt, stopper}, timeout=1.0,
+                    # keep one pending __anext__ across status ticks: cancelling it would
+                    # close the band's async generator
+                    if nxt is None:
+                        nxt = asyncio.ensure_future(blocks.__anext__())
+                    waiting: set[asyncio.Future[Any]] = {nxt, stopper}
+                    done, _ = await asyncio.wait(waiting, timeout=1.0,
                                                  return_when=asyncio.FIRST_COMPLETED)
                     if nxt not in done:
-                        nxt.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                            await nxt
                         if stopper in done:
                             break
                     else:
+                        fut, nxt = nxt, None
                         try:
-                            block = nxt.result()
+                            block = fut.result()
                         except StopAsyncIteration:
                             break
                         write_block(out, block)
@@ -133,6 +138,8 @@ async def record(device: str, out_path: Path, *, raw_path: Path | None = None,
                         if duration_s is not None and block.t_end_ns - first_t >= duration_s * 1e9:
                             break
                     now = time.monotonic()
+                    if wall_deadline is not None and now > wall_deadline:
+                        break
                     if now - last_line >= (1.0 if tty else 10.0):
                         last_line = now
                         line = status_line(band.status(), samples)
@@ -142,6 +149,11 @@ async def record(device: str, out_path: Path, *, raw_path: Path | None = None,
                 stopper.cancel()
                 await band.stop()
                 # drain what was decoded before the stop (and surface a fatal error)
+                if nxt is not None:
+                    with contextlib.suppress(StopAsyncIteration):
+                        block = await nxt
+                        write_block(out, block)
+                        samples += block.n
                 async for block in blocks:
                     write_block(out, block)
                     samples += block.n

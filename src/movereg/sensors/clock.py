@@ -222,14 +222,26 @@ class DeviceClock:
 
     # ----------------------------------------------------------------------------------
     def _reanchor(self, rx: float, device_time_ns: int, n: int) -> float:
-        """Start a new device-time base at this frame; returns its relative d_last (0)."""
+        """Start a new device-time base at this frame; returns its relative d_last (0).
+
+        If the frame arrived when the next contiguous frame was due (host time), the
+        samples are taken as contiguous (the band only changed its clock); otherwise the
+        frame is placed by its arrival time, less the latency the old mapping showed.
+        """
         self.stats.clock_jumps += 1
+        p = self.period_ns
+        old = self._offset if self._offset is not None else rx
         self._dbase = device_time_ns
-        self._offset = rx
-        if self._prev_end_utc is not None:
-            t0 = self._ubase + (self._offset - (n - 1) * self.period_ns)
-            if t0 < self._prev_end_utc:  # host latency: never step backwards
-                self._offset += self._prev_end_utc - t0
+        if self._prev_end_utc is None:
+            self._offset = rx
+        else:
+            prev_end = self._prev_end_utc - self._ubase
+            due = n * p + max(self.gap_tolerance_ns, 0.5 * n * p)
+            if rx - self._prev_rx_eff <= due:
+                self._offset = prev_end + (n - 1) * p
+            else:
+                latency = max(0.0, self._prev_rx_eff - (self._prev_d_last + old))
+                self._offset = max(rx - latency, prev_end + (n - 1) * p)
         self._recent.clear()
         self._recent_set.clear()
         return 0.0
