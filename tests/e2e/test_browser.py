@@ -230,3 +230,52 @@ def test_researcher_export_streams_with_progress(demo: Any, browser: Any) -> Non
     page.screenshot(path=str(ARTIFACTS / "researcher-export.png"), full_page=False)
     assert errors == [], errors
     ctx.close()
+
+
+def test_live_break_timer_and_status_from_a_scripted_feed(demo: Any, browser: Any) -> None:
+    """The live page's own logic (zone words, break-in-progress timer, band status) fed
+    a scripted /api/live stream through Playwright's WebSocket routing."""
+    import json
+
+    ctx = browser.new_context(viewport={"width": 1180, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sent: dict[str, Any] = {}
+
+    def feed(ws: Any) -> None:
+        cid = int(sent["child"])
+        now_ms = int(time.time() * 1000) + 120_000   # after anything the real feed had
+        ws.send(json.dumps({"type": "hello", "children": [cid], "epoch_s": 1.0}))
+        ws.send(json.dumps({"type": "status", "bands": [{
+            "device_id": "sim-x", "child_id": cid, "state": "reconnecting",
+            "battery_pct": 64, "last_data_ms": int(time.time() * 1000) - 4000,
+            "samples_lost": 12}]}))
+        for k in range(75):                          # 75 s of light movement
+            ws.send(json.dumps({"type": "epoch", "child_id": cid, "epoch_s": 1.0,
+                                "epoch_start_ms": now_ms + k * 1000, "enmo_mg": 150.0,
+                                "rhythmic_fraction": 0.6, "impacts": k % 2, "zone": 1}))
+        sent["last_ms"] = now_ms + 74_000
+
+    therapist, tpw = demo.logins["therapist"]
+    _login(page, demo.url, "/live", therapist, tpw)
+    cid = page.locator(".tile").first.get_attribute("data-child-id")
+    sent["child"] = cid
+    page.route_web_socket(re.compile(r".*/api/live.*"), feed)
+    page.reload()
+    try:
+        page.wait_for_function(
+            "id => document.querySelector('#now-' + id + ' .break-now').textContent"
+            ".startsWith('Movement break in progress: 1 min 15 s')", arg=cid, timeout=10_000)
+    except Exception as exc:
+        raise AssertionError(page.inner_text(f"#tile-{cid}")[:600]) from exc
+    assert "light movement (150 mg)" in page.inner_text(f"#now-{cid} .zone-now")
+    assert page.inner_text(f"#tile-{cid} .breaks-count") == "1"
+    page.wait_for_function(
+        "id => document.getElementById('band-' + id).textContent.includes('reconnecting')",
+        arg=cid, timeout=5_000)
+    status = page.inner_text(f"#band-{cid}")
+    assert "battery 64%" in status and "12 samples lost" in status and "last data" in status
+    page.screenshot(path=str(ARTIFACTS / "live-scripted-break.png"), full_page=False)
+    assert errors == [], errors
+    ctx.close()

@@ -70,6 +70,16 @@ def test_live_strip_traces_zones_and_spans() -> None:
     assert "Latest activity 300 mg (active)" in fig["layout"]["meta"]["alt"]
 
 
+def test_live_strip_breaks_lines_at_gaps() -> None:
+    t = D0 + np.array([0, 1, 2, 30, 31], dtype=np.int64) * NS
+    fig = _roundtrip(live_strip({"t_ns": t, "enmo_mg": [5.0, 50, 60, 70, 80],
+                                 "rhythmic_fraction": [0.1] * 5, "impacts": [0] * 5}))
+    act = fig["data"][0]
+    assert act["y"] == [5.0, 50.0, 60.0, None, 70.0, 80.0]
+    assert act["x"][3] == "2026-03-02T00:00:03.000"
+    assert act.get("connectgaps") in (None, False)
+
+
 def test_local_iso_time_zone() -> None:
     assert local_iso([D0], "Europe/Berlin") == ["2026-03-02T01:00:00.000"]
 

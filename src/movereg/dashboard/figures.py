@@ -133,6 +133,11 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
     rf = np.asarray(feed.get("rhythmic_fraction", []), dtype=np.float64)
     imp = np.asarray(feed.get("impacts", []), dtype=np.float64)
     now = int(now_ns if now_ns is not None else (t[-1] if t.size else 0))
+    if t.size > 1:  # missing data: a NaN point breaks the lines instead of bridging the gap
+        step = int(np.median(np.diff(t)))
+        cut = np.flatnonzero(np.diff(t) > 2.5 * step) + 1
+        t = np.insert(t, cut, t[cut - 1] + step)
+        enmo, rf, imp = (np.insert(a, cut, np.nan) for a in (enmo, rf, imp))
     x = local_iso(t, tz)
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
                         row_heights=[0.6, 0.22, 0.18])

@@ -42,6 +42,10 @@
   function ingest(t, m, live) {
     const ms = m.epoch_start_ms, es = (m.epoch_s || 1) * 1000;
     if (t.lastMs !== null && ms <= t.lastMs) return;  // replayed or duplicate epoch
+    if (t.lastMs !== null && ms - t.lastMs > 2.5 * es) {
+      // missing data: a null point breaks the line instead of drawing across the gap
+      t.buffer.push({x: M.localIso(t.lastMs + es), ms: t.lastMs + es, enmo: null, rf: null, imp: null});
+    }
     t.lastMs = ms;
     const enmo = m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg);
     // the activity axis is logarithmic from 1 mg: lower values are drawn at 1 mg
@@ -55,7 +59,13 @@
       t.runEnd = ms + es;
       if (!t.counted && (t.runEnd - t.runStart) / 1000 >= BREAK_MIN_S) { t.breaks += 1; t.counted = true; }
     }
-    if (live && !paused) flush(t);
+    if (live && !paused) scheduleFlush(t);
+  }
+
+  // bursts (a replay after reconnecting) are drawn once, not message by message
+  function scheduleFlush(t) {
+    if (t.timer) return;
+    t.timer = setTimeout(function () { t.timer = null; if (!paused) flush(t); }, 150);
   }
 
   function flush(t) {
