@@ -143,3 +143,33 @@ def test_week_view_and_config() -> None:
     assert uses["marker"]["symbol"] != breaks["marker"]["symbol"]
     assert PLOT_CONFIG["displayModeBar"] is False
     assert figure_dict(zones_bar((1.0, 2.0, 3.0, 4.0)))["layout"]["meta"]["alt"]
+
+
+def _contrast(hex_a: str, hex_b: str = "#FFFFFF") -> float:
+    def lum(h: str) -> float:
+        r, g, b = (int(h.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+        f = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * f[0] + 0.7152 * f[1] + 0.0722 * f[2]
+
+    hi, lo = sorted((lum(hex_a), lum(hex_b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_lines_and_markers_meet_wcag_non_text_contrast() -> None:
+    """WCAG 1.4.11: chart lines and markers >= 3:1 against the white plot background."""
+    _, _, s = _summary()
+    t = D0 + np.arange(10, dtype=np.int64) * NS
+    figs = [live_strip({"t_ns": t, "enmo_mg": np.ones(10), "rhythmic_fraction": np.zeros(10),
+                        "impacts": np.zeros(10)}, [{"label": "x", "start_ns": int(t[2]),
+                                                   "end_ns": None}]),
+            week_view(week_summary([s])), activity_ribbon(s)]
+    seen = 0
+    for fig in figs:
+        for tr in _roundtrip(fig)["data"]:
+            colour = (tr.get("line") or {}).get("color") if tr["type"] == "scatter" else None
+            if tr["type"] == "scatter" and "lines" not in tr.get("mode", "lines"):
+                colour = tr["marker"].get("color")
+            if isinstance(colour, str) and colour.startswith("#"):
+                assert _contrast(colour) >= 3.0, (tr["name"], colour)
+                seen += 1
+    assert seen >= 4

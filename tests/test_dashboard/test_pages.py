@@ -93,6 +93,14 @@ def _json_blocks(html: str, attr: str) -> list[dict]:
     return [json.loads(m) for m in re.findall(pat, html, re.S)]
 
 
+_BANNED = re.compile(r"dysregulat|meltdown|tantrum|zones? of regulation|red zone|green zone|"
+                     r"yellow zone|blue zone|\bbad\b|\bgood\b|abnormal|disorder", re.I)
+
+
+def _strengths_based(html: str) -> None:
+    assert not _BANNED.search(html), _BANNED.search(html)
+
+
 def _no_external_urls(html: str) -> None:
     assert not re.search(r'(src|href|action)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
     assert not re.search(r"https?://", html), re.search(r".{40}https?://.{40}", html)
@@ -146,6 +154,7 @@ async def test_day_page_embeds_figures_matching_the_summary(world: World) -> Non
     r = await world.client.get(f"/day?child={world.kid_a}&day={DAY}&tz=UTC")
     html = r.text
     _no_external_urls(html)
+    _strengths_based(html)
     figs = {f["layout"]["title"]["text"]: f for f in _json_blocks(html, "data-figure")}
     ribbon = figs["The day, hour by hour"]
     ep = world.store.epochs(child_id=world.kid_a, start_ns=D0 - 900 * NS,
@@ -173,6 +182,7 @@ async def test_live_page_tiles_buttons_and_persisted_markers(world: World) -> No
     r = await world.client.get("/live")
     html = r.text
     _no_external_urls(html)
+    _strengths_based(html)
     assert f'data-child-id="{world.kid_a}"' in html and f'data-child-id="{world.kid_b}"' in html
     figs = _json_blocks(html, "data-live-figure")
     assert [t["name"] for t in figs[0]["data"]] == [
