@@ -144,3 +144,15 @@ def test_epochs_arrive_within_the_declared_lag(fs: float, epoch_s: float) -> Non
         # every epoch that ended more than lag_s ago has been emitted
         due = int(max(0.0, now_s - eng.lag_s) // epoch_s)
         assert emitted >= due
+
+
+@pytest.mark.parametrize("kw", [{"light_mg": -1.0}, {"moderate_mg": 10.0},
+                                {"rhythm_min_lag_s": 3.0}, {"rhythm_min_valid": 1.5},
+                                {"flap_low_hz": 7.0}, {"nonwear_min_axes": 4},
+                                {"impact_g": float("nan")}, {"rhythm_gate": "other"},
+                                {"lowpass_order": 2}])
+def test_bad_config_raises(kw: dict[str, object]) -> None:
+    from movereg.signal import FeatureConfig
+
+    with pytest.raises(ParameterError):
+        FeatureEngine(25.0, config=FeatureConfig(**kw))  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+from movereg.errors import ParameterError
 
 __all__ = ["FeatureConfig"]
 
@@ -58,3 +61,26 @@ class FeatureConfig:
     # vigorous bouts (GGIR-like 80 % rule)
     bout_min_duration_s: float = 10.0
     bout_min_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if (isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and (not math.isfinite(v) or v < 0)):
+                raise ParameterError(f"FeatureConfig.{f.name} must be finite and >= 0, "
+                                         f"got {v!r}")
+        if not self.light_mg <= self.moderate_mg <= self.vigorous_mg:
+            raise ParameterError("FeatureConfig: need light_mg <= moderate_mg <= vigorous_mg")
+        if not 0 < self.rhythm_min_lag_s < self.rhythm_max_lag_s:
+            raise ParameterError("FeatureConfig: need 0 < rhythm_min_lag_s < rhythm_max_lag_s")
+        if not (min(self.rhythm_hop_s, self.rhythm_window_s, self.rhythm_ma_s) > 0
+                and 0 < self.nonwear_step_s <= self.nonwear_window_s):
+            raise ParameterError("FeatureConfig: window, hop and step lengths must be > 0 "
+                                 "(nonwear_step_s <= nonwear_window_s)")
+        if not (0 <= self.rhythm_min_valid <= 1 and 0 <= self.nonwear_min_coverage <= 1
+                and 0 <= self.bout_min_fraction <= 1):
+            raise ParameterError("FeatureConfig: shares must be within 0..1")
+        if not 0 < self.flap_low_hz < self.flap_high_hz:
+            raise ParameterError("FeatureConfig: need 0 < flap_low_hz < flap_high_hz")
+        if self.nonwear_min_axes not in (1, 2, 3):
+            raise ParameterError("FeatureConfig.nonwear_min_axes must be 1, 2 or 3")
