@@ -28,14 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
-import math
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,14 +39,20 @@ import numpy as np
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
-from movereg.pipeline.messages import epoch_messages, status_band
-from movereg.pipeline.resume import overlap_samples, recovery_blocks, stored_end_ns, trimmed
+from movereg.pipeline.messages import epoch_messages, jsonable, status_band
+from movereg.pipeline.resume import (
+    mark_state,
+    overlap_samples,
+    recovery_blocks,
+    stored_end_ns,
+    table_tail,
+    trimmed,
+)
 
 __all__ = ["Band", "BandFactory", "Hub"]
 
 log = logging.getLogger(__name__)
 
-_STATE_FILE = "pipeline-state.json"
 #: A jump longer than this (s) starts a fresh feature engine instead of filling the gap
 #: with missing-data rows (which would emit one empty epoch per second of the gap).
 _MAX_BRIDGE_S = 300.0
@@ -173,7 +175,7 @@ class Hub:
 
             self._writer = BatchWriter(self.store, interval_s=self.settings.flush_interval_s)
         await _maybe_await(self._writer.start())
-        self._previous_clean = self._mark_state(clean=False)
+        self._previous_clean = mark_state(self.settings.data_dir, clean=False)
         self._started = True
         self.started_ns = time.time_ns()
         self._ticker = asyncio.create_task(self._status_loop(), name="movereg-hub-status")
@@ -196,7 +198,7 @@ class Hub:
                 await stopped()
             else:
                 await asyncio.to_thread(stopped)
-        self._mark_state(clean=True)
+        mark_state(self.settings.data_dir, clean=True)
         self._started = False
 
     async def __aenter__(self) -> Hub:
@@ -268,7 +270,7 @@ class Hub:
     def metrics(self) -> dict[str, Any]:
         """Counters for the status message and diagnostics."""
         b = self.broadcaster
-        return {
+        out: dict[str, Any] = {
             "bands": len(self._runs),
             "samples": sum(r.samples for r in self._runs.values()),
             "epochs": sum(r.epochs for r in self._runs.values()),
@@ -276,6 +278,13 @@ class Hub:
             "published": b.published,
             "dropped": b.dropped_total,
         }
+        stats = getattr(self._writer, "stats", None)
+        if stats is not None:      # BatchWriter: is storage keeping up?
+            out["storage_pending"] = int(getattr(self._writer, "pending", 0))
+            out["storage_failures"] = int(getattr(stats, "failures", 0))
+            out["storage_dropped"] = int(getattr(stats, "dropped_items", 0))
+            out["storage_error"] = getattr(stats, "last_error", None)
+        return out
 
     # --- live --------------------------------------------------------------------------
     def subscribe(self, maxsize: int = 256, *,
@@ -304,7 +313,7 @@ class Hub:
             del msg["id"]
         msg.setdefault("type", "event")
         msg.setdefault("ts_ns", time.time_ns())
-        self.broadcaster.publish(_jsonable(msg))
+        self.broadcaster.publish(jsonable(msg))
 
     def _publish_status(self) -> None:
         bands = []
@@ -388,7 +397,7 @@ class Hub:
             starts = np.asarray(table.columns["epoch_start"])
             keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
             if keep < table.n:
-                tail = _tail(table, keep)
+                tail = table_tail(table, keep)
                 writer.add_epochs(run.device_id, tail)
                 recovered += int(tail.n)
         run.epochs += recovered
@@ -474,44 +483,7 @@ class Hub:
         if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
             self.store.assign_device(run.device_id, run.child_id)
 
-    def _mark_state(self, *, clean: bool) -> bool:
-        """Write the clean/dirty marker; return whether the previous run ended cleanly."""
-        path = Path(self.settings.data_dir) / _STATE_FILE
-        previous = True
-        with contextlib.suppress(OSError, ValueError):
-            previous = bool(json.loads(path.read_text(encoding="utf-8")).get("clean", True))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"clean": clean, "pid": os.getpid(),
-                                       "ts_ns": time.time_ns()}), encoding="utf-8")
-            tmp.replace(path)
-        except OSError as exc:
-            log.warning("hub: cannot write %s: %s", path, exc)
-        return previous
-
 
 async def _maybe_await(value: Any) -> None:
     if inspect.isawaitable(value):
         await value
-
-
-def _tail(table: Any, start: int) -> Any:
-    """Rows ``start:`` of an epoch table."""
-    if start == 0:
-        return table
-    if hasattr(table, "slice"):
-        return table.slice(start, int(table.n))
-    return type(table)({k: np.asarray(v)[start:] for k, v in table.columns.items()})
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -10,7 +10,7 @@ import numpy as np
 
 from movereg.models import BandStatus
 
-__all__ = ["epoch_messages", "iso_from_ns", "status_band"]
+__all__ = ["epoch_messages", "iso_from_ns", "jsonable", "status_band"]
 
 
 def iso_from_ns(ns: int) -> str:
@@ -81,3 +81,12 @@ def status_band(status: BandStatus, *, child_id: int | None, session_id: int | N
         "epochs": epochs,
         "error": error,
     }
+
+
+def jsonable(value: Any) -> Any:
+    """Nested dicts/lists with numpy scalars -> plain JSON values (NaN/inf -> ``None``)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return _py(value)

@@ -12,18 +12,27 @@ non-wear window).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
+import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from movereg.models import SampleBlock
 
-__all__ = ["WARMUP_S", "recovery_blocks", "stored_end_ns", "trimmed"]
+__all__ = ["STATE_FILE", "WARMUP_S", "mark_state", "overlap_samples", "recovery_blocks", "stored_end_ns", "table_tail",
+           "trimmed"]
 
 log = logging.getLogger(__name__)
 
+#: Marker in the data directory: did the last process using it stop cleanly?
+STATE_FILE = "pipeline-state.json"
 #: Seconds of stored samples fed before the first epoch to recompute.
 WARMUP_S = 30.0
 #: Only recompute when the last stored epoch is at most this long (s) before the end of
@@ -94,3 +103,33 @@ def overlap_samples(block: SampleBlock, prev_end_ns: int) -> int:
     if block.t0_ns >= prev_end_ns - dt_ns / 2:
         return 0
     return min(block.n, math.ceil((prev_end_ns - block.t0_ns) / dt_ns - 0.5))
+
+
+def table_tail(table: Any, start: int) -> Any:
+    """Rows ``start:`` of an epoch table (an EpochTable or any ``.columns``/``.n`` table)."""
+    if start == 0:
+        return table
+    if hasattr(table, "slice"):
+        return table.slice(start, int(table.n))
+    return type(table)({k: np.asarray(v)[start:] for k, v in table.columns.items()})
+
+
+def mark_state(data_dir: Path, *, clean: bool) -> bool:
+    """Write the clean/dirty marker; return whether the previous run ended cleanly.
+
+    The hub marks the data directory dirty at start and clean after its final flush, so
+    a run that is killed leaves it dirty and the next run records ``"crash"`` gaps.
+    """
+    path = Path(data_dir) / STATE_FILE
+    previous = True
+    with contextlib.suppress(OSError, ValueError):
+        previous = bool(json.loads(path.read_text(encoding="utf-8")).get("clean", True))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"clean": clean, "pid": os.getpid(),
+                                   "ts_ns": time.time_ns()}), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+    return previous

@@ -30,7 +30,8 @@ in ms for JavaScript, ``*_iso`` ISO 8601 text)::
      "bands": [{"device_id", "child_id", "session_id", "family", "state",
                 "rate_hz", "battery_pct", "last_data_ns", "last_data_ms", "attempt",
                 "next_try_s", "reason", "samples_lost", "samples", "epochs", "error"}],
-     "hub": {"bands", "samples", "epochs", "subscribers", "published", "dropped"}}
+     "hub": {"bands", "samples", "epochs", "subscribers", "published", "dropped",
+             "storage_pending", "storage_failures", "storage_dropped", "storage_error"}}
                                                      # about once a second
 
     {"type": "event", "id": 44, "action": "created", "event_id": 9, "child_id": 1,
