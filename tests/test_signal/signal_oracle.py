@@ -34,7 +34,7 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
     rd = float(p.pf[K.PF_RD])
     n = x.shape[0]
     m = -(-n // L)
-    valid = ~np.isnan(x).any(axis=1)
+    valid = np.isfinite(x).all(axis=1)
     out: dict[str, np.ndarray] = {}
     out["epoch_start"] = (t0_ns + np.round(np.arange(m) * epoch_s * 1e9)).astype(np.int64)
     out["epoch_s"] = np.full(m, float(epoch_s))
@@ -47,7 +47,7 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
     clipped = np.zeros(m, dtype=np.int64)
     for e in range(m):
         seg = x[e * L:(e + 1) * L]
-        seg = seg[~np.isnan(seg).any(axis=1)]
+        seg = seg[np.isfinite(seg).all(axis=1)]
         cov[e] = seg.shape[0] / L
         if seg.shape[0]:
             r = np.linalg.norm(seg, axis=1)
@@ -111,7 +111,7 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
     prev = math.nan
     for h in range(-(-n // hs)):
         seg = x[h * hs:(h + 1) * hs]
-        seg = seg[~np.isnan(seg).any(axis=1)]
+        seg = seg[np.isfinite(seg).all(axis=1)]
         if seg.shape[0] == 0:
             continue
         mv = seg.mean(axis=0)
@@ -130,7 +130,7 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
         end = min((e + 1) * L, n)
         cb = (end - 1) // lb
         seg = x[max(0, (cb - back) * lb):end]
-        seg = seg[~np.isnan(seg).any(axis=1)]
+        seg = seg[np.isfinite(seg).all(axis=1)]
         if seg.shape[0] < max(nwmin, 2):
             continue
         sd = seg.std(axis=0, ddof=1)
@@ -145,7 +145,7 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
     a = np.full((kmax, 3), np.nan)
     for k in range(kmax):
         seg = x[k * q:(k + 1) * q]
-        seg = seg[~np.isnan(seg).any(axis=1)] if seg.shape[0] else seg
+        seg = seg[np.isfinite(seg).all(axis=1)] if seg.shape[0] else seg
         if seg.shape[0]:
             a[k] = seg.mean(axis=0)
     d = np.zeros((kmax, 3))

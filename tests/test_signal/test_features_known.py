@@ -152,3 +152,15 @@ def test_warmup_runs() -> None:
     from movereg.signal import warmup
 
     warmup()
+
+
+def test_infinite_rows_are_missing() -> None:
+    x = _still(25.0, 10.0, 0.01)
+    y = x.copy()
+    y[30:40] = np.inf
+    z = x.copy()
+    z[30:40] = np.nan
+    a = extract_features(y, 25.0)
+    b = extract_features(z, 25.0)
+    assert a.equals(b)
+    assert a["coverage"][0] == pytest.approx(115 / 125)

@@ -3,13 +3,16 @@
 Both run the same sequential kernel (:mod:`movereg.signal._kernels.engine`) with explicit
 state, so any chunking of a recording gives exactly the batch table. The engine emits an
 epoch once all of its parts are final: sample-local features at the epoch end, rhythm
-features ``rhythm_lag_s`` later (half a rhythm window + the maximum lag + half the moving
+features up to ``FeatureEngine.lag_s`` later (half a rhythm window + the maximum lag + half the moving
 average: 6.5 s with the defaults at 100 Hz), counts when their 10-Hz values have arrived.
 
 Non-wear is the van Hees 2013 / GGIR criterion evaluated *causally* so it can stream: an
 epoch is flagged when, over the current 15-min step so far plus the three previous steps
 (45-60 min of data ending at the epoch's end), at least two axes have SD < 13 mg and range
-< 50 mg (GGIR centres the 60-min window on the step, which needs 22-37 min of look-ahead).
+< 50 mg (GGIR centres the 60-min window on the step, which needs 22-37 min of look-ahead;
+:func:`movereg.signal.detect_nonwear` computes that variant for a finished recording).
+
+Missing data: rows with any non-finite value (NaN, inf) and time gaps between pushes.
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ class FeatureEngine:
 
     Notes
     -----
-    ``push(samples, t0_ns)`` takes ``(n, 3)`` samples in g (NaN rows = missing) and
+    ``push(samples, t0_ns)`` takes ``(n, 3)`` samples in g (non-finite rows = missing) and
     returns the epochs that became final (0..n rows). A ``t0_ns`` later than the expected
     time of the next sample (by at least half a sample) is a gap, filled as missing data;
     an earlier one is treated as contiguous (clock jitter). ``flush()`` returns every

@@ -684,7 +684,7 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
         xv = x[t, 0]
         yv = x[t, 1]
         zv = x[t, 2]
-        valid = not (math.isnan(xv) or math.isnan(yv) or math.isnan(zv))
+        valid = math.isfinite(xv) and math.isfinite(yv) and math.isfinite(zv)
         if valid:
             r = math.sqrt(xv * xv + yv * yv + zv * zv)
             ebuf[0, epn] = r
