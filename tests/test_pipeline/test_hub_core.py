@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from movereg.config import Settings
-from movereg.errors import ValidationError
+from movereg.errors import NotFoundError, ValidationError
 from movereg.models import BandState
 from movereg.pipeline import Broadcaster, Hub
 
@@ -246,3 +246,18 @@ async def test_reconnect_in_the_same_run_is_a_disconnect_gap(
         await hub.connect("sim", device_id="sim-5")
         await until(lambda: hub.metrics()["samples"] == 104)
     assert [g.reason for _, g in recording_writer.gaps] == ["crash", "disconnect"]
+
+
+async def test_device_ids(tmp_path: Path, fake_band_factory: Any, recording_writer: Any,
+                          fake_engine_factory: Any) -> None:
+    factory = fake_band_factory(n_blocks=1, hang=True)
+    hub = make_hub(tmp_path, factory, recording_writer, fake_engine_factory)
+    async with hub:
+        ids = [await hub.connect("sim"), await hub.connect("sim:7"),
+               await hub.connect("AA:BB:CC:DD:EE:FF"), await hub.connect("sim"),
+               await hub.connect("sim", device_id="band-x")]
+        assert ids == ["sim-1", "sim-7", "AA:BB:CC:DD:EE:FF", "sim-2", "band-x"]
+        assert sorted(s.device_id for s in hub.status()) == sorted(ids)
+        await hub.disconnect("sim-7")
+        with pytest.raises(NotFoundError):
+            await hub.disconnect("sim-7")

@@ -217,11 +217,15 @@ class Hub:
         """
         if not self._started:
             raise RuntimeError("Hub.connect() before Hub.start()")
-        if device_id is None and not target.startswith("sim"):
-            device_id = target
         if device_id is None:
-            self._sim_counter += 1
-            device_id = f"sim-{self._sim_counter}"
+            if not target.startswith("sim"):
+                device_id = target                          # a BLE address
+            elif target.startswith("sim:"):
+                device_id = "sim-" + target[4:].strip()     # sim:<seed> -> sim-<seed>
+            else:
+                while device_id is None or device_id in self._runs:   # the next free sim-N
+                    self._sim_counter += 1
+                    device_id = f"sim-{self._sim_counter}"
         if device_id in self._runs:
             from movereg.errors import ValidationError
 
