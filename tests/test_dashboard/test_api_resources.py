@@ -267,3 +267,12 @@ def test_storage_failure_is_503_with_advice(api: Api, monkeypatch: pytest.Monkey
     assert r.status_code == 503
     assert r.json() == {"detail": "database or disk is full", "error": "StorageError",
                         "advice": "free some space"}
+
+
+def test_correction_with_nulls_keeps_fields(api: Api) -> None:
+    ev = api.store.create_event(api.child_a.id, "mov.break", note="kept")
+    r = api.client.put(f"/api/events/{ev.id}", headers=api.h("tess"),
+                       json={"reason": "r", "note": None, "strategy": None,
+                             "started_at": None})
+    assert r.status_code == 200
+    assert (r.json()["note"], r.json()["strategy"]) == ("kept", "mov.break")

@@ -126,6 +126,9 @@ def _correct_tx(store: Store, principal: Principal, event_id: int,
                 body: EventCorrectionIn) -> StrategyEvent:
     _event_for(store, principal, event_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"reason"})
+    for key in ("strategy", "started_at", "note"):  # null means "keep", never "erase"
+        if key in changes and changes[key] is None:
+            del changes[key]
     for key in ("started_at", "ended_at"):
         if changes.get(key) is not None:
             changes[key] = ns(changes[key])
