@@ -184,8 +184,11 @@ class Hub:
         """Disconnect every band (flushing their last epochs), then flush storage."""
         if not self._started:
             return
-        for device_id in list(self._runs):
-            await self.disconnect(device_id)
+        results = await asyncio.gather(*(self.disconnect(d) for d in list(self._runs)),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                log.warning("hub: stopping a band: %s", r)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
