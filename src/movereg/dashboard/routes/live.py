@@ -3,12 +3,14 @@
 Both carry the same JSON messages from the pipeline hub
 (:meth:`movereg.pipeline.Hub.subscribe`), limited to the children the signed-in user
 may see: a parent their own child(ren), a therapist their caseload, an admin every
-child; researchers get 403 (pseudonymous exports only). Authentication is the API's
-own: the session cookie or an ``Authorization: Bearer <token>`` header. A cookie-authenticated WebSocket must come
-from the same origin (cross-site WebSocket hijacking guard).
+child; researchers are refused (pseudonymous exports only). Authentication is the API's
+own: the session cookie or an ``Authorization: Bearer <token>`` header. A
+cookie-authenticated WebSocket must come from the same origin (cross-site WebSocket
+hijacking guard). A refused WebSocket handshake is closed before it is accepted (code
+1008; HTTP clients see 403); SSE answers 401 (not signed in) or 403.
 
 Query parameters (both endpoints): ``child_id`` (repeatable) narrows the feed to those
-children (each must be visible to the user, else 403/close 1008).
+children (each must be visible to the user, else refused).
 
 Messages (one JSON object per WebSocket text frame / per SSE ``data:`` line; every
 message has ``type`` and a monotonically increasing integer ``id``, which is also the SSE
@@ -16,7 +18,8 @@ event id; times are UTC; ``*_ns`` are integer ns since the Unix epoch, ``*_ms`` 
 in ms for JavaScript, ``*_iso`` ISO 8601 text)::
 
     {"type": "hello", "user": "ana", "role": "therapist", "children": [1, 2],
-     "epoch_s": 1.0, "last_id": 41}    # first message, once; children null = all (admin)
+     "epoch_s": 1.0, "last_id": 41}    # first message, once (SSE: not on a resume);
+                                       # children null = all (admin)
 
     {"type": "epoch", "id": 42, "device_id": "sim-1", "child_id": 1, "session_id": 3,
      "epoch_start": 1750000054000000000, "epoch_start_ms": 1750000054000,
