@@ -131,6 +131,11 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
         ".some(a => a.text === '▼ ' + label.split(' (')[0])", arg=[child_id, label], timeout=5_000)
     assert button.get_attribute("aria-pressed") == "true"
     assert label in tile.locator(".running-list").inner_text()
+    tile.locator(".note-input").fill("asked for it himself")     # a note on the running span
+    tile.locator(".note-save").click()
+    page.wait_for_function(
+        "id => document.querySelector('#tile-' + id + ' .note-msg').textContent"
+        ".startsWith('Note added')", arg=child_id, timeout=5_000)
     box = button.bounding_box()
     assert box and box["height"] >= 44 and box["width"] >= 44
     page.click("button.win[data-win='60']")            # zoom to the last minute

@@ -192,8 +192,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
         "window_s": _LIVE_WINDOW_S}, user=gate)
 
 
-def _pick_child(request: Request, store: Store, user: Principal,
-                child: int | None) -> Any:
+def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
     if child is None:
         kids = _children_for(store, user)
         if not kids:
@@ -261,7 +260,7 @@ def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int |
         return gate
     zone = _tz(tz)
     try:
-        c = _pick_child(request, store, gate, child)
+        c = _pick_child(store, gate, child)
     except (NotFoundError, ForbiddenError) as exc:
         return _error(request, gate, 404, exc.message)
     the_day = day or datetime.now(zone).date()
@@ -282,7 +281,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
         return gate
     zone = _tz(tz)
     try:
-        c = _pick_child(request, store, gate, child)
+        c = _pick_child(store, gate, child)
     except (NotFoundError, ForbiddenError) as exc:
         return _error(request, gate, 404, exc.message)
     last = end or datetime.now(zone).date()

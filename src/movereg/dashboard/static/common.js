@@ -83,11 +83,14 @@
         div.dataset.screenHeight = String(div.layout.height || 400);
         div.dataset.screenTitle = (div.layout.title && div.layout.title.text) || "";
         // the section heading names the chart on paper; its title would only take space
+        div.dataset.screenLegend = JSON.stringify(div.layout.legend || {});
         window.Plotly.relayout(div, {width: PRINT_WIDTH, "title.text": "", "margin.t": 12,
-          height: Math.max(200, Math.round(Number(div.dataset.screenHeight) * 0.75))});
+          "margin.b": 30, legend: {orientation: "v", x: 1.01, y: 1, xanchor: "left", font: {size: 11}},
+          height: Math.max(180, Math.round(Number(div.dataset.screenHeight) * 0.6))});
       } else {
         window.Plotly.relayout(div, {width: null, autosize: true, "title.text": div.dataset.screenTitle,
-          "margin.t": 48, height: Number(div.dataset.screenHeight) || null});
+          "margin.t": 48, "margin.b": 48, legend: JSON.parse(div.dataset.screenLegend || "{}"),
+          height: Number(div.dataset.screenHeight) || null});
       }
     });
   }
