@@ -276,3 +276,16 @@ def test_correction_with_nulls_keeps_fields(api: Api) -> None:
                              "started_at": None})
     assert r.status_code == 200
     assert (r.json()["note"], r.json()["strategy"]) == ("kept", "mov.break")
+
+
+def test_gaps(api: Api) -> None:
+    from movereg.models import Gap
+    from movereg.storage import IngestBatch
+
+    api.store.write_batch(IngestBatch(gaps=[("dev-a", Gap(T0 + 10**10, T0 + 2 * 10**10, 520,
+                                                          "disconnect"))]))
+    r = api.client.get(f"/api/children/{api.child_a.id}/gaps",
+                       params={"from": ISO0, "to": ISO10}, headers=api.h("pat"))
+    assert r.status_code == 200
+    assert [(g["duration_s"], g["samples_missing"], g["reason"]) for g in r.json()] == [
+        (10.0, 520, "disconnect")]

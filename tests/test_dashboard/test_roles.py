@@ -45,7 +45,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "create_event": (CARE, True), "list_events": (CARE, True), "get_event": (CARE, True),
     "correct_event": (CARE, True), "event_history": (CARE, True),
     "end_event": (CARE, True), "void_event": (CARE, True),
-    "get_epochs": (CARE, True), "get_breaks": (CARE, True), "get_summary": (CARE, True),
+    "get_epochs": (CARE, True), "get_breaks": (CARE, True), "get_gaps": (CARE, True), "get_summary": (CARE, True),
     "data_dictionary": (ALL, False), "export_data": (ALL, True),
     "list_strategies": (ALL, False), "put_strategy": (CLIN, False),
     "set_strategy_active": (CLIN, False),
@@ -116,6 +116,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "list_events": {"child_id": child.id},
         "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},
         "get_breaks": {"from": ISO0, "to": ISO1},
+        "get_gaps": {"from": ISO0, "to": ISO1},
         "export_data": {"child": child.code},
         "scan_bands": {"timeout_s": 1},
     }.get(op, {})
@@ -184,6 +185,6 @@ def test_every_child_read_is_audited(api: Api) -> None:
     touched = {e.action for e in entries if e.id > before and (e.child_id == api.child_a.id
                                                                or e.action.startswith("export"))}
     for action in ("read.child", "read.sessions", "read.session", "read.events",
-                   "read.event", "read.event_history", "read.epochs", "read.breaks",
+                   "read.event", "read.event_history", "read.epochs", "read.breaks", "read.gaps",
                    "read.summary", "export", "export.done"):
         assert action in touched, action

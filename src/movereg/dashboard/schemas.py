@@ -27,6 +27,7 @@ __all__ = [
     "EventCorrectionIn",
     "EventIn",
     "EventOut",
+    "GapOut",
     "LinkIn",
     "LoginIn",
     "LoginOut",
@@ -312,6 +313,14 @@ class EpochsOut(BaseModel):
     columns: dict[str, list[float | int | None]] = Field(
         description="feature -> values per epoch (null where undefined); see the data "
                     "dictionary for units")
+
+
+class GapOut(BaseModel):
+    start: datetime
+    end: datetime
+    duration_s: float
+    samples_missing: int
+    reason: str = Field(description="disconnect, frame_loss, clock_jump, stall or crash")
 
 
 class BreakOut(BaseModel):

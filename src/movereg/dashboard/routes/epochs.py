@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from movereg.dashboard.deps import CurrentUser, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range
-from movereg.dashboard.schemas import EpochsOut, dt
+from movereg.dashboard.schemas import EpochsOut, GapOut, dt
 from movereg.errors import ValidationError
 from movereg.storage import EPOCH_NAMES
 
@@ -61,3 +61,17 @@ def get_epochs(child_id: ChildId, store: StoreDep, principal: CurrentUser,
                      n=int(cols["epoch_start"].shape[0]),
                      epoch_start=[dt(int(v)) for v in cols["epoch_start"].tolist()],
                      columns={k: _jsonable(cols[k]) for k in keep if k != "epoch_start"})
+
+
+@router.get("/{child_id}/gaps", operation_id="get_gaps", response_model=list[GapOut])
+def get_gaps(child_id: ChildId, store: StoreDep, principal: CurrentUser,
+             start: FromQ, end: ToQ) -> list[GapOut]:
+    """Spans with no data from the child's bands in ``[from, to)`` (<= 31 days)."""
+    check_child(store, principal, child_id)
+    a, b = ns_range(start, end, max_days=31)
+    gaps = store.gaps(child_id=child_id, start_ns=a, end_ns=b)
+    store.audit(principal.actor, "read.gaps", child_id=child_id,
+                detail={"from": a, "to": b, "n": len(gaps)})
+    return [GapOut(start=dt(g.start_ns), end=dt(g.end_ns),
+                   duration_s=(g.end_ns - g.start_ns) / 1e9, samples_missing=g.samples_missing,
+                   reason=g.reason) for g in gaps]
