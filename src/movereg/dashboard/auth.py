@@ -7,9 +7,10 @@ Contract for pages and browser JS
   ``Settings.secure_cookies``) and ``movereg_csrf`` (readable by JS, SameSite=Strict).
 * Every state-changing request (POST, PUT, PATCH, DELETE) authenticated by the session
   cookie must send the header ``X-CSRF-Token`` with the value of the ``movereg_csrf``
-  cookie (it is bound to the session server-side); otherwise 403. Plain HTML form posts
-  may instead carry a hidden field ``csrf_token`` (only the login/logout form routes read
-  it). Bearer-token requests (``Authorization: Bearer <token>``) need no CSRF token.
+  cookie (it is bound to the session server-side); otherwise 403. Plain HTML forms cannot
+  set headers, so pages post state changes with ``fetch`` (the login form is the one
+  exception: it needs no session). Bearer-token requests (``Authorization: Bearer
+  <token>``) need no CSRF token.
 * Sessions expire after ``Settings.session_idle_logout_min`` minutes without use.
 """
 
@@ -26,7 +27,6 @@ from movereg.errors import ValidationError
 
 __all__ = [
     "CSRF_COOKIE",
-    "CSRF_FIELD",
     "CSRF_HEADER",
     "MIN_PASSWORD_LEN",
     "SAFE_METHODS",
@@ -41,7 +41,6 @@ __all__ = [
 SESSION_COOKIE = "movereg_session"
 CSRF_COOKIE = "movereg_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TTL_S = 12 * 3600.0
 MIN_PASSWORD_LEN = 10
