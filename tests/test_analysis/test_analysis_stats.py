@@ -45,6 +45,8 @@ def test_bootstrap_is_seeded_and_handles_edges() -> None:
     ({"n_uses": 1, "n_compared": 1, "n_lower": 1, "n_higher": 0},
      "Only 1 use so far — too few to see a pattern."),
     ({"n_uses": 3, "n_compared": 0, "n_lower": 0, "n_higher": 0}, "none with enough band data"),
+    ({"n_uses": 4, "n_compared": 2, "n_lower": 1, "n_higher": 1},
+     "4 uses of structured movement break so far, 2 with enough band data around it — too few"),
     ({"n_uses": 9, "n_compared": 9, "n_lower": 7, "n_higher": 2},
      "After structured movement break, rhythmic movement was lower in 7 of 9 uses."),
     ({"n_uses": 5, "n_compared": 5, "n_lower": 1, "n_higher": 4},

@@ -70,7 +70,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     store.link_user_child(users["mum"].id, a.id)
     store.link_user_child(users["dad_b"].id, b.id)
     for dev, child, seed in (("band-a", a.id, 1), ("band-b", b.id, 2)):
-        store.assign_device(dev, child, at_ns=D0)
+        store.assign_device(dev, child, at_ns=D0 - 7 * 86_400 * NS)
         store.write_batch(IngestBatch(epochs=[(dev, _table(D0 + 9 * 3600 * NS, 1440, seed))]))
     store.create_event(a.id, "pro.wall_push", started_at=D0 + 10 * 3600 * NS, logged_by=users["thera"].id)
     store.create_event(b.id, "ves.bounce", started_at=D0 + 10 * 3600 * NS, logged_by=users["thera"].id)
@@ -218,3 +218,17 @@ async def test_plotly_js_is_served_locally_and_cached(world: World) -> None:
     assert again.status_code == 304
     css = await world.client.get("/static/movereg.css")
     assert css.status_code == 200 and "@media print" in css.text
+
+
+async def test_day_sentences_count_earlier_uses_with_their_own_data(world: World) -> None:
+    """Earlier days' uses enter the per-strategy sentence, compared on their own windows."""
+    for k, seed in ((1, 5), (2, 6)):
+        t0 = D0 - k * 86_400 * NS + 9 * 3600 * NS
+        world.store.write_batch(IngestBatch(epochs=[("band-a", _table(t0, 360, seed))]))
+        world.store.create_event(world.kid_a, "pro.wall_push", started_at=t0 + 600 * NS)
+    await _login(world, "mum")
+    r = await world.client.get(f"/day?child={world.kid_a}&day={DAY}&tz=UTC")
+    assert r.status_code == 200
+    narrative = re.findall(r"<li>([^<]*)</li>", r.text)
+    assert any(("of 3 uses" in n) for n in narrative), narrative
+    assert "Only 1 use so far" not in r.text

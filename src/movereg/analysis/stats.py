@@ -90,6 +90,9 @@ def change_sentence(label: str, feature: str, *, n_uses: int, n_compared: int,
                 "it to compare before and after.")
     if n_compared < min_n:
         plural = "use" if n_compared == 1 else "uses"
+        if n_uses > n_compared:
+            return (f"{n_uses} uses of {name} so far, {n_compared} with enough band data "
+                    "around it — too few to see a pattern.")
         return f"Only {n_compared} {plural} so far — too few to see a pattern."
     n_same = n_compared - n_lower - n_higher
     if n_lower > n_higher and n_lower > n_same:

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import plotly.io as pio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -49,6 +50,7 @@ _NS = 1_000_000_000
 _LIVE_WINDOW_S = 600.0
 _DEFAULT_FAVOURITES = ("mov.break", "pro.wall_push", "ves.bounce", "pro.crash", "int.breathe",
                        "pro.carry", "tac.fidget", "env.calm_corner")
+_HISTORY_S = 90 * 86_400
 _LIVE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "zone", "coverage", "nonwear")
 
 
@@ -201,6 +203,31 @@ def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
     return check_child(store, user, child, with_name=True)
 
 
+def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) -> list[Any]:
+    """Earlier uses (last 90 days, newest 200) of the strategies used today, so the
+    sentences count every use so far."""
+    if not strategies:
+        return []
+    evs = store.list_events(child_id=child_id, start_ns=before_ns - _HISTORY_S * _NS,
+                            end_ns=before_ns)
+    return [e for e in evs if e.strategy in strategies and e.started_at < before_ns][-200:]
+
+
+def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any],
+                  history: list[Any]) -> dict[str, Any]:
+    """The day's epochs plus the epochs around each earlier event (baseline and response
+    windows only, not the weeks in between)."""
+    if not history:
+        return day_cols
+    parts = [day_cols]
+    for e in history:
+        parts.append(store.epochs(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
+                                  end_ns=e.started_at + 11 * 60 * _NS))
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in day_cols}
+    _, keep = np.unique(merged["epoch_start"], return_index=True)
+    return {k: v[keep] for k, v in merged.items()}
+
+
 def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any]:
     start = datetime.combine(day, datetime.min.time(), tz)
     d0 = int(start.timestamp()) * _NS
@@ -208,9 +235,9 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
     margin = 15 * 60 * _NS
     ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
-    history = store.list_events(child_id=c.id, end_ns=d1)
-    s = daily_summary(ep, events, day=day, tz=tz, nickname=_nickname(c),
-                      history_events=history)
+    history = _history(store, c.id, d0, {e.strategy for e in events})
+    s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
+                      nickname=_nickname(c), history_events=history)
     by_id = {str(e.id): e for e in events}
     rows = []
     for ch in s.events:
