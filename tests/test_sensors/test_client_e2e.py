@@ -336,3 +336,19 @@ async def test_one_hour_accelerated_with_100_disconnects() -> None:
           f"100 disconnects (+{extra} client reconnects) -> {stats['gaps']} gaps, "
           f"{stats['missing']} samples missing ({stats['missing'] / 52:.0f} s), "
           f"duplicates dropped {client.clock.stats.duplicates}")
+
+
+async def test_stop_never_hangs_when_nobody_reads_the_blocks() -> None:
+    world = World()
+    await world.start()
+    emu = EmulatedPolar(world, speed=4.0)
+    await emu.power_on()
+    client = WristbandClient(emu.address, "polar_pmd", backend=world.backend,
+                             scan_timeout_s=3.0, out_queue_size=2,
+                             clock_options={"speed": 4.0})
+    await client.start()
+    await until(lambda: client.blocks_dropped > 0)  # the consumer never came
+    await asyncio.wait_for(client.stop(), 20)
+    left = [b async for b in client.blocks()]
+    assert 1 <= len(left) <= 2
+    assert emu.cp_log[-1] == b"\x03\x02"

@@ -124,6 +124,9 @@ class SimulatedBandConnection:
 
     async def stop(self) -> None:
         """Stop producing; :meth:`blocks` ends."""
+        if self._task is None:  # never started
+            self._task = asyncio.create_task(asyncio.sleep(0))
+            self._out.put_nowait(_END)
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,8 +191,9 @@ class SimulatedBandConnection:
                         break
         finally:
             self._state = BandState.STOPPED
-            with contextlib.suppress(asyncio.QueueFull):
-                self._out.put_nowait(_END)
+            if self._out.full():  # nobody is reading: make room for the end marker
+                self._out.get_nowait()
+            self._out.put_nowait(_END)
 
 
 def open_band(target: str, *, family: DeviceFamily | str | None = None,

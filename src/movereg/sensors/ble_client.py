@@ -106,6 +106,9 @@ class WristbandClient:
         accelerated emulator).
     connect_attempts
         ``max_attempts`` handed to bleak-retry-connector per reconnect round.
+    out_queue_size
+        Decoded blocks kept for a slow consumer before the oldest is dropped (counted in
+        ``blocks_dropped``).
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class WristbandClient:
         raw_hook: RawHook | None = None,
         clock_options: Mapping[str, Any] | None = None,
         connect_attempts: int = 3,
+        out_queue_size: int = 65536,
     ) -> None:
         self._target = address_or_device
         self.address = (address_or_device if isinstance(address_or_device, str)
@@ -140,7 +144,9 @@ class WristbandClient:
         self.clock_options = dict(clock_options or {})
         self.connect_attempts = connect_attempts
         self._in: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
-        self._out: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+        # decoded blocks wait here for the consumer; ~10 h at 52 Hz before the oldest is
+        # dropped (counted), so a stalled consumer can never block the decoder or stop()
+        self._out: asyncio.Queue[Any] = asyncio.Queue(maxsize=out_queue_size)
         self._clock: DeviceClock | None = None
         self._state = BandState.IDLE
         self._reason: str | None = None
@@ -163,6 +169,7 @@ class WristbandClient:
         self.last_error: SensorError | None = None
         #: counters for status pages and tests
         self.frames_dropped = 0
+        self.blocks_dropped = 0
         self.decode_errors = 0
         self.connections = 0
 
@@ -183,8 +190,7 @@ class WristbandClient:
         self._wake.set()
         if self._runner is None:  # never started: just end blocks()
             self._set_state(BandState.STOPPED, reason)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._out.put_nowait(_END)
+            self._put_out(_END)
             return
         with contextlib.suppress(asyncio.CancelledError):
             await self._runner
@@ -444,9 +450,19 @@ class WristbandClient:
                         self.raw_hook = None
                 block = self._decode(session, data, rx)
                 if block is not None:
-                    await self._out.put(block)
+                    self._put_out(block)
         finally:
-            await self._out.put(_END)
+            self._put_out(_END)
+
+    def _put_out(self, item: Any) -> None:
+        """Hand a block to the consumer without ever blocking (drop-oldest, counted)."""
+        if self._out.full():
+            self._out.get_nowait()
+            self.blocks_dropped += 1
+            if self.blocks_dropped == 1:
+                _LOG.warning("%s: nobody is reading the blocks; dropping the oldest",
+                             self.device_id)
+        self._out.put_nowait(item)
 
     def _decode(self, session: _Session, data: bytes, rx: int) -> SampleBlock | None:
         try:
