@@ -136,6 +136,10 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     page.wait_for_function(
         "id => document.querySelector('#tile-' + id + ' .note-msg').textContent"
         ".startsWith('Note added')", arg=child_id, timeout=5_000)
+    event = page.evaluate(
+        "async id => (await window.movereg.api('/api/events?child_id=' + id)).slice(-1)[0]",
+        child_id)
+    assert event["session_id"] is not None and event["note"] == "asked for it himself"
     box = button.bounding_box()
     assert box and box["height"] >= 44 and box["width"] >= 44
     page.click("button.win[data-win='60']")            # zoom to the last minute

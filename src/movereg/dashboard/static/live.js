@@ -160,7 +160,9 @@
   async function start(t, key) {
     const msg = t.el.querySelector(".note-msg");
     try {
-      const ev = await M.api("/api/events", {method: "POST", body: {child_id: t.id, strategy: key, note: t.pendingNote || ""}});
+      const body = {child_id: t.id, strategy: key, note: t.pendingNote || ""};
+      if (t.band && t.band.session_id) body.session_id = t.band.session_id;  // the band's session
+      const ev = await M.api("/api/events", {method: "POST", body});
       t.pendingNote = "";
       addSpan(t, {id: ev.id, strategy: ev.strategy, start_ms: Date.parse(ev.started_at), end_ms: null});
       relayoutRange(t);
