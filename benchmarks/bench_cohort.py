@@ -11,6 +11,10 @@ passed to ``run_cohort`` by address, after a warm-up task on every worker (impor
 Numba cache load). Peak memory per worker is the worker process's peak RSS
 (``ru_maxrss``) after its last recording.
 
+``cores used`` = worker CPU seconds / wall seconds: on a shared machine it shows how
+much CPU the run actually got (the speed-up is only meaningful when both runs got what
+they asked for); equal CPU seconds in both runs mean no parallel overhead.
+
 Environment: ``MOVEREG_BENCH_COHORT_DAYS`` (default 7), ``MOVEREG_BENCH_COHORT_N``
 (default 20) to shorten a run.
 """
@@ -70,6 +74,7 @@ def _run(workers: int, specs: list[Any], days: float) -> dict[str, Any]:
         "peak_rss_mb_per_worker": max(float(r["peak_rss_mb"]) for r in res.rows),
         "cpu_s_total": sum(float(r["cpu_s"]) for r in res.rows),
         "cores_used": sum(float(r["cpu_s"]) for r in res.rows) / wall,
+        "samples_per_cpu_s": samples / sum(float(r["cpu_s"]) for r in res.rows),
         "rss_after_warmup_mb": max(warm.values()),
     }
 
