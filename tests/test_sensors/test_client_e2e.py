@@ -225,9 +225,10 @@ async def test_pmd_error_status_then_recovery_without_intervention() -> None:
                              scan_timeout_s=3.0, backoff_s=(0.02, 0.1))
     await client.start()
     col = Collector(client)
-    await until(lambda: isinstance(client.last_error, ProtocolError))
-    assert client.last_error is not None and "CHARGER" in str(client.last_error)
-    st = client.status()
+    st = await client.wait_for_state(BandState.RECONNECTING, 20)
+    assert isinstance(client.last_error, ProtocolError) and client.last_error.code == 13
+    assert "CHARGER" in str(client.last_error)
+    assert st.state == BandState.RECONNECTING and st.attempt >= 1 and st.next_try_s is not None
     assert st.reason is not None and "CHARGER" in st.reason
     emu.start_error = None  # taken off the charger
     await until(lambda: col.samples > 60)
@@ -352,3 +353,34 @@ async def test_stop_never_hangs_when_nobody_reads_the_blocks() -> None:
     left = [b async for b in client.blocks()]
     assert 1 <= len(left) <= 2
     assert emu.cp_log[-1] == b"\x03\x02"
+
+
+async def test_an_unsupported_device_stops_with_a_clear_error() -> None:
+    world = World()
+    await world.start()
+    emu = EmulatedPolar(world, name="Kettle 3000")  # serves PMD but advertises no match
+    emu._adv = lambda: [(0x09, b"Kettle 3000")]  # type: ignore[method-assign]
+    await emu.power_on()
+    band = open_band(emu.address, backend=world.backend, scan_timeout_s=3.0)
+    await band.start()
+    with pytest.raises(ProtocolError, match="not a band movereg can read"):
+        async with asyncio.timeout(20):
+            async for _ in band.blocks():
+                pass
+    assert band.status().state == BandState.STOPPED
+    assert emu.connections == 0
+
+
+async def test_callback_queue_drops_oldest_when_full_and_counts() -> None:
+    from movereg.sensors.ble_client import _DATA, _Session
+    from movereg.sensors.decoders import profile_for
+
+    client = WristbandClient("AA:BB:CC:DD:EE:FF", "polar_pmd", queue_size=2)
+    session = _Session(profile_for("polar_pmd"))
+    for k in range(5):
+        client._enqueue(session, _DATA, bytearray([k]))
+    assert client.frames_dropped == 3
+    kept = [client._in.get_nowait()[2] for _ in range(2)]
+    assert kept == [b"\x03", b"\x04"]  # the newest survive
+    await client.stop()  # never started: blocks() ends at once
+    assert [b async for b in client.blocks()] == []
