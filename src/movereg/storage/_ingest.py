@@ -161,8 +161,12 @@ class IngestMixin(StoreCore):
         return [DeviceRecord(*r) for r in rows]
 
     def assign_device(self, device_id: str, child_id: int, *, at_ns: int | None = None) -> None:
-        """Assign a band to a child from ``at_ns`` on (ends any open assignment)."""
-        at = now_ns() if at_ns is None else int(at_ns)
+        """Assign a band to a child from ``at_ns`` on (ends any open assignment).
+
+        The default (now) is floored to the whole second, so the epoch being recorded when
+        the band is assigned belongs to the new wearer.
+        """
+        at = now_ns() // 10**9 * 10**9 if at_ns is None else int(at_ns)
         with self._tx("cannot assign device") as con:
             if con.execute("SELECT 1 FROM children WHERE id = ?", (child_id,)).fetchone() is None:
                 raise NotFoundError(f"no child {child_id}")
