@@ -113,13 +113,30 @@ def _cwa_time(t: dt.datetime) -> int:
         t.hour << 12) | (t.minute << 6) | t.second
 
 
-def write_cwa(path: Path, acc_g: np.ndarray, start: dt.datetime, device_id: int = 43210
-              ) -> np.ndarray:
-    """Write a 100 Hz unpacked 3-axis CWA (80 samples/sector, 1/256 g); return expected g."""
-    per = 80
+def _cwa_pack(raw: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """AX3 packed samples: 10-bit signed x, y, z and a 2-bit exponent e (value = v << e)."""
+    words = []
+    got = np.empty(raw.shape, dtype=np.int64)
+    for i, row in enumerate(raw.tolist()):
+        e = 0
+        while any(not (-512 <= (v >> e) <= 511) for v in row) and e < 3:
+            e += 1
+        vs = [max(-512, min(511, v >> e)) for v in row]
+        got[i] = [v << e for v in vs]
+        words.append((e << 30) | ((vs[2] & 0x3FF) << 20) | ((vs[1] & 0x3FF) << 10)
+                     | (vs[0] & 0x3FF))
+    return struct.pack(f"<{len(words)}I", *words), got
+
+
+def write_cwa(path: Path, acc_g: np.ndarray, start: dt.datetime, device_id: int = 43210,
+              *, packed: bool = False) -> np.ndarray:
+    """Write a 100 Hz 3-axis CWA at 1/256 g: unpacked int16 (80 samples/sector) or AX3
+    packed (120 samples/sector); return the g values a reader must produce."""
+    per = 120 if packed else 80
     n = acc_g.shape[0]
     assert n % per == 0
     raw = np.clip(np.round(acc_g * 256), -32768, 32767).astype(np.int16)
+    expected = raw.astype(np.float64) / 256.0
     rate_code = 0x40 | 10  # 8 g range, 3200 / 2^(15-10) = 100 Hz
     head = bytearray(1024)
     head[0:2] = b"MD"
@@ -143,24 +160,28 @@ def write_cwa(path: Path, acc_g: np.ndarray, start: dt.datetime, device_id: int 
         struct.pack_into("<H", sec, 6, device_id & 0xFFFF)
         struct.pack_into("<I", sec, 10, k)
         t = start + dt.timedelta(seconds=k * per / 100)
-        assert (k * per) % 100 == 0 or True
         whole = t.replace(microsecond=0)
         struct.pack_into("<I", sec, 14, _cwa_time(whole))
         struct.pack_into("<H", sec, 18, 0)  # light, accel scale code 0 -> 1/256 g
         struct.pack_into("<H", sec, 20, 258)
         sec[23] = 190
         sec[24] = rate_code
-        sec[25] = 0x32  # 3 axes, unpacked int16
+        sec[25] = 0x30 if packed else 0x32  # 3 axes, packed / unpacked int16
         # timestamp applies to sample index `shift`: the sample at the whole second
         shift = -round(t.microsecond / 1e6 * 100)
         struct.pack_into("<h", sec, 26, shift)
         struct.pack_into("<H", sec, 28, per)
-        sec[30:30 + per * 6] = raw[k * per:(k + 1) * per].astype("<i2").tobytes()
+        if packed:
+            data, got = _cwa_pack(raw[k * per:(k + 1) * per].astype(np.int64))
+            sec[30:30 + per * 4] = data
+            expected[k * per:(k + 1) * per] = got / 256.0
+        else:
+            sec[30:30 + per * 6] = raw[k * per:(k + 1) * per].astype("<i2").tobytes()
         total = sum(struct.unpack("<255H", bytes(sec[:510]))) & 0xFFFF
         struct.pack_into("<H", sec, 510, (-total) & 0xFFFF)
         out += sec
     path.write_bytes(bytes(out))
-    return raw.astype(np.float64) / 256.0
+    return expected
 
 
 # --- GENEActiv BIN ---------------------------------------------------------------------

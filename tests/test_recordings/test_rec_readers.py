@@ -310,6 +310,39 @@ def test_cwa(tmp_path: Path) -> None:
     np.testing.assert_allclose(rec.read_all()[1], expected, atol=1e-6)
 
 
+def test_cwa_packed(tmp_path: Path) -> None:
+    """AX3's default packed samples (10-bit with exponent, 120 per sector)."""
+    p = tmp_path / "packed.cwa"
+    x = _signal(2400, 7)
+    x[100:200] *= 5.0  # large values need the exponent
+    expected = write_cwa(p, x, dt.datetime(2024, 3, 1, 10, 0, 0), packed=True)
+    got = open_recording(p).read_all()[1]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert np.abs(got - x).max() < 8 / 256 + 1e-9  # 10-bit with exponent: <= 2^3 LSB
+
+
+def test_gt3x_activity2_is_reported_clearly(tmp_path: Path) -> None:
+    import io
+    import struct
+    import zipfile
+
+    from recordings_writers import _gt3x_record, _ssp_encode
+
+    params = struct.pack("<II", (10 << 16) | 1, 30) + struct.pack("<II", 55 << 16,
+                                                                 _ssp_encode(256.0))
+    log = io.BytesIO()
+    log.write(_gt3x_record(0x15, 1_700_000_000, params))
+    raw = np.round(_signal(300) * 256).astype("<i2")
+    for s in range(10):
+        log.write(_gt3x_record(0x1A, 1_700_000_000 + s, raw[s * 30:(s + 1) * 30].tobytes()))
+    p = tmp_path / "a2.gt3x"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("info.txt", "Serial Number: X\nSample Rate: 30\n")
+        z.writestr("log.bin", log.getvalue())
+    with pytest.raises(InputFileError, match="ACTIVITY2"):
+        open_recording(p)
+
+
 def test_geneactiv_bin(tmp_path: Path) -> None:
     p = tmp_path / "sub03.bin"
     start = dt.datetime(2024, 3, 1, 10, 0, 0)

@@ -99,6 +99,8 @@ def _decode(blob: bytes, kind: str, path: str, tmpdir: Path) -> _Decoded:
         raise InputFileError(path, f"{res.get('format', kind)}: no acceleration channel")
     times = np.asarray(table["datetime"], dtype=np.int64)
     acc = np.asarray(table["acceleration"])
+    if times.shape[0] == 0:
+        acc = acc.reshape(0, 3)
     if acc.ndim != 2 or acc.shape[1] != 3 or acc.shape[0] != times.shape[0]:
         raise InputFileError(path, f"unexpected acceleration shape {acc.shape}")
     low: dict[str, Any] = dict(res["timeseries"].get("low_frequency", {}))
@@ -167,7 +169,10 @@ class ActfastRecording(Recording):
                     single = False
                     break
         if first is None or first.times.shape[0] == 0:
-            raise InputFileError(p, f"{kind}: no acceleration samples")
+            hint = (" (actfast decodes GT3X ACTIVITY records, type 0x00; files whose "
+                    "samples are in ACTIVITY2 records, type 0x1A, read as empty)"
+                    if kind == "gt3x" else "")
+            raise InputFileError(p, f"{kind}: no acceleration samples{hint}")
         device, serial, rate, tz, pages = _header_facts(kind, first.md)
         self._tz = tz
         self._pages = pages
