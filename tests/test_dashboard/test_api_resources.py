@@ -289,3 +289,35 @@ def test_gaps(api: Api) -> None:
     assert r.status_code == 200
     assert [(g["duration_s"], g["samples_missing"], g["reason"]) for g in r.json()] == [
         (10.0, 520, "disconnect")]
+
+
+def test_lifespan_with_the_real_hub(tmp_path: Path) -> None:
+    """No injected hub: the lifespan opens the store, starts movereg.pipeline.Hub, and a
+    simulated band connected through the API lands in storage."""
+    from h5_api_support import TestClient
+
+    from movereg.config import Settings
+    from movereg.dashboard.app import create_app
+    from movereg.storage import Store
+
+    settings = Settings(data_dir=tmp_path)
+    with Store(settings.db_path) as store:
+        child = store.create_child(code="KID-1")
+        from movereg.dashboard.auth import hash_password
+
+        uid = store.create_user("tess", hash_password("correct horse battery"), "therapist").id
+        store.link_user_child(uid, child.id)
+        tok = store.create_token(uid, "bearer", 600)[0]
+    h = {"Authorization": f"Bearer {tok}"}
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/bands/connect", json={"target": "sim", "child_id": child.id},
+                        headers=h)
+        assert r.status_code == 201
+        dev = r.json()["device_id"]
+        store = client.app.state.store  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 15
+        while store.last_sample_end_ns(dev) is None:
+            assert time.monotonic() < deadline, "no samples stored"
+            time.sleep(0.2)
+        assert store.device_child(dev) == child.id
+        assert client.post(f"/api/bands/{dev}/disconnect", headers=h).status_code == 204
