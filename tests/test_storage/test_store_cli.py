@@ -63,6 +63,8 @@ def test_user_add_list_link(tmp_path: Path, capsys: pytest.CaptureFixture[str],
         assert user is not None and user.password_hash.startswith("$argon2")
         assert auth_mod.verify_password(user.password_hash, PW)
         assert store.verify_audit().ok
+    rc, out, _ = _run(["user", "--data-dir", d, "verify-audit"], capsys)
+    assert rc == 0 and "intact" in out
 
 
 def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

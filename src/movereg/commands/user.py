@@ -10,7 +10,7 @@ HELP = "manage user accounts: add, list, link a therapist or parent to a child"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Sub-commands ``add``, ``list``, ``link``, ``add-child``."""
+    """Sub-commands ``add``, ``list``, ``link``, ``add-child``, ``verify-audit``."""
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where the database lives (default: the per-user data dir)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     link.add_argument("username")
     link.add_argument("--child", required=True, metavar="CODE",
                       help="the child's pseudonymous code")
+    sub.add_parser("verify-audit", help="re-compute the audit log's hash chain (exit 1 if "
+                                        "broken)")
     child = sub.add_parser("add-child", help="create a child record (prints its code)")
     child.add_argument("--code", default=None, help="pseudonymous code (random by default)")
     child.add_argument("--name", default=None, help="nickname shown on screen")
@@ -82,6 +84,13 @@ def run(args: argparse.Namespace) -> int:
             store.audit("cli", "user.link", child_id=child.id,
                         detail={"username": found.username})
             out.write(f"linked {found.username} to {child.code}\n")
+        elif args.action == "verify-audit":
+            v = store.verify_audit()
+            if not v.ok:
+                out.write(f"audit log BROKEN at entry {v.first_bad_id}: {v.problem} "
+                          f"({v.entries} entries verified before it)\n")
+                return 1
+            out.write(f"audit log intact: {v.entries} entries\n")
         else:
             c = store.create_child(code=args.code, display_name=args.name)
             store.audit("cli", "child.create", child_id=c.id)
