@@ -307,6 +307,8 @@ class EmulatedMovesense(EmulatedBand):
     fs_hz = 52.0
     frame_n = 8
     counts_per_g = 9.80665
+    #: HTTP-like status the SUBSCRIBE answer carries (507 = no free subscription slot)
+    subscribe_status = 200
 
     def _build(self) -> Characteristic:
         cmd = Characteristic(MOVESENSE_CMD_UUID, P.WRITE | P.WRITE_WITHOUT_RESPONSE,
@@ -322,8 +324,10 @@ class EmulatedMovesense(EmulatedBand):
         if cmd[:1] == b"\x00":
             await self.device.notify_subscribers(self.data_char, encode_movesense_hello_reply(cmd[1]))
         elif cmd[:1] == b"\x01":
-            self.start_stream()
-            await self.device.notify_subscribers(self.data_char, encode_movesense_result(cmd[1], 200))
+            if self.subscribe_status == 200:
+                self.start_stream()
+            await self.device.notify_subscribers(
+                self.data_char, encode_movesense_result(cmd[1], self.subscribe_status))
         elif cmd[:1] == b"\x02":
             self.stop_stream()
 

@@ -384,3 +384,20 @@ async def test_callback_queue_drops_oldest_when_full_and_counts() -> None:
     assert kept == [b"\x03", b"\x04"]  # the newest survive
     await client.stop()  # never started: blocks() ends at once
     assert [b async for b in client.blocks()] == []
+
+
+async def test_movesense_subscribe_error_arrives_later_and_is_reported() -> None:
+    """An error status the band sends on its own (no command waits) is still acted on."""
+    def no_slot(emu: EmulatedBand) -> None:
+        emu.subscribe_status = 507  # type: ignore[attr-defined]  # no free subscription slot
+
+    _world, emu, client, col = await _setup(DeviceFamily.MOVESENSE, prepare=no_slot,
+                                            watchdog_s=30.0)
+    st = await client.wait_for_state(BandState.RECONNECTING, 20)
+    err = client.last_error
+    assert isinstance(err, ProtocolError) and err.code == 507
+    assert st.reason is not None and "507" in st.reason
+    emu.subscribe_status = 200  # type: ignore[attr-defined]  # the other app let go
+    await until(lambda: col.samples > 60)
+    await _finish(client, col)
+    check_exactly_once_and_gaps(emu, col.blocks)

@@ -73,6 +73,8 @@ class _Session:
     replies: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     last_rx_mono: float = 0.0
     frames: int = 0
+    awaiting: bool = False  # a command is waiting for its reply
+    failure: SensorError | None = None  # an error status the band sent on its own
 
 
 class WristbandClient:
@@ -352,6 +354,8 @@ class WristbandClient:
                 await self._send_stop(session)
                 await link.disconnect()
             self._session = None
+        if why == "protocol" and session.failure is not None:
+            raise session.failure
         if why == "stall":
             raise ConnectionLostError(
                 f"band {self.address} stopped sending data",
@@ -387,10 +391,11 @@ class WristbandClient:
         assert link is not None
         while not session.replies.empty():
             session.replies.get_nowait()
-        await link.write(cmd.char_uuid, cmd.data, response=cmd.response)
-        if not cmd.expect_reply:
-            return
+        session.awaiting = cmd.expect_reply
         try:
+            await link.write(cmd.char_uuid, cmd.data, response=cmd.response)
+            if not cmd.expect_reply:
+                return
             reply = await asyncio.wait_for(session.replies.get(), self.reply_timeout_s)
         except TimeoutError:
             if required:
@@ -398,6 +403,8 @@ class WristbandClient:
                     f"band {self.address} did not answer command {cmd.data.hex(' ')}",
                     advice="reconnecting; switch the band off and on if it repeats") from None
             return
+        finally:
+            session.awaiting = False
         try:
             session.profile.parse_reply(reply)
         except (ProtocolError, DecodeError):
@@ -418,6 +425,8 @@ class WristbandClient:
                 return "stopped"
             if disconnected.is_set():
                 return "disconnect"
+            if session.failure is not None:
+                return "protocol"
             timeout = self._watchdog_timeout(session)
             idle = time.monotonic() - session.last_rx_mono
             if idle > timeout:
@@ -440,7 +449,10 @@ class WristbandClient:
                     continue
                 p = session.profile
                 if kind == _CTRL or (p.reply_char_uuid == p.data_char_uuid and p.is_reply(data)):
-                    session.replies.put_nowait(data)
+                    if session.awaiting:
+                        session.replies.put_nowait(data)
+                    else:
+                        self._unsolicited(session, data)
                     continue
                 if self.raw_hook is not None:
                     try:
@@ -453,6 +465,16 @@ class WristbandClient:
                     self._put_out(block)
         finally:
             self._put_out(_END)
+
+    def _unsolicited(self, session: _Session, data: bytes) -> None:
+        """A reply no command waits for (e.g. a Movesense subscribe result): check it."""
+        try:
+            session.profile.parse_reply(data)
+        except ProtocolError as exc:
+            session.failure = exc
+            self._wake.set()
+        except DecodeError as exc:
+            _LOG.warning("%s: malformed reply ignored: %s", self.device_id, exc)
 
     def _put_out(self, item: Any) -> None:
         """Hand a block to the consumer without ever blocking (drop-oldest, counted)."""
