@@ -94,7 +94,7 @@ class WristbandClient:
         Stable key for the SampleBlocks (default: the address).
     watchdog_s
         Reconnect when no notification arrives for this long (s). Default: 10 expected
-        frame intervals, at least 5 s.
+        frame intervals, at least 5 s (60 s for InfiniTime, which is silent when still).
     queue_size
         Bound of the notification queue (frames); the oldest is dropped when full.
     scan_timeout_s, reply_timeout_s
@@ -414,6 +414,8 @@ class WristbandClient:
     def _watchdog_timeout(self, session: _Session) -> float:
         if self.watchdog_s is not None:
             return self.watchdog_s
+        if session.profile.family == DeviceFamily.INFINITIME:
+            return 60.0  # notifies only when the values change: a still watch is quiet
         if session.frames == 0 or self._frame_interval_s is None:
             return 10.0
         return max(5.0, 10 * self._frame_interval_s)
