@@ -612,7 +612,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     pos = i % L
     hpos = pos % hs
     kpos = i % lb
-    bc = si[S_BINC]
     epn = si[S_EPN]
     epnj = si[S_EPNJ]
     finit = si[S_FINIT]
@@ -625,7 +624,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     nhard = si[S_EPHARD]
     nclip = si[S_EPCLIP]
     hn = si[S_HOPN]
-    bn = si[S_BINN]
     npost = si[S_EPPOST]
     prevang = sf[F_PREVANG]
     pthr = pf[PF_POSTURE]
@@ -643,9 +641,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     hx = sf[F_HOPSUM]
     hy = sf[F_HOPSUM + 1]
     hz = sf[F_HOPSUM + 2]
-    bx = sf[F_BINSUM]
-    by = sf[F_BINSUM + 1]
-    bz = sf[F_BINSUM + 2]
     nwref = si[S_NWREF]
     rx = sf[F_NWREF]
     ry = sf[F_NWREF + 1]
@@ -698,10 +693,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
             hy += yv
             hz += zv
             hn += 1
-            bx += xv
-            by += yv
-            bz += zv
-            bn += 1
             if abs(xv) >= clip or abs(yv) >= clip or abs(zv) >= clip:
                 nclip += 1
             if nwref == 0:
@@ -796,7 +787,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
         pos += 1
         hpos += 1
         kpos += 1
-        bc += 1
         if hpos == hs:
             # close a 1-s hop: its z-angle; a posture change if it moved > threshold
             if hn > 0:
@@ -871,18 +861,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
                 mx1 = -np.inf
                 mx2 = -np.inf
                 kpos = 0
-        if bc == q:
-            if bn > 0:
-                _push_bin(bx / bn, by / bn, bz / bn, True,
-                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
-            else:
-                _push_bin(np.nan, np.nan, np.nan, False,
-                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
-            bn = 0
-            bc = 0
-            bx = 0.0
-            by = 0.0
-            bz = 0.0
     # locals -> state
     si[S_IABS] = i
     si[S_EPN] = epn
@@ -899,8 +877,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     si[S_EPPOST] = npost
     sf[F_PREVANG] = prevang
     si[S_HOPN] = hn
-    si[S_BINN] = bn
-    si[S_BINC] = bc
     si[S_NWREF] = nwref
     sf[F_LAST] = lx
     sf[F_LAST + 1] = ly
@@ -916,9 +892,6 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     sf[F_HOPSUM] = hx
     sf[F_HOPSUM + 1] = hy
     sf[F_HOPSUM + 2] = hz
-    sf[F_BINSUM] = bx
-    sf[F_BINSUM + 1] = by
-    sf[F_BINSUM + 2] = bz
     sf[F_NWREF] = rx
     sf[F_NWREF + 1] = ry
     sf[F_NWREF + 2] = rz
@@ -947,6 +920,41 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     nw[0, NW_MX] = mx0
     nw[0, NW_MX + 1] = mx1
     nw[0, NW_MX + 2] = mx2
+
+    # decimated bins -> rhythm stream, in a loop of its own (the same samples in the same
+    # order as the loop above; a separate loop keeps both loops' registers free)
+    bc = si[S_BINC]
+    bn = si[S_BINN]
+    bx = sf[F_BINSUM]
+    by = sf[F_BINSUM + 1]
+    bz = sf[F_BINSUM + 2]
+    for t in range(x.shape[0]):
+        xv = x[t, 0]
+        yv = x[t, 1]
+        zv = x[t, 2]
+        if math.isfinite(xv) and math.isfinite(yv) and math.isfinite(zv):
+            bx += xv
+            by += yv
+            bz += zv
+            bn += 1
+        bc += 1
+        if bc == q:
+            if bn > 0:
+                _push_bin(bx / bn, by / bn, bz / bn, True,
+                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+            else:
+                _push_bin(np.nan, np.nan, np.nan, False,
+                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+            bn = 0
+            bc = 0
+            bx = 0.0
+            by = 0.0
+            bz = 0.0
+    si[S_BINN] = bn
+    si[S_BINC] = bc
+    sf[F_BINSUM] = bx
+    sf[F_BINSUM + 1] = by
+    sf[F_BINSUM + 2] = bz
 
     if final:
         H = pi[PI_H]
