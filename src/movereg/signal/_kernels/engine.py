@@ -524,16 +524,13 @@ def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: 
     if tb == 0:
         for u in range(tmax + 1):
             bacc[rt, u] = 0.0
-    d0 = dbuf[0]
-    d1 = dbuf[1]
-    d2 = dbuf[2]
-    dx = d0[pt]
-    dy = d1[pt]
-    dz = d2[pt]
+    # 2-D indexing, not row views: a view costs reference-count updates per bin
+    dx = dbuf[0, pt]
+    dy = dbuf[1, pt]
+    dz = dbuf[2, pt]
     if dx != 0.0 or dy != 0.0 or dz != 0.0:
-        acc = bacc[rt]
         for u in range(tmax + 1):
-            acc[u] += dx * d0[pt + u] + dy * d1[pt + u] + dz * d2[pt + u]
+            bacc[rt, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
     if tb + 1 < B:
         si[S_TB] = tb + 1
     else:
