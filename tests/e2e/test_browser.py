@@ -122,6 +122,7 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     assert " mg" not in page.inner_text(f"#table-{child_id} tbody")  # numbers, units in header
 
     # --- one tap logs a strategy; the marker shows at once -------------------------------
+    tile.locator(".who-select").select_option("child")
     button = tile.locator("button.strat").first
     label = button.inner_text().strip()
     button.focus()                      # keyboard-reachable: Enter activates it
@@ -140,10 +141,13 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
         "async id => (await window.movereg.api('/api/events?child_id=' + id)).slice(-1)[0]",
         child_id)
     assert event["session_id"] is not None and event["note"] == "asked for it himself"
+    assert event["initiated_by"] == "child"
     box = button.bounding_box()
     assert box and box["height"] >= 44 and box["width"] >= 44
     page.click("button.win[data-win='60']")            # zoom to the last minute
     assert page.get_attribute("button.win[data-win='60']", "aria-pressed") == "true"
+    page.wait_for_function("id => document.getElementById('plot-' + id).layout.title.text"
+                           ".endsWith('movement, last minute')", arg=child_id, timeout=5_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "live-after-tap.png"), full_page=True)
 

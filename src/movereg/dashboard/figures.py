@@ -90,7 +90,7 @@ def short_label(label: str) -> str:
 
 
 def _span_shapes(spans: Sequence[Mapping[str, Any]], now_ns: int, tz: str | tzinfo,
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                 window_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for sp in spans:
@@ -102,7 +102,9 @@ def _span_shapes(spans: Sequence[Mapping[str, Any]], now_ns: int, tz: str | tzin
                        "line": {"color": "#7A3E66", "width": 2, "dash": "dot"},
                        "layer": "below", "name": "strategy"})
         notes.append({"x": x0, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                      "xanchor": "auto", "showarrow": False,
+                      # labels of recent spans extend leftwards so they stay on the chart
+                      "xanchor": "right" if (now_ns - start) / NS < 0.4 * window_s else "left",
+                      "showarrow": False,
                       "text": f"▼ {short_label(str(sp['label']))}",
                       "font": {"size": 13, "color": "#5A2D4B"}, "name": "strategy"})
     return shapes, notes
@@ -163,7 +165,7 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
                            text=ZONE_WORDS[z], font={"size": 12, "color": "#1a1a1a"},
                            bgcolor="rgba(255,255,255,0.7)",
                            name="zone")
-    shapes, notes = _span_shapes(spans, now, tz)
+    shapes, notes = _span_shapes(spans, now, tz, window_s)
     for s in shapes:
         fig.add_shape(s)
     for a in notes:

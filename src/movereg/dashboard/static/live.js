@@ -83,7 +83,7 @@
     // right edge = now: the few seconds of feature lag stay visible, and a tap shows at once
     const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now()) : Date.now();
     const shapes = t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end)));
-    const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s)));
+    const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s, (s.start_ms - (end - windowS * 1000)) / (windowS * 1000))));
     window.Plotly.relayout(t.plot, {"xaxis.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
       "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
       "xaxis3.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
@@ -95,9 +95,9 @@
       fillcolor: "#CC79A7", opacity: 0.18, line: {color: "#7A3E66", width: 2, dash: "dot"},
       layer: "below", name: "strategy"}];
   }
-  function spanNote(s) {
+  function spanNote(s, frac) {  // frac: where the span starts across the window, 0..1
     return {x: M.localIso(s.start_ms), y: 1.0, xref: "x", yref: "paper", yanchor: "bottom",
-      xanchor: "auto", showarrow: false, text: "▼ " + shortLabel(s.label), font: {size: 13, color: "#5A2D4B"}, name: "strategy"};
+      xanchor: frac > 0.6 ? "right" : "left", showarrow: false, text: "▼ " + shortLabel(s.label), font: {size: 13, color: "#5A2D4B"}, name: "strategy"};
   }
 
   function renderNow(t) {
@@ -162,6 +162,8 @@
     try {
       const body = {child_id: t.id, strategy: key, note: t.pendingNote || ""};
       if (t.band && t.band.session_id) body.session_id = t.band.session_id;  // the band's session
+      const who = t.el.querySelector(".who-select").value;
+      if (who) body.initiated_by = who;
       const ev = await M.api("/api/events", {method: "POST", body});
       t.pendingNote = "";
       addSpan(t, {id: ev.id, strategy: ev.strategy, start_ms: Date.parse(ev.started_at), end_ms: null});
@@ -268,7 +270,12 @@
     b.addEventListener("click", function () {
       windowS = Number(b.dataset.win);
       document.querySelectorAll(".win").forEach(x => x.setAttribute("aria-pressed", String(x === b)));
-      Object.values(tiles).forEach(relayoutRange);
+      const words = windowS >= 120 ? (windowS / 60) + " minutes" : windowS === 60 ? "minute" : windowS + " seconds";
+      Object.values(tiles).forEach(function (t) {
+        const name = String((t.fig.layout.title && t.fig.layout.title.text) || "").split(":")[0];
+        window.Plotly.relayout(t.plot, {"title.text": name + ": movement, last " + words});
+        relayoutRange(t);
+      });
     });
   });
   document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
