@@ -166,3 +166,10 @@ def test_serve_refuses_public_bind_without_users(tmp_path: Path,
     assert rc == 2
     err = capsys.readouterr().err
     assert "no users" in err and "movereg user add" in err
+
+
+def test_pages_csp_forbids_other_origins_and_inline_scripts(api: Api) -> None:
+    r = api.client.get("/static/does-not-exist.js")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-inline' 'unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp and "http" not in csp
