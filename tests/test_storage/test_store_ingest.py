@@ -172,3 +172,23 @@ def test_raw_retention_keeps_epochs(store: Store) -> None:
     assert store.delete_raw_before(T0 + 4 * 10**9) == 4
     assert next(c.t0_ns for c in store.iter_raw(device_id="dev")) == T0 + 4 * 10**9
     assert store.count_epochs("dev") == (10, 10)
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 20)), min_size=1, max_size=8),
+       st.randoms(use_true_random=False))
+@settings(max_examples=30, deadline=None)
+def test_overlapping_rewrites_store_each_epoch_once(writes: list[tuple[int, int]],
+                                                     rnd: object) -> None:
+    import random
+    import tempfile
+
+    assert isinstance(rnd, random.Random)
+    with tempfile.TemporaryDirectory() as d, Store(Path(d) / "m.sqlite3") as store:
+        batches = [IngestBatch(epochs=[("dev", epochs(T0 + off * 10**9, n, seed=off))])
+                   for off, n in writes]
+        rnd.shuffle(batches)
+        for b in batches:
+            store.write_batch(b)
+        want = sorted({T0 + (off + i) * 10**9 for off, n in writes for i in range(n)})
+        got = store.epochs(device_id="dev", features=["zone"])["epoch_start"].tolist()
+        assert got == want
