@@ -28,8 +28,8 @@ T0 = 1_800_000_000_000_000_000
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    fs=st.sampled_from([25.0, 52.0]),
-    epoch_s=st.sampled_from([1.0, 5.0]),
+    fs=st.sampled_from([25.0, 30.0, 52.0]),
+    epoch_s=st.sampled_from([1.0, 2.0, 5.0]),
     seed=st.integers(0, 10_000),
     cuts=st.lists(st.integers(1, 1199), min_size=0, max_size=12, unique=True),
     gaps=st.lists(st.tuples(st.integers(0, 1100), st.integers(1, 200)), max_size=3),
