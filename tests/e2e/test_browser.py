@@ -175,6 +175,11 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
         ".includes('Nothing running')", arg=child_id, timeout=5_000)
     page.screenshot(path=str(ARTIFACTS / "live-after-reload.png"), full_page=True)
 
+    # --- the strategy explorer renders (descriptive, with its limits) ---------------------
+    page.goto(f"{base}/strategies?child={child_id}")
+    assert "Descriptive, not proof" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "strategies.png"), full_page=True)
+
     # --- the parent sees their own child only ---------------------------------------------
     page.click("#signout")
     page.wait_for_url(re.compile(r".*/login.*"))

@@ -106,7 +106,7 @@ def _no_external_urls(html: str) -> None:
     assert not re.search(r"https?://", html), re.search(r".{40}https?://.{40}", html)
 
 
-@pytest.mark.parametrize("path", ["/live", "/day", "/week", "/export", "/"])
+@pytest.mark.parametrize("path", ["/live", "/day", "/week", "/export", "/strategies", "/"])
 async def test_anonymous_is_sent_to_login(world: World, path: str) -> None:
     r = await world.client.get(path)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
@@ -232,3 +232,29 @@ async def test_day_sentences_count_earlier_uses_with_their_own_data(world: World
     narrative = re.findall(r"<li>([^<]*)</li>", r.text)
     assert any(("of 3 uses" in n) for n in narrative), narrative
     assert "Only 1 use so far" not in r.text
+
+
+async def test_strategy_explorer(world: World) -> None:
+    for k in range(1, 4):   # three more wall push-ups on earlier days, with data around them
+        t0 = D0 - k * 86_400 * NS + 9 * 3600 * NS
+        world.store.write_batch(IngestBatch(epochs=[("band-a", _table(t0, 360, 10 + k))]))
+        world.store.create_event(world.kid_a, "pro.wall_push", started_at=t0 + 600 * NS)
+    world.store.create_event(world.kid_a, "pro.crash",
+                             started_at=D0 - 86_400 * NS + 9 * 3600 * NS + 660 * NS)
+    await _login(world, "thera")
+    r = await world.client.get(f"/strategies?child={world.kid_a}&days=365")
+    assert r.status_code == 200, r.text
+    html = r.text
+    _no_external_urls(html)
+    _strengths_based(html)
+    (fig,) = _json_blocks(html, "data-figure")
+    assert any(y.startswith("Wall push-ups (n=") for y in fig["data"][0]["y"])
+    assert "Descriptive, not proof" in html and "not proof" in html
+    assert "another strategy close in time" in html   # the overlapping pair is named
+    for who, status in (("mum", 403), ("res", 403)):
+        await _login(world, who)
+        assert (await world.client.get("/strategies")).status_code == status
+    await _login(world, "thera")
+    assert (await world.client.get("/strategies?child=999")).status_code == 404
+    rhythm = await world.client.get(f"/strategies?child={world.kid_a}&feature=rhythmic_fraction")
+    assert "rhythmic movement" in rhythm.text

@@ -29,12 +29,16 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from movereg.analysis import (
+    FEATURE_UNITS,
+    FEATURE_WORDS,
     LIMITS_TEXT,
     NOT_MEDICAL_TEXT,
     ZONE_WORDS,
     daily_summary,
+    event_changes,
     format_duration,
     strategy_label,
+    strategy_stats,
     week_summary,
 )
 from movereg.dashboard import figures
@@ -213,17 +217,18 @@ def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) 
     return [e for e in evs if e.strategy in strategies and e.started_at < before_ns][-200:]
 
 
-def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any],
+def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
                   history: list[Any]) -> dict[str, Any]:
     """The day's epochs plus the epochs around each earlier event (baseline and response
     windows only, not the weeks in between)."""
+    parts = [] if day_cols is None else [day_cols]
     if not history:
-        return day_cols
-    parts = [day_cols]
+        return day_cols if day_cols is not None else store.epochs(child_id=child_id,
+                                                                 start_ns=0, end_ns=1)
     for e in history:
         parts.append(store.epochs(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
                                   end_ns=e.started_at + 11 * 60 * _NS))
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in day_cols}
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     _, keep = np.unique(merged["epoch_start"], return_index=True)
     return {k: v[keep] for k, v in merged.items()}
 
@@ -344,3 +349,56 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
     return _render(request, "export.html", {
         "children": codes, "dictionary": data_dictionary(),
         "epoch_s": float(settings.epoch_s)}, user=gate)
+
+
+_EXPLORE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "flap_share")
+_CONFOUNDS = (
+    "The strategy is itself movement: the minutes while it runs are left out, and only "
+    "before and after are compared.",
+    "Time of day, place and demands change around strategies.",
+    "Strategies are often used when movement is at a peak, so some drop afterwards is "
+    "expected anyway.",
+    "One child's pattern does not tell us about other children.",
+)
+
+
+@router.get("/strategies", response_model=None)
+def strategies_page(request: Request, store: StoreDep, user: OptionalUser,
+                    child: int | None = None, days: Annotated[int, Query(ge=1, le=365)] = 30,
+                    feature: str = "enmo_mg") -> Response:
+    """Strategy and movement explorer: before vs after each strategy across sessions, with
+    n and 95% intervals (descriptive; therapists and admins)."""
+    gate = _gate(request, user, ("therapist", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    if feature not in _EXPLORE_FEATURES:
+        feature = "enmo_mg"
+    try:
+        c = _pick_child(store, gate, child)
+    except (NotFoundError, ForbiddenError) as exc:
+        return _error(request, gate, 404, exc.message)
+    end = time.time_ns()
+    events = store.list_events(child_id=c.id, start_ns=end - days * 86_400 * _NS)[-500:]
+    cols = _with_windows(store, c.id, None, events)
+    changes = event_changes(cols, events, features=_EXPLORE_FEATURES)
+    stats = strategy_stats(changes, features=(feature,))
+    fig = figures.before_after(stats)
+    reasons = {"overlap": "another strategy close in time",
+               "insufficient_baseline": "too little data before",
+               "insufficient_response": "too little data after",
+               "no_response_window": "strategy ran the whole window"}
+    rows = [{"label": st.label, "n_uses": st.n_uses, "n_compared": st.n_compared,
+             "median": st.median_change, "lo": st.ci_low, "hi": st.ci_high, "unit": st.unit,
+             "sentence": st.sentence,
+             "skipped": "; ".join(f"{n} × {reasons.get(k, k)}"
+                                  for k, n in sorted(st.not_compared.items()))}
+            for st in stats]
+    store.audit(gate.actor, "view.strategies", child_id=c.id, detail={"days": days})
+    return _render(request, "strategies.html", {
+        "child": c, "nickname": _nickname(c), "days": days, "feature": feature,
+        "features": [(f, FEATURE_WORDS.get(f, f)) for f in _EXPLORE_FEATURES],
+        "feature_words": FEATURE_WORDS.get(feature, feature),
+        "unit": FEATURE_UNITS.get(feature, ""), "rows": rows,
+        "figure": _fig_json(fig) if any(st.n_compared for st in stats) else None,
+        "alt": fig.layout.meta["alt"], "confounds": _CONFOUNDS,
+        "kids": _children_for(store, gate)}, user=gate)
