@@ -255,6 +255,7 @@
     };
     ws.onclose = function () {
       feedState.textContent = "Live feed: reconnecting…"; feedState.dataset.state = "wait";
+      M.api("/api/auth/me").catch(function () { /* api() sends a logged-out user to sign in */ });
       setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
     };
   }
