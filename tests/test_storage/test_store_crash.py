@@ -31,7 +31,9 @@ while True:
     store.write_batch(IngestBatch(
         raw=[("dev", block("dev", t + k * 10**9, seed=k)) for k in range(10)],
         epochs=[("dev", epochs(t, 10, seed=i))]))
-    progress.write_text(str(i))
+    tmp = progress.with_suffix(".tmp")
+    tmp.write_text(str(i))
+    tmp.replace(progress)  # atomic: a reader never sees a half-written number
     i += 1
 """
 
@@ -45,8 +47,7 @@ def test_sigkill_mid_write_leaves_a_sound_database(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 60
         while True:
-            if progress.exists() and progress.read_text().strip() and \
-                    int(progress.read_text()) >= 30:
+            if progress.exists() and int(progress.read_text()) >= 30:
                 break
             assert proc.poll() is None, "writer died"
             assert time.monotonic() < deadline, "writer too slow"
