@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
+import numpy as np
+
 from movereg.errors import DecodeError
 
 BytesLike = bytes | bytearray | memoryview
@@ -56,3 +58,14 @@ def any_uuid(service_uuids: Sequence[str], wanted: str) -> bool:
     """True when ``wanted`` is among ``service_uuids`` (any spelling)."""
     w = norm_uuid(wanted)
     return any(norm_uuid(u) == w for u in service_uuids)
+
+
+def int16_xyz(family: str, frame: object, per_g: float, what: str) -> np.ndarray:
+    """One 6-byte ``x, y, z`` int16 LE value -> (1, 3) float32 g (``per_g`` LSB per g).
+
+    Raises only DecodeError (wrong type or length).
+    """
+    b = as_bytes(family, frame)
+    if len(b) != 6:
+        fail(family, f"{what} must be 6 bytes (x, y, z int16)", len(b), min(len(b), 6))
+    return (np.frombuffer(b, dtype="<i2").astype(np.float32) / np.float32(per_g)).reshape(1, 3)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, as_bytes, fail
+from movereg.sensors.decoders._common import any_uuid, int16_xyz
 from movereg.sensors.decoders.base import Command, StreamConfig
 
 __all__ = [
@@ -37,10 +37,7 @@ INFINITIME_RATE_HZ = 10.0
 
 def decode_infinitime_motion(frame: bytes) -> np.ndarray:
     """6-byte raw-motion value -> (1, 3) float32 g. Raises only DecodeError."""
-    b = as_bytes(FAMILY, frame)
-    if len(b) != 6:
-        fail(FAMILY, "raw motion value must be 6 bytes (x, y, z int16)", len(b), min(len(b), 6))
-    return (np.frombuffer(b, dtype="<i2").astype(np.float32) / np.float32(1024.0)).reshape(1, 3)
+    return int16_xyz(FAMILY, frame, 1024.0, "raw motion value")
 
 
 class InfiniTimeProfile:

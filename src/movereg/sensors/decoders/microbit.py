@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, as_bytes, fail, nearest
+from movereg.sensors.decoders._common import any_uuid, int16_xyz, nearest
 from movereg.sensors.decoders.base import Command, StreamConfig
 
 __all__ = [
@@ -47,11 +47,7 @@ def period_command(period_ms: int) -> bytes:
 
 def decode_microbit_acc(frame: bytes) -> np.ndarray:
     """6-byte accelerometer value -> (1, 3) float32 g. Raises only DecodeError."""
-    b = as_bytes(FAMILY, frame)
-    if len(b) != 6:
-        fail(FAMILY, "accelerometer value must be 6 bytes (x, y, z int16 mg)", len(b),
-             min(len(b), 6))
-    return (np.frombuffer(b, dtype="<i2").astype(np.float32) / np.float32(1000.0)).reshape(1, 3)
+    return int16_xyz(FAMILY, frame, 1000.0, "accelerometer value (mg)")
 
 
 class MicrobitProfile:
