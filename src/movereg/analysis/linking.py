@@ -184,6 +184,18 @@ def _summarise(values: np.ndarray, seconds: np.ndarray, feature: str) -> float:
     return float(values[ok].mean())
 
 
+def _epoch_grid(epochs: Any, features: Sequence[str], min_epoch_coverage: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                           dict[str, np.ndarray]]:
+    """Epoch starts and mid-points (UTC ns), lengths (s), usable mask, feature columns."""
+    cols = columns_of(epochs)
+    starts = np.asarray(cols["epoch_start"], dtype=np.int64)
+    lengths = epoch_lengths_s(cols)
+    mids = starts + (lengths * NS / 2).astype(np.int64)
+    valid = valid_mask(cols, min_epoch_coverage)
+    return starts, mids, lengths, valid, {f: col(cols, f, starts.shape[0]) for f in features}
+
+
 def event_changes(epochs: Any, events: Iterable[Any], *,
                   features: Sequence[str] = DEFAULT_FEATURES,
                   pre_s: float = 300.0, post_s: float = 600.0,
@@ -218,13 +230,7 @@ def event_changes(epochs: Any, events: Iterable[Any], *,
     _check(pre_s, post_s, min_window_fraction, min_epoch_coverage)
     if anchor not in ("onset", "end") or overlap not in ("exclude", "flag"):
         raise ParameterError("anchor must be 'onset'/'end' and overlap 'exclude'/'flag'")
-    cols = columns_of(epochs)
-    starts = np.asarray(cols["epoch_start"], dtype=np.int64)
-    n = starts.shape[0]
-    lengths = epoch_lengths_s(cols)
-    mids = starts + (lengths * NS / 2).astype(np.int64)
-    valid = valid_mask(cols, min_epoch_coverage)
-    feats = {f: col(cols, f, n) for f in features}
+    _, mids, lengths, valid, feats = _epoch_grid(epochs, features, min_epoch_coverage)
     evs = as_events(events)
     out: list[EventChange] = []
     for ev in evs:
@@ -266,13 +272,7 @@ def event_epochs(epochs: Any, events: Iterable[Any], *,
                  min_epoch_coverage: float = 0.5) -> EventEpochs:
     """The epochs inside each event's windows as a tidy long table (for plots/exports)."""
     _check(pre_s, post_s, 0.5, min_epoch_coverage)
-    cols = columns_of(epochs)
-    starts = np.asarray(cols["epoch_start"], dtype=np.int64)
-    n = starts.shape[0]
-    lengths = epoch_lengths_s(cols)
-    mids = starts + (lengths * NS / 2).astype(np.int64)
-    valid = valid_mask(cols, min_epoch_coverage)
-    feats = {f: col(cols, f, n) for f in features}
+    starts, mids, _, valid, feats = _epoch_grid(epochs, features, min_epoch_coverage)
     evs = as_events(events)
     idx_parts: list[np.ndarray] = []
     phase_parts: list[np.ndarray] = []
