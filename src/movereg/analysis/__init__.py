@@ -3,6 +3,7 @@
 Pure functions over EpochTable-like column tables and event lists; descriptive only.
 """
 
+from movereg.analysis.aggregate import AGGREGATION_RULES, aggregate_epochs
 from movereg.analysis.linking import (
     COUNT_FEATURES,
     DEFAULT_FEATURES,
@@ -42,6 +43,7 @@ from movereg.analysis.summary import (
 )
 
 __all__ = [
+    "AGGREGATION_RULES",
     "COUNT_FEATURES",
     "DEFAULT_FEATURES",
     "FEATURE_UNITS",
@@ -57,6 +59,7 @@ __all__ = [
     "Strategy",
     "StrategyStat",
     "WeekSummary",
+    "aggregate_epochs",
     "bootstrap_median_ci",
     "catalogue_path",
     "change_sentence",
