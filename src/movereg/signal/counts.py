@@ -296,10 +296,28 @@ class CountsStream:
         self._n_out += k
         return out[:k]
 
+    def _max_values(self, n: int) -> int:
+        """Upper bound on the 10-Hz values ``n`` samples can finish."""
+        return int(n * COUNTS_RATE_HZ / self._fs) + 8
+
+    def _push_into(self, x: np.ndarray, out: np.ndarray) -> int:
+        """:meth:`push` without validation or allocation (the feature engine's hot path).
+
+        ``x`` float64 C-contiguous (n, 3); ``out`` int64 with at least
+        ``_max_values(n)`` rows. Returns the number of rows written.
+        """
+        k = int(counts_push(
+            x, self._interp, self._ip, self._iq, self._up, self._down, self._lpf, self._a_l,
+            self._b_lpf, self._b, self._a, self._zi, COUNTS_SCALE, self._fstate,
+            self._istate, out,
+        ))
+        self._n_in += x.shape[0]
+        self._n_out += k
+        return k
+
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         n = x.shape[0]
-        k_max = int(n * COUNTS_RATE_HZ / self._fs) + 8
-        out = np.empty((k_max, 3), dtype=np.int64)
+        out = np.empty((self._max_values(n), 3), dtype=np.int64)
         k = counts_push(
             x, self._interp, self._ip, self._iq, self._up, self._down, self._lpf, self._a_l,
             self._b_lpf, self._b, self._a, self._zi, COUNTS_SCALE, self._fstate,

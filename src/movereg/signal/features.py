@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import ParameterError
+from movereg.signal._kernels import emit as _e
 from movereg.signal._kernels import engine as _k
 from movereg.signal.params import FeatureConfig
 from movereg.signal.schema import EPOCH_COLUMNS, ZONE_NO_DATA
@@ -39,6 +40,32 @@ _FCOLS = ("coverage", "enmo_mg", "mad_mg", "z_angle_deg", "jerk_g_s", "jerk_p95_
           "rhythm_strength", "rhythm_hz", "rhythmic_fraction", "flap_share")
 _ICOLS = ("counts_x", "counts_y", "counts_z", "nonwear", "impacts", "hard_impacts",
           "posture_changes", "clipped")
+
+
+def _layout() -> tuple[tuple[str, int, int], ...]:
+    """Where each output column lives in the emission arrays: (name, array, row).
+
+    Arrays: 0 float64 (the row store's float columns, then epoch_s and counts_vm),
+    1 int64 (the store's int columns, then epoch_start), 2 int8 (zone, nonwear).
+    """
+    where: dict[str, tuple[int, int]] = {}
+    for c, name in enumerate(_FCOLS):
+        where[name] = (0, c)
+    for c, name in enumerate(_ICOLS):
+        where[name] = (1, c)
+    where["epoch_s"] = (0, len(_FCOLS) + _e.OF_EPOCH_S)
+    where["counts_vm"] = (0, len(_FCOLS) + _e.OF_CVM)
+    where["epoch_start"] = (1, len(_ICOLS) + _e.OI_START)
+    where["zone"] = (2, _e.OB_ZONE)
+    where["nonwear"] = (2, _e.OB_NW)
+    return tuple((name, *where[name]) for name in _NAMES)
+
+
+_LAYOUT = _layout()
+_S_IABS = _k.S_IABS
+_S_N10 = _k.S_N10
+_S_BASE = _k.S_BASE
+_process = _k.process
 
 
 def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
@@ -237,10 +264,19 @@ class FeatureEngine:
         self._rows_f = np.full((8, _k.N_RF), np.nan)
         self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
         self._no_counts = np.zeros((0, 3), dtype=np.int64)
+        self._cbuf = np.empty((0, 3), dtype=np.int64)
+        self._L = p.L
+        self._n10 = p.n10
+        # the kernel's arguments after (x, vals, final); the row store is last (see _grow_rows)
+        self._args = (p.pi, p.pf, p.sos, p.zi, p.flapw, self._si, self._sf, self._zs,
+                      self._ebuf, self._nw, self._abuf, self._dbuf, self._bacc, self._bstat,
+                      self._scratch, self._rows_f, self._rows_i)
         self._t0: int | None = None
         self._closed = False
         self._dt_ns = 1e9 / self.fs_hz
         self._epoch_ns = self.epoch_s * 1e9
+        c = self.config
+        self._cuts = np.array([c.light_mg, c.moderate_mg, c.vigorous_mg], dtype=np.float64)
 
     @property
     def lag_s(self) -> float:
@@ -264,7 +300,7 @@ class FeatureEngine:
         if self._t0 is None:
             self._t0 = int(t0_ns) if t0_ns is not None else 0
         elif t0_ns is not None:
-            expected = self._t0 + self._si[_k.S_IABS] * self._dt_ns
+            expected = self._t0 + self._si.item(_S_IABS) * self._dt_ns
             gap = (int(t0_ns) - expected) / self._dt_ns
             if gap >= 0.5:
                 self._fill_gap(round(gap))
@@ -296,68 +332,52 @@ class FeatureEngine:
             n_missing -= m
 
     def _feed(self, x: np.ndarray) -> None:
-        vals = _counts_array(self._counts.push(x)) if x.shape[0] else self._no_counts
-        self._run(x, vals, final=False)
+        n = x.shape[0]
+        if n == 0:
+            self._run(x, self._no_counts, final=False)
+            return
+        if self._cbuf.shape[0] < self._counts._max_values(n):
+            self._cbuf = np.empty((self._counts._max_values(n), 3), dtype=np.int64)
+        k = self._counts._push_into(x, self._cbuf)
+        self._run(x, self._cbuf[:k], final=False)
 
     def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> None:
         si = self._si
-        base = int(si[_k.S_BASE])
-        last_epoch = max((int(si[_k.S_IABS]) + x.shape[0]) // self._p.L,
-                         (int(si[_k.S_N10]) + vals.shape[0]) // self._p.n10) + 1
-        if last_epoch - base + 1 > self._rows_f.shape[0]:
-            need = last_epoch - base + 1
-            cap = max(need, 2 * self._rows_f.shape[0])
-            rf = np.full((cap, _k.N_RF), np.nan)
-            ri = np.zeros((cap, _k.N_RI), dtype=np.int64)
-            old = self._rows_f.shape[0]
-            rf[:old] = self._rows_f
-            ri[:old] = self._rows_i
-            self._rows_f, self._rows_i = rf, ri
-        p = self._p
-        _k.process(x, vals, final, p.pi, p.pf, p.sos, p.zi, p.flapw, si, self._sf, self._zs,
-                   self._ebuf, self._nw, self._abuf, self._dbuf, self._bacc, self._bstat,
-                   self._scratch, self._rows_f, self._rows_i)
+        need = max((si.item(_S_IABS) + x.shape[0]) // self._L,
+                   (si.item(_S_N10) + vals.shape[0]) // self._n10) + 2 - si.item(_S_BASE)
+        if need > self._rows_f.shape[0]:
+            self._grow_rows(need)
+        _process(x, vals, final, *self._args)
+
+    def _grow_rows(self, need: int) -> None:
+        cap = max(need, 2 * self._rows_f.shape[0])
+        rf = np.full((cap, _k.N_RF), np.nan)
+        ri = np.zeros((cap, _k.N_RI), dtype=np.int64)
+        old = self._rows_f.shape[0]
+        rf[:old] = self._rows_f
+        ri[:old] = self._rows_i
+        self._rows_f, self._rows_i = rf, ri
+        self._args = (*self._args[:-2], rf, ri)
 
     def _emit(self, *, final: bool) -> EpochTable:
         si = self._si
-        base = si[_k.S_BASE]
+        base = si.item(_S_BASE)
         if final:
-            ready = int(si[_k.S_ADONE])
+            ready = si.item(_k.S_ADONE)
         else:
-            ready = int(min(si[_k.S_ADONE], si[_k.S_BDONE], si[_k.S_N10] // self._p.n10))
-        k = int(ready - base)
+            ready = min(si.item(_k.S_ADONE), si.item(_k.S_BDONE), si.item(_S_N10) // self._n10)
+        k = ready - base
         if k <= 0:
             return _EMPTY
-        rf = self._rows_f
-        ri = self._rows_i
-        cols: dict[str, np.ndarray] = {}
-        t0 = self._t0 if self._t0 is not None else 0
-        if k == 1:
-            cols["epoch_start"] = np.array([t0 + round(base * self._epoch_ns)], dtype=np.int64)
-        else:
-            cols["epoch_start"] = (t0 + np.round(
-                np.arange(base, ready, dtype=np.float64) * self._epoch_ns)).astype(np.int64)
-        cols["epoch_s"] = np.full(k, self.epoch_s)
-        fblock = rf[:k].T.copy()
-        iblock = ri[:k].T.copy()
-        for c, name in enumerate(_FCOLS):
-            cols[name] = fblock[c]
-        for c, name in enumerate(_ICOLS):
-            cols[name] = iblock[c]
-        cols["nonwear"] = iblock[_k.RI_NW].astype(np.int8)
-        cvm = iblock[:3].astype(np.float64)
-        cvm *= cvm
-        cols["counts_vm"] = np.sqrt(cvm.sum(axis=0))
-        cols["zone"] = zone_of(cols["enmo_mg"], self.config)
-        # shift the pending rows to the front of the store
-        rest = rf.shape[0] - k
-        if rest > 0:
-            rf[:rest] = rf[k:].copy()
-            ri[:rest] = ri[k:].copy()
-        rf[rest:] = np.nan
-        ri[rest:] = 0
+        out_f = np.empty((_k.N_RF + _e.N_OF_EXTRA, k))
+        out_i = np.empty((_k.N_RI + _e.N_OI_EXTRA, k), dtype=np.int64)
+        out_b = np.empty((_e.N_OB, k), dtype=np.int8)
+        _e.emit_rows(self._rows_f, self._rows_i, k, _k.RI_CX, _k.RI_NW, _k.RF_ENMO,
+                     self._t0 if self._t0 is not None else 0, base, self._epoch_ns,
+                     self.epoch_s, self._cuts, out_f, out_i, out_b)
         si[_k.S_BASE] = ready
-        return EpochTable._trusted({name: cols[name] for name in _NAMES})
+        arrs = (out_f, out_i, out_b)
+        return EpochTable._trusted({name: arrs[kind][row] for name, kind, row in _LAYOUT})
 
 
 def _counts_array(vals: Any) -> np.ndarray:
