@@ -124,6 +124,9 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     b = store.create_child(code="KID-B", display_name="Sky")
     for user, child in (("tess", a), ("pat", a), ("theo", b), ("paula", b)):
         store.link_user_child(ids[user], child.id)
+    # research consent: A's family agreed to features and raw samples, B's to features
+    store.record_consent(a.id, consented=True, scope="features+raw", recorded_by="tess")
+    store.record_consent(b.id, consented=True, scope="features", recorded_by="theo")
     store.write_batch(IngestBatch(epochs=[
         ("dev-a", epoch_table(T0, 600, enmo=np.r_[np.full(300, 5.0), np.full(300, 80.0)])),
         ("dev-b", epoch_table(T0, 600))]))

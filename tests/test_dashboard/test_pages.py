@@ -69,6 +69,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     store.link_user_child(users["thera"].id, b.id)
     store.link_user_child(users["mum"].id, a.id)
     store.link_user_child(users["dad_b"].id, b.id)
+    store.record_consent(a.id, consented=True, scope="features+raw", recorded_by="thera")
+    store.record_consent(b.id, consented=True, scope="features", recorded_by="thera")
     for dev, child, seed in (("band-a", a.id, 1), ("band-b", b.id, 2)):
         store.assign_device(dev, child, at_ns=D0 - 7 * 86_400 * NS)
         store.write_batch(IngestBatch(epochs=[(dev, _table(D0 + 9 * 3600 * NS, 1440, seed))]))
@@ -207,6 +209,30 @@ async def test_export_page_lists_codes_and_dictionary(world: World) -> None:
     assert "<code>enmo_mg</code>" in r.text and 'value="parquet"' in r.text
     assert 'value="KID-A1"' in r.text  # the export API takes codes
     _no_external_urls(r.text)
+
+
+async def test_export_page_lists_only_consented_children_and_offers_choices(
+        world: World) -> None:
+    world.store.withdraw_consent(world.kid_b, withdrawn_by="thera")
+    await _login(world, "res")
+    r = await world.client.get("/export")
+    assert 'value="KID-A1"' in r.text and "KID-B2" not in r.text   # consent withdrawn
+    assert "agreed to research use" in r.text
+    # epoch length: the recorded length first, then whole multiples of it
+    sel = re.search(r'<select id="epoch_s" name="epoch_s"[^>]*>(.*?)</select>', r.text, re.S)
+    assert sel is not None and '<label for="epoch_s">' in r.text
+    values = [float(v) for v in re.findall(r'value="([0-9.]+)"', sel.group(1))]
+    assert values[0] == 1.0 and {5.0, 15.0, 60.0} <= set(values)
+    # feature checkboxes, each inside its label; the fixed columns are said plainly
+    boxes = re.findall(r'<label class="check"><input type="checkbox" name="feature" '
+                       r'value="([a-z0-9_]+)" checked>', r.text)
+    assert "enmo_mg" in boxes and "jerk_p95_g_s" in boxes
+    assert not {"epoch_start", "epoch_s", "coverage"} & set(boxes)
+    assert "epoch_start, epoch_s and coverage are always included" in r.text
+    assert "maximum of the stored epochs" in r.text  # aggregation rule in the dictionary
+    await _login(world, "boss")
+    r = await world.client.get("/export")
+    assert 'value="KID-B2"' in r.text   # admins see every child
 
 
 async def test_plotly_js_is_served_locally_and_cached(world: World) -> None:

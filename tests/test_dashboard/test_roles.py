@@ -37,6 +37,8 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "link_user_child": (ADMIN, False), "unlink_user_child": (ADMIN, False),
     "list_children": (CARE, False), "create_child": (CLIN, False),
     "get_child": (CARE, True),
+    "consent_history": (CARE, True), "record_consent": (CLIN, True),
+    "withdraw_consent": (CLIN, True),
     "list_bands": (CLIN, False), "scan_bands": (CLIN, False),
     "connect_band": (CLIN, True), "disconnect_band": (CLIN, False),
     "assign_band": (CLIN, True), "unassign_band": (CLIN, False),
@@ -92,6 +94,8 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     dev = "dev-a" if child.id == api.child_a.id else "dev-b"
     if op == "disconnect_band":
         api.hub.connected[dev] = {}
+    if op == "withdraw_consent":
+        s.record_consent(child.id, consented=True, recorded_by="test")
     path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs")
@@ -110,6 +114,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "void_event": {"reason": "duplicate"},
         "put_strategy": {"label": "Movement break", "category": "Movement break"},
         "set_strategy_active": {"active": True},
+        "record_consent": {"consented": True, "scope": "features"},
     }
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
@@ -184,7 +189,7 @@ def test_every_child_read_is_audited(api: Api) -> None:
     entries = api.store.list_audit(limit=500)
     touched = {e.action for e in entries if e.id > before and (e.child_id == api.child_a.id
                                                                or e.action.startswith("export"))}
-    for action in ("read.child", "read.sessions", "read.session", "read.events",
+    for action in ("read.child", "read.consent", "read.sessions", "read.session", "read.events",
                    "read.event", "read.event_history", "read.epochs", "read.breaks", "read.gaps",
                    "read.summary", "export", "export.done"):
         assert action in touched, action

@@ -89,6 +89,9 @@ def _seed(store: Any, data_dir: Path) -> _Demo:
     for nick, code in _CHILDREN:
         child = store.create_child(code=code, display_name=nick)
         store.link_user_child(therapist.id, child.id)
+        # demo families agree to research use of features, so the export page has data
+        store.record_consent(child.id, consented=True, scope="features",
+                             recorded_by="demo")
         kids.append((child.id, code, nick))
     store.link_user_child(parent.id, kids[0][0])          # the parent of the first child
     sessions = {cid: _open_session(store, cid, therapist.id) for cid, _, _ in kids}

@@ -342,13 +342,27 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
     gate = _gate(request, user, ("researcher", "admin"))
     if not isinstance(gate, Principal):
         return gate
+    from movereg.analysis import AGGREGATION_RULES
     from movereg.signal import data_dictionary
+    from movereg.storage.export import SELECTABLE_FEATURES
 
-    codes = [{"id": c.id, "code": c.code} for c in store.list_children(None)]
+    # researchers: only children whose family consented to research use (privacy by default)
+    ids = None if gate.role == "admin" else store.consented_children("features")
+    raw_ok = store.consented_children("features+raw")
+    codes = [{"id": c.id, "code": c.code, "raw": gate.role == "admin" or c.id in raw_ok}
+             for c in store.list_children(ids)]
     settings = request.app.state.settings
+    stored = float(settings.epoch_s)
+    lengths = [stored] + [x for x in (5.0, 10.0, 15.0, 30.0, 60.0, 300.0)
+                          if x > stored and abs(x / stored - round(x / stored)) < 1e-9]
+    dictionary = [{**d, "aggregation": AGGREGATION_RULES.get(str(d.get("name")), "")}
+                  for d in data_dictionary()]
     return _render(request, "export.html", {
-        "children": codes, "dictionary": data_dictionary(),
-        "epoch_s": float(settings.epoch_s)}, user=gate)
+        "children": codes, "dictionary": dictionary, "epoch_s": stored,
+        "epoch_lengths": lengths, "features": [
+            {"name": f, "words": FEATURE_WORDS.get(f, f.replace("_", " "))}
+            for f in SELECTABLE_FEATURES],
+        "researcher": gate.role == "researcher"}, user=gate)
 
 
 _EXPLORE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "flap_share")

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from movereg.storage import Child, Session, Strategy, StrategyEvent, User
+from movereg.storage import Child, Consent, Session, Strategy, StrategyEvent, User
 
 __all__ = [
     "AssignIn",
@@ -23,6 +23,8 @@ __all__ = [
     "ChildOut",
     "ConnectIn",
     "ConnectOut",
+    "ConsentIn",
+    "ConsentOut",
     "EpochsOut",
     "EventCorrectionIn",
     "EventIn",
@@ -127,15 +129,45 @@ class ChildIn(_In):
     age_band: Annotated[str, StringConstraints(max_length=20)] | None = None
 
 
+class ConsentIn(_In):
+    consented: bool = Field(description="the family agreed to research use (false records "
+                                        "a refusal)")
+    scope: Literal["features", "features+raw"] = Field(
+        default="features", description="features: epoch features, movement breaks and "
+        "strategy events; features+raw: also the raw acceleration samples")
+
+
+class ConsentOut(BaseModel):
+    id: int
+    consented: bool
+    scope: Literal["features", "features+raw"]
+    recorded_at: datetime
+    recorded_by: str
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    active: bool = Field(description="consented and not withdrawn: research use allowed now")
+
+    @classmethod
+    def of(cls, c: Consent) -> ConsentOut:
+        return cls(id=c.id, consented=c.consented, scope=c.scope, recorded_at=dt(c.recorded_at),
+                   recorded_by=c.recorded_by,
+                   withdrawn_at=None if c.withdrawn_at is None else dt(c.withdrawn_at),
+                   withdrawn_by=c.withdrawn_by, active=c.active)
+
+
 class ChildOut(BaseModel):
     id: int
     code: str
     display_name: str | None
     age_band: str | None
+    research_consent: ConsentOut | None = Field(
+        default=None, description="the current research-use consent record (none: no "
+        "consent, so the child is never in a researcher's export)")
 
     @classmethod
-    def of(cls, c: Child) -> ChildOut:
-        return cls(id=c.id, code=c.code, display_name=c.display_name, age_band=c.age_band)
+    def of(cls, c: Child, consent: Consent | None = None) -> ChildOut:
+        return cls(id=c.id, code=c.code, display_name=c.display_name, age_band=c.age_band,
+                   research_consent=None if consent is None else ConsentOut.of(consent))
 
 
 class ScanResultOut(BaseModel):

@@ -4,6 +4,7 @@ Entry points: :class:`Store` (sync, thread-safe) and :class:`BatchWriter` (async
 the pipeline feeds; one transaction about once a second).
 """
 
+from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
 from movereg.storage._ingest import (
@@ -20,6 +21,8 @@ from movereg.storage.records import (
     AuditEntry,
     AuditVerification,
     Child,
+    Consent,
+    ConsentScope,
     DeviceRecord,
     GapRecord,
     RawChunk,
@@ -33,6 +36,7 @@ from movereg.storage.records import (
 from movereg.storage.store import Store
 
 __all__ = [
+    "CONSENT_SCOPES",
     "EPOCH_NAMES",
     "ROLES",
     "SCHEMA_VERSION",
@@ -41,6 +45,8 @@ __all__ = [
     "BatchWriter",
     "BatchWriterStats",
     "Child",
+    "Consent",
+    "ConsentScope",
     "DeviceRecord",
     "EpochTableLike",
     "GapRecord",

@@ -269,6 +269,18 @@ class IngestMixin(StoreCore):
             hi_all = int(row[1]) if hi_all is None else max(hi_all, int(row[1]))
         return None if lo_all is None or hi_all is None else (lo_all, hi_all)
 
+    def epoch_lengths(self, *, device_id: str | None = None, child_id: int | None = None,
+                      start_ns: int | None = None, end_ns: int | None = None) -> set[float]:
+        """The distinct stored epoch lengths (s) in range for a device or child."""
+        out: set[float] = set()
+        for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
+            with map_errors("cannot read epochs"):
+                rows = self._read().execute(
+                    "SELECT DISTINCT epoch_s FROM epochs WHERE device_id = ? "
+                    "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi)).fetchall()
+            out.update(float(r[0]) for r in rows)
+        return out
+
     def count_epochs(self, device_id: str) -> tuple[int, int]:
         """(rows, distinct (epoch_start, epoch_s)) for a device: equal when no duplicates."""
         with map_errors("cannot count epochs"):

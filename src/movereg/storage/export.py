@@ -21,8 +21,9 @@ from movereg.errors import ValidationError
 from movereg.signal.schema import EPOCH_COLUMNS
 from movereg.storage.store import Store
 
-__all__ = ["EXPORT_FORMATS", "EXPORT_KINDS", "Chunk", "device_hash", "export_chunks",
-           "media_type", "stream_csv", "stream_parquet"]
+__all__ = ["ALWAYS_EPOCH_COLUMNS", "EXPORT_FORMATS", "EXPORT_KINDS", "SELECTABLE_FEATURES",
+           "Chunk", "check_epoch_length", "device_hash", "epoch_export_columns",
+           "export_chunks", "media_type", "parse_features", "stream_csv", "stream_parquet"]
 
 ExportKind = Literal["epochs", "breaks", "events", "raw"]
 EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
@@ -48,6 +49,12 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
             ("y_g", "float32"), ("z_g", "float32")],
 }
 _MISSING_INT = -1
+#: epoch-export columns present whatever features are chosen
+ALWAYS_EPOCH_COLUMNS: tuple[str, ...] = ("child_code", "device", "epoch_start", "epoch_s",
+                                         "coverage")
+#: feature columns a caller may choose for an epoch export
+SELECTABLE_FEATURES: tuple[str, ...] = tuple(n for n, _ in EPOCH_COLUMNS
+                                             if n not in ALWAYS_EPOCH_COLUMNS)
 #: integer columns where _MISSING_INT means "not set" (empty in CSV, null in Parquet)
 _NULLABLE = frozenset({"session_id", "planned", "replaces_id"})
 
@@ -62,16 +69,73 @@ def device_hash(device_id: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{device_id}".encode()).hexdigest()[:16]
 
 
+def parse_features(text: str | Sequence[str] | None) -> list[str] | None:
+    """Feature names from ``"a,b,c"`` (or a list); None = every feature.
+
+    Raises
+    ------
+    ValidationError
+        An unknown name (the message lists the valid ones), or nothing chosen.
+    """
+    if text is None:
+        return None
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    names = [p.strip() for p in parts if p.strip()]
+    always = set(ALWAYS_EPOCH_COLUMNS)
+    bad = [n for n in names if n not in SELECTABLE_FEATURES and n not in always]
+    if bad:
+        raise ValidationError(
+            f"unknown feature{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+            f"valid: {', '.join(SELECTABLE_FEATURES)}",
+            advice="epoch_start, epoch_s and coverage are always included")
+    chosen = [n for n in SELECTABLE_FEATURES if n in names]
+    if not chosen and not names:
+        raise ValidationError("no features chosen",
+                              advice=f"choose from {', '.join(SELECTABLE_FEATURES)}")
+    return chosen
+
+
+def epoch_export_columns(features: Sequence[str] | None) -> list[str]:
+    """Columns of an epoch export, in schema order (identifiers, time, coverage first)."""
+    if features is None:
+        return [n for n, _ in _SCHEMAS["epochs"]]
+    keep = set(ALWAYS_EPOCH_COLUMNS) | set(features)
+    return [n for n, _ in _SCHEMAS["epochs"] if n in keep]
+
+
+def check_epoch_length(store: Store, child_ids: Sequence[int], epoch_s: float, *,
+                       start_ns: int | None = None, end_ns: int | None = None) -> None:
+    """Refuse (before streaming) an ``epoch_s`` that is not a whole multiple of every
+    stored epoch length of these children in the range."""
+    if not np.isfinite(epoch_s) or epoch_s <= 0:
+        raise ValidationError(f"epoch length must be positive, got {epoch_s:g}")
+    for cid in child_ids:
+        for stored in sorted(store.epoch_lengths(child_id=cid, start_ns=start_ns,
+                                                 end_ns=end_ns)):
+            ratio = epoch_s / stored
+            if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:
+                raise ValidationError(
+                    f"epoch length {epoch_s:g} s is not a whole multiple of the recorded "
+                    f"{stored:g} s", advice=f"choose {stored:g} s or a multiple of it")
+
+
 def export_chunks(store: Store, what: str, child_ids: Sequence[int], *,
-                  start_ns: int | None = None, end_ns: int | None = None) -> Iterator[Chunk]:
-    """Column chunks of an export, one child after the other, in time order."""
+                  start_ns: int | None = None, end_ns: int | None = None,
+                  epoch_s: float | None = None) -> Iterator[Chunk]:
+    """Column chunks of an export, one child after the other, in time order.
+
+    ``epoch_s`` (epochs only) re-aggregates the stored epochs to that length with
+    :func:`movereg.analysis.aggregate_epochs`, one device at a time.
+    """
     if what not in EXPORT_KINDS:
         raise ValidationError(f"unknown export {what!r}", advice=f"one of {EXPORT_KINDS}")
+    if epoch_s is not None and what != "epochs":
+        raise ValidationError("an epoch length applies to epoch exports only")
     salt = store.export_salt()
     for cid in child_ids:
         code = store.get_child(cid).code
         if what == "epochs":
-            yield from _epochs(store, cid, code, salt, start_ns, end_ns)
+            yield from _epochs(store, cid, code, salt, start_ns, end_ns, epoch_s)
         elif what == "breaks":
             yield from _breaks(store, cid, code, start_ns, end_ns)
         elif what == "events":
@@ -85,21 +149,47 @@ def _strs(value: str, n: int) -> np.ndarray:
 
 
 def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
-            hi: int | None) -> Iterator[Chunk]:
+            hi: int | None, epoch_s: float | None = None) -> Iterator[Chunk]:
     bounds = store.epoch_bounds(child_id=cid, start_ns=lo, end_ns=hi)
     if bounds is None:
         return
     t, last = bounds
+    window = _EPOCH_WINDOW_NS
+    if epoch_s is not None:  # windows hold whole new epochs: no epoch split across two
+        bin_ns = round(epoch_s * _NS)
+        t = t // bin_ns * bin_ns
+        window = -(-_EPOCH_WINDOW_NS // bin_ns) * bin_ns
     while t <= last:
-        cols = store.epochs(child_id=cid, start_ns=t, end_ns=t + _EPOCH_WINDOW_NS,
-                            include_device=True)
-        t += _EPOCH_WINDOW_NS
+        a = t if lo is None else max(t, lo)
+        b = t + window if hi is None else min(t + window, hi)
+        t += window
+        cols = store.epochs(child_id=cid, start_ns=a, end_ns=b, include_device=True)
+        if epoch_s is not None:
+            cols = _aggregate(cols, epoch_s)
         n = cols["epoch_start"].shape[0]
         if n == 0:
             continue
         dev = np.array([device_hash(d, salt) for d in cols.pop("device_id").tolist()],
                        dtype=object)
         yield {"child_code": _strs(code, n), "device": dev, **cols}
+
+
+def _aggregate(cols: dict[str, np.ndarray], epoch_s: float) -> dict[str, np.ndarray]:
+    """Re-aggregate one window's epochs per device; rows by (epoch_start, device)."""
+    from movereg.analysis import aggregate_epochs
+
+    devices = cols.pop("device_id")
+    parts = []
+    for dev in sorted(set(devices.tolist())):
+        sel = devices == dev
+        agg = aggregate_epochs({k: v[sel] for k, v in cols.items()}, epoch_s)
+        agg["device_id"] = np.full(agg["epoch_start"].shape[0], dev, dtype=object)
+        parts.append(agg)
+    if not parts:
+        return {**cols, "device_id": devices}
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["epoch_start"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
 
 
 def _breaks(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -> Iterator[Chunk]:
@@ -183,9 +273,23 @@ def _iso(ns: np.ndarray) -> list[str]:
                                                                      valid.tolist(), strict=True)]
 
 
-def stream_csv(what: str, chunks: Iterator[Chunk]) -> Iterator[bytes]:
-    """CSV text (UTF-8, header row, ISO 8601 UTC times, empty cells for missing)."""
+def _schema(what: str, columns: Sequence[str] | None) -> list[tuple[str, str]]:
     schema = _SCHEMAS[what]
+    if columns is None:
+        return schema
+    unknown = set(columns) - {n for n, _ in schema}
+    if unknown:
+        raise ValidationError(f"unknown {what} columns {sorted(unknown)}")
+    return [(n, k) for n, k in schema if n in set(columns)]
+
+
+def stream_csv(what: str, chunks: Iterator[Chunk], *,
+               columns: Sequence[str] | None = None) -> Iterator[bytes]:
+    """CSV text (UTF-8, header row, ISO 8601 UTC times, empty cells for missing).
+
+    ``columns`` keeps only those columns (in schema order).
+    """
+    schema = _schema(what, columns)
     names = [n for n, _ in schema]
     head = io.StringIO()
     csv.writer(head, lineterminator="\n").writerow(names)
@@ -214,34 +318,39 @@ def _csv_rows(schema: list[tuple[str, str]], chunk: Chunk) -> str:
     return out.getvalue()
 
 
-def _arrow_schema(what: str) -> Any:
+def _arrow_schema(schema: list[tuple[str, str]], metadata: dict[str, str] | None) -> Any:
     import pyarrow as pa
 
     fields = []
-    for name, kind in _SCHEMAS[what]:
+    for name, kind in schema:
         if kind == "time":
             fields.append(pa.field(name, pa.timestamp("ns", tz="UTC")))
         elif kind == "str":
             fields.append(pa.field(name, pa.string()))
         else:
             fields.append(pa.field(name, pa.from_numpy_dtype(np.dtype(kind))))
-    return pa.schema(fields)
+    return pa.schema(fields, metadata=metadata)
 
 
-def stream_parquet(what: str, chunks: Iterator[Chunk], *,
-                   read_bytes: int = 1 << 20) -> Iterator[bytes]:
+def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 << 20,
+                   columns: Sequence[str] | None = None,
+                   metadata: dict[str, str] | None = None) -> Iterator[bytes]:
     """Parquet bytes: one row group per chunk, written by Arrow to a temporary file (not
-    Python memory), then streamed in ``read_bytes`` pieces; the file is removed after."""
+    Python memory), then streamed in ``read_bytes`` pieces; the file is removed after.
+
+    ``columns`` keeps only those columns; ``metadata`` goes into the file's key-value
+    metadata (e.g. the epoch length and aggregation rules)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _arrow_schema(what)
+    cols = _schema(what, columns)
+    schema = _arrow_schema(cols, metadata)
     with tempfile.TemporaryDirectory(prefix="movereg-export-") as tmp:
         path = f"{tmp}/export.parquet"
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for chunk in chunks:
                 arrays = []
-                for name, kind in _SCHEMAS[what]:
+                for name, kind in cols:
                     arr = chunk[name]
                     if kind == "time":
                         mask = arr == _MISSING_INT

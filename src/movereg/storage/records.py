@@ -16,6 +16,8 @@ __all__ = [
     "AuditEntry",
     "AuditVerification",
     "Child",
+    "Consent",
+    "ConsentScope",
     "DeviceRecord",
     "GapRecord",
     "RawChunk",
@@ -29,6 +31,7 @@ __all__ = [
 
 Role = Literal["admin", "therapist", "parent", "researcher"]
 ROLES: tuple[Role, ...] = ("admin", "therapist", "parent", "researcher")
+ConsentScope = Literal["features", "features+raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +179,31 @@ class AuditVerification:
     entries: int
     first_bad_id: int | None = None
     problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One research-use consent record of a child (never edited; withdrawal stamps it).
+
+    ``scope`` ``features`` covers epoch features, movement breaks and strategy events;
+    ``features+raw`` also the raw samples. ``recorded_by`` / ``withdrawn_by`` are audit
+    actor names.
+    """
+
+    id: int
+    child_id: int
+    consented: bool
+    scope: ConsentScope
+    recorded_at: int
+    recorded_by: str
+    withdrawn_at: int | None = None
+    withdrawn_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while this record grants research use (consented, not withdrawn)."""
+        return self.consented and self.withdrawn_at is None
+
+    def covers(self, scope: ConsentScope) -> bool:
+        """True when research use of ``scope`` is granted now."""
+        return self.active and (scope == "features" or self.scope == "features+raw")

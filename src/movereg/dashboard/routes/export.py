@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -12,9 +13,17 @@ from pydantic import BaseModel
 
 from movereg.dashboard.deps import CurrentUser, Principal, StoreDep, visible_children
 from movereg.dashboard.routes._common import FromQ, ToQ, ns_range
-from movereg.errors import NotFoundError
+from movereg.errors import ForbiddenError, NotFoundError, ValidationError
 from movereg.storage import Store
-from movereg.storage.export import export_chunks, media_type, stream_csv, stream_parquet
+from movereg.storage.export import (
+    check_epoch_length,
+    epoch_export_columns,
+    export_chunks,
+    media_type,
+    parse_features,
+    stream_csv,
+    stream_parquet,
+)
 
 __all__ = ["router"]
 
@@ -26,15 +35,36 @@ class DictionaryEntryOut(BaseModel):
     unit: str
     definition: str
     reference: str
+    aggregation: str = ""
 
 
-def _children(store: Store, principal: Principal, code: str | None) -> list[int]:
+def consent_scope(what: str) -> str:
+    """The research-consent scope an export kind needs (raw samples need their own)."""
+    return "features+raw" if what == "raw" else "features"
+
+
+def _children(store: Store, principal: Principal, code: str | None, what: str) -> list[int]:
+    """Children of an export. Researchers get only children whose current research
+    consent covers the export (privacy by default); others their visible children."""
     allowed = visible_children(store, principal)
+    if principal.role == "researcher":
+        allowed = store.consented_children(consent_scope(what))
     if code is None:
         return [c.id for c in store.list_children(allowed)]
     child = store.find_child(code)
-    if child is None or (allowed is not None and child.id not in allowed):
+    if child is None or (principal.role != "researcher" and allowed is not None
+                         and child.id not in allowed):
         raise NotFoundError(f"no child {code!r}")
+    if allowed is not None and child.id not in allowed:
+        scope = consent_scope(what)
+        store.audit(principal.actor, "export.denied", child_id=child.id,
+                    detail={"what": what, "reason": "no research consent", "scope": scope},
+                    outcome="denied")
+        need = ("research consent covering raw samples (scope 'features+raw')"
+                if scope == "features+raw" else "research consent")
+        raise ForbiddenError(f"child {code} has no current {need}",
+                             advice="only children whose family consented to research use "
+                                    "can be exported; ask the child's therapist")
     return [child.id]
 
 
@@ -61,11 +91,13 @@ def data_dictionary(principal: CurrentUser,
                     fs_hz: Annotated[float | None, Query(gt=0, le=10_000)] = None
                     ) -> list[DictionaryEntryOut]:
     """Name, unit, definition and reference of every epoch column."""
+    from movereg.analysis import AGGREGATION_RULES
     from movereg.signal import data_dictionary as dd
 
     return [DictionaryEntryOut(name=str(e.get("name", "")), unit=str(e.get("unit", "")),
                                definition=str(e.get("definition", "")),
-                               reference=str(e.get("reference", "")))
+                               reference=str(e.get("reference", "")),
+                               aggregation=AGGREGATION_RULES.get(str(e.get("name", "")), ""))
             for e in dd(fs_hz)]
 
 
@@ -78,21 +110,58 @@ def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: Store
                 format: Annotated[Literal["csv", "parquet"], Query()] = "csv",  # noqa: A002
                 child: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{3,32}$",
                                                    description="pseudonymous child code")]
-                = None) -> StreamingResponse:
-    """Export one table for the caller's children (all for admins and researchers).
+                = None,
+                epoch_s: Annotated[float | None, Query(
+                    gt=0, le=86_400, description="epochs only: re-aggregate to this length "
+                    "(s), a whole multiple of the recorded one")] = None,
+                features: Annotated[str | None, Query(
+                    max_length=2000, description="epochs only: comma-separated feature "
+                    "columns (epoch_start, epoch_s, coverage always included)")] = None,
+                ) -> StreamingResponse:
+    """Export one table for the caller's children: a therapist's caseload, a parent's
+    child, every child for admins, and for researchers only children with a current
+    research consent (raw samples need the ``features+raw`` scope; another child is 403).
 
     Children appear only by pseudonymous code, devices by salted hash; event notes are
     never exported. Every export is audit-logged (request, then size and sha256).
     """
     a, b = ns_range(start, end)
-    ids = _children(store, principal, child)
+    if what != "epochs" and (epoch_s is not None or features is not None):
+        raise ValidationError("epoch_s and features apply to epoch exports only")
+    chosen = parse_features(features)
+    ids = _children(store, principal, child, what)
+    if epoch_s is not None:
+        check_epoch_length(store, ids, epoch_s, start_ns=a, end_ns=b)
     codes = [store.get_child(i).code for i in ids]
-    detail = {"what": what, "format": format, "children": codes, "from": a, "to": b}
+    detail: dict[str, Any] = {"what": what, "format": format, "children": codes, "from": a,
+                              "to": b}
+    if principal.role == "researcher":
+        detail["consent_scope"] = consent_scope(what)
+    if epoch_s is not None:
+        detail["epoch_s"] = epoch_s
+    if chosen is not None:
+        detail["features"] = chosen
     store.audit(principal.actor, "export", child_id=ids[0] if len(ids) == 1 else None,
                 detail=detail)
-    chunks = export_chunks(store, what, ids, start_ns=a, end_ns=b)
-    body = stream_csv(what, chunks) if format == "csv" else stream_parquet(what, chunks)
+    columns = epoch_export_columns(chosen) if what == "epochs" else None
+    chunks = export_chunks(store, what, ids, start_ns=a, end_ns=b, epoch_s=epoch_s)
+    body = (stream_csv(what, chunks, columns=columns) if format == "csv"
+            else stream_parquet(what, chunks, columns=columns,
+                                metadata=_metadata(what, epoch_s, columns)))
     filename = f"movereg-{what}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if epoch_s is not None:
+        headers["X-Movereg-Epoch-S"] = f"{epoch_s:g}"
     return StreamingResponse(_audited(body, store, principal, detail),
-                             media_type=media_type(format),
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                             media_type=media_type(format), headers=headers)
+
+
+def _metadata(what: str, epoch_s: float | None, columns: list[str] | None) -> dict[str, str]:
+    """Parquet key-value metadata: epoch length and how each column was aggregated."""
+    if what != "epochs" or epoch_s is None:
+        return {}
+    from movereg.analysis import AGGREGATION_RULES
+
+    rules = {c: r for c, r in AGGREGATION_RULES.items() if columns is None or c in columns}
+    return {"movereg.epoch_s": f"{epoch_s:g}",
+            "movereg.aggregation": json.dumps(rules, sort_keys=True)}

@@ -11,6 +11,19 @@
   form.elements["to"].value = iso(today);
   form.elements["from"].value = iso(new Date(today.getTime() - 6 * 86400000));
 
+  const epochBox = document.getElementById("epoch-options");
+  const featureBoxes = function () { return Array.from(form.querySelectorAll("input[name=feature]")); };
+  function syncKind() {            // epoch length and features apply to epoch tables only
+    if (epochBox) epochBox.disabled = form.elements["what"].value !== "epochs";
+  }
+  form.elements["what"].addEventListener("change", syncKind);
+  syncKind();
+  const setAll = function (on) { featureBoxes().forEach(function (b) { b.checked = on; }); };
+  const allBtn = document.getElementById("features-all");
+  const noneBtn = document.getElementById("features-none");
+  if (allBtn) allBtn.addEventListener("click", function () { setAll(true); });
+  if (noneBtn) noneBtn.addEventListener("click", function () { setAll(false); });
+
   function human(n) {
     if (n < 1024) return n + " bytes";
     if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
@@ -24,6 +37,13 @@
     q.set("from", from.toISOString());
     q.set("to", to.toISOString());
     q.set("format", form.elements["format"].value);
+    if (form.elements["what"].value === "epochs" && epochBox) {
+      const sel = form.elements["epoch_s"];
+      if (sel.selectedIndex > 0) q.set("epoch_s", sel.value);   // first option = as recorded
+      const boxes = featureBoxes();
+      const chosen = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+      if (chosen.length < boxes.length) q.set("features", chosen.join(","));
+    }
     return q;
   }
   async function download(url, fallbackName, label) {
@@ -61,6 +81,9 @@
     if (!chosen.length) { status.textContent = "Choose at least one child."; return; }
     if (!form.elements["from"].value || !form.elements["to"].value) { status.textContent = "Choose both dates."; return; }
     const what = form.elements["what"].value, fmt = form.elements["format"].value;
+    if (what === "epochs" && featureBoxes().length && !featureBoxes().some(function (b) { return b.checked; })) {
+      status.textContent = "Choose at least one feature."; return;
+    }
     const jobs = chosen.length === boxes.length ? [null] : chosen;
     const btn = document.getElementById("export-go");
     btn.disabled = true; progress.hidden = false; progress.removeAttribute("value");
