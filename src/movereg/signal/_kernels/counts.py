@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from movereg.signal._jit import jit
+from movereg.signal._jit import jit, jit_inline
 
 __all__ = [
     "BPF_A",
@@ -99,6 +99,24 @@ def _rint(v: float) -> float:
     return v
 
 
+@jit_inline
+def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
+               scale: float) -> float:
+    """One 30-Hz value through axis ``ax``'s band-pass (direct form II transposed, as
+    scipy.signal.lfilter), then scale, rectify, dead-band (< 4 -> 0), clip at 128, floor.
+    """
+    yb = z[ax, 0] + b[0] * x30
+    for q in range(6):
+        z[ax, q] = z[ax, q + 1] + x30 * b[q + 1] - yb * a[q + 1]
+    z[ax, 6] = x30 * b[7] - yb * a[7]
+    t = abs(scale * yb)
+    if t < 4.0:
+        return 0.0
+    if t > 128.0:
+        return 128.0
+    return float(np.floor(t))
+
+
 @jit
 def counts_push(
     samples: np.ndarray,
@@ -144,102 +162,157 @@ def counts_push(
     int
         Number of 10-Hz rows written (the same for every axis).
     """
+    # The three axes run interleaved, sample by sample: each axis performs exactly the
+    # operations of a per-axis pass, in the same order, but the three recursive filter
+    # chains overlap in the CPU instead of running one after another (the low-pass chain
+    # is latency-bound). The index state (interpolator, phase, groups of 3) is the same for
+    # every axis: it is read from axis 0 and written to all three.
     n = samples.shape[0]
-    k_rows = 0
-    z = np.empty(7, dtype=np.float64)
+    z = np.empty((3, 7), dtype=np.float64)
     for ax in range(3):
-        # state -> locals (kept in registers in the hot loop)
-        last = fstate[ax, _F_LAST]
-        prev = fstate[ax, _F_PREV]
-        u_prev = fstate[ax, _F_UPREV]
-        y_prev = fstate[ax, _F_YLPF]
-        acc = fstate[ax, _F_ACC]
         for i in range(7):
-            z[i] = fstate[ax, _F_Z + i]
-        n_in = istate[ax, _I_NIN]
-        j = istate[ax, _I_JOUT]
-        phase = istate[ax, _I_PHASE]
-        started = istate[ax, _I_STARTED]
-        nacc = istate[ax, _I_NACC]
-        k = 0
-        for r in range(n):
-            x = samples[r, ax]
-            if math.isfinite(x):
-                last = x
-            else:
-                x = last
-            done = False
-            while True:
-                # 1. value at the path rate: x itself, or 0..k interpolated values
-                if interp:
-                    num = j * ip
-                    idx = num // iq
-                    rem = num - idx * iq
-                    if idx == n_in and rem == 0:
-                        v = x
-                    elif idx == n_in - 1:
-                        v = prev + (x - prev) * (rem / iq)
-                    else:
-                        break
-                    j += 1
+            z[ax, i] = fstate[ax, _F_Z + i]
+    last0 = fstate[0, _F_LAST]
+    last1 = fstate[1, _F_LAST]
+    last2 = fstate[2, _F_LAST]
+    prev0 = fstate[0, _F_PREV]
+    prev1 = fstate[1, _F_PREV]
+    prev2 = fstate[2, _F_PREV]
+    up0 = fstate[0, _F_UPREV]
+    up1 = fstate[1, _F_UPREV]
+    up2 = fstate[2, _F_UPREV]
+    yp0 = fstate[0, _F_YLPF]
+    yp1 = fstate[1, _F_YLPF]
+    yp2 = fstate[2, _F_YLPF]
+    acc0 = fstate[0, _F_ACC]
+    acc1 = fstate[1, _F_ACC]
+    acc2 = fstate[2, _F_ACC]
+    n_in = istate[0, _I_NIN]
+    j = istate[0, _I_JOUT]
+    phase = istate[0, _I_PHASE]
+    started = istate[0, _I_STARTED]
+    nacc = istate[0, _I_NACC]
+    k = 0
+    for r in range(n):
+        x0 = samples[r, 0]
+        x1 = samples[r, 1]
+        x2 = samples[r, 2]
+        if math.isfinite(x0):
+            last0 = x0
+        else:
+            x0 = last0
+        if math.isfinite(x1):
+            last1 = x1
+        else:
+            x1 = last1
+        if math.isfinite(x2):
+            last2 = x2
+        else:
+            x2 = last2
+        done = False
+        while True:
+            # 1. value at the path rate: x itself, or 0..k interpolated values
+            if interp:
+                num = j * ip
+                idx = num // iq
+                rem = num - idx * iq
+                if idx == n_in and rem == 0:
+                    v0 = x0
+                    v1 = x1
+                    v2 = x2
+                elif idx == n_in - 1:
+                    w = rem / iq
+                    v0 = prev0 + (x0 - prev0) * w
+                    v1 = prev1 + (x1 - prev1) * w
+                    v2 = prev2 + (x2 - prev2) * w
                 else:
-                    if done:
-                        break
-                    v = x
-                    done = True
-                # 2. ActiLife resampling to 30 Hz: zero-stuff by `up`, IIR low-pass, keep 1/down
-                for i in range(up):
-                    u = v if i == 0 else 0.0
-                    if lpf:
-                        y = a_l * (u + u_prev) - b_lpf * y_prev
-                        u_prev = u
-                        y_prev = y
-                    else:
-                        y = u
-                    if phase == 0:
-                        # 3. round to 1 mg
-                        x30 = _rint(y * 1000.0) / 1000.0
-                        # 4. band-pass, direct form II transposed (scipy.signal.lfilter order)
-                        if started == 0:
-                            for q in range(7):
-                                z[q] = zi[q] * x30
-                            started = 1
-                        yb = z[0] + b[0] * x30
-                        for q in range(6):
-                            z[q] = z[q + 1] + x30 * b[q + 1] - yb * a[q + 1]
-                        z[6] = x30 * b[7] - yb * a[7]
-                        # 5. scale, rectify, dead-band, clip, floor
-                        t = abs(scale * yb)
-                        if t < 4.0:
-                            t = 0.0
-                        elif t > 128.0:
-                            t = 128.0
-                        else:
-                            t = np.floor(t)
-                        # 6. 30 -> 10 Hz: floor(mean of 3)
-                        acc += t
-                        nacc += 1
-                        if nacc == 3:
-                            out[k, ax] = np.int64(np.floor(acc / 3.0))
-                            k += 1
-                            acc = 0.0
-                            nacc = 0
-                    phase += 1
-                    if phase == down:
-                        phase = 0
-            prev = x
-            n_in += 1
-        fstate[ax, _F_LAST] = last
-        fstate[ax, _F_PREV] = prev
-        fstate[ax, _F_UPREV] = u_prev
-        fstate[ax, _F_YLPF] = y_prev
-        fstate[ax, _F_ACC] = acc
+                    break
+                j += 1
+            else:
+                if done:
+                    break
+                v0 = x0
+                v1 = x1
+                v2 = x2
+                done = True
+            # 2. ActiLife resampling to 30 Hz: zero-stuff by `up`, IIR low-pass, keep 1/down
+            for i in range(up):
+                if i == 0:
+                    u0 = v0
+                    u1 = v1
+                    u2 = v2
+                else:
+                    u0 = 0.0
+                    u1 = 0.0
+                    u2 = 0.0
+                if lpf:
+                    y0 = a_l * (u0 + up0) - b_lpf * yp0
+                    y1 = a_l * (u1 + up1) - b_lpf * yp1
+                    y2 = a_l * (u2 + up2) - b_lpf * yp2
+                    up0 = u0
+                    up1 = u1
+                    up2 = u2
+                    yp0 = y0
+                    yp1 = y1
+                    yp2 = y2
+                else:
+                    y0 = u0
+                    y1 = u1
+                    y2 = u2
+                if phase == 0:
+                    # 3. round to 1 mg
+                    w0 = _rint(y0 * 1000.0) / 1000.0
+                    w1 = _rint(y1 * 1000.0) / 1000.0
+                    w2 = _rint(y2 * 1000.0) / 1000.0
+                    if started == 0:
+                        for q in range(7):
+                            z[0, q] = zi[q] * w0
+                            z[1, q] = zi[q] * w1
+                            z[2, q] = zi[q] * w2
+                        started = 1
+                    # 4.-5. band-pass, scale, rectify, dead-band, clip, floor
+                    acc0 += _bpf_count(z, 0, w0, b, a, scale)
+                    acc1 += _bpf_count(z, 1, w1, b, a, scale)
+                    acc2 += _bpf_count(z, 2, w2, b, a, scale)
+                    # 6. 30 -> 10 Hz: floor(mean of 3)
+                    nacc += 1
+                    if nacc == 3:
+                        out[k, 0] = np.int64(np.floor(acc0 / 3.0))
+                        out[k, 1] = np.int64(np.floor(acc1 / 3.0))
+                        out[k, 2] = np.int64(np.floor(acc2 / 3.0))
+                        k += 1
+                        acc0 = 0.0
+                        acc1 = 0.0
+                        acc2 = 0.0
+                        nacc = 0
+                phase += 1
+                if phase == down:
+                    phase = 0
+        prev0 = x0
+        prev1 = x1
+        prev2 = x2
+        n_in += 1
+    fstate[0, _F_LAST] = last0
+    fstate[1, _F_LAST] = last1
+    fstate[2, _F_LAST] = last2
+    fstate[0, _F_PREV] = prev0
+    fstate[1, _F_PREV] = prev1
+    fstate[2, _F_PREV] = prev2
+    fstate[0, _F_UPREV] = up0
+    fstate[1, _F_UPREV] = up1
+    fstate[2, _F_UPREV] = up2
+    fstate[0, _F_YLPF] = yp0
+    fstate[1, _F_YLPF] = yp1
+    fstate[2, _F_YLPF] = yp2
+    fstate[0, _F_ACC] = acc0
+    fstate[1, _F_ACC] = acc1
+    fstate[2, _F_ACC] = acc2
+    for ax in range(3):
         for i in range(7):
-            fstate[ax, _F_Z + i] = z[i]
+            fstate[ax, _F_Z + i] = z[ax, i]
         istate[ax, _I_NIN] = n_in
         istate[ax, _I_JOUT] = j
         istate[ax, _I_PHASE] = phase
         istate[ax, _I_STARTED] = started
         istate[ax, _I_NACC] = nacc
-        k_rows = k
-    return k_rows
+    return k
