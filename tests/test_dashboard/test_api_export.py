@@ -158,3 +158,74 @@ def test_streamed_raw_export_memory_is_bounded(api: Api) -> None:
         assert total > min_total
         # the whole export would need >= total bytes; streaming keeps a few chunks only
         assert peak < 12e6, (fmt, peak, total)
+
+
+def test_epoch_export_re_aggregated_to_a_longer_epoch(api: Api) -> None:
+    from movereg.analysis import aggregate_epochs
+
+    stored = api.store.epochs(device_id="dev-a")
+    want = aggregate_epochs(stored, 60.0)
+    for fmt in ("csv", "parquet"):
+        r = api.client.get("/api/export/epochs", params={"format": fmt, "child": "KID-A",
+                                                         "epoch_s": 60},
+                           headers=api.h("researcher"))
+        assert r.status_code == 200 and r.headers["x-movereg-epoch-s"] == "60"
+        if fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(r.text)))
+            got_enmo = [float(x["enmo_mg"]) for x in rows]
+            got_impacts = [int(x["impacts"]) for x in rows]
+            assert {x["epoch_s"] for x in rows} == {"60.0"}
+        else:
+            t = pq.read_table(io.BytesIO(r.content))
+            got_enmo = t.column("enmo_mg").to_pylist()
+            got_impacts = t.column("impacts").to_pylist()
+            meta = t.schema.metadata
+            assert meta[b"movereg.epoch_s"] == b"60"
+            assert b"maximum" in meta[b"movereg.aggregation"]  # jerk_p95 rule is stated
+            starts = t.column("epoch_start").cast(pa.int64()).to_numpy()
+            np.testing.assert_array_equal(starts, want["epoch_start"])
+            assert np.all(starts % (60 * 10**9) == 0)
+        np.testing.assert_allclose(got_enmo, want["enmo_mg"])
+        assert got_impacts == want["impacts"].tolist()
+        assert sum(got_impacts) == int(stored["impacts"].sum())
+    done = [e for e in api.store.list_audit(limit=5) if e.action == "export.done"]
+    assert '"epoch_s":60.0' in done[0].detail
+
+
+def test_epoch_export_feature_subset(api: Api) -> None:
+    r = api.client.get("/api/export/epochs", params={"child": "KID-A",
+                                                     "features": "impacts,enmo_mg"},
+                       headers=api.h("researcher"))
+    assert r.status_code == 200
+    header = r.text.splitlines()[0].split(",")
+    assert header == ["child_code", "device", "epoch_start", "epoch_s", "coverage",
+                      "enmo_mg", "impacts"]
+    assert len(r.text.splitlines()) == 601
+    r = api.client.get("/api/export/epochs", params={"child": "KID-A", "format": "parquet",
+                                                     "features": "zone", "epoch_s": 5},
+                       headers=api.h("tess"))
+    t = pq.read_table(io.BytesIO(r.content))
+    assert t.column_names == ["child_code", "device", "epoch_start", "epoch_s", "coverage",
+                              "zone"]
+    assert t.num_rows == 120
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"features": "enmo_mg,bogus"}, "valid: counts_x"),
+    ({"features": ","}, "no features"),
+    ({"epoch_s": 1.5}, "whole multiple"),
+    ({"epoch_s": 0.5}, "whole multiple"),
+    ({"epoch_s": -5}, "epoch_s"),
+])
+def test_bad_epoch_choices_are_422_with_a_clear_message(api: Api, params: dict[str, object],
+                                                        needle: str) -> None:
+    r = api.client.get("/api/export/epochs", params={"child": "KID-A", **params},
+                       headers=api.h("researcher"))
+    assert r.status_code == 422 and needle in r.json()["detail"], r.json()
+
+
+def test_epoch_choices_refused_for_other_tables(api: Api) -> None:
+    for params in ({"epoch_s": 5}, {"features": "enmo_mg"}):
+        r = api.client.get("/api/export/raw", params={"child": "KID-A", **params},
+                           headers=api.h("researcher"))
+        assert r.status_code == 422 and "epoch exports only" in r.json()["detail"]

@@ -96,3 +96,52 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     rc, _, err = _run(["export", "--data-dir", str(tmp_path / "none"), "--what", "raw",
                        "--out", str(out)], capsys)
     assert rc == 2 and "no movereg database" in err
+
+
+def test_export_command_epoch_length_features_and_research(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from movereg.analysis import aggregate_epochs
+
+    db = Settings(data_dir=tmp_path).db_path
+    with Store(db) as store:
+        child = store.create_child(code="KID-1")
+        store.write_batch(IngestBatch(epochs=[("dev-1", epochs(T0, 120))]))
+        store.assign_device("dev-1", child.id, at_ns=T0)
+        want = aggregate_epochs(store.epochs(device_id="dev-1"), 15.0)
+    d = str(tmp_path)
+    out = tmp_path / "e15.csv"
+    rc, _, err = _run(["export", "--data-dir", d, "--what", "epochs", "--out", str(out),
+                       "--epoch", "15", "--features", "enmo_mg,impacts"], capsys)
+    assert rc == 0, err
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["child_code", "device", "epoch_start", "epoch_s", "coverage",
+                             "enmo_mg", "impacts"]
+    np.testing.assert_allclose([float(r["enmo_mg"]) for r in rows], want["enmo_mg"])
+    assert [int(r["impacts"]) for r in rows] == want["impacts"].tolist()
+    rules = json.loads((tmp_path / "e15.aggregation.json").read_text())
+    assert rules["epoch_s"] == 15.0 and set(rules["rules"]) == {
+        "epoch_start", "epoch_s", "coverage", "enmo_mg", "impacts"}
+    pq_out = tmp_path / "e15.parquet"
+    assert _run(["export", "--data-dir", d, "--what", "epochs", "--format", "parquet",
+                 "--out", str(pq_out), "--epoch", "15"], capsys)[0] == 0
+    assert pq.read_table(pq_out).schema.metadata[b"movereg.epoch_s"] == b"15"
+    for extra, needle in ((["--epoch", "2.5"], "whole multiple"),
+                          (["--features", "enmo_mg,nope"], "valid:"),
+                          (["--research", "--child", "KID-1"], "research consent")):
+        rc, _, err = _run(["export", "--data-dir", d, "--what", "epochs", "--out",
+                           str(tmp_path / "x.csv"), *extra], capsys)
+        assert rc == 2 and needle in err and "Traceback" not in err, (extra, err)
+    rc, _, err = _run(["export", "--data-dir", d, "--what", "raw", "--out",
+                       str(tmp_path / "x.csv"), "--epoch", "5"], capsys)
+    assert rc == 2 and "epochs only" in err
+    with Store(db) as store:
+        store.record_consent(child.id, consented=True, recorded_by="t")
+    assert _run(["export", "--data-dir", d, "--what", "epochs", "--out",
+                 str(tmp_path / "r.csv"), "--research"], capsys)[0] == 0
+    assert "KID-1" in (tmp_path / "r.csv").read_text()
+    rc, _, err = _run(["export", "--data-dir", d, "--what", "raw", "--out",
+                       str(tmp_path / "r.csv"), "--research", "--child", "KID-1"], capsys)
+    assert rc == 2 and "raw samples" in err
