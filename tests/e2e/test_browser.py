@@ -236,13 +236,29 @@ def test_researcher_export_streams_with_progress(demo: Any, browser: Any) -> Non
     assert all(code in body for code in codes)
     assert all(nick not in body for _, nick in _children(demo))   # codes only
     assert page.locator("table.dict tbody tr").count() >= 20       # the data dictionary
+    assert "agreed to research use" in body                        # consent is said
     page.uncheck(f"input[name=child][value='{codes[1]}']")         # one child only
+    deadline = time.monotonic() + 30        # the simulated band has stored a few epochs
+    while len(page.request.get(f"{demo.url}/api/export/epochs?child={codes[0]}"
+                               ).text().splitlines()) < 12 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    # epoch length and features by keyboard: focus, arrow / space
+    page.focus("#epoch_s")
+    page.select_option("#epoch_s", "5.0")
+    assert page.eval_on_selector("#epoch_s", "e => e.labels.length") == 1
+    page.focus("input[name=feature][value='mad_mg']")
+    page.keyboard.press("Space")
+    assert not page.is_checked("input[name=feature][value='mad_mg']")
     with page.expect_download(timeout=30_000) as info:
         page.click("#export-go")
     download = info.value
     assert download.suggested_filename == f"movereg-epochs-{codes[0]}.csv"
     text = Path(download.path()).read_text(encoding="utf-8")
-    assert text.splitlines()[0].startswith("epoch_start") or "epoch_start" in text.splitlines()[0]
+    header = text.splitlines()[0].split(",")
+    assert "epoch_start" in header and "coverage" in header and "enmo_mg" in header
+    assert "mad_mg" not in header
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in text.splitlines()[1:]]
+    assert rows and {r["epoch_s"] for r in rows} == {"5.0"}
     page.wait_for_function("document.getElementById('export-status').textContent"
                            ".startsWith('Done: 1 file')", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "researcher-export.png"), full_page=False)
