@@ -360,7 +360,7 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
     return _render(request, "export.html", {
         "children": codes, "dictionary": dictionary, "epoch_s": stored,
         "epoch_lengths": lengths, "features": [
-            {"name": f, "words": FEATURE_WORDS.get(f, f.replace("_", " "))}
+            {"name": f, "words": FEATURE_WORDS.get(f, "")}
             for f in SELECTABLE_FEATURES],
         "researcher": gate.role == "researcher"}, user=gate)
 
