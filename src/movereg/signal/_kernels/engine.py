@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from movereg.signal._jit import jit, jit_inline
+from movereg.signal._jit import jit
 
 # --- integer parameters (pi) --------------------------------------------------------------
 PI_L = 0            # samples per epoch
@@ -468,121 +468,168 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
         sf[F_HFLAP] = 0.0
 
 
-@jit_inline
-def _push_bin(ax: float, ay: float, az: float, valid: bool, pi: np.ndarray, pf: np.ndarray,
+@jit
+def _run_bins(bins: np.ndarray, nbins: int, pi: np.ndarray, pf: np.ndarray,
               flapw: np.ndarray, si: np.ndarray, sf: np.ndarray, abuf: np.ndarray,
               dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray, scratch: np.ndarray,
               rows_f: np.ndarray) -> None:
-    """Append one decimated bin; high-pass, accumulate lag products, evaluate ready hops."""
+    """Append decimated bins ``bins[:nbins]`` (x, y, z mean in g; column 3: 1.0 valid,
+    0.0 missing with NaN values): high-pass, accumulate lag products, evaluate ready hops.
+
+    The bin-stream state lives in local variables for the whole run (written back at
+    the end): the per-bin work is small, so state-array traffic would dominate it.
+    """
     M = pi[PI_M]
     B = pi[PI_B]
     tmax = pi[PI_TMAX]
+    nbw = pi[PI_NBW]
+    jofs = nbw - 1 - nbw // 2
     ca = abuf.shape[0]
     cd = dbuf.shape[1] // 2
     nb = bacc.shape[0]
     k = si[S_NBINS]
     p = si[S_PK]                      # k % ca
-    abuf[p, 0] = ax
-    abuf[p, 1] = ay
-    abuf[p, 2] = az
-    abuf[p, 3] = 1.0 if valid else 0.0
-    if valid:
-        sf[F_MASUM] += ax
-        sf[F_MASUM + 1] += ay
-        sf[F_MASUM + 2] += az
-        si[S_MAC] += 1
-    if k - 2 * M - 1 >= 0:
-        po = p - 2 * M - 1
-        if po < 0:
-            po += ca
-        if abuf[po, 3] > 0.0:
-            sf[F_MASUM] -= abuf[po, 0]
-            sf[F_MASUM + 1] -= abuf[po, 1]
-            sf[F_MASUM + 2] -= abuf[po, 2]
-            si[S_MAC] -= 1
-            if si[S_MAC] == 0:
-                sf[F_MASUM] = 0.0
-                sf[F_MASUM + 1] = 0.0
-                sf[F_MASUM + 2] = 0.0
-    si[S_NBINS] = k + 1
-    si[S_PK] = p + 1 if p + 1 < ca else 0
-    kp = k - M
-    if kp < 0:
-        return
-    # high-passed value at the window centre kp: a(kp) - mean of valid a in [kp-M, kp+M]
-    pc = p - M
-    if pc < 0:
-        pc += ca
     pd = si[S_PD]                     # kp % cd
     kb = si[S_KB]                     # kp % B
     r = si[S_KR]                      # (kp // B) % nb
-    if kb == 0:
-        bstat[r, 0] = 0.0
-        bstat[r, 1] = 0.0
-        bstat[r, 2] = 0.0
-    cnt = si[S_MAC]
-    if abuf[pc, 3] > 0.0 and cnt >= M + 1:
-        for a in range(3):
-            v = abuf[pc, a] - sf[F_MASUM + a] / cnt
-            dbuf[a, pd] = v
-            dbuf[a, pd + cd] = v
-        rr = math.sqrt(abuf[pc, 0] ** 2 + abuf[pc, 1] ** 2 + abuf[pc, 2] ** 2)
-        bstat[r, 0] += 1.0
-        bstat[r, 1] += rr
-        bstat[r, 2] += rr * rr
-    else:
-        for a in range(3):
-            dbuf[a, pd] = 0.0
-            dbuf[a, pd + cd] = 0.0
-    si[S_PD] = pd + 1 if pd + 1 < cd else 0
-    if kb + 1 < B:
-        si[S_KB] = kb + 1
-    else:
-        si[S_KB] = 0
-        si[S_KR] = r + 1 if r + 1 < nb else 0
-    # lag products for t = kp - tmax, whose partners up to t + tmax now exist
-    t = kp - tmax
-    if t < 0:
-        return
-    pt = pd - tmax
-    if pt < 0:
-        pt += cd
     tb = si[S_TB]                     # t % B
     rt = si[S_TR]                     # (t // B) % nb
-    if tb == 0:
-        for u in range(tmax + 1):
-            bacc[rt, u] = 0.0
-    # 2-D indexing, not row views: a view costs reference-count updates per bin
-    dx = dbuf[0, pt]
-    dy = dbuf[1, pt]
-    dz = dbuf[2, pt]
-    if dx != 0.0 or dy != 0.0 or dz != 0.0:
-        for u in range(tmax + 1):
-            bacc[rt, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
-    if tb + 1 < B:
-        si[S_TB] = tb + 1
-    else:
-        si[S_TB] = 0
-        si[S_TR] = rt + 1 if rt + 1 < nb else 0
-        bt = si[S_BT]                 # t // B
-        si[S_BT] = bt + 1
-        nbw = pi[PI_NBW]
-        j = bt - (nbw - 1 - nbw // 2)
-        if j >= 0:
-            _eval_hop(j, pi, pf, flapw, si, sf, dbuf, bacc, bstat, scratch, rows_f)
+    bt = si[S_BT]                     # t // B
+    mac = si[S_MAC]
+    m0 = sf[F_MASUM]
+    m1 = sf[F_MASUM + 1]
+    m2 = sf[F_MASUM + 2]
+    for ib in range(nbins):
+        ax = bins[ib, 0]
+        ay = bins[ib, 1]
+        az = bins[ib, 2]
+        valid = bins[ib, 3] > 0.0
+        abuf[p, 0] = ax
+        abuf[p, 1] = ay
+        abuf[p, 2] = az
+        abuf[p, 3] = 1.0 if valid else 0.0
+        if valid:
+            m0 += ax
+            m1 += ay
+            m2 += az
+            mac += 1
+        if k - 2 * M - 1 >= 0:
+            po = p - 2 * M - 1
+            if po < 0:
+                po += ca
+            if abuf[po, 3] > 0.0:
+                m0 -= abuf[po, 0]
+                m1 -= abuf[po, 1]
+                m2 -= abuf[po, 2]
+                mac -= 1
+                if mac == 0:
+                    m0 = 0.0
+                    m1 = 0.0
+                    m2 = 0.0
+        kp = k - M
+        pc = p - M
+        k += 1
+        p = p + 1 if p + 1 < ca else 0
+        if kp < 0:
+            continue
+        # high-passed value at the window centre kp: a(kp) - mean of valid a in [kp-M, kp+M]
+        if pc < 0:
+            pc += ca
+        if kb == 0:
+            bstat[r, 0] = 0.0
+            bstat[r, 1] = 0.0
+            bstat[r, 2] = 0.0
+        if abuf[pc, 3] > 0.0 and mac >= M + 1:
+            v = abuf[pc, 0] - m0 / mac
+            dbuf[0, pd] = v
+            dbuf[0, pd + cd] = v
+            v = abuf[pc, 1] - m1 / mac
+            dbuf[1, pd] = v
+            dbuf[1, pd + cd] = v
+            v = abuf[pc, 2] - m2 / mac
+            dbuf[2, pd] = v
+            dbuf[2, pd + cd] = v
+            rr = math.sqrt(abuf[pc, 0] ** 2 + abuf[pc, 1] ** 2 + abuf[pc, 2] ** 2)
+            bstat[r, 0] += 1.0
+            bstat[r, 1] += rr
+            bstat[r, 2] += rr * rr
+        else:
+            for a in range(3):
+                dbuf[a, pd] = 0.0
+                dbuf[a, pd + cd] = 0.0
+        pt = pd - tmax                # position of t = kp - tmax
+        pd = pd + 1 if pd + 1 < cd else 0
+        if kb + 1 < B:
+            kb += 1
+        else:
+            kb = 0
+            r = r + 1 if r + 1 < nb else 0
+        # lag products for t = kp - tmax, whose partners up to t + tmax now exist
+        if kp - tmax < 0:
+            continue
+        if pt < 0:
+            pt += cd
+        if tb == 0:
+            for u in range(tmax + 1):
+                bacc[rt, u] = 0.0
+        # 2-D indexing, not row views: a view costs reference-count updates per bin
+        dx = dbuf[0, pt]
+        dy = dbuf[1, pt]
+        dz = dbuf[2, pt]
+        if dx != 0.0 or dy != 0.0 or dz != 0.0:
+            for u in range(tmax + 1):
+                bacc[rt, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
+        if tb + 1 < B:
+            tb += 1
+        else:
+            tb = 0
+            rt = rt + 1 if rt + 1 < nb else 0
+            j = bt - jofs
+            bt += 1
+            if j >= 0:
+                _eval_hop(j, pi, pf, flapw, si, sf, dbuf, bacc, bstat, scratch, rows_f)
+    si[S_NBINS] = k
+    si[S_PK] = p
+    si[S_PD] = pd
+    si[S_KB] = kb
+    si[S_KR] = r
+    si[S_TB] = tb
+    si[S_TR] = rt
+    si[S_BT] = bt
+    si[S_MAC] = mac
+    sf[F_MASUM] = m0
+    sf[F_MASUM + 1] = m1
+    sf[F_MASUM + 2] = m2
+
+
+@jit
+def _missing_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+                 sf: np.ndarray, abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray,
+                 bstat: np.ndarray, scratch: np.ndarray, rows_f: np.ndarray) -> None:
+    """Append one missing bin (flush padding)."""
+    one = np.empty((1, 4))
+    one[0, 0] = np.nan
+    one[0, 1] = np.nan
+    one[0, 2] = np.nan
+    one[0, 3] = 0.0
+    _run_bins(one, 1, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
 
 
 @jit
 def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
              sf: np.ndarray, abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray,
              bstat: np.ndarray, scratch: np.ndarray, rows_f: np.ndarray) -> None:
+    """Close the trailing partial bin (flush)."""
     n = si[S_BINN]
     if n > 0:
-        _push_bin(sf[F_BINSUM] / n, sf[F_BINSUM + 1] / n, sf[F_BINSUM + 2] / n, True,
-                  pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+        one = np.empty((1, 4))
+        one[0, 0] = sf[F_BINSUM] / n
+        one[0, 1] = sf[F_BINSUM + 1] / n
+        one[0, 2] = sf[F_BINSUM + 2] / n
+        one[0, 3] = 1.0
+        _run_bins(one, 1, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
     else:
-        _push_bin(np.nan, np.nan, np.nan, False,
-                  pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+        _missing_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
     si[S_BINN] = 0
     si[S_BINC] = 0
     for a in range(3):
@@ -953,6 +1000,8 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     bx = sf[F_BINSUM]
     by = sf[F_BINSUM + 1]
     bz = sf[F_BINSUM + 2]
+    bins = np.empty((x.shape[0] // q + 1, 4))
+    nbins = 0
     for t in range(x.shape[0]):
         xv = x[t, 0]
         yv = x[t, 1]
@@ -965,11 +1014,16 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
         bc += 1
         if bc == q:
             if bn > 0:
-                _push_bin(bx / bn, by / bn, bz / bn, True,
-                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+                bins[nbins, 0] = bx / bn
+                bins[nbins, 1] = by / bn
+                bins[nbins, 2] = bz / bn
+                bins[nbins, 3] = 1.0
             else:
-                _push_bin(np.nan, np.nan, np.nan, False,
-                          pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+                bins[nbins, 0] = np.nan
+                bins[nbins, 1] = np.nan
+                bins[nbins, 2] = np.nan
+                bins[nbins, 3] = 0.0
+            nbins += 1
             bn = 0
             bc = 0
             bx = 0.0
@@ -980,6 +1034,7 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     sf[F_BINSUM] = bx
     sf[F_BINSUM + 1] = by
     sf[F_BINSUM + 2] = bz
+    _run_bins(bins, nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
 
     if final:
         H = pi[PI_H]
@@ -995,5 +1050,4 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
         nbw = pi[PI_NBW]
         need = (last_hop + nbw - nbw // 2) * pi[PI_B] + pi[PI_TMAX] + pi[PI_M]
         while si[S_BDONE] < si[S_ADONE] and si[S_NBINS] < need + 1:
-            _push_bin(np.nan, np.nan, np.nan, False,
-                      pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+            _missing_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
