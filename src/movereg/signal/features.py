@@ -244,33 +244,43 @@ class FeatureEngine:
         p = _plan(self.fs_hz, self.epoch_s, self.config)
         self._p = p
         self._counts = CountsStream(self.fs_hz)
-        self._si = np.zeros(_k.N_SI, dtype=np.int64)
+        # every kernel array except the row store lives in two packed stores (fewer kernel
+        # arguments per push); the attributes below are views into them
+        shapes = _k.store_shapes(p.pi, p.ca, p.cd, p.nb)
+        sizes = [math.prod(sh) for sh in shapes]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._istore = np.zeros(_k.N_PI + _k.N_SI + _k.N_LY, dtype=np.int64)
+        self._istore[:_k.N_PI] = p.pi
+        ly = self._istore[_k.N_PI + _k.N_SI:]
+        ly[:len(shapes)] = offsets
+        ly[_k.LY_CA] = p.ca
+        ly[_k.LY_CD2] = 2 * p.cd
+        ly[_k.LY_NB] = p.nb
+        self._fstore = np.zeros(int(sum(sizes)), dtype=np.float64)
+        views = [self._fstore[o:o + n].reshape(sh)
+                 for o, n, sh in zip(offsets.tolist(), sizes, shapes, strict=True)]
+        (pf, sos, zi, flapw, self._sf, self._zs, self._ebuf, self._nw, self._abuf,
+         self._dbuf, self._bacc, self._bstat, self._scratch) = views
+        pf[:] = p.pf
+        sos[:] = p.sos
+        zi[:] = p.zi
+        flapw[:] = p.flapw
+        self._si = self._istore[_k.N_PI:_k.N_PI + _k.N_SI]
         self._si[_k.S_LASTIMP] = -(1 << 62)
         self._si[_k.S_LASTHARD] = -(1 << 62)
-        self._sf = np.zeros(_k.N_SF, dtype=np.float64)
         self._sf[_k.F_PREVANG] = np.nan
         self._sf[_k.F_HBESTHZ] = np.nan
-        self._zs = np.zeros((p.sos.shape[0], 3, 2), dtype=np.float64)
-        self._ebuf = np.zeros((2, p.L), dtype=np.float64)
-        self._nw = np.zeros((1 + int(p.pi[_k.PI_NWBACK]), _k.N_NW), dtype=np.float64)
         self._nw[:, _k.NW_MN:_k.NW_MN + 3] = np.inf
         self._nw[:, _k.NW_MX:_k.NW_MX + 3] = -np.inf
-        self._abuf = np.zeros((p.ca, 4), dtype=np.float64)
-        self._dbuf = np.zeros((3, 2 * p.cd), dtype=np.float64)
-        tmax = int(p.pi[_k.PI_TMAX])
-        self._bacc = np.zeros((p.nb, tmax + 1), dtype=np.float64)
-        self._bstat = np.zeros((p.nb, 3), dtype=np.float64)
-        self._scratch = np.zeros((3, tmax + 1), dtype=np.float64)
         self._rows_f = np.full((8, _k.N_RF), np.nan)
         self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
         self._no_counts = np.zeros((0, 3), dtype=np.int64)
         self._cbuf = np.empty((0, 3), dtype=np.int64)
+        self._cbuf_n = -1           # samples self._cbuf is sized for
         self._L = p.L
         self._n10 = p.n10
         # the kernel's arguments after (x, vals, final); the row store is last (see _grow_rows)
-        self._args = (p.pi, p.pf, p.sos, p.zi, p.flapw, self._si, self._sf, self._zs,
-                      self._ebuf, self._nw, self._abuf, self._dbuf, self._bacc, self._bstat,
-                      self._scratch, self._rows_f, self._rows_i)
+        self._args = (self._istore, self._fstore, self._rows_f, self._rows_i)
         self._t0: int | None = None
         self._closed = False
         self._dt_ns = 1e9 / self.fs_hz
@@ -332,14 +342,21 @@ class FeatureEngine:
             n_missing -= m
 
     def _feed(self, x: np.ndarray) -> None:
+        # the per-push hot path: _run inlined (one Python call less per push)
         n = x.shape[0]
         if n == 0:
             self._run(x, self._no_counts, final=False)
             return
-        if self._cbuf.shape[0] < self._counts._max_values(n):
+        if n > self._cbuf_n:
             self._cbuf = np.empty((self._counts._max_values(n), 3), dtype=np.int64)
-        k = self._counts._push_into(x, self._cbuf)
-        self._run(x, self._cbuf[:k], final=False)
+            self._cbuf_n = n
+        vals = self._cbuf[:self._counts._push_into(x, self._cbuf)]
+        si = self._si
+        need = max((si.item(_S_IABS) + n) // self._L,
+                   (si.item(_S_N10) + vals.shape[0]) // self._n10) + 2 - si.item(_S_BASE)
+        if need > self._rows_f.shape[0]:
+            self._grow_rows(need)
+        _process(x, vals, False, *self._args)
 
     def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> None:
         si = self._si

@@ -136,6 +136,25 @@ RI_POST = 6
 RI_CLIP = 7
 N_RI = 8
 
+# --- packed-store layout (after pi and si in istore): fstore offsets, then 3 sizes ------
+LY_PF = 0
+LY_SOS = 1
+LY_ZI = 2
+LY_FLAPW = 3
+LY_SF = 4
+LY_ZS = 5
+LY_EBUF = 6
+LY_NW = 7
+LY_ABUF = 8
+LY_DBUF = 9
+LY_BACC = 10
+LY_BSTAT = 11
+LY_SCRATCH = 12
+LY_CA = 13          # rows of abuf
+LY_CD2 = 14         # columns of dbuf (each value stored twice: 2 * cd)
+LY_NB = 15          # rows of bacc and bstat
+N_LY = 16
+
 # non-wear aggregate layout (one row per 15-min block): n, sum(3), sumsq(3), min(3), max(3)
 NW_N = 0
 NW_S = 1
@@ -637,11 +656,71 @@ def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
 
 
 @jit
-def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: np.ndarray,
-            sos: np.ndarray, zi: np.ndarray, flapw: np.ndarray, si: np.ndarray,
-            sf: np.ndarray, zs: np.ndarray, ebuf: np.ndarray, nw: np.ndarray,
-            abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
-            scratch: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> None:
+def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
+            fstore: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> None:
+    """Entry point: :func:`_process` on the arrays packed in ``istore``/``fstore``.
+
+    Seven arguments instead of twenty: each array argument costs about 50 ns of
+    unboxing per call, which a 1-s streaming push pays every time.
+    """
+    pi = istore[0:N_PI]
+    si = istore[N_PI:N_PI + N_SI]
+    ly = istore[N_PI + N_SI:N_PI + N_SI + N_LY]
+    nsos = pi[PI_NSOS]
+    tm1 = pi[PI_TMAX] + 1
+    L = pi[PI_L]
+    nwr = 1 + pi[PI_NWBACK]
+    ca = ly[LY_CA]
+    cd2 = ly[LY_CD2]
+    nb = ly[LY_NB]
+    o = ly[LY_PF]
+    pf = fstore[o:o + N_PF]
+    o = ly[LY_SOS]
+    sos = fstore[o:o + nsos * 6].reshape((nsos, 6))
+    o = ly[LY_ZI]
+    zi = fstore[o:o + nsos * 2].reshape((nsos, 2))
+    o = ly[LY_FLAPW]
+    flapw = fstore[o:o + tm1]
+    o = ly[LY_SF]
+    sf = fstore[o:o + N_SF]
+    o = ly[LY_ZS]
+    zs = fstore[o:o + nsos * 6].reshape((nsos, 3, 2))
+    o = ly[LY_EBUF]
+    ebuf = fstore[o:o + 2 * L].reshape((2, L))
+    o = ly[LY_NW]
+    nw = fstore[o:o + nwr * N_NW].reshape((nwr, N_NW))
+    o = ly[LY_ABUF]
+    abuf = fstore[o:o + ca * 4].reshape((ca, 4))
+    o = ly[LY_DBUF]
+    dbuf = fstore[o:o + 3 * cd2].reshape((3, cd2))
+    o = ly[LY_BACC]
+    bacc = fstore[o:o + nb * tm1].reshape((nb, tm1))
+    o = ly[LY_BSTAT]
+    bstat = fstore[o:o + nb * 3].reshape((nb, 3))
+    o = ly[LY_SCRATCH]
+    scratch = fstore[o:o + 3 * tm1].reshape((3, tm1))
+    _process(x, cvals, final, pi, pf, sos, zi, flapw, si, sf, zs, ebuf, nw, abuf, dbuf,
+             bacc, bstat, scratch, rows_f, rows_i)
+
+
+def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, ...], ...]:
+    """Shapes of the float arrays in ``fstore``, in the order of the ``LY_*`` offsets.
+
+    (Plain Python for the wrapper; :func:`process` unpacks with the same shapes.)
+    """
+    nsos = int(pi[PI_NSOS])
+    tm1 = int(pi[PI_TMAX]) + 1
+    return ((N_PF,), (nsos, 6), (nsos, 2), (tm1,), (N_SF,), (nsos, 3, 2),
+            (2, int(pi[PI_L])), (1 + int(pi[PI_NWBACK]), N_NW), (ca, 4), (3, 2 * cd),
+            (nb, tm1), (nb, 3), (3, tm1))
+
+
+@jit
+def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: np.ndarray,
+             sos: np.ndarray, zi: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+             sf: np.ndarray, zs: np.ndarray, ebuf: np.ndarray, nw: np.ndarray,
+             abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
+             scratch: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> None:
     """Consume samples ``x`` (n, 3) g (NaN rows missing) and 10-Hz counts ``cvals`` (k, 3).
 
     With ``final`` the trailing partial epoch is closed and the rhythm windows are
@@ -717,23 +796,18 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: n
     rx = sf[F_NWREF]
     ry = sf[F_NWREF + 1]
     rz = sf[F_NWREF + 2]
-    z = np.empty((2, 3, 2))
-    for s_ in range(2):
-        for a in range(3):
-            z[s_, a, 0] = zs[s_, a, 0]
-            z[s_, a, 1] = zs[s_, a, 1]
-    x00 = z[0, 0, 0]
-    x01 = z[0, 0, 1]
-    x10 = z[1, 0, 0]
-    x11 = z[1, 0, 1]
-    y00 = z[0, 1, 0]
-    y01 = z[0, 1, 1]
-    y10 = z[1, 1, 0]
-    y11 = z[1, 1, 1]
-    z00 = z[0, 2, 0]
-    z01 = z[0, 2, 1]
-    z10 = z[1, 2, 0]
-    z11 = z[1, 2, 1]
+    x00 = zs[0, 0, 0]
+    x01 = zs[0, 0, 1]
+    x10 = zs[1, 0, 0]
+    x11 = zs[1, 0, 1]
+    y00 = zs[0, 1, 0]
+    y01 = zs[0, 1, 1]
+    y10 = zs[1, 1, 0]
+    y11 = zs[1, 1, 1]
+    z00 = zs[0, 2, 0]
+    z01 = zs[0, 2, 1]
+    z10 = zs[1, 2, 0]
+    z11 = zs[1, 2, 1]
     nwn = nw[0, NW_N]
     s0 = nw[0, NW_S]
     s1 = nw[0, NW_S + 1]
