@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 
 from movereg.errors import ParameterError
-from movereg.signal._kernels.counts import BPF_A, BPF_B, counts_push, new_state
+from movereg.signal._kernels.counts import BPF_A, BPF_B, counts_push_packed, new_state
 
 __all__ = [
     "ACTILIFE_RATES_HZ",
@@ -206,6 +206,11 @@ class CountsStream:
         self._b = np.ascontiguousarray(BPF_B)
         self._a = np.ascontiguousarray(BPF_A)
         self._zi = _bpf_zi()
+        self._ipar = np.array([int(self._interp), self._ip, self._iq, up, down,
+                               int(self._lpf)], dtype=np.int64)
+        self._fpar = np.array([self._a_l, self._b_lpf, COUNTS_SCALE], dtype=np.float64)
+        self._coef = np.ascontiguousarray(np.concatenate([self._b, self._a, self._zi]),
+                                          dtype=np.float64)
         self.reset()
 
     def reset(self) -> None:
@@ -306,11 +311,8 @@ class CountsStream:
         ``x`` float64 C-contiguous (n, 3); ``out`` int64 with at least
         ``_max_values(n)`` rows. Returns the number of rows written.
         """
-        k = int(counts_push(
-            x, self._interp, self._ip, self._iq, self._up, self._down, self._lpf, self._a_l,
-            self._b_lpf, self._b, self._a, self._zi, COUNTS_SCALE, self._fstate,
-            self._istate, out,
-        ))
+        k: int = counts_push_packed(x, self._ipar, self._fpar, self._coef, self._fstate,
+                                    self._istate, out)
         self._n_in += x.shape[0]
         self._n_out += k
         return k
@@ -318,11 +320,8 @@ class CountsStream:
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         n = x.shape[0]
         out = np.empty((self._max_values(n), 3), dtype=np.int64)
-        k = counts_push(
-            x, self._interp, self._ip, self._iq, self._up, self._down, self._lpf, self._a_l,
-            self._b_lpf, self._b, self._a, self._zi, COUNTS_SCALE, self._fstate,
-            self._istate, out,
-        )
+        k = counts_push_packed(x, self._ipar, self._fpar, self._coef, self._fstate,
+                               self._istate, out)
         return out, int(k)
 
 
