@@ -591,13 +591,17 @@ def _run_bins(bins: np.ndarray, nbins: int, pi: np.ndarray, pf: np.ndarray,
         if tb == 0:
             for u in range(tmax + 1):
                 bacc[rt, u] = 0.0
-        # 2-D indexing, not row views: a view costs reference-count updates per bin
+        # 2-D indexing, not row views: a view costs reference-count updates per bin; an
+        # unsigned index: a signed one gets negative-index handling, and the vectorised
+        # loop then gathers instead of loading (lag products ~10 -> ~4 ns/sample)
         dx = dbuf[0, pt]
         dy = dbuf[1, pt]
         dz = dbuf[2, pt]
         if dx != 0.0 or dy != 0.0 or dz != 0.0:
+            ptu = np.uint64(pt)
             for u in range(tmax + 1):
-                bacc[rt, u] += dx * dbuf[0, pt + u] + dy * dbuf[1, pt + u] + dz * dbuf[2, pt + u]
+                iu = ptu + np.uint64(u)
+                bacc[rt, u] += dx * dbuf[0, iu] + dy * dbuf[1, iu] + dz * dbuf[2, iu]
         if tb + 1 < B:
             tb += 1
         else:
