@@ -316,11 +316,11 @@ class FeatureEngine:
                 self._fill_gap(round(gap))
         n = x.shape[0]
         if n <= _CHUNK:
-            self._feed(x)
+            k = self._feed(x)
         else:
             for s in range(0, n, _CHUNK):
-                self._feed(x[s:s + _CHUNK])
-        return self._emit(final=False)
+                k = self._feed(x[s:s + _CHUNK])
+        return self._emit(k) if k > 0 else _EMPTY
 
     def flush(self) -> EpochTable:
         """Close the stream: every remaining epoch, the trailing partial one included."""
@@ -331,8 +331,8 @@ class FeatureEngine:
             return EpochTable.empty()
         tail = getattr(self._counts, "flush", None)
         vals = self._no_counts if tail is None else _counts_array(tail())
-        self._run(np.zeros((0, 3)), vals, final=True)
-        return self._emit(final=True)
+        k = self._run(np.zeros((0, 3)), vals, final=True)
+        return self._emit(k) if k > 0 else _EMPTY
 
     # --- internals -----------------------------------------------------------------------
     def _fill_gap(self, n_missing: int) -> None:
@@ -341,12 +341,12 @@ class FeatureEngine:
             self._feed(np.full((m, 3), np.nan))
             n_missing -= m
 
-    def _feed(self, x: np.ndarray) -> None:
+    def _feed(self, x: np.ndarray) -> int:
+        """Run a block through counts and the kernel; return the number of final rows."""
         # the per-push hot path: _run inlined (one Python call less per push)
         n = x.shape[0]
         if n == 0:
-            self._run(x, self._no_counts, final=False)
-            return
+            return self._run(x, self._no_counts, final=False)
         if n > self._cbuf_n:
             self._cbuf = np.empty((self._counts._max_values(n), 3), dtype=np.int64)
             self._cbuf_n = n
@@ -356,15 +356,17 @@ class FeatureEngine:
                    (si.item(_S_N10) + vals.shape[0]) // self._n10) + 2 - si.item(_S_BASE)
         if need > self._rows_f.shape[0]:
             self._grow_rows(need)
-        _process(x, vals, False, *self._args)
+        k: int = _process(x, vals, False, *self._args)
+        return k
 
-    def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> None:
+    def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> int:
         si = self._si
         need = max((si.item(_S_IABS) + x.shape[0]) // self._L,
                    (si.item(_S_N10) + vals.shape[0]) // self._n10) + 2 - si.item(_S_BASE)
         if need > self._rows_f.shape[0]:
             self._grow_rows(need)
-        _process(x, vals, final, *self._args)
+        k: int = _process(x, vals, final, *self._args)
+        return k
 
     def _grow_rows(self, need: int) -> None:
         cap = max(need, 2 * self._rows_f.shape[0])
@@ -376,16 +378,11 @@ class FeatureEngine:
         self._rows_f, self._rows_i = rf, ri
         self._args = (*self._args[:-2], rf, ri)
 
-    def _emit(self, *, final: bool) -> EpochTable:
+    def _emit(self, k: int) -> EpochTable:
+        """The first ``k`` (> 0) rows of the row store as a table; drop them from it."""
         si = self._si
         base = si.item(_S_BASE)
-        if final:
-            ready = si.item(_k.S_ADONE)
-        else:
-            ready = min(si.item(_k.S_ADONE), si.item(_k.S_BDONE), si.item(_S_N10) // self._n10)
-        k = ready - base
-        if k <= 0:
-            return _EMPTY
+        ready = base + k
         out_f = np.empty((_k.N_RF + _e.N_OF_EXTRA, k))
         out_i = np.empty((_k.N_RI + _e.N_OI_EXTRA, k), dtype=np.int64)
         out_b = np.empty((_e.N_OB, k), dtype=np.int8)

@@ -661,11 +661,14 @@ def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
 
 @jit
 def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
-            fstore: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> None:
+            fstore: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> int:
     """Entry point: :func:`_process` on the arrays packed in ``istore``/``fstore``.
 
     Seven arguments instead of twenty: each array argument costs about 50 ns of
     unboxing per call, which a 1-s streaming push pays every time.
+
+    Returns the number of rows at the front of the row store that are final (all
+    three parts done; with ``final``, every epoch started).
     """
     pi = istore[0:N_PI]
     si = istore[N_PI:N_PI + N_SI]
@@ -705,6 +708,9 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     scratch = fstore[o:o + 3 * tm1].reshape((3, tm1))
     _process(x, cvals, final, pi, pf, sos, zi, flapw, si, sf, zs, ebuf, nw, abuf, dbuf,
              bacc, bstat, scratch, rows_f, rows_i)
+    if final:
+        return si[S_ADONE] - si[S_BASE]
+    return min(si[S_ADONE], si[S_BDONE], si[S_N10] // pi[PI_N10]) - si[S_BASE]
 
 
 def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, ...], ...]:
