@@ -635,7 +635,9 @@ def _missing_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarr
     one[0, 1] = np.nan
     one[0, 2] = np.nan
     one[0, 3] = 0.0
-    _run_bins(one, 1, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    # a non-constant count: a literal 1 compiles a specialisation of its own
+    _run_bins(one, one.shape[0], pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch,
+              rows_f)
 
 
 @jit
@@ -650,7 +652,8 @@ def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
         one[0, 1] = sf[F_BINSUM + 1] / n
         one[0, 2] = sf[F_BINSUM + 2] / n
         one[0, 3] = 1.0
-        _run_bins(one, 1, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+        _run_bins(one, one.shape[0], pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat,
+                  scratch, rows_f)
     else:
         _missing_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
     si[S_BINN] = 0
