@@ -283,18 +283,27 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
             "wear": format_duration(s.wear_s), "break_total": format_duration(s.break_total_s)}
 
 
+def _open_child_page(request: Request, store: Store, user: Principal | None,
+                     child: int | None) -> Response | tuple[Principal, Any]:
+    """Gate a one-child page (parent, therapist, admin) and pick the child, or a response."""
+    gate = _gate(request, user, ("parent", "therapist", "admin"))
+    if not isinstance(gate, Principal):
+        return gate
+    try:
+        return gate, _pick_child(store, gate, child)
+    except (NotFoundError, ForbiddenError) as exc:
+        return _error(request, gate, 404, exc.message)
+
+
 @router.get("/day", response_model=None)
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
              day: date | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and day (parent, therapist or admin)."""
-    gate = _gate(request, user, ("parent", "therapist", "admin"))
-    if not isinstance(gate, Principal):
-        return gate
+    opened = _open_child_page(request, store, user, child)
+    if isinstance(opened, Response):
+        return opened
+    gate, c = opened
     zone = _tz(tz)
-    try:
-        c = _pick_child(store, gate, child)
-    except (NotFoundError, ForbiddenError) as exc:
-        return _error(request, gate, 404, exc.message)
     the_day = day or datetime.now(zone).date()
     ctx = _day_context(store, c, the_day, zone)
     store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
@@ -308,14 +317,11 @@ def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int |
 def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
               end: date | None = None, tz: str | None = None) -> Response:
     """Seven days side by side: wear time, strategy uses, movement breaks (no scores)."""
-    gate = _gate(request, user, ("parent", "therapist", "admin"))
-    if not isinstance(gate, Principal):
-        return gate
+    opened = _open_child_page(request, store, user, child)
+    if isinstance(opened, Response):
+        return opened
+    gate, c = opened
     zone = _tz(tz)
-    try:
-        c = _pick_child(store, gate, child)
-    except (NotFoundError, ForbiddenError) as exc:
-        return _error(request, gate, 404, exc.message)
     last = end or datetime.now(zone).date()
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     start = datetime.combine(days_list[0], datetime.min.time(), zone)
