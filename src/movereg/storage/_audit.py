@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from movereg.storage._core import StoreCore, now_ns
-from movereg.storage._db import map_errors
+from movereg.storage._db import map_errors, where
 from movereg.storage.records import AuditEntry, AuditVerification
 
 __all__ = ["GENESIS", "AuditMixin"]
@@ -49,17 +49,9 @@ class AuditMixin(StoreCore):
     def list_audit(self, *, limit: int = 100, before_id: int | None = None,
                    child_id: int | None = None, actor: str | None = None) -> list[AuditEntry]:
         """Newest entries first."""
-        sql = f"SELECT {_COLS} FROM audit_log WHERE 1=1"
-        params: list[Any] = []
-        if before_id is not None:
-            sql += " AND id < ?"
-            params.append(before_id)
-        if child_id is not None:
-            sql += " AND child_id = ?"
-            params.append(child_id)
-        if actor is not None:
-            sql += " AND actor = ?"
-            params.append(actor)
+        clause, params = where([("id < ?", before_id), ("child_id = ?", child_id),
+                                ("actor = ?", actor)])
+        sql = f"SELECT {_COLS} FROM audit_log{clause}"
         with map_errors("cannot read audit log"):
             rows = self._read().execute(sql + " ORDER BY id DESC LIMIT ?",
                                         [*params, int(limit)]).fetchall()

@@ -13,14 +13,15 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from movereg.errors import StorageError
 from movereg.signal.schema import EPOCH_COLUMNS
 
-__all__ = ["SCHEMA_VERSION", "connect", "map_errors", "migrate"]
+__all__ = ["NO_PARAM", "SCHEMA_VERSION", "connect", "map_errors", "migrate", "where"]
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SQL_TYPES = {"int64": "INTEGER", "int8": "INTEGER", "int32": "INTEGER", "float64": "REAL",
@@ -57,6 +58,27 @@ def _advice(exc: BaseException) -> str:
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return "check that the data directory exists and is writable"
     return "check the data directory and the disk"
+
+
+#: Value for a :func:`where` term that binds no parameter but still applies.
+NO_PARAM: Any = object()
+
+
+def where(terms: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """Build `` WHERE a AND b ...`` from ``(sql, value)`` terms for optional filters.
+
+    A term whose value is ``None`` is skipped; any other value is bound to the term's one
+    ``?`` (``NO_PARAM`` applies a term that has no ``?``). No terms give ``""``.
+    """
+    sql: list[str] = []
+    params: list[Any] = []
+    for term, value in terms:
+        if value is None:
+            continue
+        sql.append(term)
+        if value is not NO_PARAM:
+            params.append(value)
+    return (" WHERE " + " AND ".join(sql) if sql else ""), params
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import yaml
 
 from movereg.errors import NotFoundError, StorageError, ValidationError
 from movereg.storage._core import now_ns
-from movereg.storage._db import map_errors
+from movereg.storage._db import NO_PARAM, map_errors, where
 from movereg.storage._people import PeopleMixin
 from movereg.storage.records import Strategy, StrategyEvent
 
@@ -184,22 +184,14 @@ class EventsMixin(PeopleMixin):
                     end_ns: int | None = None, session_id: int | None = None,
                     include_voided: bool = False) -> list[StrategyEvent]:
         """Events overlapping ``[start_ns, end_ns)``, by start time."""
-        sql = f"SELECT {_EVENT_COLS} FROM strategy_events WHERE 1=1"
-        params: list[Any] = []
-        if child_id is not None:
-            sql += " AND child_id = ?"
-            params.append(child_id)
-        if session_id is not None:
-            sql += " AND session_id = ?"
-            params.append(session_id)
-        if start_ns is not None:
-            sql += " AND COALESCE(ended_at, started_at) >= ?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            sql += " AND started_at < ?"
-            params.append(int(end_ns))
-        if not include_voided:
-            sql += " AND voided = 0"
+        clause, params = where([
+            ("child_id = ?", child_id),
+            ("session_id = ?", session_id),
+            ("COALESCE(ended_at, started_at) >= ?", None if start_ns is None else int(start_ns)),
+            ("started_at < ?", None if end_ns is None else int(end_ns)),
+            ("voided = 0", None if include_voided else NO_PARAM),
+        ])
+        sql = f"SELECT {_EVENT_COLS} FROM strategy_events{clause}"
         with map_errors("cannot read events"):
             rows = self._read().execute(sql + " ORDER BY started_at, id", params).fetchall()
         return [_event(r) for r in rows]

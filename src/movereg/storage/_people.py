@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._core import StoreCore, now_ns
-from movereg.storage._db import map_errors
+from movereg.storage._db import NO_PARAM, map_errors, where
 from movereg.storage.records import ROLES, Child, Role, Session, TokenInfo, User
 
 __all__ = ["PeopleMixin"]
@@ -271,13 +271,9 @@ class PeopleMixin(StoreCore):
     def list_sessions(self, *, child_id: int | None = None,
                       open_only: bool = False) -> list[Session]:
         """Sessions, newest first."""
-        sql = f"SELECT {_SESSION_COLS} FROM sessions WHERE 1=1"
-        params: list[Any] = []
-        if child_id is not None:
-            sql += " AND child_id = ?"
-            params.append(child_id)
-        if open_only:
-            sql += " AND ended_at IS NULL"
+        clause, params = where([("child_id = ?", child_id),
+                                ("ended_at IS NULL", NO_PARAM if open_only else None)])
+        sql = f"SELECT {_SESSION_COLS} FROM sessions{clause}"
         with map_errors("cannot read sessions"):
             rows = self._read().execute(sql + " ORDER BY started_at DESC", params).fetchall()
         return [_session(r) for r in rows]
