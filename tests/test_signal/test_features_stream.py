@@ -156,3 +156,70 @@ def test_bad_config_raises(kw: dict[str, object]) -> None:
 
     with pytest.raises(ParameterError):
         FeatureEngine(25.0, config=FeatureConfig(**kw))  # type: ignore[arg-type]
+
+
+# --- staging: kernels run only when the next epoch can finish ----------------------------
+
+def _unstaged(fs: float, epoch_s: float) -> FeatureEngine:
+    """An engine that runs the kernels on every push (staging switched off)."""
+    eng = FeatureEngine(fs, epoch_s=epoch_s)
+    eng._fin = None
+    eng._next = 0
+    return eng
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fs=st.sampled_from([25.0, 30.0, 52.0, 90.0, 100.0]),
+    epoch_s=st.sampled_from([1.0, 2.0, 5.0]),
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.integers(0, 400), min_size=1, max_size=40),
+    gap_at=st.lists(st.integers(0, 39), max_size=3),
+    nan_rows=st.integers(0, 40),
+)
+def test_staged_pushes_emit_the_same_epochs_in_the_same_push(
+        fs: float, epoch_s: float, seed: int, sizes: list[int], gap_at: list[int],
+        nan_rows: int) -> None:
+    n = sum(sizes)
+    x = _signal(seed, fs, max(n, 1))
+    rng = np.random.default_rng(seed)
+    x[rng.integers(0, max(n, 1), nan_rows)] = np.nan
+    staged, plain = FeatureEngine(fs, epoch_s=epoch_s), _unstaged(fs, epoch_s)
+    assert staged._fin is not None          # every rate/epoch here can be staged
+    pos, t_idx = 0, 0
+    for i, m in enumerate(sizes):
+        if i in gap_at:
+            t_idx += 37                      # 37 samples never arrive: a time gap
+        block = x[pos:pos + m]
+        t0 = T0 + round(t_idx * 1e9 / fs)
+        a, b = staged.push(block, t0), plain.push(block, t0)
+        assert a.n == b.n, f"push {i}: staged emitted {a.n} epochs, unstaged {b.n}"
+        assert a.equals(b, rtol=0.0), _diff(a, b)
+        assert staged.samples_seen == plain.samples_seen
+        pos += m
+        t_idx += m
+    a, b = staged.flush(), plain.flush()
+    assert a.equals(b, rtol=0.0), _diff(a, b)
+
+
+@pytest.mark.parametrize(("fs", "epoch_s"), [(25.0, 5.0), (30.0, 1.0), (52.0, 1.0),
+                                             (90.0, 2.0), (100.0, 5.0), (64.0, 1.0)])
+def test_emission_points_depend_on_sample_positions_only(fs: float, epoch_s: float) -> None:
+    """What staging relies on: with missing data and any values, epoch e is final after
+    exactly the measured number of samples (the first few measured, then every L)."""
+    eng = FeatureEngine(fs, epoch_s=epoch_s)
+    assert eng._fin is not None
+    plain = _unstaged(fs, epoch_s)
+    L = round(fs * epoch_s)
+    n_epochs = 9
+    x = _signal(7, fs, (n_epochs + 1) * L + int(eng.lag_s * fs) + 50)
+    x[np.random.default_rng(1).random(x.shape[0]) < 0.1] = np.nan   # 10% missing rows
+    x[L // 2:L // 2 + L] = np.nan                                      # a missing epoch
+    emitted, at = 0, []
+    for i in range(x.shape[0]):
+        emitted += plain.push(x[i:i + 1]).n
+        while len(at) < emitted:
+            at.append(i + 1)
+        if len(at) >= n_epochs:
+            break
+    assert at[:n_epochs] == [eng._final_at(e) for e in range(n_epochs)]
