@@ -70,6 +70,56 @@ def test_r4_100hz_1s_epochs_within_one_count() -> None:
     assert d.max() <= 3
 
 
+def _read(name: str, adc_grid: str | float) -> tuple[np.ndarray, float, float | None]:
+    """A reference file through the public reader (movereg.recordings.open_recording)."""
+    from movereg.recordings import open_recording
+
+    rec = open_recording(DATA / name, adc_grid=adc_grid)
+    x = np.concatenate([c for _, c in rec.chunks(1 << 16)])
+    return x, rec.fs_hz, rec.adc_lsb_per_g
+
+
+def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
+    """R4 was written to 3 decimals from a device sampling in 1/256 g steps; ActiLife
+    counted the device's values. Restoring the steps (adc_grid="auto") makes every epoch
+    exact on all three axes (issue 2: >= 99.7 % of epochs within +-1)."""
+    ref = _ref("R4_actilife_1s.csv")
+    x, fs, lsb = _read("R4_raw.csv.gz", "auto")
+    assert (fs, lsb) == (100.0, 256.0)
+    ours = activity_counts(x, fs, 1)
+    d = np.abs(ours - ref)
+    assert (d <= 1).all(axis=1).mean() >= 0.997
+    np.testing.assert_array_equal(ours, ref)
+    # the same through the forced grid, and as written (default) the per-value figures
+    np.testing.assert_array_equal(activity_counts(_read("R4_raw.csv.gz", 256)[0], fs, 1), ref)
+    x_off, _, lsb_off = _read("R4_raw.csv.gz", "off")
+    assert lsb_off is None
+    d_off = np.abs(activity_counts(x_off, fs, 1) - ref)
+    assert (d_off <= 1).mean() >= 0.997
+    assert (d_off <= 1).all(axis=1).mean() < 0.997     # why the steps matter here
+
+
+def test_r1_r3_as_written_stay_exact_through_the_reader() -> None:
+    """The default reads values as written: R1 (6 decimals) and R3 (3 decimals) stay
+    100 % exact. R3 is also on the 1/256 g grid, yet ActiLife counted the values as
+    written there: restoring costs R3 epochs, which is why restoring is opt-in."""
+    ref1 = _ref("R1_actilife_5s.csv")
+    x1, fs1, _ = _read("R1_raw.csv.gz", "off")
+    np.testing.assert_array_equal(activity_counts(x1, fs1, 5)[:, TO_ACTILIFE], ref1)
+    x1a, _, lsb1 = _read("R1_raw.csv.gz", "auto")
+    assert lsb1 == 256.0                                 # 6 decimals of 1/256 g steps
+    np.testing.assert_array_equal(activity_counts(x1a, fs1, 5)[:, TO_ACTILIFE], ref1)
+    ref3 = _ref("R3_actilife_1s.csv")
+    x3, fs3, lsb3 = _read("R3_raw.csv.gz", "off")
+    assert lsb3 is None
+    ours3 = activity_counts(x3, fs3, 1)
+    np.testing.assert_array_equal(ours3[:, TO_ACTILIFE], ref3[: ours3.shape[0]])
+    x3a, _, lsb3a = _read("R3_raw.csv.gz", "auto")
+    assert lsb3a == 256.0
+    d3 = np.abs(activity_counts(x3a, fs3, 1)[:, TO_ACTILIFE] - ref3[: ours3.shape[0]])
+    assert 0.99 < (d3 == 0).all(axis=1).mean() < 1.0
+
+
 def test_r4_identical_to_published_reference_implementation() -> None:
     agcounts = pytest.importorskip("agcounts.extract")
     raw, fs = _raw("R4_raw.csv.gz")

@@ -30,13 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OUT.csv or OUT.parquet for one input; a directory for several")
     parser.add_argument("--fs", type=float, default=None, metavar="HZ",
                         help="sampling rate in Hz (else from the file)")
+    parser.add_argument("--adc-grid", default="off", metavar="auto|off|LSB_PER_G",
+                        help="text files rounded from a device's ADC steps (ActiLife CSV "
+                        "exports: 3 decimals): 'auto' restores 1/256 or 1/341.33 g steps "
+                        "when the values provably are such, a number forces that grid "
+                        "(LSB per g), 'off' (default) reads values as written. Restore "
+                        "them to match counts ActiLife computed from the device file")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="cohort mode: local worker processes")
     parser.add_argument("--scheduler", default=None, metavar="ADDR",
                         help="cohort mode: address of a dask.distributed scheduler")
 
 
-def _open(path: str, fs_hz: float | None) -> Any:
+def _open(path: str, fs_hz: float | None, adc_grid: str | float = "off") -> Any:
     """The recording (movereg.recordings): ``fs_hz``, ``t0_ns`` and ``chunks(n)``."""
     from movereg.recordings import open_recording
 
@@ -45,12 +51,13 @@ def _open(path: str, fs_hz: float | None) -> Any:
         raise InputFileError(path, "no such file")
     if p.is_dir():
         raise InputFileError(path, "is a directory, not a recording file")
-    return open_recording(p, fs_hz=fs_hz)
+    return open_recording(p, fs_hz=fs_hz, adc_grid=adc_grid)
 
 
-def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None) -> int:
+def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
+            adc_grid: str | float) -> int:
     try:
-        table = _table_of(path, epoch_s, fs_hz)
+        table = _table_of(path, epoch_s, fs_hz, adc_grid)
     except (EOFError, zlib.error, UnicodeDecodeError) as exc:
         # a corrupt compressed file or bad bytes, from whichever reader: one clear line
         raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
@@ -66,10 +73,14 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None) -> int:
     return 0
 
 
-def _table_of(path: str, epoch_s: float, fs_hz: float | None) -> Any:
+def _table_of(path: str, epoch_s: float, fs_hz: float | None,
+              adc_grid: str | float = "off") -> Any:
     from movereg.signal import EpochTable, FeatureEngine
 
-    rec = _open(path, fs_hz)
+    rec = _open(path, fs_hz, adc_grid)
+    if rec.adc_lsb_per_g is not None:
+        sys.stderr.write(f"movereg features: {path}: values restored to steps of "
+                         f"1/{rec.adc_lsb_per_g:g} g\n")
     eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
     parts = []
     for t0, x in rec.chunks(_CHUNK):
@@ -87,13 +98,17 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--epoch must be > 0 s, got {args.epoch}")
     if args.fs is not None and not args.fs > 0:
         raise ParameterError(f"--fs must be > 0 Hz, got {args.fs}")
+    from movereg.recordings.adc_grid import parse_adc_grid
+
+    adc_grid = parse_adc_grid(args.adc_grid)
     out = Path(args.out)
     cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
     if cohort:
         from movereg.recordings import run_cohort
 
         result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
-                            workers=args.workers, scheduler=args.scheduler)
+                            workers=args.workers, scheduler=args.scheduler,
+                            adc_grid=adc_grid)
         for row in result.rows:
             if row.get("status") != "ok":
                 sys.stderr.write(f"movereg features: {row.get('message')}\n")
@@ -103,4 +118,4 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
-    return _single(args.inputs[0], out, args.epoch, args.fs)
+    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid)

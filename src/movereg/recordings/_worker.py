@@ -141,6 +141,7 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
         "movereg.epoch_s": repr(float(epoch_s)),
         "movereg.format": str(rec.meta.get("format", "")),
         "movereg.device": str(rec.meta.get("device", "")),
+        "movereg.adc_lsb_per_g": repr(rec.adc_lsb_per_g),
     })
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     acc = _Summary()
@@ -172,7 +173,8 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
 
 def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                       epoch_s: float, fs_hz: float | None, salt: bytes,
-                      fingerprint: bool = True) -> dict[str, Any]:
+                      fingerprint: bool = True,
+                      adc_grid: str | float = "off") -> dict[str, Any]:
     """Open, extract and summarise one recording; never raises for a bad input.
 
     Returns
@@ -190,7 +192,7 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
     out_path = Path(out_dir) / f"{stem}.parquet"
     try:
         if isinstance(source, Path):
-            rec = open_recording(source, fs_hz=fs_hz)
+            rec = open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid)
             fp = file_fingerprint(source, with_hash=fingerprint)
         else:
             fp = source.fingerprint()

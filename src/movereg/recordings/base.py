@@ -94,6 +94,8 @@ class Recording(ABC):
         self.t0_ns = int(t0_ns)
         self.n_samples = n_samples
         self.meta = meta
+        #: ADC grid (LSB per g) the samples were restored to, or None (see adc_grid).
+        self.adc_lsb_per_g: float | None = None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(path={str(self.path)!r}, fs_hz={self.fs_hz}, "

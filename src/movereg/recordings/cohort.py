@@ -33,6 +33,7 @@ from typing import Any
 
 from movereg.errors import InputFileError, ParameterError
 from movereg.recordings._worker import SUMMARY_COLUMNS, file_fingerprint, process_recording
+from movereg.recordings.adc_grid import parse_adc_grid
 from movereg.recordings.reader import RECORDING_SUFFIXES, recording_stem
 from movereg.recordings.synthetic import SyntheticSpec
 
@@ -196,7 +197,8 @@ def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
 
 def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
                epoch_s: float = 5.0, fs_hz: float | None = None, workers: int | None = 1,
-               scheduler: str | None = None, progress: bool = True) -> CohortResult:
+               scheduler: str | None = None, progress: bool = True,
+               adc_grid: str | float = "off") -> CohortResult:
     """Extract per-epoch features for many recordings.
 
     Parameters
@@ -218,6 +220,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
         workers must see the same input and output paths.
     progress
         Show a progress bar on stderr.
+    adc_grid
+        Text files: ``"off"``, ``"auto"`` or LSB per g (see :func:`open_recording`).
 
     Returns
     -------
@@ -241,7 +245,11 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
         raise InputFileError(", ".join(map(str, inputs)) or "(no inputs)",
                              "no recording files found (looked for "
                              + ", ".join(RECORDING_SUFFIXES) + ")")
-    params = {"epoch_s": float(epoch_s), "fs_hz": fs_hz, "movereg": __version__}
+    adc_grid = parse_adc_grid(adc_grid)
+    params: dict[str, Any] = {"epoch_s": float(epoch_s), "fs_hz": fs_hz,
+                              "movereg": __version__}
+    if adc_grid != "off":            # manifests from before the option stay valid
+        params["adc_grid"] = adc_grid
     manifest = _load_manifest(out_dir)
     salt = _salt(out_dir)
 
@@ -264,7 +272,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
         else:
             jobs.append((src, stem))
 
-    kw = {"out_dir": str(out_dir), "epoch_s": float(epoch_s), "fs_hz": fs_hz, "salt": salt}
+    kw = {"out_dir": str(out_dir), "epoch_s": float(epoch_s), "fs_hz": fs_hz, "salt": salt,
+          "adc_grid": adc_grid}
     if scheduler or workers > 1:
         stream = _run_dask(jobs, kw, workers, scheduler)
     else:

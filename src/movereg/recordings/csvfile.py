@@ -15,6 +15,11 @@ Layouts understood (values in g; header names are case-insensitive)
   ``x,y,z``; of 4 is ``time,x,y,z``. ActiLife's own ``Timestamp`` column is ignored in
   favour of the header's start time and rate.
 
+With ``adc_grid="auto"``, values written with few decimals (ActiLife's CSV export: 3)
+that are provably rounded ActiGraph ADC steps (1/256 or 1/341.33 g) are restored to
+those steps (:mod:`movereg.recordings.adc_grid`); ``adc_lsb_per_g`` says which grid, or
+None. The default, ``"off"``, reads values as written.
+
 Empty cells become NaN (missing samples). Timestamps must be regular (see
 :mod:`movereg.recordings.base`): gaps become missing time, irregular steps are an error.
 """
@@ -33,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import InputFileError
+from movereg.recordings.adc_grid import AdcGrid, detect_adc_grid, parse_adc_grid, snap_to_grid
 from movereg.recordings.base import Recording, _Segmenter, rate_from_times
 
 __all__ = ["CsvRecording"]
@@ -221,8 +227,10 @@ class _TimeParser:
 class CsvRecording(Recording):
     """A CSV or gzipped CSV file of raw acceleration (see the module docstring)."""
 
-    def __init__(self, path: Path, *, fs_hz: float | None = None) -> None:
+    def __init__(self, path: Path, *, fs_hz: float | None = None,
+                 adc_grid: AdcGrid = "off") -> None:
         p = str(path)
+        mode = parse_adc_grid(adc_grid)
         try:
             gz = _is_gzip(path)
             h = _read_header(path, gz)
@@ -249,6 +257,17 @@ class CsvRecording(Recording):
                                      "(--fs) or a first line '# fs_hz=<rate>'")
             rate = rate_from_times(first_times, p)
         super().__init__(path, float(rate), t0, None, meta)
+        # the device's ADC steps, when the export rounded them (see adc_grid)
+        self._snap: tuple[float, float | None] | None = None
+        if mode == "auto":
+            found = detect_adc_grid(self._first_xyz())
+            if found is not None:
+                lsb, d = found
+                self._snap = (lsb, 0.5 * 10.0 ** -d)
+        elif isinstance(mode, float):
+            self._snap = (mode, None)
+        self.adc_lsb_per_g = self._snap[0] if self._snap is not None else None
+        meta["adc_lsb_per_g"] = self.adc_lsb_per_g
 
     # --- streaming -------------------------------------------------------------------------
     def _reader(self) -> Any:
@@ -295,6 +314,19 @@ class CsvRecording(Recording):
                 raise self._explain(exc) from exc
         raise InputFileError(str(path), "no samples after the header")
 
+    def _first_xyz(self) -> np.ndarray:
+        """The samples of the first non-empty batch (g), for detecting the ADC grid."""
+        for batch in self._batches():
+            if batch.num_rows:
+                return self._xyz(batch)
+        return np.empty((0, 3))
+
+    def _xyz(self, batch: Any) -> np.ndarray:
+        xyz = np.empty((batch.num_rows, 3), dtype=np.float64)
+        for k, a in enumerate(self._axes):
+            xyz[:, k] = batch.column(a).to_numpy(zero_copy_only=False)
+        return xyz
+
     def _blocks(self) -> Iterator[tuple[bool, np.ndarray, np.ndarray | None]]:
         seg = _Segmenter(self.fs_hz, str(self.path), line_of=lambda i: self._h.skip + i + 1)
         index = 0
@@ -304,9 +336,9 @@ class CsvRecording(Recording):
             if n == 0:
                 continue
             any_rows = True
-            xyz = np.empty((n, 3), dtype=np.float64)
-            for k, a in enumerate(self._axes):
-                xyz[:, k] = batch.column(a).to_numpy(zero_copy_only=False)
+            xyz = self._xyz(batch)
+            if self._snap is not None:
+                xyz = snap_to_grid(xyz, self._snap[0], tolerance_g=self._snap[1])
             if self._tcol is None:
                 yield index == 0, xyz, None
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from movereg.errors import InputFileError
+from movereg.recordings.adc_grid import AdcGrid, parse_adc_grid
 from movereg.recordings.base import Recording
 from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording
 from movereg.recordings.csvfile import CsvRecording
@@ -26,7 +27,8 @@ def recording_stem(path: Path) -> str:
     return path.stem
 
 
-def open_recording(path: str | Path, *, fs_hz: float | None = None) -> Recording:
+def open_recording(path: str | Path, *, fs_hz: float | None = None,
+                   adc_grid: AdcGrid = "off") -> Recording:
     """Open a recording file for streaming.
 
     Parameters
@@ -37,6 +39,11 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None) -> Recording
     fs_hz
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
+    adc_grid
+        Text files only: ``"off"`` (default) reads values as written; ``"auto"``
+        restores rounded ActiGraph ADC steps when the values provably are such
+        (:mod:`movereg.recordings.adc_grid`); a number (LSB per g) rounds every value
+        to that grid.
 
     Returns
     -------
@@ -56,6 +63,7 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None) -> Recording
         raise InputFileError(str(p), "is a directory, not a recording file")
     if p.stat().st_size == 0:
         raise InputFileError(str(p), "empty file")
+    grid = parse_adc_grid(adc_grid)
     if fs_hz is not None and not fs_hz > 0:
         raise InputFileError(str(p), f"sampling rate must be > 0 Hz, got {fs_hz}")
     low = p.name.lower()
@@ -65,6 +73,6 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None) -> Recording
     if suffix == ".parquet":
         return ParquetRecording(p, fs_hz=fs_hz)
     if low.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
-        return CsvRecording(p, fs_hz=fs_hz)
+        return CsvRecording(p, fs_hz=fs_hz, adc_grid=grid)
     raise InputFileError(str(p), "unknown recording type; expected one of "
                          + ", ".join(RECORDING_SUFFIXES))
