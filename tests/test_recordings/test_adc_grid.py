@@ -89,9 +89,12 @@ def test_reader_restores_only_when_asked(tmp_path: Path) -> None:
         return np.concatenate([c for _, c in rec.chunks(1000)]), rec.adc_lsb_per_g
     as_written, lsb = read("off")
     assert lsb is None
+    assert open_recording(path).meta["adc_grid"] == "values as written (ADC grid restoring off)"
     np.testing.assert_array_equal(as_written, np.round(dev, 3))
     restored, lsb = read("auto")
     assert lsb == 256.0
+    assert "ADC steps of 1/256 g (written to 3 decimals" in open_recording(
+        path, adc_grid="auto").meta["adc_grid"]
     np.testing.assert_array_equal(restored, dev)
     forced, lsb = read(256)
     assert lsb == 256.0
@@ -99,6 +102,25 @@ def test_reader_restores_only_when_asked(tmp_path: Path) -> None:
     ordinary = _csv(tmp_path / "b.csv", np.random.default_rng(4).normal(0, 1, (3000, 3)), 3)
     rec = open_recording(ordinary, adc_grid="auto")
     assert rec.adc_lsb_per_g is None and rec.meta["adc_lsb_per_g"] is None
+    assert "not provably" in rec.meta["adc_grid"]
+
+
+def test_reader_detects_on_the_first_batch_with_enough_values(tmp_path: Path) -> None:
+    """A long run of empty rows (missing samples) first: detection looks further, and
+    every batch is restored; the empty rows stay NaN."""
+    dev = _steps(6, 3000, 1024.0 / 3.0)
+    path = tmp_path / "gap_first.csv"
+    with open(path, "w") as fh:
+        fh.write("# fs_hz=50\nx,y,z\n")
+        fh.write(",,\n" * 400_000)                      # > 1 MB: the whole first batch
+        for row in dev:
+            fh.write(",".join(f"{v:.3f}" for v in row) + "\n")
+    rec = open_recording(path, adc_grid="auto")
+    assert rec.adc_lsb_per_g == 1024.0 / 3.0
+    x = np.concatenate([c for _, c in rec.chunks(1 << 16)])
+    assert x.shape == (403_000, 3)
+    assert np.isnan(x[:400_000]).all()
+    np.testing.assert_array_equal(x[400_000:], dev)
 
 
 @pytest.mark.parametrize("bad", ["", "sometimes", "0", "-256", "nan", "inf", 1e9])

@@ -120,6 +120,21 @@ def test_r1_r3_as_written_stay_exact_through_the_reader() -> None:
     assert 0.99 < (d3 == 0).all(axis=1).mean() < 1.0
 
 
+@pytest.mark.parametrize("name", ["R3_raw.csv.gz", "R4_raw.csv.gz"])
+def test_3_decimal_files_are_adc_steps_rounded_half_away_from_zero(name: str) -> None:
+    """Why restoring costs R3 epochs: the files were written rounding ties (odd multiples
+    of 1/16 g) half away from zero, and ActiLife counted R3's values as written; numpy's
+    round-half-to-even of the restored steps differs at those ties. (Counts that round
+    their 1 mg step half away from zero would give R3 the same counts either way.)"""
+    x, _, lsb = _read(name, "off")
+    steps, _, lsb_auto = _read(name, "auto")
+    assert lsb is None and lsb_auto == 256.0
+    ok = np.isfinite(x)
+    half_away = np.sign(steps) * np.floor(np.abs(steps) * 1000.0 + 0.5) / 1000.0
+    np.testing.assert_array_equal(half_away[ok], x[ok])
+    assert (np.round(steps[ok], 3) != x[ok]).mean() > 0.005   # half-to-even differs
+
+
 def test_r4_identical_to_published_reference_implementation() -> None:
     agcounts = pytest.importorskip("agcounts.extract")
     raw, fs = _raw("R4_raw.csv.gz")

@@ -26,12 +26,21 @@ import numpy as np
 
 from movereg.errors import ParameterError
 
-__all__ = ["ADC_GRIDS", "AdcGrid", "detect_adc_grid", "parse_adc_grid", "snap_to_grid"]
+__all__ = [
+    "ADC_GRIDS",
+    "ADC_MIN_VALUES",
+    "AdcGrid",
+    "describe_adc_grid",
+    "detect_adc_grid",
+    "parse_adc_grid",
+    "snap_to_grid",
+]
 
 #: Grids (LSB per g) looked for: ActiGraph ±8 g and ±6 g at 12 bit.
 ADC_GRIDS = (256.0, 1024.0 / 3.0)
 _MAX_DECIMALS = 6
-_MIN_VALUES = 1000
+#: Fewest finite values (samples x axes) detection decides on.
+ADC_MIN_VALUES = 1000
 _EPS = 1e-9          # float error allowed on value * 10**d (values of a few g)
 
 #: What ``open_recording(adc_grid=...)`` and ``--adc-grid`` accept.
@@ -65,7 +74,7 @@ def _decimals(v: np.ndarray) -> int | None:
 
 
 def detect_adc_grid(samples: np.ndarray, *, candidates: tuple[float, ...] = ADC_GRIDS,
-                    min_values: int = _MIN_VALUES) -> tuple[float, int] | None:
+                    min_values: int = ADC_MIN_VALUES) -> tuple[float, int] | None:
     """The ADC grid that rounded values came from, if it can be restored exactly.
 
     Parameters
@@ -120,3 +129,25 @@ def snap_to_grid(samples: np.ndarray, lsb_per_g: float, *,
     with np.errstate(invalid="ignore"):
         move = np.abs(snapped - x) <= tol + _EPS
     return np.where(move, snapped, x)
+
+
+def describe_adc_grid(mode: str | float, found: tuple[float, int] | None) -> str:
+    """One sentence for a recording's metadata: what was done to the values.
+
+    Parameters
+    ----------
+    mode
+        What was asked (see :func:`parse_adc_grid`): ``"off"``, ``"auto"`` or LSB per g.
+    found
+        What :func:`detect_adc_grid` returned in ``"auto"`` mode (else None).
+    """
+    if mode == "off":
+        return "values as written (ADC grid restoring off)"
+    if isinstance(mode, float):
+        return (f"values rounded to the given grid of 1/{mode:g} g "
+                f"(each moved at most {500.0 / mode:.3g} mg)")
+    if found is None:
+        return "values as written (not provably rounded ADC steps)"
+    lsb, d = found
+    return (f"values restored to the device's ADC steps of 1/{lsb:g} g "
+            f"(written to {d} decimals; each moved at most {0.5 * 10.0 ** (3 - d):g} mg)")

@@ -17,8 +17,9 @@ Layouts understood (values in g; header names are case-insensitive)
 
 With ``adc_grid="auto"``, values written with few decimals (ActiLife's CSV export: 3)
 that are provably rounded ActiGraph ADC steps (1/256 or 1/341.33 g) are restored to
-those steps (:mod:`movereg.recordings.adc_grid`); ``adc_lsb_per_g`` says which grid, or
-None. The default, ``"off"``, reads values as written.
+those steps (:mod:`movereg.recordings.adc_grid`), detected on the first batch with enough
+values and applied to every batch; ``adc_lsb_per_g`` says which grid, or None, and
+``meta["adc_grid"]`` says it in a sentence. The default, ``"off"``, reads values as written.
 
 Empty cells become NaN (missing samples). Timestamps must be regular (see
 :mod:`movereg.recordings.base`): gaps become missing time, irregular steps are an error.
@@ -38,7 +39,14 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import InputFileError
-from movereg.recordings.adc_grid import AdcGrid, detect_adc_grid, parse_adc_grid, snap_to_grid
+from movereg.recordings.adc_grid import (
+    ADC_MIN_VALUES,
+    AdcGrid,
+    describe_adc_grid,
+    detect_adc_grid,
+    parse_adc_grid,
+    snap_to_grid,
+)
 from movereg.recordings.base import Recording, _Segmenter, rate_from_times
 
 __all__ = ["CsvRecording"]
@@ -52,6 +60,7 @@ _AXIS_NAMES = {
 }
 _HEADER_SCAN = 60
 _BLOCK_BYTES = 1 << 20
+_DETECT_BATCHES = 16     # batches (of ~1 MB) looked at to find enough values for adc_grid
 
 
 def _is_gzip(path: Path) -> bool:
@@ -259,6 +268,7 @@ class CsvRecording(Recording):
         super().__init__(path, float(rate), t0, None, meta)
         # the device's ADC steps, when the export rounded them (see adc_grid)
         self._snap: tuple[float, float | None] | None = None
+        found = None
         if mode == "auto":
             found = detect_adc_grid(self._first_xyz())
             if found is not None:
@@ -268,6 +278,7 @@ class CsvRecording(Recording):
             self._snap = (mode, None)
         self.adc_lsb_per_g = self._snap[0] if self._snap is not None else None
         meta["adc_lsb_per_g"] = self.adc_lsb_per_g
+        meta["adc_grid"] = describe_adc_grid(mode, found)
 
     # --- streaming -------------------------------------------------------------------------
     def _reader(self) -> Any:
@@ -315,11 +326,17 @@ class CsvRecording(Recording):
         raise InputFileError(str(path), "no samples after the header")
 
     def _first_xyz(self) -> np.ndarray:
-        """The samples of the first non-empty batch (g), for detecting the ADC grid."""
-        for batch in self._batches():
+        """The samples (g) of the first batch holding enough finite values to detect the
+        ADC grid on (looks at most ``_DETECT_BATCHES`` batches; else the last one seen)."""
+        xyz = np.empty((0, 3))
+        for i, batch in enumerate(self._batches()):
             if batch.num_rows:
-                return self._xyz(batch)
-        return np.empty((0, 3))
+                xyz = self._xyz(batch)
+                if np.count_nonzero(np.isfinite(xyz)) >= ADC_MIN_VALUES:
+                    break
+            if i + 1 >= _DETECT_BATCHES:
+                break
+        return xyz
 
     def _xyz(self, batch: Any) -> np.ndarray:
         xyz = np.empty((batch.num_rows, 3), dtype=np.float64)
