@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import lfilter, lfilter_zi
 
 from movereg.signal._kernels.counts import BPF_A, BPF_B
@@ -81,8 +83,8 @@ def _read(name: str, adc_grid: str | float) -> tuple[np.ndarray, float, float | 
 
 def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
     """R4 was written to 3 decimals from a device sampling in 1/256 g steps; ActiLife
-    counted the device's values. Restoring the steps (adc_grid="auto") makes every epoch
-    exact on all three axes (issue 2: >= 99.7 % of epochs within +-1)."""
+    counted the device's values. The reader restores the steps by default, and every
+    epoch is then exact on all three axes (issue 2: >= 99.7 % of epochs within +-1)."""
     ref = _ref("R4_actilife_1s.csv")
     x, fs, lsb = _read("R4_raw.csv.gz", "auto")
     assert (fs, lsb) == (100.0, 256.0)
@@ -90,8 +92,11 @@ def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
     d = np.abs(ours - ref)
     assert (d <= 1).all(axis=1).mean() >= 0.997
     np.testing.assert_array_equal(ours, ref)
-    # the same through the forced grid, and as written (default) the per-value figures
+    # the default is "auto"; a forced grid gives the same
+    np.testing.assert_array_equal(_read("R4_raw.csv.gz", "auto")[0],
+                                  _open_default("R4_raw.csv.gz"))
     np.testing.assert_array_equal(activity_counts(_read("R4_raw.csv.gz", 256)[0], fs, 1), ref)
+    # as written: the per-value figure the published implementation reaches, not per epoch
     x_off, _, lsb_off = _read("R4_raw.csv.gz", "off")
     assert lsb_off is None
     d_off = np.abs(activity_counts(x_off, fs, 1) - ref)
@@ -99,33 +104,34 @@ def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
     assert (d_off <= 1).all(axis=1).mean() < 0.997     # why the steps matter here
 
 
-def test_r1_r3_as_written_stay_exact_through_the_reader() -> None:
-    """The default reads values as written: R1 (6 decimals) and R3 (3 decimals) stay
-    100 % exact. R3 is also on the 1/256 g grid, yet ActiLife counted the values as
-    written there: restoring costs R3 epochs, which is why restoring is opt-in."""
+def _open_default(name: str) -> np.ndarray:
+    from movereg.recordings import open_recording
+
+    return np.concatenate([c for _, c in open_recording(DATA / name).chunks(1 << 16)])
+
+
+@pytest.mark.parametrize("grid", ["off", "auto"])
+def test_r1_r3_exact_as_written_and_restored(grid: str) -> None:
+    """R1 (6 decimals) and R3 (3 decimals) are 1/256 g steps too: exact either way, because
+    the counts round their 1 mg step half away from zero (as ActiLife does)."""
     ref1 = _ref("R1_actilife_5s.csv")
-    x1, fs1, _ = _read("R1_raw.csv.gz", "off")
+    x1, fs1, lsb1 = _read("R1_raw.csv.gz", grid)
+    assert lsb1 == (256.0 if grid == "auto" else None)
     np.testing.assert_array_equal(activity_counts(x1, fs1, 5)[:, TO_ACTILIFE], ref1)
-    x1a, _, lsb1 = _read("R1_raw.csv.gz", "auto")
-    assert lsb1 == 256.0                                 # 6 decimals of 1/256 g steps
-    np.testing.assert_array_equal(activity_counts(x1a, fs1, 5)[:, TO_ACTILIFE], ref1)
     ref3 = _ref("R3_actilife_1s.csv")
-    x3, fs3, lsb3 = _read("R3_raw.csv.gz", "off")
-    assert lsb3 is None
+    x3, fs3, lsb3 = _read("R3_raw.csv.gz", grid)
+    assert lsb3 == (256.0 if grid == "auto" else None)
     ours3 = activity_counts(x3, fs3, 1)
+    assert ours3.shape[0] == 74_654
     np.testing.assert_array_equal(ours3[:, TO_ACTILIFE], ref3[: ours3.shape[0]])
-    x3a, _, lsb3a = _read("R3_raw.csv.gz", "auto")
-    assert lsb3a == 256.0
-    d3 = np.abs(activity_counts(x3a, fs3, 1)[:, TO_ACTILIFE] - ref3[: ours3.shape[0]])
-    assert 0.99 < (d3 == 0).all(axis=1).mean() < 1.0
 
 
 @pytest.mark.parametrize("name", ["R3_raw.csv.gz", "R4_raw.csv.gz"])
 def test_3_decimal_files_are_adc_steps_rounded_half_away_from_zero(name: str) -> None:
-    """Why restoring costs R3 epochs: the files were written rounding ties (odd multiples
-    of 1/16 g) half away from zero, and ActiLife counted R3's values as written; numpy's
-    round-half-to-even of the restored steps differs at those ties. (Counts that round
-    their 1 mg step half away from zero would give R3 the same counts either way.)"""
+    """The evidence for the rounding rule: both files were written rounding the steps'
+    ties (odd multiples of 1/16 g) half away from zero, and ActiLife's R3 counts equal
+    those of the values as written. Half to even (numpy's rule) differs at the ties, and
+    with it R3's restored steps missed 0.7% of epochs."""
     x, _, lsb = _read(name, "off")
     steps, _, lsb_auto = _read(name, "auto")
     assert lsb is None and lsb_auto == 256.0
@@ -133,6 +139,19 @@ def test_3_decimal_files_are_adc_steps_rounded_half_away_from_zero(name: str) ->
     half_away = np.sign(steps) * np.floor(np.abs(steps) * 1000.0 + 0.5) / 1000.0
     np.testing.assert_array_equal(half_away[ok], x[ok])
     assert (np.round(steps[ok], 3) != x[ok]).mean() > 0.005   # half-to-even differs
+
+
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(-20_000_000, 20_000_000), off=st.sampled_from(
+    [0.0, 0.5, -0.5, 0.49999999999999994, -0.49999999999999994, 0.25, 0.75, 0.5000000000000001]))
+def test_one_mg_rounding_is_half_away_from_zero(k: int, off: float) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from movereg.signal._kernels.counts import _round_half_away
+
+    v = k + off
+    want = float(Decimal(v).quantize(Decimal(1), rounding=ROUND_HALF_UP))  # exact decimal
+    assert _round_half_away(v) == want
 
 
 def test_r4_identical_to_published_reference_implementation() -> None:
@@ -144,8 +163,23 @@ def test_r4_identical_to_published_reference_implementation() -> None:
 @pytest.mark.parametrize("fs", [30, 40, 50, 60, 70, 80, 90, 100])
 def test_identical_to_agcounts_at_every_actilife_rate(fs: int) -> None:
     agcounts = pytest.importorskip("agcounts.extract")
-    x = _random_signal(np.random.default_rng(fs), fs * 40)
+    x = _random_signal(np.random.default_rng(fs), fs * 40, quantise=False)
     np.testing.assert_array_equal(activity_counts(x, fs, 1), agcounts.get_counts(x, fs, 1))
+
+
+@pytest.mark.parametrize("fs", [30, 60, 90])
+def test_differs_from_agcounts_only_where_1_mg_rounding_ties(fs: int) -> None:
+    """At 30/60/90 Hz device steps reach the 1 mg rounding unfiltered, and 1/256 g steps
+    tie there (odd multiples of 1/16 g). agcounts rounds ties to even; ActiLife, and we,
+    away from zero (see test_r1_r3_exact_as_written_and_restored). Nudging the ties off
+    the midpoint (so both rules agree) makes the two implementations identical again."""
+    agcounts = pytest.importorskip("agcounts.extract")
+    x = _random_signal(np.random.default_rng(fs), fs * 40)
+    ties = np.isclose(np.abs(x * 1000.0) % 1.0, 0.5)
+    assert ties.any()
+    nudged = np.where(ties, x + np.sign(x) * 1e-9, x)
+    np.testing.assert_array_equal(activity_counts(nudged, fs, 1),
+                                  agcounts.get_counts(nudged, fs, 1))
 
 
 # --- a slow, obviously-correct oracle (numpy + scipy.signal.lfilter) -----------------------
@@ -189,7 +223,7 @@ def oracle_10hz(samples: np.ndarray, fs: float) -> np.ndarray:
             b_lpf = (np.pi - 2 * up) / (np.pi + 2 * up)
             u_prev = np.concatenate([[0.0], u[:-1]])
             u = lfilter([1.0], [1.0, b_lpf], a_l * (u + u_prev))
-        x30 = np.round(u[::down], 3)
+        x30 = _round_mg_half_away(u[::down])
         y = lfilter(BPF_B, BPF_A, x30, zi=lfilter_zi(BPF_B, BPF_A) * x30[0])[0]
         t = np.abs(COUNTS_SCALE * y)
         t = np.floor(np.where(t < 4, 0.0, np.minimum(t, 128.0)))
@@ -198,8 +232,17 @@ def oracle_10hz(samples: np.ndarray, fs: float) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def _random_signal(rng: np.random.Generator, n: int, nan_runs: int = 0) -> np.ndarray:
-    """Gravity + low-frequency tilt + movement bursts + sensor noise, quantised like a device."""
+def _round_mg_half_away(v: np.ndarray) -> np.ndarray:
+    """Round g to 1 mg, ties away from zero (numpy's own rounding is half to even)."""
+    a = np.abs(v) * 1000.0
+    f = np.floor(a)
+    return np.sign(v) * (f + (a - f >= 0.5)) / 1000.0
+
+
+def _random_signal(rng: np.random.Generator, n: int, nan_runs: int = 0, *,
+                   quantise: bool = True) -> np.ndarray:
+    """Gravity + low-frequency tilt + movement bursts + sensor noise, quantised like a device
+    (1/256 g steps) unless ``quantise`` is False."""
     t = np.arange(n)
     x = np.zeros((n, 3))
     x[:, 2] = 1.0
@@ -208,7 +251,8 @@ def _random_signal(rng: np.random.Generator, n: int, nan_runs: int = 0) -> np.nd
             f = rng.uniform(0.002, 0.08)  # cycles per sample
             x[:, c] += rng.uniform(0.02, 0.6) * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
     x += rng.normal(0.0, 0.02, x.shape)
-    x = np.round(x * 256) / 256
+    if quantise:
+        x = np.round(x * 256) / 256
     for _ in range(nan_runs):
         s = int(rng.integers(0, n))
         x[s : s + int(rng.integers(1, 200))] = np.nan
