@@ -80,7 +80,7 @@ def _csv(path: Path, x: np.ndarray, decimals: int) -> Path:
     return path
 
 
-def test_reader_restores_only_when_asked(tmp_path: Path) -> None:
+def test_reader_restores_by_default_and_reads_as_written_when_off(tmp_path: Path) -> None:
     dev = _steps(3, 3000, 256.0)
     path = _csv(tmp_path / "a.csv", dev, 3)
 
@@ -89,13 +89,15 @@ def test_reader_restores_only_when_asked(tmp_path: Path) -> None:
         return np.concatenate([c for _, c in rec.chunks(1000)]), rec.adc_lsb_per_g
     as_written, lsb = read("off")
     assert lsb is None
-    assert open_recording(path).meta["adc_grid"] == "values as written (ADC grid restoring off)"
+    assert open_recording(path, adc_grid="off").meta["adc_grid"] == (
+        "values as written (ADC grid restoring off)")
     np.testing.assert_array_equal(as_written, np.round(dev, 3))
     restored, lsb = read("auto")
     assert lsb == 256.0
     assert "ADC steps of 1/256 g (written to 3 decimals" in open_recording(
         path, adc_grid="auto").meta["adc_grid"]
     np.testing.assert_array_equal(restored, dev)
+    assert open_recording(path).adc_lsb_per_g == 256.0                  # the default
     forced, lsb = read(256)
     assert lsb == 256.0
     np.testing.assert_array_equal(forced, dev)
@@ -135,9 +137,9 @@ def test_cli_adc_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     import pandas as pd
 
     out_off, out_auto = tmp_path / "off.csv", tmp_path / "auto.csv"
-    assert main(["features", str(R4), "--epoch", "1", "--out", str(out_off)]) == 0
-    assert main(["features", str(R4), "--epoch", "1", "--out", str(out_auto),
-                 "--adc-grid", "auto"]) == 0
+    assert main(["features", str(R4), "--epoch", "1", "--out", str(out_off),
+                 "--adc-grid", "off"]) == 0
+    assert main(["features", str(R4), "--epoch", "1", "--out", str(out_auto)]) == 0
     assert "1/256 g" in capsys.readouterr().err
     off, auto = pd.read_csv(out_off), pd.read_csv(out_auto)
     cols = ["counts_x", "counts_y", "counts_z"]
@@ -149,17 +151,17 @@ def test_cli_adc_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert len(err) == 1 and "ADC grid" in err[0]
 
 
-def test_cohort_restores_when_asked_and_redoes_finished_recordings(tmp_path: Path) -> None:
+def test_cohort_restores_by_default_and_redoes_on_a_changed_choice(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
     from movereg.recordings import run_cohort
 
     src = _csv(tmp_path / "steps.csv", _steps(5, 3000, 256.0), 3)
     out = tmp_path / "out"
-    plain = run_cohort([src], out, progress=False)
+    plain = run_cohort([src], out, progress=False, adc_grid="off")
     meta = pq.read_schema(out / "steps.parquet").metadata
     assert meta[b"movereg.adc_lsb_per_g"] == b"None"
-    restored = run_cohort([src], out, progress=False, adc_grid="auto")
+    restored = run_cohort([src], out, progress=False)                   # default: auto
     assert not restored.rows[0].get("skipped")          # other values: computed again
     meta = pq.read_schema(out / "steps.parquet").metadata
     assert meta[b"movereg.adc_lsb_per_g"] == b"256.0"

@@ -57,7 +57,11 @@ def test_real_actilife_csv_gz_streams_all_samples() -> None:
     # independent parse with numpy
     with gzip.open(path, "rt") as fh:
         ref = np.loadtxt(fh, delimiter=",", skiprows=2)
-    np.testing.assert_array_equal(x, ref)
+    # R1 holds 1/256 g steps written to 6 decimals: restored by default, as written if off
+    assert rec.adc_lsb_per_g == 256.0
+    np.testing.assert_array_equal(x, np.rint(ref * 256) / 256)
+    assert np.max(np.abs(x - ref)) <= 0.5e-6 + 1e-12          # half a 6th decimal
+    np.testing.assert_array_equal(open_recording(path, adc_grid="off").read_all()[1], ref)
     sizes = [c.shape[0] for _, c in rec.chunks(7000)]
     assert sizes == [7000, 7000, 4000]
     starts = [t for t, _ in rec.chunks(7000)]

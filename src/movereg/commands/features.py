@@ -30,19 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OUT.csv or OUT.parquet for one input; a directory for several")
     parser.add_argument("--fs", type=float, default=None, metavar="HZ",
                         help="sampling rate in Hz (else from the file)")
-    parser.add_argument("--adc-grid", default="off", metavar="auto|off|LSB_PER_G",
+    parser.add_argument("--adc-grid", default="auto", metavar="auto|off|LSB_PER_G",
                         help="text files rounded from a device's ADC steps (ActiLife CSV "
-                        "exports: 3 decimals): 'auto' restores 1/256 or 1/341.33 g steps "
-                        "when the values provably are such, a number forces that grid "
-                        "(LSB per g), 'off' (default) reads values as written. Restore "
-                        "them to match counts ActiLife computed from the device file")
+                        "exports: 3 decimals): 'auto' (default) restores 1/256 or "
+                        "1/341.33 g steps when the values provably are such (counts then "
+                        "match ActiLife's from the device file), 'off' reads values as "
+                        "written, a number forces that grid (LSB per g)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="cohort mode: local worker processes")
     parser.add_argument("--scheduler", default=None, metavar="ADDR",
                         help="cohort mode: address of a dask.distributed scheduler")
 
 
-def _open(path: str, fs_hz: float | None, adc_grid: str | float = "off") -> Any:
+def _open(path: str, fs_hz: float | None, adc_grid: str | float = "auto") -> Any:
     """The recording (movereg.recordings): ``fs_hz``, ``t0_ns`` and ``chunks(n)``."""
     from movereg.recordings import open_recording
 
@@ -74,7 +74,7 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
 
 
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
-              adc_grid: str | float = "off") -> Any:
+              adc_grid: str | float = "auto") -> Any:
     from movereg.signal import EpochTable, FeatureEngine
 
     rec = _open(path, fs_hz, adc_grid)

@@ -174,7 +174,7 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
 def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                       epoch_s: float, fs_hz: float | None, salt: bytes,
                       fingerprint: bool = True,
-                      adc_grid: str | float = "off") -> dict[str, Any]:
+                      adc_grid: str | float = "auto") -> dict[str, Any]:
     """Open, extract and summarise one recording; never raises for a bad input.
 
     Returns

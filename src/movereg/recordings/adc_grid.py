@@ -6,12 +6,12 @@ ActiGraph devices sample on a grid of 1/256 g (±8 g, 12 bit) or 1/341.33 g (GT3
 step, every rounded value has exactly one grid value it can have come from, so restoring
 it is exact, not a guess.
 
-Whether it should be done depends on what the counts are compared with. On reference
-recording R4 (a 3-decimal CSV whose counts ActiLife computed from the device file) the
-values as read give 99.26% of 1-s epochs within ±1 count on all three axes and the
-restored ones 100% exact; on R3 (also 3-decimal, also on the 1/256 g grid) ActiLife's
-counts match the values *as written* exactly and restoring costs 0.7% of epochs. So
-readers leave values as written unless asked (``adc_grid="auto"`` or a grid).
+Why it matters: ActiLife counts the device's steps. On reference recording R4 (a
+3-decimal CSV, 100 Hz) the values as read give 99.26% of 1-s epochs within ±1 count on
+all three axes; the restored steps give 100% exact. R3 (3 decimals, 30 Hz) and R1
+(6 decimals) are exact either way, because the counts round their 1 mg step half away
+from zero, as ActiLife does. So text readers restore steps by default
+(``adc_grid="auto"``) when, and only when, the values provably are rounded steps.
 
 Detection is strict so it cannot fire on ordinary data: every finite value must have at
 most ``d`` decimals (d <= 6), there must be enough distinct values, the grid must be

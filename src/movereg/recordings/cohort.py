@@ -198,7 +198,7 @@ def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
 def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
                epoch_s: float = 5.0, fs_hz: float | None = None, workers: int | None = 1,
                scheduler: str | None = None, progress: bool = True,
-               adc_grid: str | float = "off") -> CohortResult:
+               adc_grid: str | float = "auto") -> CohortResult:
     """Extract per-epoch features for many recordings.
 
     Parameters
@@ -221,7 +221,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     progress
         Show a progress bar on stderr.
     adc_grid
-        Text files: ``"off"``, ``"auto"`` or LSB per g (see :func:`open_recording`).
+        Text files: ``"auto"`` (default), ``"off"`` or LSB per g (see
+        :func:`open_recording`).
 
     Returns
     -------
@@ -248,8 +249,7 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     adc_grid = parse_adc_grid(adc_grid)
     params: dict[str, Any] = {"epoch_s": float(epoch_s), "fs_hz": fs_hz,
                               "movereg": __version__}
-    if adc_grid != "off":            # manifests from before the option stay valid
-        params["adc_grid"] = adc_grid
+    params["adc_grid"] = adc_grid    # restored values can change counts: part of the key
     manifest = _load_manifest(out_dir)
     salt = _salt(out_dir)
 

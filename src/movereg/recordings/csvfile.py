@@ -15,11 +15,11 @@ Layouts understood (values in g; header names are case-insensitive)
   ``x,y,z``; of 4 is ``time,x,y,z``. ActiLife's own ``Timestamp`` column is ignored in
   favour of the header's start time and rate.
 
-With ``adc_grid="auto"``, values written with few decimals (ActiLife's CSV export: 3)
+With ``adc_grid="auto"`` (the default), values written with few decimals (ActiLife's CSV export: 3)
 that are provably rounded ActiGraph ADC steps (1/256 or 1/341.33 g) are restored to
 those steps (:mod:`movereg.recordings.adc_grid`), detected on the first batch with enough
 values and applied to every batch; ``adc_lsb_per_g`` says which grid, or None, and
-``meta["adc_grid"]`` says it in a sentence. The default, ``"off"``, reads values as written.
+``meta["adc_grid"]`` says it in a sentence. ``"off"`` reads values as written.
 
 Empty cells become NaN (missing samples). Timestamps must be regular (see
 :mod:`movereg.recordings.base`): gaps become missing time, irregular steps are an error.
@@ -237,7 +237,7 @@ class CsvRecording(Recording):
     """A CSV or gzipped CSV file of raw acceleration (see the module docstring)."""
 
     def __init__(self, path: Path, *, fs_hz: float | None = None,
-                 adc_grid: AdcGrid = "off") -> None:
+                 adc_grid: AdcGrid = "auto") -> None:
         p = str(path)
         mode = parse_adc_grid(adc_grid)
         try:

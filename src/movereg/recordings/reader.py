@@ -28,7 +28,7 @@ def recording_stem(path: Path) -> str:
 
 
 def open_recording(path: str | Path, *, fs_hz: float | None = None,
-                   adc_grid: AdcGrid = "off") -> Recording:
+                   adc_grid: AdcGrid = "auto") -> Recording:
     """Open a recording file for streaming.
 
     Parameters
@@ -40,10 +40,10 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
     adc_grid
-        Text files only: ``"off"`` (default) reads values as written; ``"auto"``
-        restores rounded ActiGraph ADC steps when the values provably are such
-        (:mod:`movereg.recordings.adc_grid`); a number (LSB per g) rounds every value
-        to that grid.
+        Text files only: ``"auto"`` (default) restores rounded ActiGraph ADC steps
+        when the values provably are such (:mod:`movereg.recordings.adc_grid`);
+        ``"off"`` reads values as written; a number (LSB per g) rounds every value to
+        that grid.
 
     Returns
     -------
