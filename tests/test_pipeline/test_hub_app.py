@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
-import websockets
+from hub_live_support import read_live_epochs
 
 from movereg.config import Settings
 from movereg.dashboard.app import create_app
@@ -67,7 +65,7 @@ async def test_band_connected_via_api_streams_to_websocket(tmp_path: Path) -> No
             assert r.status_code == 201, r.text
             dev = r.json()["device_id"]
             assert dev == "sim-5"
-            epochs = await _read_epochs(base, auth, 3)
+            epochs = await read_live_epochs(base, auth, n=3, within_s=30)
             lag = app.state.hub.status()  # band is listed while streaming
             assert [s.device_id for s in lag] == [dev]
             r = await client.post("/api/events", json={"child_id": kid, "strategy": "swing"},
@@ -90,17 +88,3 @@ async def test_band_connected_via_api_streams_to_websocket(tmp_path: Path) -> No
         stored = store.epochs(device_id="sim-5")["epoch_start"].tolist()
         assert {m["epoch_start"] for _, _, m in epochs} <= set(stored)
         assert store.device_child("sim-5") == kid
-
-
-async def _read_epochs(base: str, auth: dict[str, str],
-                       n: int) -> list[tuple[float, int, dict[str, Any]]]:
-    out: list[tuple[float, int, dict[str, Any]]] = []
-    url = base.replace("http://", "ws://") + "/api/live"
-    async with asyncio.timeout(30), websockets.connect(url, additional_headers=auth) as ws:
-        while len(out) < n:
-            raw = await ws.recv()
-            rx = time.time_ns()
-            msg = json.loads(raw)
-            if msg["type"] == "epoch":
-                out.append((time.monotonic(), rx, msg))
-    return out

@@ -10,14 +10,13 @@ reaching the hub. Then the process is stopped with SIGINT and exits cleanly.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import websockets
+from hub_live_support import read_live_epochs
 
 from movereg.pipeline._demo_proc import DemoProcess
 from movereg.signal import FeatureEngine
@@ -38,7 +37,8 @@ def test_demo_streams_to_a_signed_in_therapist(tmp_path: Path) -> None:
                               json={"username": "therapist", "password": "wrong-password"})
             assert bad.status_code == 401
         token = demo.token("therapist")
-        got = asyncio.run(_epochs(demo.url, token, n=6, within_s=lag_s + 1.0 + 2.0 + 10.0))
+        got = asyncio.run(read_live_epochs(demo.url, _bearer(token), n=6,
+                                           within_s=lag_s + 1.0 + 2.0 + 10.0))
         first_after_s = got[0][0] - t_url
         assert first_after_s < lag_s + 1.0 + 2.0 + 3.0   # + band connect / start-up
         lat_s = [(rx_client - m["rx_ns"]) / 1e9 for _, rx_client, m in got]
@@ -48,7 +48,8 @@ def test_demo_streams_to_a_signed_in_therapist(tmp_path: Path) -> None:
         m = got[-1][2]
         assert m["coverage"] > 0.9 and m["enmo_mg"] is not None and m["epoch_s"] == 1.0
         ptoken = demo.token("parent")
-        pgot = asyncio.run(_epochs(demo.url, ptoken, n=3, within_s=15.0))
+        pgot = asyncio.run(read_live_epochs(demo.url, _bearer(ptoken), n=3,
+                                             within_s=15.0))
         assert len({m["child_id"] for _, _, m in pgot}) == 1   # the parent's own child
         # an open SSE stream must not keep the server from stopping
         sse = threading.Thread(target=_hold_sse, args=(demo.url, token), daemon=True)
@@ -60,25 +61,14 @@ def test_demo_streams_to_a_signed_in_therapist(tmp_path: Path) -> None:
     assert not any("Traceback" in line for line in demo.lines), "\n".join(demo.lines)
 
 
-async def _epochs(url: str, token: str, *, n: int,
-                  within_s: float) -> list[tuple[float, int, dict[str, object]]]:
-    out: list[tuple[float, int, dict[str, object]]] = []
-    ws_url = url.replace("http://", "ws://") + "/api/live"
-    async with asyncio.timeout(within_s), websockets.connect(
-            ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-        while len(out) < n:
-            raw = await ws.recv()
-            rx = time.time_ns()
-            msg = json.loads(raw)
-            if msg["type"] == "epoch":
-                out.append((time.monotonic(), rx, msg))
-    return out
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _hold_sse(url: str, token: str) -> None:
     try:
         with httpx.stream("GET", url + "/api/live/sse", timeout=None,
-                          headers={"Authorization": f"Bearer {token}"}) as r:
+                          headers=_bearer(token)) as r:
             for _ in r.iter_lines():
                 pass
     except httpx.HTTPError:
