@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cohort mode: address of a dask.distributed scheduler")
 
 
-def _open(path: str, fs_hz: float | None, adc_grid: str | float = "auto") -> Any:
+def _open(path: str, fs_hz: float | None, adc_grid: str | float) -> Any:
     """The recording (movereg.recordings): ``fs_hz``, ``t0_ns`` and ``chunks(n)``."""
     from movereg.recordings import open_recording
 
@@ -74,7 +74,7 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
 
 
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
-              adc_grid: str | float = "auto") -> Any:
+              adc_grid: str | float) -> Any:
     from movereg.signal import EpochTable, FeatureEngine
 
     rec = _open(path, fs_hz, adc_grid)

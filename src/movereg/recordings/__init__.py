@@ -1,7 +1,8 @@
 """movereg.recordings: read research-device files and extract features for a cohort.
 
-``open_recording(path, fs_hz=None, adc_grid="auto")`` streams CSV/CSV.gz, movereg's Parquet raw export,
-ActiGraph GT3X, Axivity CWA and GENEActiv BIN (the binary formats via ``actfast``);
+``open_recording(path, fs_hz=None, adc_grid="auto")`` streams CSV/CSV.gz, movereg's Parquet
+raw export, ActiGraph GT3X, Axivity CWA and GENEActiv BIN (the binary formats via
+``actfast``);
 ``run_cohort(inputs, out_dir, ...)`` runs many recordings through the streaming feature
 engine, locally or on Dask.
 """

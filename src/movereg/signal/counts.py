@@ -4,10 +4,11 @@
 Our own implementation of the published ActiLife counts algorithm (Neishabouri A. et al.,
 "Quantification of acceleration as activity counts in ActiGraph wearables", Sci Rep 2022,
 doi:10.1038/s41598-022-16003-x): resample to 30 Hz (ActiLife's zero-stuff + first-order IIR
-path), round to 1 mg (ties away from zero, as ActiLife: agcounts rounds them to even, which
-differs only for device steps at 30/60/90 Hz), band-pass IIR (-3 dB at about 0.31-1.63 Hz), scale, rectify, dead-band
-(< 4), clip (128), reduce to 10 Hz, sum per epoch. Axis order is the DEVICE's (x, y, z); note that ActiLife's
-"Axis1" is the ActiGraph's y axis, "Axis2" x, "Axis3" z.
+path), round to 1 mg (ties away from zero, as ActiLife; agcounts rounds them to even, which
+differs only for device steps at 30/60/90 Hz), band-pass IIR (-3 dB at about 0.31-1.63 Hz),
+scale, rectify, dead-band (< 4), clip (128), reduce to 10 Hz, sum per epoch. Axis order is
+the DEVICE's (x, y, z); note that ActiLife's "Axis1" is the ActiGraph's y axis, "Axis2" x,
+"Axis3" z.
 
 Sampling rates
     30, 40, 50, 60, 70, 80, 90 and 100 Hz take ActiLife's own resampling path and give counts
