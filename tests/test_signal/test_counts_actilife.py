@@ -72,11 +72,14 @@ def test_r4_100hz_1s_epochs_within_one_count() -> None:
     assert d.max() <= 3
 
 
-def _read(name: str, adc_grid: str | float) -> tuple[np.ndarray, float, float | None]:
-    """A reference file through the public reader (movereg.recordings.open_recording)."""
+def _read(name: str, adc_grid: str | float | None = None
+          ) -> tuple[np.ndarray, float, float | None]:
+    """A reference file through the public reader (movereg.recordings.open_recording);
+    ``adc_grid=None`` leaves the reader's default."""
     from movereg.recordings import open_recording
 
-    rec = open_recording(DATA / name, adc_grid=adc_grid)
+    kw = {} if adc_grid is None else {"adc_grid": adc_grid}
+    rec = open_recording(DATA / name, **kw)
     x = np.concatenate([c for _, c in rec.chunks(1 << 16)])
     return x, rec.fs_hz, rec.adc_lsb_per_g
 
@@ -94,7 +97,7 @@ def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
     np.testing.assert_array_equal(ours, ref)
     # the default is "auto"; a forced grid gives the same
     np.testing.assert_array_equal(_read("R4_raw.csv.gz", "auto")[0],
-                                  _open_default("R4_raw.csv.gz"))
+                                  _read("R4_raw.csv.gz")[0])
     np.testing.assert_array_equal(activity_counts(_read("R4_raw.csv.gz", 256)[0], fs, 1), ref)
     # as written: the per-value figure the published implementation reaches, not per epoch
     x_off, _, lsb_off = _read("R4_raw.csv.gz", "off")
@@ -102,12 +105,6 @@ def test_r4_with_restored_adc_steps_every_epoch_exact() -> None:
     d_off = np.abs(activity_counts(x_off, fs, 1) - ref)
     assert (d_off <= 1).mean() >= 0.997
     assert (d_off <= 1).all(axis=1).mean() < 0.997     # why the steps matter here
-
-
-def _open_default(name: str) -> np.ndarray:
-    from movereg.recordings import open_recording
-
-    return np.concatenate([c for _, c in open_recording(DATA / name).chunks(1 << 16)])
 
 
 @pytest.mark.parametrize("grid", ["off", "auto"])
