@@ -4,6 +4,11 @@
 in worker threads), no ``fastmath=True`` (it silently breaks NaN handling). If a kernel ever
 needs fastmath, use only the NaN-safe set ``{"nsz", "arcp", "contract", "afn", "reassoc"}``.
 Kernels read no mutable globals; a kernel's helpers live in its own file.
+
+:func:`jit_fma` adds exactly one of those flags, ``contract`` (a multiply and an add may
+fuse into one FMA, rounded once): results stay deterministic for any chunking (the same
+code runs on every sample) but differ from separate rounding in the last bits. The
+feature engine uses it; the counts kernels do not (they reproduce ActiLife bit for bit).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from typing import Any, TypeVar
 
 from numba import njit
 
-__all__ = ["JIT_OPTIONS", "jit", "jit_inline"]
+__all__ = ["JIT_FMA_OPTIONS", "JIT_OPTIONS", "jit", "jit_fma", "jit_inline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Options applied to every kernel.
 JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+#: The same, and multiply-adds may fuse (``contract``: NaN-safe).
+JIT_FMA_OPTIONS: dict[str, Any] = {**JIT_OPTIONS, "fastmath": {"contract"}}
 
 
 def jit(func: F) -> F:
@@ -35,3 +42,10 @@ def jit_inline(func: F) -> F:
     """
     compiled: F = njit(inline="always", **JIT_OPTIONS)(func)
     return compiled
+
+
+def jit_fma(func: F) -> F:
+    """Like :func:`jit`, with multiply-adds fused (``fastmath={"contract"}``)."""
+    compiled: F = njit(**JIT_FMA_OPTIONS)(func)
+    return compiled
+

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from movereg.signal._jit import jit
+from movereg.signal._jit import jit_fma
 
 # --- integer parameters (pi) --------------------------------------------------------------
 PI_L = 0            # samples per epoch
@@ -155,6 +155,10 @@ LY_CD2 = 14         # columns of dbuf (each value stored twice: 2 * cd)
 LY_NB = 15          # rows of bacc and bstat
 N_LY = 16
 
+# per-block statistics of the rhythm stream (bstat columns): valid bins, sum and sum of
+# squares of their resultant (g), sum of |high-passed|^2 (g^2, the window energy E2(0))
+N_BSTAT = 4
+
 # non-wear aggregate layout (one row per 15-min block): n, sum(3), sumsq(3), min(3), max(3)
 NW_N = 0
 NW_S = 1
@@ -164,7 +168,7 @@ NW_MX = 10
 N_NW = 13
 
 
-@jit
+@jit_fma
 def _nw_reset(nw: np.ndarray, row: int) -> None:
     nw[row, NW_N] = 0.0
     for a in range(3):
@@ -174,7 +178,7 @@ def _nw_reset(nw: np.ndarray, row: int) -> None:
         nw[row, NW_MX + a] = -np.inf
 
 
-@jit
+@jit_fma
 def _nonwear_flag(nw: np.ndarray, pi: np.ndarray, pf: np.ndarray, si: np.ndarray) -> int:
     """GGIR-2013 criterion on the current block so far plus the filled previous blocks."""
     nrows = 1 + si[S_NWFILL]
@@ -201,39 +205,58 @@ def _nonwear_flag(nw: np.ndarray, pi: np.ndarray, pf: np.ndarray, si: np.ndarray
     return 1 if axes >= pi[PI_NWAXES] else 0
 
 
-@jit
+@jit_fma
 def _select(a: np.ndarray, n: int, k: int) -> float:
-    """k-th smallest (0-based) of ``a[:n]``, in place (Wirth's selection, O(n)).
+    """k-th smallest (0-based) of ``a[:n]``, reordering ``a[:n]`` (quickselect, O(n)).
 
-    On return ``a[:k] <= a[k] <= a[k+1:n]``.
+    Branch-free: each round counts the values below and up to a median-of-three pivot
+    (vectorised), returns the pivot if ``k`` falls among its equals, else moves the side
+    holding ``k`` to the front with a conditional-move partition. The comparisons are
+    data-dependent coin flips, so branching on them (Wirth's scheme) paid a mispredicted
+    branch for every other value. NaN pivots give NaN.
     """
     lo = 0
-    hi = n - 1
-    while lo < hi:
-        x = a[k]
-        i = lo
-        j = hi
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                tmp = a[i]
-                a[i] = a[j]
-                a[j] = tmp
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
+    hi = n
+    while hi - lo > 1:
+        m = hi - lo
+        x0 = a[lo]
+        x1 = a[lo + m // 2]
+        x2 = a[hi - 1]
+        p = max(min(x0, x1), min(max(x0, x1), x2))
+        nlt = 0
+        nle = 0
+        for i in range(lo, hi):
+            x = a[i]
+            nlt += 1 if x < p else 0
+            nle += 1 if x <= p else 0
+        if nle == 0:                    # p is NaN
+            return np.nan
+        kk = k - lo
+        if nlt <= kk < nle:
+            return p
+        st = lo
+        if kk < nlt:                    # keep the values < p, in a[lo:lo+nlt]
+            for i in range(lo, hi):
+                x = a[i]
+                y = a[st]
+                c = x < p
+                a[i] = y if c else x
+                a[st] = x if c else y
+                st += 1 if c else 0
+            hi = lo + nlt
+        else:                           # keep the values > p, in a[lo+nle:hi]
+            for i in range(lo, hi):
+                x = a[i]
+                y = a[st]
+                c = x <= p
+                a[i] = y if c else x
+                a[st] = x if c else y
+                st += 1 if c else 0
+            lo = lo + nle
+    return a[lo]
 
 
-@jit
+@jit_fma
 def _percentile(v: np.ndarray, n: int, q: float, scratch: np.ndarray) -> float:
     """Linear-interpolated percentile ``q`` (0..100) of ``v[:n]`` (numpy's default).
 
@@ -243,7 +266,7 @@ def _percentile(v: np.ndarray, n: int, q: float, scratch: np.ndarray) -> float:
     long inputs on a short list only: a lower bound ``p1`` from a 1-in-8 sample, one
     branch-free pass copying the values >= ``p1`` into ``scratch`` (length >= n), then
     selection among those. Falls back to selection on all of ``v[:n]`` (reordering it)
-    when the bound was too high or a value is NaN.
+    when the bound was too high. NaN if a value is NaN (as numpy).
     """
     if n == 0:
         return np.nan
@@ -266,18 +289,31 @@ def _percentile(v: np.ndarray, n: int, q: float, scratch: np.ndarray) -> float:
             scratch[c] = x
             c += 1 if x >= p1 else 0
             bad += 1 if x != x else 0
+        if bad > 0:
+            return np.nan                # as numpy: a NaN value makes every percentile NaN
         below = n - c
-        if bad == 0 and lo >= below:
+        if lo >= below:
             w = scratch
             m = c
             k = lo - below
+    else:
+        for u in range(n):
+            if v[u] != v[u]:
+                return np.nan
     a = _select(w, m, k)
+    if a != a:
+        return np.nan
+    # the next order statistic: a again if a repeats past rank k, else the least value > a
     b = a
     if k + 1 < m:
-        b = w[k + 1]
-        for u in range(k + 2, m):
-            if w[u] < b:
-                b = w[u]
+        nle = 0
+        above = np.inf
+        for u in range(m):
+            x = w[u]
+            nle += 1 if x <= a else 0
+            above = x if a < x < above else above
+        if nle <= k + 1:
+            b = above
     frac = pos - lo
     diff = b - a
     if frac >= 0.5:
@@ -285,7 +321,32 @@ def _percentile(v: np.ndarray, n: int, q: float, scratch: np.ndarray) -> float:
     return a + diff * frac
 
 
-@jit
+@jit_fma
+def _sum4(v: np.ndarray, n: int, c: float, dev: bool) -> float:
+    """``sum(v[:n])``, or ``sum(|v[:n] - c|)`` with ``dev``, in four interleaved partial
+    sums (four short dependency chains instead of one long one)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    n4 = n // 4 * 4
+    for k in range(0, n4, 4):
+        if dev:
+            s0 += abs(v[k] - c)
+            s1 += abs(v[k + 1] - c)
+            s2 += abs(v[k + 2] - c)
+            s3 += abs(v[k + 3] - c)
+        else:
+            s0 += v[k]
+            s1 += v[k + 1]
+            s2 += v[k + 2]
+            s3 += v[k + 3]
+    for k in range(n4, n):
+        s0 += abs(v[k] - c) if dev else v[k]
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit_fma
 def _end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.ndarray,
                  ebuf: np.ndarray, nw: np.ndarray, rows_f: np.ndarray,
                  rows_i: np.ndarray) -> None:
@@ -295,14 +356,9 @@ def _end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.
     rows_f[row, RF_COV] = n / pi[PI_L]
     if n > 0:
         rows_f[row, RF_ENMO] = 1000.0 * sf[F_EPENMO] / n
-        mean_r = 0.0
-        for k in range(n):
-            mean_r += ebuf[0, k]
-        mean_r /= n
-        dev = 0.0
-        for k in range(n):
-            dev += abs(ebuf[0, k] - mean_r)
-        rows_f[row, RF_MAD] = 1000.0 * dev / n
+        r = ebuf[0]
+        mean_r = _sum4(r, n, 0.0, False) / n
+        rows_f[row, RF_MAD] = 1000.0 * _sum4(r, n, mean_r, True) / n
         mx = sf[F_EPSUM] / n
         my = sf[F_EPSUM + 1] / n
         mz = sf[F_EPSUM + 2] / n
@@ -337,7 +393,7 @@ def _end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.
         sf[F_EPSUM + a] = 0.0
 
 
-@jit
+@jit_fma
 def _end_hop_posture(pf: np.ndarray, si: np.ndarray, sf: np.ndarray) -> None:
     """Close a 1-s hop: its z-angle, and a posture change if it moved > threshold."""
     n = si[S_HOPN]
@@ -355,7 +411,7 @@ def _end_hop_posture(pf: np.ndarray, si: np.ndarray, sf: np.ndarray) -> None:
         sf[F_HOPSUM + a] = 0.0
 
 
-@jit
+@jit_fma
 def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
               sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
               scratch: np.ndarray, rows_f: np.ndarray) -> None:
@@ -371,11 +427,13 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
     nv = 0.0
     sr = 0.0
     sr2 = 0.0
+    en = 0.0                           # sum of |d|^2 over the window (block sums)
     for b in range(b0, b0 + nbw):
         if b >= 0:
             nv += bstat[b % nb, 0]
             sr += bstat[b % nb, 1]
             sr2 += bstat[b % nb, 2]
+            en += bstat[b % nb, 3]
     wd = nbw * B
     if nv >= pf[PF_MINVALID] * wd:
         s = scratch[0]
@@ -394,7 +452,10 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             gate = math.sqrt(v) if v > 0.0 else 0.0
         si[S_HEVAL] += 1
         if gate >= pf[PF_GATE] and s[0] > 0.0:
-            # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2
+            # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2,
+            # from the window's block sums by sliding: E2(tau) = E2(tau-1) + |d(we-1+tau)|^2
+            # - |d(ws+tau-1)|^2. The differences first (independent: vectorised), then
+            # one running sum (a single add per lag on the dependency chain).
             ws = max(b0 * B, 0)
             we = b0 * B + wd
             n1 = we - ws
@@ -404,24 +465,29 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             d1 = dbuf[1]
             d2 = dbuf[2]
             e2 = scratch[1]
-            e = 0.0
-            for u in range(base, base + n1):
-                e += d0[u] * d0[u] + d1[u] * d1[u] + d2[u] * d2[u]
-            e2[0] = e
+            rho = scratch[2]
             for t in range(1, tmax + 1):
                 pa = base + n1 - 1 + t
                 ps = base + t - 1
-                e += d0[pa] * d0[pa] + d1[pa] * d1[pa] + d2[pa] * d2[pa]
-                e -= d0[ps] * d0[ps] + d1[ps] * d1[ps] + d2[ps] * d2[ps]
+                rho[t] = ((d0[pa] * d0[pa] + d1[pa] * d1[pa] + d2[pa] * d2[pa])
+                          - (d0[ps] * d0[ps] + d1[ps] * d1[ps] + d2[ps] * d2[ps]))
+            e = en
+            e2[0] = e
+            for t in range(1, tmax + 1):
+                e += rho[t]
                 e2[t] = e if e > 0.0 else 0.0
-            rho = scratch[2]
+            # normalised autocorrelation (a branch-free loop: vectorised square roots and
+            # divisions), then the first negative lag in a loop of its own
+            s0 = s[0]
             rho[0] = 1.0
+            for t in range(1, tmax + 1):
+                den = s0 * e2[t]
+                rho[t] = s[t] / math.sqrt(den) if den > 0.0 else 0.0
             first_neg = -1
             for t in range(1, tmax + 1):
-                den = s[0] * e2[t]
-                rho[t] = s[t] / math.sqrt(den) if den > 0.0 else 0.0
-                if first_neg < 0 and rho[t] < 0.0:
+                if rho[t] < 0.0:
                     first_neg = t
+                    break
             strength = 0.0
             hz = np.nan
             if first_neg > 0:
@@ -450,10 +516,21 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
                             delta = 0.5 * (ym - yp) / den2
                             delta = max(-0.5, min(0.5, delta))
                     hz = pf[PF_RD] / (best + delta)
-            flap = 0.0
-            for t in range(tmax + 1):
-                flap += flapw[t] * s[t]
-            flap = max(0.0, min(1.0, flap / s[0]))
+            # four partial sums: no single long chain of dependent adds
+            f0 = 0.0
+            f1 = 0.0
+            f2 = 0.0
+            f3 = 0.0
+            t4 = (tmax + 1) // 4 * 4
+            for t in range(0, t4, 4):
+                f0 += flapw[t] * s[t]
+                f1 += flapw[t + 1] * s[t + 1]
+                f2 += flapw[t + 2] * s[t + 2]
+                f3 += flapw[t + 3] * s[t + 3]
+            for t in range(t4, tmax + 1):
+                f0 += flapw[t] * s[t]
+            flap = (f0 + f1) + (f2 + f3)
+            flap = max(0.0, min(1.0, flap / s0))
             sf[F_HSTR] += strength
             if strength >= pf[PF_RTHR]:
                 si[S_HRHY] += 1
@@ -487,7 +564,7 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
         sf[F_HFLAP] = 0.0
 
 
-@jit
+@jit_fma
 def _run_bins(bins: np.ndarray, nbins: int, pi: np.ndarray, pf: np.ndarray,
               flapw: np.ndarray, si: np.ndarray, sf: np.ndarray, abuf: np.ndarray,
               dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray, scratch: np.ndarray,
@@ -558,16 +635,18 @@ def _run_bins(bins: np.ndarray, nbins: int, pi: np.ndarray, pf: np.ndarray,
             bstat[r, 0] = 0.0
             bstat[r, 1] = 0.0
             bstat[r, 2] = 0.0
+            bstat[r, 3] = 0.0
         if abuf[pc, 3] > 0.0 and mac >= M + 1:
             v = abuf[pc, 0] - m0 / mac
             dbuf[0, pd] = v
             dbuf[0, pd + cd] = v
-            v = abuf[pc, 1] - m1 / mac
-            dbuf[1, pd] = v
-            dbuf[1, pd + cd] = v
-            v = abuf[pc, 2] - m2 / mac
-            dbuf[2, pd] = v
-            dbuf[2, pd + cd] = v
+            v1 = abuf[pc, 1] - m1 / mac
+            dbuf[1, pd] = v1
+            dbuf[1, pd + cd] = v1
+            v2 = abuf[pc, 2] - m2 / mac
+            dbuf[2, pd] = v2
+            dbuf[2, pd + cd] = v2
+            bstat[r, 3] += v * v + v1 * v1 + v2 * v2
             rr = math.sqrt(abuf[pc, 0] ** 2 + abuf[pc, 1] ** 2 + abuf[pc, 2] ** 2)
             bstat[r, 0] += 1.0
             bstat[r, 1] += rr
@@ -625,7 +704,7 @@ def _run_bins(bins: np.ndarray, nbins: int, pi: np.ndarray, pf: np.ndarray,
     sf[F_MASUM + 2] = m2
 
 
-@jit
+@jit_fma
 def _missing_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
                  sf: np.ndarray, abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray,
                  bstat: np.ndarray, scratch: np.ndarray, rows_f: np.ndarray) -> None:
@@ -640,7 +719,7 @@ def _missing_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarr
               rows_f)
 
 
-@jit
+@jit_fma
 def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
              sf: np.ndarray, abuf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray,
              bstat: np.ndarray, scratch: np.ndarray, rows_f: np.ndarray) -> None:
@@ -662,7 +741,7 @@ def _end_bin(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
         sf[F_BINSUM + a] = 0.0
 
 
-@jit
+@jit_fma
 def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
             fstore: np.ndarray, rows_f: np.ndarray, rows_i: np.ndarray) -> int:
     """Entry point: :func:`_process` on the arrays packed in ``istore``/``fstore``.
@@ -706,7 +785,7 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     o = ly[LY_BACC]
     bacc = fstore[o:o + nb * tm1].reshape((nb, tm1))
     o = ly[LY_BSTAT]
-    bstat = fstore[o:o + nb * 3].reshape((nb, 3))
+    bstat = fstore[o:o + nb * N_BSTAT].reshape((nb, N_BSTAT))
     o = ly[LY_SCRATCH]
     scratch = fstore[o:o + 3 * tm1].reshape((3, tm1))
     _process(x, cvals, final, pi, pf, sos, zi, flapw, si, sf, zs, ebuf, nw, abuf, dbuf,
@@ -725,10 +804,10 @@ def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, 
     tm1 = int(pi[PI_TMAX]) + 1
     return ((N_PF,), (nsos, 6), (nsos, 2), (tm1,), (N_SF,), (nsos, 3, 2),
             (2, int(pi[PI_L])), (1 + int(pi[PI_NWBACK]), N_NW), (ca, 4), (3, 2 * cd),
-            (nb, tm1), (nb, 3), (3, tm1))
+            (nb, tm1), (nb, N_BSTAT), (3, tm1))
 
 
-@jit
+@jit_fma
 def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: np.ndarray,
              sos: np.ndarray, zi: np.ndarray, flapw: np.ndarray, si: np.ndarray,
              sf: np.ndarray, zs: np.ndarray, ebuf: np.ndarray, nw: np.ndarray,
@@ -761,6 +840,9 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
     refr = pi[PI_REFR]
     imp = pf[PF_IMPACT]
     hard = pf[PF_HARD]
+    # |low-passed|^2 below this is below both impact thresholds whatever the rounding
+    low = min(imp, hard)
+    below2 = low * low * (1.0 - 1e-9) if low > 0.0 else -1.0
     b00 = sos[0, 0]
     b01 = sos[0, 1]
     b02 = sos[0, 2]
@@ -922,22 +1004,28 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
                     ebuf[1, epnj] = jerk
                     epnj += 1
                     jsum += jerk
-                rf = math.sqrt(fx * fx + fy * fy + fz * fz)
-                # an impact: an upward threshold crossing >= refractory after the last one
-                if rf >= imp:
-                    if above == 0 and i - lastimp >= refr:
-                        nimp += 1
-                        lastimp = i
-                    above = 1
-                else:
+                rf2 = fx * fx + fy * fy + fz * fz
+                if rf2 < below2:
+                    # clearly below both thresholds (no square root needed)
                     above = 0
-                if rf >= hard:
-                    if aboveh == 0 and i - lasthard >= refr:
-                        nhard += 1
-                        lasthard = i
-                    aboveh = 1
-                else:
                     aboveh = 0
+                else:
+                    rf = math.sqrt(rf2)
+                    # an impact: an upward threshold crossing >= refractory after the last
+                    if rf >= imp:
+                        if above == 0 and i - lastimp >= refr:
+                            nimp += 1
+                            lastimp = i
+                        above = 1
+                    else:
+                        above = 0
+                    if rf >= hard:
+                        if aboveh == 0 and i - lasthard >= refr:
+                            nhard += 1
+                            lasthard = i
+                        aboveh = 1
+                    else:
+                        aboveh = 0
             px = fx
             py = fy
             pz = fz
