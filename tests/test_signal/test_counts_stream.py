@@ -155,3 +155,23 @@ def test_bad_samples_are_rejected(samples: np.ndarray) -> None:
 def test_bad_epoch_is_rejected(epoch_s: object) -> None:
     with pytest.raises(ParameterError, match="epoch_s"):
         activity_counts(np.zeros((1000, 3)), 50, epoch_s)  # type: ignore[arg-type]
+
+
+def test_bound_stream_keeps_state_in_the_callers_arrays() -> None:
+    """After _bind the stream runs on the given arrays (the feature engine's stores)."""
+    x = np.random.default_rng(3).normal(0, 0.5, size=(2_000, 3))
+    own = CountsStream(52.0)
+    own.push(x[:700])
+    bound = CountsStream(52.0)
+    bound.push(x[:700])
+    arrays = [np.zeros_like(a) for a in (bound._ipar, bound._fpar, bound._coef,
+                                         bound._fstate, bound._istate)]
+    bound._bind(*arrays)
+    np.testing.assert_array_equal(arrays[3], own._fstate)      # the state was copied in
+    np.testing.assert_array_equal(bound.push(x[700:]), own.push(x[700:]))
+    np.testing.assert_array_equal(arrays[4], own._istate)      # and lives there now
+    np.testing.assert_array_equal(bound.flush(), own.flush())
+    assert bound.n_samples_in == own.n_samples_in == 2_000     # flush padding not counted
+    assert bound.n_values_out == own.n_values_out
+    with pytest.raises(ParameterError, match="_bind"):
+        CountsStream(52.0)._bind(*arrays[:4], np.zeros((3, 2), dtype=np.int64))

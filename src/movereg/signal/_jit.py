@@ -13,12 +13,15 @@ feature engine uses it; the counts kernels do not (they reproduce ActiLife bit f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from numba import njit
 
-__all__ = ["JIT_FMA_OPTIONS", "JIT_OPTIONS", "jit", "jit_fma", "jit_inline"]
+__all__ = ["JIT_FMA_OPTIONS", "JIT_OPTIONS", "jit", "jit_fma", "jit_inline", "source_stamp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,3 +52,20 @@ def jit_fma(func: F) -> F:
     compiled: F = njit(**JIT_FMA_OPTIONS)(func)
     return compiled
 
+
+
+def source_stamp(*modules: ModuleType) -> int:
+    """A 60-bit digest of the modules' source files.
+
+    For a kernel that calls kernels of other files: captured in its closure, the stamp is
+    part of Numba's cache key, so editing any of those files recompiles the caller
+    (Numba's cache checks only the caller's own file). A module without a readable
+    source file contributes its name.
+    """
+    h = hashlib.sha256()
+    for module in modules:
+        try:
+            h.update(Path(str(module.__file__)).read_bytes())
+        except (OSError, TypeError, AttributeError):
+            h.update(module.__name__.encode())
+    return int(h.hexdigest()[:15], 16)

@@ -35,7 +35,14 @@ from fractions import Fraction
 import numpy as np
 
 from movereg.errors import ParameterError
-from movereg.signal._kernels.counts import BPF_A, BPF_B, counts_push_packed, new_state
+from movereg.signal._kernels.counts import (
+    BPF_A,
+    BPF_B,
+    I_NIN,
+    I_NOUT,
+    counts_push_packed,
+    new_state,
+)
 
 __all__ = [
     "ACTILIFE_RATES_HZ",
@@ -213,14 +220,33 @@ class CountsStream:
         self._fpar = np.array([self._a_l, self._b_lpf, COUNTS_SCALE], dtype=np.float64)
         self._coef = np.ascontiguousarray(np.concatenate([self._b, self._a, self._zi]),
                                           dtype=np.float64)
-        self.reset()
+        # every counter lives in the state arrays (see _bind)
+        self._fstate, self._istate = new_state()
+        self._closed = False
 
     def reset(self) -> None:
         """Forget all state: the next push starts a new recording."""
-        self._fstate, self._istate = new_state()
-        self._n_in = 0
-        self._n_out = 0
+        self._fstate[...] = 0.0
+        self._istate[...] = 0
         self._closed = False
+
+    def _bind(self, ipar: np.ndarray, fpar: np.ndarray, coef: np.ndarray,
+              fstate: np.ndarray, istate: np.ndarray) -> None:
+        """Keep parameters and state in the caller's arrays from now on.
+
+        The feature engine passes views into its packed stores, so that one kernel call
+        runs counts and features (:func:`movereg.signal._kernels.engine.feed`). The
+        current values are copied in; the arrays must have the shapes and dtypes of this
+        stream's own.
+        """
+        for mine, theirs in ((self._ipar, ipar), (self._fpar, fpar), (self._coef, coef),
+                             (self._fstate, fstate), (self._istate, istate)):
+            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
+                raise ParameterError(f"CountsStream._bind: need {mine.dtype} {mine.shape}, "
+                                     f"got {theirs.dtype} {theirs.shape}")
+            theirs[...] = mine
+        self._ipar, self._fpar, self._coef = ipar, fpar, coef
+        self._fstate, self._istate = fstate, istate
 
     @property
     def fs_hz(self) -> float:
@@ -240,12 +266,12 @@ class CountsStream:
     @property
     def n_samples_in(self) -> int:
         """Number of raw samples pushed since construction or :meth:`reset`."""
-        return self._n_in
+        return int(self._istate[0, I_NIN])
 
     @property
     def n_values_out(self) -> int:
         """Number of 10-Hz values returned since construction or :meth:`reset`."""
-        return self._n_out
+        return int(self._istate[0, I_NOUT])
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Feed raw samples; return the 10-Hz count values they finish.
@@ -269,8 +295,6 @@ class CountsStream:
             )
         arr = _as_samples(samples)
         out, k = self._run(np.ascontiguousarray(arr, dtype=np.float64))
-        self._n_in += arr.shape[0]
-        self._n_out += k
         return out[:k]
 
     def flush(self) -> np.ndarray:
@@ -293,14 +317,18 @@ class CountsStream:
         if self._closed:
             return np.zeros((0, 3), dtype=np.int64)
         self._closed = True
-        n_path = -(-self._n_in * self._iq // self._ip)
+        n_in = self.n_samples_in
+        n_out = self.n_values_out
+        n_path = -(-n_in * self._iq // self._ip)
         n30 = -(-n_path * self._up // self._down)
-        need = n30 // 3 - self._n_out
+        need = n30 // 3 - n_out
         if need <= 0:
             return np.zeros((0, 3), dtype=np.int64)
         out, k = self._run(np.full((2, 3), np.nan))
         k = min(k, need)
-        self._n_out += k
+        # the two padding samples are not input, and only `k` values are returned
+        self._istate[:, I_NIN] = n_in
+        self._istate[:, I_NOUT] = n_out + k
         return out[:k]
 
     def _max_values(self, n: int) -> int:
@@ -315,8 +343,6 @@ class CountsStream:
         """
         k: int = counts_push_packed(x, self._ipar, self._fpar, self._coef, self._fstate,
                                     self._istate, out)
-        self._n_in += x.shape[0]
-        self._n_out += k
         return k
 
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, int]:

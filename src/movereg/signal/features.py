@@ -70,6 +70,7 @@ _S_IABS = _k.S_IABS
 _S_N10 = _k.S_N10
 _S_BASE = _k.S_BASE
 _process = _k.process
+_feed_kernel = _k.feed
 
 
 def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
@@ -272,7 +273,7 @@ class FeatureEngine:
         shapes = _k.store_shapes(p.pi, p.ca, p.cd, p.nb)
         sizes = [math.prod(sh) for sh in shapes]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._istore = np.zeros(_k.N_PI + _k.N_SI + _k.N_LY, dtype=np.int64)
+        self._istore = np.zeros(_k.N_ISTORE, dtype=np.int64)
         self._istore[:_k.N_PI] = p.pi
         ly = self._istore[_k.N_PI + _k.N_SI:]
         ly[:len(shapes)] = offsets
@@ -283,7 +284,12 @@ class FeatureEngine:
         views = [self._fstore[o:o + n].reshape(sh)
                  for o, n, sh in zip(offsets.tolist(), sizes, shapes, strict=True)]
         (pf, sos, zi, flapw, self._sf, self._zs, self._ebuf, self._nw, self._abuf,
-         self._dbuf, self._bacc, self._bstat, self._scratch) = views
+         self._dbuf, self._bacc, self._bstat, self._scratch, cfpar, ccoef, cfstate) = views
+        # the counts stream keeps its parameters and state in the stores (one kernel call
+        # per push runs both: _k.feed)
+        ist = self._istore
+        self._counts._bind(ist[_k.CI_IPAR:_k.CI_ISTATE], cfpar, ccoef, cfstate,
+                           ist[_k.CI_ISTATE:_k.N_ISTORE].reshape(3, -1))
         pf[:] = p.pf
         sos[:] = p.sos
         zi[:] = p.zi
@@ -298,8 +304,6 @@ class FeatureEngine:
         self._rows_f = np.full((8, _k.N_RF), np.nan)
         self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
         self._no_counts = np.zeros((0, 3), dtype=np.int64)
-        self._cbuf = np.empty((0, 3), dtype=np.int64)
-        self._cbuf_n = -1           # samples self._cbuf is sized for
         self._L = p.L
         self._n10 = p.n10
         # the kernel's arguments after (x, vals, final); the row store is last (see _grow_rows)
@@ -414,20 +418,14 @@ class FeatureEngine:
 
     def _feed(self, x: np.ndarray) -> int:
         """Run a block through counts and the kernel; return the number of final rows."""
-        # the per-push hot path: _run inlined (one Python call less per push)
-        n = x.shape[0]
-        if n == 0:
-            return self._run(x, self._no_counts, final=False)
-        if n > self._cbuf_n:
-            self._cbuf = np.empty((self._counts._max_values(n), 3), dtype=np.int64)
-            self._cbuf_n = n
-        vals = self._cbuf[:self._counts._push_into(x, self._cbuf)]
+        # the per-push hot path: one kernel call for counts and features
         si = self._si
-        need = max((si.item(_S_IABS) + n) // self._L,
-                   (si.item(_S_N10) + vals.shape[0]) // self._n10) + 2 - si.item(_S_BASE)
+        # rows the block can touch: 10-Hz counts never run ahead of the samples, so the
+        # sample position bounds both (+1 for a value finishing a sample late)
+        need = (si.item(_S_IABS) + x.shape[0]) // self._L + 3 - si.item(_S_BASE)
         if need > self._rows_f.shape[0]:
             self._grow_rows(need)
-        k: int = _process(x, vals, False, *self._args)
+        k: int = _feed_kernel(x, *self._args)
         return k
 
     def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> int:

@@ -32,6 +32,8 @@ from movereg.signal._jit import jit, jit_inline
 __all__ = [
     "BPF_A",
     "BPF_B",
+    "I_NIN",
+    "I_NOUT",
     "N_FSTATE",
     "N_ISTATE",
     "counts_push",
@@ -77,13 +79,14 @@ _F_ACC = 4  # sum of trimmed 30-Hz values in the current group of 3
 _F_Z = 5  # 7 band-pass delay registers: 5..11
 N_FSTATE = 12
 
-# integer state, per axis (row): indices
-_I_NIN = 0  # inputs consumed by the interpolator
+# integer state, per axis (row): indices (the same value in every row)
+I_NIN = 0  # raw samples consumed
 _I_JOUT = 1  # index of the next interpolated output
 _I_PHASE = 2  # position of the next zero-stuffed value modulo M
 _I_STARTED = 3  # 1 once the band-pass has been initialised
 _I_NACC = 4  # number of values in the current group of 3
-N_ISTATE = 5
+I_NOUT = 5  # 10-Hz values written
+N_ISTATE = 6
 
 
 def new_state() -> tuple[np.ndarray, np.ndarray]:
@@ -195,11 +198,12 @@ def counts_push(
     acc0 = fstate[0, _F_ACC]
     acc1 = fstate[1, _F_ACC]
     acc2 = fstate[2, _F_ACC]
-    n_in = istate[0, _I_NIN]
+    n_in = istate[0, I_NIN]
     j = istate[0, _I_JOUT]
     phase = istate[0, _I_PHASE]
     started = istate[0, _I_STARTED]
     nacc = istate[0, _I_NACC]
+    n_out = istate[0, I_NOUT]
     k = 0
     # the look-ahead low-pass (see below) needs u[n-1] = 0, true from the stream's start
     look3 = lpf and up == 3 and up0 == 0.0 and up1 == 0.0 and up2 == 0.0
@@ -361,11 +365,12 @@ def counts_push(
     for ax in range(3):
         for i in range(7):
             fstate[ax, _F_Z + i] = z[ax, i]
-        istate[ax, _I_NIN] = n_in
+        istate[ax, I_NIN] = n_in
         istate[ax, _I_JOUT] = j
         istate[ax, _I_PHASE] = phase
         istate[ax, _I_STARTED] = started
         istate[ax, _I_NACC] = nacc
+        istate[ax, I_NOUT] = n_out + k
     return k
 
 

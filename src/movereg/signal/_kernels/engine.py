@@ -1,7 +1,8 @@
 """The streaming feature kernel: one sequential pass over raw samples, all state explicit.
 
-Everything the engine computes per epoch (except ActiGraph counts, which come from
-:mod:`movereg.signal._kernels.counts` through ``CountsStream``) happens in :func:`process`.
+Everything the engine computes per epoch happens in :func:`process`, except ActiGraph
+counts, which come from :mod:`movereg.signal._kernels.counts`; :func:`feed` runs both in one
+call (the streaming hot path).
 Samples are visited strictly in order and every running quantity lives in the state arrays
 the caller owns, so any chunking of the same recording performs the same floating-point
 operations in the same order: streaming == batch by construction (the tests check it too).
@@ -15,16 +16,20 @@ Three sub-streams finish an epoch at different times and are joined in the row s
 * C, counts, finish when the 10-Hz count values of the epoch have arrived.
 
 Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
-Helpers of the kernel live in this file (Numba's cache does not see cross-file edits).
+Helpers of the kernel live in this file (Numba's cache does not see cross-file edits); the
+one cross-file call, :func:`feed` -> the counts kernel, carries the counts source's digest
+in its cache key (:func:`movereg.signal._jit.source_stamp`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from movereg.signal._jit import jit_fma
+from movereg.signal._jit import jit_fma, source_stamp
+from movereg.signal._kernels import counts as _c
 
 # --- integer parameters (pi) --------------------------------------------------------------
 PI_L = 0            # samples per epoch
@@ -150,10 +155,17 @@ LY_DBUF = 9
 LY_BACC = 10
 LY_BSTAT = 11
 LY_SCRATCH = 12
-LY_CA = 13          # rows of abuf
-LY_CD2 = 14         # columns of dbuf (each value stored twice: 2 * cd)
-LY_NB = 15          # rows of bacc and bstat
-N_LY = 16
+LY_CFPAR = 13       # the counts stream's float parameters, coefficients and state
+LY_CCOEF = 14
+LY_CFSTATE = 15
+LY_CA = 16          # rows of abuf
+LY_CD2 = 17         # columns of dbuf (each value stored twice: 2 * cd)
+LY_NB = 18          # rows of bacc and bstat
+N_LY = 19
+# istore after pi, si and ly: the counts stream's integer parameters and state
+CI_IPAR = N_PI + N_SI + N_LY
+CI_ISTATE = CI_IPAR + _c.N_IPAR
+N_ISTORE = CI_ISTATE + 3 * _c.N_ISTATE
 
 # per-block statistics of the rhythm stream (bstat columns): valid bins, sum and sum of
 # squares of their resultant (g), sum of |high-passed|^2 (g^2, the window energy E2(0))
@@ -804,7 +816,45 @@ def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, 
     tm1 = int(pi[PI_TMAX]) + 1
     return ((N_PF,), (nsos, 6), (nsos, 2), (tm1,), (N_SF,), (nsos, 3, 2),
             (2, int(pi[PI_L])), (1 + int(pi[PI_NWBACK]), N_NW), (ca, 4), (3, 2 * cd),
-            (nb, tm1), (nb, N_BSTAT), (3, tm1))
+            (nb, tm1), (nb, N_BSTAT), (3, tm1), (_c.N_FPAR,), (_c.N_COEF,),
+            (3, _c.N_FSTATE))
+
+
+def _make_feed(stamp: int) -> Any:
+    """Build :func:`feed`; ``stamp`` (the counts kernel's source digest) sits in its
+    closure, hence in Numba's cache key: an edit to ``counts.py`` recompiles it (Numba's
+    cache checks only the caller's own file, and ``feed`` calls the counts kernel)."""
+
+    @jit_fma
+    def feed(x: np.ndarray, istore: np.ndarray, fstore: np.ndarray, rows_f: np.ndarray,
+             rows_i: np.ndarray) -> int:
+        """Counts and features of samples ``x`` (n, 3) g in one call (the streaming hot
+        path: one dispatch per push instead of two). Returns what :func:`process` returns.
+
+        The counts stream's parameters and state live in the stores (``CI_*`` in
+        ``istore``, ``LY_C*`` offsets in ``fstore``), bound there by the wrapper.
+        """
+        if stamp < 0:                  # never: ties the compiled code to the counts source
+            return -1
+        ly = istore[N_PI + N_SI:N_PI + N_SI + N_LY]
+        ipar = istore[CI_IPAR:CI_IPAR + _c.N_IPAR]
+        cis = istore[CI_ISTATE:CI_ISTATE + 3 * _c.N_ISTATE].reshape((3, _c.N_ISTATE))
+        o = ly[LY_CFPAR]
+        fpar = fstore[o:o + _c.N_FPAR]
+        o = ly[LY_CCOEF]
+        coef = fstore[o:o + _c.N_COEF]
+        o = ly[LY_CFSTATE]
+        cfs = fstore[o:o + 3 * _c.N_FSTATE].reshape((3, _c.N_FSTATE))
+        fs = fstore[ly[LY_PF] + PF_FS]
+        # as CountsStream._max_values: an upper bound on the 10-Hz values n samples finish
+        cvals = np.empty((int(x.shape[0] * 10.0 / fs) + 8, 3), dtype=np.int64)
+        k = _c.counts_push_packed(x, ipar, fpar, coef, cfs, cis, cvals)
+        return process(x, cvals[:k], False, istore, fstore, rows_f, rows_i)
+
+    return feed
+
+
+feed = _make_feed(source_stamp(_c))
 
 
 @jit_fma
