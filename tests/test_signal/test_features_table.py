@@ -15,6 +15,7 @@ from movereg.signal import (
     Calibration,
     EpochTable,
     FeatureConfig,
+    FeatureEngine,
     apply_calibration,
     calibrate,
     data_dictionary,
@@ -78,6 +79,32 @@ def test_records_concat_slice_and_validation() -> None:
     del missing["impacts"]
     with pytest.raises(ParameterError):
         EpochTable(missing)
+
+
+def test_packed_tables_from_the_engine_read_like_plain_ones() -> None:
+    """Streamed tables are packed; columns, lists, records and slices match a plain copy."""
+    x = np.random.default_rng(4).normal(0.0, 0.4, size=(4_000, 3))
+    x[700:900] = np.nan
+    eng = FeatureEngine(50.0, epoch_s=1.0)
+    tables = [eng.push(x[i:i + 250], T0 + i * 20_000_000) for i in range(0, 4_000, 250)]
+    tables.append(eng.flush())
+    emitted = [t for t in tables if t.n]
+    assert len(emitted) > 3 and sum(t.n for t in emitted) == 80
+    for t in emitted:
+        plain = EpochTable({k: v.copy() for k, v in t.columns.items()})
+        assert set(t.columns) == set(t.names) and repr(t) == f"EpochTable(n={t.n})"
+        lists = t.column_lists()
+        assert lists is t.column_lists()                              # cached
+        want = plain.column_lists()
+        assert list(lists) == list(want)
+        for name in t.names:
+            np.testing.assert_array_equal(np.array(lists[name], dtype=float),
+                                          np.array(want[name], dtype=float))
+            assert t.columns[name].dtype == plain.columns[name].dtype
+        assert len(t.to_records()) == t.n
+        assert t.slice(0, 1).equals(plain.slice(0, 1))
+    whole = EpochTable.concat(emitted)
+    assert whole.equals(extract_features(x, 50.0, t0_ns=T0, epoch_s=1.0))
 
 
 def test_data_dictionary_covers_every_column(tmp_path: Path) -> None:

@@ -471,7 +471,9 @@ class Hub:
             return
         writer.add_epochs(run.device_id, table)
         run.epochs += n
-        for msg in epoch_messages(table.columns, n, device_id=run.device_id,
+        as_lists = getattr(table, "column_lists", None)
+        columns = as_lists() if as_lists is not None else table.columns
+        for msg in epoch_messages(columns, n, device_id=run.device_id,
                                   child_id=run.child_id, session_id=run.session_id,
                                   rx_ns=rx_ns):
             self.broadcaster.publish(msg)

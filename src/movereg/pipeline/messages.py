@@ -35,7 +35,8 @@ def epoch_messages(columns: Any, n: int, *, device_id: str, child_id: int | None
     Parameters
     ----------
     columns
-        ``{name: 1-D array}`` (an :class:`~movereg.signal.table.EpochTable`'s columns).
+        ``{name: 1-D array or list}`` (an :class:`~movereg.signal.table.EpochTable`'s
+        ``column_lists()`` or ``columns``).
     n
         Number of rows.
     device_id, child_id, session_id
@@ -45,7 +46,8 @@ def epoch_messages(columns: Any, n: int, *, device_id: str, child_id: int | None
         epochs (for notify -> client latency measurements).
     """
     names = list(columns)
-    lists = {k: np.asarray(columns[k]).tolist() for k in names}
+    lists = {k: v if isinstance(v := columns[k], list) else np.asarray(v).tolist()
+             for k in names}
     out: list[dict[str, Any]] = []
     for i in range(n):
         msg: dict[str, Any] = {"type": "epoch", "device_id": device_id,

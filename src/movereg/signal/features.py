@@ -459,8 +459,8 @@ class FeatureEngine:
                      self._t0 if self._t0 is not None else 0, base, self._epoch_ns,
                      self.epoch_s, self._cuts, out_f, out_i, out_b)
         si[_k.S_BASE] = ready
-        arrs = (out_f, out_i, out_b)
-        return EpochTable._trusted({name: arrs[kind][row] for name, kind, row in _LAYOUT})
+        # packed: per-column views only when a consumer asks for .columns
+        return EpochTable._from_packed((out_f, out_i, out_b), _LAYOUT)
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +26,39 @@ def iso_utc(ns: np.ndarray) -> list[str]:
     return [s.replace("Z", "+00:00") for s in text.tolist()]
 
 
-@dataclass(frozen=True)
+#: Where packed columns live: ``(name, array index, row)`` per column.
+Layout = tuple[tuple[str, int, int], ...]
+
+
 class EpochTable:
     """A column table of epochs.
 
-    Attributes
+    Parameters
     ----------
     columns
         ``{name: 1-D numpy array}`` for every name in ``EPOCH_COLUMNS`` (same length,
         the schema's dtype). ``epoch_start`` is UTC ns; floats are NaN where undefined.
+
+    Notes
+    -----
+    The feature engine emits *packed* tables: the columns are rows of one 2-D array per
+    dtype, and the per-column views of :attr:`columns` are built on first use.
+    :meth:`column_lists` (what storage and the live feed need) reads the packed arrays
+    directly: three ``tolist`` calls instead of twenty-two views and conversions.
+    Tables are read-only: do not modify their arrays or lists.
     """
 
-    columns: Mapping[str, np.ndarray]
+    __slots__ = ("_columns", "_lists", "_packed")
 
-    def __post_init__(self) -> None:
+    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
+        self._columns: Mapping[str, np.ndarray] | None = columns
+        self._packed: tuple[tuple[np.ndarray, ...], Layout] | None = None
+        self._lists: dict[str, list[Any]] | None = None
         n = None
         for name in _NAMES:
-            if name not in self.columns:
+            if name not in columns:
                 raise ParameterError(f"EpochTable: column {name!r} missing")
-            col = self.columns[name]
+            col = columns[name]
             if col.ndim != 1 or col.dtype != _DTYPES[name]:
                 raise ParameterError(
                     f"EpochTable: column {name!r} must be 1-D {_DTYPES[name]}, got "
@@ -60,8 +73,50 @@ class EpochTable:
     def _trusted(cls, columns: dict[str, np.ndarray]) -> EpochTable:
         """Wrap columns the engine built to the schema (no validation: hot path)."""
         table = object.__new__(cls)
-        object.__setattr__(table, "columns", columns)
+        table._columns = columns
+        table._packed = None
+        table._lists = None
         return table
+
+    @classmethod
+    def _from_packed(cls, arrays: tuple[np.ndarray, ...], layout: Layout) -> EpochTable:
+        """Wrap packed columns the engine built to the schema (no validation: hot path).
+
+        ``arrays``: 2-D arrays, one row per column and one column per epoch (at least
+        one array has a row); ``layout`` places every schema column in them.
+        """
+        table = object.__new__(cls)
+        table._columns = None
+        table._packed = (arrays, layout)
+        table._lists = None
+        return table
+
+    def __repr__(self) -> str:
+        return f"EpochTable(n={self.n})"
+
+    @property
+    def columns(self) -> Mapping[str, np.ndarray]:
+        """``{name: 1-D array}`` for every column of the schema."""
+        cols = self._columns
+        if cols is None:
+            assert self._packed is not None
+            arrays, layout = self._packed
+            cols = {name: arrays[kind][row] for name, kind, row in layout}
+            self._columns = cols
+        return cols
+
+    def column_lists(self) -> dict[str, list[Any]]:
+        """Every column as a list of Python scalars (for SQLite and JSON); cached."""
+        lists = self._lists
+        if lists is None:
+            if self._packed is not None:
+                arrays, layout = self._packed
+                rows = [a.tolist() for a in arrays]
+                lists = {name: rows[kind][row] for name, kind, row in layout}
+            else:
+                lists = {name: col.tolist() for name, col in self.columns.items()}
+            self._lists = lists
+        return lists
 
     @classmethod
     def empty(cls) -> EpochTable:
@@ -80,6 +135,8 @@ class EpochTable:
     @property
     def n(self) -> int:
         """Number of epochs (rows)."""
+        if self._packed is not None:
+            return int(self._packed[0][0].shape[1])
         return int(self.columns["epoch_start"].shape[0])
 
     def __len__(self) -> int:
@@ -99,7 +156,8 @@ class EpochTable:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One ``dict`` per epoch with Python scalars (NaN stays ``float('nan')``)."""
-        cols = [self.columns[k].tolist() for k in _NAMES]
+        lists = self.column_lists()
+        cols = [lists[k] for k in _NAMES]
         return [dict(zip(_NAMES, row, strict=True)) for row in zip(*cols, strict=True)]
 
     def equals(self, other: EpochTable, *, rtol: float = 1e-9) -> bool:

@@ -68,7 +68,10 @@ def decode_samples(data: bytes, n: int) -> np.ndarray:
 
 
 def _epoch_rows(device_id: str, table: EpochTableLike) -> tuple[list[str], list[tuple[Any, ...]]]:
-    cols = table.columns
+    # an EpochTable converts its (packed) columns to lists in one go; other tables have
+    # their columns checked and converted here
+    as_lists = getattr(table, "column_lists", None)
+    cols: Mapping[str, Any] = as_lists() if as_lists is not None else table.columns
     if "epoch_start" not in cols or "epoch_s" not in cols:
         raise ValidationError("epoch table needs epoch_start and epoch_s columns")
     unknown = set(cols) - set(EPOCH_NAMES)
@@ -78,7 +81,13 @@ def _epoch_rows(device_id: str, table: EpochTableLike) -> tuple[list[str], list[
     n = int(table.n)
     lists = []
     for name in names:
-        arr = np.asarray(cols[name])
+        col = cols[name]
+        if isinstance(col, list):
+            if len(col) != n:
+                raise ValidationError(f"epoch column {name!r} has {len(col)} rows, expected {n}")
+            lists.append(col)
+            continue
+        arr = np.asarray(col)
         if arr.ndim != 1 or arr.shape[0] != n:
             raise ValidationError(f"epoch column {name!r} has shape {arr.shape}, expected ({n},)")
         lists.append(arr.tolist())
