@@ -337,12 +337,31 @@ class FeatureEngine:
         :func:`_finality`): a push returns exactly the epochs it would return if the
         kernels ran on every push, at a fraction of the per-push cost for short pushes.
         """
+        # any float (n, 3) array can go to the stage as is (float32 band blocks too)
+        x = samples
+        if (type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != 3
+                or x.dtype.kind != "f"):
+            x = _as_samples(x)
+        n = x.shape[0]
+        seen = self._seen + n
+        # the hot path: a block that follows on (no gap) and does not finish an epoch yet
+        # (_next is 0 without staging and -1 once closed, so neither gets here)
+        if seen < self._next and n <= _STAGE_MAX and self._t0 is not None and (
+                t0_ns is None or (t0_ns - self._t0) / self._dt_ns - self._seen < 0.5):
+            s = self._staged
+            e = s + n
+            stage = self._stage
+            if e <= stage.shape[0]:
+                stage[s:e] = x
+                self._staged = e
+                self._seen = seen
+                return _EMPTY
+        return self._push(x, n, t0_ns)
+
+    def _push(self, x: np.ndarray, n: int, t0_ns: int | None) -> EpochTable:
+        """:meth:`push` beyond its hot path: gaps, the first push, emissions, long blocks."""
         if self._closed:
             raise ParameterError("FeatureEngine: push() after flush()")
-        # any float (n, 3) array can go to the stage as is (float32 band blocks too)
-        x = (samples if type(samples) is np.ndarray and samples.ndim == 2
-             and samples.shape[1] == 3 and samples.dtype.kind == "f"
-             else _as_samples(samples))
         forced = False
         if self._t0 is None:
             self._t0 = int(t0_ns) if t0_ns is not None else 0
@@ -352,9 +371,11 @@ class FeatureEngine:
                 self._run_stage()
                 self._fill_gap(round(gap))
                 forced = True            # the gap may have finished epochs: emit now
-        n = x.shape[0]
         self._seen += n
-        if self._fin is not None and n <= _STAGE_MAX:
+        if self._fin is not None and n <= _STAGE_MAX and self._staged == 0 and (
+                forced or self._seen >= self._next):
+            k = self._feed(_as_samples(x))      # nothing staged and due now: no copy
+        elif self._fin is not None and n <= _STAGE_MAX:
             s = self._staged
             if s + n > self._stage.shape[0]:
                 grown = np.empty((max(s + n, 2 * self._stage.shape[0], 256), 3))
@@ -385,6 +406,7 @@ class FeatureEngine:
         if self._closed:
             return EpochTable.empty()
         self._closed = True
+        self._next = -1                  # push's hot path is closed too
         if self._t0 is None:
             return EpochTable.empty()
         self._run_stage()
