@@ -6,7 +6,7 @@ import types
 from pathlib import Path
 
 from movereg.signal._jit import source_stamp
-from movereg.signal._kernels import counts, engine
+from movereg.signal._kernels import counts, emit, engine
 
 
 def test_source_stamp_follows_the_file_contents(tmp_path: Path) -> None:
@@ -22,9 +22,9 @@ def test_source_stamp_follows_the_file_contents(tmp_path: Path) -> None:
     assert source_stamp(ghost) == source_stamp(types.ModuleType("ghost"))
 
 
-def test_fused_entry_is_keyed_on_the_counts_source() -> None:
-    """feed() calls the counts kernel of another file; Numba's cache key includes the
-    closure's contents, so the counts source's stamp must be there."""
+def test_fused_entry_is_keyed_on_the_sources_it_calls() -> None:
+    """feed() calls the counts and emission kernels of other files; Numba's cache key
+    includes the closure's contents, so their sources' stamp must be there."""
     closure = engine.feed.py_func.__closure__
     assert closure is not None
-    assert source_stamp(counts) in [cell.cell_contents for cell in closure]
+    assert source_stamp(counts, emit) in [cell.cell_contents for cell in closure]

@@ -66,6 +66,9 @@ def _layout() -> tuple[tuple[str, int, int], ...]:
 
 
 _LAYOUT = _layout()
+# emission arrays: rows (columns of the table) per dtype
+_N_OUT_F = _k.N_RF + _e.N_OF_EXTRA
+_N_OUT_I = _k.N_RI + _e.N_OI_EXTRA
 _S_IABS = _k.S_IABS
 _S_N10 = _k.S_N10
 _S_BASE = _k.S_BASE
@@ -176,6 +179,9 @@ def _plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> _Plan:
     pf[_k.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
     pf[_k.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
     pf[_k.PF_RD] = rd
+    pf[_k.PF_EPOCH_NS] = epoch_s * 1e9
+    pf[_k.PF_EPOCH_S] = epoch_s
+    pf[_k.PF_CUTS:_k.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
     flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
     ca = 2 * M + 4
     cd = nbw * B + tmax + 2
@@ -304,6 +310,9 @@ class FeatureEngine:
         self._rows_f = np.full((8, _k.N_RF), np.nan)
         self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
         self._no_counts = np.zeros((0, 3), dtype=np.int64)
+        # zero-width emission arrays: feed() leaves the final rows in the store
+        self._no_out = (np.empty((_N_OUT_F, 0)), np.empty((_N_OUT_I, 0), dtype=np.int64),
+                        np.empty((_e.N_OB, 0), dtype=np.int8))
         self._L = p.L
         self._n10 = p.n10
         # the kernel's arguments after (x, vals, final); the row store is last (see _grow_rows)
@@ -365,6 +374,7 @@ class FeatureEngine:
         forced = False
         if self._t0 is None:
             self._t0 = int(t0_ns) if t0_ns is not None else 0
+            self._si[_k.S_T0] = self._t0
         elif t0_ns is not None:
             gap = (t0_ns - self._t0) / self._dt_ns - self._seen
             if gap >= 0.5:
@@ -374,7 +384,7 @@ class FeatureEngine:
         self._seen += n
         if self._fin is not None and n <= _STAGE_MAX and self._staged == 0 and (
                 forced or self._seen >= self._next):
-            k = self._feed(_as_samples(x))      # nothing staged and due now: no copy
+            out = self._feed_emit(_as_samples(x))   # nothing staged and due now: no copy
         elif self._fin is not None and n <= _STAGE_MAX:
             s = self._staged
             if s + n > self._stage.shape[0]:
@@ -387,16 +397,15 @@ class FeatureEngine:
                 self._staged = s
                 return _EMPTY
             self._staged = 0
-            k = self._feed(self._stage[:s])
+            out = self._feed_emit(self._stage[:s])
         else:
             self._run_stage()
             x = _as_samples(x)
-            if n <= _CHUNK:
-                k = self._feed(x)
-            else:
-                for s in range(0, n, _CHUNK):
-                    k = self._feed(x[s:s + _CHUNK])
-        out = self._emit(k) if k > 0 else _EMPTY
+            s = 0
+            while n - s > _CHUNK:                   # long blocks in bounded steps
+                self._feed(x[s:s + _CHUNK])
+                s += _CHUNK
+            out = self._feed_emit(x[s:] if s else x)
         if self._fin is not None:
             self._next = self._final_at(self._si.item(_S_BASE))
         return out
@@ -439,16 +448,28 @@ class FeatureEngine:
             n_missing -= m
 
     def _feed(self, x: np.ndarray) -> int:
-        """Run a block through counts and the kernel; return the number of final rows."""
-        # the per-push hot path: one kernel call for counts and features
-        si = self._si
-        # rows the block can touch: 10-Hz counts never run ahead of the samples, so the
-        # sample position bounds both (+1 for a value finishing a sample late)
-        need = (si.item(_S_IABS) + x.shape[0]) // self._L + 3 - si.item(_S_BASE)
-        if need > self._rows_f.shape[0]:
-            self._grow_rows(need)
-        k: int = _feed_kernel(x, *self._args)
-        return k
+        """Run a block through counts and the kernel; return the number of final rows
+        (they stay in the row store)."""
+        while True:
+            k: int = _feed_kernel(x, *self._args, *self._no_out)
+            if k >= 0:
+                return k
+            self._grow_rows(-k)                     # the kernel changed nothing
+
+    def _feed_emit(self, x: np.ndarray) -> EpochTable:
+        """Run a block through counts and the kernel; emit every final row (the per-push
+        hot path: one kernel call for counts, features and emission)."""
+        while True:
+            cap = self._rows_f.shape[0]
+            outs = (np.empty((_N_OUT_F, cap)), np.empty((_N_OUT_I, cap), dtype=np.int64),
+                    np.empty((_e.N_OB, cap), dtype=np.int8))
+            k: int = _feed_kernel(x, *self._args, *outs)
+            if k >= 0:
+                break
+            self._grow_rows(-k)                     # the kernel changed nothing
+        if k == 0:
+            return _EMPTY
+        return EpochTable._from_packed(outs, _LAYOUT, k)
 
     def _run(self, x: np.ndarray, vals: np.ndarray, *, final: bool) -> int:
         si = self._si
@@ -474,15 +495,15 @@ class FeatureEngine:
         si = self._si
         base = si.item(_S_BASE)
         ready = base + k
-        out_f = np.empty((_k.N_RF + _e.N_OF_EXTRA, k))
-        out_i = np.empty((_k.N_RI + _e.N_OI_EXTRA, k), dtype=np.int64)
+        out_f = np.empty((_N_OUT_F, k))
+        out_i = np.empty((_N_OUT_I, k), dtype=np.int64)
         out_b = np.empty((_e.N_OB, k), dtype=np.int8)
         _e.emit_rows(self._rows_f, self._rows_i, k, _k.RI_CX, _k.RI_NW, _k.RF_ENMO,
                      self._t0 if self._t0 is not None else 0, base, self._epoch_ns,
                      self.epoch_s, self._cuts, out_f, out_i, out_b)
         si[_k.S_BASE] = ready
         # packed: per-column views only when a consumer asks for .columns
-        return EpochTable._from_packed((out_f, out_i, out_b), _LAYOUT)
+        return EpochTable._from_packed((out_f, out_i, out_b), _LAYOUT, k)
 
 
 @functools.lru_cache(maxsize=64)

@@ -48,12 +48,13 @@ class EpochTable:
     Tables are read-only: do not modify their arrays or lists.
     """
 
-    __slots__ = ("_columns", "_lists", "_packed")
+    __slots__ = ("_columns", "_lists", "_n", "_packed")
 
     def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
         self._columns: Mapping[str, np.ndarray] | None = columns
         self._packed: tuple[tuple[np.ndarray, ...], Layout] | None = None
         self._lists: dict[str, list[Any]] | None = None
+        self._n = -1
         n = None
         for name in _NAMES:
             if name not in columns:
@@ -76,19 +77,22 @@ class EpochTable:
         table._columns = columns
         table._packed = None
         table._lists = None
+        table._n = -1
         return table
 
     @classmethod
-    def _from_packed(cls, arrays: tuple[np.ndarray, ...], layout: Layout) -> EpochTable:
+    def _from_packed(cls, arrays: tuple[np.ndarray, ...], layout: Layout,
+                     n: int) -> EpochTable:
         """Wrap packed columns the engine built to the schema (no validation: hot path).
 
-        ``arrays``: 2-D arrays, one row per column and one column per epoch (at least
-        one array has a row); ``layout`` places every schema column in them.
+        ``arrays``: 2-D arrays, one row per column, one column per epoch in their first
+        ``n`` columns (the rest is unused); ``layout`` places every schema column there.
         """
         table = object.__new__(cls)
         table._columns = None
         table._packed = (arrays, layout)
         table._lists = None
+        table._n = n
         return table
 
     def __repr__(self) -> str:
@@ -101,6 +105,9 @@ class EpochTable:
         if cols is None:
             assert self._packed is not None
             arrays, layout = self._packed
+            n = self._n
+            if arrays[0].shape[1] != n:
+                arrays = tuple(a[:, :n] for a in arrays)
             cols = {name: arrays[kind][row] for name, kind, row in layout}
             self._columns = cols
         return cols
@@ -111,7 +118,8 @@ class EpochTable:
         if lists is None:
             if self._packed is not None:
                 arrays, layout = self._packed
-                rows = [a.tolist() for a in arrays]
+                n = self._n
+                rows = [(a if a.shape[1] == n else a[:, :n]).tolist() for a in arrays]
                 lists = {name: rows[kind][row] for name, kind, row in layout}
             else:
                 lists = {name: col.tolist() for name, col in self.columns.items()}
@@ -135,8 +143,8 @@ class EpochTable:
     @property
     def n(self) -> int:
         """Number of epochs (rows)."""
-        if self._packed is not None:
-            return int(self._packed[0][0].shape[1])
+        if self._n >= 0:
+            return self._n
         return int(self.columns["epoch_start"].shape[0])
 
     def __len__(self) -> int:

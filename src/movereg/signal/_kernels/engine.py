@@ -30,6 +30,7 @@ import numpy as np
 
 from movereg.signal._jit import jit_fma, source_stamp
 from movereg.signal._kernels import counts as _c
+from movereg.signal._kernels import emit as _e
 
 # --- integer parameters (pi) --------------------------------------------------------------
 PI_L = 0            # samples per epoch
@@ -62,7 +63,10 @@ PF_MINVALID = 7     # minimum valid share of a rhythm window
 PF_NWSD = 8         # non-wear SD criterion, g
 PF_NWRANGE = 9      # non-wear range criterion, g
 PF_RD = 10          # decimated rate, Hz
-N_PF = 11
+PF_EPOCH_NS = 11    # epoch length, ns (emission: epoch starts)
+PF_EPOCH_S = 12     # epoch length, s
+PF_CUTS = 13        # 13..15 intensity-zone cut-points, mg
+N_PF = 16
 
 # --- integer state (si) -------------------------------------------------------------------
 S_IABS = 0          # raw samples processed
@@ -100,7 +104,8 @@ S_KR = 31
 S_TB = 32
 S_TR = 33
 S_BT = 34
-N_SI = 35
+S_T0 = 35           # UTC ns of the stream's first sample (emission: epoch starts)
+N_SI = 36
 
 # --- float state (sf) ---------------------------------------------------------------------
 F_LAST = 0          # 0..2 last valid raw sample
@@ -821,21 +826,35 @@ def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, 
 
 
 def _make_feed(stamp: int) -> Any:
-    """Build :func:`feed`; ``stamp`` (the counts kernel's source digest) sits in its
-    closure, hence in Numba's cache key: an edit to ``counts.py`` recompiles it (Numba's
-    cache checks only the caller's own file, and ``feed`` calls the counts kernel)."""
+    """Build :func:`feed`; ``stamp`` (the digest of the counts and emission kernels'
+    sources) sits in its closure, hence in Numba's cache key: an edit to those files
+    recompiles it (Numba's cache checks only the caller's own file)."""
 
     @jit_fma
     def feed(x: np.ndarray, istore: np.ndarray, fstore: np.ndarray, rows_f: np.ndarray,
-             rows_i: np.ndarray) -> int:
-        """Counts and features of samples ``x`` (n, 3) g in one call (the streaming hot
-        path: one dispatch per push instead of two). Returns what :func:`process` returns.
+             rows_i: np.ndarray, out_f: np.ndarray, out_i: np.ndarray,
+             out_b: np.ndarray) -> int:
+        """Counts, features and emission of samples ``x`` (n, 3) g in one call (the
+        streaming hot path: one dispatch per push instead of three).
+
+        Returns the number ``k`` of final rows. With outputs of at least one column
+        (``out_*`` as :func:`movereg.signal._kernels.emit.emit_rows` takes them, as many
+        columns as the row store has rows) those rows are written there and dropped from
+        the store; with zero columns they stay (as :func:`process` leaves them). Returns
+        ``-need`` and changes nothing if the row store has fewer than ``need`` rows.
 
         The counts stream's parameters and state live in the stores (``CI_*`` in
         ``istore``, ``LY_C*`` offsets in ``fstore``), bound there by the wrapper.
         """
-        if stamp < 0:                  # never: ties the compiled code to the counts source
-            return -1
+        if stamp < 0:                  # never: ties the compiled code to the sources
+            return 0
+        pi = istore[0:N_PI]
+        si = istore[N_PI:N_PI + N_SI]
+        # rows the block can touch: 10-Hz counts never run ahead of the samples, so the
+        # sample position bounds both (+1 for a value finishing a sample late)
+        need = (si[S_IABS] + x.shape[0]) // pi[PI_L] + 3 - si[S_BASE]
+        if need > rows_f.shape[0]:
+            return -need
         ly = istore[N_PI + N_SI:N_PI + N_SI + N_LY]
         ipar = istore[CI_IPAR:CI_IPAR + _c.N_IPAR]
         cis = istore[CI_ISTATE:CI_ISTATE + 3 * _c.N_ISTATE].reshape((3, _c.N_ISTATE))
@@ -845,16 +864,24 @@ def _make_feed(stamp: int) -> Any:
         coef = fstore[o:o + _c.N_COEF]
         o = ly[LY_CFSTATE]
         cfs = fstore[o:o + 3 * _c.N_FSTATE].reshape((3, _c.N_FSTATE))
-        fs = fstore[ly[LY_PF] + PF_FS]
+        o = ly[LY_PF]
+        pf = fstore[o:o + N_PF]
         # as CountsStream._max_values: an upper bound on the 10-Hz values n samples finish
-        cvals = np.empty((int(x.shape[0] * 10.0 / fs) + 8, 3), dtype=np.int64)
-        k = _c.counts_push_packed(x, ipar, fpar, coef, cfs, cis, cvals)
-        return process(x, cvals[:k], False, istore, fstore, rows_f, rows_i)
+        cvals = np.empty((int(x.shape[0] * 10.0 / pf[PF_FS]) + 8, 3), dtype=np.int64)
+        kc = _c.counts_push_packed(x, ipar, fpar, coef, cfs, cis, cvals)
+        k = process(x, cvals[:kc], False, istore, fstore, rows_f, rows_i)
+        if k > 0 and out_f.shape[1] > 0:
+            base = si[S_BASE]
+            _e.emit_rows(rows_f, rows_i, k, RI_CX, RI_NW, RF_ENMO, si[S_T0], base,
+                         pf[PF_EPOCH_NS], pf[PF_EPOCH_S], pf[PF_CUTS:PF_CUTS + 3], out_f,
+                         out_i, out_b)
+            si[S_BASE] = base + k
+        return k
 
     return feed
 
 
-feed = _make_feed(source_stamp(_c))
+feed = _make_feed(source_stamp(_c, _e))
 
 
 @jit_fma
