@@ -8,7 +8,10 @@ Kernels read no mutable globals; a kernel's helpers live in its own file.
 :func:`jit_fma` adds exactly one of those flags, ``contract`` (a multiply and an add may
 fuse into one FMA, rounded once): results stay deterministic for any chunking (the same
 code runs on every sample) but differ from separate rounding in the last bits. The
-feature engine uses it; the counts kernels do not (they reproduce ActiLife bit for bit).
+feature engine and the counts filters use it; the counts' 1-mg rounding does not (a
+fused ``x·1000 + 1.5·2**52`` would round the exact product, not the product ActiLife
+rounds). Fusion only happens between instructions that both allow it, so a helper
+compiled with :func:`jit` keeps its own arithmetic when inlined into a caller.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any, TypeVar
 
 from numba import njit
 
-__all__ = ["JIT_FMA_OPTIONS", "JIT_OPTIONS", "jit", "jit_fma", "jit_inline", "source_stamp"]
+__all__ = ["JIT_FMA_OPTIONS", "JIT_OPTIONS", "jit", "jit_fma", "jit_fma_inline", "jit_inline",
+           "source_stamp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +54,12 @@ def jit_inline(func: F) -> F:
 def jit_fma(func: F) -> F:
     """Like :func:`jit`, with multiply-adds fused (``fastmath={"contract"}``)."""
     compiled: F = njit(**JIT_FMA_OPTIONS)(func)
+    return compiled
+
+
+def jit_fma_inline(func: F) -> F:
+    """Like :func:`jit_inline`, with multiply-adds fused (``fastmath={"contract"}``)."""
+    compiled: F = njit(inline="always", **JIT_FMA_OPTIONS)(func)
     return compiled
 
 

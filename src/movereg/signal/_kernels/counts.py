@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from movereg.signal._jit import jit, jit_inline
+from movereg.signal._jit import jit, jit_fma, jit_fma_inline
 
 __all__ = [
     "BPF_A",
@@ -101,6 +101,9 @@ _ROUND_MAGIC = 6755399441055744.0  # 1.5·2**52: v + M - M rounds v half to even
 def _round_half_away(v: float) -> float:
     """Round to the nearest whole number, ties away from zero (ActiLife's 1 mg rounding).
 
+    Compiled without multiply-add fusion (plain :func:`jit`), also when inlined into the
+    fused counts kernel: ``v`` must be the rounded product the caller computed.
+
     Half-to-even by the magic-number trick (fast), then a tie (``v - r`` is exactly
     ±0.5, an exact subtraction) is moved away from zero; ``|v| < 2**51`` (values in mg).
     """
@@ -110,7 +113,7 @@ def _round_half_away(v: float) -> float:
     return r
 
 
-@jit_inline
+@jit_fma_inline
 def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
                scale: float) -> float:
     """One 30-Hz value through axis ``ax``'s band-pass (direct form II transposed, as
@@ -128,7 +131,7 @@ def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
     return float(np.floor(t))
 
 
-@jit
+@jit_fma
 def counts_push(
     samples: np.ndarray,
     interp: bool,
