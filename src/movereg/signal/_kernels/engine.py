@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from movereg.signal._jit import jit_fma, source_stamp
+from movereg.signal._jit import jit_fma, jit_fma_inline, source_stamp
 from movereg.signal._kernels import counts as _c
 from movereg.signal._kernels import emit as _e
 
@@ -183,6 +183,21 @@ NW_SS = 4
 NW_MN = 7
 NW_MX = 10
 N_NW = 13
+
+
+@jit_fma_inline
+def _crossing(v: float, thr: float, above: int, i: int, last: int,
+              refr: int) -> tuple[int, int, int]:
+    """One step of an impact detector: an upward crossing of ``thr`` at sample ``i`` at
+    least ``refr`` samples after the ``last`` one is an event.
+
+    Returns ``(events 0 or 1, index of the last event, 1 if v >= thr else 0)``.
+    """
+    if v >= thr:
+        if above == 0 and i - last >= refr:
+            return 1, i, 1
+        return 0, last, 1
+    return 0, last, 0
 
 
 @jit_fma
@@ -1088,21 +1103,10 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
                     aboveh = 0
                 else:
                     rf = math.sqrt(rf2)
-                    # an impact: an upward threshold crossing >= refractory after the last
-                    if rf >= imp:
-                        if above == 0 and i - lastimp >= refr:
-                            nimp += 1
-                            lastimp = i
-                        above = 1
-                    else:
-                        above = 0
-                    if rf >= hard:
-                        if aboveh == 0 and i - lasthard >= refr:
-                            nhard += 1
-                            lasthard = i
-                        aboveh = 1
-                    else:
-                        aboveh = 0
+                    c, lastimp, above = _crossing(rf, imp, above, i, lastimp, refr)
+                    nimp += c
+                    c, lasthard, aboveh = _crossing(rf, hard, aboveh, i, lasthard, refr)
+                    nhard += c
             px = fx
             py = fy
             pz = fz
