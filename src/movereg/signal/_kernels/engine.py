@@ -17,8 +17,8 @@ Three sub-streams finish an epoch at different times and are joined in the row s
 
 Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
 Helpers of the kernel live in this file (Numba's cache does not see cross-file edits); the
-one cross-file call, :func:`feed` -> the counts kernel, carries the counts source's digest
-in its cache key (:func:`movereg.signal._jit.source_stamp`).
+one cross-file caller, :func:`feed` (-> the counts and emission kernels), carries those
+sources' digest in its cache key (:func:`movereg.signal._jit.source_stamp`).
 """
 
 from __future__ import annotations
@@ -266,24 +266,20 @@ def _select(a: np.ndarray, n: int, k: int) -> float:
         kk = k - lo
         if nlt <= kk < nle:
             return p
+        # k among the values < p: move those to the front and keep a[lo:lo+nlt]; else
+        # move the values <= p to the front and keep the values > p, a[lo+nle:hi]
+        left = kk < nlt
         st = lo
-        if kk < nlt:                    # keep the values < p, in a[lo:lo+nlt]
-            for i in range(lo, hi):
-                x = a[i]
-                y = a[st]
-                c = x < p
-                a[i] = y if c else x
-                a[st] = x if c else y
-                st += 1 if c else 0
+        for i in range(lo, hi):
+            x = a[i]
+            y = a[st]
+            c = x < p if left else x <= p
+            a[i] = y if c else x
+            a[st] = x if c else y
+            st += 1 if c else 0
+        if left:
             hi = lo + nlt
-        else:                           # keep the values > p, in a[lo+nle:hi]
-            for i in range(lo, hi):
-                x = a[i]
-                y = a[st]
-                c = x <= p
-                a[i] = y if c else x
-                a[st] = x if c else y
-                st += 1 if c else 0
+        else:
             lo = lo + nle
     return a[lo]
 
