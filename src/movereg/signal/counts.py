@@ -335,16 +335,6 @@ class CountsStream:
         """Upper bound on the 10-Hz values ``n`` samples can finish."""
         return int(n * COUNTS_RATE_HZ / self._fs) + 8
 
-    def _push_into(self, x: np.ndarray, out: np.ndarray) -> int:
-        """:meth:`push` without validation or allocation (the feature engine's hot path).
-
-        ``x`` float64 C-contiguous (n, 3); ``out`` int64 with at least
-        ``_max_values(n)`` rows. Returns the number of rows written.
-        """
-        k: int = counts_push_packed(x, self._ipar, self._fpar, self._coef, self._fstate,
-                                    self._istate, out)
-        return k
-
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         n = x.shape[0]
         out = np.empty((self._max_values(n), 3), dtype=np.int64)
