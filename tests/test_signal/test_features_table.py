@@ -24,6 +24,7 @@ from movereg.signal import (
     vigorous_bouts,
     write_data_dictionary,
 )
+from movereg.signal.table import columns_as_lists
 
 T0 = 1_767_225_600_000_000_000      # 2026-01-01T00:00:00Z
 
@@ -94,7 +95,7 @@ def test_packed_tables_from_the_engine_read_like_plain_ones() -> None:
         plain = EpochTable({k: v.copy() for k, v in t.columns.items()})
         assert set(t.columns) == set(t.names) and repr(t) == f"EpochTable(n={t.n})"
         lists = t.column_lists()
-        assert lists is t.column_lists()                              # cached
+        assert lists is t.column_lists() is columns_as_lists(t)       # cached
         want = plain.column_lists()
         assert list(lists) == list(want)
         for name in t.names:
@@ -105,6 +106,8 @@ def test_packed_tables_from_the_engine_read_like_plain_ones() -> None:
         assert t.slice(0, 1).equals(plain.slice(0, 1))
     whole = EpochTable.concat(emitted)
     assert whole.equals(extract_features(x, 50.0, t0_ns=T0, epoch_s=1.0))
+    other = type("TableLike", (), {"columns": {"epoch_start": np.zeros(2)}, "n": 2})()
+    assert columns_as_lists(other) is other.columns       # any table-like: its columns
 
 
 def test_data_dictionary_covers_every_column(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ from movereg.pipeline.resume import (
     table_tail,
     trimmed,
 )
+from movereg.signal.table import columns_as_lists
 
 __all__ = ["Band", "BandFactory", "Hub"]
 
@@ -471,9 +472,7 @@ class Hub:
             return
         writer.add_epochs(run.device_id, table)
         run.epochs += n
-        as_lists = getattr(table, "column_lists", None)
-        columns = as_lists() if as_lists is not None else table.columns
-        for msg in epoch_messages(columns, n, device_id=run.device_id,
+        for msg in epoch_messages(columns_as_lists(table), n, device_id=run.device_id,
                                   child_id=run.child_id, session_id=run.session_id,
                                   rx_ns=rx_ns):
             self.broadcaster.publish(msg)

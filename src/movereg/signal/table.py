@@ -13,7 +13,7 @@ import numpy as np
 from movereg.errors import ParameterError
 from movereg.signal.schema import EPOCH_COLUMNS
 
-__all__ = ["EpochTable", "iso_utc"]
+__all__ = ["EpochTable", "columns_as_lists", "iso_utc"]
 
 _NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
 _DTYPES = {name: np.dtype(dt) for name, dt in EPOCH_COLUMNS}
@@ -103,23 +103,25 @@ class EpochTable:
         """``{name: 1-D array}`` for every column of the schema."""
         cols = self._columns
         if cols is None:
-            assert self._packed is not None
-            arrays, layout = self._packed
-            n = self._n
-            if arrays[0].shape[1] != n:
-                arrays = tuple(a[:, :n] for a in arrays)
+            arrays, layout = self._packed_rows()
             cols = {name: arrays[kind][row] for name, kind, row in layout}
             self._columns = cols
         return cols
+
+    def _packed_rows(self) -> tuple[tuple[np.ndarray, ...], Layout]:
+        """The packed arrays cut to this table's ``n`` epochs, and their layout."""
+        assert self._packed is not None
+        arrays, layout = self._packed
+        n = self._n
+        return tuple(a if a.shape[1] == n else a[:, :n] for a in arrays), layout
 
     def column_lists(self) -> dict[str, list[Any]]:
         """Every column as a list of Python scalars (for SQLite and JSON); cached."""
         lists = self._lists
         if lists is None:
             if self._packed is not None:
-                arrays, layout = self._packed
-                n = self._n
-                rows = [(a if a.shape[1] == n else a[:, :n]).tolist() for a in arrays]
+                arrays, layout = self._packed_rows()
+                rows = [a.tolist() for a in arrays]
                 lists = {name: rows[kind][row] for name, kind, row in layout}
             else:
                 lists = {name: col.tolist() for name, col in self.columns.items()}
@@ -208,6 +210,14 @@ class EpochTable:
             else:
                 arrays.append(pa.array(col))
         pq.write_table(pa.Table.from_arrays(arrays, names=list(_NAMES)), str(path))
+
+
+def columns_as_lists(table: Any) -> Mapping[str, Any]:
+    """A table's columns for SQLite and JSON: :meth:`EpochTable.column_lists` where the
+    table has it (one conversion, cached), else its ``.columns`` (any table-like)."""
+    as_lists = getattr(table, "column_lists", None)
+    columns: Mapping[str, Any] = as_lists() if as_lists is not None else table.columns
+    return columns
 
 
 def _fmt(v: object) -> object:

@@ -12,6 +12,7 @@ import numpy as np
 from movereg.errors import NotFoundError, ValidationError
 from movereg.models import Gap, SampleBlock
 from movereg.signal.schema import EPOCH_COLUMNS
+from movereg.signal.table import columns_as_lists
 from movereg.storage._core import StoreCore, now_ns
 from movereg.storage._db import map_errors
 from movereg.storage.records import DeviceRecord, GapRecord, RawChunk
@@ -70,8 +71,7 @@ def decode_samples(data: bytes, n: int) -> np.ndarray:
 def _epoch_rows(device_id: str, table: EpochTableLike) -> tuple[list[str], list[tuple[Any, ...]]]:
     # an EpochTable converts its (packed) columns to lists in one go; other tables have
     # their columns checked and converted here
-    as_lists = getattr(table, "column_lists", None)
-    cols: Mapping[str, Any] = as_lists() if as_lists is not None else table.columns
+    cols = columns_as_lists(table)
     if "epoch_start" not in cols or "epoch_s" not in cols:
         raise ValidationError("epoch table needs epoch_start and epoch_s columns")
     unknown = set(cols) - set(EPOCH_NAMES)
