@@ -27,6 +27,10 @@ import math
 from typing import Any
 
 import numpy as np
+from numba.core import cgutils, types
+from numba.core import config as numba_config
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from movereg.signal._jit import jit_fma, jit_fma_inline, source_stamp
 from movereg.signal._kernels import counts as _c
@@ -183,6 +187,78 @@ NW_SS = 4
 NW_MN = 7
 NW_MX = 10
 N_NW = 13
+
+
+# --- borrowed arrays -----------------------------------------------------------------------
+# Numba reference-counts arrays: every view, and every array argument of a call that is not
+# inlined, costs an increment and a decrement (out-of-line calls, atomic when the array owns
+# a meminfo). Per hop and per push that was as much as the work itself. The kernels below
+# therefore run on *borrowed* arrays: the same data, shape and strides with no meminfo, so
+# those updates do nothing. A borrowed array is valid only while the array it was taken
+# from is alive: the entry points borrow their own arguments and never return or store
+# what they borrowed.
+
+
+@intrinsic
+def _jit_borrow(typingctx: Any, a: Any) -> Any:
+    """``a`` without reference counting (valid while ``a`` itself is alive)."""
+    if not isinstance(a, types.Array):
+        return None
+    sig = a(a)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ary = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(sig.return_type)(context, builder)
+        populate_array(out, data=ary.data, shape=ary.shape, strides=ary.strides,
+                       itemsize=ary.itemsize, meminfo=None)
+        return out._getvalue()
+
+    return sig, codegen
+
+
+@intrinsic
+def _jit_view(typingctx: Any, a: Any, offset: Any, shape: Any) -> Any:
+    """``a[offset:offset + prod(shape)].reshape(shape)`` for a 1-D C-contiguous ``a``,
+    borrowed (no reference counting) and unchecked: the layout in ``istore``/``fstore``
+    guarantees the bounds (:func:`store_shapes`)."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and isinstance(offset, types.Integer)
+            and isinstance(shape, (types.Tuple, types.UniTuple))
+            and all(isinstance(d, types.Integer) for d in shape.types)):
+        return None
+    retty = a.copy(ndim=len(shape), layout="C")
+    sig = retty(a, offset, shape)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ary = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(retty)(context, builder)
+        off = context.cast(builder, args[1], sig.args[1], types.intp)
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[2]), sig.args[2].types,
+                                strict=True)]
+        strides = [ary.itemsize]
+        for d in reversed(dims[1:]):
+            strides.insert(0, builder.mul(strides[0], d))
+        populate_array(out, data=builder.gep(ary.data, [off]), shape=dims, strides=strides,
+                       itemsize=ary.itemsize, meminfo=None)
+        return out._getvalue()
+
+    return sig, codegen
+
+
+def _py_borrow(a: np.ndarray) -> np.ndarray:
+    """:func:`_jit_borrow` as plain Python (``NUMBA_DISABLE_JIT=1``, the coverage run)."""
+    return a
+
+
+def _py_view(a: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`_jit_view` as plain Python (``NUMBA_DISABLE_JIT=1``, the coverage run)."""
+    return a[offset:offset + math.prod(shape)].reshape(shape)
+
+
+_NO_JIT = bool(getattr(numba_config, "DISABLE_JIT", 0))
+_borrow: Any = _py_borrow if _NO_JIT else _jit_borrow
+_view: Any = _py_view if _NO_JIT else _jit_view
 
 
 @jit_fma_inline
@@ -439,11 +515,16 @@ def _end_hop_posture(pf: np.ndarray, si: np.ndarray, sf: np.ndarray) -> None:
         sf[F_HOPSUM + a] = 0.0
 
 
-@jit_fma
+@jit_fma_inline
 def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
               sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
               scratch: np.ndarray, rows_f: np.ndarray) -> None:
-    """Evaluate rhythm hop ``j`` from its window's block sums; close its epoch if last."""
+    """Evaluate rhythm hop ``j`` from its window's block sums; close its epoch if last.
+
+    Inlined into :func:`_run_bins`, and 2-D indexing instead of row views in its loops:
+    an ordinary call or a view costs reference-count updates (out-of-line calls), which
+    per hop cost as much as the work (see :func:`_jit_borrow`).
+    """
     B = pi[PI_B]
     nbw = pi[PI_NBW]
     half = nbw // 2
@@ -464,22 +545,21 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             en += bstat[b % nb, 3]
     wd = nbw * B
     if nv >= pf[PF_MINVALID] * wd:
-        s = scratch[0]
         for t in range(tmax + 1):
-            s[t] = 0.0
+            scratch[0, t] = 0.0
         for b in range(b0, b0 + nbw):
             if b >= 0:
-                row = bacc[b % nb]
+                rb = b % nb
                 for t in range(tmax + 1):
-                    s[t] += row[t]
+                    scratch[0, t] += bacc[rb, t]
         if pi[PI_GATE] == 0:
-            gate = math.sqrt(s[0] / nv) if s[0] > 0.0 else 0.0
+            gate = math.sqrt(scratch[0, 0] / nv) if scratch[0, 0] > 0.0 else 0.0
         else:
             mean_r = sr / nv
             v = sr2 / nv - mean_r * mean_r
             gate = math.sqrt(v) if v > 0.0 else 0.0
         si[S_HEVAL] += 1
-        if gate >= pf[PF_GATE] and s[0] > 0.0:
+        if gate >= pf[PF_GATE] and scratch[0, 0] > 0.0:
             # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2,
             # from the window's block sums by sliding: E2(tau) = E2(tau-1) + |d(we-1+tau)|^2
             # - |d(ws+tau-1)|^2. The differences first (independent: vectorised), then
@@ -489,21 +569,22 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
             n1 = we - ws
             # dbuf holds each value twice (at k % cd and k % cd + cd): contiguous from base
             base = ws % cd
-            d0 = dbuf[0]
-            d1 = dbuf[1]
-            d2 = dbuf[2]
+            # (unsigned indices: no negative-index handling in the vectorised loop)
+            for t in range(1, tmax + 1):
+                pa = np.uint64(base + n1 - 1 + t)
+                ps = np.uint64(base + t - 1)
+                scratch[2, t] = ((dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa]
+                                  + dbuf[2, pa] * dbuf[2, pa])
+                                 - (dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps]
+                                    + dbuf[2, ps] * dbuf[2, ps]))
+            e = en
+            scratch[1, 0] = e
+            for t in range(1, tmax + 1):
+                e += scratch[2, t]
+                scratch[1, t] = e if e > 0.0 else 0.0
+            s = scratch[0]
             e2 = scratch[1]
             rho = scratch[2]
-            for t in range(1, tmax + 1):
-                pa = base + n1 - 1 + t
-                ps = base + t - 1
-                rho[t] = ((d0[pa] * d0[pa] + d1[pa] * d1[pa] + d2[pa] * d2[pa])
-                          - (d0[ps] * d0[ps] + d1[ps] * d1[ps] + d2[ps] * d2[ps]))
-            e = en
-            e2[0] = e
-            for t in range(1, tmax + 1):
-                e += rho[t]
-                e2[t] = e if e > 0.0 else 0.0
             # normalised autocorrelation (a branch-free loop: vectorised square roots and
             # divisions), then the first negative lag in a loop of its own
             s0 = s[0]
@@ -775,14 +856,15 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     """Entry point: :func:`_process` on the arrays packed in ``istore``/``fstore``.
 
     Seven arguments instead of twenty: each array argument costs about 50 ns of
-    unboxing per call, which a 1-s streaming push pays every time.
+    unboxing per call, which a 1-s streaming push pays every time. The kernels below
+    run on borrowed views of them (:func:`_jit_borrow`, :func:`_jit_view`).
 
     Returns the number of rows at the front of the row store that are final (all
     three parts done; with ``final``, every epoch started).
     """
-    pi = istore[0:N_PI]
-    si = istore[N_PI:N_PI + N_SI]
-    ly = istore[N_PI + N_SI:N_PI + N_SI + N_LY]
+    pi = _view(istore, 0, (N_PI,))
+    si = _view(istore, N_PI, (N_SI,))
+    ly = _view(istore, N_PI + N_SI, (N_LY,))
     nsos = pi[PI_NSOS]
     tm1 = pi[PI_TMAX] + 1
     L = pi[PI_L]
@@ -791,33 +873,33 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     cd2 = ly[LY_CD2]
     nb = ly[LY_NB]
     o = ly[LY_PF]
-    pf = fstore[o:o + N_PF]
+    pf = _view(fstore, o, (N_PF,))
     o = ly[LY_SOS]
-    sos = fstore[o:o + nsos * 6].reshape((nsos, 6))
+    sos = _view(fstore, o, (nsos, 6))
     o = ly[LY_ZI]
-    zi = fstore[o:o + nsos * 2].reshape((nsos, 2))
+    zi = _view(fstore, o, (nsos, 2))
     o = ly[LY_FLAPW]
-    flapw = fstore[o:o + tm1]
+    flapw = _view(fstore, o, (tm1,))
     o = ly[LY_SF]
-    sf = fstore[o:o + N_SF]
+    sf = _view(fstore, o, (N_SF,))
     o = ly[LY_ZS]
-    zs = fstore[o:o + nsos * 6].reshape((nsos, 3, 2))
+    zs = _view(fstore, o, (nsos, 3, 2))
     o = ly[LY_EBUF]
-    ebuf = fstore[o:o + 2 * L].reshape((2, L))
+    ebuf = _view(fstore, o, (2, L))
     o = ly[LY_NW]
-    nw = fstore[o:o + nwr * N_NW].reshape((nwr, N_NW))
+    nw = _view(fstore, o, (nwr, N_NW))
     o = ly[LY_ABUF]
-    abuf = fstore[o:o + ca * 4].reshape((ca, 4))
+    abuf = _view(fstore, o, (ca, 4))
     o = ly[LY_DBUF]
-    dbuf = fstore[o:o + 3 * cd2].reshape((3, cd2))
+    dbuf = _view(fstore, o, (3, cd2))
     o = ly[LY_BACC]
-    bacc = fstore[o:o + nb * tm1].reshape((nb, tm1))
+    bacc = _view(fstore, o, (nb, tm1))
     o = ly[LY_BSTAT]
-    bstat = fstore[o:o + nb * N_BSTAT].reshape((nb, N_BSTAT))
+    bstat = _view(fstore, o, (nb, N_BSTAT))
     o = ly[LY_SCRATCH]
-    scratch = fstore[o:o + 3 * tm1].reshape((3, tm1))
-    _process(x, cvals, final, pi, pf, sos, zi, flapw, si, sf, zs, ebuf, nw, abuf, dbuf,
-             bacc, bstat, scratch, rows_f, rows_i)
+    scratch = _view(fstore, o, (3, tm1))
+    _process(_borrow(x), _borrow(cvals), final, pi, pf, sos, zi, flapw, si, sf, zs, ebuf, nw,
+             abuf, dbuf, bacc, bstat, scratch, _borrow(rows_f), _borrow(rows_i))
     if final:
         return si[S_ADONE] - si[S_BASE]
     return min(si[S_ADONE], si[S_BDONE], si[S_N10] // pi[PI_N10]) - si[S_BASE]
@@ -859,28 +941,26 @@ def _make_feed(stamp: int) -> Any:
         """
         if stamp < 0:                  # never: ties the compiled code to the sources
             return 0
-        pi = istore[0:N_PI]
-        si = istore[N_PI:N_PI + N_SI]
+        pi = _view(istore, 0, (N_PI,))
+        si = _view(istore, N_PI, (N_SI,))
         # rows the block can touch: 10-Hz counts never run ahead of the samples, so the
         # sample position bounds both (+1 for a value finishing a sample late)
         need = (si[S_IABS] + x.shape[0]) // pi[PI_L] + 3 - si[S_BASE]
         if need > rows_f.shape[0]:
             return -need
-        ly = istore[N_PI + N_SI:N_PI + N_SI + N_LY]
-        ipar = istore[CI_IPAR:CI_IPAR + _c.N_IPAR]
-        cis = istore[CI_ISTATE:CI_ISTATE + 3 * _c.N_ISTATE].reshape((3, _c.N_ISTATE))
-        o = ly[LY_CFPAR]
-        fpar = fstore[o:o + _c.N_FPAR]
-        o = ly[LY_CCOEF]
-        coef = fstore[o:o + _c.N_COEF]
-        o = ly[LY_CFSTATE]
-        cfs = fstore[o:o + 3 * _c.N_FSTATE].reshape((3, _c.N_FSTATE))
-        o = ly[LY_PF]
-        pf = fstore[o:o + N_PF]
+        ly = _view(istore, N_PI + N_SI, (N_LY,))
+        ipar = _view(istore, CI_IPAR, (_c.N_IPAR,))
+        cis = _view(istore, CI_ISTATE, (3, _c.N_ISTATE))
+        fpar = _view(fstore, ly[LY_CFPAR], (_c.N_FPAR,))
+        coef = _view(fstore, ly[LY_CCOEF], (_c.N_COEF,))
+        cfs = _view(fstore, ly[LY_CFSTATE], (3, _c.N_FSTATE))
+        pf = _view(fstore, ly[LY_PF], (N_PF,))
         # as CountsStream._max_values: an upper bound on the 10-Hz values n samples finish
         cvals = np.empty((int(x.shape[0] * 10.0 / pf[PF_FS]) + 8, 3), dtype=np.int64)
-        kc = _c.counts_push_packed(x, ipar, fpar, coef, cfs, cis, cvals)
-        k = process(x, cvals[:kc], False, istore, fstore, rows_f, rows_i)
+        xb = _borrow(x)
+        kc = _c.counts_push_packed(xb, ipar, fpar, coef, cfs, cis, _borrow(cvals))
+        k = process(xb, _borrow(cvals)[:kc], False, _borrow(istore), _borrow(fstore),
+                    _borrow(rows_f), _borrow(rows_i))
         if k > 0 and out_f.shape[1] > 0:
             base = si[S_BASE]
             _e.emit_rows(rows_f, rows_i, k, RI_CX, RI_NW, RF_ENMO, si[S_T0], base,
@@ -1286,7 +1366,8 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
     sf[F_BINSUM] = bx
     sf[F_BINSUM + 1] = by
     sf[F_BINSUM + 2] = bz
-    _run_bins(bins, nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    _run_bins(_borrow(bins), nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch,
+              rows_f)
 
     if final:
         H = pi[PI_H]
