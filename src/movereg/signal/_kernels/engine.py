@@ -195,8 +195,10 @@ N_NW = 13
 # a meminfo). Per hop and per push that was as much as the work itself. The kernels below
 # therefore run on *borrowed* arrays: the same data, shape and strides with no meminfo, so
 # those updates do nothing. A borrowed array is valid only while the array it was taken
-# from is alive: the entry points borrow their own arguments and never return or store
-# what they borrowed.
+# from is alive. Only an entry point's own arguments are borrowed (the caller holds them
+# for the whole call), never a local allocation: Numba frees a local array after the last
+# use of its variable, which would be the borrowing itself. Nothing borrowed is returned
+# or stored.
 
 
 @intrinsic
@@ -958,9 +960,9 @@ def _make_feed(stamp: int) -> Any:
         # as CountsStream._max_values: an upper bound on the 10-Hz values n samples finish
         cvals = np.empty((int(x.shape[0] * 10.0 / pf[PF_FS]) + 8, 3), dtype=np.int64)
         xb = _borrow(x)
-        kc = _c.counts_push_packed(xb, ipar, fpar, coef, cfs, cis, _borrow(cvals))
-        k = process(xb, _borrow(cvals)[:kc], False, _borrow(istore), _borrow(fstore),
-                    _borrow(rows_f), _borrow(rows_i))
+        kc = _c.counts_push_packed(xb, ipar, fpar, coef, cfs, cis, cvals)
+        k = process(xb, cvals[:kc], False, _borrow(istore), _borrow(fstore), _borrow(rows_f),
+                    _borrow(rows_i))
         if k > 0 and out_f.shape[1] > 0:
             base = si[S_BASE]
             _e.emit_rows(rows_f, rows_i, k, RI_CX, RI_NW, RF_ENMO, si[S_T0], base,
@@ -1366,8 +1368,7 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
     sf[F_BINSUM] = bx
     sf[F_BINSUM + 1] = by
     sf[F_BINSUM + 2] = bz
-    _run_bins(_borrow(bins), nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch,
-              rows_f)
+    _run_bins(bins, nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
 
     if final:
         H = pi[PI_H]
