@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy.signal import sosfilt
 
-from movereg.signal._kernels import engine as K
+from movereg.signal._kernels import layout as K
 from movereg.signal.counts import CountsStream
 from movereg.signal.features import _plan, zone_of
 from movereg.signal.params import FeatureConfig

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from movereg.signal._kernels.engine import _percentile, _select
+from movereg.signal._kernels.epoch import _percentile, _select
 
 # values drawn from few levels give many ties (a still band's jerk is exactly 0 g/s)
 _values = st.one_of(

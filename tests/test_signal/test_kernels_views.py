@@ -1,4 +1,4 @@
-"""Borrowed views of the packed stores (engine._view, engine._borrow) against numpy."""
+"""Borrowed views of the packed stores (views.borrow_view, views.borrow) against numpy."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from movereg.signal._kernels import engine
+from movereg.signal._kernels import views
 
 
 @njit(cache=False)
 def _view_2d(a: np.ndarray, o: int, r: int, c: int) -> np.ndarray:
-    v = engine._view(a, o, (r, c))
+    v = views.borrow_view(a, o, (r, c))
     out = np.empty((r, c))
     for i in range(r):
         for j in range(c):
@@ -23,7 +23,7 @@ def _view_2d(a: np.ndarray, o: int, r: int, c: int) -> np.ndarray:
 
 @njit(cache=False)
 def _view_3d_sum(a: np.ndarray, o: int, d0: int) -> float:
-    v = engine._view(a, o, (d0, 3, 2))      # mixed literal and variable extents
+    v = views.borrow_view(a, o, (d0, 3, 2))      # mixed literal and variable extents
     s = 0.0
     for i in range(d0):
         for j in range(3):
@@ -34,7 +34,7 @@ def _view_3d_sum(a: np.ndarray, o: int, d0: int) -> float:
 
 @njit(cache=False)
 def _borrowed_row_sums(a: np.ndarray) -> np.ndarray:
-    b = engine._borrow(a)
+    b = views.borrow(a)
     out = np.zeros(b.shape[0])
     for i in range(b.shape[0]):
         row = b[i]                          # a view of a borrowed array

@@ -235,7 +235,7 @@ class CountsStream:
         """Keep parameters and state in the caller's arrays from now on.
 
         The feature engine passes views into its packed stores, so that one kernel call
-        runs counts and features (:func:`movereg.signal._kernels.engine.feed`). The
+        runs counts and features (:func:`movereg.signal._kernels.feed.feed`). The
         current values are copied in; the arrays must have the shapes and dtypes of this
         stream's own.
         """

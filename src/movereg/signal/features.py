@@ -28,6 +28,8 @@ import numpy as np
 from movereg.errors import ParameterError
 from movereg.signal._kernels import emit as _e
 from movereg.signal._kernels import engine as _k
+from movereg.signal._kernels import feed as _fd
+from movereg.signal._kernels import layout as _ly
 from movereg.signal.params import FeatureConfig
 from movereg.signal.schema import EPOCH_COLUMNS, ZONE_NO_DATA
 from movereg.signal.table import EpochTable
@@ -67,8 +69,8 @@ def _layout() -> tuple[tuple[str, int, int], ...]:
 
 _LAYOUT = _layout()
 # emission arrays: rows (columns of the table) per dtype
-_N_OUT_F = _k.N_RF + _e.N_OF_EXTRA
-_N_OUT_I = _k.N_RI + _e.N_OI_EXTRA
+_N_OUT_F = _ly.N_RF + _e.N_OF_EXTRA
+_N_OUT_I = _ly.N_RI + _e.N_OI_EXTRA
 
 
 _Outs = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -79,11 +81,11 @@ def _emission_arrays(cap: int) -> _Outs:
     return (np.empty((_N_OUT_F, cap)), np.empty((_N_OUT_I, cap), dtype=np.int64),
             np.empty((_e.N_OB, cap), dtype=np.int8))
 
-_S_IABS = _k.S_IABS
-_S_N10 = _k.S_N10
-_S_BASE = _k.S_BASE
+_S_IABS = _ly.S_IABS
+_S_N10 = _ly.S_N10
+_S_BASE = _ly.S_BASE
 _process = _k.process
-_feed_kernel = _k.feed
+_feed_kernel = _fd.feed
 
 
 def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
@@ -160,38 +162,38 @@ def _plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> _Plan:
     if gate_kind is None:
         raise ParameterError(f"rhythm_gate must be 'vector_rms' or 'resultant_sd', "
                              f"got {cfg.rhythm_gate!r}")
-    pi = np.zeros(_k.N_PI, dtype=np.int64)
-    pi[_k.PI_L] = L
-    pi[_k.PI_H] = H
-    pi[_k.PI_Q] = q
-    pi[_k.PI_B] = B
-    pi[_k.PI_NBW] = nbw
-    pi[_k.PI_M] = M
-    pi[_k.PI_TMIN] = tmin
-    pi[_k.PI_TMAX] = tmax
-    pi[_k.PI_REFR] = refr
-    pi[_k.PI_LB] = lb
-    pi[_k.PI_NWBACK] = back
-    pi[_k.PI_NWMIN] = nwmin
-    pi[_k.PI_N10] = n10
-    pi[_k.PI_NWAXES] = cfg.nonwear_min_axes
-    pi[_k.PI_GATE] = gate_kind
-    pi[_k.PI_NSOS] = sos.shape[0]
-    pf = np.zeros(_k.N_PF, dtype=np.float64)
-    pf[_k.PF_FS] = fs_hz
-    pf[_k.PF_CLIP] = cfg.clip_g
-    pf[_k.PF_IMPACT] = cfg.impact_g
-    pf[_k.PF_HARD] = cfg.hard_impact_g
-    pf[_k.PF_POSTURE] = cfg.posture_change_deg
-    pf[_k.PF_GATE] = cfg.rhythm_gate_mg / 1000.0
-    pf[_k.PF_RTHR] = cfg.rhythm_threshold
-    pf[_k.PF_MINVALID] = cfg.rhythm_min_valid
-    pf[_k.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
-    pf[_k.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
-    pf[_k.PF_RD] = rd
-    pf[_k.PF_EPOCH_NS] = epoch_s * 1e9
-    pf[_k.PF_EPOCH_S] = epoch_s
-    pf[_k.PF_CUTS:_k.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
+    pi = np.zeros(_ly.N_PI, dtype=np.int64)
+    pi[_ly.PI_L] = L
+    pi[_ly.PI_H] = H
+    pi[_ly.PI_Q] = q
+    pi[_ly.PI_B] = B
+    pi[_ly.PI_NBW] = nbw
+    pi[_ly.PI_M] = M
+    pi[_ly.PI_TMIN] = tmin
+    pi[_ly.PI_TMAX] = tmax
+    pi[_ly.PI_REFR] = refr
+    pi[_ly.PI_LB] = lb
+    pi[_ly.PI_NWBACK] = back
+    pi[_ly.PI_NWMIN] = nwmin
+    pi[_ly.PI_N10] = n10
+    pi[_ly.PI_NWAXES] = cfg.nonwear_min_axes
+    pi[_ly.PI_GATE] = gate_kind
+    pi[_ly.PI_NSOS] = sos.shape[0]
+    pf = np.zeros(_ly.N_PF, dtype=np.float64)
+    pf[_ly.PF_FS] = fs_hz
+    pf[_ly.PF_CLIP] = cfg.clip_g
+    pf[_ly.PF_IMPACT] = cfg.impact_g
+    pf[_ly.PF_HARD] = cfg.hard_impact_g
+    pf[_ly.PF_POSTURE] = cfg.posture_change_deg
+    pf[_ly.PF_GATE] = cfg.rhythm_gate_mg / 1000.0
+    pf[_ly.PF_RTHR] = cfg.rhythm_threshold
+    pf[_ly.PF_MINVALID] = cfg.rhythm_min_valid
+    pf[_ly.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
+    pf[_ly.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
+    pf[_ly.PF_RD] = rd
+    pf[_ly.PF_EPOCH_NS] = epoch_s * 1e9
+    pf[_ly.PF_EPOCH_S] = epoch_s
+    pf[_ly.PF_CUTS:_ly.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
     flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
     ca = 2 * M + 4
     cd = nbw * B + tmax + 2
@@ -286,40 +288,40 @@ class FeatureEngine:
         self._counts = CountsStream(self.fs_hz)
         # every kernel array except the row store lives in two packed stores (fewer kernel
         # arguments per push); the attributes below are views into them
-        shapes = _k.store_shapes(p.pi, p.ca, p.cd, p.nb)
+        shapes = _ly.store_shapes(p.pi, p.ca, p.cd, p.nb)
         sizes = [math.prod(sh) for sh in shapes]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._istore = np.zeros(_k.N_ISTORE, dtype=np.int64)
-        self._istore[:_k.N_PI] = p.pi
-        ly = self._istore[_k.N_PI + _k.N_SI:]
+        self._istore = np.zeros(_ly.N_ISTORE, dtype=np.int64)
+        self._istore[:_ly.N_PI] = p.pi
+        ly = self._istore[_ly.N_PI + _ly.N_SI:]
         ly[:len(shapes)] = offsets
-        ly[_k.LY_CA] = p.ca
-        ly[_k.LY_CD2] = 2 * p.cd
-        ly[_k.LY_NB] = p.nb
+        ly[_ly.LY_CA] = p.ca
+        ly[_ly.LY_CD2] = 2 * p.cd
+        ly[_ly.LY_NB] = p.nb
         self._fstore = np.zeros(int(sum(sizes)), dtype=np.float64)
         views = [self._fstore[o:o + n].reshape(sh)
                  for o, n, sh in zip(offsets.tolist(), sizes, shapes, strict=True)]
         (pf, sos, zi, flapw, self._sf, self._zs, self._ebuf, self._nw, self._abuf,
          self._dbuf, self._bacc, self._bstat, self._scratch, cfpar, ccoef, cfstate) = views
         # the counts stream keeps its parameters and state in the stores (one kernel call
-        # per push runs both: _k.feed)
+        # per push runs both: _fd.feed)
         ist = self._istore
-        self._counts._bind(ist[_k.CI_IPAR:_k.CI_ISTATE], cfpar, ccoef, cfstate,
-                           ist[_k.CI_ISTATE:_k.N_ISTORE].reshape(3, -1))
+        self._counts._bind(ist[_ly.CI_IPAR:_ly.CI_ISTATE], cfpar, ccoef, cfstate,
+                           ist[_ly.CI_ISTATE:_ly.N_ISTORE].reshape(3, -1))
         pf[:] = p.pf
         self._pf = pf
         sos[:] = p.sos
         zi[:] = p.zi
         flapw[:] = p.flapw
-        self._si = self._istore[_k.N_PI:_k.N_PI + _k.N_SI]
-        self._si[_k.S_LASTIMP] = -(1 << 62)
-        self._si[_k.S_LASTHARD] = -(1 << 62)
-        self._sf[_k.F_PREVANG] = np.nan
-        self._sf[_k.F_HBESTHZ] = np.nan
-        self._nw[:, _k.NW_MN:_k.NW_MN + 3] = np.inf
-        self._nw[:, _k.NW_MX:_k.NW_MX + 3] = -np.inf
-        self._rows_f = np.full((8, _k.N_RF), np.nan)
-        self._rows_i = np.zeros((8, _k.N_RI), dtype=np.int64)
+        self._si = self._istore[_ly.N_PI:_ly.N_PI + _ly.N_SI]
+        self._si[_ly.S_LASTIMP] = -(1 << 62)
+        self._si[_ly.S_LASTHARD] = -(1 << 62)
+        self._sf[_ly.F_PREVANG] = np.nan
+        self._sf[_ly.F_HBESTHZ] = np.nan
+        self._nw[:, _ly.NW_MN:_ly.NW_MN + 3] = np.inf
+        self._nw[:, _ly.NW_MX:_ly.NW_MX + 3] = -np.inf
+        self._rows_f = np.full((8, _ly.N_RF), np.nan)
+        self._rows_i = np.zeros((8, _ly.N_RI), dtype=np.int64)
         self._no_counts = np.zeros((0, 3), dtype=np.int64)
         # zero-width emission arrays: feed() leaves the final rows in the store
         self._no_out = _emission_arrays(0)
@@ -381,7 +383,7 @@ class FeatureEngine:
         forced = False
         if self._t0 is None:
             self._t0 = int(t0_ns) if t0_ns is not None else 0
-            self._si[_k.S_T0] = self._t0
+            self._si[_ly.S_T0] = self._t0
         elif t0_ns is not None:
             gap = (t0_ns - self._t0) / self._dt_ns - self._seen
             if gap >= 0.5:
@@ -489,8 +491,8 @@ class FeatureEngine:
 
     def _grow_rows(self, need: int) -> None:
         cap = max(need, 2 * self._rows_f.shape[0])
-        rf = np.full((cap, _k.N_RF), np.nan)
-        ri = np.zeros((cap, _k.N_RI), dtype=np.int64)
+        rf = np.full((cap, _ly.N_RF), np.nan)
+        ri = np.zeros((cap, _ly.N_RI), dtype=np.int64)
         old = self._rows_f.shape[0]
         rf[:old] = self._rows_f
         ri[:old] = self._rows_i
@@ -504,10 +506,10 @@ class FeatureEngine:
         pf = self._pf
         base = si.item(_S_BASE)
         outs = _emission_arrays(k)
-        _e.emit_rows(self._rows_f, self._rows_i, k, _k.RI_CX, _k.RI_NW, _k.RF_ENMO,
-                     si.item(_k.S_T0), base, pf.item(_k.PF_EPOCH_NS),
-                     pf.item(_k.PF_EPOCH_S), pf[_k.PF_CUTS:_k.PF_CUTS + 3], *outs)
-        si[_k.S_BASE] = base + k
+        _e.emit_rows(self._rows_f, self._rows_i, k, _ly.RI_CX, _ly.RI_NW, _ly.RF_ENMO,
+                     si.item(_ly.S_T0), base, pf.item(_ly.PF_EPOCH_NS),
+                     pf.item(_ly.PF_EPOCH_S), pf[_ly.PF_CUTS:_ly.PF_CUTS + 3], *outs)
+        si[_ly.S_BASE] = base + k
         # packed: per-column views only when a consumer asks for .columns
         return EpochTable._from_packed(outs, _LAYOUT, k)
 
