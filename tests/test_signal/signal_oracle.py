@@ -12,15 +12,16 @@ import numpy as np
 from scipy.signal import sosfilt
 
 from movereg.signal._kernels import layout as K
+from movereg.signal._plan import make_plan
 from movereg.signal.counts import CountsStream
-from movereg.signal.features import _plan, zone_of
+from movereg.signal.features import zone_of
 from movereg.signal.params import FeatureConfig
 
 
 def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | None = None,
                  t0_ns: int = 0) -> dict[str, np.ndarray]:
     cfg = cfg or FeatureConfig()
-    p = _plan(fs, epoch_s, cfg)
+    p = make_plan(fs, epoch_s, cfg)
     pi = p.pi
     L = int(pi[K.PI_L])
     H = int(pi[K.PI_H])

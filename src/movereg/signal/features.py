@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from movereg.signal._kernels import emit as _e
 from movereg.signal._kernels import engine as _k
 from movereg.signal._kernels import feed as _fd
 from movereg.signal._kernels import layout as _ly
+from movereg.signal._plan import make_plan
 from movereg.signal.params import FeatureConfig
 from movereg.signal.schema import EPOCH_COLUMNS, ZONE_NO_DATA
 from movereg.signal.table import EpochTable
@@ -98,131 +98,6 @@ def zone_of(enmo_mg: np.ndarray, config: FeatureConfig | None = None) -> np.ndar
     return z
 
 
-def _as_int(value: float, what: str) -> int:
-    r = round(value)
-    if r < 1 or abs(value - r) > 1e-6 * max(1.0, abs(value)):
-        raise ParameterError(f"{what} must be a whole number of samples, got {value:g}")
-    return int(r)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Derived integer/float parameters and array sizes for one (fs, epoch, config)."""
-
-    pi: np.ndarray
-    pf: np.ndarray
-    sos: np.ndarray
-    zi: np.ndarray
-    flapw: np.ndarray
-    n10: int
-    L: int
-    ca: int
-    cd: int
-    nb: int
-    lag_s: float
-
-
-def _plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> _Plan:
-    from scipy.signal import butter, sosfilt_zi
-
-    if not (math.isfinite(fs_hz) and 1.0 <= fs_hz <= 10_000.0):
-        raise ParameterError(f"sampling rate must be 1..10000 Hz, got {fs_hz!r}")
-    if not (math.isfinite(epoch_s) and 0.1 <= epoch_s <= 86_400.0):
-        raise ParameterError(f"epoch length must be 0.1..86400 s, got {epoch_s!r}")
-    L = _as_int(epoch_s * fs_hz, f"epoch {epoch_s:g} s at {fs_hz:g} Hz")
-    n10 = _as_int(epoch_s * 10.0, f"epoch {epoch_s:g} s at the 10-Hz counts rate")
-    H = max(1, round(epoch_s / cfg.rhythm_hop_s))
-    if L % H:
-        raise ParameterError(
-            f"epoch of {L} samples cannot be split into {H} hops of {cfg.rhythm_hop_s:g} s")
-    hs = L // H
-    hop_s = hs / fs_hz
-    # decimation: the largest divisor q of the hop with fs/q >= rhythm_rate_hz
-    q = 1
-    for cand in range(1, hs + 1):
-        if hs % cand == 0 and fs_hz / cand >= cfg.rhythm_rate_hz:
-            q = cand
-    rd = fs_hz / q
-    B = hs // q
-    nbw = max(1, round(cfg.rhythm_window_s / hop_s))
-    M = max(1, round(cfg.rhythm_ma_s * rd / 2.0))
-    tmax = max(2, math.floor(cfg.rhythm_max_lag_s * rd))
-    tmin = max(1, math.ceil(cfg.rhythm_min_lag_s * rd - 1e-9))
-    refr = max(1, round(cfg.impact_refractory_s * fs_hz))
-    lb = max(1, round(cfg.nonwear_step_s * fs_hz))
-    back = max(0, round(cfg.nonwear_window_s / cfg.nonwear_step_s) - 1)
-    nwmin = round(cfg.nonwear_min_coverage * cfg.nonwear_window_s * fs_hz)
-    if cfg.lowpass_order != 4:
-        raise ParameterError("lowpass_order: only 4 (two second-order sections) is supported")
-    fc = min(cfg.lowpass_hz, 0.45 * fs_hz)
-    sos = np.ascontiguousarray(butter(cfg.lowpass_order, fc, fs=fs_hz, output="sos"),
-                               dtype=np.float64)
-    zi = np.ascontiguousarray(sosfilt_zi(sos), dtype=np.float64)
-    gate_kind = {"vector_rms": 0, "resultant_sd": 1}.get(cfg.rhythm_gate)
-    if gate_kind is None:
-        raise ParameterError(f"rhythm_gate must be 'vector_rms' or 'resultant_sd', "
-                             f"got {cfg.rhythm_gate!r}")
-    pi = np.zeros(_ly.N_PI, dtype=np.int64)
-    pi[_ly.PI_L] = L
-    pi[_ly.PI_H] = H
-    pi[_ly.PI_Q] = q
-    pi[_ly.PI_B] = B
-    pi[_ly.PI_NBW] = nbw
-    pi[_ly.PI_M] = M
-    pi[_ly.PI_TMIN] = tmin
-    pi[_ly.PI_TMAX] = tmax
-    pi[_ly.PI_REFR] = refr
-    pi[_ly.PI_LB] = lb
-    pi[_ly.PI_NWBACK] = back
-    pi[_ly.PI_NWMIN] = nwmin
-    pi[_ly.PI_N10] = n10
-    pi[_ly.PI_NWAXES] = cfg.nonwear_min_axes
-    pi[_ly.PI_GATE] = gate_kind
-    pi[_ly.PI_NSOS] = sos.shape[0]
-    pf = np.zeros(_ly.N_PF, dtype=np.float64)
-    pf[_ly.PF_FS] = fs_hz
-    pf[_ly.PF_CLIP] = cfg.clip_g
-    pf[_ly.PF_IMPACT] = cfg.impact_g
-    pf[_ly.PF_HARD] = cfg.hard_impact_g
-    pf[_ly.PF_POSTURE] = cfg.posture_change_deg
-    pf[_ly.PF_GATE] = cfg.rhythm_gate_mg / 1000.0
-    pf[_ly.PF_RTHR] = cfg.rhythm_threshold
-    pf[_ly.PF_MINVALID] = cfg.rhythm_min_valid
-    pf[_ly.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
-    pf[_ly.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
-    pf[_ly.PF_RD] = rd
-    pf[_ly.PF_EPOCH_NS] = epoch_s * 1e9
-    pf[_ly.PF_EPOCH_S] = epoch_s
-    pf[_ly.PF_CUTS:_ly.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
-    flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
-    ca = 2 * M + 4
-    cd = nbw * B + tmax + 2
-    nb = nbw + (tmax + B - 1) // B + 3
-    lag_s = (nbw // 2 + 1) * hop_s + (tmax + M) / rd
-    return _Plan(pi, pf, sos, zi, flapw, n10, L, ca, cd, nb, lag_s)
-
-
-def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndarray:
-    """Lag weights turning autocorrelation sums into the power share of ``f_lo..f_hi``.
-
-    Band power = sum over lags of R(tau) times the band-pass impulse response (Wiener-
-    Khinchin), tapered with a Parzen lag window of ``tmax`` lags (Blackman-Tukey estimate).
-    Returns ``w`` with ``share = sum(w * S) / S[0]`` for one-sided lag sums ``S``.
-    """
-    lo = min(f_lo, rate_hz / 2.0) / rate_hz
-    hi = min(f_hi, rate_hz / 2.0) / rate_hz
-    tau = np.arange(tmax + 1, dtype=np.float64)
-    h = np.empty(tmax + 1)
-    h[0] = 2.0 * (hi - lo)
-    t = tau[1:]
-    h[1:] = (np.sin(2 * np.pi * hi * t) - np.sin(2 * np.pi * lo * t)) / (np.pi * t)
-    u = tau / (tmax + 1)
-    parzen = np.where(u <= 0.5, 1 - 6 * u**2 + 6 * u**3, 2 * (1 - u) ** 3)
-    w = h * parzen
-    w[1:] *= 2.0
-    return np.ascontiguousarray(w)
-
-
 def _as_samples(samples: Any) -> np.ndarray:
     if (isinstance(samples, np.ndarray) and samples.dtype == np.float64 and samples.ndim == 2
             and samples.shape[1] == 3 and samples.flags.c_contiguous):
@@ -283,7 +158,7 @@ class FeatureEngine:
         self._stage = np.empty((0, 3))
         self._staged = 0
         self._seen = 0               # samples consumed: in the kernels' state + staged
-        p = _plan(self.fs_hz, self.epoch_s, self.config)
+        p = make_plan(self.fs_hz, self.epoch_s, self.config)
         self._p = p
         self._counts = CountsStream(self.fs_hz)
         # every kernel array except the row store lives in two packed stores (fewer kernel
