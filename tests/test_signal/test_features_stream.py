@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,16 +86,15 @@ import numpy as np
 # M_MMAP_THRESHOLD fixed at 64 KiB: every large buffer is unmapped as soon as it is freed,
 # so a kernel reading a buffer after freeing it crashes instead of reading stale data
 assert ctypes.CDLL("libc.so.6").mallopt(-3, 65536) == 1
+sys.path.insert(0, sys.argv[1])
+from test_features_stream import T0, _signal
 from movereg.signal import EpochTable, FeatureEngine, extract_features
-rng = np.random.default_rng(7)
-fs, n, t0 = 100.0, 300_000, 1_800_000_000_000_000_000
-t = np.arange(n) / fs
-x = rng.normal(0, 0.05, (n, 3)) + [0.1, 0.2, 0.97]
-x[:, 0] += 0.4 * np.sin(2 * np.pi * 1.1 * t) * (t % 12 < 7)
+fs, n = 100.0, 300_000
+x = _signal(7, fs, n)
 x[123_456:124_000] = np.nan
-want = extract_features(x, fs, t0_ns=t0)          # kernel calls of 262,144 samples
+want = extract_features(x, fs, t0_ns=T0)          # kernel calls of 262,144 samples
 eng = FeatureEngine(fs)
-parts = [eng.push(x[i:i + 100], t0 + i * 10_000_000) for i in range(0, n, 100)]
+parts = [eng.push(x[i:i + 100], T0 + i * 10_000_000) for i in range(0, n, 100)]
 got = EpochTable.concat([*parts, eng.flush()])
 assert got.n == want.n == 600, (got.n, want.n)
 assert got.equals(want, rtol=1e-9)
@@ -107,7 +107,8 @@ def test_long_blocks_never_read_freed_buffers() -> None:
     """Long blocks (the kernel's working arrays become large allocations) equal 1-s
     pushes, in a process whose allocator unmaps large buffers when they are freed: the
     kernels must not use a buffer after Numba has freed it (a borrowed local would)."""
-    r = subprocess.run([sys.executable, "-c", _LONG_BLOCK_CHECK], capture_output=True,
+    here = str(Path(__file__).resolve().parent)       # the signal generator: _signal
+    r = subprocess.run([sys.executable, "-c", _LONG_BLOCK_CHECK, here], capture_output=True,
                        text=True, timeout=600, check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
 
