@@ -119,7 +119,6 @@ from movereg.signal._kernels.views import borrow, borrow_view
 __all__ = ["process"]
 
 
-
 @jit_fma_inline
 def _crossing(v: float, thr: float, above: int, i: int, last: int,
               refr: int) -> tuple[int, int, int]:

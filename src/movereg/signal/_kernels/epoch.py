@@ -55,7 +55,6 @@ from movereg.signal._kernels.layout import (
 __all__ = ["end_epoch_a", "end_hop_posture"]
 
 
-
 @jit_fma
 def _nonwear_flag(nw: np.ndarray, pi: np.ndarray, pf: np.ndarray, si: np.ndarray) -> int:
     """GGIR-2013 criterion on the current block so far plus the filled previous blocks."""

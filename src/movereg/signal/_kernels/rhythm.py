@@ -57,7 +57,6 @@ from movereg.signal._kernels.layout import (
 __all__ = ["end_bin", "missing_bin", "run_bins"]
 
 
-
 @jit_fma_inline
 def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
               sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,

@@ -43,7 +43,7 @@ def _jit_borrow(typingctx: Any, a: Any) -> Any:
 
 
 @intrinsic
-def _jit_view(typingctx: Any, a: Any, offset: Any, shape: Any) -> Any:
+def _jit_borrow_view(typingctx: Any, a: Any, offset: Any, shape: Any) -> Any:
     """``a[offset:offset + prod(shape)].reshape(shape)`` for a 1-D C-contiguous ``a``,
     borrowed (no reference counting) and unchecked: the layout in ``istore``/``fstore``
     guarantees the bounds (:func:`movereg.signal._kernels.layout.store_shapes`)."""
@@ -77,8 +77,8 @@ def _py_borrow(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _py_view(a: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
-    """:func:`_jit_view` as plain Python (``NUMBA_DISABLE_JIT=1``, the coverage run)."""
+def _py_borrow_view(a: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`_jit_borrow_view` as plain Python (``NUMBA_DISABLE_JIT=1``, the coverage run)."""
     return a[offset:offset + math.prod(shape)].reshape(shape)
 
 
@@ -86,4 +86,4 @@ _NO_JIT = bool(getattr(numba_config, "DISABLE_JIT", 0))
 #: ``a`` borrowed (see the module docstring)
 borrow: Any = _py_borrow if _NO_JIT else _jit_borrow
 #: ``a[offset:offset + prod(shape)].reshape(shape)``, borrowed and unchecked
-borrow_view: Any = _py_view if _NO_JIT else _jit_view
+borrow_view: Any = _py_borrow_view if _NO_JIT else _jit_borrow_view
