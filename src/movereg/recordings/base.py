@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import InputFileError, ParameterError
+from movereg.recordings.qc import RecordingQC
 
 __all__ = ["Recording", "hash_serial", "snap_rate"]
 
@@ -96,6 +97,13 @@ class Recording(ABC):
         self.meta = meta
         #: ADC grid (LSB per g) the samples were restored to, or None (see adc_grid).
         self.adc_lsb_per_g: float | None = None
+        #: Grid samples expected (for progress bars) when known, else ``None``.
+        self.n_samples_estimate: int | None = n_samples
+        #: Quality control: rates, times, samples read and skipped (device readers fill
+        #: it while streaming; complete once :meth:`chunks` has run to the end).
+        self.qc = RecordingQC(format=str(meta.get("format", "")),
+                              device=str(meta.get("device", "")),
+                              serial=str(meta.get("serial", "") or ""), fs_hz=self.fs_hz)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(path={str(self.path)!r}, fs_hz={self.fs_hz}, "

@@ -9,6 +9,8 @@ from movereg.recordings.adc_grid import AdcGrid, parse_adc_grid
 from movereg.recordings.base import Recording
 from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording
 from movereg.recordings.csvfile import CsvRecording
+from movereg.recordings.cwa import CwaRecording
+from movereg.recordings.devicetime import parse_tz
 from movereg.recordings.parquetfile import ParquetRecording
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
@@ -28,7 +30,7 @@ def recording_stem(path: Path) -> str:
 
 
 def open_recording(path: str | Path, *, fs_hz: float | None = None,
-                   adc_grid: AdcGrid = "auto") -> Recording:
+                   adc_grid: AdcGrid = "auto", tz: str | None = None) -> Recording:
     """Open a recording file for streaming.
 
     Parameters
@@ -44,11 +46,22 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
         when the values provably are such (:mod:`movereg.recordings.adc_grid`);
         ``"off"`` reads values as written; a number (LSB per g) rounds every value to
         that grid.
+    tz
+        Device files (CWA, GT3X, GENEActiv): the IANA zone (``"Europe/Berlin"``) of the
+        computer that set the device's clock; its offset at that time (DST-aware) turns
+        the local clock into UTC. Without it the file's own offset is used, else UTC is
+        assumed (``rec.qc.tz_source == "assumed"``).
 
     Returns
     -------
     Recording
-        ``.chunks(n)`` streams float64 ``(n, 3)`` g with UTC ns start times.
+        ``.chunks(n)`` streams float64 ``(n, 3)`` g with UTC ns start times on a
+        uniform grid at ``rec.fs_hz``; device files are resampled from the device's own
+        timestamps (:mod:`movereg.recordings.devicetime`). ``rec.meta`` holds the
+        header facts (``measured_fs_hz`` for device files), ``rec.qc`` the quality
+        control (:class:`~movereg.recordings.qc.RecordingQC`: measured rate, first/last
+        sample, samples read and skipped with reasons, damaged spans, gaps, clipping;
+        complete after a full pass).
 
     Raises
     ------
@@ -68,8 +81,11 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
         raise InputFileError(str(p), f"sampling rate must be > 0 Hz, got {fs_hz}")
     low = p.name.lower()
     suffix = p.suffix.lower()
+    zone = parse_tz(tz)
+    if suffix == ".cwa":
+        return CwaRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix in BINARY_SUFFIXES:
-        return ActfastRecording(p, fs_hz=fs_hz)
+        return ActfastRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix == ".parquet":
         return ParquetRecording(p, fs_hz=fs_hz)
     if low.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
