@@ -86,6 +86,9 @@ class Recording(ABC):
         serial is the raw value: hash it with :func:`hash_serial` before exporting it.
     """
 
+    #: True where the reader fills ``qc`` itself (device readers); else chunks() counts.
+    QC_WHILE_READING = False
+
     def __init__(self, path: Path, fs_hz: float, t0_ns: int, n_samples: int | None,
                  meta: dict[str, Any]) -> None:
         if not fs_hz > 0:
@@ -136,7 +139,17 @@ class Recording(ABC):
         have = 0
         buf_t0 = self.t0_ns  # time of the first buffered sample
         next_t = float(self.t0_ns)  # nominal time of the next sample (no-timestamp files)
+        own = not self.QC_WHILE_READING
+        if own:
+            self.qc.samples_read = 0
         for new_seg, block, times in self._blocks():
+            if own and block.shape[0]:
+                self.qc.samples_read += int(block.shape[0])
+                if self.qc.first_sample_ns is None:
+                    self.qc.first_sample_ns = (int(times[0]) if times is not None
+                                               else round(next_t))
+                self.qc.last_sample_ns = (int(times[-1]) if times is not None else
+                                          round(next_t + (block.shape[0] - 1) * dt))
             if new_seg and have:
                 yield buf_t0, _join(buf)
                 buf, have = [], 0
@@ -155,6 +168,8 @@ class Recording(ABC):
                     buf, have = [], 0
         if have:
             yield buf_t0, _join(buf)
+        if own:
+            self.qc.complete = True
 
     def read_all(self, chunk: int = 1 << 18) -> tuple[int, np.ndarray]:
         """The whole recording as one array (gaps filled with NaN rows): small files only.

@@ -161,6 +161,8 @@ class ActfastRecording(Recording):
     (:attr:`qc`) is complete after a full pass of :meth:`chunks`.
     """
 
+    QC_WHILE_READING = True
+
     #: piece sizes: GENEActiv pages, GT3X log bytes (about 1 M samples each)
     BIN_PAGES = 3000
     GT3X_BYTES = 4 << 20
@@ -268,10 +270,11 @@ class ActfastRecording(Recording):
                 if times.shape[0]:
                     last_t = float(times[-1])
                 cur = nxt
-        if self._pages is not None and pages < self._pages:
+        cut = sum(d.blocks for d in qc.damage if d.reason == "truncated")
+        if self._pages is not None and pages + cut < self._pages:
+            missing = self._pages - pages - cut
             qc.add_damage("missing_pages", f"the header promises {self._pages} pages, the "
-                          f"file holds {pages}", blocks=self._pages - pages,
-                          samples=(self._pages - pages) * _PAGE)
+                          f"file holds {pages}", blocks=missing, samples=missing * _PAGE)
         if last_t is not None:
             qc.last_sample_ns = round(last_t) + self._shift
         qc.measured_fs_hz = grid.measured_fs_hz

@@ -192,6 +192,8 @@ class CwaRecording(Recording):
     ``meta`` adds ``measured_fs_hz``, ``session_id``, ``tz``; ``qc`` holds the counts.
     """
 
+    QC_WHILE_READING = True
+
     def __init__(self, path: Path, *, fs_hz: float | None = None,
                  tz: ZoneInfo | None = None) -> None:
         p = str(path)
