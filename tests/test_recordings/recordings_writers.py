@@ -239,9 +239,11 @@ def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetim
 
 def write_cwa_timed(path: Path, acc_g: np.ndarray, sector_t0: np.ndarray, *,
                     rate_hz: float = 100.0, axes: int = 3, device_id: int = 43210,
-                    unit: int = 256, hardware: int = 0x17, tz_minutes: int = -1) -> np.ndarray:
+                    unit: int = 256, hardware: int = 0x17, tz_minutes: int = -1,
+                    set_at: dt.datetime | None = None) -> np.ndarray:
     """A CWA whose sectors carry fractional timestamps: sector k's first sample at
-    ``sector_t0[k]`` (naive local s since 1970). Unpacked int16, 3 axes (80 per sector)
+    ``sector_t0[k]`` (naive local s since 1970); ``set_at``: when the clock was set (the
+    header's last-change time). Unpacked int16, 3 axes (80 per sector)
     or 6 (AX6: gyro then accel, 40 per sector), ``unit`` LSB per g (AX6: 4096).
 
     Returns the sample-0 times the file really encodes (s, quantised to 1/32768 s).
@@ -261,6 +263,8 @@ def write_cwa_timed(path: Path, acc_g: np.ndarray, sector_t0: np.ndarray, *,
     struct.pack_into("<H", head, 11, 0xFFFF)
     struct.pack_into("<I", head, 13, _cwa_time(start))
     head[36] = rate_code
+    if set_at is not None:
+        struct.pack_into("<I", head, 37, _cwa_time(set_at))
     head[41] = 45
     struct.pack_into("<h", head, 42, tz_minutes)
     out = bytearray(head)
