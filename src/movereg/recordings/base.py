@@ -138,7 +138,7 @@ class Recording(ABC):
         buf: list[np.ndarray] = []
         have = 0
         buf_t0 = self.t0_ns  # time of the first buffered sample
-        next_t = float(self.t0_ns)  # nominal time of the next sample (no-timestamp files)
+        seen = 0  # samples so far: sample i is at t0_ns + round(i * dt) (no-timestamp files)
         own = not self.QC_WHILE_READING
         if own:
             self.qc.samples_read = 0
@@ -147,9 +147,10 @@ class Recording(ABC):
                 self.qc.samples_read += int(block.shape[0])
                 if self.qc.first_sample_ns is None:
                     self.qc.first_sample_ns = (int(times[0]) if times is not None
-                                               else round(next_t))
+                                               else self.t0_ns + round(seen * dt))
                 self.qc.last_sample_ns = (int(times[-1]) if times is not None else
-                                          round(next_t + (block.shape[0] - 1) * dt))
+                                          self.t0_ns + round((seen + block.shape[0] - 1)
+                                                             * dt))
             if new_seg and have:
                 yield buf_t0, _join(buf)
                 buf, have = [], 0
@@ -157,12 +158,13 @@ class Recording(ABC):
             n = block.shape[0]
             while start < n:
                 if have == 0:
-                    buf_t0 = int(times[start]) if times is not None else round(next_t)
+                    buf_t0 = (int(times[start]) if times is not None
+                              else self.t0_ns + round(seen * dt))
                 take = min(n - start, n_samples - have)
                 buf.append(block[start:start + take])
                 have += take
                 start += take
-                next_t += take * dt
+                seen += take
                 if have == n_samples:
                     yield buf_t0, _join(buf)
                     buf, have = [], 0

@@ -7,10 +7,11 @@ from pathlib import Path
 from movereg.errors import InputFileError
 from movereg.recordings.adc_grid import AdcGrid, parse_adc_grid
 from movereg.recordings.base import Recording
-from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording
+from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording, _is_legacy_gt3x
 from movereg.recordings.csvfile import CsvRecording
 from movereg.recordings.cwa import CwaRecording
 from movereg.recordings.devicetime import parse_tz
+from movereg.recordings.gt3x_legacy import Gt3xLegacyRecording
 from movereg.recordings.parquetfile import ParquetRecording
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
@@ -37,7 +38,8 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     ----------
     path
         ``.csv`` / ``.csv.gz`` (any gzipped CSV), ``.parquet`` (movereg raw export),
-        ``.gt3x`` (ActiGraph), ``.cwa`` (Axivity AX3/AX6), ``.bin`` (GENEActiv).
+        ``.gt3x`` (ActiGraph, incl. legacy ``activity.bin`` files), ``.cwa`` (Axivity
+        AX3/AX6), ``.bin`` (GENEActiv).
     fs_hz
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
@@ -66,8 +68,10 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     Raises
     ------
     InputFileError
-        The file is missing, empty, truncated, of an unknown type or malformed; the
-        message names the file, the problem and (for text) the line.
+        The file is missing, empty, of an unknown type, malformed text, or a device file
+        with no readable data; the message names the file, the problem and (for text)
+        the line. Damaged device files (bad sectors or records, cut off, short) are
+        read: the damage is in ``rec.qc``.
     """
     p = Path(path)
     if not p.exists():
@@ -84,6 +88,8 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     zone = parse_tz(tz)
     if suffix == ".cwa":
         return CwaRecording(p, fs_hz=fs_hz, tz=zone)
+    if suffix == ".gt3x" and _is_legacy_gt3x(p):
+        return Gt3xLegacyRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix in BINARY_SUFFIXES:
         return ActfastRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix == ".parquet":
