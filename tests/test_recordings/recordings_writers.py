@@ -188,8 +188,9 @@ def write_cwa(path: Path, acc_g: np.ndarray, start: dt.datetime, device_id: int 
 
 
 def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetime,
-                    serial: str = "012345") -> np.ndarray:
-    """Write a GENEActiv BIN (gain 5000, offset 0); return expected g."""
+                    serial: str = "012345", true_hz: float | None = None) -> np.ndarray:
+    """Write a GENEActiv BIN (gain 5000, offset 0); return expected g. ``true_hz``: the
+    rate the device really ran at (page times advance by 300 / true_hz s)."""
     per = 300
     n = acc_g.shape[0]
     assert n % per == 0
@@ -221,7 +222,7 @@ def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetim
     assert len(header) == 59, len(header)
     lines = list(header)
     for k in range(pages):
-        t = start + dt.timedelta(seconds=k * per / fs_hz)
+        t = start + dt.timedelta(seconds=k * per / (true_hz or fs_hz))
         block = raw[k * per:(k + 1) * per]
         bits = 0
         for x, y, z in block.tolist():

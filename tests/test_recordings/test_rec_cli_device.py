@@ -119,3 +119,20 @@ def test_cohort_summary_has_the_qc_columns(tmp_path: Path,
     assert json.loads(meta[b"movereg.qc"])["skipped_why"] == "checksum=120"
     summary = pq.read_table(out / "cohort_summary.parquet")
     assert summary.schema.field("samples_read").type == "int64"
+
+
+def test_progress_bar_per_file_on_a_terminal(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["features", str(AX3), "--out", str(tmp_path / "a.csv"),
+                 "--tz", "UTC"]) == 0
+    text = err.getvalue()
+    assert "ax3_testfile.cwa:" in text and "/17.6k" in text and "samples/s" in text

@@ -128,3 +128,24 @@ def test_no_readable_data_is_an_error(tmp_path: Path) -> None:
     _rezip(p, log[:30])  # the PARAMETERS record and a sliver of the first second
     with pytest.raises(InputFileError, match="no readable acceleration samples"):
         open_recording(p)
+
+
+def test_geneactiv_page_times_are_the_device_clock(tmp_path: Path) -> None:
+    """A GENEActiv that ran at 49.5 Hz (configured 50): page times say so; samples are
+    respaced between them and the grid values are the movement at the grid's times."""
+    true_hz, n = 49.5, 300 * 40
+    t = np.arange(n) / true_hz
+    acc = np.stack([0.5 * np.sin(2 * np.pi * 0.8 * t), 0.2 * np.cos(2 * np.pi * 0.3 * t),
+                    np.ones(n)], axis=1)
+    p = tmp_path / "drift.bin"
+    write_geneactiv(p, acc, 50, START, true_hz=true_hz)
+    rec = open_recording(p)
+    _t0, x = rec.read_all()
+    assert abs(rec.qc.measured_fs_hz - true_hz) < 0.02  # the last page: nominal spacing
+    assert rec.meta["measured_fs_hz"] == rec.qc.measured_fs_hz
+    grid_s = np.arange(x.shape[0]) / 50.0
+    body = grid_s < (n - 300) / true_hz  # the last page is spaced at the nominal rate
+    want = np.stack([0.5 * np.sin(2 * np.pi * 0.8 * grid_s),
+                     0.2 * np.cos(2 * np.pi * 0.3 * grid_s)], axis=1)
+    assert np.max(np.abs(x[body, :2] - want[body])) < 0.02  # 12-bit steps + interpolation
+    assert x.shape[0] == int(((n - 300) / true_hz + 299 / 50) * 50) + 1

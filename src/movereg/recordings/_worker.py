@@ -133,9 +133,17 @@ def _peak_rss_mb() -> float:
 
 
 def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
-                       chunk: int = CHUNK_SAMPLES, serial_hash: str = "") -> dict[str, Any]:
-    """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats."""
+                       chunk: int = CHUNK_SAMPLES, serial_hash: str = "",
+                       progress: bool = False) -> dict[str, Any]:
+    """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats.
+
+    The finished QC row goes into the file's key-value metadata as ``movereg.qc`` (JSON);
+    ``progress`` shows a per-file bar (samples) on stderr.
+    """
+    import sys
+
     import pyarrow.parquet as pq
+    from tqdm import tqdm
 
     from movereg import __version__
     from movereg.signal.features import FeatureEngine
@@ -165,8 +173,12 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
                     pending.clear()
                     rows = 0
 
-            for t0, x in rec.chunks(chunk):
-                emit(engine.push(x, t0).columns)
+            with tqdm(total=rec.n_samples_estimate, desc=rec.path.name, unit=" samples",
+                      unit_scale=True, file=sys.stderr, disable=None if progress else True,
+                      leave=False, position=1) as bar:
+                for t0, x in rec.chunks(chunk):
+                    emit(engine.push(x, t0).columns)
+                    bar.update(x.shape[0])
             emit(engine.flush().columns, force=True)
             # the QC is complete now: into the file's metadata
             writer.add_key_value_metadata(
@@ -181,7 +193,8 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
 def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                       epoch_s: float, fs_hz: float | None, salt: bytes,
                       fingerprint: bool = True,
-                      adc_grid: str | float = "auto", tz: str | None = None) -> dict[str, Any]:
+                      adc_grid: str | float = "auto", tz: str | None = None,
+                      progress: bool = False) -> dict[str, Any]:
     """Open, extract and summarise one recording; never raises for a bad input.
 
     Returns
@@ -210,7 +223,7 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
         row.update(format=rec.meta.get("format"), device=rec.meta.get("device"),
                    serial_hash=serial_hash, fs_hz=rec.fs_hz)
         row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s,
-                                      serial_hash=serial_hash))
+                                      serial_hash=serial_hash, progress=progress))
         qc = rec.qc.row(serial_hash)
         row.update({k: qc[k] for k in qc if k in SUMMARY_COLUMNS and k not in
                     ("format", "device", "serial_hash", "fs_hz")})

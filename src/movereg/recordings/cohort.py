@@ -160,9 +160,10 @@ def _is_done(src: Source, stem: str, entry: Any, params: dict[str, Any],
     return bool(file_fingerprint(src)["blake2b"] == old.get("blake2b"))
 
 
-def _run_local(jobs: list[tuple[Source, str]], kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _run_local(jobs: list[tuple[Source, str]], kw: dict[str, Any],
+               progress: bool = False) -> Iterator[dict[str, Any]]:
     for src, stem in jobs:
-        yield process_recording(src, stem=stem, **kw)
+        yield process_recording(src, stem=stem, progress=progress, **kw)
 
 
 def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
@@ -282,7 +283,7 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     if scheduler or workers > 1:
         stream = _run_dask(jobs, kw, workers, scheduler)
     else:
-        stream = _run_local(jobs, kw)
+        stream = _run_local(jobs, kw, progress)  # a bar per file under the cohort's
 
     from tqdm import tqdm
 

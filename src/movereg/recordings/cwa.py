@@ -170,17 +170,18 @@ def decode_samples(sectors: np.ndarray, fmt: int, counts: np.ndarray,
     axes = (fmt >> 4) & 0x0F
     payload = s[:, 30:510]
     if fmt & 0x0F == 0:  # AX3 packed: eezzzzzz zzzzyyyy yyyyyyxx xxxxxxxx
-        w = payload.copy().view("<u4").reshape(n, 120).astype(np.int64)
-        e = (w >> 30) & 3
-        xyz = np.stack([(w >> sh) & 0x3FF for sh in (0, 10, 20)], axis=-1)
-        xyz = np.where(xyz >= 512, xyz - 1024, xyz) << e[..., None]
+        w = payload.copy().view("<u4").reshape(n, 120)
+        e = (w >> 30).astype(np.int32)
+        # sign-extend each 10-bit field by shifting it to the top of an int32 and back
+        xyz = np.stack([((w << (22 - sh)).view(np.int32) >> 22) for sh in (0, 10, 20)],
+                       axis=-1) << e[..., None]
         per = 120
     else:
         per = 480 // (2 * axes)
-        v = payload.copy().view("<i2").reshape(n, per, axes).astype(np.int64)
+        v = payload.copy().view("<i2").reshape(n, per, axes)
         first = 3 if axes >= 6 else 0  # AX6: gyro x, y, z then accel x, y, z
         xyz = v[:, :, first:first + 3]
-    g = xyz.astype(np.float64) / unit[:, None, None]
+    g = xyz.astype(np.float64) * (1.0 / unit)[:, None, None]
     mask = np.arange(per)[None, :] < counts[:, None]
     out: np.ndarray = np.ascontiguousarray(g[mask])
     return out
