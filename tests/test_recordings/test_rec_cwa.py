@@ -229,3 +229,20 @@ def test_week_long_drift_stays_within_a_period() -> None:
     assert grid.gaps == 0 and last_t is not None
     assert abs(last_t - t[-1]) < 1e9 / 100
     assert abs(grid.measured_fs_hz - fs_true) < 1e-5
+
+
+def test_sector_with_a_good_checksum_but_an_impossible_time(tmp_path: Path) -> None:
+    p = tmp_path / "month13.cwa"
+    data = bytearray(AX3.read_bytes())
+    off = 1024 + 50 * 512
+    packed, = struct.unpack_from("<I", data, off + 14)
+    struct.pack_into("<I", data, off + 14, (packed & ~(0xF << 22)) | (13 << 22))
+    struct.pack_into("<H", data, off + 510, 0)
+    total = sum(struct.unpack_from("<256H", data, off)) & 0xFFFF
+    struct.pack_into("<H", data, off + 510, (-total) & 0xFFFF)
+    p.write_bytes(bytes(data))
+    rec = open_recording(p)
+    rec.read_all()
+    assert rec.qc.warning() == ("1 of 145 sectors have an invalid time, format or sample "
+                                "count; 120 samples skipped")
+    assert rec.qc.samples_read == 17_280 and rec.qc.gaps == 1

@@ -5,7 +5,6 @@ recordings, movereg cuts the file at the format's own record boundaries into pie
 (each a valid file: the header plus a run of records), lets ``actfast`` decode each
 piece, and streams the samples on. Boundaries used:
 
-* CWA: 1024-byte header + whole 512-byte data sectors;
 * GENEActiv BIN: the 59-line header + whole 10-line pages;
 * GT3X: ``info.txt`` + a run of whole ``log.bin`` records, each piece starting with the
   PARAMETERS records seen so far (they carry the rate and accelerometer scale).
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from movereg.errors import InputFileError
 
-__all__ = ["OnDamage", "bin_pieces", "cwa_pieces", "gt3x_pieces"]
+__all__ = ["OnDamage", "bin_pieces", "gt3x_pieces"]
 
 #: ``on_damage(reason, message, blocks, samples)``
 OnDamage = Callable[[str, str, int, int], None]
@@ -35,21 +34,8 @@ OnDamage = Callable[[str, str, int, int], None]
 def _ignore(reason: str, message: str, blocks: int, samples: int) -> None:
     return None
 
-CWA_HEADER = 1024
-CWA_SECTOR = 512
 BIN_HEADER_LINES = 59
 BIN_PAGE_LINES = 10
-
-
-def cwa_pieces(path: Path, sectors: int) -> Iterator[bytes]:
-    """Header + up to ``sectors`` data sectors per piece (size checked by the caller)."""
-    with open(path, "rb") as fh:
-        header = fh.read(CWA_HEADER)
-        while True:
-            body = fh.read(sectors * CWA_SECTOR)
-            if not body:
-                return
-            yield header + body
 
 
 def bin_pieces(path: Path, pages: int, on_damage: OnDamage = _ignore

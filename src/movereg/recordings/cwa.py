@@ -119,6 +119,7 @@ class SectorTable:
 
     good: np.ndarray          # bool: a data sector whose checksum holds
     data: np.ndarray          # bool: starts with 'AX'
+    check: np.ndarray         # bool: the checksum holds
     t_ns: np.ndarray          # float64: device time of sample 0 (naive local ns - base)
     counts: np.ndarray        # int64: samples in the sector
     rate_hz: np.ndarray       # float64
@@ -150,7 +151,8 @@ def scan_sectors(sectors: np.ndarray, base_ns: int) -> SectorTable:
     light = words[:, 9].astype(np.int64)
     unit = (1 << (8 + ((light >> 13) & 7))).astype(np.float64)
     good = data & check & t_ok & (per > 0) & (counts > 0) & (counts <= per)
-    return SectorTable(good, data, t0, np.where(good, counts, 0), rate, fmt, unit, blank)
+    return SectorTable(good, data, check, t0, np.where(good, counts, 0), rate, fmt, unit,
+                       blank)
 
 
 def _samples_per_sector(fmt: np.ndarray) -> np.ndarray:
@@ -259,14 +261,18 @@ class CwaRecording(Recording):
     def _note_damage(self, qc: RecordingQC, n_sec: int) -> None:
         st = self._st
         per = int(np.median(st.counts[self._good]))
-        bad = st.data & ~st.good
+        bad = st.data & ~st.check
         n_bad = int(bad.sum())
+        invalid = st.data & st.check & ~st.good
+        n_inv = int(invalid.sum())
+        if n_inv:  # checksum holds but time, format or count make no sense
+            qc.add_damage("bad_sector", f"{n_inv} of {n_sec} sectors have an invalid "
+                          "time, format or sample count", blocks=n_inv, samples=n_inv * per)
         if n_bad:
-            qc.add_damage("checksum", f"{n_bad} of {n_sec} sectors failed their checksum",
-                          blocks=n_bad, samples=n_bad * per)
+            msg = f"{n_bad} of {n_sec} sectors failed their checksum"
+            qc.add_damage("checksum", msg, blocks=n_bad, samples=n_bad * per)
             for i in np.flatnonzero(bad).tolist():
-                qc.add_damage("checksum", qc.damage[-1].message,
-                              span=self._span_of(i))
+                qc.add_damage("checksum", msg, span=self._span_of(i))
         other = ~st.data & ~st.blank
         n_other = int(other.sum())
         if n_other:
