@@ -96,29 +96,23 @@ def test_geneactiv_with_fewer_pages_than_its_header(tmp_path: Path) -> None:
     assert rec.qc.skipped_why() == "missing_pages=900"
 
 
-def test_geneactiv_page_cut_off(tmp_path: Path) -> None:
-    p = tmp_path / "cut.bin"
-    expected = write_geneactiv(p, _signal(3000, 3), 50, START)
-    data = p.read_bytes()
-    p.write_bytes(data[:-1000])  # inside the last page's hex data
+@pytest.mark.parametrize(("fmt", "cut", "rows", "warning"), [
+    ("bin", 1000, 2700, "page 10 is cut off at the end of the file; 300 samples skipped"),
+    ("cwa", 100, 2320, "the file ends in a partial sector (412 bytes); 80 samples skipped"),
+])
+def test_last_page_or_sector_cut_off(tmp_path: Path, fmt: str, cut: int, rows: int,
+                                     warning: str) -> None:
+    p = tmp_path / f"cut.{fmt}"
+    if fmt == "bin":
+        expected = write_geneactiv(p, _signal(3000, 3), 50, START)
+    else:
+        expected = write_cwa(p, _signal(2400, 4), START)
+    p.write_bytes(p.read_bytes()[:-cut])  # inside the last page's hex data / sector
     rec = open_recording(p)
     _t0, x = rec.read_all()
-    assert x.shape == (2700, 3)
-    np.testing.assert_allclose(x, expected[:2700], atol=1e-6)
-    assert rec.qc.warning() == ("page 10 is cut off at the end of the file; "
-                                "300 samples skipped")
-
-
-def test_cwa_partial_last_sector(tmp_path: Path) -> None:
-    p = tmp_path / "cut.cwa"
-    expected = write_cwa(p, _signal(2400, 4), START)
-    p.write_bytes(p.read_bytes()[:-100])
-    rec = open_recording(p)
-    _t0, x = rec.read_all()
-    assert x.shape == (2320, 3)
-    np.testing.assert_allclose(x, expected[:2320], atol=1e-6)
-    assert rec.qc.warning() == ("the file ends in a partial sector (412 bytes); "
-                                "80 samples skipped")
+    assert x.shape == (rows, 3)
+    np.testing.assert_allclose(x, expected[:rows], atol=1e-6)
+    assert rec.qc.warning() == warning
 
 
 def test_no_readable_data_is_an_error(tmp_path: Path) -> None:
