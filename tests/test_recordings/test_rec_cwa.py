@@ -92,6 +92,20 @@ def test_real_ax3_samples_span_and_measured_rate() -> None:
     assert rec.qc.tz == "UTC" and rec.qc.tz_source == "assumed"
 
 
+def test_real_ax3_sectors_1_to_3_as_ggirread(tmp_path: Path) -> None:
+    """GGIRread's test reads sectors 1-3 of this file as 364 resampled rows with
+    floor(sum |x|+|y|+|z|) = 603 (README): the same file cut to those sectors, here."""
+    data = AX3.read_bytes()
+    p = tmp_path / "s1_4.cwa"  # sector 4 too: its timestamp ends sector 3 (as in GGIRread)
+    p.write_bytes(data[:1024] + data[1024 + 512:1024 + 5 * 512])
+    times, x = _grid(open_recording(p))
+    sector_t, _ = _sector_facts(AX3)
+    last_of_3 = sector_t[4] - (sector_t[4] - sector_t[3]) / 120  # s, sector 3's last sample
+    x = x[times <= last_of_3 * 1e9]
+    assert x.shape == (364, 3)
+    assert np.floor(np.abs(x).sum()) == 603
+
+
 def test_real_ax3_grid_follows_every_sector_timestamp() -> None:
     """Anywhere in the file, the grid row at a sector's own timestamp holds that sector's
     first sample (the old reader's i/100 s placement was 190 rows off by the end)."""
