@@ -6,6 +6,10 @@ without reading everything), ``meta`` and :meth:`Recording.chunks`.
 
 Time model
 ----------
+Device files (CWA, GT3X, GENEActiv) follow the device's own clock and are resampled onto
+the grid at ``fs_hz`` (:mod:`movereg.recordings.devicetime`); what follows is the model
+of text and Parquet files, which are read as written.
+
 Samples are assumed to be on a regular grid at ``fs_hz``. Readers that have per-sample
 timestamps split the stream into *segments* wherever the step between two samples is
 at least 1.5 sample periods (a gap: the consumer fills the missing time, exactly as
