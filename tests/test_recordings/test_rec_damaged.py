@@ -73,13 +73,15 @@ def test_gt3x_record_failing_its_checksum_is_a_gap(tmp_path: Path) -> None:
         off += 8 + size + 1
     _rezip(p, bytes(log))
     rec = open_recording(p)
-    _t0, x = rec.read_all()
+    t0, x = rec.read_all()
     assert x.shape == (3000, 3)
     assert np.isnan(x[1200:1230]).all() and not np.isnan(x[:1200]).any()
     np.testing.assert_allclose(x[1230:], expected[1230:], atol=1e-6)
     assert rec.qc.warning() == ("1 of 100 activity records failed their checksum; "
                                 "30 samples skipped")
     assert rec.qc.gaps == 1 and rec.qc.samples_read == 2970
+    # the damaged span, in UTC: the 41st second
+    assert rec.qc.damage[0].spans == [(t0 + 40 * 10**9, t0 + 41 * 10**9)]
 
 
 def test_geneactiv_with_fewer_pages_than_its_header(tmp_path: Path) -> None:

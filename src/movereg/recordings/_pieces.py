@@ -27,11 +27,13 @@ from movereg.errors import InputFileError
 
 __all__ = ["OnDamage", "bin_pieces", "gt3x_pieces"]
 
-#: ``on_damage(reason, message, blocks, samples)``
-OnDamage = Callable[[str, str, int, int], None]
+#: ``on_damage(reason, message, blocks, samples, spans)``; ``spans``: (start, end) of the
+#: damaged time in the device's local clock, whole seconds since 1970, where known
+OnDamage = Callable[[str, str, int, int, list[tuple[int, int]]], None]
 
 
-def _ignore(reason: str, message: str, blocks: int, samples: int) -> None:
+def _ignore(reason: str, message: str, blocks: int, samples: int,
+            spans: list[tuple[int, int]]) -> None:
     return None
 
 BIN_HEADER_LINES = 59
@@ -60,7 +62,7 @@ def bin_pieces(path: Path, pages: int, on_damage: OnDamage = _ignore
                 if not page[-1] or not page[-1].rstrip(b"\r\n") or len(
                         page[-1].rstrip(b"\r\n")) % 12:
                     on_damage("truncated", f"page {page_no + 1} is cut off at the end of "
-                              "the file", 1, 300)
+                              "the file", 1, 300, [])
                     cut = True
                     break
                 buf.writelines(page)
@@ -112,6 +114,7 @@ def _gt3x_records(zf: zipfile.ZipFile, info: bytes, max_bytes: int, on_damage: O
     piece = io.BytesIO()
     offset = 0
     n_act = bad_act = 0
+    bad_spans: list[tuple[int, int]] = []
     with zf.open("log.bin") as log:
         while True:
             head = log.read(8)
@@ -119,19 +122,19 @@ def _gt3x_records(zf: zipfile.ZipFile, info: bytes, max_bytes: int, on_damage: O
                 break
             if len(head) < 8:
                 on_damage("truncated", f"the last log record is cut off ({len(head)} of 8 "
-                          "header bytes)", 1, per_record)
+                          "header bytes)", 1, per_record, [])
                 break
-            sep, rtype, _ts, size = struct.unpack("<BBIH", head)
+            sep, rtype, ts, size = struct.unpack("<BBIH", head)
             if sep != 0x1E:
                 rest = len(log.read())
                 on_damage("bad_record", f"log.bin is corrupt at byte {offset} (bad record "
                           f"separator 0x{sep:02x}); the {rest + 8:,} bytes after it skipped",
-                          1, 0)
+                          1, 0, [])
                 break
             body = log.read(size + 1)
             if len(body) < size + 1:
                 on_damage("truncated", f"the last log record is cut off ({len(body)} of "
-                          f"{size + 1} bytes)", 1, per_record)
+                          f"{size + 1} bytes)", 1, per_record, [(ts, ts + 1)])
                 break
             rec = head + body
             offset += len(rec)
@@ -140,6 +143,7 @@ def _gt3x_records(zf: zipfile.ZipFile, info: bytes, max_bytes: int, on_damage: O
                 # checksum: the one's complement of the XOR of all bytes before it
                 if int(np.bitwise_xor.reduce(np.frombuffer(rec, np.uint8))) != 0xFF:
                     bad_act += 1
+                    bad_spans.append((ts, ts + 1))  # one record: one second
                     continue
             if rtype == 0x15:
                 params.append(rec)
@@ -149,6 +153,6 @@ def _gt3x_records(zf: zipfile.ZipFile, info: bytes, max_bytes: int, on_damage: O
                 piece = io.BytesIO()
     if bad_act:
         on_damage("checksum", f"{bad_act} of {n_act} activity records failed their checksum",
-                  bad_act, bad_act * per_record)
+                  bad_act, bad_act * per_record, bad_spans)
     if piece.tell():
         yield _gt3x_zip(info, b"".join(params) + piece.getvalue())

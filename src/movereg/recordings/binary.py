@@ -223,10 +223,16 @@ class ActfastRecording(Recording):
         else:
             raise InputFileError(str(self.path), "unknown binary recording type")
 
-    def _damage(self, reason: str, message: str, blocks: int, samples: int) -> None:
+    def _damage(self, reason: str, message: str, blocks: int, samples: int,
+                spans: list[tuple[int, int]]) -> None:
         qc = getattr(self, "qc", None)
-        if qc is not None:
-            qc.add_damage(reason, message, blocks=blocks, samples=samples)
+        if qc is None:
+            return
+        qc.add_damage(reason, message, blocks=blocks, samples=samples)
+        to_utc = self._shift - self._base  # local ns -> UTC ns
+        for a, b in spans:
+            qc.add_damage(reason, message, span=(a * 1_000_000_000 + to_utc,
+                                                 b * 1_000_000_000 + to_utc))
 
     def _times(self, d: _Decoded, next_page_ns: int | None) -> np.ndarray:
         """Device times (ns, float64, relative to the first sample) of a decoded piece."""
