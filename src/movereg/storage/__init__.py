@@ -18,6 +18,7 @@ from movereg.storage._people import new_child_code
 from movereg.storage.batch import BatchWriter, BatchWriterStats
 from movereg.storage.records import (
     ROLES,
+    AnchorCheck,
     AuditEntry,
     AuditVerification,
     Child,
@@ -40,6 +41,7 @@ __all__ = [
     "EPOCH_NAMES",
     "ROLES",
     "SCHEMA_VERSION",
+    "AnchorCheck",
     "AuditEntry",
     "AuditVerification",
     "BatchWriter",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -11,10 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from movereg.errors import StorageError
+from movereg.errors import DiskFullError, StorageError
 from movereg.storage._db import connect, map_errors, migrate
 
-__all__ = ["StoreCore", "now_ns"]
+__all__ = ["AuditItem", "StoreCore", "now_ns"]
+
+log = logging.getLogger("movereg.storage")
+
+#: An audit entry waiting to be written: (ts_ns, actor, action, child_id, detail, outcome).
+AuditItem = tuple[int, str, str, int | None, str, str]
 
 
 def now_ns() -> int:
@@ -43,6 +50,9 @@ class StoreCore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        #: UTC ns since when writes fail for lack of disk space (None: writes work)
+        self.disk_full_since: int | None = None
+        self._audit_pending: list[AuditItem] = []
         self._wcon = connect(self.path)
         try:
             self.schema_version = migrate(self._wcon)
@@ -90,29 +100,65 @@ class StoreCore:
     # --- connections --------------------------------------------------------------
     @contextlib.contextmanager
     def _tx(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one)."""
+        """One write transaction (nested calls join the outer one).
+
+        A full disk raises :class:`DiskFullError` and marks :attr:`disk_full_since`; the
+        next committed transaction clears it (writing resumes by itself).
+        """
         if self._closed:
             raise StorageError("the store is closed", advice="restart movereg")
-        with self._wlock, map_errors(what):
-            con = self._wcon
-            if self._depth:
-                self._depth += 1
+        try:
+            with self._wlock, map_errors(what):
+                con = self._wcon
+                if self._depth:
+                    self._depth += 1
+                    try:
+                        yield con
+                    finally:
+                        self._depth -= 1
+                    return
+                con.execute("BEGIN IMMEDIATE")
+                self._depth = 1
                 try:
                     yield con
-                finally:
-                    self._depth -= 1
-                return
-            con.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield con
-            except BaseException:
+                    con.execute("COMMIT")
+                except BaseException:
+                    self._depth = 0
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            con.execute("COMMIT")
+                self._note_disk(full=False)
+        except DiskFullError:
+            self._note_disk(full=True)
+            raise
+
+    def _note_disk(self, *, full: bool) -> None:
+        """Track the disk-full condition; queue its audit entries for when space is back."""
+        since = self.disk_full_since
+        if full and since is None:
+            self.disk_full_since = now_ns()
+            log.warning("the disk of %s is full: reads continue, audit entries wait in "
+                        "memory, sensor data waits in the batch writer", self.path.parent)
+            self._audit_pending.append((self.disk_full_since, "system", "storage.disk_full",
+                                        None, "{}", "failed"))
+        elif not full and since is not None:
+            self.disk_full_since = None
+            until = now_ns()
+            log.warning("disk space is back after %.1f s: writing resumed", (until - since) / 1e9)
+            detail = json.dumps({"since_ns": since, "until_ns": until}, sort_keys=True,
+                                separators=(",", ":"))
+            self._audit_pending.append((until, "system", "storage.disk_space_back", None,
+                                        detail, "ok"))
+
+    def _optional_write(self, what: str, sql: str, params: tuple[object, ...]) -> bool:
+        """A write that may be skipped while the disk is full (False when skipped)."""
+        try:
+            with self._tx(what) as con:
+                con.execute(sql, params)
+        except DiskFullError:
+            return False
+        return True
 
     def transaction(self, what: str = "cannot write") -> contextlib.AbstractContextManager[
             sqlite3.Connection]:

@@ -11,6 +11,7 @@ avoids an fsync per batch that would otherwise compete with 64 bands of ingestio
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -18,10 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from movereg.errors import StorageError
+from movereg.errors import DiskFullError, StorageError
 from movereg.signal.schema import EPOCH_COLUMNS
 
-__all__ = ["NO_PARAM", "SCHEMA_VERSION", "connect", "map_errors", "migrate", "where"]
+__all__ = ["NO_PARAM", "SCHEMA_VERSION", "connect", "is_disk_full", "map_errors", "migrate",
+           "where"]
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SQL_TYPES = {"int64": "INTEGER", "int8": "INTEGER", "int32": "INTEGER", "float64": "REAL",
@@ -48,7 +50,8 @@ SCHEMA_VERSION = len(_migrations())
 def _advice(exc: BaseException) -> str:
     text = str(exc).lower()
     if "full" in text:
-        return "the disk is full: free some space, then restart movereg"
+        return ("the disk is full: free some space; movereg resumes by itself, "
+                "no restart needed")
     if "locked" in text or "busy" in text:
         return ("another process holds the database: stop other movereg processes "
                 "using this data directory")
@@ -87,7 +90,21 @@ def map_errors(what: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"{what}: {exc}", advice=_advice(exc)) from exc
         raise StorageError(f"{what}: {exc}", advice=_advice(exc)) from exc
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for SQLite's SQLITE_FULL (and an ``ENOSPC`` OSError)."""
+    if isinstance(exc, DiskFullError):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and int(code) & 0xFF == sqlite3.SQLITE_FULL:
+        return True
+    return "database or disk is full" in str(exc)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
