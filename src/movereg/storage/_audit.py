@@ -66,7 +66,6 @@ class AuditMixin(StoreCore):
     """Audit writes, anchoring and verification."""
 
     _audit_key: bytes
-    _head_warned: bool = False
 
     # --- start-up -------------------------------------------------------------------
     def _open_audit(self) -> None:
@@ -141,8 +140,8 @@ class AuditMixin(StoreCore):
             return head.n, head.tainted
         if head is None and prev == GENESIS:
             return 0, False
-        if not self._head_warned:
-            self._head_warned = True
+        if self.audit_mismatch_ns is None:
+            self.audit_mismatch_ns = now_ns()
             log.warning("the audit log does not match its anchored head (entries removed, "
                         "added or rewritten outside movereg?): run `movereg user "
                         "verify-audit`")
@@ -156,7 +155,9 @@ class AuditMixin(StoreCore):
               detail: dict[str, Any] | None = None, outcome: str = "ok") -> AuditEntry | None:
         """Append one entry (what, when, who, outcome, which child).
 
-        Returns the entry, or None when the disk is full and it waits in memory.
+        Returns the entry, or None when the disk is full and it waits in memory. Inside a
+        :meth:`transaction` the entry is part of it and never waits: a full disk fails
+        the whole transaction.
 
         Raises
         ------
@@ -166,8 +167,14 @@ class AuditMixin(StoreCore):
         text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
         item: AuditItem = (now_ns(), actor, action, child_id, text, outcome)
         with self._wlock:
+            if self._depth:
+                # inside the caller's transaction: the entry shares its fate (a write
+                # refused for lack of space takes its audit entry with it)
+                return self._write_audit([item])[-1]
             try:
                 if self._audit_pending:
+                    if not self._disk_retry_due():
+                        raise DiskFullError("the disk is still full")
                     self._flush_audit_pending()
                 return self._write_audit([item])[-1]
             except DiskFullError:
@@ -196,7 +203,8 @@ class AuditMixin(StoreCore):
         While the disk is marked full and nothing waits, a tiny probe write tells whether
         space is back (so the condition clears without any other write).
         """
-        if self.disk_full_since is None and not self._audit_pending:
+        if (self.disk_full_since is None and not self._audit_pending) or \
+                not self._disk_retry_due():
             return 0
         try:
             if self._audit_pending:

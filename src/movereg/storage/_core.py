@@ -53,6 +53,9 @@ class StoreCore:
         #: UTC ns since when writes fail for lack of disk space (None: writes work)
         self.disk_full_since: int | None = None
         self._audit_pending: list[AuditItem] = []
+        self._disk_tried_ns = 0
+        #: UTC ns when a write found the audit log not matching its head (None: never)
+        self.audit_mismatch_ns: int | None = None
         self._wcon = connect(self.path)
         try:
             self.schema_version = migrate(self._wcon)
@@ -136,6 +139,8 @@ class StoreCore:
     def _note_disk(self, *, full: bool) -> None:
         """Track the disk-full condition; queue its audit entries for when space is back."""
         since = self.disk_full_since
+        if full:
+            self._disk_tried_ns = now_ns()
         if full and since is None:
             self.disk_full_since = now_ns()
             log.warning("the disk of %s is full: reads continue, audit entries wait in "
@@ -150,6 +155,37 @@ class StoreCore:
                                 separators=(",", ":"))
             self._audit_pending.append((until, "system", "storage.disk_space_back", None,
                                         detail, "ok"))
+
+    def conditions(self) -> list[dict[str, object]]:
+        """Data-health conditions (empty when all is well), for ``/api/health`` and alerts.
+
+        Each is ``{"key", "since_ns", "message", "advice", ...}``; keys: ``disk_full``
+        (writes refused for lack of space) and ``audit_mismatch`` (the audit log did not
+        match its anchored head when an entry was written).
+        """
+        out: list[dict[str, object]] = []
+        since = self.disk_full_since
+        if since is not None:
+            out.append({"key": "disk_full", "since_ns": since,
+                        "message": "The disk is full. Reading works; new sensor data and "
+                                   f"{len(self._audit_pending)} audit entries wait in memory "
+                                   "and are written when space returns.",
+                        "advice": "Free disk space on the drive that holds the data "
+                                  "directory. movereg resumes by itself; no restart needed.",
+                        "audit_pending": len(self._audit_pending)})
+        if self.audit_mismatch_ns is not None:
+            out.append({"key": "audit_mismatch", "since_ns": self.audit_mismatch_ns,
+                        "message": "The audit log does not match its anchored head: entries "
+                                   "may have been removed, added or rewritten outside "
+                                   "movereg.",
+                        "advice": "Run `movereg user verify-audit` and keep a copy of the "
+                                  "data directory for investigation."})
+        return out
+
+    def _disk_retry_due(self) -> bool:
+        """False while the disk is full and the last failed write is under 1 s old (so
+        waiting audit entries are not re-tried on every request)."""
+        return self.disk_full_since is None or now_ns() - self._disk_tried_ns >= 10**9
 
     def _optional_write(self, what: str, sql: str, params: tuple[object, ...]) -> bool:
         """A write that may be skipped while the disk is full (False when skipped)."""
