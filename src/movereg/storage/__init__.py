@@ -4,6 +4,7 @@ Entry points: :class:`Store` (sync, thread-safe) and :class:`BatchWriter` (async
 the pipeline feeds; one transaction about once a second).
 """
 
+from movereg.storage._backup import BackupInfo, create_backup, restore_backup
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
@@ -44,6 +45,7 @@ __all__ = [
     "AnchorCheck",
     "AuditEntry",
     "AuditVerification",
+    "BackupInfo",
     "BatchWriter",
     "BatchWriterStats",
     "Child",
@@ -61,8 +63,10 @@ __all__ = [
     "StrategyEvent",
     "TokenInfo",
     "User",
+    "create_backup",
     "decode_samples",
     "encode_samples",
     "load_default_strategies",
     "new_child_code",
+    "restore_backup",
 ]
