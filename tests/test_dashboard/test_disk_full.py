@@ -1,18 +1,16 @@
 """A full disk (#21 hole 6): signed-in reads keep working, health says why, writes get a
 clear 507, nothing already written is damaged, and the service resumes by itself.
 
-The data directory lives on a 12 MiB tmpfs mounted for the test (skipped, with the
-reason, where this process may not mount); a filler file takes the rest of the space.
+The data directory lives on a 12 MiB tmpfs mounted for the test (``small_fs`` in
+``tests/conftest.py``: skipped, with the reason, where this process may not mount); a
+filler file takes the rest of the space.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-import subprocess
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,39 +22,8 @@ RANGE = {"from": "2025-06-15T15:00:00Z", "to": "2025-06-15T15:20:00Z"}
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    try:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs",
-                            str(mnt)], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot mount a small tmpfs here ({exc}): disk-full test skipped")
-    if r.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN: "
-                    f"{r.stderr.strip()}): disk-full test skipped")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30,
-                       check=False)
-
-
-@pytest.fixture
 def api(small_fs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     yield from make_api(small_fs, monkeypatch)
-
-
-def _fill(where: Path) -> Path:
-    filler = where / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb", buffering=0) as fh:
-        with contextlib.suppress(OSError):
-            while True:
-                fh.write(b"\0" * 65536)
-        with contextlib.suppress(OSError):
-            while True:
-                fh.write(b"\0" * 512)
-    return filler
 
 
 def _snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -70,7 +37,8 @@ def _snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
-def test_full_disk_reads_work_writes_say_why_and_it_resumes(api: Api, small_fs: Path) -> None:
+def test_full_disk_reads_work_writes_say_why_and_it_resumes(
+        api: Api, small_fs: Path, fill_disk: Callable[[Path], Path]) -> None:
     a = api.child_a.id
     csrf = api.login("tess")                  # a browser session, signed in before
     before = _snapshot(api.settings.db_path)
@@ -78,7 +46,7 @@ def test_full_disk_reads_work_writes_say_why_and_it_resumes(api: Api, small_fs: 
     with api.store.transaction() as con:
         con.execute("UPDATE api_tokens SET last_seen = last_seen - 120000000000")
 
-    filler = _fill(small_fs)
+    filler = fill_disk(small_fs)
     r = api.client.post("/api/events", headers={"X-CSRF-Token": csrf},
                         json={"child_id": a, "strategy": "mov.break"})
     assert r.status_code == 507, r.text

@@ -284,3 +284,31 @@ def test_cli_names_the_failed_anchor(tmp_path: Path,
     out = capsys.readouterr().out
     assert "chain: ok" in out
     assert "database head: FAILED" in out and "head file: FAILED" in out
+
+
+def test_two_stores_starting_on_a_new_directory_share_one_key(tmp_path: Path) -> None:
+    import threading
+
+    data = tmp_path / "data"
+    data.mkdir()
+    stores: list[Store] = []
+    barrier = threading.Barrier(4)
+
+    def open_one() -> None:
+        barrier.wait()
+        stores.append(Store(data / "movereg.sqlite3"))
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        for i, s in enumerate(stores):
+            s.audit("cli", "user.list", detail={"i": i})
+        assert len({s._audit_key for s in stores}) == 1
+        assert stores[0].verify_audit().ok
+    finally:
+        for s in stores:
+            s.close()
+    assert not list(data.glob("*.tmp"))

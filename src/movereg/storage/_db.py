@@ -135,25 +135,31 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 def migrate(con: sqlite3.Connection) -> int:
     """Apply pending migrations in order; returns the resulting ``user_version``."""
+    migs = _migrations()
     with map_errors("cannot migrate database"):
-        version = int(con.execute("PRAGMA user_version").fetchone()[0])
-        migs = _migrations()
-        if version > len(migs):
-            raise StorageError(
-                f"database schema v{version} is newer than this movereg (v{len(migs)})",
-                advice="upgrade movereg")
-        for num, _name, sql in migs[version:]:
+        while True:
+            # the version is read under the write lock: processes opening a new database
+            # at the same time apply each migration once
             con.execute("BEGIN IMMEDIATE")
             try:
+                version = int(con.execute("PRAGMA user_version").fetchone()[0])
+                if version > len(migs):
+                    raise StorageError(
+                        f"database schema v{version} is newer than this movereg "
+                        f"(v{len(migs)})", advice="upgrade movereg")
+                if version == len(migs):
+                    _sync_epoch_columns(con)
+                    con.execute("COMMIT")
+                    return version
+                num, _name, sql = migs[version]
                 for stmt in _split_sql(sql):
                     con.execute(stmt)
                 con.execute(f"PRAGMA user_version = {int(num)}")
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
                 raise
-        _sync_epoch_columns(con)
-        return int(con.execute("PRAGMA user_version").fetchone()[0])
 
 
 def _split_sql(sql: str) -> list[str]:
