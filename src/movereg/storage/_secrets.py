@@ -49,22 +49,40 @@ def load_secrets(data_dir: Path) -> dict[str, str]:
 
 def write_secrets(data_dir: Path, values: dict[str, str]) -> None:
     """Replace the secrets file atomically, readable by its owner only (0600)."""
+    _publish(data_dir, values, exclusive=False)
+
+
+def _publish(data_dir: Path, values: dict[str, str], *, exclusive: bool) -> bool:
+    """Write ``values`` to a private temporary file, then move it into place.
+
+    ``exclusive`` only creates the file when none exists (processes starting together on
+    a new data directory agree on one key) and returns False when another was first.
+    """
     path = data_dir / SECRETS_FILE
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(values, fh, indent=1, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        if not exclusive:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)          # atomic, and fails when the file exists
+        except FileExistsError:
+            return False
+        except OSError:                 # no hard links here (e.g. FAT): plain replace
+            os.replace(tmp, path)
+        return True
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise StorageError(f"cannot write {path}: {exc.strerror or exc}",
                            advice="check free space and permissions of the data "
                                   "directory") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def secret_bytes(data_dir: Path, name: str, *, nbytes: int = 32) -> tuple[bytes, bool]:
@@ -86,34 +104,6 @@ def secret_bytes(data_dir: Path, name: str, *, nbytes: int = 32) -> tuple[bytes,
     if values or (data_dir / SECRETS_FILE).exists():
         write_secrets(data_dir, {**values, name: key.hex()})
         return key, True
-    if not _create_exclusive(data_dir, {name: key.hex()}):
+    if not _publish(data_dir, {name: key.hex()}, exclusive=True):
         return secret_bytes(data_dir, name, nbytes=nbytes)  # another process made it first
     return key, True
-
-
-def _create_exclusive(data_dir: Path, values: dict[str, str]) -> bool:
-    """Create the secrets file only if none exists (two processes starting on a new data
-    directory agree on one key); False when another process created it first."""
-    path = data_dir / SECRETS_FILE
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(values, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)          # atomic, and fails when the file exists
-        except FileExistsError:
-            return False
-        except OSError:                 # no hard links here (e.g. FAT): plain replace
-            os.replace(tmp, path)
-            return True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror or exc}",
-                           advice="check free space and permissions of the data "
-                                  "directory") from exc
-    return True
