@@ -312,3 +312,16 @@ def test_two_stores_starting_on_a_new_directory_share_one_key(tmp_path: Path) ->
         for s in stores:
             s.close()
     assert not list(data.glob("*.tmp"))
+
+
+def test_an_entry_rolled_back_with_its_transaction_leaves_no_head(tmp_path: Path) -> None:
+    """The head file only learns committed heads: a refused write is not 'rows removed'."""
+    db = _filled(tmp_path)
+    with Store(db) as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.audit("tess(therapist)", "event.create")
+            raise RuntimeError("the write around the entry failed")
+        v = store.verify_audit()
+        assert v.ok and v.rows == N, v.problem
+        store.audit("tess(therapist)", "read.day")
+        assert store.verify_audit().ok

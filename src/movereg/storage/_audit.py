@@ -17,6 +17,7 @@ HTTP 507). A crash while entries wait loses them: the log then shows the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -236,7 +237,10 @@ class AuditMixin(StoreCore):
                 n += 1
             head = make_head(self._audit_key, n, prev, tainted)
             self._put_head(con, head)
-        append_head_file(self.path.parent, head)
+            # the file learns the head only once it is committed (maybe by an outer
+            # transaction), never a head that a rollback takes back
+            self._on_commit.append(functools.partial(append_head_file, self.path.parent,
+                                                     head))
         return out
 
     @property

@@ -9,7 +9,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
@@ -54,6 +54,8 @@ class StoreCore:
         self.disk_full_since: int | None = None
         self._audit_pending: list[AuditItem] = []
         self._disk_tried_ns = 0
+        #: called after the outer transaction commits (dropped on rollback)
+        self._on_commit: list[Callable[[], object]] = []
         #: UTC ns when a write found the audit log not matching its head (None: never)
         self.audit_mismatch_ns: int | None = None
         self._wcon = connect(self.path)
@@ -127,11 +129,15 @@ class StoreCore:
                     con.execute("COMMIT")
                 except BaseException:
                     self._depth = 0
+                    self._on_commit.clear()
                     if con.in_transaction:
                         con.execute("ROLLBACK")
                     raise
                 self._depth = 0
                 self._note_disk(full=False)
+                hooks, self._on_commit = self._on_commit, []
+                for hook in hooks:
+                    hook()
         except DiskFullError:
             self._note_disk(full=True)
             raise
