@@ -32,7 +32,7 @@ from movereg.pipeline._demo_proc import DemoProcess
 
 pytestmark = pytest.mark.slow
 
-FLUSH_S = 1.0          # Settings.flush_interval_s default: the promised exposure
+FLUSH_S = 1.0          # the promised exposure (Settings.flush_interval_s is 0.5 s)
 SLACK_S = 0.6          # one sample block, the flush transaction, process scheduling
 
 
@@ -179,12 +179,15 @@ def test_twenty_kills_while_eight_bands_stream_and_taps_are_posted(tmp_path: Pat
     integrity: list[str] = []
     before: dict[str, int] = {}
     kill_ns = 0
+    token, children = "", []
     for k in range(KILLS + 1):
         proc = DemoProcess(data, bands=BANDS, seed=k).start()
         try:
-            token = proc.token("therapist")
             assert proc.url is not None
-            tapper = _Tapper(proc.url, token, _children(proc.url, token))
+            if k == 0:           # a bearer token lives in the database: it survives kills
+                token = proc.token("therapist")
+                children = _children(proc.url, token)
+            tapper = _Tapper(proc.url, token, children)
             tapper.start()
             # every band stores samples again after the restart
             _wait(lambda prev=before: len(ends := _last_end(db)) == BANDS  # type: ignore[misc]

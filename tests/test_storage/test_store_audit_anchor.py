@@ -89,8 +89,11 @@ def _anchor(v: AuditVerification, name: str) -> tuple[bool, str | None]:
 
 
 def test_untouched_log_passes_every_anchor(tmp_path: Path) -> None:
-    v = _verify(_filled(tmp_path))
+    db = _filled(tmp_path)
+    v = _verify(db)
     assert v.ok and v.entries == N and v.rows == N
+    with Store(db) as store:      # opening again re-creates nothing, writes no entry
+        assert [e.action for e in store.list_audit(limit=1)] == ["read.epochs"]
     assert [(c.name, c.ok) for c in v.anchors] == [("chain", True), ("database head", True),
                                                     ("head file", True)]
     key_file = tmp_path / "data" / "secrets.json"

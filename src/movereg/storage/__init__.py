@@ -1,7 +1,7 @@
 """SQLite storage (stdlib sqlite3, WAL): sensor data, children, events, users, audit log.
 
 Entry points: :class:`Store` (sync, thread-safe) and :class:`BatchWriter` (async sink
-the pipeline feeds; one transaction about once a second).
+the pipeline feeds; one transaction about twice a second).
 """
 
 from movereg.storage._backup import BackupInfo, create_backup, restore_backup

@@ -1,4 +1,4 @@
-"""BatchWriter: collects sensor data on the event loop, writes it about once a second."""
+"""BatchWriter: collects sensor data on the event loop, writes it about twice a second."""
 
 from __future__ import annotations
 
