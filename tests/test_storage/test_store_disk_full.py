@@ -71,3 +71,29 @@ async def test_batch_writer_waits_out_a_full_disk(small_fs: Path,
     assert actions.index("storage.disk_full") < actions.index("storage.disk_space_back")
     assert any("writing resumed" in r.getMessage() for r in caplog.records)
     store.close()
+
+
+def test_reads_are_refused_with_a_reason_once_the_buffer_is_full(
+        small_fs: Path, fill_disk: Callable[[Path], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import movereg.storage._audit as audit_mod
+    from movereg.errors import DiskFullError
+
+    monkeypatch.setattr(audit_mod, "AUDIT_BUFFER_MAX", 5)
+    db = small_fs / "data" / "movereg.sqlite3"
+    store = Store(db)
+    store.audit("tess(therapist)", "read.epochs")
+    filler = fill_disk(small_fs)
+    waiting = 0
+    with pytest.raises(DiskFullError, match="cannot be recorded, so it is refused"):
+        for _ in range(10):
+            assert store.audit("tess(therapist)", "read.day") is None
+            waiting += 1
+    assert store.audit_pending == 5 and waiting >= 4      # 'disk full' + the reads
+    filler.unlink()
+    store.close()                                         # closing writes what waited
+    with Store(db) as again:
+        actions = [e.action for e in again.list_audit(limit=20)][::-1]
+        assert actions[:2] == ["read.epochs", "storage.disk_full"]
+        assert actions.count("read.day") == waiting
+        assert again.verify_audit().ok

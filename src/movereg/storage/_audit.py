@@ -17,6 +17,7 @@ HTTP 507). A crash while entries wait loses them: the log then shows the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -24,7 +25,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from movereg.errors import DiskFullError
+from movereg.errors import DiskFullError, StorageError
 from movereg.storage._anchor import (
     HEAD_FILE,
     HEAD_KEY_NAME,
@@ -242,6 +243,16 @@ class AuditMixin(StoreCore):
             self._on_commit.append(functools.partial(append_head_file, self.path.parent,
                                                      head))
         return out
+
+    def close(self) -> None:
+        """Write audit entries still waiting for disk space (if there is space), then close."""
+        if not self._closed and self._audit_pending:
+            with contextlib.suppress(StorageError):
+                self._flush_audit_pending()
+            if self._audit_pending:
+                log.warning("closing with %d audit entries that never found disk space",
+                            len(self._audit_pending))
+        super().close()
 
     @property
     def audit_pending(self) -> int:
