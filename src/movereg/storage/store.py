@@ -33,6 +33,7 @@ class Store(IngestMixin, EventsMixin, AuditMixin, ConsentMixin):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         try:
+            self._open_audit()
             self.seed_strategies()
         except BaseException:
             self.close()
