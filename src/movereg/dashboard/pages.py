@@ -134,8 +134,10 @@ def plotly_js(request: Request) -> Response:
 
 
 @router.get("/", response_model=None)
-def home(request: Request, user: OptionalUser) -> Response:
-    """Send each role to its page."""
+def home(request: Request, user: OptionalUser, store: StoreDep) -> Response:
+    """Send each role to its page (to the first-run setup until an administrator exists)."""
+    if user is None and store.setup_pending():
+        return RedirectResponse("/setup", status_code=303)
     if user is None:
         return RedirectResponse("/login", status_code=303)
     target = {"parent": "/day", "researcher": "/export"}.get(user.role, "/live")

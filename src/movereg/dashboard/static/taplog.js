@@ -24,7 +24,8 @@
  *   log.flush()         Try to send the queue now (also runs on "online", on load and
  *                       every few seconds while something waits).
  *   MoveregTaplog.pending()        n items waiting to send (whole page, all children)
- *   MoveregTaplog.attach(el, log)  Wire the standard controls found inside el:
+ *   MoveregTaplog.attach(el, log) -> {tap(key)}  Wire the standard controls inside el
+ *       (tap(key) logs key with the options set in el, e.g. for an "Other…" picker):
  *       [data-tap="key"] buttons (one tap each), .tap-undo button, .tap-status (aria-live
  *       text: "Logged ...", "n waiting to send"), and the optional options form:
  *       .tap-ago <select> (seconds ago), .tap-planned <select> ("", "planned", "as-needed"),
@@ -217,20 +218,23 @@
       if (s.undo && !tick) tick = setInterval(function () { const st = log.state(); render(st); if (!st.undo) { clearInterval(tick); tick = null; } }, 500);
     }
     log.onChange(render);
+    function tapWith(key) {  // one tap with the options set in root, which are then reset
+      log._undone = null;
+      const planned = val(".tap-planned");
+      const note = root.querySelector(".tap-note");
+      const it = log.tap(key, {agoS: Number(val(".tap-ago")) || 0,
+        planned: planned === "planned" ? true : planned === "as-needed" ? false : null,
+        initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : ""});
+      if (note) note.value = "";
+      const ago = root.querySelector(".tap-ago"); if (ago) ago.value = "0";
+      return it;
+    }
     root.querySelectorAll("[data-tap]").forEach(function (btn) {
-      btn.addEventListener("click", function () {
-        log._undone = null;
-        const planned = val(".tap-planned");
-        const note = root.querySelector(".tap-note");
-        log.tap(btn.dataset.tap, {agoS: Number(val(".tap-ago")) || 0,
-          planned: planned === "planned" ? true : planned === "as-needed" ? false : null,
-          initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : ""});
-        if (note) note.value = "";
-        const ago = root.querySelector(".tap-ago"); if (ago) ago.value = "0";
-      });
+      btn.addEventListener("click", function () { tapWith(btn.dataset.tap); });
     });
     if (undoBtn) undoBtn.addEventListener("click", function () { log.undo(); });
     render(log.state());
+    return {tap: tapWith};
   }
 
   window.addEventListener("online", flush);

@@ -1,0 +1,130 @@
+/* Live group view: a tile per child of the session, session timer, one-tap strategies
+ * (taplog.js: undo, back-dating, offline queue), band status and current activity from
+ * /api/live, pause (WCAG 2.2.2: a banner on every tile says updates are paused). */
+"use strict";
+(function () {
+  const M = window.movereg, T = window.MoveregTaplog;
+  const cfg = JSON.parse(document.getElementById("group-config").textContent);
+  const labels = {};
+  JSON.parse(document.getElementById("group-labels").textContent).forEach(function (s) { labels[s.key] = s.label; });
+  const EDGES = [35.6, 201.4, 707.0];
+  const tiles = {};
+  let paused = false;
+
+  function zoneOf(mg) { let z = 0; while (z < 3 && mg >= EDGES[z]) z++; return z; }
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // ---- timer ----------------------------------------------------------------------------
+  const timer = document.getElementById("timer");
+  function tick() {
+    if (cfg.ended) return;
+    const s = Math.max(0, Math.floor((Date.now() - cfg.started_ms) / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    timer.textContent = (h ? h + ":" + pad(m) : pad(m)) + ":" + pad(s % 60);
+  }
+  tick(); setInterval(tick, 1000);
+
+  // ---- tiles ----------------------------------------------------------------------------
+  document.querySelectorAll(".gtile").forEach(function (el) {
+    const id = Number(el.dataset.childId);
+    const log = T.create({childId: id, user: cfg.user, labels, sessionId: Number(el.dataset.sessionId)});
+    const ctl = T.attach(el, log);
+    const other = el.querySelector(".other-key");
+    el.querySelector(".other-log").addEventListener("click", function () { if (other.value) { ctl.tap(other.value); other.value = ""; } });
+    const open = el.querySelector(".tile-open");
+    if (open) open.addEventListener("click", function () {
+      const on = !el.classList.contains("open");
+      document.querySelectorAll(".gtile.open").forEach(function (x) { x.classList.remove("open"); x.querySelector(".tile-open").setAttribute("aria-expanded", "false"); });
+      el.classList.toggle("open", on); open.setAttribute("aria-expanded", String(on));
+    });
+    tiles[id] = {id, el, log, rows: [], band: null};
+  });
+
+  function renderActivity(t) {
+    const last = t.rows[t.rows.length - 1];
+    const p = t.el.querySelector(".activity");
+    p.dataset.epochs = String(t.rows.length);
+    if (!last) return;
+    p.textContent = last.enmo === null ? "Activity: no data in the latest second (" + M.clock(last.ms) + ")"
+      : "Activity: " + cfg.zone_words[zoneOf(last.enmo)] + " (" + M.clock(last.ms) + ")";
+    const spark = t.el.querySelector(".spark");
+    spark.replaceChildren.apply(spark, t.rows.slice(-40).map(function (r) {
+      const b = document.createElement("span");
+      b.style.height = (r.enmo === null ? 0 : Math.min(100, 12 + 22 * Math.log10(Math.max(1, r.enmo)))) + "%";
+      return b;
+    }));
+  }
+  const WORDS = {streaming: "streaming", connecting: "connecting", reconnecting: "reconnecting", connected: "connected",
+    disconnected: "disconnected", stopped: "stopped", error: "problem"};
+  function renderBand(t) {
+    const p = t.el.querySelector(".band-status"), b = t.band;
+    if (!b) return;
+    const parts = ["Band " + b.device_id + ": " + (WORDS[b.state] || b.state)];
+    if (b.battery_pct !== null && b.battery_pct !== undefined) parts.push("battery " + Math.round(b.battery_pct) + "%");
+    if (b.state === "streaming" && b.last_data_ms) { const age = Math.round((Date.now() - b.last_data_ms) / 1000); if (age > 5) parts.push("last data " + age + " s ago"); }
+    p.textContent = parts.join(" · ");
+    p.dataset.state = b.state;
+  }
+
+  // ---- pause (WCAG 2.2.2) ------------------------------------------------------------------
+  document.getElementById("pause").addEventListener("click", function () {
+    paused = !paused;
+    this.setAttribute("aria-pressed", String(paused));
+    this.textContent = paused ? "Resume updates" : "Pause updates";
+    Object.values(tiles).forEach(function (t) {
+      t.el.querySelector(".paused-banner").hidden = !paused;
+      t.el.classList.toggle("paused", paused);
+      if (!paused) { renderActivity(t); renderBand(t); }
+    });
+  });
+
+  // ---- queue state ----------------------------------------------------------------------
+  const qs = document.getElementById("queue-state");
+  function queue() {
+    const n = T.pending();
+    qs.dataset.pending = String(n);
+    qs.textContent = n ? n + " waiting to send" + (navigator.onLine === false ? " (offline: kept on this device)" : "") : "All taps sent";
+  }
+  queue(); setInterval(queue, 1000);
+  window.addEventListener("online", queue); window.addEventListener("offline", queue);
+
+  // ---- stop -----------------------------------------------------------------------------
+  const stop = document.getElementById("stop");
+  if (stop) stop.addEventListener("click", async function () {
+    if (!confirm("Stop the session for every child shown?")) return;
+    try {
+      await T.flush();
+      await M.api("/api/sessions/" + cfg.group_id + "/stop_group", {method: "POST"});
+      location.href = "/sessions/" + cfg.group_id;
+    } catch (e) { document.getElementById("feed-state").textContent = "Could not stop: " + e.message; }
+  });
+
+  // ---- feed -------------------------------------------------------------------------------
+  const feed = document.getElementById("feed-state");
+  let backoff = 1000;
+  function connect() {
+    const ids = Object.keys(tiles);
+    if (!ids.length) { feed.textContent = "Live feed: no children shown"; return; }
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live?" + ids.map(i => "child_id=" + i).join("&"));
+    ws.onopen = function () { backoff = 1000; feed.textContent = "Live feed: connected"; feed.dataset.state = "ok"; };
+    ws.onmessage = function (e) {
+      let m; try { m = JSON.parse(e.data); } catch (err) { return; }
+      if (m.type === "epoch") {
+        const t = tiles[m.child_id]; if (!t) return;
+        const last = t.rows[t.rows.length - 1];
+        if (last && m.epoch_start_ms <= last.ms) return;
+        t.rows.push({ms: m.epoch_start_ms, enmo: m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg)});
+        if (t.rows.length > 120) t.rows.shift();
+        if (!paused) renderActivity(t);
+      } else if (m.type === "status") {
+        (m.bands || []).forEach(function (b) { const t = tiles[b.child_id]; if (t) { t.band = b; if (!paused) renderBand(t); } });
+      }
+    };
+    ws.onclose = function () {
+      feed.textContent = "Live feed: reconnecting…"; feed.dataset.state = "wait";
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+  window.moveregGroup = {tiles, isPaused: function () { return paused; }};
+  connect();
+})();
