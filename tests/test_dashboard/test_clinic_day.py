@@ -204,3 +204,16 @@ def test_pages_render_for_admin(api: Api) -> None:
         r = api.client.get(path, headers=api.h("admin"))
         assert r.status_code == 200, path
     assert api.client.get("/admin", headers=api.h("tess")).status_code == 403
+
+
+def test_shaken_band_is_the_moving_one(api: Api) -> None:
+    import time
+
+    now = time.time_ns() // 10**9 * 10**9
+    shaken = epoch_table(now - 12 * 10**9, 10, enmo=np.full(10, 400.0))
+    still = epoch_table(now - 12 * 10**9, 10, enmo=np.full(10, 2.0))
+    api.store.write_batch(IngestBatch(epochs=[("dev-a", shaken), ("dev-b", still)]))
+    got = {m["device_id"]: m for m in api.client.get("/api/clinic/bands/motion",
+                                                     headers=api.h("tess")).json()}
+    assert got["dev-a"]["moving"] and not got["dev-b"]["moving"]
+    assert got["dev-a"]["enmo_mg"] == 400.0

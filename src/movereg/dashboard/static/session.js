@@ -9,6 +9,7 @@
   JSON.parse(document.getElementById("group-labels").textContent).forEach(function (s) { labels[s.key] = s.label; });
   const EDGES = [35.6, 201.4, 707.0];
   const tiles = {};
+  const feed = document.getElementById("feed-state");
   let paused = false;
 
   function zoneOf(mg) { let z = 0; while (z < 3 && mg >= EDGES[z]) z++; return z; }
@@ -83,10 +84,14 @@
   function queue() {
     const n = T.pending();
     qs.dataset.pending = String(n);
-    qs.textContent = n ? n + " waiting to send" + (navigator.onLine === false ? " (offline: kept on this device)" : "") : "All taps sent";
+    qs.textContent = n ? n + " waiting to send" + (navigator.onLine === false ? " (offline)" : "") : "All taps sent";
+    qs.title = n ? "Kept on this tablet; sent when the connection returns" : "";
   }
   queue(); setInterval(queue, 1000);
-  window.addEventListener("online", queue); window.addEventListener("offline", queue);
+  window.addEventListener("online", queue);
+  window.addEventListener("offline", function () {
+    queue(); feed.textContent = "Offline: taps are kept on this tablet"; feed.dataset.state = "wait";
+  });
 
   // ---- stop -----------------------------------------------------------------------------
   const stop = document.getElementById("stop");
@@ -100,7 +105,6 @@
   });
 
   // ---- feed -------------------------------------------------------------------------------
-  const feed = document.getElementById("feed-state");
   let backoff = 1000;
   function connect() {
     const ids = Object.keys(tiles);

@@ -204,7 +204,7 @@
     function render(s) {
       if (undoBtn) {
         undoBtn.hidden = !s.undo;
-        if (s.undo) undoBtn.textContent = "Undo " + s.undo.label + " (" + Math.ceil(s.undo.leftMs / 1000) + " s)";
+        if (s.undo) undoBtn.textContent = "Undo " + String(s.undo.label).split(" (")[0] + " (" + Math.ceil(s.undo.leftMs / 1000) + " s)";
       }
       if (status) {
         const parts = [];
