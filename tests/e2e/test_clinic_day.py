@@ -11,7 +11,6 @@ Screenshots go to ``test-artifacts/clinic-*.png``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -122,7 +121,6 @@ def _visible_in_viewport(page: Any, selector: str) -> bool:
 
 
 def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     base = server.base
@@ -262,10 +260,12 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         assert "Saved on this device" in page.inner_text(f"{sky} .tap-status")
         _shot(page, "06-offline")
         page.wait_for_timeout(3000)
-        with contextlib.suppress(PlaywrightError):
-            page.reload()           # no network: Chromium shows its offline page
-        ctx.set_offline(False)
-        page.goto(f"{base}/sessions/{gid}/live")
+        page.reload()               # still offline: the service worker serves the page
+        page.wait_for_selector("#queue-state:has-text('1 waiting to send')", timeout=5_000)
+        _shot(page, "06b-offline-reloaded")
+        page.wait_for_timeout(1000)
+        assert page.evaluate("() => window.MoveregTaplog.pending()") == 1
+        ctx.set_offline(False)      # back online: the queue sends itself
         page.wait_for_function("() => window.MoveregTaplog.pending() === 0", timeout=20_000)
         page.wait_for_selector("#queue-state:has-text('All taps sent')", timeout=5_000)
 

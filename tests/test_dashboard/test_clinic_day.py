@@ -217,3 +217,11 @@ def test_shaken_band_is_the_moving_one(api: Api) -> None:
                                                      headers=api.h("tess")).json()}
     assert got["dev-a"]["moving"] and not got["dev-b"]["moving"]
     assert got["dev-a"]["enmo_mg"] == 400.0
+
+
+def test_live_page_says_how_many_children_are_not_shown(api: Api) -> None:
+    _many_children(api, 7)                      # 9 children in all for the admin
+    html = api.client.get("/live", headers=api.h("admin")).text
+    assert "3 more are not shown" in html
+    html = api.client.get("/live", headers=api.h("tess")).text
+    assert 'id="not-shown"' not in html

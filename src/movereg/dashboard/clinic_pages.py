@@ -113,6 +113,16 @@ def _group(store: Store, user: Principal, session_id: int) -> list[Session]:
     return out
 
 
+@router.get("/sw.js", response_model=None)
+def service_worker() -> Response:
+    """The offline helper for the live session page (scope ``/``; see ``static/sw.js``)."""
+    from pathlib import Path
+
+    body = Path(__file__).with_name("static").joinpath("sw.js").read_bytes()
+    return Response(body, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/sessions/{session_id}/live", response_model=None)
 def session_live_page(request: Request, session_id: int, store: StoreDep, user: OptionalUser,
                       page: Annotated[int, Query(ge=1, le=100)] = 1) -> Response:

@@ -90,7 +90,7 @@
   queue(); setInterval(queue, 1000);
   window.addEventListener("online", queue);
   window.addEventListener("offline", function () {
-    queue(); feed.textContent = "Offline: taps are kept on this tablet"; feed.dataset.state = "wait";
+    queue(); feed.textContent = "Offline"; feed.dataset.state = "wait";
   });
 
   // ---- stop -----------------------------------------------------------------------------
@@ -108,9 +108,9 @@
   let backoff = 1000;
   function connect() {
     const ids = Object.keys(tiles);
-    if (!ids.length) { feed.textContent = "Live feed: no children shown"; return; }
+    if (!ids.length) { feed.textContent = "Live: no children shown"; return; }
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live?" + ids.map(i => "child_id=" + i).join("&"));
-    ws.onopen = function () { backoff = 1000; feed.textContent = "Live feed: connected"; feed.dataset.state = "ok"; };
+    ws.onopen = function () { backoff = 1000; feed.textContent = "Live: connected"; feed.dataset.state = "ok"; };
     ws.onmessage = function (e) {
       let m; try { m = JSON.parse(e.data); } catch (err) { return; }
       if (m.type === "epoch") {
@@ -125,9 +125,18 @@
       }
     };
     ws.onclose = function () {
-      feed.textContent = "Live feed: reconnecting…"; feed.dataset.state = "wait";
+      feed.textContent = "Live: reconnecting…"; feed.dataset.state = "wait";
       setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
     };
+  }
+  // reload without a network keeps this page (and the queued taps) on screen
+  if ("serviceWorker" in navigator && window.caches) {
+    navigator.serviceWorker.register("/sw.js").then(function () {
+      return caches.open("movereg-offline-v1");
+    }).then(function (c) {
+      return c.addAll([location.pathname, "/static/movereg.css", "/static/clinic.css", "/static/common.js",
+        "/static/taplog.js", "/static/session.js"]);
+    }).catch(function () { /* offline reload is a convenience; taps are queued anyway */ });
   }
   window.moveregGroup = {tiles, isPaused: function () { return paused; }};
   connect();

@@ -20,7 +20,8 @@
  *       false (as needed); initiatedBy: "child" | "adult"; note: text (<= 2000 chars).
  *   log.undo(itemId?)   Undo the last tap (or itemId) while its Undo is offered: an unsent
  *                       tap is simply dropped; a sent one is voided with reason "undone".
- *   log.state()         {pending, failed, undo: {id, label, leftMs} | null, last: item|null}
+ *   log.state()         {pending (this child), pendingAll (the page), failed,
+ *                        undo: {id, label, leftMs} | null, last: item | null}
  *   log.flush()         Try to send the queue now (also runs on "online", on load and
  *                       every few seconds while something waits).
  *   MoveregTaplog.pending()        n items waiting to send (whole page, all children)
@@ -29,7 +30,8 @@
  *       [data-tap="key"] buttons (one tap each), .tap-undo button, .tap-status (aria-live
  *       text: "Logged ...", "n waiting to send"), and the optional options form:
  *       .tap-ago <select> (seconds ago), .tap-planned <select> ("", "planned", "as-needed"),
- *       .tap-who <select> ("", "child", "adult"), .tap-note <input> (used once, then cleared).
+ *       .tap-who <select> ("", "child", "adult"), .tap-duration <select> (s it lasted; ""
+ *       = still open), .tap-note <input> (the note, ago and duration are used once, then reset).
  *
  * Queue: localStorage["movereg.taplog.v1"] = [{id, op: "create"|"void", user, childId,
  * body, tapMs, key, eventId, tries, error}], so taps survive a reload, a lost Wi-Fi or a
@@ -179,7 +181,8 @@
         const q = load();
         const mine = q.filter(x => x.childId === log.childId);
         const last = mine.filter(x => x.op === "create" && Date.now() - x.tapAtMs < x.undoMs).pop() || null;
-        return {pending: q.filter(x => !x.error && !x.sent).length,
+        return {pending: mine.filter(x => !x.error && !x.sent).length,
+          pendingAll: q.filter(x => !x.error && !x.sent).length,
           failed: mine.filter(x => x.error),
           undo: last ? {id: last.id, label: last.label, leftMs: last.undoMs - (Date.now() - last.tapAtMs)} : null,
           last};
@@ -224,9 +227,10 @@
       const note = root.querySelector(".tap-note");
       const it = log.tap(key, {agoS: Number(val(".tap-ago")) || 0,
         planned: planned === "planned" ? true : planned === "as-needed" ? false : null,
-        initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : ""});
+        initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : "",
+        durationS: Number(val(".tap-duration")) || null});
       if (note) note.value = "";
-      const ago = root.querySelector(".tap-ago"); if (ago) ago.value = "0";
+      ["tap-ago", "tap-duration"].forEach(function (c) { const el = root.querySelector("." + c); if (el) el.value = el.options[0].value; });
       return it;
     }
     root.querySelectorAll("[data-tap]").forEach(function (btn) {
