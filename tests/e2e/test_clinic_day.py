@@ -204,6 +204,13 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         page.click("button[type=submit]")
         page.wait_for_url(re.compile(r".*/live.*"))
         page.goto(base + "/sessions")
+        fav_box = f".fav-editor[data-child-id='{kids['Robin']}']"       # pin two, in her order
+        for key in ("ves.bounce", "mov.break"):
+            page.select_option(f"{fav_box} select.fav-add", key)
+            page.click(f"{fav_box} button.fav-pin")
+        page.click(f"{fav_box} li[data-key='mov.break'] button >> nth=0")   # move it up
+        page.click(f"{fav_box} button.fav-save")
+        page.wait_for_selector(f"{fav_box} .form-msg:has-text('Saved')", timeout=5_000)
         page.click("#start-session")
         page.wait_for_url(re.compile(r".*/sessions/\d+/live"))
         gid = int(re.findall(r"/sessions/(\d+)/live", page.url)[0])
@@ -226,6 +233,8 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
 
         # --- tap, undo, tap again ------------------------------------------------------------
         fav = page.locator(f"{robin} .favs [data-tap]")
+        assert [fav.nth(i).get_attribute("data-tap") for i in range(fav.count())] == [
+            "mov.break", "ves.bounce"]                                  # the order she set
         key0, key1 = fav.nth(0).get_attribute("data-tap"), fav.nth(1).get_attribute("data-tap")
         fav.nth(0).click()
         page.wait_for_selector(f"{robin} .tap-status:has-text('Logged')", timeout=10_000)

@@ -102,7 +102,8 @@ def sessions_page(request: Request, store: StoreDep, user: OptionalUser) -> Resp
             g["names"].append(k["nickname"])
             g["open"] = g["open"] or s.ended_at is None
     groups = sorted(recent.values(), key=lambda g: -g["start_ns"])[:20]
-    return _render(request, "sessions.html", {"kids": kids, "groups": groups}, user=gate)
+    return _render(request, "sessions.html", {"kids": kids, "groups": groups,
+                                              "catalogue": _catalogue(store)}, user=gate)
 
 
 def _group(store: Store, user: Principal, session_id: int) -> list[Session]:
