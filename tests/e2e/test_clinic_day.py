@@ -309,6 +309,17 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         review = page.inner_text("main")
         assert "undone" in review and labels[key_off] in review
         _shot(page, "07-review")
+        # correct an event later, with a reason: the history stays on the page
+        sky_item = f".review-child[data-child-id='{kids['Sky']}'] li.tl-strategy"
+        page.click(f"{sky_item} summary")
+        page.select_option(f"{sky_item} select[name=strategy]", "pro.wall_push")
+        page.fill(f"{sky_item} input[name=reason]", "it was the wall push-ups")
+        page.click(f"{sky_item} button[value=correct]")
+        page.wait_for_selector("#flash:has-text('Corrected')", timeout=10_000)
+        review = page.inner_text("main")
+        assert "corrected: it was the wall push-ups" in review
+        hist = _api(page, f"/api/events/{sky_evs[0]['id']}/history")
+        assert [h["strategy"] for h in hist] == [key_off, "pro.wall_push"]
         page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         _shot(page, "08-review-timeline")
 
