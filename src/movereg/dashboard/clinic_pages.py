@@ -114,6 +114,22 @@ def _group(store: Store, user: Principal, session_id: int) -> list[Session]:
     return out
 
 
+def _open_group(request: Request, store: Store, user: Principal | None, session_id: int
+                ) -> Response | tuple[Principal, list[Session], dict[int, str], dict[str, str]]:
+    """Gate a session page: (user, the group's visible sessions, nicknames, labels)."""
+    gate = _gate(request, user, _CLINIC)
+    if not isinstance(gate, Principal):
+        return gate
+    try:
+        sessions = _group(store, gate, session_id)
+    except NotFoundError:
+        return _error(request, gate, 404, "No such session.")
+    names = {c.id: _nickname(c) for c in store.list_children(
+        {s.child_id for s in sessions}, with_name=True)}
+    labels = {s.key: s.label for s in store.list_strategies(include_inactive=True)}
+    return gate, sessions, names, labels
+
+
 @router.get("/sw.js", response_model=None)
 def service_worker() -> Response:
     """The offline helper for the live session page (scope ``/``; see ``static/sw.js``)."""
@@ -128,16 +144,10 @@ def service_worker() -> Response:
 def session_live_page(request: Request, session_id: int, store: StoreDep, user: OptionalUser,
                       page: Annotated[int, Query(ge=1, le=100)] = 1) -> Response:
     """The live group view: a tile per child (16 per screen), timer, one-tap strategies."""
-    gate = _gate(request, user, _CLINIC)
-    if not isinstance(gate, Principal):
-        return gate
-    try:
-        sessions = _group(store, gate, session_id)
-    except NotFoundError:
-        return _error(request, gate, 404, "No such session.")
-    names = {c.id: _nickname(c) for c in store.list_children(
-        {s.child_id for s in sessions}, with_name=True)}
-    labels = {s.key: s.label for s in store.list_strategies(include_inactive=True)}
+    opened = _open_group(request, store, user, session_id)
+    if isinstance(opened, Response):
+        return opened
+    gate, sessions, names, labels = opened
     tiles = []
     for s in sessions:
         favs = store.favourites(s.child_id) or _default_favourites(store)
@@ -169,20 +179,14 @@ def session_review_page(request: Request, session_id: int, store: StoreDep,
     """Review: per-child timeline, corrections, and the editable note draft."""
     from movereg.dashboard.session_review import session_timelines, timeline_rows
 
-    gate = _gate(request, user, _CLINIC)
-    if not isinstance(gate, Principal):
-        return gate
-    try:
-        sessions = _group(store, gate, session_id)
-    except NotFoundError:
-        return _error(request, gate, 404, "No such session.")
+    opened = _open_group(request, store, user, session_id)
+    if isinstance(opened, Response):
+        return opened
+    gate, sessions, names, labels = opened
     try:
         zone = ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    names = {c.id: _nickname(c) for c in store.list_children(
-        {s.child_id for s in sessions}, with_name=True)}
-    labels = {s.key: s.label for s in store.list_strategies(include_inactive=True)}
     tls = session_timelines(store, sessions, labels, names)
     store.audit(gate.actor, "view.session_review", detail={"group_id": sessions[0].id})
     return _render(request, "session_review.html", {
