@@ -80,6 +80,13 @@ def test_role_change_and_password_reset_end_sessions(api: Api) -> None:
     assert api.client.get("/api/auth/me", headers=api.h("theo")).status_code == 401
     assert api.client.post("/api/admin/users/pat/role", json={"role": "admin"},
                            headers=api.h("tess")).status_code in (401, 403)
+    # deactivating (the admin page's button) ends the user's sessions at once
+    assert api.client.get("/api/auth/me", headers=api.h("pat")).status_code == 200
+    r = api.client.patch("/api/users/pat", json={"disabled": True}, headers=api.h("admin"))
+    assert r.status_code == 200 and r.json()["disabled"]
+    assert api.client.get("/api/auth/me", headers=api.h("pat")).status_code == 401
+    assert any(e.action == "user.role" for e in api.store.list_audit(limit=20))
+    assert any(e.action == "user.password_reset" for e in api.store.list_audit(limit=20))
 
 
 def test_favourites_keep_the_order_set(api: Api) -> None:
