@@ -86,7 +86,8 @@
     sending = true;
     try {
       for (;;) {
-        const me = loggers.length ? loggers[0].user : null;
+        if (!loggers.length) break;              // no page logger yet: we do not know the user
+        const me = loggers[0].user;
         const it = load().find(x => !x.error && !x.sent && (me === null || x.user === me));
         if (!it) break;
         if (navigator.onLine === false) break;
