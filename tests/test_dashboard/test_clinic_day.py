@@ -232,3 +232,16 @@ def test_live_page_says_how_many_children_are_not_shown(api: Api) -> None:
     assert "3 more are not shown" in html
     html = api.client.get("/live", headers=api.h("tess")).text
     assert 'id="not-shown"' not in html
+
+
+def test_a_band_that_fails_does_not_undo_the_session(api: Api,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(target: str, **_: object) -> str:
+        raise RuntimeError("radio off")
+
+    monkeypatch.setattr(api.hub, "connect", broken)
+    r = api.client.post("/api/sessions/group", json={"child_ids": [api.child_a.id]},
+                        headers=api.h("tess"))
+    assert r.status_code == 201
+    assert r.json()["bands"][str(api.child_a.id)].startswith("not connected")
+    assert api.store.list_sessions(child_id=api.child_a.id, open_only=True)

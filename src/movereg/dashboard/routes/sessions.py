@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
@@ -132,6 +135,9 @@ async def _attach_band(hub: Any, s: Session) -> str | None:
                                                  session_id=s.id)))
     except MoveregError as exc:
         return f"not connected: {exc.message}"
+    except Exception as exc:        # a band that fails must not undo the session start
+        log.warning("session %s: band %s did not connect: %r", s.id, s.device_id, exc)
+        return "not connected: the band did not answer"
 
 
 @router.post("/group", operation_id="start_group_session", response_model=GroupOut,
