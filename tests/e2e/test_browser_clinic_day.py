@@ -244,6 +244,9 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         fav.nth(0).focus()
         page.keyboard.press("Enter")                                 # keyboard-usable
         page.wait_for_selector(f"{robin} .tap-status:has-text('Logged')", timeout=10_000)
+        page.wait_for_function(                 # the undone one is gone, the new one runs
+            "s => document.querySelectorAll(s + ' .end-btn').length === 1", arg=robin,
+            timeout=10_000)
         _shot(page, "05-tapped")
 
         # --- an answer lost on the way back: the retry carries the same key ---------------
@@ -258,6 +261,11 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         fav.nth(1).click()
         page.wait_for_function("() => window.MoveregTaplog.pending() === 0", timeout=20_000)
         assert len(lost) == 1 and len(lost[0]) >= 8
+        page.wait_for_function("s => document.querySelectorAll(s + ' .end-btn').length === 2",
+                               arg=robin, timeout=10_000)
+        page.locator(f"{robin} .end-btn").nth(1).click()             # end the second one
+        page.wait_for_function("s => document.querySelectorAll(s + ' .end-btn').length === 1",
+                               arg=robin, timeout=10_000)
 
         # --- offline: the tap waits on the tablet, survives a reload, is sent once -------
         ctx.set_offline(True)
@@ -284,6 +292,8 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         assert [(e["strategy"], e["void_reason"]) for e in undone] == [(key0, "undone")]
         live = [e["strategy"] for e in robin_evs if not e["voided"]]
         assert sorted(live) == sorted([key0, key1])                  # the lost answer: once
+        ended = {e["strategy"]: e["ended_at"] for e in robin_evs if not e["voided"]}
+        assert ended[key1] is not None and ended[key0] is None
         assert [e["strategy"] for e in sky_evs] == [key_off]         # the offline tap: once
         started = datetime.fromisoformat(sky_evs[0]["started_at"]).timestamp() * 1000
         logged = datetime.fromisoformat(sky_evs[0]["logged_at"]).timestamp() * 1000

@@ -182,7 +182,8 @@ def _child_sentences(store: Store, tl: ChildTimeline, tz: tzinfo,
             cmp_ = compare_words(_mean_enmo(cols, a, b),
                                  _mean_enmo(cols, a - int(_BEFORE_S * _NS), a),
                                  with_numbers=with_numbers)
-            out.append(f"{tl.name}: {span} {it.text}; {cmp_}.")
+            open_ = " (no end time logged)" if it.end_ns is None else ""
+            out.append(f"{tl.name}: {span} {it.text}{open_}; {cmp_}.")
         elif it.kind == "note":
             out.append(f"{tl.name}: note at {_clock(it.start_ns, tz)}: {it.text}")
         elif it.kind in ("break", "gap"):

@@ -38,8 +38,42 @@
       document.querySelectorAll(".gtile.open").forEach(function (x) { x.classList.remove("open"); x.querySelector(".tile-open").setAttribute("aria-expanded", "false"); });
       el.classList.toggle("open", on); open.setAttribute("aria-expanded", String(on));
     });
-    tiles[id] = {id, el, log, rows: [], band: null};
+    tiles[id] = {id, el, log, rows: [], band: null, running: {}, sessionId: Number(el.dataset.sessionId)};
   });
+
+  // ---- strategies still running (no end yet): "End" closes them -------------------------
+  function short(l) { return String(l).split(" (")[0]; }
+  function renderRunning(t) {
+    const box = t.el.querySelector(".running"), list = t.el.querySelector(".running-list");
+    const evs = Object.values(t.running);
+    box.hidden = evs.length === 0;
+    list.replaceChildren.apply(list, evs.map(function (ev) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "btn btn-small end-btn";
+      b.textContent = "End " + short(labels[ev.strategy] || ev.strategy);
+      b.title = "Started " + M.clock(Date.parse(ev.started_at));
+      b.addEventListener("click", async function () {
+        try { await M.api("/api/events/" + ev.id + "/end", {method: "POST"}); delete t.running[ev.id]; renderRunning(t); }
+        catch (e) { t.el.querySelector(".tap-status").textContent = "Could not end it: " + e.message + (navigator.onLine === false ? " (offline: end it when the connection is back)" : ""); }
+      });
+      return b;
+    }));
+  }
+  function track(t, ev) {
+    if (ev.replaces_id) delete t.running[ev.replaces_id];
+    if (ev.voided || ev.ended_at || ev.session_id !== t.sessionId) delete t.running[ev.id];
+    else t.running[ev.id] = ev;
+    renderRunning(t);
+  }
+  async function loadRunning(t) {
+    try {
+      const evs = await M.api("/api/events?child_id=" + t.id + "&session_id=" + t.sessionId);
+      t.running = {};
+      evs.forEach(function (ev) { track(t, ev); });
+      renderRunning(t);
+    } catch (e) { /* offline: kept as it was */ }
+  }
+  if (!cfg.ended) Object.values(tiles).forEach(loadRunning);
 
   function renderActivity(t) {
     const last = t.rows[t.rows.length - 1];
@@ -105,12 +139,16 @@
   });
 
   // ---- feed -------------------------------------------------------------------------------
-  let backoff = 1000;
+  let backoff = 1000, everConnected = false;
   function connect() {
     const ids = Object.keys(tiles);
     if (!ids.length) { feed.textContent = "Live: no children shown"; return; }
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live?" + ids.map(i => "child_id=" + i).join("&"));
-    ws.onopen = function () { backoff = 1000; feed.textContent = "Live: connected"; feed.dataset.state = "ok"; };
+    ws.onopen = function () {
+      backoff = 1000; feed.textContent = "Live: connected"; feed.dataset.state = "ok";
+      if (!cfg.ended && everConnected) Object.values(tiles).forEach(loadRunning);  // missed while away
+      everConnected = true;
+    };
     ws.onmessage = function (e) {
       let m; try { m = JSON.parse(e.data); } catch (err) { return; }
       if (m.type === "epoch") {
@@ -120,6 +158,9 @@
         t.rows.push({ms: m.epoch_start_ms, enmo: m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg)});
         if (t.rows.length > 120) t.rows.shift();
         if (!paused) renderActivity(t);
+      } else if (m.type === "event") {
+        const t = tiles[m.child_id];
+        if (t && !cfg.ended) track(t, Object.assign({}, m, {id: m.event_id}));
       } else if (m.type === "status") {
         (m.bands || []).forEach(function (b) { const t = tiles[b.child_id]; if (t) { t.band = b; if (!paused) renderBand(t); } });
       }
