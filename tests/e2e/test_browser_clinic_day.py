@@ -324,12 +324,19 @@ def test_clinic_day_from_empty_data_dir(server: Serve) -> None:
         page.click(f"{sky_item} summary")
         page.select_option(f"{sky_item} select[name=strategy]", "pro.wall_push")
         page.fill(f"{sky_item} input[name=reason]", "it was the wall push-ups")
+        end_hm = page.evaluate("s => { const d = new Date(Number(document.querySelector(s + "
+                               "' form').dataset.startMs) + 120000); return String(d.getHours())"
+                               ".padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0')"
+                               "; }", sky_item)
+        page.fill(f"{sky_item} input[name=ended]", end_hm)
         page.click(f"{sky_item} button[value=correct]")
         page.wait_for_selector("#flash:has-text('Corrected')", timeout=10_000)
         review = page.inner_text("main")
         assert "corrected: it was the wall push-ups" in review
         hist = _api(page, f"/api/events/{sky_evs[0]['id']}/history")
         assert [h["strategy"] for h in hist] == [key_off, "pro.wall_push"]
+        assert hist[-1]["ended_at"] is not None and hist[0]["ended_at"] is None
+        assert re.search(r"\d\d:\d\d-\d\d:\d\d Strategy Wall push-ups", page.inner_text("main"))
         page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         _shot(page, "08-review-timeline")
 

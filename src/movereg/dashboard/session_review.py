@@ -201,6 +201,7 @@ def timeline_rows(timelines: list[ChildTimeline], tz: tzinfo) -> list[dict[str, 
         for it in tl.items:
             text = it.text.replace("{t}", _clock(it.start_ns, tz))
             items.append({"kind": it.kind, "when": _span(it.start_ns, it.end_ns, tz),
+                          "start_ms": it.start_ns // 1_000_000, "open": it.end_ns is None,
                           "text": text, "event_id": None if it.event is None else it.event.id,
                           "voided": bool(it.event and it.event.voided)})
         rows.append({"child_id": tl.child_id, "name": tl.name, "session_id": tl.session.id,

@@ -31,6 +31,11 @@
         else {
           const body = {reason};
           if (form.strategy.value) body.strategy = form.strategy.value;
+          if (form.ended.value) {  // a clock time on the day the event started (this tablet's zone)
+            const end = new Date(Number(form.dataset.startMs)), hm = form.ended.value.split(":");
+            end.setHours(Number(hm[0]), Number(hm[1]), 0, 0);
+            body.ended_at = end.toISOString();
+          }
           await M.api("/api/events/" + id, {method: "PUT", body});
         }
         sessionStorage.setItem("movereg.flash", action === "void" ? "Voided; the record and its reason are kept." : "Corrected; the earlier version is kept.");
