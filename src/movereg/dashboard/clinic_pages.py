@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from movereg.analysis import ZONE_WORDS
 from movereg.dashboard.auth import SESSION_TTL_S
 from movereg.dashboard.deps import (
     OptionalUser,
@@ -162,7 +163,7 @@ def session_live_page(request: Request, session_id: int, store: StoreDep, user: 
         "group_id": sessions[0].id, "tiles": shown, "n_total": len(tiles), "page": page,
         "pages": pages, "hidden": len(tiles) - len(shown),
         "compact": len(shown) > 6, "started_ms": sessions[0].started_at // 1_000_000,
-        "ended": all(s.ended_at is not None for s in sessions),
+        "ended": all(s.ended_at is not None for s in sessions), "zone_words": list(ZONE_WORDS),
         "catalogue": [c for c in _catalogue(store) if c["active"]]}, user=gate)
 
 
