@@ -32,6 +32,7 @@ PUBLIC = "public"
 POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "health": (PUBLIC, False), "login": (PUBLIC, False), "login_form": (PUBLIC, False),
     "logout": (ALL, False), "me": (ALL, False), "create_token": (ALL, False),
+    "change_password": (ALL, False),
     "list_users": (ADMIN, False), "create_user": (ADMIN, False),
     "update_user": (ADMIN, False), "list_user_children": (ADMIN, False),
     "link_user_child": (ADMIN, False), "unlink_user_child": (ADMIN, False),
@@ -102,6 +103,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     bodies: dict[str, Any] = {
         "login": {"username": "pat", "password": PASSWORD},
         "create_token": {"password": PASSWORD},
+        "change_password": {"current_password": PASSWORD, "new_password": PASSWORD + " too"},
         "create_user": {"username": f"u{next(_n)}", "password": PASSWORD, "role": "parent"},
         "update_user": {"disabled": False},
         "link_user_child": {"child_id": child.id},

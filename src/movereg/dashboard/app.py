@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movereg import __version__
 from movereg.config import Settings
@@ -101,6 +102,17 @@ async def _movereg_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette/FastAPI HTTPExceptions in the same shape as every other error."""
+    assert isinstance(exc, StarletteHTTPException)
+    names = {401: "AuthError", 403: "ForbiddenError", 404: "NotFoundError",
+             405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
+             503: "Unavailable"}
+    return JSONResponse({"detail": str(exc.detail),
+                         "error": names.get(exc.status_code, "HTTPError")},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
@@ -151,6 +163,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
             app.state.hub = the_hub
             yield
         finally:
+            refused = getattr(app.state, "refused_logins", None)
+            if refused is not None:   # counts of refused logins not yet written
+                with contextlib.suppress(MoveregError):
+                    await asyncio.to_thread(refused.flush, st, force=True)
             try:
                 if own_hub:
                     await app.state.hub.stop()
@@ -165,6 +181,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     app.state.hub = None
     app.add_exception_handler(MoveregError, _movereg_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    from movereg.dashboard.openapi import install_openapi
+
+    install_openapi(app)   # 422 as really sent; 401/403/404/413/429 documented (#21)
 
     @app.middleware("http")
     async def _security_headers(request: Request,
@@ -179,6 +199,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    from movereg.dashboard.limits import BodyLimit
+
+    app.add_middleware(BodyLimit, default_bytes=settings.max_json_body_bytes,  # #21: 413
+                       upload_bytes=settings.max_upload_body_bytes)
     from movereg.dashboard.routes import api_routers
 
     for router in api_routers():

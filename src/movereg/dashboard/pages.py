@@ -43,6 +43,7 @@ from movereg.analysis import (
 )
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
+from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.errors import ForbiddenError, NotFoundError
 from movereg.storage import Store
 
@@ -297,7 +298,7 @@ def _open_child_page(request: Request, store: Store, user: Principal | None,
 
 @router.get("/day", response_model=None)
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-             day: date | None = None, tz: str | None = None) -> Response:
+             day: Day | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and day (parent, therapist or admin)."""
     opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
@@ -315,7 +316,7 @@ def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int |
 
 @router.get("/week", response_model=None)
 def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-              end: date | None = None, tz: str | None = None) -> Response:
+              end: Day | None = None, tz: str | None = None) -> Response:
     """Seven days side by side: wear time, strategy uses, movement breaks (no scores)."""
     opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
 from movereg.dashboard.routes._common import EventId, FromQ, ToQ, maybe_await, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID, EventCorrectionIn, EventIn, EventOut, VoidIn, ns
+from movereg.errors import ValidationError
 from movereg.storage import Store, StrategyEvent
 from movereg.storage._core import now_ns
 
@@ -41,6 +42,11 @@ def _create(store: Store, principal: Principal, body: EventIn) -> StrategyEvent:
 
 def _create_tx(store: Store, principal: Principal, body: EventIn) -> StrategyEvent:
     check_child(store, principal, body.child_id)
+    if body.session_id is not None and body.session_id not in {
+            s.id for s in store.list_sessions(child_id=body.child_id)}:
+        # one answer for a missing session and another child's (no existence leak, #21)
+        raise ValidationError(f"no session {body.session_id} for this child",
+                              advice="leave session_id out or use one of this child's")
     start = now_ns() - round(body.started_ago_s * 1e9)
     end = None if body.duration_s is None else start + round(body.duration_s * 1e9)
     ev = store.create_event(body.child_id, body.strategy, started_at=start, ended_at=end,
