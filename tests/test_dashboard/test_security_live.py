@@ -23,28 +23,15 @@ import httpx
 import pytest
 import uvicorn
 import websockets
-from h5_api_support import PASSWORD, FakeHub, make_api
+from h5_api_support import PASSWORD, make_api
+from security_support import LiveHub
 
-from movereg.config import Settings
 from movereg.dashboard.app import create_app
-from movereg.pipeline import Broadcaster
 from movereg.pipeline._demo_proc import free_port
 from movereg.storage import Store
 
 #: Bound on how long a revoked feed may stay open, s (re-checks run every 2 s).
 CLOSE_WITHIN_S = 8.0
-
-
-class LiveHub(FakeHub):
-    """FakeHub plus a real Broadcaster, as the live router needs."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-        self.broadcaster = Broadcaster()
-
-    def subscribe(self, maxsize: int = 256, *, message_filter: Any = None) -> Any:
-        return self.broadcaster.subscribe(maxsize, message_filter=message_filter)
 
 
 @dataclass

@@ -35,8 +35,7 @@ ERROR_STATUSES: dict[int, str] = {
 _PASSWORD_OPS = frozenset({"login", "login_form", "create_token", "change_password"})
 _NO_403 = frozenset({"me", "list_strategies", "data_dictionary", "logout",
                      "change_password", "create_token"})
-_LOOKUP_FIELDS = frozenset({"child_id", "session_id", "child", "event_id", "username",
-                            "device_id"})
+_LOOKUP_FIELDS = frozenset({"child_id", "session_id", "child", "event_id"})
 #: Operations that authenticate by hand instead of through a dependency.
 _MANUAL_AUTH = frozenset({"live_sse"})
 
