@@ -9,7 +9,7 @@ from h5_api_support import FakeHub
 from movereg.config import Settings
 from movereg.pipeline import Broadcaster
 
-__all__ = ["LiveHub"]
+__all__ = ["LiveHub", "enable_live"]
 
 
 class LiveHub(FakeHub):
@@ -31,3 +31,12 @@ class LiveHub(FakeHub):
         if self.ended:
             sub.close()
         return sub
+
+
+def enable_live(hub: FakeHub, settings: Settings) -> None:
+    """Give an app's FakeHub the live-feed methods of an ended :class:`LiveHub` (the
+    app keeps its hub object, whoever runs its lifespan)."""
+    live = LiveHub(settings, ended=True)
+    hub.settings = settings  # type: ignore[attr-defined]
+    hub.broadcaster = live.broadcaster  # type: ignore[attr-defined]
+    hub.subscribe = live.subscribe  # type: ignore[attr-defined,method-assign]

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from h5_api_support import PASSWORD, T0, Api, make_api
-from security_support import LiveHub
+from security_support import enable_live
 from starlette.websockets import WebSocketDisconnect
 
 ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
@@ -122,9 +122,7 @@ def _ops(api: Api) -> dict[str, tuple[str, str]]:
 @pytest.fixture
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     for a in make_api(tmp_path, monkeypatch):
-        hub = LiveHub(a.settings, ended=True)
-        a.client.app.state.hub = hub  # type: ignore[attr-defined]
-        a.hub = hub
+        enable_live(a.hub, a.settings)
         a.store.upsert_device("dev-free")          # a band nobody wears
         b_consent = a.store.current_consent(a.child_b.id)
         if b_consent is not None and b_consent.active:

@@ -21,11 +21,12 @@ from movereg.config import Settings
 from movereg.errors import (
     AuthError,
     ConfigError,
+    DeviceNotFoundError,
     ForbiddenError,
     MoveregError,
     NotFoundError,
+    SensorError,
     StorageError,
-    ValidationError,
 )
 from movereg.storage import Store
 
@@ -81,13 +82,11 @@ def _status_for(exc: MoveregError) -> int:
         return 403
     if isinstance(exc, AuthError):
         return 401
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, NotFoundError | DeviceNotFoundError):
         return 404
-    if isinstance(exc, ValidationError):
-        return 422
-    if isinstance(exc, StorageError):
+    if isinstance(exc, StorageError | SensorError):   # the database or the radio (#21)
         return 503
-    return 400
+    return 422   # ValidationError, ParameterError and the rest: the request as sent
 
 
 async def _movereg_error(request: Request, exc: Exception) -> Response:
@@ -105,6 +104,9 @@ async def _movereg_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette/FastAPI HTTPExceptions in the same shape as every other error."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:   # FastAPI: a body that is not UTF-8 JSON / form data
+        return JSONResponse({"detail": f"body: {exc.detail}", "error": "ValidationError",
+                             "advice": "send UTF-8 JSON as documented"}, status_code=422)
     names = {401: "AuthError", 403: "ForbiddenError", 404: "NotFoundError",
              405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
              503: "Unavailable"}
