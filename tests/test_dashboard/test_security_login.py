@@ -181,3 +181,15 @@ def test_lifetimes_are_settings(api: Api) -> None:
     con.commit()
     con.close()
     assert _me(api.client, {"Authorization": f"Bearer {token}"}) == 401
+
+
+def test_password_page(api: Api) -> None:
+    r = api.client.get("/account/password", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    api.login("pat")
+    r = api.client.get("/account/password")
+    assert r.status_code == 200 and 'id="pw-form"' in r.text
+    assert '<script src="/static/password.js"></script>' in r.text
+    assert "<script>" not in r.text                   # no inline script under the CSP
+    assert api.client.get("/static/password.js").status_code == 200
+    assert 'href="/account/password"' in api.client.get("/day").text

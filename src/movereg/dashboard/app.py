@@ -215,6 +215,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.pages import router as pages_router
 
     app.include_router(pages_router)
+    from movereg.dashboard.account import router as account_router
+
+    app.include_router(account_router)   # change password page (#21)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

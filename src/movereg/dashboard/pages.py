@@ -149,7 +149,8 @@ def login_page(request: Request, user: OptionalUser,
                error: str | None = None) -> Response:
     """The sign-in form (posts to ``/api/auth/login/form``)."""
     message = {"1": "That username and password did not match. Please try again.",
-               "rate": "Too many attempts. Please wait a few minutes and try again."}.get(
+               "rate": "Too many attempts. Please wait a few minutes and try again.",
+               "changed": "Your password was changed. Please sign in again."}.get(
         error or "")
     safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
     return _render(request, "login.html", {"next": safe_next, "message": message}, user=user)
