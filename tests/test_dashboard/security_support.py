@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Any
 
-from h5_api_support import FakeHub
+from h5_api_support import PASSWORD, FakeHub
 
 from movereg.config import Settings
 from movereg.pipeline import Broadcaster
 
-__all__ = ["LiveHub", "enable_live"]
+__all__ = ["LiveHub", "Req", "enable_live", "valid_bodies"]
+
+
+@dataclass
+class Req:
+    """One request of the authorization tests."""
+
+    method: str
+    url: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+
+
+_n = itertools.count()
+
+
+def valid_bodies(child_id: int, *, login_as: str) -> dict[str, Any]:
+    """A valid JSON body per operation id, about ``child_id``."""
+    return {
+        "login": {"username": login_as, "password": PASSWORD},
+        "create_token": {"password": PASSWORD},
+        "change_password": {"current_password": PASSWORD, "new_password": PASSWORD + " 2"},
+        "create_user": {"username": f"u{next(_n)}", "password": PASSWORD, "role": "parent"},
+        "update_user": {"disabled": False},
+        "link_user_child": {"child_id": child_id},
+        "create_child": {"display_name": "Kim"},
+        "connect_band": {"target": "sim", "child_id": child_id},
+        "assign_band": {"child_id": child_id},
+        "start_session": {"child_id": child_id, "kind": "wear"},
+        "create_event": {"child_id": child_id, "strategy": "mov.break"},
+        "correct_event": {"reason": "typo", "note": "fixed"},
+        "void_event": {"reason": "duplicate"},
+        "put_strategy": {"label": "Movement break", "category": "Movement break"},
+        "set_strategy_active": {"active": True},
+        "record_consent": {"consented": True, "scope": "features"},
+    }
 
 
 class LiveHub(FakeHub):

@@ -16,17 +16,15 @@ WebSocket cells: ``101`` accepted, ``1008`` refused before the handshake.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from h5_api_support import PASSWORD, T0, Api, make_api
-from security_support import enable_live
+from security_support import Req, enable_live, valid_bodies
 from starlette.websockets import WebSocketDisconnect
 
 ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
@@ -93,22 +91,12 @@ _LAST = ("logout", "change_password")
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
 ISO1 = datetime.fromtimestamp(T0 / 1e9 + 600, tz=UTC).isoformat()
-_n = itertools.count()
 
 
 def expected(op: str, role: str, scope: str) -> str:
     """The table's cell for one operation, role and scope ('-' when not applicable)."""
     groups = [g.split() for g in TABLE[op].split("|")]
     return groups[ROLES.index(role)][SCOPES.index(scope)]
-
-
-@dataclass
-class Req:
-    method: str
-    url: str
-    params: dict[str, Any] | None = None
-    json: Any = None
-    data: dict[str, str] | None = None
 
 
 def _ops(api: Api) -> dict[str, tuple[str, str]]:
@@ -153,26 +141,11 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
         s.assign_device(dev, kid)
     url = path.format(child_id=kid, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
-    bodies: dict[str, Any] = {
-        "login": {"username": "ada", "password": PASSWORD},
-        "create_token": {"password": PASSWORD},
-        "change_password": {"current_password": PASSWORD, "new_password": PASSWORD + " 2"},
-        "create_user": {"username": f"u{next(_n)}", "password": PASSWORD, "role": "parent"},
-        "update_user": {"disabled": False},
-        "link_user_child": {"child_id": kid},
-        "create_child": {"display_name": "Kim"},
-        # the takeover attempts: the other child's band, for the caller's own child
-        "connect_band": {"target": "sim"} if scope == "none" else
-                        {"target": dev, "child_id": api.child_a.id},
-        "assign_band": {"child_id": api.child_a.id},
-        "start_session": {"child_id": kid, "kind": "wear"},
-        "create_event": {"child_id": kid, "strategy": "mov.break"},
-        "correct_event": {"reason": "typo", "note": "fixed"},
-        "void_event": {"reason": "duplicate"},
-        "put_strategy": {"label": "Movement break", "category": "Movement break"},
-        "set_strategy_active": {"active": True},
-        "record_consent": {"consented": True, "scope": "features"},
-    }
+    bodies = valid_bodies(kid, login_as="ada")
+    # the takeover attempts: the other child's band, for the caller's own child
+    bodies["connect_band"] = {"target": "sim"} if scope == "none" else \
+        {"target": dev, "child_id": api.child_a.id}
+    bodies["assign_band"] = {"child_id": api.child_a.id}
     params: dict[str, Any] = {
         "list_sessions": {"child_id": kid}, "list_events": {"child_id": kid},
         "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from movereg.dashboard.schemas import ErrorOut
 
-__all__ = ["ERROR_STATUSES", "install_openapi", "route_statuses"]
+__all__ = ["ERROR_STATUSES", "install_openapi", "route_statuses", "walk_routes"]
 
 #: Status -> description of the error answers documented by :func:`install_openapi`.
 ERROR_STATUSES: dict[int, str] = {
@@ -40,12 +40,13 @@ _LOOKUP_FIELDS = frozenset({"child_id", "session_id", "child", "event_id"})
 _MANUAL_AUTH = frozenset({"live_sse"})
 
 
-def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+def walk_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI >= 0.16x nests them)."""
     for r in routes:
         if isinstance(r, APIRoute):
             yield r
         elif hasattr(r, "original_router"):
-            yield from _walk(r.original_router.routes)
+            yield from walk_routes(r.original_router.routes)
 
 
 def _needs_login(route: APIRoute) -> bool:
@@ -105,7 +106,7 @@ def install_openapi(app: FastAPI) -> None:
         err = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
         comps.update(err.pop("$defs", {}))
         comps["ErrorOut"] = err
-        login = {r.operation_id: _needs_login(r) for r in _walk(app.routes)}
+        login = {r.operation_id: _needs_login(r) for r in walk_routes(app.routes)}
         for ops in doc.get("paths", {}).values():
             for op in ops.values():
                 op_id = op.get("operationId", "")

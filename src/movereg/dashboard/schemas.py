@@ -65,24 +65,21 @@ _BAD_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _BAD_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # keeps \t \n \r
 
 
-def _one_line(value: str) -> str:
-    bad = _BAD_LINE.search(value)
-    if bad:
-        raise ValueError(f"control or bidirectional-override character U+{ord(bad.group()):04X}"
-                         " is not allowed")
-    return value
+def _refusing(bad: re.Pattern[str]) -> AfterValidator:
+    """A validator refusing text with a character matched by ``bad`` (422)."""
+
+    def check(value: str) -> str:
+        hit = bad.search(value)
+        if hit:
+            raise ValueError(f"control or bidirectional-override character "
+                             f"U+{ord(hit.group()):04X} is not allowed")
+        return value
+
+    return AfterValidator(check)
 
 
-def _text(value: str) -> str:
-    bad = _BAD_TEXT.search(value)
-    if bad:
-        raise ValueError(f"control or bidirectional-override character U+{ord(bad.group()):04X}"
-                         " is not allowed")
-    return value
-
-
-Clean = AfterValidator(_one_line)
-CleanText = AfterValidator(_text)
+Clean = _refusing(_BAD_LINE)
+CleanText = _refusing(_BAD_TEXT)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
                  Clean]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
