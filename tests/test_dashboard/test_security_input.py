@@ -114,6 +114,8 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(api: Api) -> None:
     assert not any(v[:1] in "=+-@\t\r" for row in rows for v in row.values() if v)
     d = api.client.get("/api/export/dictionary", headers=api.h("researcher")).json()
     assert any("leading apostrophe" in e["definition"] for e in d)
+    api.login("rae")    # and the export page's dictionary says so too
+    assert "leading apostrophe" in api.client.get("/export").text
 
 
 @given(st.text(max_size=20))

@@ -365,6 +365,10 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
                           if x > stored and abs(x / stored - round(x / stored)) < 1e-9]
     dictionary = [{**d, "aggregation": AGGREGATION_RULES.get(str(d.get("name")), "")}
                   for d in data_dictionary()]
+    from movereg.storage.export import CSV_TEXT_NOTE  # #21: formula-looking CSV cells
+
+    dictionary.append({"name": "csv_text_cells", "definition": CSV_TEXT_NOTE,
+                       "reference": "OWASP: CSV injection"})
     return _render(request, "export.html", {
         "children": codes, "dictionary": dictionary, "epoch_s": stored,
         "epoch_lengths": lengths, "features": [
