@@ -186,8 +186,8 @@ async def live_ws(websocket: WebSocket,
                               reason=str(exc.detail))
         return
     await websocket.accept()
-    sub = hub.subscribe(maxsize=_QUEUE, message_filter=_filter_for(children))
     await audit_live(websocket.app.state.store, viewer, children, "websocket")  # #21
+    sub = hub.subscribe(maxsize=_QUEUE, message_filter=_filter_for(children))
     guard = watch_access(sub, lambda: _resolve(websocket), children, "websocket")
 
     async def reader() -> None:
@@ -232,9 +232,8 @@ async def live_sse(request: Request,
     viewer = await _viewer(request)
     children = _narrow(viewer, child_id)
     keep = _filter_for(children)
-    sub = hub.subscribe(maxsize=_QUEUE, message_filter=keep)
     await audit_live(request.app.state.store, viewer, children, "sse")  # #21
-    guard = watch_access(sub, lambda: _resolve(request), children, "sse")
+    sub = hub.subscribe(maxsize=_QUEUE, message_filter=keep)
     try:
         last = int(request.headers.get("last-event-id", ""))
     except ValueError:
@@ -250,6 +249,7 @@ async def live_sse(request: Request,
         return f"id: {msg.get('id', 0)}\nevent: {msg['type']}\ndata: {_dumps(msg)}\n\n"
 
     async def stream() -> AsyncIterator[str]:
+        guard = watch_access(sub, lambda: _resolve(request), children, "sse")  # #21
         try:
             yield "retry: 2000\n\n"
             if last is None:
