@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     sim_bands: int = Field(default=0, ge=0, le=64,
                            description="simulated bands the bands page offers (sim:1..N; "
                                        "demo and tests)")
+    # --- sessions, tokens, request limits (#21) --------------------------------------
+    session_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 30,
+                                     description="browser session lifetime, h")
+    bearer_ttl_max_hours: float = Field(default=168.0, gt=0, le=24 * 365,
+                                        description="longest bearer token a user may ask "
+                                                    "for, h")
+    bearer_idle_timeout_min: float = Field(default=24 * 60.0, gt=0,
+                                           description="a bearer token unused this long "
+                                                       "ends, min")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses/networks of reverse proxies whose "
+        "X-Forwarded-For is believed (none: the socket's address is the client)")
+    max_json_body_bytes: int = Field(default=64 * 1024, ge=1024,
+                                     description="largest JSON/form request body, bytes")
+    max_upload_body_bytes: int = Field(default=512 * 1024**2, ge=1024,
+                                       description="largest body of an upload route, bytes")
 
     @property
     def db_path(self) -> Path:

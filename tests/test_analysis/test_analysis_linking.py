@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from conftest import NS, T0, make_epochs
 
+from conftest import NS, T0, make_epochs
 from movereg.analysis import event_changes, event_epochs
 from movereg.errors import ParameterError, ValidationError
 

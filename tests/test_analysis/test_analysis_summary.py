@@ -4,10 +4,10 @@ import re
 from datetime import date
 
 import numpy as np
-from conftest import NS, make_epochs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import NS, make_epochs
 from movereg.analysis import (
     LIMITS_TEXT,
     daily_summary,

@@ -67,7 +67,7 @@ def test_wrong_password_and_rate_limit(api: Api) -> None:
     r = api.client.post("/api/auth/login", json={"username": "tess", "password": PASSWORD})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     r = api.client.post("/api/auth/login", json={"username": "ghost", "password": "x"})
-    assert r.status_code == 429  # same client address
+    assert r.status_code == 401  # #21: throttled per (account, address), not per address
     outcomes = [(e.action, e.outcome) for e in api.store.list_audit(limit=10)]
     assert ("login", "failed") in outcomes and ("login", "refused") in outcomes
 

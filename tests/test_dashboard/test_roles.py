@@ -8,9 +8,7 @@ against the other child (not on the therapist's caseload / not the parent's chil
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,9 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from h5_api_support import PASSWORD, T0, Api, make_api
+from security_support import Req, valid_bodies
 
+from movereg.dashboard.openapi import walk_routes
 from movereg.storage import Child
 
 ROLES = ("admin", "therapist", "parent", "researcher")
@@ -32,6 +32,7 @@ PUBLIC = "public"
 POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "health": (PUBLIC, False), "login": (PUBLIC, False), "login_form": (PUBLIC, False),
     "logout": (ALL, False), "me": (ALL, False), "create_token": (ALL, False),
+    "change_password": (ALL, False),
     "list_users": (ADMIN, False), "create_user": (ADMIN, False),
     "update_user": (ADMIN, False), "list_user_children": (ADMIN, False),
     "link_user_child": (ADMIN, False), "unlink_user_child": (ADMIN, False),
@@ -64,29 +65,10 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
 ISO1 = datetime.fromtimestamp(T0 / 1e9 + 600, tz=UTC).isoformat()
-_n = itertools.count()
-
-
-@dataclass
-class Req:
-    method: str
-    url: str
-    params: dict[str, Any] | None = None
-    json: Any = None
-    data: dict[str, str] | None = None
-
-
-def _walk(routes: list[Any]) -> Iterator[APIRoute]:
-    """APIRoutes, also inside included routers (FastAPI >= 0.16x nests them)."""
-    for r in routes:
-        if isinstance(r, APIRoute):
-            yield r
-        elif hasattr(r, "original_router"):
-            yield from _walk(r.original_router.routes)
 
 
 def _api_routes(api: Api) -> list[APIRoute]:
-    return [r for r in _walk(api.client.app.routes)  # type: ignore[attr-defined]
+    return [r for r in walk_routes(api.client.app.routes)  # type: ignore[attr-defined]
             if True
             and r.endpoint.__module__.startswith("movereg.dashboard.routes.")
             and not r.endpoint.__module__.endswith(".live")]
@@ -106,28 +88,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs")
-    bodies: dict[str, Any] = {
-        "login": {"username": "pat", "password": PASSWORD},
-        "create_token": {"password": PASSWORD},
-        "create_user": {"username": f"u{next(_n)}", "password": PASSWORD, "role": "parent"},
-        "update_user": {"disabled": False},
-        "link_user_child": {"child_id": child.id},
-        "create_child": {"display_name": "Kim"},
-        "connect_band": {"target": "sim", "child_id": child.id},
-        "assign_band": {"child_id": child.id},
-        "start_session": {"child_id": child.id, "kind": "wear"},
-        "create_event": {"child_id": child.id, "strategy": "mov.break"},
-        "correct_event": {"reason": "typo", "note": "fixed"},
-        "void_event": {"reason": "duplicate"},
-        "put_strategy": {"label": "Movement break", "category": "Movement break"},
-        "set_strategy_active": {"active": True},
-        "record_consent": {"consented": True, "scope": "features"},
-        "setup_admin": {"token": "not-the-token", "username": "boss", "password": PASSWORD},
-        "start_group_session": {"child_ids": [child.id]},
-        "set_favourites": {"keys": ["mov.break"]},
-        "set_user_role": {"role": "parent"},
-        "reset_user_password": {"password": PASSWORD},
-    }
+    bodies = valid_bodies(child.id, login_as="pat")
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
         "list_events": {"child_id": child.id},

@@ -126,6 +126,7 @@ async def _serve(args: argparse.Namespace, settings: Any, demo: _Demo) -> None:
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            proxy_headers=False,   # X-Forwarded-For: Settings.trusted_proxies
                             lifespan="on", ws_ping_interval=20.0,
                             timeout_graceful_shutdown=5)
     server = _Server(config)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
 from movereg import __version__
@@ -21,12 +22,13 @@ from movereg.config import Settings
 from movereg.errors import (
     AuthError,
     ConfigError,
+    DeviceNotFoundError,
     DiskFullError,
     ForbiddenError,
     MoveregError,
     NotFoundError,
+    SensorError,
     StorageError,
-    ValidationError,
 )
 from movereg.storage import Store
 
@@ -82,15 +84,13 @@ def _status_for(exc: MoveregError) -> int:
         return 403
     if isinstance(exc, AuthError):
         return 401
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, NotFoundError | DeviceNotFoundError):
         return 404
-    if isinstance(exc, ValidationError):
-        return 422
     if isinstance(exc, DiskFullError):
         return 507
-    if isinstance(exc, StorageError):
+    if isinstance(exc, StorageError | SensorError):   # the database or the radio (#21)
         return 503
-    return 400
+    return 422   # ValidationError, ParameterError and the rest: the request as sent
 
 
 async def _movereg_error(request: HTTPConnection, exc: Exception) -> Response | None:
@@ -111,6 +111,20 @@ async def _movereg_error(request: HTTPConnection, exc: Exception) -> Response | 
         body["advice"] = exc.advice
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette/FastAPI HTTPExceptions in the same shape as every other error."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:   # FastAPI: a body that is not UTF-8 JSON / form data
+        return JSONResponse({"detail": f"body: {exc.detail}", "error": "ValidationError",
+                             "advice": "send UTF-8 JSON as documented"}, status_code=422)
+    names = {401: "AuthError", 403: "ForbiddenError", 404: "NotFoundError",
+             405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
+             503: "Unavailable"}
+    return JSONResponse({"detail": str(exc.detail),
+                         "error": names.get(exc.status_code, "HTTPError")},
+                        status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -163,6 +177,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
             app.state.hub = the_hub
             yield
         finally:
+            refused = getattr(app.state, "refused_logins", None)
+            if refused is not None:   # counts of refused logins not yet written
+                with contextlib.suppress(MoveregError):
+                    await asyncio.to_thread(refused.flush, st, force=True)
             try:
                 if own_hub:
                     await app.state.hub.stop()
@@ -178,6 +196,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     # one handler for HTTP and WebSocket scopes (Starlette types them separately)
     app.add_exception_handler(MoveregError, _movereg_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    from movereg.dashboard.openapi import install_openapi
+
+    install_openapi(app)   # 422 as really sent; 401/403/404/413/429 documented (#21)
 
     @app.middleware("http")
     async def _security_headers(request: Request,
@@ -192,6 +214,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    from movereg.dashboard.limits import BodyLimit
+
+    app.add_middleware(BodyLimit, default_bytes=settings.max_json_body_bytes,  # #21: 413
+                       upload_bytes=settings.max_upload_body_bytes)
     from movereg.dashboard.routes import api_routers
 
     for router in api_routers():
@@ -205,6 +231,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.clinic_pages import router as clinic_pages_router
 
     app.include_router(clinic_pages_router)
+    from movereg.dashboard.account import router as account_router
+
+    app.include_router(account_router)   # change password page (#21)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

@@ -16,9 +16,10 @@ Contract for pages and browser JS
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
-from collections import deque
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -33,7 +34,9 @@ __all__ = [
     "SESSION_COOKIE",
     "SESSION_TTL_S",
     "LoginLimiter",
+    "RefusedLogins",
     "check_password_strength",
+    "client_address",
     "hash_password",
     "verify_password",
 ]
@@ -42,7 +45,7 @@ SESSION_COOKIE = "movereg_session"
 CSRF_COOKIE = "movereg_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SESSION_TTL_S = 12 * 3600.0
+SESSION_TTL_S = 12 * 3600.0   # default of Settings.session_ttl_hours
 MIN_PASSWORD_LEN = 10
 
 _hasher = PasswordHasher()
@@ -76,27 +79,45 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 class LoginLimiter:
-    """Sliding-window limit on failed logins, per username and per client address.
+    """Growing delays after failed logins, per key (the caller uses ``account|address``).
+
+    The first ``max_failures`` failures cost nothing; after that each further attempt
+    must wait ``base_s * 2**(n - max_failures)`` seconds (at most ``max_delay_s``) after
+    the last failure. A key is forgotten ``window_s`` after its last failure and cleared
+    by a good login. Nothing is ever locked: the right password from another address, or
+    another account from the same address (a clinic's shared Wi-Fi), is never refused.
 
     Parameters
     ----------
     max_failures
-        Failures allowed inside ``window_s`` before further attempts are refused.
+        Failures without any delay.
     window_s
-        Window length, s.
+        Seconds after the last failure at which a key's failures are forgotten.
+    base_s, max_delay_s
+        First delay and the cap of the doubling delays, s.
     """
 
-    def __init__(self, max_failures: int = 5, window_s: float = 300.0) -> None:
+    def __init__(self, max_failures: int = 5, window_s: float = 900.0, *,
+                 base_s: float = 1.0, max_delay_s: float = 60.0) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
-        self._fails: dict[str, deque[float]] = {}
+        self.base_s = base_s
+        self.max_delay_s = max_delay_s
+        self._fails: dict[str, tuple[int, float]] = {}   # key -> (count, last failure)
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
+    def _state(self, key: str, now: float) -> tuple[int, float]:
+        n, last = self._fails.get(key, (0, 0.0))
+        if n and now - last > self.window_s:
+            self._fails.pop(key, None)
+            return 0, 0.0
+        return n, last
+
+    def delay_s(self, failures: int) -> float:
+        """Wait required after ``failures`` failures, s."""
+        if failures < self.max_failures:
+            return 0.0
+        return min(self.max_delay_s, self.base_s * 2.0 ** (failures - self.max_failures))
 
     def retry_after(self, *keys: str) -> float:
         """Seconds until another attempt is allowed (0 when allowed now)."""
@@ -104,9 +125,9 @@ class LoginLimiter:
         wait = 0.0
         with self._lock:
             for key in keys:
-                q = self._recent(key, now)
-                if len(q) >= self.max_failures:
-                    wait = max(wait, self.window_s - (now - q[0]))
+                n, last = self._state(key, now)
+                if n:
+                    wait = max(wait, last + self.delay_s(n) - now)
         return wait
 
     def failed(self, *keys: str) -> None:
@@ -114,12 +135,101 @@ class LoginLimiter:
         now = time.monotonic()
         with self._lock:
             for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._fails) > 10_000:  # bound memory under a spray attack
-                for k in [k for k, q in self._fails.items() if not q][:5000]:
+                n, _ = self._state(key, now)
+                self._fails[key] = (n + 1, now)
+            if len(self._fails) > 10_000:  # bound memory under a spray attack: oldest out
+                for k, _ in sorted(self._fails.items(), key=lambda kv: kv[1][1])[:5000]:
                     del self._fails[k]
 
-    def succeeded(self, username_key: str) -> None:
-        """Clear the username's failures after a good login."""
+    def succeeded(self, key: str) -> None:
+        """Clear a key's failures after a good login."""
         with self._lock:
-            self._fails.pop(username_key, None)
+            self._fails.pop(key, None)
+
+
+def client_address(peer: str | None, forwarded_for: str | None,
+                   trusted_proxies: list[str]) -> str:
+    """The client's address: the socket peer, unless the peer is a configured proxy, in
+    which case the right-most ``X-Forwarded-For`` hop that is not a trusted proxy.
+
+    A forged ``X-Forwarded-For`` from anyone else is ignored.
+    """
+    nets = []
+    for p in trusted_proxies:
+        try:
+            nets.append(ipaddress.ip_network(p, strict=False))
+        except ValueError:
+            continue
+
+    def trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in n for n in nets)
+
+    addr = peer or "?"
+    if not nets or not trusted(addr) or not forwarded_for:
+        return addr
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return addr     # garbage in the header: fall back to the proxy itself
+        addr = hop
+    return addr
+
+
+class RefusedLogins:
+    """Refused logins, aggregated into audit entries per client address and outcome.
+
+    The first refusal from an address in a window is written at once; further ones are
+    counted and written as one entry when the window ends (checked on the next login
+    attempt, on :meth:`flush`). Attacker-chosen names never reach the log: only existing
+    account names are listed, unknown names are counted.
+    """
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self._open: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, store: Any, address: str, outcome: str, account: str | None) -> None:
+        """Count one refusal (``outcome`` 'failed' or 'refused'); ``account`` is the
+        name of an existing account, None for an unknown name."""
+        now = time.monotonic()
+        self.flush(store)
+        with self._lock:
+            key = (address, outcome)
+            agg = self._open.get(key)
+            first = agg is None
+            if agg is None:
+                agg = self._open[key] = {"since": now, "attempts": 0, "accounts": set(),
+                                         "unknown_names": 0}
+            if not first:
+                agg["attempts"] += 1
+                if account is None:
+                    agg["unknown_names"] += 1
+                elif len(agg["accounts"]) < 20:
+                    agg["accounts"].add(account)
+        if first:
+            store.audit("anonymous", "login", outcome=outcome,
+                        detail={"address": address, "attempts": 1,
+                                "accounts": [account] if account else [],
+                                "unknown_names": 0 if account else 1})
+
+    def flush(self, store: Any, *, force: bool = False) -> None:
+        """Write the counts of windows that have ended (all with ``force``)."""
+        now = time.monotonic()
+        with self._lock:
+            done = [k for k, v in self._open.items()
+                    if force or now - v["since"] >= self.window_s]
+            rows = [(k, self._open.pop(k)) for k in done]
+        for (address, outcome), agg in rows:
+            if agg["attempts"]:
+                store.audit("anonymous", "login", outcome=outcome,
+                            detail={"address": address, "attempts": agg["attempts"],
+                                    "accounts": sorted(agg["accounts"]),
+                                    "unknown_names": agg["unknown_names"],
+                                    "window_s": self.window_s, "aggregated": True})

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from movereg.analysis import ZONE_WORDS
-from movereg.dashboard.auth import SESSION_TTL_S
 from movereg.dashboard.deps import (
     OptionalUser,
     Principal,
@@ -24,7 +23,7 @@ from movereg.dashboard.deps import (
     visible_children,
 )
 from movereg.dashboard.pages import _children_for, _error, _gate, _nickname, _render
-from movereg.dashboard.routes.auth import _set_cookies
+from movereg.dashboard.routes.auth import _session_ttl_s, _set_cookies
 from movereg.dashboard.routes.setup import finish_setup
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
@@ -224,8 +223,8 @@ def setup_form(request: Request, store: StoreDep, settings: SettingsDep,
     except MoveregError as exc:
         q = urlencode({"token": token, "error": exc.message})
         return RedirectResponse(f"/setup?{q}", status_code=303)
-    secret, csrf = store.create_token(user.id, "session", SESSION_TTL_S)
+    secret, csrf = store.create_token(user.id, "session", _session_ttl_s(settings))
     assert csrf is not None
     resp = RedirectResponse("/admin?welcome=1", status_code=303)
-    _set_cookies(resp, secret, csrf, settings.secure_cookies)
+    _set_cookies(resp, secret, csrf, settings)
     return resp

@@ -95,7 +95,7 @@ def optional_user(request: Request, store: StoreDep, settings: SettingsDep) -> P
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("malformed Authorization header", advice="use 'Bearer <token>'")
-        info = store.resolve_token(token.strip())
+        info = store.resolve_token(token.strip(), idle_s=settings.bearer_idle_timeout_min * 60.0)
         if info is None or info.kind != "bearer":
             raise AuthError("invalid or expired token")
         return Principal(info.user, "bearer")

@@ -43,6 +43,7 @@ from movereg.analysis import (
 )
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
+from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.errors import ForbiddenError, NotFoundError
 from movereg.storage import Store
 
@@ -150,7 +151,8 @@ def login_page(request: Request, user: OptionalUser,
                error: str | None = None) -> Response:
     """The sign-in form (posts to ``/api/auth/login/form``)."""
     message = {"1": "That username and password did not match. Please try again.",
-               "rate": "Too many attempts. Please wait a few minutes and try again."}.get(
+               "rate": "Too many attempts. Please wait a few minutes and try again.",
+               "changed": "Your password was changed. Please sign in again."}.get(
         error or "")
     safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
     return _render(request, "login.html", {"next": safe_next, "message": message}, user=user)
@@ -300,7 +302,7 @@ def _open_child_page(request: Request, store: Store, user: Principal | None,
 
 @router.get("/day", response_model=None)
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-             day: date | None = None, tz: str | None = None) -> Response:
+             day: Day | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and day (parent, therapist or admin)."""
     opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
@@ -318,7 +320,7 @@ def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int |
 
 @router.get("/week", response_model=None)
 def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-              end: date | None = None, tz: str | None = None) -> Response:
+              end: Day | None = None, tz: str | None = None) -> Response:
     """Seven days side by side: wear time, strategy uses, movement breaks (no scores)."""
     opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
@@ -366,6 +368,10 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
                           if x > stored and abs(x / stored - round(x / stored)) < 1e-9]
     dictionary = [{**d, "aggregation": AGGREGATION_RULES.get(str(d.get("name")), "")}
                   for d in data_dictionary()]
+    from movereg.storage.export import CSV_TEXT_NOTE  # #21: formula-looking CSV cells
+
+    dictionary.append({"name": "csv_text_cells", "definition": CSV_TEXT_NOTE,
+                       "reference": "OWASP: CSV injection"})
     return _render(request, "export.html", {
         "children": codes, "dictionary": dictionary, "epoch_s": stored,
         "epoch_lengths": lengths, "features": [

@@ -5,10 +5,11 @@ Times on the wire are ISO 8601 with offset (UTC on output); naive times are refu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from movereg.storage import Child, Consent, Session, Strategy, StrategyEvent, User
 
@@ -25,7 +26,9 @@ __all__ = [
     "ConnectOut",
     "ConsentIn",
     "ConsentOut",
+    "Day",
     "EpochsOut",
+    "ErrorOut",
     "EventCorrectionIn",
     "EventIn",
     "EventOut",
@@ -33,6 +36,8 @@ __all__ = [
     "LinkIn",
     "LoginIn",
     "LoginOut",
+    "PasswordChangeIn",
+    "ProblemOut",
     "ScanResultOut",
     "SessionIn",
     "SessionOut",
@@ -40,6 +45,7 @@ __all__ = [
     "StrategyIn",
     "StrategyOut",
     "SummaryOut",
+    "Time",
     "TokenIn",
     "TokenOut",
     "UserIn",
@@ -51,10 +57,60 @@ __all__ = [
 ]
 
 MAX_ID = 2**53
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Note = Annotated[str, StringConstraints(max_length=2000)]
-Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+#: Characters refused in names and text: C0/C1 controls (NUL included) and the Unicode
+#: bidirectional controls that can disguise text (e.g. U+202E RIGHT-TO-LEFT OVERRIDE).
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BAD_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_BAD_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # keeps \t \n \r
+
+
+def _refusing(bad: re.Pattern[str]) -> AfterValidator:
+    """A validator refusing text with a character matched by ``bad`` (422)."""
+
+    def check(value: str) -> str:
+        hit = bad.search(value)
+        if hit:
+            raise ValueError(f"control or bidirectional-override character "
+                             f"U+{ord(hit.group()):04X} is not allowed")
+        return value
+
+    return AfterValidator(check)
+
+
+Clean = _refusing(_BAD_LINE)
+CleanText = _refusing(_BAD_TEXT)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+                 Clean]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                   CleanText]
+Note = Annotated[str, StringConstraints(max_length=2000), CleanText]
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+                  Clean]
+
+
+#: Times the API accepts: nanosecond timestamps (int64) cover 1677-09-21 to 2262-04-11;
+#: whole years inside that span are accepted, anything else is a 422 at the edge.
+MIN_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2262, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not MIN_TIME <= value < MAX_TIME:
+        raise ValueError("time out of range: use a time from 1678-01-01 to 2261-12-31 (UTC)")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not MIN_TIME.date() < value < MAX_TIME.date() - timedelta(days=1):
+        raise ValueError("day out of range: use a day from 1678-01-02 to 2261-12-30")
+    return value
+
+
+#: An aware datetime inside the span of ns timestamps (else 422).
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+#: A calendar day inside that span, with a day's margin for any time zone (else 422).
+Day = Annotated[date, AfterValidator(_day_in_range)]
 
 
 def dt(value: int) -> datetime:
@@ -107,6 +163,12 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
+class PasswordChangeIn(_In):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        description="at least 10 characters; a passphrase of several words")
+
+
 class UserIn(_In):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -126,7 +188,7 @@ class ChildIn(_In):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,32}$")] | None = Field(
         default=None, description="pseudonymous code; random when omitted")
     display_name: Name | None = Field(default=None, description="nickname shown on screen")
-    age_band: Annotated[str, StringConstraints(max_length=20)] | None = None
+    age_band: Annotated[str, StringConstraints(max_length=20), Clean] | None = None
 
 
 class ConsentIn(_In):
@@ -178,7 +240,7 @@ class ScanResultOut(BaseModel):
 
 
 class ConnectIn(_In):
-    target: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+    target: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] = Field(
         description="BLE address, or 'sim' / 'sim:<seed>' for a simulated band")
     child_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -214,7 +276,7 @@ class BandOut(BaseModel):
 class SessionIn(_In):
     child_id: int = Field(ge=1, le=MAX_ID)
     kind: Literal["therapy", "wear"] = "therapy"
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] | None = None
     note: Note = ""
 
 
@@ -241,13 +303,13 @@ _ALL_SETTINGS: tuple[Setting, ...] = ("clinic", "school", "home")
 
 class StrategyIn(_In):
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=120)]
+                                            max_length=120), Clean]
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=60)]
+                                               max_length=60), Clean]
     systems: list[Words] = Field(default_factory=list, max_length=10)
     intended_effect: Words = "varies"
     expected_motion: list[Words] = Field(default_factory=list, max_length=10)
-    caution: Annotated[str, StringConstraints(max_length=300)] = ""
+    caution: Annotated[str, StringConstraints(max_length=300), CleanText] = ""
     setting: list[Setting] = Field(default_factory=lambda: list(_ALL_SETTINGS))
 
 
@@ -276,7 +338,7 @@ class StrategyOut(BaseModel):
 
 
 StrategyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=100)]
+                                               max_length=100), Clean]
 
 
 class EventIn(_In):
@@ -295,8 +357,8 @@ class EventIn(_In):
 class EventCorrectionIn(_In):
     reason: Reason
     strategy: StrategyKey | None = None
-    started_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
+    started_at: Time | None = None
+    ended_at: Time | None = None
     note: Note | None = None
     initiated_by: Literal["child", "adult"] | None = None
     planned: bool | None = None
@@ -392,3 +454,19 @@ class AuditVerifyOut(BaseModel):
     entries: int
     first_bad_id: int | None
     problem: str | None
+
+
+# --- errors ------------------------------------------------------------------------------
+class ProblemOut(BaseModel):
+    loc: str = Field(description="where, e.g. 'body.child_id' or 'query.from'")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer (4xx/5xx) of the JSON API."""
+
+    detail: str = Field(description="one line saying what is wrong")
+    error: str = Field(description="error class, e.g. ValidationError, NotFoundError")
+    advice: str | None = Field(default=None, description="what to do about it")
+    problems: list[ProblemOut] | None = Field(
+        default=None, description="422 only: every invalid field (at most 20)")

@@ -58,6 +58,7 @@ class StoreCore:
         self._on_commit: list[Callable[[], object]] = []
         #: UTC ns when a write found the audit log not matching its head (None: never)
         self.audit_mismatch_ns: int | None = None
+        _make_private(self.path)    # children's health data: owner-only (0600), #21
         self._wcon = connect(self.path)
         try:
             self.schema_version = migrate(self._wcon)
@@ -251,3 +252,21 @@ class StoreCore:
             salt = secrets.token_hex(16)
             con.execute("INSERT INTO meta(key, value) VALUES ('export_salt', ?)", (salt,))
             return salt
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file owner-only (0600), or tighten an existing one and its
+    WAL/SHM files (SQLite gives those the database file's mode)."""
+    import os
+
+    if str(path) == ":memory:":
+        return
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path} owner-only: {exc}",
+                           advice="check the data directory's owner and permissions") from exc

@@ -166,6 +166,25 @@ class PeopleMixin(StoreCore):
                                  "UPDATE api_tokens SET last_seen = ? WHERE token_hash = ?", (ts, h))
         return TokenInfo(self.get_user(int(uid)), kind, csrf, int(expires))
 
+    def revoke_user_tokens(self, user_id: int) -> int:
+        """End every session and bearer token of a user (logout, password change,
+        deactivation); returns how many ended."""
+        with self._tx("cannot revoke tokens") as con:
+            return int(con.execute("DELETE FROM api_tokens WHERE user_id = ?",
+                                   (user_id,)).rowcount)
+
+    def set_password(self, user_id: int, password_hash: str) -> int:
+        """Store a new argon2 hash and end every session and token of the user (one
+        transaction); returns how many sessions/tokens ended."""
+        if not password_hash.startswith("$argon2"):
+            raise ValidationError("password must be stored as an argon2 hash")
+        with self._tx("cannot change password") as con:
+            if con.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                           (password_hash, user_id)).rowcount == 0:
+                raise NotFoundError(f"no user {user_id}")
+            return int(con.execute("DELETE FROM api_tokens WHERE user_id = ?",
+                                   (user_id,)).rowcount)
+
     def revoke_token(self, secret: str) -> None:
         """Delete a token (logout)."""
         with self._tx("cannot revoke token") as con:

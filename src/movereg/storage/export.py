@@ -21,9 +21,24 @@ from movereg.errors import ValidationError
 from movereg.signal.schema import EPOCH_COLUMNS
 from movereg.storage.store import Store
 
-__all__ = ["ALWAYS_EPOCH_COLUMNS", "EXPORT_FORMATS", "EXPORT_KINDS", "SELECTABLE_FEATURES",
-           "Chunk", "check_epoch_length", "device_hash", "epoch_export_columns",
-           "export_chunks", "media_type", "parse_features", "stream_csv", "stream_parquet"]
+__all__ = [
+    "ALWAYS_EPOCH_COLUMNS",
+    "CSV_TEXT_NOTE",
+    "EXPORT_FORMATS",
+    "EXPORT_KINDS",
+    "FORMULA_START",
+    "SELECTABLE_FEATURES",
+    "Chunk",
+    "check_epoch_length",
+    "device_hash",
+    "epoch_export_columns",
+    "export_chunks",
+    "media_type",
+    "neutralise_cell",
+    "parse_features",
+    "stream_csv",
+    "stream_parquet",
+]
 
 ExportKind = Literal["epochs", "breaks", "events", "raw"]
 EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
@@ -301,11 +316,29 @@ def stream_csv(what: str, chunks: Iterator[Chunk], *,
             yield _csv_rows(schema, part).encode()
 
 
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV
+#: injection): such text cells get a leading apostrophe in CSV.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_TEXT_NOTE = ("In CSV exports a text cell that begins with =, +, -, @, a tab or a "
+                 "carriage return is written with a leading apostrophe (') so that "
+                 "spreadsheet programs show it as text and never run it as a formula "
+                 "(e.g. a custom strategy named '=1+1' appears as '=1+1 with the "
+                 "apostrophe). Numbers are written as numbers; Parquet keeps the text as "
+                 "entered.")
+
+
+def neutralise_cell(value: str) -> str:
+    """``value`` with a leading ``'`` when it starts like a spreadsheet formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def _csv_rows(schema: list[tuple[str, str]], chunk: Chunk) -> str:
     cols: list[list[Any]] = []
     for name, kind in schema:
         arr = chunk[name]
-        if kind == "time":
+        if kind == "str":
+            cols.append([neutralise_cell(str(v)) for v in arr.tolist()])
+        elif kind == "time":
             cols.append(_iso(arr))
         elif arr.dtype.kind == "f":
             cols.append(["" if v != v else repr(v) for v in arr.tolist()])

@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime
 
-from movereg.dashboard.schemas import MAX_ID, ns
+from movereg.dashboard.schemas import MAX_ID, Time, ns
 from movereg.errors import ValidationError
 
 __all__ = ["ChildId", "EventId", "FromQ", "SessionId", "ToQ", "maybe_await", "ns_range",
@@ -19,8 +18,10 @@ __all__ = ["ChildId", "EventId", "FromQ", "SessionId", "ToQ", "maybe_await", "ns
 ChildId = Annotated[int, Path(ge=1, le=MAX_ID, description="child id")]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="strategy event id")]
 SessionId = Annotated[int, Path(ge=1, le=MAX_ID, description="session id")]
-FromQ = Annotated[AwareDatetime | None, Query(alias="from", description="start (ISO 8601)")]
-ToQ = Annotated[AwareDatetime | None, Query(alias="to", description="end, exclusive")]
+FromQ = Annotated[Time | None, Query(alias="from", description="start (ISO 8601 with offset, "
+                                                                 "1678-2261)")]
+ToQ = Annotated[Time | None, Query(alias="to", description="end, exclusive (ISO 8601 with "
+                                                           "offset, 1678-2261)")]
 
 
 def ns_range(start: datetime | None, end: datetime | None, *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
 from movereg.dashboard.routes._common import ChildId
@@ -25,11 +25,14 @@ def _out(e: AuditEntry) -> AuditEntryOut:
 
 
 @router.get("/audit", operation_id="list_audit", response_model=list[AuditEntryOut])
-def list_audit(store: StoreDep, admin: Admin, limit: Limit = 100,
+def list_audit(request: Request, store: StoreDep, admin: Admin, limit: Limit = 100,
                before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                child_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
                ) -> list[AuditEntryOut]:
     """Newest entries first."""
+    from movereg.dashboard.routes.auth import refused_logins
+
+    refused_logins(request).flush(store, force=True)   # counts of refused logins so far
     return [_out(e) for e in store.list_audit(limit=limit, before_id=before_id,
                                               child_id=child_id)]
 

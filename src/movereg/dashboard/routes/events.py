@@ -56,6 +56,11 @@ def _create(store: Store, principal: Principal, body: EventIn,
 def _create_tx(store: Store, principal: Principal, body: EventIn,
                key: str | None = None) -> StrategyEvent:
     check_child(store, principal, body.child_id)
+    if body.session_id is not None and body.session_id not in {
+            s.id for s in store.list_sessions(child_id=body.child_id)}:
+        # one answer for a missing session and another child's (no existence leak, #21)
+        raise ValidationError(f"no session {body.session_id} for this child",
+                              advice="leave session_id out or use one of this child's")
     start = now_ns() - round(body.started_ago_s * 1e9)
     end = None if body.duration_s is None else start + round(body.duration_s * 1e9)
     ev = store.create_event(body.child_id, body.strategy, started_at=start, ended_at=end,

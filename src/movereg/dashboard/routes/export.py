@@ -16,6 +16,7 @@ from movereg.dashboard.routes._common import FromQ, ToQ, ns_range
 from movereg.errors import ForbiddenError, NotFoundError, ValidationError
 from movereg.storage import Store
 from movereg.storage.export import (
+    CSV_TEXT_NOTE,
     check_epoch_length,
     epoch_export_columns,
     export_chunks,
@@ -94,11 +95,14 @@ def data_dictionary(principal: CurrentUser,
     from movereg.analysis import AGGREGATION_RULES
     from movereg.signal import data_dictionary as dd
 
-    return [DictionaryEntryOut(name=str(e.get("name", "")), unit=str(e.get("unit", "")),
-                               definition=str(e.get("definition", "")),
-                               reference=str(e.get("reference", "")),
-                               aggregation=AGGREGATION_RULES.get(str(e.get("name", "")), ""))
-            for e in dd(fs_hz)]
+    out = [DictionaryEntryOut(name=str(e.get("name", "")), unit=str(e.get("unit", "")),
+                              definition=str(e.get("definition", "")),
+                              reference=str(e.get("reference", "")),
+                              aggregation=AGGREGATION_RULES.get(str(e.get("name", "")), ""))
+           for e in dd(fs_hz)]
+    out.append(DictionaryEntryOut(name="csv_text_cells", unit="", definition=CSV_TEXT_NOTE,
+                                  reference="OWASP: CSV injection"))
+    return out
 
 
 @router.get("/{what}", operation_id="export_data", response_class=StreamingResponse,

@@ -65,6 +65,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
+from movereg.dashboard.routes._live_access import audit_live, stop_watch, watch_access
+
 __all__ = ["router"]
 
 router = APIRouter(tags=["live"])
@@ -101,7 +103,8 @@ def _resolve(conn: HTTPConnection) -> _Viewer:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            info = store.resolve_token(token.strip())
+            info = store.resolve_token(token.strip(),
+                                       idle_s=settings.bearer_idle_timeout_min * 60.0)
             if info is not None and info.kind != "bearer":
                 info = None
     else:
@@ -183,7 +186,9 @@ async def live_ws(websocket: WebSocket,
                               reason=str(exc.detail))
         return
     await websocket.accept()
+    await audit_live(websocket.app.state.store, viewer, children, "websocket")  # #21
     sub = hub.subscribe(maxsize=_QUEUE, message_filter=_filter_for(children))
+    guard = watch_access(sub, lambda: _resolve(websocket), children, "websocket")
 
     async def reader() -> None:
         while True:
@@ -207,6 +212,7 @@ async def live_ws(websocket: WebSocket,
         pass
     finally:
         sub.close()
+        await stop_watch(guard)
         read_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await read_task
@@ -226,6 +232,7 @@ async def live_sse(request: Request,
     viewer = await _viewer(request)
     children = _narrow(viewer, child_id)
     keep = _filter_for(children)
+    await audit_live(request.app.state.store, viewer, children, "sse")  # #21
     sub = hub.subscribe(maxsize=_QUEUE, message_filter=keep)
     try:
         last = int(request.headers.get("last-event-id", ""))
@@ -242,6 +249,7 @@ async def live_sse(request: Request,
         return f"id: {msg.get('id', 0)}\nevent: {msg['type']}\ndata: {_dumps(msg)}\n\n"
 
     async def stream() -> AsyncIterator[str]:
+        guard = watch_access(sub, lambda: _resolve(request), children, "sse")  # #21
         try:
             yield "retry: 2000\n\n"
             if last is None:
@@ -262,6 +270,7 @@ async def live_sse(request: Request,
                 yield frame(msg)
         finally:
             sub.close()
+            await stop_watch(guard)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

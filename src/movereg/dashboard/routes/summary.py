@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from movereg.dashboard.deps import CurrentUser, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
-from movereg.dashboard.schemas import BreakOut, SummaryOut, dt
+from movereg.dashboard.schemas import BreakOut, Day, SummaryOut, dt
 from movereg.errors import ValidationError
 from movereg.signal.schema import ZONE_LABELS
 
@@ -36,7 +36,7 @@ def _num(v: float) -> float | None:
 
 @router.get("/{child_id}/summary", operation_id="get_summary", response_model=SummaryOut)
 def get_summary(child_id: ChildId, store: StoreDep, principal: CurrentUser,
-                day: Annotated[date | None, Query(description="local day; today by default")]
+                day: Annotated[Day | None, Query(description="local day; today by default")]
                 = None,
                 tz: Annotated[str, Query(min_length=1, max_length=64)] = "UTC") -> SummaryOut:
     """Wear time, time per intensity zone, movement breaks and strategies of one day."""

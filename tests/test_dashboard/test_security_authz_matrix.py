@@ -1,0 +1,226 @@
+"""The authorization matrix of issue #21, generated from the app's own OpenAPI.
+
+Every operation of ``/openapi.json`` (plus the WebSocket ``/api/live``, which OpenAPI
+cannot describe) x every role (admin, therapist, parent, researcher, anonymous) x
+own child / other child / no child, with the expected status written once in
+:data:`TABLE`. An operation without a row fails :func:`test_every_operation_has_a_row`.
+
+Scopes. *own*: child A (on tess's caseload, pat's child; its band dev-a), *other*:
+child B (theo's and paula's; band dev-b; research consent withdrawn), *none*: for
+child-scoped operations a child / event / session that does not exist (the same answer
+as *other* for therapists and parents: no existence leak) and for band operations an
+unassigned band (band operations in *other* try to take child B's band for child A);
+for global operations the one call. ``-``: scope not applicable.
+WebSocket cells: ``101`` accepted, ``1008`` refused before the handshake.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from h5_api_support import PASSWORD, T0, Api, make_api
+from security_support import Req, enable_live, valid_bodies
+from starlette.websockets import WebSocketDisconnect
+
+ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
+SCOPES = ("own", "other", "none")
+MISSING = 999_999
+
+# op:                  admin         therapist     parent        researcher    anonymous
+#                      own oth none  own oth none  own oth none  own oth none  own oth none
+TABLE: dict[str, str] = {
+    "health":             "- - 200 | - - 200 | - - 200 | - - 200 | - - 200",
+    "login":              "- - 200 | - - 200 | - - 200 | - - 200 | - - 200",
+    "login_form":         "- - 303 | - - 303 | - - 303 | - - 303 | - - 303",
+    "logout":             "- - 204 | - - 204 | - - 204 | - - 204 | - - 401",
+    "me":                 "- - 200 | - - 200 | - - 200 | - - 200 | - - 401",
+    "create_token":       "- - 201 | - - 201 | - - 201 | - - 201 | - - 401",
+    "change_password":    "- - 204 | - - 204 | - - 204 | - - 204 | - - 401",
+    "list_users":         "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "create_user":        "- - 201 | - - 403 | - - 403 | - - 403 | - - 401",
+    "update_user":        "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "list_user_children": "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "link_user_child":    "204 204 404 | 403 403 403 | 403 403 403 | 403 403 403 | 401 401 401",
+    "unlink_user_child":  "204 204 204 | 403 403 403 | 403 403 403 | 403 403 403 | 401 401 401",
+    "list_children":      "- - 200 | - - 200 | - - 200 | - - 403 | - - 401",
+    "create_child":       "- - 201 | - - 201 | - - 403 | - - 403 | - - 401",
+    "get_child":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "consent_history":    "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "record_consent":     "201 201 404 | 201 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "withdraw_consent":   "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "list_bands":         "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    "scan_bands":         "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    "connect_band":       "201 201 201 | 201 404 201 | 403 403 403 | 403 403 403 | 401 401 401",
+    "disconnect_band":    "204 204 204 | 204 404 204 | 403 403 403 | 403 403 403 | 401 401 401",
+    "assign_band":        "204 204 204 | 204 404 204 | 403 403 403 | 403 403 403 | 401 401 401",
+    "unassign_band":      "204 204 204 | 204 404 204 | 403 403 403 | 403 403 403 | 401 401 401",
+    "start_session":      "201 201 404 | 201 404 404 | 201 404 404 | 403 403 403 | 401 401 401",
+    "list_sessions":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "stop_session":       "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_session":        "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "create_event":       "201 201 404 | 201 404 404 | 201 404 404 | 403 403 403 | 401 401 401",
+    "list_events":        "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_event":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "correct_event":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "event_history":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "end_event":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "void_event":         "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_epochs":         "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_gaps":           "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_breaks":         "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "get_summary":        "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "data_dictionary":    "- - 200 | - - 200 | - - 200 | - - 200 | - - 401",
+    "export_data":        "200 200 404 | 200 404 404 | 200 404 404 | 200 403 404 | 401 401 401",
+    "list_strategies":    "- - 200 | - - 200 | - - 200 | - - 200 | - - 401",
+    "put_strategy":       "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    "set_strategy_active": "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    "list_audit":         "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "verify_audit":       "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "child_access_log":   "200 200 404 | 403 403 403 | 200 404 404 | 403 403 403 | 401 401 401",
+    "live_sse":           "200 200 200 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
+    "live_ws":            "101 101 101 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
+                          "1008 1008 1008",
+}
+#: Run last: they end the caller's tokens or change the caller's password.
+_LAST = ("logout", "change_password")
+
+ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
+ISO1 = datetime.fromtimestamp(T0 / 1e9 + 600, tz=UTC).isoformat()
+
+
+def expected(op: str, role: str, scope: str) -> str:
+    """The table's cell for one operation, role and scope ('-' when not applicable)."""
+    groups = [g.split() for g in TABLE[op].split("|")]
+    return groups[ROLES.index(role)][SCOPES.index(scope)]
+
+
+def _ops(api: Api) -> dict[str, tuple[str, str]]:
+    doc = api.client.get("/openapi.json").json()
+    out = {op["operationId"]: (method.upper(), path)
+           for path, item in doc["paths"].items() for method, op in item.items()}
+    out["live_ws"] = ("WS", "/api/live")
+    return out
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    for a in make_api(tmp_path, monkeypatch):
+        enable_live(a.hub, a.settings)
+        a.store.upsert_device("dev-free")          # a band nobody wears
+        b_consent = a.store.current_consent(a.child_b.id)
+        if b_consent is not None and b_consent.active:
+            a.store.withdraw_consent(a.child_b.id, withdrawn_by="test")
+        yield a
+
+
+def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
+    """A valid request for ``op`` in ``scope`` (fresh records where needed)."""
+    s = api.store
+    kid = {"own": api.child_a.id, "other": api.child_b.id, "none": MISSING}[scope]
+    code = {"own": "KID-A", "other": "KID-B", "none": "KID-Z"}[scope]
+    dev = {"own": "dev-a", "other": "dev-b", "none": "dev-free"}[scope]
+    ev = sess = MISSING
+    if "{event_id}" in path and scope != "none":
+        ev = s.create_event(kid, "mov.break").id
+    if "{session_id}" in path and scope != "none":
+        sess = s.start_session(kid).id
+    if op == "disconnect_band":
+        api.hub.connected[dev] = {}
+    if op == "withdraw_consent" and scope != "none":
+        s.record_consent(kid, consented=True, recorded_by="test")
+    if op == "export_data":   # B's research consent stays withdrawn
+        c = s.current_consent(api.child_b.id)
+        if c is not None and c.active:
+            s.withdraw_consent(api.child_b.id, withdrawn_by="test")
+    if op in ("assign_band", "unassign_band") and scope != "none":
+        s.assign_device(dev, kid)
+    url = path.format(child_id=kid, event_id=ev, session_id=sess, username="paula",
+                      device_id=dev, key="mov.break", what="epochs")
+    bodies = valid_bodies(kid, login_as="ada")
+    # the takeover attempts: the other child's band, for the caller's own child
+    bodies["connect_band"] = {"target": "sim"} if scope == "none" else \
+        {"target": dev, "child_id": api.child_a.id}
+    bodies["assign_band"] = {"child_id": api.child_a.id}
+    params: dict[str, Any] = {
+        "list_sessions": {"child_id": kid}, "list_events": {"child_id": kid},
+        "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},
+        "get_breaks": {"from": ISO0, "to": ISO1}, "get_gaps": {"from": ISO0, "to": ISO1},
+        "export_data": {"child": code}, "scan_bands": {"timeout_s": 1},
+        "live_sse": {"child_id": kid}, "live_ws": {"child_id": kid},
+    }.get(op, {})
+    if op == "login_form":
+        return Req(method, url, data={"username": "ada", "password": PASSWORD})
+    return Req(method, url, params=params, json=bodies.get(op))
+
+
+def _headers(api: Api, role: str) -> dict[str, str]:
+    if role == "anonymous":
+        return {}
+    user = api.store.find_user(api.role_user[role])
+    assert user is not None     # a fresh token per request: logout cannot spoil the next
+    return {"Authorization": f"Bearer {api.store.create_token(user.id, 'bearer', 600)[0]}"}
+
+
+def send(api: Api, req: Req, role: str) -> str:
+    """The answer's status (WebSocket: '101' accepted, else the close code)."""
+    headers = _headers(api, role)
+    api.client.cookies.clear()
+    if req.method == "WS":
+        url = req.url + "?" + "&".join(f"{k}={v}" for k, v in (req.params or {}).items())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with api.client.websocket_connect(url, headers=headers) as ws:
+                    assert ws.receive_json()["type"] == "hello"
+            return "101"
+        except WebSocketDisconnect as exc:
+            return str(exc.code)
+    r = api.client.request(req.method, req.url, params=req.params, json=req.json,
+                           data=req.data, headers=headers, follow_redirects=False)
+    assert r.status_code < 500, (req, role, r.status_code, r.text)
+    return str(r.status_code)
+
+
+def test_every_operation_has_a_row(api: Api) -> None:
+    ops = set(_ops(api))
+    assert ops == set(TABLE), f"missing rows: {ops - set(TABLE)}, stale: {set(TABLE) - ops}"
+    for op in TABLE:
+        cells = [expected(op, r, s) for r in ROLES for s in SCOPES]
+        assert len(cells) == 15 and all(c == "-" or c.isdigit() for c in cells), op
+
+
+def matrix_size() -> int:
+    """Cells of the matrix that are exercised (not '-')."""
+    return sum(expected(op, r, s) != "-" for op in TABLE for r in ROLES for s in SCOPES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(api: Api, role: str) -> None:
+    ops = _ops(api)
+    order = sorted(ops, key=lambda o: (o in _LAST, _LAST.index(o) if o in _LAST else 0))
+    wrong: list[tuple[str, str, str, str]] = []
+    ran = 0
+    for op in order:
+        method, path = ops[op]
+        for scope in SCOPES:
+            want = expected(op, role, scope)
+            if want == "-":
+                continue
+            got = send(api, build(api, op, method, path, scope), role)
+            ran += 1
+            if got != want:
+                wrong.append((op, scope, want, got))
+    assert not wrong, f"{role}: (op, scope, expected, got) {wrong}"
+    assert ran == sum(expected(o, role, s) != "-" for o in TABLE for s in SCOPES)
+
+
+def test_matrix_size_is_reported() -> None:
+    # 50 operations; global ones have one scope, child-scoped ones three
+    assert matrix_size() == sum(
+        5 * (1 if TABLE[op].split("|")[0].split()[0] == "-" else 3) for op in TABLE)
+
