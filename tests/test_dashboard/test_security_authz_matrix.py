@@ -85,6 +85,20 @@ TABLE: dict[str, str] = {
     "live_sse":           "200 200 200 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
     "live_ws":            "101 101 101 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
                           "1008 1008 1008",
+    # the clinic day (issue 15): group sessions, note drafts and favourites are the
+    # therapist's (caseload only); accounts are the admin's; setup is closed once an
+    # administrator exists, even with the real one-time token
+    "setup_state":        "- - 200 | - - 200 | - - 200 | - - 200 | - - 200",
+    "setup_admin":        "- - 401 | - - 401 | - - 401 | - - 401 | - - 401",
+    "start_group_session": "201 201 404 | 201 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "get_group_session":  "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "stop_group_session": "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "session_note_draft": "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "get_favourites":     "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "set_favourites":     "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "set_user_role":      "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "reset_user_password": "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "band_motion":        "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -146,6 +160,8 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     bodies["connect_band"] = {"target": "sim"} if scope == "none" else \
         {"target": dev, "child_id": api.child_a.id}
     bodies["assign_band"] = {"child_id": api.child_a.id}
+    if op == "setup_admin":   # the real one-time token: still refused once an admin exists
+        bodies["setup_admin"]["token"] = s.new_setup_token()
     params: dict[str, Any] = {
         "list_sessions": {"child_id": kid}, "list_events": {"child_id": kid},
         "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},
@@ -220,7 +236,38 @@ def test_authorization_matrix(api: Api, role: str) -> None:
 
 
 def test_matrix_size_is_reported() -> None:
-    # 50 operations; global ones have one scope, child-scoped ones three
+    # every operation (61 after #15); global ones have one scope, child-scoped ones three
     assert matrix_size() == sum(
         5 * (1 if TABLE[op].split("|")[0].split()[0] == "-" else 3) for op in TABLE)
 
+
+
+def test_mixed_group_stays_within_the_caseload(api: Api) -> None:
+    """A group the admin started for A (tess's) and B (not tess's): tess sees, drafts and
+    stops only A's part; B's session stays open and is never in her answers."""
+    c = api.client
+    h = {r: _headers(api, r) for r in ("admin", "therapist")}
+    r = c.post("/api/sessions/group", json={"child_ids": [api.child_b.id, api.child_a.id]},
+               headers=h["admin"])
+    assert r.status_code == 201, r.text
+    gid = r.json()["group_id"]
+    sid = {s["child_id"]: s["id"] for s in r.json()["sessions"]}
+    a_sess, b_sess = sid[api.child_a.id], sid[api.child_b.id]
+    assert gid == b_sess          # the group is named after B's session
+
+    def kids(resp: Any) -> set[int]:
+        return {s["child_id"] for s in resp.json()["sessions"]}
+
+    got = c.get(f"/api/sessions/{a_sess}/group", headers=_headers(api, "therapist"))
+    assert got.status_code == 200 and kids(got) == {api.child_a.id}
+    note = c.get(f"/api/sessions/{a_sess}/note", headers=_headers(api, "therapist"))
+    assert note.status_code == 200 and "Sky" not in note.text and "KID-B" not in note.text
+    assert c.get(f"/api/sessions/{b_sess}", headers=_headers(api, "therapist")).status_code \
+        == 404
+    stop = c.post(f"/api/sessions/{a_sess}/stop_group", headers=_headers(api, "therapist"))
+    assert stop.status_code == 200 and kids(stop) == {api.child_a.id}
+    assert api.store.get_session(a_sess).ended_at is not None
+    assert api.store.get_session(b_sess).ended_at is None     # not tess's to stop
+    stop = c.post(f"/api/sessions/{gid}/stop_group", headers=_headers(api, "admin"))
+    assert stop.status_code == 200 and kids(stop) == {api.child_a.id, api.child_b.id}
+    assert api.store.get_session(b_sess).ended_at is not None
