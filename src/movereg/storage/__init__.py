@@ -7,6 +7,7 @@ the pipeline feeds; one transaction about once a second).
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
+from movereg.storage._family import Checkin, ChildSettings, PlanItem, check_tz
 from movereg.storage._ingest import (
     EPOCH_NAMES,
     EpochTableLike,
@@ -44,13 +45,16 @@ __all__ = [
     "AuditVerification",
     "BatchWriter",
     "BatchWriterStats",
+    "Checkin",
     "Child",
+    "ChildSettings",
     "Consent",
     "ConsentScope",
     "DeviceRecord",
     "EpochTableLike",
     "GapRecord",
     "IngestBatch",
+    "PlanItem",
     "RawChunk",
     "Role",
     "Session",
@@ -59,6 +63,7 @@ __all__ = [
     "StrategyEvent",
     "TokenInfo",
     "User",
+    "check_tz",
     "decode_samples",
     "encode_samples",
     "load_default_strategies",

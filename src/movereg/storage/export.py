@@ -23,7 +23,8 @@ from movereg.storage.store import Store
 
 __all__ = ["ALWAYS_EPOCH_COLUMNS", "EXPORT_FORMATS", "EXPORT_KINDS", "SELECTABLE_FEATURES",
            "Chunk", "check_epoch_length", "device_hash", "epoch_export_columns",
-           "export_chunks", "media_type", "parse_features", "stream_csv", "stream_parquet"]
+           "export_chunks", "media_type", "parse_features", "register_table", "stream_csv",
+           "stream_parquet"]
 
 ExportKind = Literal["epochs", "breaks", "events", "raw"]
 EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
@@ -366,3 +367,15 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
         with open(path, "rb") as fh:
             while data := fh.read(read_bytes):
                 yield data
+
+
+def register_table(what: str, schema: Sequence[tuple[str, str]]) -> None:
+    """Make another table streamable by :func:`stream_csv` / :func:`stream_parquet`.
+
+    ``schema`` is ``[(column, kind)]`` with kind ``"time"`` (UTC ns, -1 = missing),
+    ``"str"`` or a numpy dtype name. Used by the family data bundle
+    (:mod:`movereg.storage.bundle`); re-registering the same schema is a no-op.
+    """
+    if what in _SCHEMAS and _SCHEMAS[what] != list(schema):
+        raise ValidationError(f"table {what!r} is already registered with another schema")
+    _SCHEMAS[what] = list(schema)
