@@ -262,6 +262,19 @@ class FamilyMixin(EventsMixin, AuditMixin):
                     (child_id,)).fetchone()[0])
         return counts
 
+    @staticmethod
+    def _ungroup_sessions(con: Any, child_id: int) -> None:
+        """Other children's group sessions led by one of this child's sessions get the
+        group's next session as leader (group sessions come with migration clinic_day)."""
+        cols = {r[1] for r in con.execute("PRAGMA table_info(sessions)")}
+        if "group_id" not in cols:
+            return
+        con.execute(
+            "UPDATE sessions SET group_id = (SELECT MIN(o.id) FROM sessions o WHERE "
+            "o.group_id = sessions.group_id AND o.child_id != ?) WHERE child_id != ? AND "
+            "group_id IN (SELECT id FROM sessions WHERE child_id = ?)",
+            (child_id, child_id, child_id))
+
     def delete_child(self, child_id: int, *, actor: str) -> dict[str, int]:
         """Erase a child and everything held about them, in ONE transaction: raw samples,
         epochs and gaps recorded while a band was theirs, events, sessions, consent
@@ -282,6 +295,7 @@ class FamilyMixin(EventsMixin, AuditMixin):
                 con.execute("DELETE FROM gaps WHERE device_id = ? AND start_ns >= ? AND "
                             "start_ns < ?", (dev, a, b))
             con.execute("DELETE FROM strategy_events WHERE child_id = ?", (child_id,))
+            self._ungroup_sessions(con, child_id)
             con.execute("DELETE FROM sessions WHERE child_id = ?", (child_id,))
             con.execute("INSERT OR REPLACE INTO deleted_children(child_id, code, deleted_at) "
                         "VALUES (?, ?, ?)", (child_id, child.code, now_ns()))

@@ -1,2 +1,0 @@
--- Placeholder so this branch's 0007 applies in order: migration number 0003 belongs to
--- branch 'trust-api'. The merger deletes this file when that branch's 0003 arrives.

@@ -1,0 +1,3 @@
+-- Placeholder so this branch's 0007 applies in order. The plan gives 0003 trust-api,
+-- 0004 trust-data, 0005 live, 0006 therapist (merged here as 0003_clinic_day), 0007 families;
+-- this number stands in for branch 'trust-api'. The merger deletes placeholders and renumbers.

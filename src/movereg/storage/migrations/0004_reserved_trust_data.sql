@@ -1,2 +1,0 @@
--- Placeholder so this branch's 0007 applies in order: migration number 0004 belongs to
--- branch 'trust-data'. The merger deletes this file when that branch's 0004 arrives.

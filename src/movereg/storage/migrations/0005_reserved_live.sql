@@ -1,2 +1,0 @@
--- Placeholder so this branch's 0007 applies in order: migration number 0005 belongs to
--- branch 'live'. The merger deletes this file when that branch's 0005 arrives.

@@ -1,2 +1,0 @@
--- Placeholder so this branch's 0007 applies in order: migration number 0006 belongs to
--- branch 'therapist'. The merger deletes this file when that branch's 0006 arrives.
