@@ -304,3 +304,27 @@ class FamilyMixin(EventsMixin, AuditMixin):
             self.audit(actor, "child.delete", child_id=child_id,
                        detail={"code": child.code, "rows_removed": counts})
         return counts
+
+    # --- activity by hour ---------------------------------------------------------------
+    def hourly_activity(self, child_id: int, start_ns: int, end_ns: int
+                        ) -> list[tuple[int, float, float]]:
+        """``(UTC hour start ns, mean enmo_mg, worn s)`` per hour with worn epochs in
+        ``[start_ns, end_ns)`` (aggregated in SQL: cheap for weeks of 1-s epochs)."""
+        hour = 3600 * 10**9
+        acc: dict[int, tuple[float, float]] = {}
+        con = self._read()
+        with map_errors("cannot read epochs"):
+            for dev, a, b in self._child_spans(child_id):
+                lo, hi = max(a, start_ns), min(b, end_ns)
+                if lo >= hi:
+                    continue
+                rows = con.execute(
+                    "SELECT epoch_start / ? AS h, SUM(enmo_mg * epoch_s), SUM(epoch_s) FROM "
+                    "epochs WHERE device_id = ? AND epoch_start >= ? AND epoch_start < ? AND "
+                    "coverage >= 0.5 AND COALESCE(nonwear, 0) = 0 AND enmo_mg IS NOT NULL "
+                    "GROUP BY h", (hour, dev, lo, hi)).fetchall()
+                for h, tot, secs in rows:
+                    t0, s0 = acc.get(int(h), (0.0, 0.0))
+                    acc[int(h)] = (t0 + float(tot), s0 + float(secs))
+        return [(h * hour, tot / secs, secs) for h, (tot, secs) in sorted(acc.items())
+                if secs > 0]

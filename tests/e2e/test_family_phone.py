@@ -1,0 +1,149 @@
+"""A parent on a phone (390x844, real Chromium): logs a home strategy with one tap (and
+one while offline), ticks today's plan, and the day page shows both; no sideways
+scrolling and no units (mg, ENMO, counts, cut-points) on any parent page. Screenshots
+go to ``test-artifacts/`` (family-*.png)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+UNITS = re.compile(r"\bmg\b|milli-?g|ENMO|\bcounts?\b|cut-?points?", re.I)
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True, "timezone_id": "Europe/London",
+         "locale": "en-GB"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
+    from movereg.pipeline._demo_proc import DemoProcess
+
+    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=5)
+    proc.start(timeout_s=120)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(demo: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                               else shutil.which("chromium"), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _no_sideways_scroll(page: Any) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"page scrolls sideways: {width}"
+
+
+def _no_units(page: Any) -> None:
+    text = page.inner_text("body")
+    assert not UNITS.search(text), UNITS.search(text)
+
+
+def test_parent_logs_ticks_and_reads_the_day_on_a_phone(demo: Any, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = demo.url
+    with httpx.Client(base_url=base, timeout=30) as api:
+        parent_h = {"Authorization": f"Bearer {demo.token('parent')}"}
+        (kid,) = api.get("/api/children", headers=parent_h).json()
+        thera_h = {"Authorization": f"Bearer {demo.token('therapist')}"}
+        r = api.post(f"/api/children/{kid['id']}/plan", headers=thera_h,
+                     json={"strategy": "pro.carry", "when": "heavy work after school"})
+        assert r.status_code == 201, r.text
+        r = api.put(f"/api/children/{kid['id']}/settings", headers=thera_h,
+                    json={"tz": "Europe/London", "checkins_enabled": True})
+        assert r.status_code == 200, r.text
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    user, password = demo.logins["parent"]
+    page.goto(base + "/")
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/home.*"))
+    assert "heavy work after school" in page.inner_text("#h-plan ~ *")
+    _no_sideways_scroll(page)
+    _no_units(page)
+    page.screenshot(path=str(ARTIFACTS / "family-home.png"), full_page=True)
+
+    # one tap logs a home strategy; Undo is offered for 5 s
+    first = page.locator("#tap-root [data-tap]").nth(1)   # not the planned one
+    label = first.inner_text().strip()
+    first.click()
+    page.wait_for_function("() => document.querySelector('#tap-root .tap-status').textContent"
+                           ".startsWith('Logged')", timeout=10_000)
+    assert page.locator("#tap-root .tap-undo").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "family-home-logged.png"), full_page=True)
+
+    # a tap with no network waits on the phone, then goes out by itself
+    ctx.set_offline(True)
+    page.locator("#tap-root [data-tap]").nth(2).click()
+    page.wait_for_function("() => document.querySelector('#tap-root .tap-status').textContent"
+                           ".includes('waiting to send')", timeout=10_000)
+    ctx.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("() => document.querySelector('#tap-root .tap-status').dataset.pending"
+                           " === '0'", timeout=20_000)
+
+    # ticking today's plan item; the count follows the server
+    page.click(".plan-item .tick")
+    page.wait_for_function("() => document.querySelector('.plan-item .done-n').textContent === '1'",
+                           timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "family-home-ticked.png"), full_page=True)
+
+    # a check-in (switched on for this child)
+    page.check("input[name=rating][value='4']")
+    page.fill("#ci-note", "calm after the trampoline")
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('ci-status').textContent"
+                           ".includes('saved')", timeout=10_000)
+
+    # the day page shows it, in words, on the phone
+    page.goto(f"{base}/day?child={kid['id']}")
+    page.wait_for_selector("#ribbon .main-svg", timeout=15_000)
+    body = page.inner_text("body")
+    assert label.split(" (")[0] in body and "Carry heavy items" in body, body[:2000]
+    assert "Home plan: 1 of 1 planned" in body
+    assert "Not worn" in body and "No signal" in body
+    assert "calm after the trampoline" in body and "fairly easy (4 of 5)" in body
+    _no_sideways_scroll(page)
+    _no_units(page)
+    page.screenshot(path=str(ARTIFACTS / "family-day.png"), full_page=True)
+
+    for path in (f"/week?child={kid['id']}", f"/family/data?child={kid['id']}"):
+        page.goto(base + path)
+        page.wait_for_load_state("networkidle")
+        _no_sideways_scroll(page)
+        _no_units(page)
+        name = "family-week.png" if "week" in path else "family-data.png"
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.goto(f"{base}/week?child={kid['id']}")
+    assert "1 of 1 planned" in page.inner_text("body")
+    assert errors == [], errors
+    ctx.close()
