@@ -58,7 +58,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "delete_child": (frozenset({"admin", "parent"}), True),
     "child_settings": (CARE, True), "set_child_settings": (CARE, True),
     "home_plan": (CARE, True), "add_plan_item": (CLIN, True), "retire_plan_item": (CLIN, True),
-    "add_checkin": (CARE, True), "list_checkins": (CARE, True),
+    "add_checkin": (CARE, True), "list_checkins": (CARE, True), "day_pdf": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()

@@ -60,7 +60,7 @@ def day_ribbon(summary: DailySummary, wear: Wear, labels: Sequence[str], tz: tzi
     ticks = list(range(0, n, 3))
     fig.update_layout(barmode="stack", bargap=0.05, title={"text": title, "x": 0.0},
                       font={"family": "system-ui, sans-serif", "size": 14, "color": "#1a1a1a"},
-                      height=330, margin={"l": 48, "r": 12, "t": 40, "b": 40},
+                      height=300, margin={"l": 48, "r": 12, "t": 40, "b": 40},
                       plot_bgcolor="#FFFFFF", paper_bgcolor="#FFFFFF", hovermode="closest",
                       legend={"orientation": "h", "y": -0.16, "x": 0.0, "font": {"size": 12}})
     fig.update_xaxes(range=[0, n], tickvals=ticks, ticktext=[labels[t] for t in ticks],

@@ -15,6 +15,7 @@ def api_routers() -> list[APIRouter]:
         bands,
         breaks,
         children,
+        dayprint,
         epochs,
         events,
         export,
@@ -28,4 +29,5 @@ def api_routers() -> list[APIRouter]:
 
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
-            export.router, strategies.router, audit.router, family.router]
+            export.router, strategies.router, audit.router, family.router,
+            dayprint.router]
