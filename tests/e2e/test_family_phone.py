@@ -147,3 +147,48 @@ def test_parent_logs_ticks_and_reads_the_day_on_a_phone(demo: Any, browser: Any)
     assert "1 of 1 planned" in page.inner_text("body")
     assert errors == [], errors
     ctx.close()
+
+
+def test_parent_downloads_then_deletes_after_being_asked_twice(demo: Any,
+                                                               browser: Any) -> None:
+    """Runs last in this module: it erases the demo parent's child."""
+    base = demo.url
+    ctx = browser.new_context(accept_downloads=True, **PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    user, password = demo.logins["parent"]
+    page.goto(base + "/family/data")
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/family/data.*"))
+    name = page.locator(".family-data").get_attribute("data-name")
+    child_id = page.locator(".family-data").get_attribute("data-child")
+    assert name and child_id
+    _no_sideways_scroll(page)
+    with page.expect_download() as dl:                    # the bundle is offered first
+        page.click("#bundle-link")
+    zipped = dl.value.path()
+    assert zipped is not None and Path(zipped).stat().st_size > 1000
+    assert page.locator("#del-step1").is_hidden()
+    page.click("#del-start")                              # first ask
+    page.fill("#del-name", name)
+    page.fill("#del-pw", "not the password")
+    page.click("#del-step1 button[type=submit]")
+    assert page.locator("#del-step2").is_visible()        # second ask
+    page.screenshot(path=str(ARTIFACTS / "family-delete-ask.png"), full_page=True)
+    page.click("#del-confirm")
+    page.wait_for_function("() => document.getElementById('del-status').textContent"
+                           ".includes('Nothing was deleted')", timeout=10_000)
+    page.fill("#del-pw", password)
+    page.click("#del-step1 button[type=submit]")
+    page.click("#del-confirm")
+    page.wait_for_function("() => document.getElementById('del-status').textContent"
+                           ".startsWith('Deleted')", timeout=15_000)
+    for path in (f"/day?child={child_id}", f"/home?child={child_id}",
+                 f"/family/data?child={child_id}"):
+        r = page.goto(base + path)
+        assert r is not None and r.status == 404, path
+    assert errors == [], errors
+    ctx.close()

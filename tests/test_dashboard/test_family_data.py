@@ -183,3 +183,17 @@ def test_erasure_removes_everything_and_keeps_the_rest(api: Api) -> None:
         r = api.client.get(url, headers=h)
         assert r.status_code == 404, (url, r.status_code)
     assert _delete(api, "admin", a.id, PASSWORD, "Robin") == 404
+
+
+def test_erasing_a_group_sessions_first_child_keeps_the_group(api: Api) -> None:
+    """Sessions started together share the first one's id; erasing that child re-leads
+    the group with the next child's session instead of failing or orphaning it."""
+    third = api.store.create_child(code="KID-C", display_name="Kit")
+    lead, *rest = api.store.start_group([(api.child_a.id, None), (api.child_b.id, None),
+                                         (third.id, None)])
+    assert api.store.group_id(rest[0].id) == lead.id
+    api.store.delete_child(api.child_a.id, actor="ada(admin)")
+    group = api.store.group_sessions(rest[1].id)
+    assert [s.id for s in group] == [r.id for r in rest]
+    assert api.store.group_id(rest[1].id) == rest[0].id
+    assert api.store.verify_audit().ok

@@ -269,11 +269,13 @@ class FamilyMixin(EventsMixin, AuditMixin):
         cols = {r[1] for r in con.execute("PRAGMA table_info(sessions)")}
         if "group_id" not in cols:
             return
-        con.execute(
-            "UPDATE sessions SET group_id = (SELECT MIN(o.id) FROM sessions o WHERE "
-            "o.group_id = sessions.group_id AND o.child_id != ?) WHERE child_id != ? AND "
-            "group_id IN (SELECT id FROM sessions WHERE child_id = ?)",
-            (child_id, child_id, child_id))
+        leads = con.execute("SELECT id FROM sessions WHERE child_id = ?", (child_id,)).fetchall()
+        for (lead,) in leads:
+            row = con.execute("SELECT MIN(id) FROM sessions WHERE group_id = ? AND "
+                              "child_id != ?", (lead, child_id)).fetchone()
+            if row[0] is not None:
+                con.execute("UPDATE sessions SET group_id = ? WHERE group_id = ? AND "
+                            "child_id != ?", (int(row[0]), lead, child_id))
 
     def delete_child(self, child_id: int, *, actor: str) -> dict[str, int]:
         """Erase a child and everything held about them, in ONE transaction: raw samples,
