@@ -10,48 +10,25 @@ their child. Screenshots go to ``test-artifacts/``. Never downloads a browser.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import ARTIFACTS, chromium, running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
-    from movereg.pipeline._demo_proc import DemoProcess
-
-    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=3)
-    proc.start(timeout_s=120)
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from running_demo(tmp_path_factory, seed=3)
 
 
 @pytest.fixture(scope="module")
 def browser(demo: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                               else shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium()
 
 
 def _children(demo: Any) -> list[tuple[str, str]]:

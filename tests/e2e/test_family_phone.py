@@ -6,20 +6,16 @@ go to ``test-artifacts/`` (family-*.png)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_support import ARTIFACTS, chromium, running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 UNITS = re.compile(r"\bmg\b|milli-?g|ENMO|\bcounts?\b|cut-?points?", re.I)
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True, "timezone_id": "Europe/London",
@@ -28,30 +24,21 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
-    from movereg.pipeline._demo_proc import DemoProcess
-
-    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=5)
-    proc.start(timeout_s=120)
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from running_demo(tmp_path_factory, seed=5)
 
 
 @pytest.fixture(scope="module")
 def browser(demo: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    yield from chromium()
 
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                               else shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+
+def _sign_in(page: Any, demo: Any, path: str, lands: str) -> None:
+    user, password = demo.logins["parent"]
+    page.goto(demo.url + path)
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(lands))
 
 
 def _no_sideways_scroll(page: Any) -> None:
@@ -81,12 +68,7 @@ def test_parent_logs_ticks_and_reads_the_day_on_a_phone(demo: Any, browser: Any)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    user, password = demo.logins["parent"]
-    page.goto(base + "/")
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/home.*"))
+    _sign_in(page, demo, "/", r".*/home.*")
     assert "heavy work after school" in page.inner_text("#h-plan ~ *")
     _no_sideways_scroll(page)
     _no_units(page)
@@ -157,12 +139,8 @@ def test_parent_downloads_then_deletes_after_being_asked_twice(demo: Any,
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    user, password = demo.logins["parent"]
-    page.goto(base + "/family/data")
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/family/data.*"))
+    _sign_in(page, demo, "/family/data", r".*/family/data.*")
+    password = demo.logins["parent"][1]
     name = page.locator(".family-data").get_attribute("data-name")
     child_id = page.locator(".family-data").get_attribute("data-child")
     assert name and child_id
