@@ -178,7 +178,8 @@ def test_erasure_removes_everything_and_keeps_the_rest(api: Api) -> None:
                 f"/api/children/{a.id}/consent", f"/api/children/{a.id}/settings",
                 f"/api/children/{a.id}/plan", f"/api/events?child_id={a.id}",
                 "/api/export/epochs?child=KID-A", f"/day?child={a.id}",
-                f"/week?child={a.id}", f"/home?child={a.id}",
+                f"/week?child={a.id}", f"/home?child={a.id}", f"/live?child={a.id}",
+                f"/family/data?child={a.id}", f"/api/children/{a.id}/day.pdf",
                 f"/api/live/sse?child_id={a.id}"):
         r = api.client.get(url, headers=h)
         assert r.status_code == 404, (url, r.status_code)

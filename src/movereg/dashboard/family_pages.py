@@ -266,14 +266,14 @@ def _home_buttons(store: Store, cid: int, plan: list[Any]) -> list[dict[str, str
 
 @router.get("/home", response_model=None)
 def home_page(request: Request, store: StoreDep, user: OptionalUser,
-              child: int | None = None) -> Response:
+              child: int | None = None, tz: str | None = None) -> Response:
     """The parent's phone page: today so far, today's plan to tick, big buttons to log
     what helped (tap, undo, back-date, note, offline queue), an optional check-in."""
     opened = _page_child(request, store, user, child)
     if isinstance(opened, Response):
         return opened
     gate, c = opened
-    zone, zone_set = zone_for(store, c.id, None)
+    zone, zone_set = zone_for(store, c.id, tz)
     today = datetime.now(zone).date()
     ctx = day_context(store, c, today, zone, plain=gate.role == "parent")
     plan_items = store.list_plan(c.id)
