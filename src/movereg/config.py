@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     demo: bool = False
     raw_retention_days: int = Field(default=90, ge=1)
+    sim_bands: int = Field(default=0, ge=0, le=64,
+                           description="simulated bands the bands page offers (sim:1..N; "
+                                       "demo and tests)")
 
     @property
     def db_path(self) -> Path:

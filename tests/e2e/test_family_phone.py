@@ -68,7 +68,7 @@ def test_parent_logs_ticks_and_reads_the_day_on_a_phone(demo: Any, browser: Any)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _sign_in(page, demo, "/", r".*/home.*")
+    _sign_in(page, demo, "/login?next=/", r".*/home.*")
     assert "heavy work after school" in page.inner_text("#h-plan ~ *")
     _no_sideways_scroll(page)
     _no_units(page)

@@ -59,6 +59,13 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "child_settings": (CARE, True), "set_child_settings": (CARE, True),
     "home_plan": (CARE, True), "add_plan_item": (CLIN, True), "retire_plan_item": (CLIN, True),
     "add_checkin": (CARE, True), "list_checkins": (CARE, True), "day_pdf": (CARE, True),
+    # the clinic day (issue 15)
+    "setup_state": (PUBLIC, False), "setup_admin": ("token", False),
+    "start_group_session": (CLIN, True), "get_group_session": (CLIN, True),
+    "stop_group_session": (CLIN, True), "session_note_draft": (CLIN, True),
+    "get_favourites": (CLIN, True), "set_favourites": (CLIN, True),
+    "set_user_role": (ADMIN, False), "reset_user_password": (ADMIN, False),
+    "band_motion": (CLIN, False),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -134,6 +141,11 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "set_child_settings": {"tz": "Europe/London"},
         "add_plan_item": {"strategy": "pro.carry", "when": "after school"},
         "add_checkin": {"rating": 3, "note": "a calm evening"},
+        "setup_admin": {"token": "not-the-token", "username": "boss", "password": PASSWORD},
+        "start_group_session": {"child_ids": [child.id]},
+        "set_favourites": {"keys": ["mov.break"]},
+        "set_user_role": {"role": "parent"},
+        "reset_user_password": {"password": PASSWORD},
     }
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
@@ -183,6 +195,8 @@ def test_route_matrix(api: Api, role: str | None) -> None:
         status = send(api, build(api, op, route, api.child_a), role)
         if allowed == PUBLIC:
             assert status in (200, 303), (op, role, status)
+        elif allowed == "token":   # the one-time setup token, whoever asks
+            assert status == 401, (op, role, status)
         elif role is None:
             assert status == 401, (op, status)
         elif role in allowed:

@@ -192,6 +192,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.pages import router as pages_router
 
     app.include_router(pages_router)
+    from movereg.dashboard.clinic_pages import router as clinic_pages_router
+
+    app.include_router(clinic_pages_router)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

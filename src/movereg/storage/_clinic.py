@@ -10,7 +10,7 @@ from movereg.errors import AuthError, NotFoundError, ValidationError
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors
 from movereg.storage._events import EventsMixin
-from movereg.storage.records import Session
+from movereg.storage.records import ROLES, Session, User
 
 __all__ = ["ClinicMixin"]
 
@@ -49,18 +49,50 @@ class ClinicMixin(EventsMixin):
                             "VALUES (?, ?, ?)", [(child_id, i, k) for i, k in enumerate(keys)])
         return self.favourites(child_id)
 
+    def child_band(self, child_id: int) -> str | None:
+        """The band assigned to a child now (the newest open assignment), or None."""
+        with map_errors("cannot read assignments"):
+            row = self._read().execute(
+                "SELECT device_id FROM assignments WHERE child_id = ? AND end_ns IS NULL "
+                "ORDER BY start_ns DESC LIMIT 1", (child_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # --- accounts (the admin pages) -------------------------------------------------
+    def set_user_role(self, user_id: int, role: str) -> User:
+        """Change a user's role; their sessions and tokens end at once."""
+        if role not in ROLES:
+            raise ValidationError(f"unknown role {role!r}", advice=f"one of {', '.join(ROLES)}")
+        with self._tx("cannot update user") as con:
+            if con.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id)).rowcount == 0:
+                raise NotFoundError(f"no user {user_id}")
+            con.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))
+        return self.get_user(user_id)
+
+    def set_user_password(self, user_id: int, password_hash: str) -> User:
+        """Reset a password (argon2 hash from the caller); the user's sessions end at once."""
+        if not password_hash.startswith("$argon2"):
+            raise ValidationError("password must be stored as an argon2 hash")
+        with self._tx("cannot update user") as con:
+            if con.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                           (password_hash, user_id)).rowcount == 0:
+                raise NotFoundError(f"no user {user_id}")
+            con.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))
+        return self.get_user(user_id)
+
     # --- group sessions -------------------------------------------------------------
     def start_group(self, members: list[tuple[int, str | None]], *,
-                    created_by: int | None = None, note: str = "") -> list[Session]:
+                    created_by: int | None = None, note: str = "",
+                    started_at: int | None = None) -> list[Session]:
         """Start one therapy session per ``(child_id, device_id)``, sharing one group id.
 
         The group id is the first session's id; a single child makes a group of one.
+        ``started_at`` (UTC ns) defaults to now.
         """
         if not members:
             raise ValidationError("choose at least one child")
         if len({c for c, _ in members}) != len(members):
             raise ValidationError("a child is listed twice")
-        ts = now_ns()
+        ts = now_ns() if started_at is None else int(started_at)
         out: list[Session] = []
         with self._tx("cannot start sessions") as con:
             for child_id, device_id in members:

@@ -20,15 +20,18 @@
  *       false (as needed); initiatedBy: "child" | "adult"; note: text (<= 2000 chars).
  *   log.undo(itemId?)   Undo the last tap (or itemId) while its Undo is offered: an unsent
  *                       tap is simply dropped; a sent one is voided with reason "undone".
- *   log.state()         {pending, failed, undo: {id, label, leftMs} | null, last: item|null}
+ *   log.state()         {pending (this child), pendingAll (the page), failed,
+ *                        undo: {id, label, leftMs} | null, last: item | null}
  *   log.flush()         Try to send the queue now (also runs on "online", on load and
  *                       every few seconds while something waits).
  *   MoveregTaplog.pending()        n items waiting to send (whole page, all children)
- *   MoveregTaplog.attach(el, log)  Wire the standard controls found inside el:
+ *   MoveregTaplog.attach(el, log) -> {tap(key)}  Wire the standard controls inside el
+ *       (tap(key) logs key with the options set in el, e.g. for an "Other…" picker):
  *       [data-tap="key"] buttons (one tap each), .tap-undo button, .tap-status (aria-live
  *       text: "Logged ...", "n waiting to send"), and the optional options form:
  *       .tap-ago <select> (seconds ago), .tap-planned <select> ("", "planned", "as-needed"),
- *       .tap-who <select> ("", "child", "adult"), .tap-note <input> (used once, then cleared).
+ *       .tap-who <select> ("", "child", "adult"), .tap-duration <select> (s it lasted; ""
+ *       = still open), .tap-note <input> (the note, ago and duration are used once, then reset).
  *
  * Queue: localStorage["movereg.taplog.v1"] = [{id, op: "create"|"void", user, childId,
  * body, tapMs, key, eventId, tries, error}], so taps survive a reload, a lost Wi-Fi or a
@@ -83,7 +86,8 @@
     sending = true;
     try {
       for (;;) {
-        const me = loggers.length ? loggers[0].user : null;
+        if (!loggers.length) break;              // no page logger yet: we do not know the user
+        const me = loggers[0].user;
         const it = load().find(x => !x.error && !x.sent && (me === null || x.user === me));
         if (!it) break;
         if (navigator.onLine === false) break;
@@ -178,7 +182,8 @@
         const q = load();
         const mine = q.filter(x => x.childId === log.childId);
         const last = mine.filter(x => x.op === "create" && Date.now() - x.tapAtMs < x.undoMs).pop() || null;
-        return {pending: q.filter(x => !x.error && !x.sent).length,
+        return {pending: mine.filter(x => !x.error && !x.sent).length,
+          pendingAll: q.filter(x => !x.error && !x.sent).length,
           failed: mine.filter(x => x.error),
           undo: last ? {id: last.id, label: last.label, leftMs: last.undoMs - (Date.now() - last.tapAtMs)} : null,
           last};
@@ -203,7 +208,7 @@
     function render(s) {
       if (undoBtn) {
         undoBtn.hidden = !s.undo;
-        if (s.undo) undoBtn.textContent = "Undo " + s.undo.label + " (" + Math.ceil(s.undo.leftMs / 1000) + " s)";
+        if (s.undo) undoBtn.textContent = "Undo " + String(s.undo.label).split(" (")[0] + " (" + Math.ceil(s.undo.leftMs / 1000) + " s)";
       }
       if (status) {
         const parts = [];
@@ -217,20 +222,24 @@
       if (s.undo && !tick) tick = setInterval(function () { const st = log.state(); render(st); if (!st.undo) { clearInterval(tick); tick = null; } }, 500);
     }
     log.onChange(render);
+    function tapWith(key) {  // one tap with the options set in root, which are then reset
+      log._undone = null;
+      const planned = val(".tap-planned");
+      const note = root.querySelector(".tap-note");
+      const it = log.tap(key, {agoS: Number(val(".tap-ago")) || 0,
+        planned: planned === "planned" ? true : planned === "as-needed" ? false : null,
+        initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : "",
+        durationS: Number(val(".tap-duration")) || null});
+      if (note) note.value = "";
+      ["tap-ago", "tap-duration"].forEach(function (c) { const el = root.querySelector("." + c); if (el) el.value = el.options[0].value; });
+      return it;
+    }
     root.querySelectorAll("[data-tap]").forEach(function (btn) {
-      btn.addEventListener("click", function () {
-        log._undone = null;
-        const planned = val(".tap-planned");
-        const note = root.querySelector(".tap-note");
-        log.tap(btn.dataset.tap, {agoS: Number(val(".tap-ago")) || 0,
-          planned: planned === "planned" ? true : planned === "as-needed" ? false : null,
-          initiatedBy: val(".tap-who") || null, note: note ? note.value.trim() : ""});
-        if (note) note.value = "";
-        const ago = root.querySelector(".tap-ago"); if (ago) ago.value = "0";
-      });
+      btn.addEventListener("click", function () { tapWith(btn.dataset.tap); });
     });
     if (undoBtn) undoBtn.addEventListener("click", function () { log.undo(); });
     render(log.state());
+    return {tap: tapWith};
   }
 
   window.addEventListener("online", flush);
