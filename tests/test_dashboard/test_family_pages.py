@@ -193,6 +193,12 @@ def test_checkins_are_off_by_default_and_never_a_score(api: Api) -> None:
     r = api.client.get(f"/day?child={a}&day={day}&tz=UTC", headers=api.h("parent"))
     assert "a bit hard (2 of 5)" in r.text and "tired after swimming" in r.text
     assert not re.search(r"average|score|mean rating", r.text, re.I)
+    # a therapist may add one too, from the day page of today
+    r = api.client.get(f"/day?child={a}&day={day}&tz=UTC", headers=api.h("therapist"))
+    assert 'id="checkin-form"' in r.text
+    r = api.client.post(f"/api/children/{a}/checkins", headers=api.h("therapist"),
+                        json={"rating": 5, "part": "session"})
+    assert r.status_code == 201
 
 
 def test_a_parent_logs_for_their_own_child_only(api: Api) -> None:

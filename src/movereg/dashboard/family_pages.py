@@ -206,6 +206,8 @@ def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int |
     ctx = day_context(store, c, the_day, zone, plain=gate.role == "parent")
     store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
     return _render(request, "day.html", {
+        "checkins_on": store.child_settings(c.id).checkins_enabled,
+        "is_today": the_day == datetime.now(zone).date(), "checkin_words": CHECKIN_WORDS,
         **ctx, "child": c, "nickname": _nickname(c), "day": the_day, "tz": str(zone.key),
         "tz_set": zone_set, "prev": the_day - timedelta(days=1),
         "next": the_day + timedelta(days=1), "kids": _children_for(store, gate)}, user=gate)

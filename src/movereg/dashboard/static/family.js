@@ -66,7 +66,23 @@
       }
     });
   }
+  function wireCheckin() {   // a parent or therapist adds a neutral check-in
+    const form = document.getElementById("checkin-form");
+    if (!form) return;
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const r = form.querySelector("input[name=rating]:checked");
+      const body = {part: form.part.value, note: form.note.value.trim()};
+      if (r) body.rating = Number(r.value);
+      try {
+        await api("/api/children/" + form.dataset.child + "/checkins", {method: "POST", body});
+        say("ci-status", "Check-in saved.");
+        form.reset();
+      } catch (e) { say("ci-status", "Not saved: " + e.message); }
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    wireCheckin();
     const r = root();
     if (!r) return;
     const id = Number(r.dataset.child);

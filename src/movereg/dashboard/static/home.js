@@ -38,21 +38,6 @@
     }
     log.onChange(function (s) { if (!s.pending) setTimeout(refresh, 300); });
     window.addEventListener("online", refresh);
-    const form = document.getElementById("checkin-form");
-    if (form) {
-      form.addEventListener("submit", async function (ev) {
-        ev.preventDefault();
-        const status = document.getElementById("ci-status");
-        const r = form.querySelector("input[name=rating]:checked");
-        const body = {part: form.part.value, note: form.note.value.trim()};
-        if (r) body.rating = Number(r.value);
-        try {
-          await window.movereg.api("/api/children/" + childId + "/checkins", {method: "POST", body});
-          status.textContent = "Check-in saved.";
-          form.reset();
-        } catch (e) { status.textContent = "Not saved: " + e.message; }
-      });
-    }
   }
   document.addEventListener("DOMContentLoaded", init);
 })();
