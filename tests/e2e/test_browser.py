@@ -10,48 +10,25 @@ their child. Screenshots go to ``test-artifacts/``. Never downloads a browser.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import ARTIFACTS, chromium, running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
-    from movereg.pipeline._demo_proc import DemoProcess
-
-    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=3)
-    proc.start(timeout_s=120)
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from running_demo(tmp_path_factory, seed=3)
 
 
 @pytest.fixture(scope="module")
 def browser(demo: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                               else shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium()
 
 
 def _children(demo: Any) -> list[tuple[str, str]]:
@@ -100,7 +77,7 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     _login(page, base, "/live", therapist, tpw)
 
     # --- live data arrives from the simulated bands -------------------------------------
-    page.wait_for_function("document.getElementById('feed-state').textContent.includes('connected')",
+    page.wait_for_function("() => document.getElementById('feed-state').textContent.includes('connected')",
                            timeout=15_000)
     tile = page.locator(".tile").first
     child_id = tile.get_attribute("data-child-id")
@@ -259,7 +236,7 @@ def test_researcher_export_streams_with_progress(demo: Any, browser: Any) -> Non
     assert "mad_mg" not in header
     rows = [dict(zip(header, line.split(","), strict=True)) for line in text.splitlines()[1:]]
     assert rows and {r["epoch_s"] for r in rows} == {"5.0"}
-    page.wait_for_function("document.getElementById('export-status').textContent"
+    page.wait_for_function("() => document.getElementById('export-status').textContent"
                            ".startsWith('Done: 1 file')", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "researcher-export.png"), full_page=False)
     assert errors == [], errors

@@ -52,6 +52,10 @@ def valid_bodies(child_id: int, *, login_as: str) -> dict[str, Any]:
         "set_favourites": {"keys": ["mov.break"]},
         "set_user_role": {"role": "parent"},
         "reset_user_password": {"password": PASSWORD},
+        "delete_child": {"password": PASSWORD, "confirm": "Erin"},
+        "set_child_settings": {"tz": "Europe/London"},
+        "add_plan_item": {"strategy": "pro.carry", "when": "after school"},
+        "add_checkin": {"rating": 3, "note": "a calm evening"},
     }
 
 

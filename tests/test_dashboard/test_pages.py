@@ -122,7 +122,8 @@ async def test_login_page_and_form_login(world: World) -> None:
     r = await world.client.post("/api/auth/login/form", data={
         "username": "mum", "password": PW, "next": "/day"})
     assert r.status_code == 303 and r.headers["location"] == "/day"
-    assert (await world.client.get("/")).headers["location"] == "/day"
+    # issue 19 changed this: a parent's start page is the phone home page (was /day)
+    assert (await world.client.get("/")).headers["location"] == "/home"
 
 
 @pytest.mark.parametrize("who, path, status", [

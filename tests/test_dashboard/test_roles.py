@@ -54,6 +54,12 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "set_strategy_active": (CLIN, False),
     "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
     "child_access_log": (frozenset({"admin", "parent"}), True),
+    # families at home (issue 19): bundle and erasure by the guardian or an admin
+    "child_bundle": (frozenset({"admin", "parent"}), True),
+    "delete_child": (frozenset({"admin", "parent"}), True),
+    "child_settings": (CARE, True), "set_child_settings": (CARE, True),
+    "home_plan": (CARE, True), "add_plan_item": (CLIN, True), "retire_plan_item": (CLIN, True),
+    "add_checkin": (CARE, True), "list_checkins": (CARE, True), "day_pdf": (CARE, True),
     # the clinic day (issue 15)
     "setup_state": (PUBLIC, False), "setup_admin": ("token", False),
     "start_group_session": (CLIN, True), "get_group_session": (CLIN, True),
@@ -85,7 +91,16 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         api.hub.connected[dev] = {}
     if op == "withdraw_consent":
         s.record_consent(child.id, consented=True, recorded_by="test")
-    path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
+    if op == "delete_child":  # a fresh child with the same carers, so the rest stays
+        target = s.create_child(display_name="Erin")
+        for uid in [u.id for u in s.list_users() if child.id in s.linked_children(u.id)]:
+            s.link_user_child(uid, target.id)
+        child = target
+    if op == "add_checkin":
+        s.set_child_settings(child.id, by="test", checkins_enabled=True)
+    plan = (s.add_plan_item(child.id, "mov.break", by="test").id
+            if "{plan_id}" in route.path else 0)
+    path = route.path.format(child_id=child.id, plan_id=plan, event_id=ev.id if ev else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(child.id, login_as="pat")

@@ -225,6 +225,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.routes.live import router as live_router
 
     app.include_router(live_router)
+    from movereg.dashboard.family_pages import router as family_pages_router
+
+    app.include_router(family_pages_router)
     from movereg.dashboard.pages import router as pages_router
 
     app.include_router(pages_router)

@@ -1,4 +1,5 @@
-"""HTML pages: login, therapist live session, parent day and week, researcher export.
+"""HTML pages: login, therapist live session, strategy explorer, researcher export (the
+family pages, day and week included, live in :mod:`movereg.dashboard.family_pages`).
 
 Server-rendered Jinja2 templates with Plotly figures built by
 :mod:`movereg.dashboard.figures` and embedded as JSON; Plotly.js is served from the
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,16 +34,11 @@ from movereg.analysis import (
     LIMITS_TEXT,
     NOT_MEDICAL_TEXT,
     ZONE_WORDS,
-    daily_summary,
     event_changes,
-    format_duration,
-    strategy_label,
     strategy_stats,
-    week_summary,
 )
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
-from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.errors import ForbiddenError, NotFoundError
 from movereg.storage import Store
 
@@ -141,7 +136,7 @@ def home(request: Request, user: OptionalUser, store: StoreDep) -> Response:
         return RedirectResponse("/setup", status_code=303)
     if user is None:
         return RedirectResponse("/login", status_code=303)
-    target = {"parent": "/day", "researcher": "/export"}.get(user.role, "/live")
+    target = {"parent": "/home", "researcher": "/export"}.get(user.role, "/live")
     return RedirectResponse(target, status_code=303)
 
 
@@ -238,56 +233,6 @@ def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
     return {k: v[keep] for k, v in merged.items()}
 
 
-def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any]:
-    start = datetime.combine(day, datetime.min.time(), tz)
-    d0 = int(start.timestamp()) * _NS
-    d1 = int((start + timedelta(days=1)).timestamp()) * _NS
-    margin = 15 * 60 * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
-    events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
-    history = _history(store, c.id, d0, {e.strategy for e in events})
-    s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
-                      nickname=_nickname(c), history_events=history)
-    by_id = {str(e.id): e for e in events}
-    rows = []
-    for ch in s.events:
-        ev = by_id.get(ch.event_id)
-        before, after = ch.before.get("enmo_mg"), ch.after.get("enmo_mg")
-        response = ("Not compared: another strategy was close in time" if ch.status == "overlap"
-                    else "Not compared: not enough band data around it"
-                    if ch.status.startswith("insufficient")
-                    else "Not compared: the strategy ran the whole window"
-                    if ch.status == "no_response_window"
-                    else f"Activity {before:.0f} mg before, {after:.0f} mg after")
-        rows.append({
-            "time": datetime.fromtimestamp(ch.onset_ns / _NS, tz).strftime("%H:%M"),
-            "label": strategy_label(ch.strategy), "who": (ev.initiated_by if ev else None)
-            or "not recorded", "planned": "planned" if ev and ev.planned else
-            "as needed" if ev and ev.planned is False else "not recorded",
-            "duration": format_duration((ch.end_ns - ch.onset_ns) / _NS)
-            if ch.end_ns else "open", "response": response, "note": ev.note if ev else ""})
-    hours = [{"hour": f"{h:02d}:00", "values": [format_duration(v) for v in row]}
-             for h, row in enumerate(s.hourly_zone_s.tolist())]
-    gaps = [(datetime.fromtimestamp(a / _NS, tz).strftime("%H:%M"),
-             datetime.fromtimestamp(b / _NS, tz).strftime("%H:%M")) for a, b in s.not_worn]
-    breaks = [{"start": datetime.fromtimestamp(b.start_ns / _NS, tz).strftime("%H:%M"),
-               "duration": format_duration(b.duration_s)} for b in s.breaks]
-    ribbon = figures.activity_ribbon(s)
-    zones = figures.zones_bar(s.zone_s)
-    first_last = None
-    if s.first_worn_ns is not None and s.last_worn_ns is not None:
-        first_last = tuple(datetime.fromtimestamp(v / _NS, tz).strftime("%H:%M")
-                           for v in (s.first_worn_ns, s.last_worn_ns))
-    return {"s": s, "rows": rows, "hours": hours, "first_last": first_last, "gaps": gaps, "breaks": breaks,
-            "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
-                                  strict=True)),
-            "ribbon": _fig_json(ribbon), "ribbon_alt": ribbon.layout.meta["alt"],
-            "zones": _fig_json(zones), "zones_alt": zones.layout.meta["alt"],
-            "before_after": _fig_json(figures.before_after(s.stats))
-            if any(st.n_compared for st in s.stats) else None,
-            "wear": format_duration(s.wear_s), "break_total": format_duration(s.break_total_s)}
-
-
 def _open_child_page(request: Request, store: Store, user: Principal | None,
                      child: int | None) -> Response | tuple[Principal, Any]:
     """Gate a one-child page (parent, therapist, admin) and pick the child, or a response."""
@@ -298,53 +243,6 @@ def _open_child_page(request: Request, store: Store, user: Principal | None,
         return gate, _pick_child(store, gate, child)
     except (NotFoundError, ForbiddenError) as exc:
         return _error(request, gate, 404, exc.message)
-
-
-@router.get("/day", response_model=None)
-def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-             day: Day | None = None, tz: str | None = None) -> Response:
-    """One printable page for one child and day (parent, therapist or admin)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone = _tz(tz)
-    the_day = day or datetime.now(zone).date()
-    ctx = _day_context(store, c, the_day, zone)
-    store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
-    return _render(request, "day.html", {
-        **ctx, "child": c, "nickname": _nickname(c), "day": the_day, "tz": str(zone.key),
-        "prev": the_day - timedelta(days=1), "next": the_day + timedelta(days=1),
-        "kids": _children_for(store, gate)}, user=gate)
-
-
-@router.get("/week", response_model=None)
-def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
-              end: Day | None = None, tz: str | None = None) -> Response:
-    """Seven days side by side: wear time, strategy uses, movement breaks (no scores)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone = _tz(tz)
-    last = end or datetime.now(zone).date()
-    days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
-    start = datetime.combine(days_list[0], datetime.min.time(), zone)
-    d0 = int(start.timestamp()) * _NS
-    d1 = int((start + timedelta(days=7)).timestamp()) * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0, end_ns=d1)
-    evs = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
-    days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
-    week = week_summary(days)
-    fig = figures.week_view(week)
-    rows = [{"day": d.day.strftime("%a %d %b"), "iso": d.day.isoformat(),
-             "wear": format_duration(d.wear_s), "uses": len(d.events),
-             "breaks": d.break_count} for d in days]
-    store.audit(gate.actor, "view.week", child_id=c.id, detail={"end": last.isoformat()})
-    return _render(request, "week.html", {
-        "child": c, "nickname": _nickname(c), "week": week, "figure": _fig_json(fig),
-        "alt": fig.layout.meta["alt"], "rows": rows, "tz": str(zone.key),
-        "prev": last - timedelta(days=7), "next": last + timedelta(days=7)}, user=gate)
 
 
 @router.get("/export", response_model=None)

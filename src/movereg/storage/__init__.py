@@ -8,6 +8,7 @@ from movereg.storage._backup import BackupInfo, create_backup, restore_backup
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
+from movereg.storage._family import Checkin, ChildSettings, PlanItem, check_tz
 from movereg.storage._ingest import (
     EPOCH_NAMES,
     EpochTableLike,
@@ -48,13 +49,16 @@ __all__ = [
     "BackupInfo",
     "BatchWriter",
     "BatchWriterStats",
+    "Checkin",
     "Child",
+    "ChildSettings",
     "Consent",
     "ConsentScope",
     "DeviceRecord",
     "EpochTableLike",
     "GapRecord",
     "IngestBatch",
+    "PlanItem",
     "RawChunk",
     "Role",
     "Session",
@@ -63,6 +67,7 @@ __all__ = [
     "StrategyEvent",
     "TokenInfo",
     "User",
+    "check_tz",
     "create_backup",
     "decode_samples",
     "encode_samples",

@@ -36,6 +36,7 @@ __all__ = [
     "media_type",
     "neutralise_cell",
     "parse_features",
+    "register_table",
     "stream_csv",
     "stream_parquet",
 ]
@@ -399,3 +400,15 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
         with open(path, "rb") as fh:
             while data := fh.read(read_bytes):
                 yield data
+
+
+def register_table(what: str, schema: Sequence[tuple[str, str]]) -> None:
+    """Make another table streamable by :func:`stream_csv` / :func:`stream_parquet`.
+
+    ``schema`` is ``[(column, kind)]`` with kind ``"time"`` (UTC ns, -1 = missing),
+    ``"str"`` or a numpy dtype name. Used by the family data bundle
+    (:mod:`movereg.storage.bundle`); re-registering the same schema is a no-op.
+    """
+    if what in _SCHEMAS and _SCHEMAS[what] != list(schema):
+        raise ValidationError(f"table {what!r} is already registered with another schema")
+    _SCHEMAS[what] = list(schema)

@@ -8,12 +8,13 @@ from movereg.storage._audit import AuditMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
+from movereg.storage._family import FamilyMixin
 from movereg.storage._ingest import IngestMixin
 
 __all__ = ["Store"]
 
 
-class Store(IngestMixin, ClinicMixin, EventsMixin, AuditMixin, ConsentMixin):
+class Store(IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin, ConsentMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

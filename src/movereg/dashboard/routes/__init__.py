@@ -15,9 +15,11 @@ def api_routers() -> list[APIRouter]:
         bands,
         breaks,
         children,
+        dayprint,
         epochs,
         events,
         export,
+        family,
         sessions,
         strategies,
         summary,
@@ -27,7 +29,8 @@ def api_routers() -> list[APIRouter]:
 
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
-            export.router, strategies.router, audit.router, *_clinic_routers()]
+            export.router, strategies.router, audit.router, family.router,
+            dayprint.router, *_clinic_routers()]
 
 
 def _clinic_routers() -> list[APIRouter]:

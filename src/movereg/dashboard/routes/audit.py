@@ -52,4 +52,5 @@ def child_access_log(child_id: ChildId, store: StoreDep, principal: Guardian,
                      limit: Limit = 100) -> list[AuditEntryOut]:
     """Who looked at or changed this child's data (for the child's parent)."""
     check_child(store, principal, child_id)
-    return [_out(e) for e in store.list_audit(limit=limit, child_id=child_id)]
+    # only entries since the child was added: a reused id never shows an erased child's
+    return [_out(e) for e in store.access_log(child_id, limit=limit)]

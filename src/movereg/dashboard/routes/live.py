@@ -66,6 +66,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
 from movereg.dashboard.routes._live_access import audit_live, stop_watch, watch_access
+from movereg.errors import NotFoundError
 
 __all__ = ["router"]
 
@@ -129,6 +130,16 @@ async def _viewer(conn: HTTPConnection) -> _Viewer:
     return await asyncio.to_thread(_resolve, conn)
 
 
+def _must_exist(conn: HTTPConnection, wanted: list[int] | None) -> None:
+    """404 for a child id that is not (or no longer) in the store, whoever asks."""
+    store = conn.app.state.store
+    for cid in wanted or ():
+        try:
+            store.get_child(int(cid))
+        except NotFoundError:
+            raise HTTPException(404, f"no child {cid}") from None
+
+
 def _narrow(viewer: _Viewer, wanted: list[int] | None) -> frozenset[int] | None:
     if not wanted:
         return viewer.children
@@ -178,6 +189,7 @@ async def live_ws(websocket: WebSocket,
     try:
         hub = _hub(websocket)
         viewer = await _viewer(websocket)
+        await asyncio.to_thread(_must_exist, websocket, child_id)
         children = _narrow(viewer, child_id)
         if viewer.via_cookie and not _same_origin(websocket):
             raise HTTPException(403, "cross-origin WebSocket refused")
@@ -230,6 +242,7 @@ async def live_sse(request: Request,
     """The live feed as Server-Sent Events; resumes after ``Last-Event-ID``."""
     hub = _hub(request)
     viewer = await _viewer(request)
+    await asyncio.to_thread(_must_exist, request, child_id)
     children = _narrow(viewer, child_id)
     keep = _filter_for(children)
     await audit_live(request.app.state.store, viewer, children, "sse")  # #21

@@ -50,7 +50,7 @@
     const enmo = m.enmo_mg === null || m.enmo_mg === undefined ? null : Number(m.enmo_mg);
     // the activity axis is logarithmic from 1 mg: lower values are drawn at 1 mg
     t.buffer.push({x: M.localIso(ms), ms, enmo: enmo === null ? null : Math.max(enmo, 1), rf: m.rhythmic_fraction, imp: m.impacts});
-    t.rows.push({ms, enmo, zone: enmo === null ? -1 : zoneOf(enmo), rf: m.rhythmic_fraction, imp: m.impacts});
+    t.rows.push({ms, enmo, zone: enmo === null ? -1 : zoneOf(enmo), rf: m.rhythmic_fraction, imp: m.impacts, nw: !!m.nonwear});
     if (t.rows.length > 12) t.rows.shift();
     // movement break in progress: light-or-above runs, dips <= 10 s bridged (as the server)
     const active = enmo !== null && enmo >= LIGHT_MG && !m.nonwear;
@@ -104,7 +104,9 @@
     const last = t.rows[t.rows.length - 1];
     const now = t.el.querySelector(".zone-now");
     if (last) {
-      now.textContent = last.enmo === null ? "Now: no data in the latest second"
+      // "no signal" (nothing arrived) and "not worn" (the band's own reading) differ
+      now.textContent = last.enmo === null ? "Now: no signal in the latest second (out of range or switched off)"
+        : last.nw ? "Now: not worn (the band says it is off the wrist) at " + M.clock(last.ms)
         : "Now: " + cfg.zone_words[last.zone] + " (" + Math.round(last.enmo) + " mg) at " + M.clock(last.ms);
     }
     const br = t.el.querySelector(".break-now");
