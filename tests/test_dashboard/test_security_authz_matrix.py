@@ -82,8 +82,8 @@ TABLE: dict[str, str] = {
     "list_audit":         "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "verify_audit":       "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "child_access_log":   "200 200 404 | 403 403 403 | 200 404 404 | 403 403 403 | 401 401 401",
-    "live_sse":           "200 200 200 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
-    "live_ws":            "101 101 101 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
+    "live_sse":           "200 200 404 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
+    "live_ws":            "101 101 1008 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
                           "1008 1008 1008",
     # the clinic day (issue 15): group sessions, note drafts and favourites are the
     # therapist's (caseload only); accounts are the admin's; setup is closed once an
@@ -99,6 +99,18 @@ TABLE: dict[str, str] = {
     "set_user_role":      "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "reset_user_password": "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "band_motion":        "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    # families at home (issue 19): bundle and erasure are the guardian's or an admin's
+    # (a therapist's own caseload child: 403); the home plan is set by clinicians
+    "child_bundle":       "200 200 404 | 403 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "delete_child":       "200 200 404 | 403 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "child_settings":     "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "set_child_settings": "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "home_plan":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "add_plan_item":      "201 201 404 | 201 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "retire_plan_item":   "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "add_checkin":        "201 201 404 | 201 404 404 | 201 404 404 | 403 403 403 | 401 401 401",
+    "list_checkins":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "day_pdf":            "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -138,7 +150,16 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     kid = {"own": api.child_a.id, "other": api.child_b.id, "none": MISSING}[scope]
     code = {"own": "KID-A", "other": "KID-B", "none": "KID-Z"}[scope]
     dev = {"own": "dev-a", "other": "dev-b", "none": "dev-free"}[scope]
-    ev = sess = MISSING
+    ev = sess = plan = MISSING
+    if op == "delete_child" and scope != "none":   # a fresh child with the same carers
+        target = s.create_child(display_name="Erin")
+        for uid in [u.id for u in s.list_users() if kid in s.linked_children(u.id)]:
+            s.link_user_child(uid, target.id)
+        kid = target.id
+    if "{plan_id}" in path and scope != "none":
+        plan = s.add_plan_item(kid, "mov.break", by="test").id
+    if op == "add_checkin" and scope != "none":
+        s.set_child_settings(kid, by="test", checkins_enabled=True)
     if "{event_id}" in path and scope != "none":
         ev = s.create_event(kid, "mov.break").id
     if "{session_id}" in path and scope != "none":
@@ -153,7 +174,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
     if op in ("assign_band", "unassign_band") and scope != "none":
         s.assign_device(dev, kid)
-    url = path.format(child_id=kid, event_id=ev, session_id=sess, username="paula",
+    url = path.format(child_id=kid, plan_id=plan, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(kid, login_as="ada")
     # the takeover attempts: the other child's band, for the caller's own child
@@ -271,3 +292,18 @@ def test_mixed_group_stays_within_the_caseload(api: Api) -> None:
     stop = c.post(f"/api/sessions/{gid}/stop_group", headers=_headers(api, "admin"))
     assert stop.status_code == 200 and kids(stop) == {api.child_a.id, api.child_b.id}
     assert api.store.get_session(b_sess).ended_at is not None
+
+
+def test_another_childs_plan_item_is_not_found(api: Api) -> None:
+    """Retiring B's plan item through A's path (tess's child) answers as a missing item:
+    404, not a hint that the id exists, and B's plan is untouched."""
+    item = api.store.add_plan_item(api.child_b.id, "mov.break", by="test")
+    for role in ("therapist", "admin"):
+        r = api.client.delete(f"/api/children/{api.child_a.id}/plan/{item.id}",
+                              headers=_headers(api, role))
+        assert r.status_code == 404, (role, r.status_code, r.text)
+        missing = api.client.delete(f"/api/children/{api.child_a.id}/plan/{MISSING}",
+                                    headers=_headers(api, role))
+        assert missing.status_code == 404 and missing.json()["detail"].replace(
+            str(MISSING), str(item.id)) == r.json()["detail"], (missing.text, r.text)
+    assert api.store.get_plan_item(item.id).retired_at is None
