@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -35,8 +36,10 @@ from validation.smm import (
 RESULTS = Path(__file__).resolve().parent / "results"
 EPOCH_S = 5.0
 COLUMN = "rhythm_strength"
-# parameters shown in the leave-one-child-out view: FeatureConfig field -> values tried
-LOCO: dict[str, tuple[float, ...]] = {}
+# parameters shown in the leave-one-child-out view: FeatureConfig field -> values tried.
+# flap_ref_mg: the flapping-band RMS at which the vigour term reaches 0.5 (a hand flapping
+# a few cm at 3 Hz accelerates by about 0.5-2 g; fidgeting stays well below 0.5 g).
+LOCO: dict[str, tuple[float, ...]] = {"flap_ref_mg": (125.0, 250.0, 500.0, 1000.0, 2000.0)}
 
 Records = dict[str, np.ndarray]
 
@@ -181,8 +184,22 @@ def markdown(s: dict[str, Any], loco: dict[str, Any] | None = None) -> str:
             for c, row in rows["held_out"].items():
                 lines.append(f"| `{p}` | {c} | {row['picked']:g} | "
                              f"{_fmt(row['auc_picked'])} | {_fmt(row['auc_shipped'])} |")
+        for p, rows in loco.items():
+            children = list(next(iter(rows["by_value"].values())))
+            lines += ["", f"AUROC (mean of both wrists) per child for each `{p}` tried "
+                      f"(shipped: {rows['shipped']:g}):", "",
+                      "| value | " + " | ".join(f"child {c}" for c in children) + " |",
+                      "|---|" + "---|" * len(children)]
+            for v, per in rows["by_value"].items():
+                lines.append(f"| {float(v):g} | "
+                             + " | ".join(_fmt(per[c]) for c in children) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _others(per: dict[float, dict[str, float]], held: str, v: float) -> float:
+    """Mean AUROC with value ``v`` over every child but ``held``."""
+    return float(np.mean([a for c, a in per[v].items() if c != held]))
 
 
 def loco_view(params: dict[str, tuple[float, ...]]) -> dict[str, Any]:
@@ -194,15 +211,15 @@ def loco_view(params: dict[str, tuple[float, ...]]) -> dict[str, Any]:
     for p, values in params.items():
         per: dict[float, dict[str, float]] = {}
         for v in values:
-            r = all_records(config=dataclasses.replace(base, **{p: v}))
+            kw: dict[str, Any] = {p: v}
+            r = all_records(config=dataclasses.replace(base, **kw))
             per[v] = {c: float(np.mean([_auc_where(r, (r["child"] == c) & (r["side"] == s))
                                         for s in SIDES]))
                       for c in sorted(set(r["child"].tolist()))}
         shipped = getattr(base, p)
         rows = {}
         for c in per[values[0]]:
-            picked = max(values, key=lambda v, c=c: np.mean(
-                [a for cc, a in per[v].items() if cc != c]))
+            picked = max(values, key=functools.partial(_others, per, c))
             rows[c] = {"picked": picked, "auc_picked": per[picked][c],
                        "auc_shipped": per[shipped][c] if shipped in per else None}
         out[p] = {"shipped": shipped, "by_value": {str(k): v for k, v in per.items()},

@@ -159,7 +159,7 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     pf = borrow_view(fstore, ly[LY_PF], (N_PF,))
     sos = borrow_view(fstore, ly[LY_SOS], (nsos, 6))
     zi = borrow_view(fstore, ly[LY_ZI], (nsos, 2))
-    flapw = borrow_view(fstore, ly[LY_FLAPW], (tm1,))
+    flapw = borrow_view(fstore, ly[LY_FLAPW], (2, tm1))
     sf = borrow_view(fstore, ly[LY_SF], (N_SF,))
     zs = borrow_view(fstore, ly[LY_ZS], (nsos, 3, 2))
     ebuf = borrow_view(fstore, ly[LY_EBUF], (2, L))
