@@ -116,7 +116,8 @@ def _auc_where(r: Records, sel: np.ndarray, kind: str | None = None) -> float:
 def summary(r: Records) -> dict[str, Any]:
     """AUROC tables: pooled, per child, per type, per child and type; rhythm_hz medians."""
     out: dict[str, Any] = {"pooled": {}, "child": {}, "type": {}, "child_type": {},
-                           "n": {}, "rhythm_hz_median": {}}
+                           "session": {}, "pooled_without": {}, "n": {},
+                           "rhythm_hz_median": {}}
     children = sorted(set(r["child"].tolist()))
     for side in SIDES:
         w = r["side"] == side
@@ -129,6 +130,10 @@ def summary(r: Records) -> dict[str, Any]:
                 npos = int((w & (r["child"] == c) & (r["kind"] == k)).sum())
                 val = _auc_where(r, w & (r["child"] == c), k) if npos >= 10 else None
                 out["child_type"].setdefault(f"{c} {k}", {})[side] = val
+        for sess in sorted(set(r["session"].tolist())):
+            out["session"].setdefault(sess, {})[side] = _auc_where(r, w & (r["session"] == sess))
+            out["pooled_without"].setdefault(sess, {})[side] = _auc_where(
+                r, w & (r["session"] != sess))
         for k in TYPES:
             out["type"].setdefault(k, {})[side] = _auc_where(r, w, k)
             hz = r["rhythm_hz"][w & (r["kind"] == k)]
@@ -165,6 +170,10 @@ def markdown(s: dict[str, Any], loco: dict[str, Any] | None = None) -> str:
     for k, v in s["child_type"].items():
         if any(x is not None for x in v.values()):
             lines.append(f"| child {k} | {_fmt(v[SIDES[0]])} | {_fmt(v[SIDES[1]])} |")
+    for k, v in s["session"].items():
+        lines.append(f"| session {k} | {_fmt(v[SIDES[0]])} | {_fmt(v[SIDES[1]])} |")
+    for k, v in s["pooled_without"].items():
+        lines.append(f"| pooled without {k} | {_fmt(v[SIDES[0]])} | {_fmt(v[SIDES[1]])} |")
     for k, v in s["rhythm_hz_median"].items():
         lines.append(f"| median `rhythm_hz` in {k} epochs, Hz | {v[SIDES[0]]:.2f} | "
                      f"{v[SIDES[1]]:.2f} |")
