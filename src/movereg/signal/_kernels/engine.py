@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from movereg.signal._jit import jit_fma, jit_fma_inline
-from movereg.signal._kernels.epoch import end_epoch_a, end_hop_posture
+from movereg.signal._kernels.epoch import end_epoch_a, end_hop_posture, hop_angle
 from movereg.signal._kernels.layout import (
     F_BINSUM,
     F_EPENMO,
@@ -418,10 +418,8 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
         if hpos == hs:
             # close a 1-s hop: its z-angle; a posture change if it moved > threshold
             if hn > 0:
-                ang = math.degrees(math.atan2(hz / hn, math.sqrt((hx / hn) ** 2 + (hy / hn) ** 2)))
-                if not math.isnan(prevang) and abs(ang - prevang) > pthr:
-                    npost += 1
-                prevang = ang
+                prevang, moved = hop_angle(hx, hy, hz, hn, prevang, pthr)
+                npost += moved
             hn = 0
             hx = 0.0
             hy = 0.0
