@@ -28,12 +28,12 @@ demo: $(STAMP)
 
 ## Lint + type check + the whole test suite.
 test: $(STAMP) browser-deps
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks validation
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks validation
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -206,9 +206,15 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
                         if den2 < 0:
                             delta = max(-0.5, min(0.5, 0.5 * (ym - yp) / den2))
                     hz = rd / (best + delta)
-            sts.append(st)
+            band = float(p.flapw[0] @ s)          # 1.5-6 Hz power (Blackman-Tukey), g^2 bins
+            a2 = max(band, 0.0) / nv
+            ev = a2 / (a2 + (cfg.flap_ref_mg / 1000) ** 2)
+            if ev > st and band >= 0.5 * s[0]:     # vigorous, mostly flap-band: names the rhythm
+                hz = float(p.flapw[1] @ s) / band
+                hz = hz if hz > 0 else math.nan
+            sts.append(1 - (1 - st) * (1 - ev))
             hzs.append(hz)
-            flaps.append(max(0.0, min(1.0, float(p.flapw @ s) / s[0])))
+            flaps.append(max(0.0, min(1.0, band / s[0])))
         if sts:
             strength[e] = np.mean(sts)
             frac[e] = np.mean(np.array(sts) >= cfg.rhythm_threshold)

@@ -1,23 +1,22 @@
 """Real movement: expert-labelled rocking/flapping in a classroom (Goodwin et al. 2014).
 
 Data: tests/data/smm (see tests/data/README.md). Two wrists, irregular ~50-60 Hz sampling,
-raw ADC units. Pre-processing, documented here because the features need g at a uniform
-rate: samples are sorted by time and linearly interpolated to 60 Hz; each axis has its
-median removed and is divided by one estimate of 1 g from the data (half the central 95 %
-range of the per-axis means of the stillest 1-s windows, median over the axes). The
-rhythm measures are scale-free (autocorrelations are normalised); only the movement gate
-(10 mg) depends on the scale. No parameter is tuned per wrist or on the labels.
+raw ADC units. Pre-processing (``validation/smm.py``, shared with ``python -m
+validation.smm_auroc``), documented there because the features need g at a uniform rate:
+samples are sorted by time and linearly interpolated to 60 Hz; each axis has its median
+removed and is divided by one estimate of 1 g from the data. The periodicity is scale-free
+(autocorrelations are normalised); the movement gate (10 mg) and the flapping-band vigour
+(reference 500 mg) use the scale. No parameter is tuned per wrist or on the labels.
 
 An epoch (5 s) is SMM when >= 50 % of it lies inside a Rock/Flap/Flap-Rock episode, and
-non-SMM when it lies inside `Good Data` and touches no episode.
+non-SMM when it lies inside `Good Data` and touches no episode. This test reads the first
+session only; ``test_smm_invariance.py`` and the validation script read all six.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,54 +24,22 @@ import pytest
 
 from movereg.signal import extract_features
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "smm"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))    # the repository root
+
+from validation.smm import auc as _auc
+from validation.smm import load_annotations, load_wrist
+
 SESSION = "URI-001-01-18-08"
 FS = 60.0
 pytestmark = pytest.mark.slow
 
 
-def _ms(text: str) -> float:
-    dt = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-    return dt.timestamp() * 1000.0
-
-
 def _annotations() -> list[tuple[str, float, float]]:
-    with open(DATA / f"{SESSION}_annotations.csv", encoding="utf-8") as fh:
-        return [(r["label"], _ms(r["start_utc"]), _ms(r["stop_utc"])) for r in csv.DictReader(fh)]
+    return load_annotations(SESSION)
 
 
 def _load(side: str) -> tuple[float, np.ndarray]:
-    with gzip.open(DATA / f"{SESSION}_{side}.csv.gz", "rt") as fh:
-        raw = np.loadtxt(fh, delimiter=",", skiprows=1)
-    order = np.argsort(raw[:, 0], kind="stable")
-    t, v = raw[order, 0], raw[order, 1:]
-    tu = np.arange(t[0], t[-1], 1000.0 / FS)
-    x = np.column_stack([np.interp(tu, t, v[:, a]) for a in range(3)])
-    x -= np.median(x, axis=0)
-    w = int(FS)
-    blocks = x[: x.shape[0] // w * w].reshape(-1, w, 3)
-    sd = blocks.std(axis=1).max(axis=1)
-    still_means = blocks.mean(axis=1)[sd < np.percentile(sd, 30)]
-    one_g = np.median(np.percentile(still_means, 97.5, axis=0) -
-                      np.percentile(still_means, 2.5, axis=0)) / 2.0
-    return float(tu[0]), x / one_g
-
-
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """ROC AUC by the rank (Mann-Whitney) formula, ties counted half."""
-    allv = np.concatenate([pos, neg])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(allv.size)
-    sorted_v = allv[order]
-    i = 0
-    while i < allv.size:
-        j = i
-        while j + 1 < allv.size and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    rp = ranks[: pos.size].sum()
-    return float((rp - pos.size * (pos.size + 1) / 2.0) / (pos.size * neg.size))
+    return load_wrist(SESSION, side, FS)
 
 
 def test_auc_formula() -> None:
@@ -125,3 +92,20 @@ def test_rhythm_strength_separates_labelled_episodes_on_each_wrist() -> None:
         assert 2.0 <= flap_hz <= 4.0, (side, flap_hz)
         assert np.nanmedian(flap) > np.nanmedian(tab["flap_share"][label == 0]) + 0.3
     print(json.dumps(results))
+
+
+def test_epoch_labels_rule() -> None:
+    """>= 50 % inside episodes -> SMM of the type with most overlap; inside Good Data and
+    touching no episode -> non-SMM; anything else (or coverage <= 0.9) is not scored."""
+    from validation.smm import epoch_labels
+
+    ann = [("Good Data", 0.0, 60_000.0), ("Rock", 1_000.0, 4_000.0),
+           ("Flap", 4_000.0, 4_500.0), ("Flap", 12_000.0, 14_000.0),
+           ("Flap", 20_000.0, 22_600.0)]
+    starts = np.arange(0.0, 70_000.0, 5_000.0)
+    cov = np.ones(starts.size)
+    cov[6] = 0.5
+    lab = epoch_labels(starts, cov, 5.0, ann)
+    # 0: 3.5 s of episodes (Rock 3 s) | 1: none | 2: 2 s, not scored | 4: 2.6 s of Flap
+    assert lab.label.tolist() == [1, 0, -1, 0, 1, 0, -1, 0, 0, 0, 0, 0, -1, -1]
+    assert lab.kind[0] == "Rock" and lab.kind[4] == "Flap"

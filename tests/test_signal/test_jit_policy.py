@@ -65,3 +65,37 @@ def test_every_kernel_is_keyed_on_the_kernels_digest() -> None:
         key = cache._index_key(dispatcher.signatures[0] if dispatcher.signatures else (),
                                dispatcher.targetctx.codegen())
         assert key[-1] == kernels_digest(), qualified
+
+
+
+def _fastmath_lines(text: str) -> list[int]:
+    """Lines that name ``fastmath`` in code: a keyword argument, a name or a string."""
+    lines = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.keyword) and node.arg == "fastmath":
+            lines.append(node.value.lineno)
+        elif (isinstance(node, ast.Constant) and node.value == "fastmath") or (
+                isinstance(node, ast.Name) and node.id == "fastmath"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_fastmath_only_in_the_jit_policy() -> None:
+    """``fastmath`` (it silently breaks NaN handling) is set in ``signal/_jit.py`` only:
+    every kernel goes through that policy, so no other source may name it in code."""
+    policy = Path(_jit.__file__).resolve()
+    src = policy.parents[1]                                  # src/movereg
+    offenders = [f"{path.relative_to(src)}:{line}"
+                 for path in sorted(src.rglob("*.py")) if path.resolve() != policy
+                 for line in _fastmath_lines(path.read_text(encoding="utf-8"))]
+    assert offenders == [], f"fastmath outside signal/_jit.py: {offenders}"
+    assert _fastmath_lines(policy.read_text(encoding="utf-8"))    # the policy does name it
+    # and only with the NaN-safe flags
+    assert _jit.JIT_FMA_OPTIONS["fastmath"] <= {"nsz", "arcp", "contract", "afn", "reassoc"}
+    assert "fastmath" not in _jit.JIT_OPTIONS
+
+
+def test_the_fastmath_guard_sees_every_spelling() -> None:
+    assert _fastmath_lines("@njit(fastmath=True)\ndef f(x):\n    return x\n") == [1]
+    assert _fastmath_lines("opts = {'fastmath': {'nnan'}}\n") == [1]
+    assert _fastmath_lines("njit(**dict(cache=True))\n# fastmath in a comment\n") == []

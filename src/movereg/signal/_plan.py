@@ -116,6 +116,7 @@ def make_plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> Plan:
     pf[_ly.PF_EPOCH_NS] = epoch_s * 1e9
     pf[_ly.PF_EPOCH_S] = epoch_s
     pf[_ly.PF_CUTS:_ly.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
+    pf[_ly.PF_FLAPREF] = (cfg.flap_ref_mg / 1000.0) ** 2
     flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
     ca = 2 * M + 4
     cd = nbw * B + tmax + 2
@@ -125,11 +126,14 @@ def make_plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> Plan:
 
 
 def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndarray:
-    """Lag weights turning autocorrelation sums into the power share of ``f_lo..f_hi``.
+    """Lag weights turning autocorrelation sums into the power of ``f_lo..f_hi`` (row 0)
+    and its frequency-weighted power (row 1, Hz x power).
 
     Band power = sum over lags of R(tau) times the band-pass impulse response (Wiener-
     Khinchin), tapered with a Parzen lag window of ``tmax`` lags (Blackman-Tukey estimate).
-    Returns ``w`` with ``share = sum(w * S) / S[0]`` for one-sided lag sums ``S``.
+    Row 1 weights the band by f (Hz): ``int f 2 cos(2 pi f tau) df`` over the band. Returns
+    ``w`` (2, tmax + 1) with ``share = sum(w[0] * S) / S[0]`` and mean band frequency
+    ``sum(w[1] * S) / sum(w[0] * S)`` for one-sided lag sums ``S``.
     """
     lo = min(f_lo, rate_hz / 2.0) / rate_hz
     hi = min(f_hi, rate_hz / 2.0) / rate_hz
@@ -138,8 +142,16 @@ def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndar
     h[0] = 2.0 * (hi - lo)
     t = tau[1:]
     h[1:] = (np.sin(2 * np.pi * hi * t) - np.sin(2 * np.pi * lo * t)) / (np.pi * t)
+    g = np.empty(tmax + 1)
+    g[0] = hi * hi - lo * lo
+    a = 2 * np.pi * t
+
+    def prim(f: float) -> np.ndarray:   # an antiderivative of 2 f cos(a f) in f
+        return 2.0 * (f * np.sin(a * f) / a + np.cos(a * f) / (a * a))
+
+    g[1:] = prim(hi) - prim(lo)
     u = tau / (tmax + 1)
     parzen = np.where(u <= 0.5, 1 - 6 * u**2 + 6 * u**3, 2 * (1 - u) ** 3)
-    w = h * parzen
-    w[1:] *= 2.0
+    w = np.vstack([h * parzen, g * parzen * rate_hz])
+    w[:, 1:] *= 2.0
     return np.ascontiguousarray(w)

@@ -83,21 +83,36 @@ def data_dictionary(fs_hz: float | None = None,
                     "mg.", _VH2013 + "; GGIR defaults",
                     "Causal variant so it can stream (GGIR centres the window on the "
                     "step). Needs >= half a window of data. Still sleep can be flagged."),
-        "rhythm_strength": ("1", "Mean over the epoch's 1-s hops of the rhythmic movement "
-                            "index: peak of the orientation-free normalised vector "
-                            "autocorrelation of the high-passed signal (3-axis minus its "
-                            f"{c.rhythm_ma_s:g}-s centred moving average, decimated to "
-                            f">= {c.rhythm_rate_hz:g} Hz), {c.rhythm_window_s:g}-s window, lags "
-                            f"{c.rhythm_min_lag_s:g}-{c.rhythm_max_lag_s:g} s after the first "
-                            "zero crossing; 0 when the movement (RMS of the high-passed "
-                            f"signal) is below {c.rhythm_gate_mg:g} mg.", _GOODWIN,
-                            "Wrist arm swing in walking is also about 1 Hz: 'rhythmic "
-                            "movement', not 'rocking'. NaN without enough data."),
-        "rhythm_hz": ("Hz", "Frequency of the autocorrelation peak (parabolic refinement) "
-                      "in the epoch's strongest hop.", _GOODWIN,
-                      "NaN when no rhythm. Flapping often shows a slower peak: use "
-                      "flap_share."),
-        "rhythmic_fraction": ("1", "Share of the epoch's 1-s hops with rhythm strength >= "
+        "rhythm_strength": ("1", "Mean over the epoch's 1-s hops of the rhythmic-movement "
+                            "strength 1 - (1 - p)(1 - v). p, periodicity: peak of the "
+                            "orientation-free normalised vector autocorrelation of the "
+                            f"high-passed signal (3-axis minus its {c.rhythm_ma_s:g}-s centred "
+                            f"moving average, decimated to >= {c.rhythm_rate_hz:g} Hz), "
+                            f"{c.rhythm_window_s:g}-s window, lags {c.rhythm_min_lag_s:g}-"
+                            f"{c.rhythm_max_lag_s:g} s after the first zero crossing. v, "
+                            "flapping-band vigour: a^2 / (a^2 + ref^2), a = RMS (g) of the "
+                            f"high-passed signal's {c.flap_low_hz:g}-{c.flap_high_hz:g} Hz band "
+                            "in the same window (Blackman-Tukey estimate from the same "
+                            f"autocorrelation sums), ref = {c.flap_ref_mg:g} mg. 0 when the "
+                            "movement (RMS of the high-passed signal) is below "
+                            f"{c.rhythm_gate_mg:g} mg.",
+                            _GOODWIN + "; checked on expert-labelled classroom rocking and "
+                            "hand-flapping (Goodwin et al., UbiComp 2014; README, Validation)",
+                            "Describes rhythmic or vigorous flapping-band movement of the "
+                            "wrist; it is not a diagnosis and detects no behaviour. Wrist arm "
+                            "swing in walking is also about 1 Hz and running or clapping "
+                            "fill the flapping band: 'rhythmic movement', not 'rocking' or "
+                            "'flapping'. p is scale-free; v assumes samples in g. Until "
+                            "issue 24 it was p alone. NaN without enough data."),
+        "rhythm_hz": ("Hz", "Rhythm of the epoch's strongest hop: the frequency of its "
+                      "autocorrelation peak (parabolic refinement) or, when its flapping-band "
+                      "vigour v exceeds its periodicity p and the band holds most of the "
+                      "high-passed power, the band's power-weighted mean frequency.",
+                      _GOODWIN,
+                      "NaN when no rhythm. In the classroom sessions: median 0.8-0.9 Hz in "
+                      "rocking epochs, 3.1-3.3 Hz in flapping epochs."),
+        "rhythmic_fraction": ("1", "Share of the epoch's 1-s hops whose rhythmic-movement "
+                              "strength (as rhythm_strength, per hop) is >= "
                               f"{c.rhythm_threshold:g}.", _GOODWIN, ""),
         "flap_share": ("1", f"Share of the high-passed signal's power in {c.flap_low_hz:g}-"
                        f"{c.flap_high_hz:g} Hz (Blackman-Tukey estimate from the "

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from movereg.signal._jit import jit_fma, jit_fma_inline
-from movereg.signal._kernels.epoch import end_epoch_a, end_hop_posture
+from movereg.signal._kernels.epoch import end_epoch_a, end_hop_posture, hop_angle
 from movereg.signal._kernels.layout import (
     F_BINSUM,
     F_EPENMO,
@@ -159,7 +159,7 @@ def process(x: np.ndarray, cvals: np.ndarray, final: bool, istore: np.ndarray,
     pf = borrow_view(fstore, ly[LY_PF], (N_PF,))
     sos = borrow_view(fstore, ly[LY_SOS], (nsos, 6))
     zi = borrow_view(fstore, ly[LY_ZI], (nsos, 2))
-    flapw = borrow_view(fstore, ly[LY_FLAPW], (tm1,))
+    flapw = borrow_view(fstore, ly[LY_FLAPW], (2, tm1))
     sf = borrow_view(fstore, ly[LY_SF], (N_SF,))
     zs = borrow_view(fstore, ly[LY_ZS], (nsos, 3, 2))
     ebuf = borrow_view(fstore, ly[LY_EBUF], (2, L))
@@ -186,10 +186,22 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
 
     With ``final`` the trailing partial epoch is closed and the rhythm windows are
     completed with missing data, so every epoch started is written to the row store.
-    The hot loop keeps the per-sample accumulators in local variables and writes them
-    back to the state arrays only around epoch/hop/bin/step boundaries.
+    Stream C (counts), stream A (per sample, :func:`_stream_a`), the bins of stream B
+    (:func:`_decimate`, then :func:`.rhythm.run_bins`) and, with ``final``, :func:`_close`:
+    all inlined into this one kernel.
     """
-    # counts: add the 10-Hz values to their epochs' rows
+    _add_counts(cvals, pi, si, rows_i)
+    _stream_a(x, pi, pf, sos, zi, si, sf, zs, ebuf, nw, rows_f, rows_i)
+    bins, nbins = _decimate(x, pi[PI_Q], si, sf)
+    run_bins(bins, nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    if final:
+        _close(pi, pf, flapw, si, sf, ebuf, nw, abuf, dbuf, bacc, bstat, scratch, rows_f,
+               rows_i)
+
+
+@jit_fma_inline
+def _add_counts(cvals: np.ndarray, pi: np.ndarray, si: np.ndarray, rows_i: np.ndarray) -> None:
+    """Stream C: add the 10-Hz count values ``cvals`` (k, 3) to their epochs' rows."""
     n10 = pi[PI_N10]
     v0 = si[S_N10]
     base = si[S_BASE]
@@ -200,9 +212,20 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
         rows_i[row, RI_CZ] += cvals[u, 2]
     si[S_N10] = v0 + cvals.shape[0]
 
+
+@jit_fma_inline
+def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
+              zi: np.ndarray, si: np.ndarray, sf: np.ndarray, zs: np.ndarray,
+              ebuf: np.ndarray, nw: np.ndarray, rows_f: np.ndarray,
+              rows_i: np.ndarray) -> None:
+    """Stream A, per sample: epoch sums, low-pass, jerk, impacts, hop z-angle, non-wear
+    blocks; closes hops, epochs (:func:`.epoch.end_epoch_a`) and non-wear steps.
+
+    The per-sample accumulators live in local variables for the whole call, read from and
+    written back to the state arrays around it and at epoch/step boundaries.
+    """
     L = pi[PI_L]
     hs = L // pi[PI_H]
-    q = pi[PI_Q]
     lb = pi[PI_LB]
     fs = pf[PF_FS]
     clip = pf[PF_CLIP]
@@ -395,10 +418,8 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
         if hpos == hs:
             # close a 1-s hop: its z-angle; a posture change if it moved > threshold
             if hn > 0:
-                ang = math.degrees(math.atan2(hz / hn, math.sqrt((hx / hn) ** 2 + (hy / hn) ** 2)))
-                if not math.isnan(prevang) and abs(ang - prevang) > pthr:
-                    npost += 1
-                prevang = ang
+                prevang, moved = hop_angle(hx, hy, hz, hn, prevang, pthr)
+                npost += moved
             hn = 0
             hx = 0.0
             hy = 0.0
@@ -526,8 +547,13 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
     nw[0, NW_MX + 1] = mx1
     nw[0, NW_MX + 2] = mx2
 
-    # decimated bins -> rhythm stream, in a loop of its own (the same samples in the same
-    # order as the loop above; a separate loop keeps both loops' registers free)
+
+
+@jit_fma_inline
+def _decimate(x: np.ndarray, q: int, si: np.ndarray,
+              sf: np.ndarray) -> tuple[np.ndarray, int]:
+    """Stream B's input: bins of ``q`` samples (valid-sample mean; column 3: 1.0 valid,
+    0.0 none), in a loop of its own (a separate loop keeps both loops' registers free)."""
     bc = si[S_BINC]
     bn = si[S_BINN]
     bx = sf[F_BINSUM]
@@ -567,20 +593,28 @@ def _process(x: np.ndarray, cvals: np.ndarray, final: bool, pi: np.ndarray, pf: 
     sf[F_BINSUM] = bx
     sf[F_BINSUM + 1] = by
     sf[F_BINSUM + 2] = bz
-    run_bins(bins, nbins, pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    return bins, nbins
 
-    if final:
-        H = pi[PI_H]
-        i = si[S_IABS]
-        if i % L != 0:
-            if si[S_HOPN] > 0:
-                end_hop_posture(pf, si, sf)
-            end_epoch_a(i // L, pi, pf, si, sf, ebuf, nw, rows_f, rows_i)
-        if si[S_BINC] > 0:
-            end_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
-        # pad with missing bins until every hop of every started epoch is evaluated
-        last_hop = si[S_ADONE] * H - 1
-        nbw = pi[PI_NBW]
-        need = (last_hop + nbw - nbw // 2) * pi[PI_B] + pi[PI_TMAX] + pi[PI_M]
-        while si[S_BDONE] < si[S_ADONE] and si[S_NBINS] < need + 1:
-            missing_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+
+@jit_fma_inline
+def _close(pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+           sf: np.ndarray, ebuf: np.ndarray, nw: np.ndarray, abuf: np.ndarray,
+           dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray, scratch: np.ndarray,
+           rows_f: np.ndarray, rows_i: np.ndarray) -> None:
+    """End of stream: close the partial epoch and bin, then pad with missing bins until
+    every hop of every started epoch is evaluated."""
+    L = pi[PI_L]
+    H = pi[PI_H]
+    i = si[S_IABS]
+    if i % L != 0:
+        if si[S_HOPN] > 0:
+            end_hop_posture(pf, si, sf)
+        end_epoch_a(i // L, pi, pf, si, sf, ebuf, nw, rows_f, rows_i)
+    if si[S_BINC] > 0:
+        end_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)
+    # pad with missing bins until every hop of every started epoch is evaluated
+    last_hop = si[S_ADONE] * H - 1
+    nbw = pi[PI_NBW]
+    need = (last_hop + nbw - nbw // 2) * pi[PI_B] + pi[PI_TMAX] + pi[PI_M]
+    while si[S_BDONE] < si[S_ADONE] and si[S_NBINS] < need + 1:
+        missing_bin(pi, pf, flapw, si, sf, abuf, dbuf, bacc, bstat, scratch, rows_f)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from movereg.signal._jit import jit_fma
+from movereg.signal._jit import jit_fma, jit_fma_inline
 from movereg.signal._kernels.layout import (
     F_EPENMO,
     F_EPJERK,
@@ -266,18 +266,28 @@ def end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.n
         sf[F_EPSUM + a] = 0.0
 
 
+
+@jit_fma_inline
+def hop_angle(sx: float, sy: float, sz: float, n: int, prev: float,
+              thr: float) -> tuple[float, int]:
+    """A 1-s hop's z-angle (deg) from its vector sum over ``n`` samples, and 1 if it differs
+    from the previous hop's ``prev`` (NaN: none) by more than ``thr`` deg (a posture change)."""
+    mx = sx / n
+    my = sy / n
+    mz = sz / n
+    ang = math.degrees(math.atan2(mz, math.sqrt(mx * mx + my * my)))
+    if not math.isnan(prev) and abs(ang - prev) > thr:
+        return ang, 1
+    return ang, 0
+
 @jit_fma
 def end_hop_posture(pf: np.ndarray, si: np.ndarray, sf: np.ndarray) -> None:
-    """Close a 1-s hop: its z-angle, and a posture change if it moved > threshold."""
+    """Close a 1-s hop from the state arrays (the stream's last, partial hop)."""
     n = si[S_HOPN]
     if n > 0:
-        mx = sf[F_HOPSUM] / n
-        my = sf[F_HOPSUM + 1] / n
-        mz = sf[F_HOPSUM + 2] / n
-        ang = math.degrees(math.atan2(mz, math.sqrt(mx * mx + my * my)))
-        prev = sf[F_PREVANG]
-        if not math.isnan(prev) and abs(ang - prev) > pf[PF_POSTURE]:
-            si[S_EPPOST] += 1
+        ang, moved = hop_angle(sf[F_HOPSUM], sf[F_HOPSUM + 1], sf[F_HOPSUM + 2], n,
+                               sf[F_PREVANG], pf[PF_POSTURE])
+        si[S_EPPOST] += moved
         sf[F_PREVANG] = ang
     si[S_HOPN] = 0
     for a in range(3):

@@ -48,7 +48,8 @@ PF_RD = 10          # decimated rate, Hz
 PF_EPOCH_NS = 11    # epoch length, ns (emission: epoch starts)
 PF_EPOCH_S = 12     # epoch length, s
 PF_CUTS = 13        # 13..15 intensity-zone cut-points, mg
-N_PF = 16
+PF_FLAPREF = 16     # reference power of the flapping evidence, g^2
+N_PF = 17
 
 # --- integer state (si) -------------------------------------------------------------------
 S_IABS = 0          # raw samples processed
@@ -174,7 +175,7 @@ def store_shapes(pi: np.ndarray, ca: int, cd: int, nb: int) -> tuple[tuple[int, 
     """
     nsos = int(pi[PI_NSOS])
     tm1 = int(pi[PI_TMAX]) + 1
-    return ((N_PF,), (nsos, 6), (nsos, 2), (tm1,), (N_SF,), (nsos, 3, 2),
+    return ((N_PF,), (nsos, 6), (nsos, 2), (2, tm1), (N_SF,), (nsos, 3, 2),
             (2, int(pi[PI_L])), (1 + int(pi[PI_NWBACK]), N_NW), (ca, 4), (3, 2 * cd),
             (nb, tm1), (nb, N_BSTAT), (3, tm1), (_c.N_FPAR,), (_c.N_COEF,),
             (3, _c.N_FSTATE))

@@ -3,8 +3,10 @@
 Bins (the mean of ``q`` raw samples) are high-passed by a centred moving average, their lag
 products are accumulated per hop block, and each 1-s hop evaluates the vector
 autocorrelation of its window from the block sums: strength and frequency of the strongest
-periodicity, and the 1.5-6 Hz (flap) share of the high-passed power. An epoch's rhythm
-columns are final once its last hop is evaluated.
+periodicity, the 1.5-6 Hz (flap) band power (its share of the high-passed power, its mean
+frequency and the flapping evidence a2 / (a2 + ref)), and the hop's rhythm strength
+``1 - (1 - periodicity) (1 - evidence)``. An epoch's rhythm columns are final once its last
+hop is evaluated.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from movereg.signal._kernels.layout import (
     F_HFLAP,
     F_HSTR,
     F_MASUM,
+    PF_FLAPREF,
     PF_GATE,
     PF_MINVALID,
     PF_RD,
@@ -167,21 +170,42 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
                             delta = 0.5 * (ym - yp) / den2
                             delta = max(-0.5, min(0.5, delta))
                     hz = pf[PF_RD] / (best + delta)
-            # four partial sums: no single long chain of dependent adds
+            # band power and its frequency-weighted sum (four partial sums each: no single
+            # long chain of dependent adds)
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
             f3 = 0.0
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            c3 = 0.0
             t4 = (tmax + 1) // 4 * 4
             for t in range(0, t4, 4):
-                f0 += flapw[t] * s[t]
-                f1 += flapw[t + 1] * s[t + 1]
-                f2 += flapw[t + 2] * s[t + 2]
-                f3 += flapw[t + 3] * s[t + 3]
+                f0 += flapw[0, t] * s[t]
+                f1 += flapw[0, t + 1] * s[t + 1]
+                f2 += flapw[0, t + 2] * s[t + 2]
+                f3 += flapw[0, t + 3] * s[t + 3]
+                c0 += flapw[1, t] * s[t]
+                c1 += flapw[1, t + 1] * s[t + 1]
+                c2 += flapw[1, t + 2] * s[t + 2]
+                c3 += flapw[1, t + 3] * s[t + 3]
             for t in range(t4, tmax + 1):
-                f0 += flapw[t] * s[t]
-            flap = (f0 + f1) + (f2 + f3)
-            flap = max(0.0, min(1.0, flap / s0))
+                f0 += flapw[0, t] * s[t]
+                c0 += flapw[1, t] * s[t]
+            fsum = (f0 + f1) + (f2 + f3)
+            flap = max(0.0, min(1.0, fsum / s0))
+            # flapping evidence: mean band power per bin against the reference power,
+            # a2 / (a2 + ref); the hop's strength is "periodic OR vigorous in the band"
+            a2 = max(fsum, 0.0) / nv
+            ev = a2 / (a2 + pf[PF_FLAPREF])
+            if ev > strength and 2.0 * fsum >= s0:
+                # stronger evidence than the periodicity, and most of the power in the
+                # band: the band's power-weighted mean frequency (Hz) names the rhythm
+                hz = ((c0 + c1) + (c2 + c3)) / fsum
+                if not hz > 0.0:
+                    hz = np.nan
+            strength = 1.0 - (1.0 - strength) * (1.0 - ev)
             sf[F_HSTR] += strength
             if strength >= pf[PF_RTHR]:
                 si[S_HRHY] += 1
