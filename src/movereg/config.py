@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     demo: bool = False
     raw_retention_days: int = Field(default=90, ge=1)
+    import_max_bytes: int = Field(default=2 * 1024**3, ge=1,
+                                  description="largest recording file an import accepts, bytes")
 
     @property
     def db_path(self) -> Path:

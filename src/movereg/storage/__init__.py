@@ -15,6 +15,8 @@ from movereg.storage._ingest import (
     encode_samples,
 )
 from movereg.storage._people import new_child_code
+from movereg.storage._sources import AlreadyImported, SourceRecord, import_device_id
+from movereg.storage._timeline import PRECEDENCE_RULE, SourceSpan
 from movereg.storage.batch import BatchWriter, BatchWriterStats
 from movereg.storage.records import (
     ROLES,
@@ -38,8 +40,10 @@ from movereg.storage.store import Store
 __all__ = [
     "CONSENT_SCOPES",
     "EPOCH_NAMES",
+    "PRECEDENCE_RULE",
     "ROLES",
     "SCHEMA_VERSION",
+    "AlreadyImported",
     "AuditEntry",
     "AuditVerification",
     "BatchWriter",
@@ -54,6 +58,8 @@ __all__ = [
     "RawChunk",
     "Role",
     "Session",
+    "SourceRecord",
+    "SourceSpan",
     "Store",
     "Strategy",
     "StrategyEvent",
@@ -61,6 +67,7 @@ __all__ = [
     "User",
     "decode_samples",
     "encode_samples",
+    "import_device_id",
     "load_default_strategies",
     "new_child_code",
 ]

@@ -8,11 +8,12 @@ from movereg.storage._audit import AuditMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
 from movereg.storage._ingest import IngestMixin
+from movereg.storage._timeline import TimelineMixin
 
 __all__ = ["Store"]
 
 
-class Store(IngestMixin, EventsMixin, AuditMixin, ConsentMixin):
+class Store(TimelineMixin, IngestMixin, EventsMixin, AuditMixin, ConsentMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

@@ -1,0 +1,1 @@
+-- placeholder so the imports branch's 0008 applies contiguously; the merger replaces it with the real reserved_families migration.
