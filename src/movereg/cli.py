@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "features": "movereg.commands.features",
     "export": "movereg.commands.export",
     "user": "movereg.commands.user",
+    "import": "movereg.commands.import_",
 }
 
 
