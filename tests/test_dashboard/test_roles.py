@@ -53,6 +53,8 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "set_strategy_active": (CLIN, False),
     "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
     "child_access_log": (frozenset({"admin", "parent"}), True),
+    "add_import": (CARE, True), "get_import": (CARE, True), "list_imports": (CARE, True),
+    "remove_import": (CARE, True), "list_source_spans": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -67,6 +69,7 @@ class Req:
     params: dict[str, Any] | None = None
     json: Any = None
     data: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
 
 
 def _walk(routes: list[Any]) -> Iterator[APIRoute]:
@@ -96,7 +99,11 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         api.hub.connected[dev] = {}
     if op == "withdraw_consent":
         s.record_consent(child.id, consented=True, recorded_by="test")
+    imp = s.begin_import(child.id, file_name="x.cwa", size_bytes=1,
+                         sha256=f"{next(_n):064x}", imported_by="test") \
+        if "{import_id}" in route.path else None
     path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
+                             import_id=imp.id if imp else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs")
     bodies: dict[str, Any] = {
@@ -115,6 +122,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "put_strategy": {"label": "Movement break", "category": "Movement break"},
         "set_strategy_active": {"active": True},
         "record_consent": {"consented": True, "scope": "features"},
+        "remove_import": {"reason": "test"},
     }
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
@@ -124,7 +132,10 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "get_gaps": {"from": ISO0, "to": ISO1},
         "export_data": {"child": child.code},
         "scan_bands": {"timeout_s": 1},
+        "list_source_spans": {"from": ISO0, "to": ISO1},
     }.get(op, {})
+    if op == "add_import":
+        return Req(method, path, files={"file": ("a.cwa", b"not a recording", "text/plain")})
     if op == "login_form":
         return Req(method, path, data={"username": "pat", "password": PASSWORD})
     return Req(method, path, params=params, json=bodies.get(op))
@@ -138,7 +149,8 @@ def send(api: Api, req: Req, role: str | None) -> int:
         headers["Authorization"] = f"Bearer {api.store.create_token(user.id, 'bearer', 600)[0]}"
     api.client.cookies.clear()  # public login routes set cookies; keep callers separate
     r = api.client.request(req.method, req.url, params=req.params, json=req.json,
-                           data=req.data, headers=headers, follow_redirects=False)
+                           data=req.data, files=req.files, headers=headers,
+                           follow_redirects=False)
     assert r.status_code < 500, (req, role, r.status_code, r.text)
     return r.status_code
 

@@ -1,7 +1,8 @@
-"""Fixtures for the import tests: a store, a child, the real AX3 file (tests/data/devices)."""
+"""Fixtures for the import tests: a store and a child."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 
 from movereg.storage import Child, Store
 
-AX3 = Path(__file__).resolve().parents[1] / "data" / "devices" / "ax3_testfile.cwa"
-#: The AX3 file's first sample with Europe/London (README of tests/data/devices), UTC ns.
-AX3_FIRST_NS = 1551178506000488281
+# the API tests reuse the dashboard tests' app + users fixture builder (h5_api_support)
+_DASHBOARD_TESTS = str(Path(__file__).resolve().parents[1] / "test_dashboard")
+if _DASHBOARD_TESTS not in sys.path:
+    sys.path.append(_DASHBOARD_TESTS)
 
 
 @pytest.fixture
@@ -23,10 +25,3 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def child(store: Store) -> Child:
     return store.create_child(display_name="Ann")
-
-
-def cut_cwa(dst: Path, sectors: int) -> Path:
-    """The real AX3 file cut after ``sectors`` data sectors (at a sector boundary)."""
-    data = AX3.read_bytes()
-    dst.write_bytes(data[:1024 + 512 * sectors])
-    return dst

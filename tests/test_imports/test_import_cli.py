@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AX3, cut_cwa
+from imports_support import AX3, cut_cwa
 
 from movereg.cli import main
 from movereg.storage import Store

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AX3, AX3_FIRST_NS, cut_cwa
+from imports_support import AX3, AX3_FIRST_NS, cut_cwa
 
 from movereg.errors import InputFileError, ValidationError
 from movereg.models import Gap

@@ -149,9 +149,15 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
                 await the_hub.start()
                 own_hub = True
             app.state.hub = the_hub
+            from movereg.dashboard.import_jobs import ImportJobs
+
+            app.state.import_jobs = ImportJobs(st, settings)
+            app.state.import_jobs.resume()  # imports a stopped or killed server left
             yield
         finally:
             try:
+                if getattr(app.state, "import_jobs", None) is not None:
+                    await app.state.import_jobs.stop()
                 if own_hub:
                     await app.state.hub.stop()
             finally:
@@ -189,6 +195,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.pages import router as pages_router
 
     app.include_router(pages_router)
+    from movereg.dashboard.import_page import router as import_page_router
+
+    app.include_router(import_page_router)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

@@ -44,7 +44,7 @@ from movereg.analysis import (
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
 from movereg.errors import ForbiddenError, NotFoundError
-from movereg.storage import Store
+from movereg.storage import PRECEDENCE_RULE, Store
 
 __all__ = ["router"]
 
@@ -223,10 +223,10 @@ def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
     windows only, not the weeks in between)."""
     parts = [] if day_cols is None else [day_cols]
     if not history:
-        return day_cols if day_cols is not None else store.epochs(child_id=child_id,
+        return day_cols if day_cols is not None else store.timeline(child_id=child_id,
                                                                  start_ns=0, end_ns=1)
     for e in history:
-        parts.append(store.epochs(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
+        parts.append(store.timeline(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
                                   end_ns=e.started_at + 11 * 60 * _NS))
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     _, keep = np.unique(merged["epoch_start"], return_index=True)
@@ -238,7 +238,7 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
     d0 = int(start.timestamp()) * _NS
     d1 = int((start + timedelta(days=1)).timestamp()) * _NS
     margin = 15 * 60 * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
+    ep = store.timeline(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
     s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
@@ -273,7 +273,14 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
     if s.first_worn_ns is not None and s.last_worn_ns is not None:
         first_last = tuple(datetime.fromtimestamp(v / _NS, tz).strftime("%H:%M")
                            for v in (s.first_worn_ns, s.last_worn_ns))
-    return {"s": s, "rows": rows, "hours": hours, "first_last": first_last, "gaps": gaps, "breaks": breaks,
+    sources = [{"start": datetime.fromtimestamp(sp.start_ns / _NS, tz).strftime("%H:%M"),
+                "end": datetime.fromtimestamp(sp.end_ns / _NS, tz).strftime("%H:%M"),
+                "kind": sp.source.kind, "label": sp.source.label}
+               for sp in store.timeline_sources(c.id, d0, d1)]
+    if all(sp["kind"] == "live" for sp in sources):
+        sources = []  # only live data: nothing to tell apart
+    return {"sources": sources, "precedence": PRECEDENCE_RULE,
+            "s": s, "rows": rows, "hours": hours, "first_last": first_last, "gaps": gaps, "breaks": breaks,
             "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
                                   strict=True)),
             "ribbon": _fig_json(ribbon), "ribbon_alt": ribbon.layout.meta["alt"],
@@ -327,7 +334,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     start = datetime.combine(days_list[0], datetime.min.time(), zone)
     d0 = int(start.timestamp()) * _NS
     d1 = int((start + timedelta(days=7)).timestamp()) * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0, end_ns=d1)
+    ep = store.timeline(child_id=c.id, start_ns=d0, end_ns=d1)
     evs = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
     week = week_summary(days)

@@ -18,12 +18,11 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -32,7 +31,8 @@ from movereg.models import Gap
 from movereg.storage import Store
 from movereg.storage._sources import SourceRecord
 
-__all__ = ["ImportCancelled", "check_size", "file_sha256", "import_file", "run_import"]
+__all__ = ["CancelFlag", "ImportCancelled", "ImportInterrupted", "check_size", "file_sha256",
+           "import_file", "run_import"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ Progress = Callable[[float, str], None]
 
 class ImportCancelled(MoveregError):
     """The import was cancelled before it was stored (nothing was stored)."""
+
+
+class ImportInterrupted(ImportCancelled):
+    """The process is stopping: the import stays pending and runs again at the next start."""
+
+
+class CancelFlag(Protocol):
+    """Anything with ``is_set()`` (a :class:`threading.Event`)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +169,7 @@ def _check_clock(path: Path, t_ns: int | None) -> None:
 
 
 def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
-             progress: Progress, cancel: threading.Event | None,
+             progress: Progress, cancel: CancelFlag | None, stop: CancelFlag | None,
              stage: _Stage) -> tuple[dict[str, Any], list[Gap]]:
     """Read -> engine -> stage; returns the source's metadata and its gaps."""
     from movereg.recordings import hash_serial, open_recording
@@ -176,6 +186,9 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
     last_report = 0.0
     dt = 1e9 / rec.fs_hz
     for t0, x in rec.chunks(_CHUNK):
+        if stop is not None and stop.is_set():
+            raise ImportInterrupted(f"import {src.id} interrupted: it runs again at the next "
+                                    "start")
         if cancel is not None and cancel.is_set():
             raise ImportCancelled(f"import {src.id} cancelled")
         if engine is None:
@@ -228,12 +241,13 @@ def _finite(v: float) -> float | None:
 
 def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = None,
                device: str | None = None, epoch_s: float = 1.0,
-               progress: Progress | None = None, cancel: threading.Event | None = None,
-               actor: str = "system") -> SourceRecord:
+               progress: Progress | None = None, cancel: CancelFlag | None = None,
+               stop: CancelFlag | None = None, actor: str = "system") -> SourceRecord:
     """Process a registered (pending) import and store it in one transaction.
 
     On any failure the source is marked ``failed`` (or ``cancelled``) with one sentence,
-    nothing else is stored, and the exception is raised again.
+    nothing else is stored, and the exception is raised again. ``cancel`` cancels the
+    import; ``stop`` (the process is stopping) leaves it pending to run again.
     """
     report = progress or (lambda _f, _m: None)
     src = store.get_source(source_id)
@@ -246,13 +260,16 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
     try:
         tell(0.0, "reading the file")
         meta, gaps = _process(store, src, Path(path), _Options(tz, device, epoch_s), tell,
-                              cancel, stage)
+                              cancel, stop, stage)
         tell(0.9, "storing")
         assert stage.first is not None and stage.end is not None
         done = store.commit_import(src.id, meta=meta, epochs=stage.tables(), gaps=gaps,
                                    span=(stage.first, stage.end), actor=actor)
         report(1.0, "done")
         return done
+    except ImportInterrupted:
+        store.set_import_progress(src.id, 0.0, "interrupted: runs again at the next start")
+        raise
     except ImportCancelled as exc:
         store.fail_import(src.id, exc.message, status="cancelled", actor=actor)
         raise
@@ -289,6 +306,6 @@ def import_file(store: Store, child_id: int, path: Path, *, actor: str,
     if not np.isfinite(epoch_s) or epoch_s <= 0:
         raise ValidationError(f"bad epoch length {epoch_s} s")
     src = store.begin_import(child_id, file_name=file_name or p.name, size_bytes=size,
-                             sha256=file_sha256(p), imported_by=actor)
+                             sha256=file_sha256(p), imported_by=actor, tz=tz)
     return run_import(store, src.id, p, tz=tz, device=device, epoch_s=epoch_s,
                       progress=progress, actor=actor)

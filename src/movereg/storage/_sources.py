@@ -156,7 +156,7 @@ class SourcesMixin(IngestMixin, AuditMixin):
 
     # --- the import's life ------------------------------------------------------------
     def begin_import(self, child_id: int, *, file_name: str, size_bytes: int, sha256: str,
-                     imported_by: str) -> SourceRecord:
+                     imported_by: str, tz: str | None = None) -> SourceRecord:
         """Register a pending import; raises :class:`AlreadyImported` for the same file.
 
         Raises
@@ -176,8 +176,8 @@ class SourcesMixin(IngestMixin, AuditMixin):
                 raise AlreadyImported(_source(row))
             cur = con.execute(
                 "INSERT INTO sources(kind, device_id, child_id, file_name, size_bytes, sha256, "
-                "imported_by, created_at, status) VALUES ('file', '', ?, ?, ?, ?, ?, ?, "
-                "'pending')", (child_id, file_name, int(size_bytes), sha256, imported_by,
+                "imported_by, tz, created_at, status) VALUES ('file', '', ?, ?, ?, ?, ?, ?, ?, "
+                "'pending')", (child_id, file_name, int(size_bytes), sha256, imported_by, tz,
                                now_ns()))
             sid = int(cur.lastrowid or 0)
             con.execute("UPDATE sources SET device_id = ? WHERE id = ?",

@@ -43,15 +43,16 @@ def _choose(hour: np.ndarray, sid: np.ndarray, weight: np.ndarray,
     """Boolean mask of the rows whose source wins their hour."""
     if hour.shape[0] == 0:
         return np.zeros(0, dtype=bool)
-    pairs, inv = np.unique(np.stack([hour, sid], axis=1), axis=0, return_inverse=True)
+    keys, inv = np.unique(hour * (1 << 32) + sid, return_inverse=True)
     inv = inv.reshape(-1)
-    w = np.round(np.bincount(inv, weights=weight, minlength=pairs.shape[0]), 6)
-    kind = np.array([rank.get(int(s), 1) for s in pairs[:, 1]], dtype=np.int64)
-    order = np.lexsort((pairs[:, 1], kind, -w, pairs[:, 0]))
-    ordered = pairs[order]
+    k_hour, k_sid = keys >> 32, keys & 0xFFFFFFFF
+    w = np.round(np.bincount(inv, weights=weight, minlength=keys.shape[0]), 6)
+    kind = np.array([rank.get(int(s), 1) for s in k_sid], dtype=np.int64)
+    order = np.lexsort((k_sid, kind, -w, k_hour))
+    ordered = k_hour[order]
     first = np.ones(ordered.shape[0], dtype=bool)
-    first[1:] = ordered[1:, 0] != ordered[:-1, 0]
-    winners = np.zeros(pairs.shape[0], dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    winners = np.zeros(keys.shape[0], dtype=bool)
     winners[order[first]] = True
     return winners[inv]
 
@@ -69,7 +70,10 @@ class TimelineMixin(SourcesMixin):
         """
         want = None if features is None else list(features)
         ask = None if want is None else list(dict.fromkeys([*want, "coverage", "nonwear"]))
-        cols = self.epochs(child_id=child_id, start_ns=start_ns, end_ns=end_ns, features=ask,
+        # whole hours are read so that a window picks the same source as the whole day
+        lo = None if start_ns is None else int(start_ns) // _HOUR_NS * _HOUR_NS
+        hi = None if end_ns is None else -(-int(end_ns) // _HOUR_NS) * _HOUR_NS
+        cols = self.epochs(child_id=child_id, start_ns=lo, end_ns=hi, features=ask,
                            include_device=True)
         devs = cols["device_id"]
         by_dev = self.sources_by_device(str(d) for d in set(devs.tolist()))
@@ -79,7 +83,12 @@ class TimelineMixin(SourcesMixin):
         cov = np.nan_to_num(np.asarray(cols["coverage"], dtype=np.float64), nan=0.0)
         worn = np.asarray(cols["nonwear"]) != 1
         weight = cov * worn * np.asarray(cols["epoch_s"], dtype=np.float64)
-        keep = _choose(np.asarray(cols["epoch_start"]) // _HOUR_NS, sid, weight, rank)
+        t = np.asarray(cols["epoch_start"])
+        keep = _choose(t // _HOUR_NS, sid, weight, rank)
+        if start_ns is not None:
+            keep &= t >= int(start_ns)
+        if end_ns is not None:
+            keep &= t < int(end_ns)
         out: dict[str, np.ndarray] = {}
         for name, arr in cols.items():
             if name == "device_id" and not include_device:

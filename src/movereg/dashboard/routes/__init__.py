@@ -18,6 +18,7 @@ def api_routers() -> list[APIRouter]:
         epochs,
         events,
         export,
+        imports,
         sessions,
         strategies,
         summary,
@@ -27,4 +28,4 @@ def api_routers() -> list[APIRouter]:
 
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
-            export.router, strategies.router, audit.router]
+            export.router, strategies.router, audit.router, imports.router]
