@@ -11,9 +11,11 @@ import pytest
 from movereg.storage import Child, Store
 
 # the API tests reuse the dashboard tests' app + users fixture builder (h5_api_support)
-_DASHBOARD_TESTS = str(Path(__file__).resolve().parents[1] / "test_dashboard")
-if _DASHBOARD_TESTS not in sys.path:
-    sys.path.append(_DASHBOARD_TESTS)
+# and the browser tests' launch policy (tests/e2e/test_browser.py)
+for _sub in ("test_dashboard", "e2e"):
+    _dir = str(Path(__file__).resolve().parents[1] / _sub)
+    if _dir not in sys.path:
+        sys.path.append(_dir)
 
 
 @pytest.fixture

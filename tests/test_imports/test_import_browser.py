@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 from imports_support import AX3, Server, seed_users
+from test_browser import ARGS, ARTIFACTS, CHROMIUM  # tests/e2e: the one launch policy
+from test_browser import _login as e2e_login
 
 from movereg.storage import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 
 
@@ -49,22 +47,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
 def browser(site: Any) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                               else shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+        b = pw.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
 
 
 def _login(page: Any, base: str, path: str, user: str) -> None:
-    page.goto(base + path)
-    assert "/login" in page.url
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(base + path)))
+    e2e_login(page, base, path, user, PASSWORD)
 
 
 _WATCH = """() => { window.__seen = [];

@@ -77,7 +77,7 @@ def test_kill9_during_import_then_restart_completes(tmp_path: Path) -> None:
         server.stop()
     assert _q(db, "PRAGMA integrity_check") == [("ok",)]
     dev = f"import-{iid}"
-    for table in ("epochs", "gaps", "assignments"):
+    for table in ("epochs", "gaps", "assignments"):  # staged rows wait in import_epochs
         assert _q(db, f"SELECT COUNT(*) FROM {table} WHERE device_id = ?", dev) == [(0,)]
     assert _q(db, "SELECT status FROM sources WHERE id = ?", iid)[0][0] in ("pending",
                                                                            "running")
@@ -99,3 +99,4 @@ def test_kill9_during_import_then_restart_completes(tmp_path: Path) -> None:
     assert _q(db, "SELECT COUNT(*), COUNT(DISTINCT epoch_start) FROM epochs WHERE "
                   "device_id = ?", dev) == [(12 * 3600, 12 * 3600)]
     assert not list((data / "imports" / "uploads").glob("*"))
+    assert _q(db, "SELECT COUNT(*) FROM import_epochs") == [(0,)]  # staging emptied

@@ -177,3 +177,19 @@ def test_not_a_recording_stores_nothing(store: Store, child: Child, tmp_path: Pa
         _import(store, child, bad)
     assert store.list_sources(child_id=child.id)[0].status == "failed"
     assert store.epochs(child_id=child.id)["epoch_start"].shape[0] == 0
+
+
+def test_damaged_sectors_are_read_and_counted(store: Store, child: Child,
+                                              tmp_path: Path) -> None:
+    data = bytearray(AX3.read_bytes())
+    for k in (10, 11, 40):  # break three data sectors' checksums
+        data[1024 + 512 * k + 100] ^= 0xFF
+    bad = tmp_path / "damaged.cwa"
+    bad.write_bytes(bytes(data))
+    src = _import(store, child, bad)
+    assert src.status == "done"
+    assert src.samples_skipped == 360 and src.samples_read == 17_400 - 360
+    assert [d["reason"] for d in src.damage_list] == ["checksum"]
+    assert "3 of 145 sectors failed their checksum" in src.damage_list[0]["message"]
+    reasons = {g.reason for g in store.gaps(child_id=child.id)}
+    assert reasons == {"damaged_checksum"}

@@ -3,26 +3,26 @@
 ``open_recording`` (reader, device clock, calibration to g) -> the one
 :class:`~movereg.signal.FeatureEngine` (epochs on the live epoch grid, non-wear) ->
 the store's own tables (epochs, gaps with their reasons) under one *source*, written in
-ONE transaction by :meth:`movereg.storage.Store.commit_import`. While the file is read,
-finished epoch tables are staged in a temporary file next to the database (bounded
-memory), never in the database, so a failure, a cancel or a ``kill -9`` leaves the
-record as it was and the import can simply be started again.
+ONE transaction by :meth:`movereg.storage.Store.commit_import`. While the file is read, a
+writer thread stages finished epoch tables in the store's ``import_epochs`` table (bounded
+memory; outside every child's record); the commit moves them into ``epochs`` inside
+SQLite. A failure, a cancel or a ``kill -9`` leaves the record as it was (staged rows are
+dropped when the import fails or runs again) and the import can simply be started again.
 
 Used by ``movereg import`` and by ``POST /api/children/{id}/imports``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import tempfile
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -87,18 +87,35 @@ def check_size(path: Path, size: int, max_bytes: int) -> None:
 
 
 class _Stage:
-    """Finished epoch tables in a temporary ``.npy`` stream (bounded memory)."""
+    """Finished epoch tables -> the store's staging table, by a writer thread (so SQLite
+    works on the second core while the engine runs). Memory stays bounded: at most a few
+    4,096-row tables wait in the queue."""
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="staging-", suffix=".npy", dir=directory)
-        self.path = Path(name)
-        self._fh: BinaryIO = os.fdopen(fd, "w+b")
+    def __init__(self, store: Store, source_id: int) -> None:
+        self._store, self._sid = store, source_id
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._pending: list[Any] = []
         self._rows = 0
+        self._error: BaseException | None = None
         self.n = 0
         self.first: int | None = None
         self.end: int | None = None
+        store.discard_staged(source_id)  # what an interrupted earlier run staged
+        self._thread = threading.Thread(target=self._write, name=f"import-{source_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _write(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._store.stage_import_epochs(self._sid, table)
+                except BaseException as exc:  # handed to the reading thread
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
 
     def add(self, table: Any) -> None:
         if int(table.n) == 0:
@@ -109,49 +126,31 @@ class _Stage:
             self._spill()
 
     def _spill(self) -> None:
+        self._check()
         if not self._pending:
             return
         from movereg.signal import EpochTable
 
         table = EpochTable.concat(self._pending)
         self._pending, self._rows = [], 0
-        cols = table.columns
-        names = list(cols)
-        np.save(self._fh, np.array(names), allow_pickle=False)
-        for name in names:
-            np.save(self._fh, np.ascontiguousarray(cols[name]), allow_pickle=False)
-        starts = np.asarray(cols["epoch_start"])
-        ends = starts + np.round(np.asarray(cols["epoch_s"]) * 1e9).astype(np.int64)
+        starts = np.asarray(table.columns["epoch_start"])
+        ends = starts + np.round(np.asarray(table.columns["epoch_s"]) * 1e9).astype(np.int64)
         self.first = int(starts[0]) if self.first is None else self.first
         self.end = int(ends[-1])
         self.n += int(table.n)
+        self._queue.put(table)
 
     def finish(self) -> None:
-        """Write out what is still buffered (``n``, ``first`` and ``end`` are final)."""
+        """Stage what is still buffered and wait for the writer (``n``, ``first``,
+        ``end`` are then final)."""
         self._spill()
-
-    def tables(self) -> Iterator[Any]:
-        """The staged tables again, in order (one at a time)."""
-        self._spill()
-        self._fh.flush()
-        size = self._fh.tell()
-        self._fh.seek(0)
-        while self._fh.tell() < size:
-            names = [str(x) for x in np.load(self._fh, allow_pickle=False)]
-            yield _Cols({n: np.load(self._fh, allow_pickle=False) for n in names})
+        self.close()
+        self._check()
 
     def close(self) -> None:
-        self._fh.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-
-
-class _Cols:
-    """A plain column table (``columns``, ``n``) as the store's ingest accepts."""
-
-    def __init__(self, columns: dict[str, np.ndarray]) -> None:
-        self.columns = columns
-        self.n = int(columns["epoch_start"].shape[0])
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 def _device_type(rec: Any) -> str:
@@ -218,10 +217,11 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
     qc = rec.qc
     _check_clock(path, qc.first_sample_ns)
     _check_clock(path, qc.last_sample_ns)
-    for d in qc.damage:
-        for a, b in d.spans:
-            gaps.append(Gap(start_ns=int(a), end_ns=int(b),
-                            samples_missing=round((b - a) / dt), reason=f"damaged_{d.reason}"))
+    damaged = [Gap(start_ns=int(a), end_ns=int(b), samples_missing=round((b - a) / dt),
+                   reason=f"damaged_{d.reason}") for d in qc.damage for a, b in d.spans]
+    # a damaged span is also a jump in time: keep the one gap that says why
+    gaps = [g for g in gaps if not any(g.start_ns < d.end_ns and d.start_ns < g.end_ns
+                                       for d in damaged)] + damaged
     serial = opts.device or qc.serial or str(rec.meta.get("serial") or "")
     meta = {
         "device_type": _device_type(rec),
@@ -256,24 +256,28 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
         store.set_import_progress(src.id, frac, msg)
         report(frac, msg)
 
-    stage = _Stage(store.path.parent / "imports")
+    stage = _Stage(store, src.id)
     try:
         tell(0.0, "reading the file")
         meta, gaps = _process(store, src, Path(path), _Options(tz, device, epoch_s), tell,
                               cancel, stop, stage)
         tell(0.9, "storing")
         assert stage.first is not None and stage.end is not None
-        done = store.commit_import(src.id, meta=meta, epochs=stage.tables(), gaps=gaps,
+        done = store.commit_import(src.id, meta=meta, gaps=gaps,
                                    span=(stage.first, stage.end), actor=actor)
         report(1.0, "done")
         return done
     except ImportInterrupted:
+        stage.close()
+        store.discard_staged(src.id)
         store.set_import_progress(src.id, 0.0, "interrupted: runs again at the next start")
         raise
     except ImportCancelled as exc:
+        stage.close()
         store.fail_import(src.id, exc.message, status="cancelled", actor=actor)
         raise
     except (MoveregError, OSError, EOFError, ValueError) as exc:
+        stage.close()
         msg = exc.message if isinstance(exc, MoveregError) else \
             f"{Path(path).name}: unreadable file ({type(exc).__name__}: {exc})"
         store.fail_import(src.id, msg, actor=actor)

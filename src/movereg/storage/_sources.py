@@ -22,7 +22,7 @@ from movereg.models import Gap
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors
-from movereg.storage._ingest import EpochTableLike, IngestBatch, IngestMixin
+from movereg.storage._ingest import EpochTableLike, IngestBatch, IngestMixin, _epoch_rows
 
 __all__ = ["IMPORT_DEVICE_PREFIX", "AlreadyImported", "SourceRecord", "SourcesMixin",
            "import_device_id"]
@@ -197,6 +197,7 @@ class SourcesMixin(IngestMixin, AuditMixin):
         if status not in ("failed", "cancelled"):
             raise ValidationError(f"bad import status {status!r}")
         with self._tx("cannot save the import's outcome") as con:
+            self.discard_staged(source_id)
             con.execute("UPDATE sources SET status = ?, message = ?, finished_at = ? "
                         "WHERE id = ? AND status IN ('pending', 'running')",
                         (status, message[:500], now_ns(), int(source_id)))
@@ -206,8 +207,38 @@ class SourcesMixin(IngestMixin, AuditMixin):
                                "message": message[:200]}, outcome="error")
         return src
 
+    # --- staging: the import's epochs wait outside the child's record -----------------
+    def _staging_columns(self, con: Any) -> list[str]:
+        """Make ``import_epochs`` (same columns as ``epochs``, no indexes); its columns."""
+        con.execute("CREATE TABLE IF NOT EXISTS import_epochs AS SELECT * FROM epochs WHERE 0")
+        have = {r[1] for r in con.execute("PRAGMA table_info(import_epochs)")}
+        cols = [(r[1], r[2]) for r in con.execute("PRAGMA table_info(epochs)")]
+        for name, decl in cols:
+            if name not in have:
+                con.execute(f'ALTER TABLE import_epochs ADD COLUMN "{name}" {decl or "REAL"}')
+        return [name for name, _ in cols]
+
+    def stage_import_epochs(self, source_id: int, table: EpochTableLike) -> int:
+        """Stage epochs of a running import (a short transaction; not yet in the record)."""
+        sid = int(source_id)
+        names, rows = _epoch_rows(import_device_id(sid), table)
+        if not rows:
+            return 0
+        sql = (f"INSERT INTO import_epochs(device_id, {', '.join(names)}, source_id) VALUES "
+               f"({', '.join('?' * (len(names) + 2))})")
+        with self._tx("cannot stage the import") as con:
+            self._staging_columns(con)
+            con.executemany(sql, [(*r, sid) for r in rows])
+        return len(rows)
+
+    def discard_staged(self, source_id: int) -> None:
+        """Drop an import's staged epochs (after a failure, a cancel, or before a rerun)."""
+        with self._tx("cannot discard the staged import") as con:
+            self._staging_columns(con)
+            con.execute("DELETE FROM import_epochs WHERE source_id = ?", (int(source_id),))
+
     def commit_import(self, source_id: int, *, meta: dict[str, Any],
-                      epochs: Iterable[EpochTableLike], gaps: Iterable[Gap],
+                      epochs: Iterable[EpochTableLike] = (), gaps: Iterable[Gap],
                       span: tuple[int, int], actor: str) -> SourceRecord:
         """Store a processed recording in ONE transaction: all of it, or nothing.
 
@@ -217,8 +248,8 @@ class SourcesMixin(IngestMixin, AuditMixin):
             ``device_type, serial_hash, fs_hz, measured_fs_hz, tz, first_sample_ns,
             last_sample_ns, samples_read, samples_skipped`` and ``damage`` (a list).
         epochs
-            The recording's epoch tables in time order (read lazily, inside the
-            transaction, so memory stays bounded).
+            Epoch tables to store besides the staged ones (:meth:`stage_import_epochs`),
+            read lazily inside the transaction.
         gaps
             Gaps with their reasons (missing time, damaged spans).
         span
@@ -245,6 +276,11 @@ class SourcesMixin(IngestMixin, AuditMixin):
             for table in epochs:
                 n_epochs += int(table.n)
                 self.write_batch(IngestBatch(epochs=[(dev, table)], source_id=sid))
+            cols = ", ".join(f'"{c}"' for c in self._staging_columns(con))
+            n_epochs += con.execute(
+                f"INSERT OR IGNORE INTO epochs({cols}) SELECT {cols} FROM import_epochs "
+                "WHERE source_id = ? ORDER BY epoch_start", (sid,)).rowcount
+            con.execute("DELETE FROM import_epochs WHERE source_id = ?", (sid,))
             if gap_list:
                 self.write_batch(IngestBatch(gaps=[(dev, g) for g in gap_list], source_id=sid))
             con.execute("INSERT INTO assignments(device_id, child_id, start_ns, end_ns) "

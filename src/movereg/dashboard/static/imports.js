@@ -13,10 +13,6 @@
   if (!tz.value) {
     try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* keep empty */ }
   }
-  function cookie(name) {
-    const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return m ? decodeURIComponent(m[1]) : "";
-  }
   function show(p, text) {
     const v = Math.max(0, Math.min(100, Math.round(p)));
     bar.value = v; pct.textContent = v + "%";
@@ -66,7 +62,7 @@
     show(0, "Uploading " + file.name + "…");
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/children/" + form.dataset.child + "/imports");
-    xhr.setRequestHeader("X-CSRF-Token", cookie("movereg_csrf"));
+    xhr.setRequestHeader("X-CSRF-Token", window.movereg.cookie("movereg_csrf"));
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) show(100 * e.loaded / e.total, "Uploading " + file.name + "…");

@@ -51,7 +51,6 @@ UPDATE epochs SET source_id = (SELECT s.id FROM sources s WHERE s.kind = 'live'
                                AND s.device_id = epochs.device_id);
 UPDATE gaps SET source_id = (SELECT s.id FROM sources s WHERE s.kind = 'live'
                              AND s.device_id = gaps.device_id);
-CREATE INDEX epochs_source ON epochs(source_id);
 
 -- rows written without a source (the live pipeline) belong to their band's live source
 CREATE TRIGGER epochs_live_source AFTER INSERT ON epochs WHEN NEW.source_id IS NULL
