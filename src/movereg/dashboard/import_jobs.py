@@ -98,8 +98,10 @@ class ImportJobs:
     def resume(self) -> int:
         """Start again the imports a stopped or killed server left pending (returns how many)."""
         n = 0
+        uploads = self.settings.data_dir / "imports" / "uploads"
+        for part in uploads.glob("upload-*.part") if uploads.is_dir() else []:
+            discard(part)  # an upload cut off by the stop: never registered
         for src in self.store.interrupted_imports():
-            uploads = self.settings.data_dir / "imports" / "uploads"
             found = sorted(uploads.glob(f"{src.id}.*")) if uploads.is_dir() else []
             if not found:
                 self.store.fail_import(src.id, f"{src.file_name}: the upload was lost when "

@@ -37,7 +37,7 @@ __all__ = ["CancelFlag", "ImportCancelled", "ImportInterrupted", "check_size", "
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
-_STAGE_ROWS = 4096
+_STAGE_ROWS = 16_384
 _PROGRESS_EVERY_S = 0.5
 #: Device clocks outside [2005-01-01, now + 2 days] are "years off".
 _EARLIEST_NS = 1_104_537_600 * 10**9
@@ -89,7 +89,7 @@ def check_size(path: Path, size: int, max_bytes: int) -> None:
 class _Stage:
     """Finished epoch tables -> the store's staging table, by a writer thread (so SQLite
     works on the second core while the engine runs). Memory stays bounded: at most a few
-    4,096-row tables wait in the queue."""
+    16,384-row tables wait in the queue."""
 
     def __init__(self, store: Store, source_id: int) -> None:
         self._store, self._sid = store, source_id

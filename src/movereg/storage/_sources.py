@@ -279,7 +279,7 @@ class SourcesMixin(IngestMixin, AuditMixin):
             cols = ", ".join(f'"{c}"' for c in self._staging_columns(con))
             n_epochs += con.execute(
                 f"INSERT OR IGNORE INTO epochs({cols}) SELECT {cols} FROM import_epochs "
-                "WHERE source_id = ? ORDER BY epoch_start", (sid,)).rowcount
+                "WHERE source_id = ? ORDER BY rowid", (sid,)).rowcount
             con.execute("DELETE FROM import_epochs WHERE source_id = ?", (sid,))
             if gap_list:
                 self.write_batch(IngestBatch(gaps=[(dev, g) for g in gap_list], source_id=sid))
