@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "user": "movereg.commands.user",
     "backup": "movereg.commands.backup",
     "restore": "movereg.commands.restore",
+    "import": "movereg.commands.import_",
 }
 
 

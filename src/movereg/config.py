@@ -52,8 +52,11 @@ class Settings(BaseSettings):
         "X-Forwarded-For is believed (none: the socket's address is the client)")
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024,
                                      description="largest JSON/form request body, bytes")
-    max_upload_body_bytes: int = Field(default=512 * 1024**2, ge=1024,
-                                       description="largest body of an upload route, bytes")
+    max_upload_body_bytes: int = Field(default=2 * 1024**3 + 1024**2, ge=1024,
+                                       description="largest body of an upload route, bytes "
+                                                   "(a 2 GB recording plus its form)")
+    import_max_bytes: int = Field(default=2 * 1024**3, ge=1,
+                                  description="largest recording file an import accepts, bytes")
 
     @property
     def db_path(self) -> Path:

@@ -23,6 +23,7 @@ class Req:
     params: dict[str, Any] | None = None
     json: Any = None
     data: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
 
 
 _n = itertools.count()
@@ -56,6 +57,7 @@ def valid_bodies(child_id: int, *, login_as: str) -> dict[str, Any]:
         "set_child_settings": {"tz": "Europe/London"},
         "add_plan_item": {"strategy": "pro.carry", "when": "after school"},
         "add_checkin": {"rating": 3, "note": "a calm evening"},
+        "remove_import": {"reason": "test"},
     }
 
 

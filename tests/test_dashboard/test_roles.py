@@ -8,6 +8,7 @@ against the other child (not on the therapist's caseload / not the parent's chil
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from security_support import Req, valid_bodies
 
 from movereg.dashboard.openapi import walk_routes
 from movereg.storage import Child
+
+_n = itertools.count()
 
 ROLES = ("admin", "therapist", "parent", "researcher")
 ALL = frozenset(ROLES)
@@ -67,6 +70,8 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "get_favourites": (CLIN, True), "set_favourites": (CLIN, True),
     "set_user_role": (ADMIN, False), "reset_user_password": (ADMIN, False),
     "band_motion": (CLIN, False),
+    "add_import": (CARE, True), "get_import": (CARE, True), "list_imports": (CARE, True),
+    "remove_import": (CARE, True), "list_source_spans": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -100,7 +105,11 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         s.set_child_settings(child.id, by="test", checkins_enabled=True)
     plan = (s.add_plan_item(child.id, "mov.break", by="test").id
             if "{plan_id}" in route.path else 0)
+    imp = s.begin_import(child.id, file_name="x.cwa", size_bytes=1,
+                         sha256=f"{next(_n):064x}", imported_by="test") \
+        if "{import_id}" in route.path else None
     path = route.path.format(child_id=child.id, plan_id=plan, event_id=ev.id if ev else 0,
+                             import_id=imp.id if imp else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(child.id, login_as="pat")
@@ -112,7 +121,10 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "get_gaps": {"from": ISO0, "to": ISO1},
         "export_data": {"child": child.code},
         "scan_bands": {"timeout_s": 1},
+        "list_source_spans": {"from": ISO0, "to": ISO1},
     }.get(op, {})
+    if op == "add_import":
+        return Req(method, path, files={"file": ("a.cwa", b"not a recording", "text/plain")})
     if op == "login_form":
         return Req(method, path, data={"username": "pat", "password": PASSWORD})
     return Req(method, path, params=params, json=bodies.get(op))
@@ -126,7 +138,8 @@ def send(api: Api, req: Req, role: str | None) -> int:
         headers["Authorization"] = f"Bearer {api.store.create_token(user.id, 'bearer', 600)[0]}"
     api.client.cookies.clear()  # public login routes set cookies; keep callers separate
     r = api.client.request(req.method, req.url, params=req.params, json=req.json,
-                           data=req.data, headers=headers, follow_redirects=False)
+                           data=req.data, files=req.files, headers=headers,
+                           follow_redirects=False)
     assert r.status_code < 500, (req, role, r.status_code, r.text)
     return r.status_code
 

@@ -175,6 +175,10 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
                 await the_hub.start()
                 own_hub = True
             app.state.hub = the_hub
+            from movereg.dashboard.import_jobs import ImportJobs
+
+            app.state.import_jobs = ImportJobs(st, settings)
+            app.state.import_jobs.resume()  # imports a stopped or killed server left
             yield
         finally:
             refused = getattr(app.state, "refused_logins", None)
@@ -182,6 +186,8 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
                 with contextlib.suppress(MoveregError):
                     await asyncio.to_thread(refused.flush, st, force=True)
             try:
+                if getattr(app.state, "import_jobs", None) is not None:
+                    await app.state.import_jobs.stop()
                 if own_hub:
                     await app.state.hub.stop()
             finally:
@@ -237,6 +243,9 @@ def create_app(settings: Settings, *, hub: Any = None, store: Store | None = Non
     from movereg.dashboard.account import router as account_router
 
     app.include_router(account_router)   # change password page (#21)
+    from movereg.dashboard.import_page import router as import_page_router
+
+    app.include_router(import_page_router)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

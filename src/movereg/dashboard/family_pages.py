@@ -51,7 +51,7 @@ from movereg.dashboard.pages import (
     _with_windows,
 )
 from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
-from movereg.storage import Store
+from movereg.storage import PRECEDENCE_RULE, Store
 from movereg.storage.bundle import access_words
 
 __all__ = ["CHECKIN_WORDS", "day_context", "router", "zone_for"]
@@ -146,7 +146,7 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
     now = time.time_ns() if now_ns is None else now_ns
     d0, d1 = day_bounds(day, tz)
     margin = 15 * 60 * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
+    ep = store.timeline(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
     s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
@@ -185,8 +185,20 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
         "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
                               strict=True)),
         "before_after": None if plain or not any(st.n_compared for st in s.stats)
-        else _fig_json(figures.before_after(s.stats)), "plain": plain}
+        else _fig_json(figures.before_after(s.stats)), "plain": plain,
+        "sources": _source_spans(store, c.id, d0, d1, tz), "precedence": PRECEDENCE_RULE,
+        "can_import": True}
     return ctx
+
+
+def _source_spans(store: Store, child_id: int, d0: int, d1: int,
+                  tz: ZoneInfo) -> list[dict[str, str]]:
+    """Which source the day shows when (#22); empty when it is all live band data."""
+    spans = [{"start": datetime.fromtimestamp(sp.start_ns / _NS, tz).strftime("%H:%M"),
+              "end": datetime.fromtimestamp(sp.end_ns / _NS, tz).strftime("%H:%M"),
+              "kind": sp.source.kind, "label": sp.source.label}
+             for sp in store.timeline_sources(child_id, d0, d1)]
+    return [] if all(sp["kind"] == "live" for sp in spans) else spans
 
 
 def _page_child(request: Request, store: Store, user: Principal | None,
@@ -228,7 +240,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     w0, _ = day_bounds(days_list[0], zone)
     _, w1 = day_bounds(last, zone)
-    ep = store.epochs(child_id=c.id, start_ns=w0, end_ns=w1)
+    ep = store.timeline(child_id=c.id, start_ns=w0, end_ns=w1)
     evs = store.list_events(child_id=c.id, start_ns=w0, end_ns=w1)
     plan = store.list_plan(c.id, include_retired=True)
     days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]

@@ -3,7 +3,8 @@
 Every request body is limited to ``Settings.max_json_body_bytes`` (JSON and forms; the
 largest real body is a strategy entry or an event note, a few kB). Routes that receive
 files (the device-file import and relay uploads) register their path prefix in
-:data:`UPLOAD_PREFIXES` and get ``Settings.max_upload_body_bytes`` instead. A declared
+:data:`UPLOAD_PREFIXES` (or a full-path pattern in :data:`UPLOAD_PATTERNS`) and get
+``Settings.max_upload_body_bytes`` instead. A declared
 ``Content-Length`` over the limit is refused before reading anything; a chunked body is
 counted as it arrives and refused as soon as it passes the limit.
 """
@@ -11,10 +12,11 @@ counted as it arrives and refused as soon as it passes the limit.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["UPLOAD_PREFIXES", "BodyLimit"]
+__all__ = ["UPLOAD_PATTERNS", "UPLOAD_PREFIXES", "BodyLimit"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,6 +27,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Path prefixes of upload routes, which get the larger limit (hook for the import work:
 #: append e.g. "/api/imports" where that router is mounted).
 UPLOAD_PREFIXES: list[str] = []
+#: Whole-path patterns of upload routes whose path has a parameter before the upload part
+#: (the device-file import of #22: ``POST /api/children/{id}/imports``).
+UPLOAD_PATTERNS: list[re.Pattern[str]] = [re.compile(r"/api/children/\d+/imports/?")]
 
 
 class _TooLarge(Exception):
@@ -51,7 +56,8 @@ class BodyLimit:
 
     def limit_for(self, path: str) -> int:
         """The body limit of ``path``, bytes."""
-        big = any(path == p or path.startswith(p.rstrip("/") + "/") for p in UPLOAD_PREFIXES)
+        big = (any(path == p or path.startswith(p.rstrip("/") + "/") for p in UPLOAD_PREFIXES)
+               or any(p.fullmatch(path) for p in UPLOAD_PATTERNS))
         return self.upload_bytes if big else self.default_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -223,10 +223,10 @@ def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
     windows only, not the weeks in between)."""
     parts = [] if day_cols is None else [day_cols]
     if not history:
-        return day_cols if day_cols is not None else store.epochs(child_id=child_id,
+        return day_cols if day_cols is not None else store.timeline(child_id=child_id,
                                                                  start_ns=0, end_ns=1)
     for e in history:
-        parts.append(store.epochs(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
+        parts.append(store.timeline(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
                                   end_ns=e.started_at + 11 * 60 * _NS))
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     _, keep = np.unique(merged["epoch_start"], return_index=True)

@@ -17,6 +17,8 @@ from movereg.storage._ingest import (
     encode_samples,
 )
 from movereg.storage._people import new_child_code
+from movereg.storage._sources import AlreadyImported, SourceRecord, import_device_id
+from movereg.storage._timeline import PRECEDENCE_RULE, SourceSpan
 from movereg.storage.batch import BatchWriter, BatchWriterStats
 from movereg.storage.records import (
     ROLES,
@@ -41,8 +43,10 @@ from movereg.storage.store import Store
 __all__ = [
     "CONSENT_SCOPES",
     "EPOCH_NAMES",
+    "PRECEDENCE_RULE",
     "ROLES",
     "SCHEMA_VERSION",
+    "AlreadyImported",
     "AnchorCheck",
     "AuditEntry",
     "AuditVerification",
@@ -62,6 +66,8 @@ __all__ = [
     "RawChunk",
     "Role",
     "Session",
+    "SourceRecord",
+    "SourceSpan",
     "Store",
     "Strategy",
     "StrategyEvent",
@@ -71,6 +77,7 @@ __all__ = [
     "create_backup",
     "decode_samples",
     "encode_samples",
+    "import_device_id",
     "load_default_strategies",
     "new_child_code",
     "restore_backup",

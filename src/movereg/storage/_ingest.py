@@ -47,11 +47,15 @@ class IngestBatch:
         ``(device_id, EpochTable-like)`` pairs.
     gaps
         ``(device_id, Gap)`` pairs.
+    source_id
+        The source (``sources`` row) every row belongs to; ``None`` (live data): each
+        band's live source, filled in by the database.
     """
 
     raw: list[tuple[str, SampleBlock]] = field(default_factory=list)
     epochs: list[tuple[str, EpochTableLike]] = field(default_factory=list)
     gaps: list[tuple[str, Gap]] = field(default_factory=list)
+    source_id: int | None = None
 
     def __len__(self) -> int:
         return len(self.raw) + len(self.epochs) + len(self.gaps)
@@ -119,9 +123,11 @@ class IngestMixin(StoreCore):
         epoch_groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for dev, table in batch.epochs:
             names, rows = _epoch_rows(dev, table)
+            if batch.source_id is not None:
+                names, rows = [*names, "source_id"], [(*r, batch.source_id) for r in rows]
             epoch_groups.setdefault(tuple(names), []).extend(rows)
-        gap_rows = [(dev, int(g.start_ns), int(g.end_ns), int(g.samples_missing), str(g.reason))
-                    for dev, g in batch.gaps]
+        gap_rows = [(dev, int(g.start_ns), int(g.end_ns), int(g.samples_missing), str(g.reason),
+                     batch.source_id) for dev, g in batch.gaps]
         devices = {d for d, _ in batch.raw} | {d for d, _ in batch.epochs} | \
             {d for d, _ in batch.gaps}
         if not devices:
@@ -139,7 +145,8 @@ class IngestMixin(StoreCore):
                 con.executemany(sql, rows)
             if gap_rows:
                 con.executemany("INSERT OR IGNORE INTO gaps(device_id, start_ns, end_ns, "
-                                "samples_missing, reason) VALUES (?, ?, ?, ?, ?)", gap_rows)
+                                "samples_missing, reason, source_id) VALUES (?, ?, ?, ?, ?, ?)",
+                                gap_rows)
 
     # --- devices and assignments --------------------------------------------------------
     def upsert_device(self, device_id: str, *, family: str | None = None,
@@ -166,6 +173,7 @@ class IngestMixin(StoreCore):
             rows = self._read().execute(
                 "SELECT d.device_id, d.family, d.label, d.created_at, a.child_id FROM devices d "
                 "LEFT JOIN assignments a ON a.device_id = d.device_id AND a.end_ns IS NULL "
+                "WHERE d.device_id NOT IN (SELECT device_id FROM sources WHERE kind = 'file') "
                 "ORDER BY d.device_id").fetchall()
         return [DeviceRecord(*r) for r in rows]
 

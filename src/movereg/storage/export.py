@@ -179,7 +179,7 @@ def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
         a = t if lo is None else max(t, lo)
         b = t + window if hi is None else min(t + window, hi)
         t += window
-        cols = store.epochs(child_id=cid, start_ns=a, end_ns=b, include_device=True)
+        cols = store.timeline(child_id=cid, start_ns=a, end_ns=b, include_device=True)
         if epoch_s is not None:
             cols = _aggregate(cols, epoch_s)
         n = cols["epoch_start"].shape[0]
@@ -211,7 +211,7 @@ def _aggregate(cols: dict[str, np.ndarray], epoch_s: float) -> dict[str, np.ndar
 def _breaks(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -> Iterator[Chunk]:
     from movereg.signal import EpochTable, movement_breaks
 
-    cols = store.epochs(child_id=cid, start_ns=lo, end_ns=hi,
+    cols = store.timeline(child_id=cid, start_ns=lo, end_ns=hi,
                         features=["epoch_start", "epoch_s", "enmo_mg"])
     n = cols["epoch_start"].shape[0]
     if n == 0:

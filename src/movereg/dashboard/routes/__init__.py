@@ -20,6 +20,7 @@ def api_routers() -> list[APIRouter]:
         events,
         export,
         family,
+        imports,
         sessions,
         strategies,
         summary,
@@ -30,7 +31,7 @@ def api_routers() -> list[APIRouter]:
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
             export.router, strategies.router, audit.router, family.router,
-            dayprint.router, *_clinic_routers()]
+            dayprint.router, imports.router, *_clinic_routers()]
 
 
 def _clinic_routers() -> list[APIRouter]:

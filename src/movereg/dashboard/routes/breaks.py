@@ -26,7 +26,7 @@ def child_breaks(store: Store, child_id: int, start_ns: int | None, end_ns: int 
     """Movement breaks from the stored epochs (``movereg.signal.movement_breaks``)."""
     from movereg.signal import EpochTable, movement_breaks
 
-    cols = store.epochs(child_id=child_id, start_ns=start_ns, end_ns=end_ns)
+    cols = store.timeline(child_id=child_id, start_ns=start_ns, end_ns=end_ns)
     table = EpochTable(cols)
     return [BreakOut(start=dt(b.start_ns), end=dt(b.end_ns), duration_s=b.duration_s,
                      peak_enmo_mg=_num(b.peak_enmo_mg), mean_enmo_mg=_num(b.mean_enmo_mg))

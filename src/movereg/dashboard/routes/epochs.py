@@ -52,7 +52,7 @@ def get_epochs(child_id: ChildId, store: StoreDep, principal: CurrentUser,
     check_child(store, principal, child_id)
     a, b = ns_range(start, end, max_days=MAX_JSON_DAYS)
     names = _parse_features(features)
-    cols = store.epochs(child_id=child_id, start_ns=a, end_ns=b, features=names)
+    cols = store.timeline(child_id=child_id, start_ns=a, end_ns=b, features=names)
     store.audit(principal.actor, "read.epochs", child_id=child_id,
                 detail={"from": a, "to": b, "features": names or "all",
                         "n": int(cols["epoch_start"].shape[0])})

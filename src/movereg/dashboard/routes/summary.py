@@ -48,7 +48,7 @@ def get_summary(child_id: ChildId, store: StoreDep, principal: CurrentUser,
     d0 = datetime.combine(the_day, time(0), zone).astimezone(UTC)
     lo = int(d0.timestamp()) * _NS - 3600 * _NS
     hi = int((d0 + timedelta(days=1, hours=1)).timestamp()) * _NS + 3600 * _NS
-    cols = store.epochs(child_id=child_id, start_ns=lo, end_ns=hi)
+    cols = store.timeline(child_id=child_id, start_ns=lo, end_ns=hi)
     events = store.list_events(child_id=child_id, start_ns=lo, end_ns=hi)
     s = daily_summary(cols, events, day=the_day, tz=tz,
                       nickname=child.display_name or "Your child")
