@@ -16,6 +16,7 @@ WebSocket cells: ``101`` accepted, ``1008`` refused before the handshake.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from starlette.websockets import WebSocketDisconnect
 ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
 SCOPES = ("own", "other", "none")
 MISSING = 999_999
+_n = itertools.count()
 
 # op:                  admin         therapist     parent        researcher    anonymous
 #                      own oth none  own oth none  own oth none  own oth none  own oth none
@@ -111,6 +113,13 @@ TABLE: dict[str, str] = {
     "add_checkin":        "201 201 404 | 201 404 404 | 201 404 404 | 403 403 403 | 401 401 401",
     "list_checkins":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
     "day_pdf":            "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # imports (issue 22): the child's carers, never a researcher (not even an import id's
+    # existence); a new file is accepted for background processing (202)
+    "add_import":         "202 202 404 | 202 404 404 | 202 404 404 | 403 403 403 | 401 401 401",
+    "get_import":         "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "list_imports":       "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "remove_import":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "list_source_spans":  "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -150,7 +159,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     kid = {"own": api.child_a.id, "other": api.child_b.id, "none": MISSING}[scope]
     code = {"own": "KID-A", "other": "KID-B", "none": "KID-Z"}[scope]
     dev = {"own": "dev-a", "other": "dev-b", "none": "dev-free"}[scope]
-    ev = sess = plan = MISSING
+    ev = sess = plan = imp = MISSING
     if op == "delete_child" and scope != "none":   # a fresh child with the same carers
         target = s.create_child(display_name="Erin")
         for uid in [u.id for u in s.list_users() if kid in s.linked_children(u.id)]:
@@ -158,6 +167,9 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
         kid = target.id
     if "{plan_id}" in path and scope != "none":
         plan = s.add_plan_item(kid, "mov.break", by="test").id
+    if "{import_id}" in path and scope != "none":   # pending: removing it cancels it
+        imp = s.begin_import(kid, file_name="x.cwa", size_bytes=1,
+                             sha256=f"{next(_n):064x}", imported_by="test").id
     if op == "add_checkin" and scope != "none":
         s.set_child_settings(kid, by="test", checkins_enabled=True)
     if "{event_id}" in path and scope != "none":
@@ -174,7 +186,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
     if op in ("assign_band", "unassign_band") and scope != "none":
         s.assign_device(dev, kid)
-    url = path.format(child_id=kid, plan_id=plan, event_id=ev, session_id=sess, username="paula",
+    url = path.format(child_id=kid, plan_id=plan, import_id=imp, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(kid, login_as="ada")
     # the takeover attempts: the other child's band, for the caller's own child
@@ -189,7 +201,11 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
         "get_breaks": {"from": ISO0, "to": ISO1}, "get_gaps": {"from": ISO0, "to": ISO1},
         "export_data": {"child": code}, "scan_bands": {"timeout_s": 1},
         "live_sse": {"child_id": kid}, "live_ws": {"child_id": kid},
+        "list_source_spans": {"from": ISO0, "to": ISO1},
     }.get(op, {})
+    if op == "add_import":   # a new file each time (the same file again answers 200)
+        return Req(method, url, files={"file": ("a.cwa", f"not a recording {next(_n)}"
+                                                .encode(), "text/plain")})
     if op == "login_form":
         return Req(method, url, data={"username": "ada", "password": PASSWORD})
     return Req(method, url, params=params, json=bodies.get(op))
@@ -218,7 +234,8 @@ def send(api: Api, req: Req, role: str) -> str:
         except WebSocketDisconnect as exc:
             return str(exc.code)
     r = api.client.request(req.method, req.url, params=req.params, json=req.json,
-                           data=req.data, headers=headers, follow_redirects=False)
+                           data=req.data, files=req.files, headers=headers,
+                           follow_redirects=False)
     assert r.status_code < 500, (req, role, r.status_code, r.text)
     return str(r.status_code)
 
