@@ -38,8 +38,9 @@ import numpy as np
 
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
+from movereg.pipeline.activity import ActivityTrace
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
-from movereg.pipeline.messages import epoch_messages, jsonable, status_band
+from movereg.pipeline.messages import activity_message, epoch_messages, jsonable, status_band
 from movereg.pipeline.resume import (
     mark_state,
     overlap_samples,
@@ -108,6 +109,8 @@ class _Run:
     error: str | None = None
     stopping: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    activity: ActivityTrace = field(default_factory=ActivityTrace)
+    held: list[SampleBlock] = field(default_factory=list)   # waiting for the kernels
 
 
 def _default_band_factory() -> BandFactory:
@@ -159,18 +162,30 @@ class Hub:
         self._sim_counter = 0
         self._seen: set[str] = set()
         self.started_ns: int | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+        self._engine_ready = False
+        self.engine_ready_s: float | None = None   # how long the kernels took to be ready
+
+    @property
+    def engine_state(self) -> str:
+        """``"starting"`` while the signal kernels compile in the background, then
+        ``"ready"``."""
+        return "ready" if self._engine_ready else "starting"
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Compile the kernels (in a thread), start the storage writer and status ticker."""
+        """Start the storage writer and status ticker; the kernels compile in the
+        background (a thread: they are ``nogil``), so pages answer at once.
+
+        Until :attr:`engine_state` is ``"ready"``, blocks are stored and drawn on the
+        activity trace as they arrive; their epochs follow when the kernels are ready.
+        """
         if self._started:
             return
         if self._engine_factory is None:
-            from movereg import signal as msignal
-
-            warm = getattr(msignal, "warmup", None)
-            if warm is not None:
-                await asyncio.to_thread(warm)
+            self._warm_task = asyncio.create_task(self._warm(), name="movereg-hub-warmup")
+        else:
+            self._engine_ready = True
         if self._writer is None:
             from movereg.storage import BatchWriter
 
@@ -187,6 +202,10 @@ class Hub:
             return
         results = await asyncio.gather(*(self.disconnect(d) for d in list(self._runs)),
                                        return_exceptions=True)
+        if self._warm_task is not None and not self._warm_task.done():
+            self._warm_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_task
         for r in results:
             if isinstance(r, BaseException):
                 log.warning("hub: stopping a band: %s", r)
@@ -265,6 +284,8 @@ class Hub:
 
             raise NotFoundError(f"device {device_id} is not connected")
         run.stopping = True
+        if run.held:                 # epochs of the held blocks need the kernels
+            await self.wait_engine()
         if run.task is not None and not run.task.done():
             run.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -285,6 +306,7 @@ class Hub:
             "subscribers": len(b.subscribers),
             "published": b.published,
             "dropped": b.dropped_total,
+            "engine": self.engine_state,
         }
         stats = getattr(self._writer, "stats", None)
         if stats is not None:      # BatchWriter: is storage keeping up?
@@ -354,11 +376,34 @@ class Hub:
                             samples_lost=st.samples_lost)
         return st
 
+    async def _warm(self) -> None:
+        from movereg import signal as msignal
+
+        t0 = time.perf_counter()
+        try:
+            await asyncio.to_thread(msignal.warmup)
+        except Exception:  # kernels then compile on first use
+            log.exception("hub: compiling the signal kernels failed")
+        self.engine_ready_s = time.perf_counter() - t0
+        self._engine_ready = True
+        log.info("hub: signal engine ready after %.1f s", self.engine_ready_s)
+        if self._writer is not None:         # epochs of the blocks that arrived meanwhile
+            for run in list(self._runs.values()):
+                if run.held:
+                    self._push_held(run, self._writer, time.time_ns())
+        self._publish_status()
+
+    async def wait_engine(self) -> None:
+        """Wait until the signal kernels are compiled (returns at once when they are)."""
+        if self._warm_task is not None and not self._engine_ready:
+            await asyncio.shield(self._warm_task)
+
     async def _run_band(self, run: _Run) -> None:
         writer = self._writer
         assert writer is not None
         try:
             if run.backlog:
+                await self.wait_engine()
                 self._replay(run, writer)
             await run.band.start()
             async for block in run.band.blocks():
@@ -370,6 +415,9 @@ class Hub:
             run.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
             log.exception("hub: band %s failed", run.device_id)
         finally:
+            if run.held:             # the stream ended before the kernels were ready
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.wait_engine()
             self._finish_engine(run, writer)
             try:
                 await asyncio.shield(run.band.stop())
@@ -391,9 +439,30 @@ class Hub:
         run.samples += block.n
         run.blocks += 1
         run.last_end_ns = block.t_end_ns
+        self._emit_activity(run, block, rx_ns)
+        if not self._engine_ready:          # kernels still compiling: epochs follow
+            run.held.append(block)
+            return
+        if run.held:
+            self._push_held(run, writer, rx_ns)
         engine = self._engine_for(run, block, writer)
         table = engine.push(block.samples, block.t0_ns)
         self._emit(run, table, writer, rx_ns)
+
+    def _push_held(self, run: _Run, writer: _Writer, rx_ns: int) -> None:
+        held, run.held = run.held, []
+        for block in held:
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            self._emit(run, table, writer, rx_ns)
+
+    def _emit_activity(self, run: _Run, block: SampleBlock, rx_ns: int) -> None:
+        """The fast trace: one causal activity value per block (see
+        :mod:`movereg.pipeline.activity`); not kept for SSE replay."""
+        point = run.activity.push(block.samples, block.t0_ns, block.fs_hz)
+        if point is not None:
+            self.broadcaster.publish(activity_message(
+                point, device_id=run.device_id, child_id=run.child_id,
+                session_id=run.session_id, rx_ns=rx_ns), replayable=False)
 
     def _replay(self, run: _Run, writer: _Writer) -> None:
         """Recompute the epochs a crash left unfinished from the stored samples."""
@@ -458,6 +527,8 @@ class Hub:
         return engine
 
     def _finish_engine(self, run: _Run, writer: _Writer) -> None:
+        if run.held and self._engine_ready:
+            self._push_held(run, writer, time.time_ns())
         if run.engine is None:
             return
         engine, run.engine = run.engine, None

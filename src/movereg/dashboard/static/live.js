@@ -9,7 +9,9 @@
   const ZONE_EDGES = [35.6, 201.4, 707.0];
   let windowS = cfg.window_s;
   let paused = false;
+  let engine = "ready";  // "starting" while the server compiles its signal kernels
   const tiles = {};  // child id -> state
+  const ACT = 3;     // trace index of the fast activity line (added after the figure's 0..2)
 
   function shortLabel(l) { return String(l).split(" (")[0].trim(); }
   function zoneOf(mg) { let z = 0; while (z < 3 && mg >= ZONE_EDGES[z]) z++; return z; }
@@ -24,9 +26,20 @@
     const t = {id, el, plot, fig, baseShapes: (fig.layout.shapes || []).slice(),
       baseNotes: (fig.layout.annotations || []).slice(), spans: [], rows: [], buffer: [],
       lastMs: null, runStart: null, runEnd: null, breaks: 0, counted: false,
-      band: null, pendingNote: ""};
+      band: null, pendingNote: "", act: [], actLastMs: null, actValue: null, actRx: null,
+      epochRx: null, drawn: [], actTimer: null};
     tiles[id] = t;
     window.Plotly.newPlot(plot, fig.data, fig.layout, cfg.plot_config);
+    // the moving line: activity over the last second, one point per arriving block;
+    // the per-second epoch line (trace 0) follows a few seconds behind, drawn thinner
+    window.Plotly.restyle(plot, {"line.width": 1.5, "line.color": "#56B4E9", opacity: 0.9}, [0]);
+    window.Plotly.addTraces(plot, {x: [], y: [], type: "scatter", mode: "lines", xaxis: "x", yaxis: "y",
+      name: "Activity now (last 1 s, mg)", line: {color: "#0072B2", width: 2.5}});
+    const lag = document.createElement("p");
+    lag.className = "lag small";
+    lag.setAttribute("aria-live", "off");
+    lag.textContent = "Activity: waiting for the band…";
+    el.querySelector(".now").after(lag);
     const h = init.history;
     for (let i = 0; i < h.t_ms.length; i++) {
       ingest(t, {epoch_start_ms: h.t_ms[i], epoch_s: h.epoch_s[i], enmo_mg: h.enmo_mg[i],
@@ -60,6 +73,50 @@
       if (!t.counted && (t.runEnd - t.runStart) / 1000 >= BREAK_MIN_S) { t.breaks += 1; t.counted = true; }
     }
     if (live && !paused) scheduleFlush(t);
+  }
+
+  // the fast trace: drawn within ~50 ms of arriving (never waits for an epoch)
+  function ingestActivity(t, m) {
+    if (t.actLastMs !== null && m.t_end_ms <= t.actLastMs) return;
+    if (t.actLastMs !== null && m.t_end_ms - t.actLastMs > 3000) {
+      t.act.push({x: M.localIso(t.actLastMs + 1), y: null, ms: null});  // a gap breaks the line
+    }
+    t.actLastMs = m.t_end_ms;
+    t.actRx = Date.now();
+    t.actValue = m.value === null || m.value === undefined ? null : Number(m.value);
+    t.act.push({x: M.localIso(m.t_end_ms), y: t.actValue === null ? null : Math.max(t.actValue, 1), ms: m.t_end_ms});
+    if (!paused && !t.actTimer) {
+      t.actTimer = setTimeout(function () { t.actTimer = null; if (!paused) flushActivity(t); }, 30);
+    }
+  }
+  function flushActivity(t) {
+    if (!t.act.length) return;
+    const b = t.act; t.act = [];
+    window.Plotly.extendTraces(t.plot, {x: [b.map(p => p.x)], y: [b.map(p => p.y)]}, [ACT], 4 * 600 + 60);
+    const now = Date.now();
+    b.forEach(function (p) { if (p.ms !== null) t.drawn.push({t_end_ms: p.ms, drawn_ms: now}); });
+    if (t.drawn.length > 600) t.drawn.splice(0, t.drawn.length - 600);
+    relayoutRange(t);
+    renderLag(t);
+  }
+  function behind(ms) {
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    return s < 10 ? s.toFixed(1) + " s behind" : Math.round(s) + " s behind";
+  }
+  function renderLag(t) {
+    const p = t.el.querySelector(".lag");
+    if (!p) return;
+    const parts = [];
+    if (t.actLastMs === null) parts.push("Activity: waiting for the band…");
+    else parts.push("Activity now: " + (t.actValue === null ? "no data" : Math.round(t.actValue) + " mg") + " (" + behind(t.actLastMs) + ")");
+    if (engine !== "ready") parts.push("rhythm, impacts, intensity: starting the signal engine…");
+    else if (t.lastMs !== null) {
+      const end = t.lastMs + 1000;
+      parts.push("rhythm: " + behind(end));
+      parts.push("impacts and intensity: " + behind(end));
+    } else parts.push("rhythm: waiting for the first complete second");
+    p.textContent = parts.join(" · ");
+    p.dataset.engine = engine;
   }
 
   // bursts (a replay after reconnecting) are drawn once, not message by message
@@ -227,7 +284,7 @@
     p.querySelector(".dot").textContent = STATE_ICON[b.state] || "◌";
     p.dataset.state = b.state;
   }
-  setInterval(function () { Object.values(tiles).forEach(renderBand); }, 1000);
+  setInterval(function () { Object.values(tiles).forEach(function (t) { renderBand(t); renderLag(t); }); }, 1000);
 
   // ---- feed -------------------------------------------------------------------------------
   const feedState = document.getElementById("feed-state");
@@ -241,8 +298,11 @@
     ws.onopen = function () { backoff = 1000; feedState.textContent = "Live feed: connected"; feedState.dataset.state = "ok"; };
     ws.onmessage = function (e) {
       let m; try { m = JSON.parse(e.data); } catch (err) { return; }
-      if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
+      if (m.type === "hello") { if (m.engine) engine = m.engine; }
+      else if (m.type === "activity") { const t = tiles[m.child_id]; if (t) ingestActivity(t, m); }
+      else if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
       else if (m.type === "status") {
+        if (m.hub && m.hub.engine) engine = m.hub.engine;
         (m.bands || []).forEach(function (b) { const t = tiles[b.child_id]; if (t) { t.band = b; renderBand(t); } });
       } else if (m.type === "event") {
         const t = tiles[m.child_id]; if (!t) return;
@@ -265,7 +325,7 @@
     paused = !paused;
     this.setAttribute("aria-pressed", String(paused));
     this.textContent = paused ? "Resume updates" : "Pause updates";
-    if (!paused) Object.values(tiles).forEach(flush);
+    if (!paused) Object.values(tiles).forEach(function (t) { flush(t); flushActivity(t); });
   });
   document.querySelectorAll(".win").forEach(function (b) {
     b.addEventListener("click", function () {
@@ -281,6 +341,7 @@
   });
   document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
   document.querySelectorAll(".tile").forEach(makeTile);
-  window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; }};
+  window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; },
+    engine: function () { return engine; }};
   connect();
 })();
