@@ -233,9 +233,11 @@ class Hub:
 
     # --- bands -------------------------------------------------------------------------
     async def connect(self, target: str, *, child_id: int | None = None,
-                      session_id: int | None = None, device_id: str | None = None) -> str:
+                      session_id: int | None = None, device_id: str | None = None,
+                      options: dict[str, Any] | None = None) -> str:
         """Open ``target`` (``"sim"``, ``"sim:<seed>"`` or a BLE address) and stream it.
 
+        ``options`` go to the band factory (e.g. a simulated band's ``scenario``).
         Returns the device id. The band's task runs until :meth:`disconnect`.
         """
         if not self._started:
@@ -254,7 +256,7 @@ class Hub:
 
             raise ValidationError(f"device {device_id} is already connected")
         factory = self._band_factory or _default_band_factory()
-        band = factory(target, device_id=device_id)
+        band = factory(target, device_id=device_id, **(options or {}))
         run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
         self._runs[device_id] = run          # reserve the id before awaiting anything
