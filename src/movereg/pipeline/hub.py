@@ -39,7 +39,16 @@ import numpy as np
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
 from movereg.pipeline.activity import ActivityTrace
+from movereg.pipeline.alerts import (
+    Alert,
+    AlertBook,
+    Condition,
+    alert_message,
+    band_conditions,
+    storage_condition,
+)
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
+from movereg.pipeline.health import SignalHealth
 from movereg.pipeline.messages import activity_message, epoch_messages, jsonable, status_band
 from movereg.pipeline.resume import (
     mark_state,
@@ -111,6 +120,9 @@ class _Run:
     extra: dict[str, Any] = field(default_factory=dict)
     activity: ActivityTrace = field(default_factory=ActivityTrace)
     held: list[SampleBlock] = field(default_factory=list)   # waiting for the kernels
+    health: SignalHealth = field(default_factory=SignalHealth)
+    connected_ns: int = field(default_factory=time.time_ns)
+    last_rx_ns: int | None = None       # host time of the last block
 
 
 def _default_band_factory() -> BandFactory:
@@ -165,6 +177,8 @@ class Hub:
         self._warm_task: asyncio.Task[None] | None = None
         self._engine_ready = False
         self.engine_ready_s: float | None = None   # how long the kernels took to be ready
+        self.alerts = AlertBook()
+        self._storage: tuple[int, Condition | None] = (0, None)   # (checked at, condition)
 
     @property
     def engine_state(self) -> str:
@@ -361,8 +375,50 @@ class Hub:
             await asyncio.sleep(self._status_interval_s)
             try:
                 self._publish_status()
+                await self.check_alerts()
             except Exception:  # a status glitch must not end the ticker
                 log.exception("hub: status message failed")
+
+    # --- device and data-health alerts ---------------------------------------------------
+    async def check_alerts(self, now_ns: int | None = None) -> list[tuple[str, Alert]]:
+        """Raise and clear alerts from the conditions that hold now (each status tick);
+        transitions are published live and audit-logged."""
+        now = time.time_ns() if now_ns is None else now_ns
+        s = self.settings
+        conds: list[Condition] = []
+        for run in self._runs.values():
+            conds += band_conditions(
+                device_id=run.device_id, child_id=run.child_id, session_id=run.session_id,
+                now_ns=now, battery_pct=self._band_status(run).battery_pct,
+                last_rx_ns=run.last_rx_ns or run.connected_ns, health=run.health, settings=s)
+        checked, disk = self._storage
+        if now - checked >= 10_000_000_000 or now_ns is not None:    # a syscall per 10 s
+            disk = storage_condition(s.data_dir, now_ns=now, free_pct=s.alert_storage_free_pct)
+            self._storage = (now, disk)
+        if disk is not None:
+            conds.append(disk)
+        changes = self.alerts.update(conds, now)
+        for action, alert in changes:
+            await self._alert_out(action, alert, "system")
+        return changes
+
+    async def acknowledge_alert(self, alert_id: int, actor: str) -> Alert | None:
+        """A tap on an alert: who and when, audit-logged and published."""
+        before = self.alerts.get(alert_id)
+        alert = self.alerts.acknowledge(alert_id, actor, time.time_ns())
+        if alert is not None and before is not None and before.acked_by is None:
+            await self._alert_out("acknowledged", alert, actor)
+        return alert
+
+    async def _alert_out(self, action: str, alert: Alert, actor: str) -> None:
+        msg = alert_message(action, alert)
+        self.broadcaster.publish(msg)
+        audit = getattr(self.store, "audit", None)
+        if audit is not None:
+            detail = {k: msg[k] for k in ("alert_id", "kind", "device_id", "text",
+                                          "started_iso")}
+            await asyncio.to_thread(audit, actor, f"alert.{action}",
+                                    child_id=alert.child_id, detail=detail)
 
     # --- the per-band task -------------------------------------------------------------
     def _band_status(self, run: _Run) -> BandStatus:
@@ -461,6 +517,9 @@ class Hub:
         """The fast trace: one causal activity value per block (see
         :mod:`movereg.pipeline.activity`); not kept for SSE replay."""
         point = run.activity.push(block.samples, block.t0_ns, block.fs_hz)
+        run.last_rx_ns = rx_ns
+        run.health.push(block.samples, block.t0_ns,
+                        block.t0_ns + round((block.n - 1) * 1e9 / block.fs_hz))
         if point is not None:
             self.broadcaster.publish(activity_message(
                 point, device_id=run.device_id, child_id=run.child_id,

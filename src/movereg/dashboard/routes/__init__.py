@@ -10,6 +10,7 @@ __all__ = ["api_routers"]
 def api_routers() -> list[APIRouter]:
     """Every JSON API router, in the order they are mounted."""
     from movereg.dashboard.routes import (
+        alerts,
         audit,
         auth,
         bands,
@@ -27,4 +28,4 @@ def api_routers() -> list[APIRouter]:
 
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
-            export.router, strategies.router, audit.router]
+            export.router, strategies.router, audit.router, alerts.router]

@@ -36,6 +36,14 @@ in ms for JavaScript, ``*_iso`` ISO 8601 text)::
                     # arriving block; t_end_ms is the last sample it covers (no later
                     # sample is used). Not replayed on SSE resume.
 
+    {"type": "alert", "id": 46, "action": "raised", "alert_id": 3, "kind": "not_worn",
+     "device_id": "sim-4", "child_id": 4, "session_id": 7, "text": "Band sim-4: not worn for
+     more than 10 min", "active": true, "started_ms": ..., "started_iso": "...",
+     "ended_ms": null, "acked_by": null, "acked_ms": null}
+                    # device and data-health alerts (movereg.pipeline.alerts); action:
+                    # raised / acknowledged / cleared; alerts without a child (storage)
+                    # go to every viewer. The list: GET /api/alerts.
+
     {"type": "status", "id": 43, "ts_ns": ..., "dropped": 0,   # dropped: this client's
      "bands": [{"device_id", "child_id", "session_id", "family", "state",
                 "rate_hz", "battery_pct", "last_data_ns", "last_data_ms", "attempt",
@@ -154,6 +162,8 @@ def _filter_for(children: frozenset[int] | None) -> Any:
         if msg.get("type") == "status":
             return {**msg, "bands": [b for b in msg.get("bands", ())
                                      if b.get("child_id") in children]}
+        if msg.get("type") == "alert" and msg.get("child_id") is None:
+            return msg                     # storage alerts concern everyone
         return msg if msg.get("child_id") in children else None
 
     return keep
