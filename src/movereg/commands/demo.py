@@ -240,6 +240,12 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str,
             _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]})")
     if n_bands > 8:
         _out(f"  ... {n_bands} bands in all")
+
+    async def _ready() -> None:
+        await hub.wait_engine()
+        _out(f"  signal engine ready after {hub.engine_ready_s or 0.0:.1f} s")
+
+    ready = asyncio.create_task(_ready())
     history = None
     if demo.fresh and not args.no_history:
         from movereg.commands._demo_history import seed_history_later
@@ -250,10 +256,11 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str,
     _out(f"URL: http://{host}:{args.port}/")
     _out("Press Ctrl+C to stop.")
     await serving
-    if history is not None and not history.done():
-        history.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await history
+    for task in (ready, history):
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _preload() -> None:

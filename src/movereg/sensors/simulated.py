@@ -437,8 +437,9 @@ class SimulatedBand:
         rx0 = 0
         while True:
             for frame, rx in self._next_frames(self.samples_per_frame):
-                if t0_loop is None:
-                    t0_loop, rx0 = loop.time(), rx
+                if t0_loop is None:   # anchor to the wall clock: a frame leaves once its
+                    # last sample has been taken (plus the radio latency), never before
+                    t0_loop, rx0 = loop.time(), time.time_ns()
                 delay = t0_loop + (rx - rx0) / 1e9 / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -286,6 +286,78 @@
   }
   setInterval(function () { Object.values(tiles).forEach(function (t) { renderBand(t); renderLag(t); }); }, 1000);
 
+  // ---- device and data-health alerts (never about the child) ------------------------------
+  const alerts = {};  // alert id -> alert
+  const panel = document.createElement("section");
+  panel.id = "alert-panel"; panel.className = "alert-panel"; panel.hidden = true;
+  panel.setAttribute("aria-labelledby", "alert-head");
+  panel.innerHTML = '<h2 id="alert-head" class="small-h">Band and data alerts</h2><ul class="alert-list" aria-live="polite"></ul>';
+  document.querySelector(".live-bar").after(panel);
+  function alertFromMsg(m) {
+    return {id: m.alert_id, kind: m.kind, child_id: m.child_id, device_id: m.device_id, text: m.text,
+      started_ms: m.started_ms, active: m.active, acked_by: m.acked_by, acked_ms: m.acked_ms};
+  }
+  function alertFromApi(a) {
+    return {id: a.id, kind: a.kind, child_id: a.child_id, device_id: a.device_id, text: a.text,
+      started_ms: Date.parse(a.started_at), active: a.active, acked_by: a.acked_by,
+      acked_ms: a.acked_at ? Date.parse(a.acked_at) : null};
+  }
+  function alertItem(a) {
+    const li = document.createElement("li");
+    li.className = "alert"; li.dataset.alertId = a.id; li.dataset.kind = a.kind;
+    li.dataset.acked = String(!!a.acked_by);
+    const txt = document.createElement("span");
+    txt.textContent = "⚠ " + a.text + " (since " + M.clock(a.started_ms) + ")";
+    li.appendChild(txt);
+    if (a.acked_by) {
+      const who = document.createElement("span");
+      who.className = "small acked";
+      who.textContent = " Acknowledged by " + String(a.acked_by).split("(")[0] + " at " + M.clock(a.acked_ms) + ".";
+      li.appendChild(who);
+    } else {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "btn btn-small ack-btn"; b.textContent = "Acknowledge";
+      b.addEventListener("click", function () { ackAlert(a.id, b); });
+      li.appendChild(document.createTextNode(" ")); li.appendChild(b);
+    }
+    return li;
+  }
+  function renderAlerts() {
+    const open = Object.values(alerts).filter(a => a.active).sort((x, y) => x.started_ms - y.started_ms);
+    const ul = panel.querySelector(".alert-list");
+    ul.innerHTML = "";
+    open.forEach(a => ul.appendChild(alertItem(a)));
+    panel.hidden = !open.length;
+    Object.values(tiles).forEach(function (t) {
+      let box = t.el.querySelector(".tile-alerts");
+      if (!box) {
+        box = document.createElement("ul");
+        box.className = "tile-alerts"; box.setAttribute("aria-label", "Band alerts");
+        t.el.querySelector(".tile-head").after(box);
+      }
+      box.innerHTML = "";
+      open.filter(a => a.child_id === t.id).forEach(a => box.appendChild(alertItem(a)));
+      box.hidden = !box.children.length;
+    });
+  }
+  async function ackAlert(id, button) {
+    if (button) button.disabled = true;
+    try {
+      const a = await M.api("/api/alerts/" + id + "/ack", {method: "POST"});
+      alerts[a.id] = alertFromApi(a);
+    } catch (e) { if (button) { button.disabled = false; button.textContent = "Acknowledge (failed: " + e.message + ")"; } }
+    renderAlerts();
+  }
+  function onAlert(m) {
+    const a = alertFromMsg(m);
+    if (!a.active) delete alerts[a.id]; else alerts[a.id] = a;  // a cleared alert leaves the list
+    renderAlerts();
+  }
+  M.api("/api/alerts?active=true").then(function (list) {
+    (list || []).forEach(function (a) { alerts[a.id] = alertFromApi(a); });
+    renderAlerts();
+  }).catch(function () { /* the live feed still brings new alerts */ });
+
   // ---- feed -------------------------------------------------------------------------------
   const feedState = document.getElementById("feed-state");
   let ws = null, backoff = 1000;
@@ -299,6 +371,7 @@
     ws.onmessage = function (e) {
       let m; try { m = JSON.parse(e.data); } catch (err) { return; }
       if (m.type === "hello") { if (m.engine) engine = m.engine; }
+      else if (m.type === "alert") onAlert(m);
       else if (m.type === "activity") { const t = tiles[m.child_id]; if (t) ingestActivity(t, m); }
       else if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
       else if (m.type === "status") {
@@ -342,6 +415,6 @@
   document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
   document.querySelectorAll(".tile").forEach(makeTile);
   window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; },
-    engine: function () { return engine; }};
+    engine: function () { return engine; }, alerts: function () { return alerts; }};
   connect();
 })();
