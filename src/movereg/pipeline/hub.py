@@ -38,15 +38,9 @@ import numpy as np
 
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
+from movereg.pipeline._hub_alerts import HubAlerts
 from movereg.pipeline.activity import ActivityTrace
-from movereg.pipeline.alerts import (
-    Alert,
-    AlertBook,
-    Condition,
-    alert_message,
-    band_conditions,
-    storage_condition,
-)
+from movereg.pipeline.alerts import AlertBook, Condition
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
 from movereg.pipeline.health import SignalHealth
 from movereg.pipeline.messages import activity_message, epoch_messages, jsonable, status_band
@@ -131,7 +125,7 @@ def _default_band_factory() -> BandFactory:
     return open_band
 
 
-class Hub:
+class Hub(HubAlerts):
     """Connect bands, run their pipelines, fan epochs out to storage and live clients.
 
     Parameters
@@ -378,47 +372,6 @@ class Hub:
                 await self.check_alerts()
             except Exception:  # a status glitch must not end the ticker
                 log.exception("hub: status message failed")
-
-    # --- device and data-health alerts ---------------------------------------------------
-    async def check_alerts(self, now_ns: int | None = None) -> list[tuple[str, Alert]]:
-        """Raise and clear alerts from the conditions that hold now (each status tick);
-        transitions are published live and audit-logged."""
-        now = time.time_ns() if now_ns is None else now_ns
-        s = self.settings
-        conds: list[Condition] = []
-        for run in self._runs.values():
-            conds += band_conditions(
-                device_id=run.device_id, child_id=run.child_id, session_id=run.session_id,
-                now_ns=now, battery_pct=self._band_status(run).battery_pct,
-                last_rx_ns=run.last_rx_ns or run.connected_ns, health=run.health, settings=s)
-        checked, disk = self._storage
-        if now - checked >= 10_000_000_000 or now_ns is not None:    # a syscall per 10 s
-            disk = storage_condition(s.data_dir, now_ns=now, free_pct=s.alert_storage_free_pct)
-            self._storage = (now, disk)
-        if disk is not None:
-            conds.append(disk)
-        changes = self.alerts.update(conds, now)
-        for action, alert in changes:
-            await self._alert_out(action, alert, "system")
-        return changes
-
-    async def acknowledge_alert(self, alert_id: int, actor: str) -> Alert | None:
-        """A tap on an alert: who and when, audit-logged and published."""
-        before = self.alerts.get(alert_id)
-        alert = self.alerts.acknowledge(alert_id, actor, time.time_ns())
-        if alert is not None and before is not None and before.acked_by is None:
-            await self._alert_out("acknowledged", alert, actor)
-        return alert
-
-    async def _alert_out(self, action: str, alert: Alert, actor: str) -> None:
-        msg = alert_message(action, alert)
-        self.broadcaster.publish(msg)
-        audit = getattr(self.store, "audit", None)
-        if audit is not None:
-            detail = {k: msg[k] for k in ("alert_id", "kind", "device_id", "text",
-                                          "started_iso")}
-            await asyncio.to_thread(audit, actor, f"alert.{action}",
-                                    child_id=alert.child_id, detail=detail)
 
     # --- the per-band task -------------------------------------------------------------
     def _band_status(self, run: _Run) -> BandStatus:
