@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._live_feed import live_feed
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {16: {"p95_ms": 1000.0, "p99_ms": 1500.0}, 64: {"p99_ms": 2000.0}}
 TARGET_FIRST_PAGE_S = 3.0
@@ -72,30 +74,17 @@ def _start_times(cache_dir: Path) -> dict[str, float | None]:
 
 
 async def _listen(url: str, token: str, seconds: float, out: dict[str, Any]) -> None:
-    import websockets
-
     lat: list[float] = []
     server: list[float] = []
     devices: set[str] = set()
     epochs = 0
-    ws_url = url.replace("http://", "ws://") + "/api/live"
-    stop_at = time.monotonic() + seconds
-    async with websockets.connect(ws_url, additional_headers={
-            "Authorization": f"Bearer {token}"}, max_size=2**22) as ws:
-        while time.monotonic() < stop_at:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.1, stop_at
-                                                                    - time.monotonic()))
-            except TimeoutError:
-                break
-            now_ns = time.time_ns()
-            msg = json.loads(raw)
-            if msg["type"] == "activity":
-                lat.append((now_ns - int(msg["t_end_ns"])) / 1e6)
-                server.append((int(msg["tx_ns"]) - int(msg["t_end_ns"])) / 1e6)
-                devices.add(msg["device_id"])
-            elif msg["type"] == "epoch":
-                epochs += 1
+    async for now_ns, msg in live_feed(url, token, time.monotonic() + seconds):
+        if msg["type"] == "activity":
+            lat.append((now_ns - int(msg["t_end_ns"])) / 1e6)
+            server.append((int(msg["tx_ns"]) - int(msg["t_end_ns"])) / 1e6)
+            devices.add(msg["device_id"])
+        elif msg["type"] == "epoch":
+            epochs += 1
     out.update(latencies_ms=lat, server_ms=server, devices=len(devices), epochs=epochs)
 
 
