@@ -86,9 +86,9 @@ _ROLES = ("therapist", "parent", "researcher")
 
 
 def _prehash(data_dir: Path) -> dict[str, Future[tuple[str, str]]]:
-    """Random passwords and their argon2 hashes for a new demo, computed in threads
-    (argon2 releases the GIL) while the server stack imports: the first page comes
-    sooner. Empty when the directory already has demo accounts."""
+    """Random passwords and their argon2 hashes for a new demo, computed in parallel
+    threads (argon2 releases the GIL) once the server answers. Empty when the directory
+    already has demo accounts."""
     if (data_dir / _ACCOUNTS_FILE).exists():
         return {}
 
@@ -190,8 +190,7 @@ def _announce(demo: _Demo, where: str) -> None:
          "they are ready")
 
 
-async def _serve(args: argparse.Namespace, settings: Any, where: str,
-                 hashed: dict[str, Future[tuple[str, str]]]) -> None:
+async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
     """Serve first (the login page answers while the clinic is seeded), then seed,
     print the accounts, connect the bands and print the URL."""
     import uvicorn
@@ -220,6 +219,7 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str,
             return
         await asyncio.sleep(0.02)
     try:
+        hashed = _prehash(settings.data_dir)
         demo = await asyncio.to_thread(_seed, app.state.store, settings.data_dir,
                                        args.children, hashed)
     except BaseException:
@@ -300,11 +300,9 @@ def run(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     if args.data_dir is not None:
         args.data_dir = args.data_dir.expanduser().resolve()
-    hashed = {} if args.data_dir is None else _prehash(args.data_dir)
     threading.Thread(target=_preload, name="demo-preload", daemon=True).start()
     if args.data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="movereg-demo-"))
-        hashed = _prehash(data_dir)
         where = f"{data_dir} (a new temporary directory for this run; delete it when done)"
     else:
         data_dir = args.data_dir
@@ -322,6 +320,6 @@ def run(args: argparse.Namespace) -> int:
             store.close()
     _out("movereg demo: starting the server ...")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args, settings, where, hashed))
+        asyncio.run(_serve(args, settings, where))
     _out("movereg demo: stopped; data kept in " + str(data_dir))
     return 0

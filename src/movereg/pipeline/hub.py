@@ -4,8 +4,16 @@
 
     band.blocks() --SampleBlock--> [resume check] --> BatchWriter.add_samples / add_gap
                                         |
+                                        +--> ActivityTrace / SignalHealth --> Broadcaster ("activity")
+                                        |
                                         +--> FeatureEngine.push --EpochTable--> BatchWriter.add_epochs
                                                                            +--> Broadcaster (live)
+
+The fast activity trace (:mod:`movereg.pipeline.activity`) answers every block at once;
+epochs follow when complete. The signal kernels compile in a background thread at
+:meth:`Hub.start`; until they are ready, blocks are stored and traced as usual and held
+for the engine. Each status tick also raises and clears device and data-health alerts
+(:mod:`movereg.pipeline.alerts`).
 
 Everything runs on the one event loop (uvicorn's). Storage writes go through the
 :class:`~movereg.storage.BatchWriter` (a background thread, about one transaction a
@@ -169,6 +177,7 @@ class Hub(HubAlerts):
         self._seen: set[str] = set()
         self.started_ns: int | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._warm_delay_s = 1.0
         self._engine_ready = False
         self.engine_ready_s: float | None = None   # how long the kernels took to be ready
         self.alerts = AlertBook()
@@ -391,6 +400,7 @@ class Hub(HubAlerts):
         from movereg import signal as msignal
 
         t0 = time.perf_counter()
+        await asyncio.sleep(self._warm_delay_s)   # let the server answer its first page
         try:
             await asyncio.to_thread(msignal.warmup)
         except Exception:  # kernels then compile on first use
