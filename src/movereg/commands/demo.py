@@ -2,8 +2,8 @@
 
 Seeds (once per data directory) a therapist, a parent and a researcher account with
 random passwords, ``--children`` children (default 4) under pseudonymous codes with
-nicknames, the caseload and guardian links, research consent (all but the last child)
-and a therapy session per child; then serves the real app (the real hub, storage and
+nicknames, the caseload and guardian links, research consent (features) for every
+child and a therapy session per child; then serves the real app (the real hub, storage and
 API) with one simulated band per child streaming those sessions, and prints the URL.
 Each child moves in their own way (calm, rhythmic rocking, frequent movement breaks, a
 band taken off for a while) from an independent seed. The first page answers at once:
@@ -135,14 +135,11 @@ def _seed(store: Any, data_dir: Path, n_children: int,
     store.create_user("researcher", r_hash, "researcher")
     kids = []
     children = demo_children(n_children)
-    for k, (nick, code) in enumerate(children):
+    for nick, code in children:
         child = store.create_child(code=code, display_name=nick)
         store.link_user_child(therapist.id, child.id)
-        # demo families agree to research use of features, so the export page has data;
-        # the last family has not (yet): a researcher never sees that child
-        if k < len(children) - 1 or len(children) == 1:
-            store.record_consent(child.id, consented=True, scope="features",
-                                 recorded_by="demo")
+        # demo families agree to research use of features, so the export page has data
+        store.record_consent(child.id, consented=True, scope="features", recorded_by="demo")
         kids.append((child.id, code, nick))
     store.link_user_child(parent.id, kids[0][0])          # the parent of the first child
     sessions = {cid: _open_session(store, cid, therapist.id) for cid, _, _ in kids}

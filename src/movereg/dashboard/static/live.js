@@ -12,6 +12,7 @@
   let engine = "ready";  // "starting" while the server compiles its signal kernels
   const tiles = {};  // child id -> state
   const ACT = 3;     // trace index of the fast activity line (added after the figure's 0..2)
+  const AHEAD_MS = 1500;
 
   function shortLabel(l) { return String(l).split(" (")[0].trim(); }
   function zoneOf(mg) { let z = 0; while (z < 3 && mg >= ZONE_EDGES[z]) z++; return z; }
@@ -27,7 +28,7 @@
       baseNotes: (fig.layout.annotations || []).slice(), spans: [], rows: [], buffer: [],
       lastMs: null, runStart: null, runEnd: null, breaks: 0, counted: false,
       band: null, pendingNote: "", act: [], actLastMs: null, actValue: null, actRx: null,
-      epochRx: null, drawn: [], actTimer: null};
+      drawn: [], lastDraw: 0};
     tiles[id] = t;
     window.Plotly.newPlot(plot, fig.data, fig.layout, cfg.plot_config);
     // the moving line: activity over the last second, one point per arriving block;
@@ -84,24 +85,8 @@
     t.actLastMs = m.t_end_ms;
     t.actRx = Date.now();
     t.actValue = m.value === null || m.value === undefined ? null : Number(m.value);
-    t.act.push({x: M.localIso(m.t_end_ms), y: t.actValue === null ? null : Math.max(t.actValue, 1), ms: m.t_end_ms});
-    if (!paused && !t.actTimer) {
-      t.actTimer = setTimeout(function () { t.actTimer = null; if (!paused) flushActivity(t); }, 30);
-    }
-  }
-  function flushActivity(t) {
-    if (!t.act.length) return;
-    const b = t.act; t.act = [];
-    // when each point is on screen, against its newest sample's time (the page's own
-    // latency measure; the browser test reads it)
-    const drawn = function () {
-      const now = Date.now();
-      b.forEach(function (p) { if (p.ms !== null) t.drawn.push({t_end_ms: p.ms, drawn_ms: now, value: p.y}); });
-      if (t.drawn.length > 600) t.drawn.splice(0, t.drawn.length - 600);
-    };
-    Promise.resolve(window.Plotly.extendTraces(t.plot, {x: [b.map(p => p.x)], y: [b.map(p => p.y)]}, [ACT], 4 * 600 + 60)).then(drawn, drawn);
-    relayoutRange(t);
-    renderLag(t);
+    t.act.push({x: M.localIso(m.t_end_ms), y: t.actValue === null ? null : Math.max(t.actValue, 1), ms: m.t_end_ms, rx: t.actRx});
+    if (!paused) scheduleFlush(t, 20);
   }
   function behind(ms) {
     const s = Math.max(0, (Date.now() - ms) / 1000);
@@ -112,43 +97,70 @@
     if (!p) return;
     const parts = [];
     if (t.actLastMs === null) parts.push("Activity: waiting for the band…");
-    else parts.push("Activity now: " + (t.actValue === null ? "no data" : Math.round(t.actValue) + " mg") + " (" + behind(t.actLastMs) + ")");
-    if (engine !== "ready") parts.push("rhythm, impacts, intensity: starting the signal engine…");
+    else {
+      parts.push("Activity line: " + behind(t.actLastMs));
+      const now = t.el.querySelector(".zone-now");
+      now.textContent = t.actValue === null ? "Now: no data in the latest second"
+        : "Now: " + cfg.zone_words[zoneOf(t.actValue)] + " (" + Math.round(t.actValue) + " mg) at " + M.clock(t.actLastMs);
+    }
+    if (engine !== "ready") parts.push("rhythm and impacts: starting the signal engine…");
     else if (t.lastMs !== null) {
       const end = t.lastMs + 1000;
       parts.push("rhythm: " + behind(end));
-      parts.push("impacts and intensity: " + behind(end));
+      parts.push("impacts: " + behind(end));
     } else parts.push("rhythm: waiting for the first complete second");
     p.textContent = parts.join(" · ");
     p.dataset.engine = engine;
   }
 
-  // bursts (a replay after reconnecting) are drawn once, not message by message
-  function scheduleFlush(t) {
+  // Every change of a tile's chart (new activity points, finished epochs, the sliding
+  // window, strategy markers) is drawn in ONE Plotly.react call: each redraw costs the
+  // whole three-row figure, so messages arriving together are drawn together.
+  function scheduleFlush(t, delayMs) {
     if (t.timer) return;
-    t.timer = setTimeout(function () { t.timer = null; if (!paused) flush(t); }, 150);
+    t.timer = setTimeout(function () { t.timer = null; if (!paused) flush(t); }, delayMs === undefined ? 40 : delayMs);
   }
-
+  function append(tr, xs, ys, max) {
+    let x = (tr.x || []).concat(xs), y = (tr.y || []).concat(ys);
+    if (x.length > max) { x = x.slice(-max); y = y.slice(-max); }
+    tr.x = x; tr.y = y;
+  }
+  let revision = 0;
   function flush(t) {
-    if (!t.buffer.length) { relayoutRange(t); return; }
-    const b = t.buffer; t.buffer = [];
-    const maxPts = Math.ceil(600 / 1) + 30;
-    window.Plotly.extendTraces(t.plot, {
-      x: [b.map(p => p.x), b.map(p => p.x), b.map(p => p.x)],
-      y: [b.map(p => p.enmo), b.map(p => p.rf), b.map(p => p.imp)]}, [0, 1, 2], maxPts);
-    relayoutRange(t);
-    renderNow(t);
+    // while paused only markers change (a tap still shows); the data waits for resume
+    const gd = t.plot, e = paused ? [] : t.buffer, a = paused ? [] : t.act;
+    if (!paused) { t.buffer = []; t.act = []; }
+    if (e.length) {
+      const xs = e.map(p => p.x), maxPts = 600 + 30;
+      append(gd.data[0], xs, e.map(p => p.enmo), maxPts);
+      append(gd.data[1], xs, e.map(p => p.rf), maxPts);
+      append(gd.data[2], xs, e.map(p => p.imp), maxPts);
+    }
+    if (a.length) append(gd.data[ACT], a.map(p => p.x), a.map(p => p.y), 4 * 600 + 60);
+    // right edge just past now: the few seconds of feature lag stay visible, a tap shows at
+    // once, and points arriving before the next slide are inside the window
+    const end = Math.max(t.lastMs !== null ? t.lastMs + 1000 : 0, t.actLastMs || 0, Date.now()) + AHEAD_MS;
+    const range = [M.localIso(end - windowS * 1000), M.localIso(end)];
+    const L = gd.layout;
+    const layout = Object.assign({}, L, {
+      xaxis: Object.assign({}, L.xaxis, {range}), xaxis2: Object.assign({}, L.xaxis2, {range}),
+      xaxis3: Object.assign({}, L.xaxis3, {range}),
+      shapes: t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end))),
+      annotations: t.baseNotes.concat(t.spans.map(s => spanNote(s, (s.start_ms - (end - windowS * 1000)) / (windowS * 1000)))),
+      datarevision: ++revision});
+    t.lastDraw = Date.now();
+    // when each activity point is on screen, against its newest sample's time (the page's
+    // own latency measure; the browser test reads it)
+    const drawn = function () {
+      const now = Date.now();
+      a.forEach(function (p) { if (p.ms !== null) t.drawn.push({t_end_ms: p.ms, arrived_ms: p.rx, drawn_ms: now, value: p.y}); });
+      if (t.drawn.length > 600) t.drawn.splice(0, t.drawn.length - 600);
+    };
+    Promise.resolve(window.Plotly.react(gd, gd.data, layout)).then(drawn, drawn);
+    if (e.length) renderNow(t);
+    if (a.length) renderLag(t);
   }
-
-  function relayoutRange(t) {
-    // right edge = now: the few seconds of feature lag stay visible, and a tap shows at once
-    const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now()) : Date.now();
-    const shapes = t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end)));
-    const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s, (s.start_ms - (end - windowS * 1000)) / (windowS * 1000))));
-    window.Plotly.relayout(t.plot, {"xaxis.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
-      "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
-      "xaxis3.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
-  }
+  function relayoutRange(t) { flush(t); }
 
   function spanShape(s, endMs) {
     return [{type: "rect", xref: "x", yref: "paper", x0: M.localIso(s.start_ms),
@@ -164,7 +176,7 @@
   function renderNow(t) {
     const last = t.rows[t.rows.length - 1];
     const now = t.el.querySelector(".zone-now");
-    if (last) {
+    if (last && t.actLastMs === null) {  // once the fast trace runs, "Now" follows it
       now.textContent = last.enmo === null ? "Now: no data in the latest second"
         : "Now: " + cfg.zone_words[last.zone] + " (" + Math.round(last.enmo) + " mg) at " + M.clock(last.ms);
     }
@@ -176,7 +188,8 @@
     else br.textContent = "No movement break in progress";
     t.el.querySelector(".breaks-count").textContent = String(t.breaks);
     const cap = t.el.querySelector("figcaption");
-    cap.textContent = (last && last.enmo !== null ? "Latest: " + cfg.zone_words[last.zone] + ", " + Math.round(last.enmo) + " mg. " : "") +
+    const cur = t.actLastMs !== null && t.actValue !== null ? t.actValue : (last ? last.enmo : null);
+    cap.textContent = (cur !== null ? "Latest: " + cfg.zone_words[zoneOf(cur)] + ", " + Math.round(cur) + " mg. " : "") +
       t.spans.length + " strategy marker" + (t.spans.length === 1 ? "" : "s") + " on the chart.";
     const box = document.getElementById("table-" + t.id);
     if (!box.hidden) {
@@ -288,7 +301,12 @@
     p.querySelector(".dot").textContent = STATE_ICON[b.state] || "◌";
     p.dataset.state = b.state;
   }
-  setInterval(function () { Object.values(tiles).forEach(function (t) { renderBand(t); renderLag(t); }); }, 1000);
+  setInterval(function () {
+    Object.values(tiles).forEach(function (t) {
+      renderBand(t); renderLag(t);
+      if (!paused && !(Date.now() - (t.lastDraw || 0) < 900)) flush(t);   // slide the window
+    });
+  }, 1000);
 
   // ---- device and data-health alerts (never about the child) ------------------------------
   const alerts = {};  // alert id -> alert
@@ -402,7 +420,7 @@
     paused = !paused;
     this.setAttribute("aria-pressed", String(paused));
     this.textContent = paused ? "Resume updates" : "Pause updates";
-    if (!paused) Object.values(tiles).forEach(function (t) { flush(t); flushActivity(t); });
+    if (!paused) Object.values(tiles).forEach(flush);
   });
   document.querySelectorAll(".win").forEach(function (b) {
     b.addEventListener("click", function () {
