@@ -2,8 +2,8 @@
 
 For every demo child, the seven days before today: a day of wear at school (08:30-15:00
 UTC, a ``wear`` session), a therapy session on weekdays (10:00-10:45) with two
-strategies logged at the times the movement changes (a movement break during which the
-child moves more; a calming strategy after which the child moves less), one afternoon
+strategies and one more after lunch, from the child's three (a movement break during
+which the child moves more; a calming strategy after which the child moves less), one afternoon
 when the band stayed in the bag (the engine's non-wear rule flags it) and one radio gap
 (recorded as a gap, as a real dropout is). The movement comes from the simulated band's
 own generators (:func:`movereg.sensors.simulated.synthesize`) with the child's own seed,
@@ -74,10 +74,12 @@ def _base_segments(rng: np.random.Generator, style: str, seconds: float, hour: f
     return out
 
 
-def day_plan(style: str, seed: int, day: int, *, weekday: bool, not_worn_afternoon: bool
+def day_plan(style: str, seed: int, day: int, *, weekday: bool, not_worn_afternoon: bool,
+             pool: tuple[tuple[str, str, str], ...] = _STRATEGIES[:3]
              ) -> tuple[list[tuple[str, float]], list[tuple[str, float, float]]]:
     """One wear day: ``(activity, seconds)`` from 08:30, and the strategies used
-    ``(key, start_s, end_s)`` in seconds after 08:30."""
+    ``(key, start_s, end_s)`` in seconds after 08:30 (two in the weekday session, one
+    after lunch, from the child's ``pool``)."""
     rng = np.random.default_rng([seed, day, 7])
     peak = float(np.random.default_rng([seed, 3]).uniform(9.0, 14.0))
     plan: list[tuple[str, float]] = []
@@ -90,20 +92,28 @@ def day_plan(style: str, seed: int, day: int, *, weekday: bool, not_worn_afterno
             plan.extend(_base_segments(rng, style, until_s - t, 8.5 + t / 3600, peak))
             t = until_s
 
+    before = "rocking" if style == "rhythmic" else "fidgeting"
+
+    def use(strategy: tuple[str, str, str]) -> None:
+        nonlocal t
+        key, during, after = strategy
+        plan.extend([(before, 300.0), (during, 420.0), (after, 300.0)])
+        uses.append((key, t + 300.0, t + 720.0))
+        t += 1020.0
+
     if weekday:                                   # therapy session 10:00-10:45
         free(1.5 * 3600)
-        first, second = (_STRATEGIES[(day + k) % len(_STRATEGIES)] for k in (0, 2))
-        before = "rocking" if style == "rhythmic" else "fidgeting"
-        for key, during, after in (first, second):
-            plan += [(before, 300.0), (during, 420.0), (after, 300.0)]
-            uses.append((key, t + 300.0, t + 720.0))
-            t += 1020.0
+        use(pool[day % len(pool)])
+        use(pool[(day + 1) % len(pool)])
         plan.append(("rest", 2700.0 - 2040.0))
         t = 1.5 * 3600 + 2700.0
     if not_worn_afternoon:                        # the band stays in the bag after lunch
         free(4.0 * 3600)
         plan.append(("not_worn", _WEAR_S - t))
         t = _WEAR_S
+    else:                                         # one strategy after lunch, 13:30
+        free(5.0 * 3600)
+        use(pool[(day + 2) % len(pool)])
     free(_WEAR_S)
     return plan, uses
 
@@ -129,8 +139,9 @@ def seed_history(store: Any, children: list[tuple[int, str, str]], *, seed: int 
         for back in range(days, 0, -1):
             day0 = today - back * _DAY_NS
             weekday = time.gmtime(day0 / _NS).tm_wday < 5
+            pool = tuple(_STRATEGIES[(k + j) % len(_STRATEGIES)] for j in range(3))
             plan, uses = day_plan(style, seed * 1000 + k, back, weekday=weekday,
-                                  not_worn_afternoon=back == 1 + (k + 2) % days)
+                                  not_worn_afternoon=back == 1 + (k + 2) % days, pool=pool)
             x = synthesize(plan, HISTORY_FS_HZ, [seed, k, back]).astype(np.float32)
             start = day0 + int(_WEAR_START_S * _NS)
             batch = IngestBatch()
@@ -153,18 +164,21 @@ def seed_history(store: Any, children: list[tuple[int, str, str]], *, seed: int 
                                        note="demo history: a day of wear")
             store.stop_session(wear.id, ended_at=start + int(_WEAR_S * _NS))
             counts["sessions"] += 1
-            if uses:
+            ses = None
+            if weekday:
                 s0 = start + int(1.5 * 3600 * _NS)
                 ses = store.start_session(cid, kind="therapy", started_at=s0, created_by=by,
                                           note="demo history: therapy session")
                 store.stop_session(ses.id, ended_at=s0 + 2700 * _NS)
                 counts["sessions"] += 1
-                for key, a, b in uses:
-                    store.create_event(cid, key, started_at=start + int(a * _NS),
-                                       ended_at=start + int(b * _NS), session_id=ses.id,
-                                       logged_by=by, initiated_by="adult", planned=True,
-                                       note="demo history")
-                    counts["events"] += 1
+            for key, a, b in uses:
+                in_session = ses is not None and a < 2.25 * 3600
+                store.create_event(cid, key, started_at=start + int(a * _NS),
+                                   ended_at=start + int(b * _NS),
+                                   session_id=ses.id if ses is not None and in_session else None,
+                                   logged_by=by, initiated_by="adult", planned=True,
+                                   note="demo history")
+                counts["events"] += 1
     return counts
 
 
