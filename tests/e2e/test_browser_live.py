@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,8 +49,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
     from movereg.pipeline._demo_proc import DemoProcess
 
+    # the fourth child's band lies on a table from ~90 s: with the not-worn threshold at
+    # 30 s (a setting) its alert comes within the test
     proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo-live"), bands=4, children=4,
-                       seed=11, history=False)
+                       seed=11, history=False, env={"MOVEREG_ALERT_NOT_WORN_MIN": "0.5"})
     proc.start(timeout_s=120)
     try:
         yield proc
@@ -110,6 +112,22 @@ def test_movement_burst_is_drawn_within_1_5_s(demo: Any) -> None:
             assert all_ms[0] >= 0            # never drawn before its sample was taken
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ARTIFACTS / "live-activity-trace.png"), full_page=True)
+
+            # --- a device alert on the tile and in the list; a tap acknowledges it ---------
+            item = page.locator(f"#tile-{ids[3]} .tile-alerts li[data-kind='not_worn']")
+            item.wait_for(timeout=200_000)
+            assert "not worn for more than 0.5 min" in item.inner_text()
+            assert "since " in item.inner_text()
+            listed = page.locator("#alert-panel li[data-kind='not_worn']")
+            assert listed.count() == 1 and page.locator("#alert-panel").is_visible()
+            page.screenshot(path=str(ARTIFACTS / "live-alert.png"), full_page=False)
+            item.locator(".ack-btn").click()
+            page.wait_for_function(
+                "() => (document.querySelector(\"#alert-panel li[data-kind='not_worn']\") || {})"
+                ".textContent?.includes('Acknowledged by therapist')", timeout=10_000)
+            alerts = page.evaluate("async () => await window.movereg.api('/api/alerts')")
+            [mine] = [a for a in alerts if a["kind"] == "not_worn" and a["active"]]
+            assert mine["acked_by"] == "therapist(therapist)" and mine["active"]
             assert errors == [], errors
             ctx.close()
         finally:

@@ -51,7 +51,7 @@ class DemoProcess:
     bands: int = 2
     seed: int = 0
     children: int = 2
-    history: bool = True
+    history: bool = False          # the past week (off: tests see only live data)
     env: dict[str, str] = field(default_factory=dict)
     started_s: float | None = None     # process start -> URL printed, s
     url: str | None = None
