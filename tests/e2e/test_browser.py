@@ -100,7 +100,7 @@ def test_therapist_live_session_and_parent_day(demo: Any, browser: Any) -> None:
     _login(page, base, "/live", therapist, tpw)
 
     # --- live data arrives from the simulated bands -------------------------------------
-    page.wait_for_function("document.getElementById('feed-state').textContent.includes('connected')",
+    page.wait_for_function("() => document.getElementById('feed-state').textContent.includes('connected')",
                            timeout=15_000)
     tile = page.locator(".tile").first
     child_id = tile.get_attribute("data-child-id")
@@ -259,7 +259,7 @@ def test_researcher_export_streams_with_progress(demo: Any, browser: Any) -> Non
     assert "mad_mg" not in header
     rows = [dict(zip(header, line.split(","), strict=True)) for line in text.splitlines()[1:]]
     assert rows and {r["epoch_s"] for r in rows} == {"5.0"}
-    page.wait_for_function("document.getElementById('export-status').textContent"
+    page.wait_for_function("() => document.getElementById('export-status').textContent"
                            ".startsWith('Done: 1 file')", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "researcher-export.png"), full_page=False)
     assert errors == [], errors

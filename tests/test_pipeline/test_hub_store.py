@@ -85,6 +85,8 @@ async def test_epochs_lost_in_a_crash_are_recomputed(tmp_path: Path, fake_band_f
     await hub.start()
     dev = await hub.connect("sim", device_id="sim-3")
     await until(lambda: hub.metrics()["samples"] == 80 * 13, 30)
+    await hub.wait_engine()           # the kernels compile in the background: blocks that
+    await until(lambda: not hub._runs[dev].held, 30)    # came meanwhile reach the engine
     hub._runs[dev].engine = None      # the process "dies": the engine's state is lost ...
     await hub.stop()                  # ... but the samples were flushed (BatchWriter)
     (tmp_path / "pipeline-state.json").write_text('{"clean": false}')

@@ -47,6 +47,7 @@ import numpy as np
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
 from movereg.pipeline._hub_alerts import HubAlerts
+from movereg.pipeline._hub_engine import HubEngine
 from movereg.pipeline.activity import ActivityTrace
 from movereg.pipeline.alerts import AlertBook, Condition
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
@@ -133,7 +134,7 @@ def _default_band_factory() -> BandFactory:
     return open_band
 
 
-class Hub(HubAlerts):
+class Hub(HubEngine, HubAlerts):
     """Connect bands, run their pipelines, fan epochs out to storage and live clients.
 
     Parameters
@@ -182,12 +183,6 @@ class Hub(HubAlerts):
         self.engine_ready_s: float | None = None   # how long the kernels took to be ready
         self.alerts = AlertBook()
         self._storage: tuple[int, Condition | None] = (0, None)   # (checked at, condition)
-
-    @property
-    def engine_state(self) -> str:
-        """``"starting"`` while the signal kernels compile in the background, then
-        ``"ready"``."""
-        return "ready" if self._engine_ready else "starting"
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -395,29 +390,6 @@ class Hub(HubAlerts):
                             last_data_ns=st.last_data_ns, reason=run.error,
                             samples_lost=st.samples_lost)
         return st
-
-    async def _warm(self) -> None:
-        from movereg import signal as msignal
-
-        t0 = time.perf_counter()
-        await asyncio.sleep(self._warm_delay_s)   # let the server answer its first page
-        try:
-            await asyncio.to_thread(msignal.warmup)
-        except Exception:  # kernels then compile on first use
-            log.exception("hub: compiling the signal kernels failed")
-        self.engine_ready_s = time.perf_counter() - t0
-        self._engine_ready = True
-        log.info("hub: signal engine ready after %.1f s", self.engine_ready_s)
-        if self._writer is not None:         # epochs of the blocks that arrived meanwhile
-            for run in list(self._runs.values()):
-                if run.held:
-                    self._push_held(run, self._writer, time.time_ns())
-        self._publish_status()
-
-    async def wait_engine(self) -> None:
-        """Wait until the signal kernels are compiled (returns at once when they are)."""
-        if self._warm_task is not None and not self._engine_ready:
-            await asyncio.shield(self._warm_task)
 
     async def _run_band(self, run: _Run) -> None:
         writer = self._writer
