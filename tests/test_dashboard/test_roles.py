@@ -53,6 +53,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "set_strategy_active": (CLIN, False),
     "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
     "child_access_log": (frozenset({"admin", "parent"}), True),
+    "list_alerts": (CARE, False), "ack_alert": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -96,9 +97,11 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         api.hub.connected[dev] = {}
     if op == "withdraw_consent":
         s.record_consent(child.id, consented=True, recorded_by="test")
+    alert_id = _alert_for(api, child) if op == "ack_alert" else 0
     path = route.path.format(child_id=child.id, event_id=ev.id if ev else 0,
                              session_id=sess.id if sess else 0, username="pat",
-                             device_id=dev, key="mov.break", what="epochs")
+                             device_id=dev, key="mov.break", what="epochs",
+                             alert_id=alert_id)
     bodies: dict[str, Any] = {
         "login": {"username": "pat", "password": PASSWORD},
         "create_token": {"password": PASSWORD},
@@ -128,6 +131,27 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     if op == "login_form":
         return Req(method, path, data={"username": "pat", "password": PASSWORD})
     return Req(method, path, params=params, json=bodies.get(op))
+
+
+def _alert_for(api: Api, child: Child) -> int:
+    """A fresh battery alert of the child's band in the fake hub's alert book."""
+    from movereg.pipeline.alerts import AlertBook, Condition
+
+    hub = api.hub
+    if not hasattr(hub, "alerts"):
+        hub.alerts = AlertBook()        # type: ignore[attr-defined]
+
+        async def ack(alert_id: int, actor: str) -> Any:
+            return hub.alerts.acknowledge(alert_id, actor, T0)  # type: ignore[attr-defined]
+
+        hub.acknowledge_alert = ack     # type: ignore[attr-defined]
+    book = hub.alerts                   # type: ignore[attr-defined]
+    dev = f"dev-{next(_n)}"
+    active = [Condition(a.kind, a.device_id, a.child_id, None, a.started_ns, a.text)
+              for a in book.list(active_only=True)]
+    [(_, alert)] = book.update([*active, Condition("battery_low", dev, child.id, None, T0,
+                                                   "battery low")], T0)
+    return int(alert.id)
 
 
 def send(api: Api, req: Req, role: str | None) -> int:

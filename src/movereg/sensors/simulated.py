@@ -436,10 +436,11 @@ class SimulatedBand:
         t0_loop: float | None = None
         rx0 = 0
         while True:
+            t_first = self._t(self._pos)
             for frame, rx in self._next_frames(self.samples_per_frame):
-                if t0_loop is None:   # anchor to the wall clock: a frame leaves once its
+                if t0_loop is None:   # anchor at the first sample: a frame leaves once its
                     # last sample has been taken (plus the radio latency), never before
-                    t0_loop, rx0 = loop.time(), time.time_ns()
+                    t0_loop, rx0 = loop.time(), t_first
                 delay = t0_loop + (rx - rx0) / 1e9 / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
