@@ -324,12 +324,14 @@
       started_ms: Date.parse(a.started_at), active: a.active, acked_by: a.acked_by,
       acked_ms: a.acked_at ? Date.parse(a.acked_at) : null};
   }
-  function alertItem(a) {
+  function alertItem(a, inList) {
     const li = document.createElement("li");
     li.className = "alert"; li.dataset.alertId = a.id; li.dataset.kind = a.kind;
     li.dataset.acked = String(!!a.acked_by);
     const txt = document.createElement("span");
-    txt.textContent = "⚠ " + a.text + " (since " + M.clock(a.started_ms) + ")";
+    const tile = tiles[a.child_id];
+    const who = inList && tile ? tile.el.querySelector("h2").textContent + ": " : "";
+    txt.textContent = "⚠ " + who + a.text + " (since " + M.clock(a.started_ms) + ")";
     li.appendChild(txt);
     if (a.acked_by) {
       const who = document.createElement("span");
@@ -348,7 +350,7 @@
     const open = Object.values(alerts).filter(a => a.active).sort((x, y) => x.started_ms - y.started_ms);
     const ul = panel.querySelector(".alert-list");
     ul.innerHTML = "";
-    open.forEach(a => ul.appendChild(alertItem(a)));
+    open.forEach(a => ul.appendChild(alertItem(a, true)));
     panel.hidden = !open.length;
     Object.values(tiles).forEach(function (t) {
       let box = t.el.querySelector(".tile-alerts");
