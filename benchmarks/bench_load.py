@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._live_feed import live_feed
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P99_MS = 250.0
 TARGET_CPU_PCT = 50.0
@@ -41,32 +43,20 @@ TARGET_CPU_PCT = 50.0
 
 async def _listen(url: str, token: str, stop_at: float, measure_from: float,
                   out: dict[str, Any]) -> None:
-    import websockets
-
-    ws_url = url.replace("http://", "ws://") + "/api/live"
     lat: list[float] = []
     lat_server: list[float] = []
     per_dev: dict[str, int] = {}
     n_status = 0
     dropped = 0
-    async with websockets.connect(ws_url, additional_headers={
-            "Authorization": f"Bearer {token}"}, max_size=2**22) as ws:
-        while time.monotonic() < stop_at:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.1, stop_at
-                                                                    - time.monotonic()))
-            except TimeoutError:
-                break
-            now = time.time_ns()
-            msg = json.loads(raw)
-            if msg["type"] == "epoch":
-                per_dev[msg["device_id"]] = per_dev.get(msg["device_id"], 0) + 1
-                if time.monotonic() >= measure_from:
-                    lat.append((now - int(msg["rx_ns"])) / 1e6)
-                    lat_server.append((int(msg["tx_ns"]) - int(msg["rx_ns"])) / 1e6)
-            elif msg["type"] == "status":
-                n_status += 1
-                dropped = int(msg.get("dropped", 0))
+    async for now, msg in live_feed(url, token, stop_at):
+        if msg["type"] == "epoch":
+            per_dev[msg["device_id"]] = per_dev.get(msg["device_id"], 0) + 1
+            if time.monotonic() >= measure_from:
+                lat.append((now - int(msg["rx_ns"])) / 1e6)
+                lat_server.append((int(msg["tx_ns"]) - int(msg["rx_ns"])) / 1e6)
+        elif msg["type"] == "status":
+            n_status += 1
+            dropped = int(msg.get("dropped", 0))
     out.update(latencies_ms=lat, server_latencies_ms=lat_server, epochs_per_device=per_dev, status_messages=n_status,
                ws_dropped=dropped)
 

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
                                                    "(a 2 GB recording plus its form)")
     import_max_bytes: int = Field(default=2 * 1024**3, ge=1,
                                   description="largest recording file an import accepts, bytes")
+    # device and data-health alerts (movereg.pipeline.alerts)
+    alert_battery_pct: int = Field(default=15, ge=0, le=100, description="battery low at or "
+                                   "below, %")
+    alert_disconnected_s: float = Field(default=30.0, gt=0, description="no data for longer "
+                                        "than this, s")
+    alert_not_worn_min: float = Field(default=10.0, gt=0, description="still (off the wrist) "
+                                      "during a session for longer than this, min")
+    alert_stuck_s: float = Field(default=10.0, gt=0, description="flat or clipped signal for "
+                                 "this long, s")
+    alert_storage_free_pct: float = Field(default=5.0, ge=0, le=100, description="free disk "
+                                          "space at or below this, %")
 
     @property
     def db_path(self) -> Path:

@@ -72,6 +72,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "band_motion": (CLIN, False),
     "add_import": (CARE, True), "get_import": (CARE, True), "list_imports": (CARE, True),
     "remove_import": (CARE, True), "list_source_spans": (CARE, True),
+    "list_alerts": (CARE, False), "ack_alert": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -103,6 +104,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         child = target
     if op == "add_checkin":
         s.set_child_settings(child.id, by="test", checkins_enabled=True)
+    alert_id = _alert_for(api, child) if op == "ack_alert" else 0
     plan = (s.add_plan_item(child.id, "mov.break", by="test").id
             if "{plan_id}" in route.path else 0)
     imp = s.begin_import(child.id, file_name="x.cwa", size_bytes=1,
@@ -111,7 +113,8 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     path = route.path.format(child_id=child.id, plan_id=plan, event_id=ev.id if ev else 0,
                              import_id=imp.id if imp else 0,
                              session_id=sess.id if sess else 0, username="pat",
-                             device_id=dev, key="mov.break", what="epochs")
+                             device_id=dev, key="mov.break", what="epochs",
+                             alert_id=alert_id)
     bodies = valid_bodies(child.id, login_as="pat")
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
@@ -128,6 +131,27 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     if op == "login_form":
         return Req(method, path, data={"username": "pat", "password": PASSWORD})
     return Req(method, path, params=params, json=bodies.get(op))
+
+
+def _alert_for(api: Api, child: Child) -> int:
+    """A fresh battery alert of the child's band in the fake hub's alert book."""
+    from movereg.pipeline.alerts import AlertBook, Condition
+
+    hub = api.hub
+    if not hasattr(hub, "alerts"):
+        hub.alerts = AlertBook()        # type: ignore[attr-defined]
+
+        async def ack(alert_id: int, actor: str) -> Any:
+            return hub.alerts.acknowledge(alert_id, actor, T0)  # type: ignore[attr-defined]
+
+        hub.acknowledge_alert = ack     # type: ignore[attr-defined]
+    book = hub.alerts                   # type: ignore[attr-defined]
+    dev = f"dev-{next(_n)}"
+    active = [Condition(a.kind, a.device_id, a.child_id, None, a.started_ns, a.text)
+              for a in book.list(active_only=True)]
+    [(_, alert)] = book.update([*active, Condition("battery_low", dev, child.id, None, T0,
+                                                   "battery low")], T0)
+    return int(alert.id)
 
 
 def send(api: Api, req: Req, role: str | None) -> int:

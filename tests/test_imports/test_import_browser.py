@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import ARGS, ARTIFACTS, CHROMIUM  # tests/e2e: the one launch policy
 from imports_support import AX3, Server, seed_users
-from test_browser import ARGS, ARTIFACTS, CHROMIUM  # tests/e2e: the one launch policy
 from test_browser import _login as e2e_login
 
 from movereg.storage import Store

@@ -29,7 +29,7 @@ def test_demo_streams_to_a_signed_in_therapist(tmp_path: Path) -> None:
     demo = DemoProcess(tmp_path / "demo").start()
     t_url = time.monotonic()
     try:
-        assert set(demo.logins) == {"therapist", "parent"}
+        assert set(demo.logins) == {"therapist", "parent", "researcher"}   # #14: researcher
         assert any("data directory" in line for line in demo.lines)
         assert demo.url is not None
         with httpx.Client(base_url=demo.url, timeout=30) as client:

@@ -20,6 +20,7 @@ async def _stream(tmp_path: Path, factory: Any, until: Any, *, child: bool = Tru
     store = Store(settings.db_path)
     hub = Hub(store, settings, band_factory=factory)
     await hub.start()
+    await hub.wait_engine()      # as before the kernels compiled in the background
     sub = hub.subscribe(maxsize=100_000)
     child_id = store.create_child(display_name="Robin").id if child else None
     dev = await hub.connect("sim", child_id=child_id, **connect)
@@ -83,6 +84,7 @@ async def test_epochs_lost_in_a_crash_are_recomputed(tmp_path: Path, fake_band_f
     first = fake_band_factory(n_blocks=80, block_n=13, t0_ns=T0, hang=True)   # 20 s
     hub = Hub(store, settings, band_factory=first)
     await hub.start()
+    await hub.wait_engine()      # as before the kernels compiled in the background
     dev = await hub.connect("sim", device_id="sim-3")
     await until(lambda: hub.metrics()["samples"] == 80 * 13, 30)
     hub._runs[dev].engine = None      # the process "dies": the engine's state is lost ...
@@ -95,6 +97,7 @@ async def test_epochs_lost_in_a_crash_are_recomputed(tmp_path: Path, fake_band_f
     second = fake_band_factory(n_blocks=40, block_n=13, t0_ns=later)      # 10 s
     hub2 = Hub(store, settings, band_factory=second)
     await hub2.start()
+    await hub2.wait_engine()
     await hub2.connect("sim", device_id="sim-3")
     await until(lambda: hub2.metrics()["samples"] == 40 * 13, 30)
     await hub2.stop()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 __all__ = ["DemoProcess", "free_port"]
 
-_LOGIN = re.compile(r"^\s*(therapist|parent) login:\s*(\S+)\s*/\s*(\S+)\s*$")
+_LOGIN = re.compile(r"^\s*(therapist|parent|researcher) login:\s*(\S+)\s*/\s*(\S+)\s*$")
 
 
 def free_port() -> int:
@@ -41,7 +41,7 @@ class DemoProcess:
     url
         The printed base URL, once started.
     logins
-        ``{"therapist": (user, password), "parent": (...)}`` as printed.
+        ``{"therapist": (user, password), "parent": (...), "researcher": (...)}`` as printed.
     lines
         Everything the process printed (stdout and stderr, interleaved).
     """
@@ -50,6 +50,10 @@ class DemoProcess:
     port: int = field(default_factory=free_port)
     bands: int = 2
     seed: int = 0
+    children: int = 2
+    history: bool = False          # the past week (off: tests see only live data)
+    env: dict[str, str] = field(default_factory=dict)
+    started_s: float | None = None     # process start -> URL printed, s
     url: str | None = None
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -60,8 +64,12 @@ class DemoProcess:
         """Start the process and wait for the URL line."""
         cmd = [sys.executable, "-m", "movereg", "demo", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir),
-               "--bands", str(self.bands), "--seed", str(self.seed)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+               "--bands", str(self.bands), "--seed", str(self.seed),
+               "--children", str(self.children)]
+        if not self.history:
+            cmd.append("--no-history")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -75,7 +83,8 @@ class DemoProcess:
                 self.kill()
                 raise RuntimeError("movereg demo did not print its URL:\n"
                                    + "\n".join(self.lines))
-            time.sleep(0.05)
+            time.sleep(0.02)
+        self.started_s = time.monotonic() - t0
         return self
 
     def _read(self) -> None:

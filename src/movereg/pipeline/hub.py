@@ -4,8 +4,16 @@
 
     band.blocks() --SampleBlock--> [resume check] --> BatchWriter.add_samples / add_gap
                                         |
+                                        +--> ActivityTrace / SignalHealth --> Broadcaster ("activity")
+                                        |
                                         +--> FeatureEngine.push --EpochTable--> BatchWriter.add_epochs
                                                                            +--> Broadcaster (live)
+
+The fast activity trace (:mod:`movereg.pipeline.activity`) answers every block at once;
+epochs follow when complete. The signal kernels compile in a background thread at
+:meth:`Hub.start`; until they are ready, blocks are stored and traced as usual and held
+for the engine. Each status tick also raises and clears device and data-health alerts
+(:mod:`movereg.pipeline.alerts`).
 
 Everything runs on the one event loop (uvicorn's). Storage writes go through the
 :class:`~movereg.storage.BatchWriter` (a background thread, about one transaction a
@@ -38,8 +46,13 @@ import numpy as np
 
 from movereg.config import Settings
 from movereg.models import BandState, BandStatus, Gap, SampleBlock
+from movereg.pipeline._hub_alerts import HubAlerts
+from movereg.pipeline._hub_engine import HubEngine
+from movereg.pipeline.activity import ActivityTrace
+from movereg.pipeline.alerts import AlertBook, Condition
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
-from movereg.pipeline.messages import epoch_messages, jsonable, status_band
+from movereg.pipeline.health import SignalHealth
+from movereg.pipeline.messages import activity_message, epoch_messages, jsonable, status_band
 from movereg.pipeline.resume import (
     mark_state,
     overlap_samples,
@@ -108,6 +121,11 @@ class _Run:
     error: str | None = None
     stopping: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    activity: ActivityTrace = field(default_factory=ActivityTrace)
+    held: list[SampleBlock] = field(default_factory=list)   # waiting for the kernels
+    health: SignalHealth = field(default_factory=SignalHealth)
+    connected_ns: int = field(default_factory=time.time_ns)
+    last_rx_ns: int | None = None       # host time of the last block
 
 
 def _default_band_factory() -> BandFactory:
@@ -116,7 +134,7 @@ def _default_band_factory() -> BandFactory:
     return open_band
 
 
-class Hub:
+class Hub(HubEngine, HubAlerts):
     """Connect bands, run their pipelines, fan epochs out to storage and live clients.
 
     Parameters
@@ -159,18 +177,27 @@ class Hub:
         self._sim_counter = 0
         self._seen: set[str] = set()
         self.started_ns: int | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+        self._warm_delay_s = 1.0
+        self._engine_ready = False
+        self.engine_ready_s: float | None = None   # how long the kernels took to be ready
+        self.alerts = AlertBook()
+        self._storage: tuple[int, Condition | None] = (0, None)   # (checked at, condition)
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Compile the kernels (in a thread), start the storage writer and status ticker."""
+        """Start the storage writer and status ticker; the kernels compile in the
+        background (a thread: they are ``nogil``), so pages answer at once.
+
+        Until :attr:`engine_state` is ``"ready"``, blocks are stored and drawn on the
+        activity trace as they arrive; their epochs follow when the kernels are ready.
+        """
         if self._started:
             return
         if self._engine_factory is None:
-            from movereg import signal as msignal
-
-            warm = getattr(msignal, "warmup", None)
-            if warm is not None:
-                await asyncio.to_thread(warm)
+            self._warm_task = asyncio.create_task(self._warm(), name="movereg-hub-warmup")
+        else:
+            self._engine_ready = True
         if self._writer is None:
             from movereg.storage import BatchWriter
 
@@ -187,6 +214,10 @@ class Hub:
             return
         results = await asyncio.gather(*(self.disconnect(d) for d in list(self._runs)),
                                        return_exceptions=True)
+        if self._warm_task is not None and not self._warm_task.done():
+            self._warm_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_task
         for r in results:
             if isinstance(r, BaseException):
                 log.warning("hub: stopping a band: %s", r)
@@ -214,9 +245,11 @@ class Hub:
 
     # --- bands -------------------------------------------------------------------------
     async def connect(self, target: str, *, child_id: int | None = None,
-                      session_id: int | None = None, device_id: str | None = None) -> str:
+                      session_id: int | None = None, device_id: str | None = None,
+                      options: dict[str, Any] | None = None) -> str:
         """Open ``target`` (``"sim"``, ``"sim:<seed>"`` or a BLE address) and stream it.
 
+        ``options`` go to the band factory (e.g. a simulated band's ``scenario``).
         Returns the device id. The band's task runs until :meth:`disconnect`.
         """
         if not self._started:
@@ -235,7 +268,7 @@ class Hub:
 
             raise ValidationError(f"device {device_id} is already connected")
         factory = self._band_factory or _default_band_factory()
-        band = factory(target, device_id=device_id)
+        band = factory(target, device_id=device_id, **(options or {}))
         run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
         self._runs[device_id] = run          # reserve the id before awaiting anything
@@ -265,6 +298,8 @@ class Hub:
 
             raise NotFoundError(f"device {device_id} is not connected")
         run.stopping = True
+        if run.held:                 # epochs of the held blocks need the kernels
+            await self.wait_engine()
         if run.task is not None and not run.task.done():
             run.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -285,6 +320,7 @@ class Hub:
             "subscribers": len(b.subscribers),
             "published": b.published,
             "dropped": b.dropped_total,
+            "engine": self.engine_state,
         }
         stats = getattr(self._writer, "stats", None)
         if stats is not None:      # BatchWriter: is storage keeping up?
@@ -337,6 +373,7 @@ class Hub:
             await asyncio.sleep(self._status_interval_s)
             try:
                 self._publish_status()
+                await self.check_alerts()
             except Exception:  # a status glitch must not end the ticker
                 log.exception("hub: status message failed")
 
@@ -359,6 +396,7 @@ class Hub:
         assert writer is not None
         try:
             if run.backlog:
+                await self.wait_engine()
                 self._replay(run, writer)
             await run.band.start()
             async for block in run.band.blocks():
@@ -370,6 +408,9 @@ class Hub:
             run.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
             log.exception("hub: band %s failed", run.device_id)
         finally:
+            if run.held:             # the stream ended before the kernels were ready
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.wait_engine()
             self._finish_engine(run, writer)
             try:
                 await asyncio.shield(run.band.stop())
@@ -391,9 +432,33 @@ class Hub:
         run.samples += block.n
         run.blocks += 1
         run.last_end_ns = block.t_end_ns
+        self._emit_activity(run, block, rx_ns)
+        if not self._engine_ready:          # kernels still compiling: epochs follow
+            run.held.append(block)
+            return
+        if run.held:
+            self._push_held(run, writer, rx_ns)
         engine = self._engine_for(run, block, writer)
         table = engine.push(block.samples, block.t0_ns)
         self._emit(run, table, writer, rx_ns)
+
+    def _push_held(self, run: _Run, writer: _Writer, rx_ns: int) -> None:
+        held, run.held = run.held, []
+        for block in held:
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            self._emit(run, table, writer, rx_ns)
+
+    def _emit_activity(self, run: _Run, block: SampleBlock, rx_ns: int) -> None:
+        """The fast trace: one causal activity value per block (see
+        :mod:`movereg.pipeline.activity`); not kept for SSE replay."""
+        point = run.activity.push(block.samples, block.t0_ns, block.fs_hz)
+        run.last_rx_ns = rx_ns
+        run.health.push(block.samples, block.t0_ns,
+                        block.t0_ns + round((block.n - 1) * 1e9 / block.fs_hz))
+        if point is not None:
+            self.broadcaster.publish(activity_message(
+                point, device_id=run.device_id, child_id=run.child_id,
+                session_id=run.session_id, rx_ns=rx_ns), replayable=False)
 
     def _replay(self, run: _Run, writer: _Writer) -> None:
         """Recompute the epochs a crash left unfinished from the stored samples."""
@@ -458,6 +523,8 @@ class Hub:
         return engine
 
     def _finish_engine(self, run: _Run, writer: _Writer) -> None:
+        if run.held and self._engine_ready:
+            self._push_held(run, writer, time.time_ns())
         if run.engine is None:
             return
         engine, run.engine = run.engine, None

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from movereg.models import BandStatus
 
-__all__ = ["epoch_messages", "iso_from_ns", "jsonable", "status_band"]
+if TYPE_CHECKING:
+    from movereg.pipeline.activity import ActivityPoint
+
+__all__ = ["activity_message", "epoch_messages", "iso_from_ns", "jsonable", "status_band"]
 
 
 def iso_from_ns(ns: int) -> str:
@@ -60,6 +63,20 @@ def epoch_messages(columns: Any, n: int, *, device_id: str, child_id: int | None
         msg["rx_ns"] = rx_ns
         out.append(msg)
     return out
+
+
+def activity_message(point: ActivityPoint, *, device_id: str, child_id: int | None,
+                     session_id: int | None, rx_ns: int) -> dict[str, Any]:
+    """The ``{"type": "activity", ...}`` message of one point of the fast trace.
+
+    ``t_end_ms`` / ``t_end_ns``: UTC time of the last sample covered; ``t_start_ms``: of
+    the first; ``value`` in ``unit`` (mg, ENMO; ``None`` when no sample was finite);
+    ``n``: samples covered; ``rx_ns``: when the hub received the block.
+    """
+    return {"type": "activity", "device_id": device_id, "child_id": child_id,
+            "session_id": session_id, "t_end_ms": point.t_end_ns // 1_000_000,
+            "t_end_ns": point.t_end_ns, "t_start_ms": point.t_start_ns // 1_000_000,
+            "value": _py(point.value_mg), "unit": "mg", "n": point.n, "rx_ns": rx_ns}
 
 
 def status_band(status: BandStatus, *, child_id: int | None, session_id: int | None,

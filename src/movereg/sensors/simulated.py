@@ -39,7 +39,7 @@ from movereg.sensors.decoders.polar_pmd import (
     PolarPmdProfile,
 )
 
-__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimulatedBand"]
+__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimulatedBand", "synthesize"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -201,8 +201,25 @@ def _movement_break(rng: np.random.Generator, n: int, fs: float) -> _Motion:
     return _concat([gen(rng, k, fs) for (gen, _), k in zip(parts, sizes, strict=True)], fs)
 
 
+def _not_worn(rng: np.random.Generator, n: int, fs: float) -> _Motion:
+    """The band lying on a table: still, face up (only sensor noise)."""
+    return _still(n, rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03))
+
+
 _GENERATORS = {"rest": _rest, "walking": _walking, "rocking": _rocking, "flapping": _flapping,
-               "jumping": _jumping, "fidgeting": _fidgeting, "movement_break": _movement_break}
+               "jumping": _jumping, "fidgeting": _fidgeting, "movement_break": _movement_break,
+               "not_worn": _not_worn}
+
+#: Children who move in their own ways (the demo gives each child one of these).
+SCENARIOS.update({
+    "calm": (("rest", 120), ("fidgeting", 20), ("rest", 90), ("walking", 20), ("rest", 60)),
+    "rhythmic": (("rest", 30), ("rocking", 90), ("rest", 20), ("rocking", 60),
+                 ("fidgeting", 20), ("rocking", 45)),
+    "breaks": (("rest", 40), ("movement_break", 60), ("fidgeting", 30), ("jumping", 15),
+               ("rest", 30), ("movement_break", 60), ("walking", 20)),
+    "not_worn_stretch": (("rest", 60), ("walking", 30), ("not_worn", 720), ("fidgeting", 40),
+                         ("rest", 40)),
+})
 
 
 def _concat(parts: list[_Motion], fs: float) -> _Motion:
@@ -419,10 +436,22 @@ class SimulatedBand:
         t0_loop: float | None = None
         rx0 = 0
         while True:
+            t_first = self._t(self._pos)
             for frame, rx in self._next_frames(self.samples_per_frame):
-                if t0_loop is None:
-                    t0_loop, rx0 = loop.time(), rx
+                if t0_loop is None:   # anchor at the first sample: a frame leaves once its
+                    # last sample has been taken (plus the radio latency), never before
+                    t0_loop, rx0 = loop.time(), t_first
                 delay = t0_loop + (rx - rx0) / 1e9 / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 yield frame, rx
+
+
+def synthesize(plan: list[tuple[str, float]], fs_hz: float, seed: int | list[int]) -> F64:
+    """Acceleration ``(n, 3)`` in g of the activities in ``plan`` (``(activity, seconds)``
+    in order; activities as in :data:`ACTIVITIES` or ``"not_worn"``), without the radio:
+    the demo's past week is made from it. Segments glide into each other as in a band's
+    stream; ``seed`` fixes everything."""
+    rng = np.random.default_rng(seed)
+    parts = [_GENERATORS[a](rng, max(2, round(s * fs_hz)), fs_hz) for a, s in plan]
+    return _to_g(_concat(parts, fs_hz), rng)

@@ -10,6 +10,7 @@ __all__ = ["api_routers"]
 def api_routers() -> list[APIRouter]:
     """Every JSON API router, in the order they are mounted."""
     from movereg.dashboard.routes import (
+        alerts,
         audit,
         auth,
         bands,
@@ -31,7 +32,7 @@ def api_routers() -> list[APIRouter]:
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
             export.router, strategies.router, audit.router, family.router,
-            dayprint.router, imports.router, *_clinic_routers()]
+            dayprint.router, imports.router, alerts.router, *_clinic_routers()]
 
 
 def _clinic_routers() -> list[APIRouter]:

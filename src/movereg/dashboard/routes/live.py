@@ -18,8 +18,8 @@ event id; times are UTC; ``*_ns`` are integer ns since the Unix epoch, ``*_ms`` 
 in ms for JavaScript, ``*_iso`` ISO 8601 text)::
 
     {"type": "hello", "user": "ana", "role": "therapist", "children": [1, 2],
-     "epoch_s": 1.0, "last_id": 41}    # first message, once (SSE: not on a resume);
-                                       # children null = all (admin)
+     "epoch_s": 1.0, "last_id": 41,    # first message, once (SSE: not on a resume);
+     "engine": "ready"}                # children null = all (admin); engine as in status
 
     {"type": "epoch", "id": 42, "device_id": "sim-1", "child_id": 1, "session_id": 3,
      "epoch_start": 1750000054000000000, "epoch_start_ms": 1750000054000,
@@ -29,12 +29,28 @@ in ms for JavaScript, ``*_iso`` ISO 8601 text)::
      "rx_ns": 1750000061512345678,   # when the hub received the block completing it
      "tx_ns": 1750000061513345678}   # WebSocket only: when this server sent the frame
 
+    {"type": "activity", "id": 45, "device_id": "sim-1", "child_id": 1, "session_id": 3,
+     "t_end_ms": 1750000060480, "t_end_ns": ..., "t_start_ms": 1750000059500,
+     "value": 212.4, "unit": "mg", "n": 52, "rx_ns": ..., "tx_ns": ...}
+                    # the fast trace: ENMO over the last 1 s of samples received, one per
+                    # arriving block; t_end_ms is the last sample it covers (no later
+                    # sample is used). Not replayed on SSE resume.
+
+    {"type": "alert", "id": 46, "action": "raised", "alert_id": 3, "kind": "not_worn",
+     "device_id": "sim-4", "child_id": 4, "session_id": 7, "text": "Band sim-4: not worn for
+     more than 10 min", "active": true, "started_ms": ..., "started_iso": "...",
+     "ended_ms": null, "acked_by": null, "acked_ms": null}
+                    # device and data-health alerts (movereg.pipeline.alerts); action:
+                    # raised / acknowledged / cleared; alerts without a child (storage)
+                    # go to every viewer. The list: GET /api/alerts.
+
     {"type": "status", "id": 43, "ts_ns": ..., "dropped": 0,   # dropped: this client's
      "bands": [{"device_id", "child_id", "session_id", "family", "state",
                 "rate_hz", "battery_pct", "last_data_ns", "last_data_ms", "attempt",
                 "next_try_s", "reason", "samples_lost", "samples", "epochs", "error"}],
      "hub": {"bands", "samples", "epochs", "subscribers", "published", "dropped",
-             "storage_pending", "storage_failures", "storage_dropped", "storage_error"}}
+             "storage_pending", "storage_failures", "storage_dropped", "storage_error",
+             "engine"}}     # engine: "starting" while the kernels compile, then "ready"
                                                      # about once a second
 
     {"type": "event", "id": 44, "action": "created", "event_id": 9, "child_id": 1,
@@ -74,6 +90,7 @@ router = APIRouter(tags=["live"])
 
 _QUEUE = 512            # messages buffered per client before drop-oldest
 _SSE_KEEPALIVE_S = 15.0
+_STAMPED = frozenset({"epoch", "activity"})     # WebSocket frames that get ``tx_ns``
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,8 @@ def _filter_for(children: frozenset[int] | None) -> Any:
         if msg.get("type") == "status":
             return {**msg, "bands": [b for b in msg.get("bands", ())
                                      if b.get("child_id") in children]}
+        if msg.get("type") == "alert" and msg.get("child_id") is None:
+            return msg                     # storage alerts concern everyone
         return msg if msg.get("child_id") in children else None
 
     return keep
@@ -178,7 +197,8 @@ def _same_origin(conn: HTTPConnection) -> bool:
 def _hello(viewer: _Viewer, children: frozenset[int] | None, hub: Any) -> dict[str, Any]:
     return {"type": "hello", "user": viewer.username, "role": viewer.role,
             "children": None if children is None else sorted(children), "epoch_s": float(hub.settings.epoch_s),
-            "last_id": hub.broadcaster.last_id}
+            "last_id": hub.broadcaster.last_id,
+            "engine": str(getattr(hub, "engine_state", "ready"))}
 
 
 def _dumps(msg: dict[str, Any]) -> str:
@@ -220,7 +240,7 @@ async def live_ws(websocket: WebSocket,
                 if sub.closed:
                     break
                 continue
-            if msg["type"] == "epoch":
+            if msg["type"] in _STAMPED:
                 msg = {**msg, "tx_ns": time.time_ns()}
             await websocket.send_text(_dumps(msg))
     except (WebSocketDisconnect, RuntimeError):

@@ -9,7 +9,10 @@
   const ZONE_EDGES = [35.6, 201.4, 707.0];
   let windowS = cfg.window_s;
   let paused = false;
+  let engine = "ready";  // "starting" while the server compiles its signal kernels
   const tiles = {};  // child id -> state
+  const ACT = 3;     // trace index of the fast activity line (added after the figure's 0..2)
+  const AHEAD_MS = 1500;
 
   function shortLabel(l) { return String(l).split(" (")[0].trim(); }
   function zoneOf(mg) { let z = 0; while (z < 3 && mg >= ZONE_EDGES[z]) z++; return z; }
@@ -24,9 +27,20 @@
     const t = {id, el, plot, fig, baseShapes: (fig.layout.shapes || []).slice(),
       baseNotes: (fig.layout.annotations || []).slice(), spans: [], rows: [], buffer: [],
       lastMs: null, runStart: null, runEnd: null, breaks: 0, counted: false,
-      band: null, pendingNote: ""};
+      band: null, pendingNote: "", act: [], actLastMs: null, actValue: null, actRx: null,
+      drawn: [], lastDraw: 0};
     tiles[id] = t;
     window.Plotly.newPlot(plot, fig.data, fig.layout, cfg.plot_config);
+    // the moving line: activity over the last second, one point per arriving block;
+    // the per-second epoch line (trace 0) follows a few seconds behind, drawn thinner
+    window.Plotly.restyle(plot, {"line.width": 1.5, "line.color": "#56B4E9", opacity: 0.9}, [0]);
+    window.Plotly.addTraces(plot, {x: [], y: [], type: "scatter", mode: "lines", xaxis: "x", yaxis: "y",
+      name: "Activity now (last 1 s, mg)", line: {color: "#0072B2", width: 2.5}});
+    const lag = document.createElement("p");
+    lag.className = "lag small";
+    lag.setAttribute("aria-live", "off");
+    lag.textContent = "Activity: waiting for the band…";
+    el.querySelector(".now").after(lag);
     const h = init.history;
     for (let i = 0; i < h.t_ms.length; i++) {
       ingest(t, {epoch_start_ms: h.t_ms[i], epoch_s: h.epoch_s[i], enmo_mg: h.enmo_mg[i],
@@ -62,32 +76,91 @@
     if (live && !paused) scheduleFlush(t);
   }
 
-  // bursts (a replay after reconnecting) are drawn once, not message by message
-  function scheduleFlush(t) {
+  // the fast trace: drawn within ~50 ms of arriving (never waits for an epoch)
+  function ingestActivity(t, m) {
+    if (t.actLastMs !== null && m.t_end_ms <= t.actLastMs) return;
+    if (t.actLastMs !== null && m.t_end_ms - t.actLastMs > 3000) {
+      t.act.push({x: M.localIso(t.actLastMs + 1), y: null, ms: null});  // a gap breaks the line
+    }
+    t.actLastMs = m.t_end_ms;
+    t.actRx = Date.now();
+    t.actValue = m.value === null || m.value === undefined ? null : Number(m.value);
+    t.act.push({x: M.localIso(m.t_end_ms), y: t.actValue === null ? null : Math.max(t.actValue, 1), ms: m.t_end_ms, rx: t.actRx});
+    if (!paused) scheduleFlush(t, 20);
+  }
+  function behind(ms) {
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    return s < 10 ? s.toFixed(1) + " s behind" : Math.round(s) + " s behind";
+  }
+  function renderLag(t) {
+    const p = t.el.querySelector(".lag");
+    if (!p) return;
+    const parts = [];
+    if (t.actLastMs === null) parts.push("Activity: waiting for the band…");
+    else {
+      parts.push("Activity line: " + behind(t.actLastMs));
+      const now = t.el.querySelector(".zone-now");
+      now.textContent = t.actValue === null ? "Now: no data in the latest second"
+        : "Now: " + cfg.zone_words[zoneOf(t.actValue)] + " (" + Math.round(t.actValue) + " mg) at " + M.clock(t.actLastMs);
+    }
+    if (engine !== "ready") parts.push("rhythm and impacts: starting the signal engine…");
+    else if (t.lastMs !== null) {
+      const end = t.lastMs + 1000;
+      parts.push("rhythm: " + behind(end));
+      parts.push("impacts: " + behind(end));
+    } else parts.push("rhythm: waiting for the first complete second");
+    p.textContent = parts.join(" · ");
+    p.dataset.engine = engine;
+  }
+
+  // Every change of a tile's chart (new activity points, finished epochs, the sliding
+  // window, strategy markers) is drawn in ONE Plotly.react call: each redraw costs the
+  // whole three-row figure, so messages arriving together are drawn together.
+  function scheduleFlush(t, delayMs) {
     if (t.timer) return;
-    t.timer = setTimeout(function () { t.timer = null; if (!paused) flush(t); }, 150);
+    t.timer = setTimeout(function () { t.timer = null; if (!paused) flush(t); }, delayMs === undefined ? 40 : delayMs);
   }
-
+  function append(tr, xs, ys, max) {
+    let x = (tr.x || []).concat(xs), y = (tr.y || []).concat(ys);
+    if (x.length > max) { x = x.slice(-max); y = y.slice(-max); }
+    tr.x = x; tr.y = y;
+  }
+  let revision = 0;
   function flush(t) {
-    if (!t.buffer.length) { relayoutRange(t); return; }
-    const b = t.buffer; t.buffer = [];
-    const maxPts = Math.ceil(600 / 1) + 30;
-    window.Plotly.extendTraces(t.plot, {
-      x: [b.map(p => p.x), b.map(p => p.x), b.map(p => p.x)],
-      y: [b.map(p => p.enmo), b.map(p => p.rf), b.map(p => p.imp)]}, [0, 1, 2], maxPts);
-    relayoutRange(t);
-    renderNow(t);
+    // while paused only markers change (a tap still shows); the data waits for resume
+    const gd = t.plot, e = paused ? [] : t.buffer, a = paused ? [] : t.act;
+    if (!paused) { t.buffer = []; t.act = []; }
+    if (e.length) {
+      const xs = e.map(p => p.x), maxPts = 600 + 30;
+      append(gd.data[0], xs, e.map(p => p.enmo), maxPts);
+      append(gd.data[1], xs, e.map(p => p.rf), maxPts);
+      append(gd.data[2], xs, e.map(p => p.imp), maxPts);
+    }
+    if (a.length) append(gd.data[ACT], a.map(p => p.x), a.map(p => p.y), 4 * 600 + 60);
+    // right edge just past now: the few seconds of feature lag stay visible, a tap shows at
+    // once, and points arriving before the next slide are inside the window
+    const end = Math.max(t.lastMs !== null ? t.lastMs + 1000 : 0, t.actLastMs || 0, Date.now()) + AHEAD_MS;
+    const range = [M.localIso(end - windowS * 1000), M.localIso(end)];
+    const L = gd.layout;
+    const layout = Object.assign({}, L, {
+      xaxis: Object.assign({}, L.xaxis, {range}), xaxis2: Object.assign({}, L.xaxis2, {range}),
+      xaxis3: Object.assign({}, L.xaxis3, {range}),
+      shapes: t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end))),
+      annotations: t.baseNotes.concat(t.spans.map(s => spanNote(s, (s.start_ms - (end - windowS * 1000)) / (windowS * 1000)))),
+      datarevision: ++revision});
+    t.lastDraw = Date.now();
+    // when each activity point is on screen, against its newest sample's time (the page's
+    // own latency measure; the browser test reads it)
+    const drawn = function () {
+      const now = Date.now();
+      a.forEach(function (p) { if (p.ms !== null) t.drawn.push({t_end_ms: p.ms, arrived_ms: p.rx, drawn_ms: now, value: p.y}); });
+      if (t.drawn.length > 600) t.drawn.splice(0, t.drawn.length - 600);
+    };
+    Promise.resolve(window.Plotly.react(gd, gd.data, layout)).then(drawn, drawn);
+    if (e.length) renderNow(t);
+    if (a.length) renderLag(t);
   }
-
-  function relayoutRange(t) {
-    // right edge = now: the few seconds of feature lag stay visible, and a tap shows at once
-    const end = t.lastMs !== null ? Math.max(t.lastMs + 1000, Date.now()) : Date.now();
-    const shapes = t.baseShapes.concat(t.spans.flatMap(s => spanShape(s, end)));
-    const notes = t.baseNotes.concat(t.spans.map(s => spanNote(s, (s.start_ms - (end - windowS * 1000)) / (windowS * 1000))));
-    window.Plotly.relayout(t.plot, {"xaxis.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
-      "xaxis2.range": [M.localIso(end - windowS * 1000), M.localIso(end)],
-      "xaxis3.range": [M.localIso(end - windowS * 1000), M.localIso(end)], shapes, annotations: notes});
-  }
+  function relayoutRange(t) { flush(t); }
 
   function spanShape(s, endMs) {
     return [{type: "rect", xref: "x", yref: "paper", x0: M.localIso(s.start_ms),
@@ -103,7 +176,7 @@
   function renderNow(t) {
     const last = t.rows[t.rows.length - 1];
     const now = t.el.querySelector(".zone-now");
-    if (last) {
+    if (last && t.actLastMs === null) {  // once the fast trace runs, "Now" follows it
       // "no signal" (nothing arrived) and "not worn" (the band's own reading) differ
       now.textContent = last.enmo === null ? "Now: no signal in the latest second (out of range or switched off)"
         : last.nw ? "Now: not worn (the band says it is off the wrist) at " + M.clock(last.ms)
@@ -117,7 +190,8 @@
     else br.textContent = "No movement break in progress";
     t.el.querySelector(".breaks-count").textContent = String(t.breaks);
     const cap = t.el.querySelector("figcaption");
-    cap.textContent = (last && last.enmo !== null ? "Latest: " + cfg.zone_words[last.zone] + ", " + Math.round(last.enmo) + " mg. " : "") +
+    const cur = t.actLastMs !== null && t.actValue !== null ? t.actValue : (last ? last.enmo : null);
+    cap.textContent = (cur !== null ? "Latest: " + cfg.zone_words[zoneOf(cur)] + ", " + Math.round(cur) + " mg. " : "") +
       t.spans.length + " strategy marker" + (t.spans.length === 1 ? "" : "s") + " on the chart.";
     const box = document.getElementById("table-" + t.id);
     if (!box.hidden) {
@@ -229,7 +303,86 @@
     p.querySelector(".dot").textContent = STATE_ICON[b.state] || "◌";
     p.dataset.state = b.state;
   }
-  setInterval(function () { Object.values(tiles).forEach(renderBand); }, 1000);
+  setInterval(function () {
+    Object.values(tiles).forEach(function (t) {
+      renderBand(t); renderLag(t);
+      if (!paused && !(Date.now() - (t.lastDraw || 0) < 900)) flush(t);   // slide the window
+    });
+  }, 1000);
+
+  // ---- device and data-health alerts (never about the child) ------------------------------
+  const alerts = {};  // alert id -> alert
+  const panel = document.createElement("section");
+  panel.id = "alert-panel"; panel.className = "alert-panel"; panel.hidden = true;
+  panel.setAttribute("aria-labelledby", "alert-head");
+  panel.innerHTML = '<h2 id="alert-head" class="small-h">Band and data alerts</h2><ul class="alert-list" aria-live="polite"></ul>';
+  document.querySelector(".live-bar").after(panel);
+  function alertFromMsg(m) {
+    return {id: m.alert_id, kind: m.kind, child_id: m.child_id, device_id: m.device_id, text: m.text,
+      started_ms: m.started_ms, active: m.active, acked_by: m.acked_by, acked_ms: m.acked_ms};
+  }
+  function alertFromApi(a) {
+    return {id: a.id, kind: a.kind, child_id: a.child_id, device_id: a.device_id, text: a.text,
+      started_ms: Date.parse(a.started_at), active: a.active, acked_by: a.acked_by,
+      acked_ms: a.acked_at ? Date.parse(a.acked_at) : null};
+  }
+  function alertItem(a, inList) {
+    const li = document.createElement("li");
+    li.className = "alert"; li.dataset.alertId = a.id; li.dataset.kind = a.kind;
+    li.dataset.acked = String(!!a.acked_by);
+    const txt = document.createElement("span");
+    const tile = tiles[a.child_id];
+    const who = inList && tile ? tile.el.querySelector("h2").textContent + ": " : "";
+    txt.textContent = "⚠ " + who + a.text + " (since " + M.clock(a.started_ms) + ")";
+    li.appendChild(txt);
+    if (a.acked_by) {
+      const who = document.createElement("span");
+      who.className = "small acked";
+      who.textContent = " Acknowledged by " + String(a.acked_by).split("(")[0] + " at " + M.clock(a.acked_ms) + ".";
+      li.appendChild(who);
+    } else {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "btn btn-small ack-btn"; b.textContent = "Acknowledge";
+      b.addEventListener("click", function () { ackAlert(a.id, b); });
+      li.appendChild(document.createTextNode(" ")); li.appendChild(b);
+    }
+    return li;
+  }
+  function renderAlerts() {
+    const open = Object.values(alerts).filter(a => a.active).sort((x, y) => x.started_ms - y.started_ms);
+    const ul = panel.querySelector(".alert-list");
+    ul.innerHTML = "";
+    open.forEach(a => ul.appendChild(alertItem(a, true)));
+    panel.hidden = !open.length;
+    Object.values(tiles).forEach(function (t) {
+      let box = t.el.querySelector(".tile-alerts");
+      if (!box) {
+        box = document.createElement("ul");
+        box.className = "tile-alerts"; box.setAttribute("aria-label", "Band alerts");
+        t.el.querySelector(".tile-head").after(box);
+      }
+      box.innerHTML = "";
+      open.filter(a => a.child_id === t.id).forEach(a => box.appendChild(alertItem(a)));
+      box.hidden = !box.children.length;
+    });
+  }
+  async function ackAlert(id, button) {
+    if (button) button.disabled = true;
+    try {
+      const a = await M.api("/api/alerts/" + id + "/ack", {method: "POST"});
+      alerts[a.id] = alertFromApi(a);
+    } catch (e) { if (button) { button.disabled = false; button.textContent = "Acknowledge (failed: " + e.message + ")"; } }
+    renderAlerts();
+  }
+  function onAlert(m) {
+    const a = alertFromMsg(m);
+    if (!a.active) delete alerts[a.id]; else alerts[a.id] = a;  // a cleared alert leaves the list
+    renderAlerts();
+  }
+  M.api("/api/alerts?active=true").then(function (list) {
+    (list || []).forEach(function (a) { alerts[a.id] = alertFromApi(a); });
+    renderAlerts();
+  }).catch(function () { /* the live feed still brings new alerts */ });
 
   // ---- feed -------------------------------------------------------------------------------
   const feedState = document.getElementById("feed-state");
@@ -243,8 +396,12 @@
     ws.onopen = function () { backoff = 1000; feedState.textContent = "Live feed: connected"; feedState.dataset.state = "ok"; };
     ws.onmessage = function (e) {
       let m; try { m = JSON.parse(e.data); } catch (err) { return; }
-      if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
+      if (m.type === "hello") { if (m.engine) engine = m.engine; }
+      else if (m.type === "alert") onAlert(m);
+      else if (m.type === "activity") { const t = tiles[m.child_id]; if (t) ingestActivity(t, m); }
+      else if (m.type === "epoch") { const t = tiles[m.child_id]; if (t) ingest(t, m, true); }
       else if (m.type === "status") {
+        if (m.hub && m.hub.engine) engine = m.hub.engine;
         (m.bands || []).forEach(function (b) { const t = tiles[b.child_id]; if (t) { t.band = b; renderBand(t); } });
       } else if (m.type === "event") {
         const t = tiles[m.child_id]; if (!t) return;
@@ -283,6 +440,7 @@
   });
   document.addEventListener("movereg:table", function () { Object.values(tiles).forEach(renderNow); });
   document.querySelectorAll(".tile").forEach(makeTile);
-  window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; }};
+  window.moveregLive = {tiles, shortLabel, isPaused: function () { return paused; },
+    engine: function () { return engine; }, alerts: function () { return alerts; }};
   connect();
 })();
