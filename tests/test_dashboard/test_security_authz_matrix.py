@@ -274,7 +274,7 @@ def test_authorization_matrix(api: Api, role: str) -> None:
 
 
 def test_matrix_size_is_reported() -> None:
-    # every operation (61 after #15); global ones have one scope, child-scoped ones three
+    # every operation; global ones have one scope, child-scoped ones three
     assert matrix_size() == sum(
         5 * (1 if TABLE[op].split("|")[0].split()[0] == "-" else 3) for op in TABLE)
 
