@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from h5_api_support import PASSWORD, T0, Api, make_api
-from security_support import Req, enable_live, valid_bodies
+from security_support import Req, enable_live, make_alert, valid_bodies
 from starlette.websockets import WebSocketDisconnect
 
 ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
@@ -120,6 +120,10 @@ TABLE: dict[str, str] = {
     "list_imports":       "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
     "remove_import":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
     "list_source_spans":  "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # device and data-health alerts (issue 14): carers see and acknowledge the alerts of
+    # their children's bands; researchers none
+    "list_alerts":        "- - 200 | - - 200 | - - 200 | - - 403 | - - 401",
+    "ack_alert":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -159,7 +163,9 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     kid = {"own": api.child_a.id, "other": api.child_b.id, "none": MISSING}[scope]
     code = {"own": "KID-A", "other": "KID-B", "none": "KID-Z"}[scope]
     dev = {"own": "dev-a", "other": "dev-b", "none": "dev-free"}[scope]
-    ev = sess = plan = imp = MISSING
+    ev = sess = plan = imp = alert = MISSING
+    if "{alert_id}" in path and scope != "none":
+        alert = make_alert(api.hub, kid)
     if op == "delete_child" and scope != "none":   # a fresh child with the same carers
         target = s.create_child(display_name="Erin")
         for uid in [u.id for u in s.list_users() if kid in s.linked_children(u.id)]:
@@ -186,7 +192,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
     if op in ("assign_band", "unassign_band") and scope != "none":
         s.assign_device(dev, kid)
-    url = path.format(child_id=kid, plan_id=plan, import_id=imp, event_id=ev, session_id=sess, username="paula",
+    url = path.format(child_id=kid, plan_id=plan, import_id=imp, alert_id=alert, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(kid, login_as="ada")
     # the takeover attempts: the other child's band, for the caller's own child
@@ -324,3 +330,19 @@ def test_another_childs_plan_item_is_not_found(api: Api) -> None:
         assert missing.status_code == 404 and missing.json()["detail"].replace(
             str(MISSING), str(item.id)) == r.json()["detail"], (missing.text, r.text)
     assert api.store.get_plan_item(item.id).retired_at is None
+
+
+def test_alert_lists_stay_within_each_callers_children(api: Api) -> None:
+    """tess and pat see A's alerts and the storage alert, never B's; the admin sees all;
+    B's alert cannot be acknowledged by tess (404, as a missing one)."""
+    a, b = make_alert(api.hub, api.child_a.id), make_alert(api.hub, api.child_b.id)
+    disk = make_alert(api.hub, None)
+    seen = {}
+    for who in ("ada", "tess", "pat", "paula"):
+        r = api.client.get("/api/alerts", headers=api.h(who))
+        assert r.status_code == 200, r.text
+        seen[who] = {x["id"] for x in r.json()}
+    assert seen == {"ada": {a, b, disk}, "tess": {a, disk}, "pat": {a, disk},
+                    "paula": {b, disk}}
+    r = api.client.post(f"/api/alerts/{b}/ack", headers=api.h("tess"))
+    assert r.status_code == 404 and api.hub.alerts.get(b).acked_by is None  # type: ignore[attr-defined]
