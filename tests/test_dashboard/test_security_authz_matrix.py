@@ -346,3 +346,15 @@ def test_alert_lists_stay_within_each_callers_children(api: Api) -> None:
                     "paula": {b, disk}}
     r = api.client.post(f"/api/alerts/{b}/ack", headers=api.h("tess"))
     assert r.status_code == 404 and api.hub.alerts.get(b).acked_by is None  # type: ignore[attr-defined]
+
+
+def test_every_expected_status_is_documented(api: Api) -> None:
+    """Each status the matrix expects of an operation is in its OpenAPI responses (what
+    the schemathesis runs check against)."""
+    doc = api.client.get("/openapi.json").json()
+    documented = {op["operationId"]: set(op["responses"])
+                  for item in doc["paths"].values() for op in item.values()}
+    missing = {(op, cell) for op in TABLE if op != "live_ws"
+               for cell in (expected(op, r, s) for r in ROLES for s in SCOPES)
+               if cell != "-" and cell not in documented[op]}
+    assert not missing, sorted(missing)

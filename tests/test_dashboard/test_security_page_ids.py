@@ -1,4 +1,5 @@
-"""Session pages with ids SQLite cannot hold answer 404, not a server error (issue 21)."""
+"""Session pages and the live feed, asked for ids SQLite cannot hold, answer 404, not a
+server error (issue 21)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def test_out_of_range_session_page_is_404(api: Api, sid: str, page: str) -> None
     r = api.client.get(page.format(sid), headers=api.h("therapist"), follow_redirects=False)
     assert r.status_code == 404, r.text
     assert "No such session" in r.text
+
+
+def test_live_feed_for_an_out_of_range_child_is_404(api: Api) -> None:
+    r = api.client.get("/api/live/sse", params={"child_id": "99999999999999999999999"},
+                       headers=api.h("admin"))
+    assert r.status_code == 404, r.text

@@ -82,6 +82,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
 from movereg.dashboard.routes._live_access import audit_live, stop_watch, watch_access
+from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import NotFoundError
 
 __all__ = ["router"]
@@ -155,6 +156,8 @@ def _must_exist(conn: HTTPConnection, viewer: _Viewer, wanted: list[int] | None)
     store = conn.app.state.store
     for cid in wanted or ():
         try:
+            if not 1 <= int(cid) <= MAX_ID:     # beyond SQLite's integers: no such child
+                raise NotFoundError(f"no child {cid}")
             store.get_child(int(cid))
         except NotFoundError:
             raise HTTPException(404, f"no child {cid}") from None
