@@ -30,7 +30,7 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,6 +48,7 @@ from movereg.pipeline.resume import (
     table_tail,
     trimmed,
 )
+from movereg.sensors.band import Band, band_device_id
 from movereg.signal.table import columns_as_lists
 
 __all__ = ["Band", "BandFactory", "Hub"]
@@ -57,15 +58,6 @@ log = logging.getLogger(__name__)
 #: A jump longer than this (s) starts a fresh feature engine instead of filling the gap
 #: with missing-data rows (which would emit one empty epoch per second of the gap).
 _MAX_BRIDGE_S = 300.0
-
-
-class Band(Protocol):
-    """What the hub needs from a band (``movereg.sensors.open_band`` returns one)."""
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def status(self) -> BandStatus: ...
-    def blocks(self) -> AsyncIterator[SampleBlock]: ...
 
 
 BandFactory = Callable[..., Band]
@@ -222,13 +214,10 @@ class Hub:
         if not self._started:
             raise RuntimeError("Hub.connect() before Hub.start()")
         if device_id is None:
-            if not target.startswith("sim"):
-                device_id = target                          # a BLE address
-            elif target.startswith("sim:"):
-                device_id = "sim-" + target[4:].strip()     # sim:<seed> -> sim-<seed>
-            else:
-                while device_id is None or device_id in self._runs:   # the next free sim-N
-                    self._sim_counter += 1
+            device_id = band_device_id(target)  # an address, or sim:<seed> -> sim-<seed>
+            while device_id is None:            # plain sim: the next free sim-N
+                self._sim_counter += 1
+                if f"sim-{self._sim_counter}" not in self._runs:
                     device_id = f"sim-{self._sim_counter}"
         if device_id in self._runs:
             from movereg.errors import ValidationError

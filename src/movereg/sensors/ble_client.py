@@ -12,6 +12,11 @@ bounded queue (drop-oldest when full, counted). A decode task turns each frame i
 :class:`~movereg.models.RawBlock` (the family's pure decoder) and places it on the UTC
 time line with :class:`~movereg.sensors.clock.DeviceClock`, which also de-duplicates
 frames and records every gap (including the span lost while disconnected).
+
+The client reaches the band through a :class:`~movereg.sensors.links.Transport`:
+Bluetooth (:class:`~movereg.sensors.transport.BleakTransport`, the default) or a
+simulated band (:class:`~movereg.sensors.sim_link.SimulatedTransport`), so a simulated
+band runs exactly the code a real one does.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from movereg.errors import (
     BluetoothUnavailableError,
@@ -36,14 +41,10 @@ from movereg.models import BandState, BandStatus, DeviceFamily, SampleBlock
 from movereg.sensors.clock import DeviceClock
 from movereg.sensors.decoders import match_advertisement, profile_for
 from movereg.sensors.decoders.base import Command, DeviceProfile, StreamConfig
-from movereg.sensors.transport import (
-    BATTERY_LEVEL_UUID,
-    Backend,
-    BLEDevice,
-    Link,
-    connect,
-    find_device,
-)
+from movereg.sensors.links import BATTERY_LEVEL_UUID, Link, Transport
+
+if TYPE_CHECKING:
+    from movereg.sensors.transport import Backend, BLEDevice
 
 __all__ = ["RawHook", "WristbandClient"]
 
@@ -111,6 +112,11 @@ class WristbandClient:
     out_queue_size
         Decoded blocks kept for a slow consumer before the oldest is dropped (counted in
         ``blocks_dropped``).
+    transport
+        How to reach the band (default: Bluetooth through bleak with ``backend``).
+    duration_s
+        Stop by itself after this many seconds of data (band time; None = until
+        :meth:`stop`).
     """
 
     def __init__(
@@ -130,6 +136,8 @@ class WristbandClient:
         clock_options: Mapping[str, Any] | None = None,
         connect_attempts: int = 3,
         out_queue_size: int = 65536,
+        transport: Transport | None = None,
+        duration_s: float | None = None,
     ) -> None:
         self._target = address_or_device
         self.address = (address_or_device if isinstance(address_or_device, str)
@@ -137,6 +145,14 @@ class WristbandClient:
         self.family: DeviceFamily | None = DeviceFamily(family) if family is not None else None
         self.config = config or StreamConfig()
         self.backend = backend
+        if transport is None:
+            from movereg.sensors.transport import BleakTransport
+
+            transport = BleakTransport(backend)
+        self.transport = transport
+        self.duration_s = duration_s
+        self._end_ns: int | None = None  # with duration_s: band time at which to stop
+        self._duration_done = False
         self.device_id = device_id or self.address
         self.watchdog_s = watchdog_s
         self.scan_timeout_s = scan_timeout_s
@@ -261,7 +277,7 @@ class WristbandClient:
         w = self._rate_window
         if len(w) < 2:
             return None
-        span = (w[-1][0] - w[0][0]) / 1e9
+        span = (w[-1][0] - w[0][0]) / 1e9 * float(self.clock_options.get("speed", 1.0))
         return sum(n for _, n in list(w)[1:]) / span if span > 0 else None
 
     def _enqueue(self, session: _Session, kind: int, data: bytes | bytearray) -> None:
@@ -307,22 +323,22 @@ class WristbandClient:
             self._set_state(BandState.STOPPED, self._reason or "stopped")
             await self._in.put(_END)
 
-    async def _resolve(self) -> BLEDevice:
+    async def _resolve(self) -> object:
         if not isinstance(self._target, str):
             if self.family is None:
                 self.family = match_advertisement(self._target.name, [])
             self._name = self._target.name
             return self._target
         self._set_state(BandState.SCANNING)
-        device, ad = await find_device(self._target, self.scan_timeout_s, backend=self.backend)
-        self._name = ad.local_name or device.name
+        found = await self.transport.find(self._target, self.scan_timeout_s)
+        self._name = found.name
         if self.family is None:
-            self.family = match_advertisement(self._name, list(ad.service_uuids))
+            self.family = match_advertisement(self._name, list(found.service_uuids))
             if self.family is None:
                 raise _Fatal(ProtocolError(
                     f"{self._target} ({self._name or 'no name'}) is not a band movereg can read",
                     family="unknown", advice="`movereg scan` lists the bands movereg can read"))
-        return device
+        return found.device
 
     async def _connect_and_stream(self) -> None:
         device = await self._resolve()
@@ -337,8 +353,8 @@ class WristbandClient:
             disconnected.set()
             self._wake.set()
 
-        link = await connect(device, backend=self.backend, disconnected_callback=_on_disconnect,
-                             max_attempts=self.connect_attempts)
+        link = await self.transport.connect(device, disconnected_callback=_on_disconnect,
+                                            max_attempts=self.connect_attempts)
         self.connections += 1
         session = _Session(profile_for(self.family, self.config, name=self._name), link)
         self._session = session
@@ -504,9 +520,24 @@ class WristbandClient:
         if raw.n:
             self._frame_interval_s = raw.n / raw.fs_hz
         block = clock.push(raw, rx)
+        if block is not None and self.duration_s is not None:
+            block = self._within_duration(block)
         if block is not None:
             self._last_data_ns = block.t_end_ns
             self._rate_window.append((rx, block.n))
             while self._rate_window and rx - self._rate_window[0][0] > 5_000_000_000:
                 self._rate_window.popleft()
+        return block
+
+    def _within_duration(self, block: SampleBlock) -> SampleBlock | None:
+        """With ``duration_s``: pass blocks until that much band time, then stop."""
+        assert self.duration_s is not None
+        if self._end_ns is None:
+            self._end_ns = block.t0_ns + round(self.duration_s * 1e9)
+        if self._duration_done:
+            return None  # the duration was reached: what still arrives is dropped
+        if block.t_end_ns >= self._end_ns:
+            self._duration_done = self._stopping = True
+            self._reason = "duration reached"
+            self._wake.set()
         return block
