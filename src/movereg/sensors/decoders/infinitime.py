@@ -7,13 +7,11 @@ nominal rate is ~10 Hz and irregular; there is no device timestamp.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, int16_xyz
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.sensors.decoders._common import int16_xyz
+from movereg.sensors.decoders.base import ProfileBase
 
 __all__ = [
     "INFINITIME_LSB_PER_G",
@@ -40,49 +38,14 @@ def decode_infinitime_motion(frame: bytes) -> np.ndarray:
     return int16_xyz(FAMILY, frame, 1024.0, "raw motion value")
 
 
-class InfiniTimeProfile:
+class InfiniTimeProfile(ProfileBase):
     """InfiniTime motion profile: nothing to write, just subscribe to raw motion."""
 
-    family: DeviceFamily = DeviceFamily.INFINITIME
-    service_uuid: str = INFINITIME_SERVICE_UUID
-    data_char_uuid: str = INFINITIME_MOTION_UUID
-    control_char_uuid: str | None = None
-    reply_char_uuid: str | None = None
-    has_device_time: bool = False
-
-    def __init__(self, config: StreamConfig | None = None) -> None:
-        self.config = config or StreamConfig()
-
-    @property
-    def fs_hz(self) -> float:
-        """Nominal rate (Hz); the watch cannot be configured."""
-        return INFINITIME_RATE_HZ
-
-    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        """Motion service advertised, or the name ``InfiniTime``/``Pinetime-JF``."""
-        low = (name or "").lower()
-        return any_uuid(service_uuids, INFINITIME_SERVICE_UUID) or low.startswith(
-            ("infinitime", "pinetime"))
-
-    def setup_commands(self) -> list[Command]:
-        """None needed."""
-        return []
-
-    def start_commands(self, config: StreamConfig) -> list[Command]:
-        """None: subscribing starts the notifications."""
-        self.config = config
-        return []
-
-    def stop_commands(self) -> list[Command]:
-        """None: unsubscribing stops them."""
-        return []
-
-    def is_reply(self, data: bytes) -> bool:
-        """The family has no replies."""
-        return False
-
-    def parse_reply(self, data: bytes) -> None:
-        """The family has no replies; nothing to check."""
+    family = DeviceFamily.INFINITIME
+    service_uuid = INFINITIME_SERVICE_UUID
+    data_char_uuid = INFINITIME_MOTION_UUID
+    name_prefixes = ("infinitime", "pinetime")
+    _fs = INFINITIME_RATE_HZ  # the watch cannot be configured; notifies on change only
 
     def decode(self, frame: bytes) -> RawBlock:
         """One raw-motion notification -> RawBlock of one sample in g."""
