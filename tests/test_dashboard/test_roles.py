@@ -53,6 +53,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "set_strategy_active": (CLIN, False),
     "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
     "child_access_log": (frozenset({"admin", "parent"}), True),
+    "get_strategy_links": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()

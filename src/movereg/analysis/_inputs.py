@@ -3,24 +3,22 @@
 Epoch tables may be a :class:`movereg.signal.EpochTable` (``.columns``) or any mapping
 of column name -> 1-D numpy array. Events may be mappings or objects with attributes
 (``id``, ``strategy``, ``started_at``, ``ended_at``, optional ``child_id``, ``voided``);
-times may be UTC ns integers, aware ``datetime`` objects or ISO 8601 strings.
+times may be UTC ns integers, aware ``datetime`` objects or ISO 8601 strings
+(:func:`movereg.timeutil.to_ns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from movereg.errors import ValidationError
+from movereg.timeutil import NS_PER_S, to_ns
 
 __all__: list[str] = []
-
-NS = 1_000_000_000
-
 
 def columns_of(epochs: Any) -> Mapping[str, np.ndarray]:
     """The column mapping of an EpochTable-like object."""
@@ -46,7 +44,7 @@ def epoch_lengths_s(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     if "epoch_s" in cols:
         return np.asarray(cols["epoch_s"], dtype=np.float64)
     if n > 1:
-        return np.full(n, float(np.median(np.diff(starts))) / NS)
+        return np.full(n, float(np.median(np.diff(starts))) / NS_PER_S)
     return np.full(n, 1.0)
 
 
@@ -58,25 +56,6 @@ def valid_mask(cols: Mapping[str, np.ndarray], min_coverage: float) -> np.ndarra
     return (cov >= min_coverage) & (nonwear == 0)
 
 
-def to_ns(value: Any, what: str) -> int:
-    """UTC ns from an int, an aware datetime or an ISO 8601 string."""
-    if isinstance(value, bool):
-        raise ValidationError(f"{what}: expected a time, got {value!r}")
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValidationError(f"{what}: not an ISO 8601 time: {value!r}") from exc
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-        return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
-    raise ValidationError(f"{what}: expected UTC ns, datetime or ISO text, got {value!r}")
-
-
 @dataclass(frozen=True)
 class Event:
     """A normalised strategy event."""
@@ -86,6 +65,7 @@ class Event:
     onset_ns: int
     end_ns: int | None
     child_id: str | None
+    source: object = field(default=None, compare=False, repr=False)  # the caller's event
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -117,6 +97,6 @@ def as_events(events: Iterable[Any]) -> list[Event]:
         child = _get(ev, "child_id")
         out.append(Event(id=str(eid if eid is not None else i), strategy=strategy,
                          onset_ns=onset, end_ns=end,
-                         child_id=None if child is None else str(child)))
+                         child_id=None if child is None else str(child), source=ev))
     out.sort(key=lambda e: (e.onset_ns, e.id))
     return out

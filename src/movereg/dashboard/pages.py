@@ -12,7 +12,6 @@ page, therapists their caseload.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -21,7 +20,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 import plotly.io as pio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,28 +27,31 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from movereg.analysis import (
+    EXPLORE_FEATURES,
     FEATURE_UNITS,
     FEATURE_WORDS,
     LIMITS_TEXT,
     NOT_MEDICAL_TEXT,
     ZONE_WORDS,
     daily_summary,
-    event_changes,
     format_duration,
+    not_compared_text,
+    response_text,
     strategy_label,
-    strategy_stats,
     week_summary,
+    window_span_ns,
 )
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
+from movereg.dashboard.linking import epochs_around, explore_strategies
 from movereg.errors import ForbiddenError, NotFoundError
-from movereg.storage import Store
+from movereg.storage import Store, StrategyEvent
+from movereg.timeutil import NS_PER_S, clock_text, day_bounds_ns, now_ns
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-_NS = 1_000_000_000
 _LIVE_WINDOW_S = 600.0
 _DEFAULT_FAVOURITES = ("mov.break", "pro.wall_push", "ves.bounce", "pro.crash", "int.breathe",
                        "pro.carry", "tac.fidget", "env.calm_corner")
@@ -171,8 +172,8 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
     active = {s.key: s.label for s in store.list_strategies()}
     catalogue = [{"key": s.key, "label": s.label, "category": s.category,
                   "caution": s.caution} for s in store.list_strategies()]
-    now = time.time_ns()
-    t0 = now - int(_LIVE_WINDOW_S * _NS)
+    now = now_ns()
+    t0 = now - int(_LIVE_WINDOW_S * NS_PER_S)
     tiles = []
     for c in kids:
         ep = store.epochs(child_id=c.id, start_ns=t0, end_ns=now, features=list(_LIVE_FEATURES))
@@ -212,67 +213,41 @@ def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) 
     sentences count every use so far."""
     if not strategies:
         return []
-    evs = store.list_events(child_id=child_id, start_ns=before_ns - _HISTORY_S * _NS,
+    evs = store.list_events(child_id=child_id, start_ns=before_ns - _HISTORY_S * NS_PER_S,
                             end_ns=before_ns)
     return [e for e in evs if e.strategy in strategies and e.started_at < before_ns][-200:]
 
 
-def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
-                  history: list[Any]) -> dict[str, Any]:
-    """The day's epochs plus the epochs around each earlier event (baseline and response
-    windows only, not the weeks in between)."""
-    parts = [] if day_cols is None else [day_cols]
-    if not history:
-        return day_cols if day_cols is not None else store.epochs(child_id=child_id,
-                                                                 start_ns=0, end_ns=1)
-    for e in history:
-        parts.append(store.epochs(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
-                                  end_ns=e.started_at + 11 * 60 * _NS))
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    _, keep = np.unique(merged["epoch_start"], return_index=True)
-    return {k: v[keep] for k, v in merged.items()}
-
-
 def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any]:
-    start = datetime.combine(day, datetime.min.time(), tz)
-    d0 = int(start.timestamp()) * _NS
-    d1 = int((start + timedelta(days=1)).timestamp()) * _NS
-    margin = 15 * 60 * _NS
-    ep = store.epochs(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
+    d0, d1 = day_bounds_ns(day, tz)
+    # the day plus the windows of its first and last possible events
+    ep = store.epochs(child_id=c.id, start_ns=window_span_ns(d0)[0],
+                      end_ns=window_span_ns(d1)[1])
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
-    s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
-                      nickname=_nickname(c), history_events=history)
-    by_id = {str(e.id): e for e in events}
+    s = daily_summary(epochs_around(store, c.id, history, ep) if history else ep, events,
+                      day=day, tz=tz, nickname=_nickname(c), history_events=history)
     rows = []
     for ch in s.events:
-        ev = by_id.get(ch.event_id)
-        before, after = ch.before.get("enmo_mg"), ch.after.get("enmo_mg")
-        response = ("Not compared: another strategy was close in time" if ch.status == "overlap"
-                    else "Not compared: not enough band data around it"
-                    if ch.status.startswith("insufficient")
-                    else "Not compared: the strategy ran the whole window"
-                    if ch.status == "no_response_window"
-                    else f"Activity {before:.0f} mg before, {after:.0f} mg after")
+        ev = ch.source if isinstance(ch.source, StrategyEvent) else None
         rows.append({
-            "time": datetime.fromtimestamp(ch.onset_ns / _NS, tz).strftime("%H:%M"),
+            "time": clock_text(ch.onset_ns, tz),
             "label": strategy_label(ch.strategy), "who": (ev.initiated_by if ev else None)
             or "not recorded", "planned": "planned" if ev and ev.planned else
             "as needed" if ev and ev.planned is False else "not recorded",
-            "duration": format_duration((ch.end_ns - ch.onset_ns) / _NS)
-            if ch.end_ns else "open", "response": response, "note": ev.note if ev else ""})
+            "duration": format_duration((ch.end_ns - ch.onset_ns) / NS_PER_S)
+            if ch.end_ns else "open", "response": response_text(ch),
+            "note": ev.note if ev else ""})
     hours = [{"hour": f"{h:02d}:00", "values": [format_duration(v) for v in row]}
              for h, row in enumerate(s.hourly_zone_s.tolist())]
-    gaps = [(datetime.fromtimestamp(a / _NS, tz).strftime("%H:%M"),
-             datetime.fromtimestamp(b / _NS, tz).strftime("%H:%M")) for a, b in s.not_worn]
-    breaks = [{"start": datetime.fromtimestamp(b.start_ns / _NS, tz).strftime("%H:%M"),
+    gaps = [(clock_text(a, tz), clock_text(b, tz)) for a, b in s.not_worn]
+    breaks = [{"start": clock_text(b.start_ns, tz),
                "duration": format_duration(b.duration_s)} for b in s.breaks]
     ribbon = figures.activity_ribbon(s)
     zones = figures.zones_bar(s.zone_s)
     first_last = None
     if s.first_worn_ns is not None and s.last_worn_ns is not None:
-        first_last = tuple(datetime.fromtimestamp(v / _NS, tz).strftime("%H:%M")
-                           for v in (s.first_worn_ns, s.last_worn_ns))
+        first_last = (clock_text(s.first_worn_ns, tz), clock_text(s.last_worn_ns, tz))
     return {"s": s, "rows": rows, "hours": hours, "first_last": first_last, "gaps": gaps, "breaks": breaks,
             "zone_rows": list(zip(ZONE_WORDS, [format_duration(v) for v in s.zone_s],
                                   strict=True)),
@@ -324,9 +299,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     zone = _tz(tz)
     last = end or datetime.now(zone).date()
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
-    start = datetime.combine(days_list[0], datetime.min.time(), zone)
-    d0 = int(start.timestamp()) * _NS
-    d1 = int((start + timedelta(days=7)).timestamp()) * _NS
+    d0, d1 = day_bounds_ns(days_list[0], zone, days=7)
     ep = store.epochs(child_id=c.id, start_ns=d0, end_ns=d1)
     evs = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
@@ -371,7 +344,6 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
         "researcher": gate.role == "researcher"}, user=gate)
 
 
-_EXPLORE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "flap_share")
 _CONFOUNDS = (
     "The strategy is itself movement: the minutes while it runs are left out, and only "
     "before and after are compared.",
@@ -391,32 +363,23 @@ def strategies_page(request: Request, store: StoreDep, user: OptionalUser,
     gate = _gate(request, user, ("therapist", "admin"))
     if not isinstance(gate, Principal):
         return gate
-    if feature not in _EXPLORE_FEATURES:
+    if feature not in EXPLORE_FEATURES:
         feature = "enmo_mg"
     try:
         c = _pick_child(store, gate, child)
     except (NotFoundError, ForbiddenError) as exc:
         return _error(request, gate, 404, exc.message)
-    end = time.time_ns()
-    events = store.list_events(child_id=c.id, start_ns=end - days * 86_400 * _NS)[-500:]
-    cols = _with_windows(store, c.id, None, events)
-    changes = event_changes(cols, events, features=_EXPLORE_FEATURES)
-    stats = strategy_stats(changes, features=(feature,))
+    stats = explore_strategies(store, c.id, start_ns=now_ns() - days * 86_400 * NS_PER_S,
+                               feature=feature)
     fig = figures.before_after(stats)
-    reasons = {"overlap": "another strategy close in time",
-               "insufficient_baseline": "too little data before",
-               "insufficient_response": "too little data after",
-               "no_response_window": "strategy ran the whole window"}
     rows = [{"label": st.label, "n_uses": st.n_uses, "n_compared": st.n_compared,
              "median": st.median_change, "lo": st.ci_low, "hi": st.ci_high, "unit": st.unit,
-             "sentence": st.sentence,
-             "skipped": "; ".join(f"{n} × {reasons.get(k, k)}"
-                                  for k, n in sorted(st.not_compared.items()))}
+             "sentence": st.sentence, "skipped": not_compared_text(st.not_compared)}
             for st in stats]
     store.audit(gate.actor, "view.strategies", child_id=c.id, detail={"days": days})
     return _render(request, "strategies.html", {
         "child": c, "nickname": _nickname(c), "days": days, "feature": feature,
-        "features": [(f, FEATURE_WORDS.get(f, f)) for f in _EXPLORE_FEATURES],
+        "features": [(f, FEATURE_WORDS.get(f, f)) for f in EXPLORE_FEATURES],
         "feature_words": FEATURE_WORDS.get(feature, feature),
         "unit": FEATURE_UNITS.get(feature, ""), "rows": rows,
         "figure": _fig_json(fig) if any(st.n_compared for st in stats) else None,

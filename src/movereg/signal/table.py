@@ -12,18 +12,12 @@ import numpy as np
 
 from movereg.errors import ParameterError
 from movereg.signal.schema import EPOCH_COLUMNS
+from movereg.timeutil import iso_utc
 
 __all__ = ["EpochTable", "columns_as_lists", "iso_utc"]
 
 _NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
 _DTYPES = {name: np.dtype(dt) for name, dt in EPOCH_COLUMNS}
-
-
-def iso_utc(ns: np.ndarray) -> list[str]:
-    """UTC ns since the Unix epoch -> ISO 8601 strings with offset (microseconds)."""
-    arr = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]")
-    text = np.datetime_as_string(arr, unit="us", timezone="UTC")
-    return [s.replace("Z", "+00:00") for s in text.tolist()]
 
 
 #: Where packed columns live: ``(name, array index, row)`` per column.

@@ -6,20 +6,15 @@ import contextlib
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
 from movereg.errors import StorageError
 from movereg.storage._db import connect, map_errors, migrate
+from movereg.timeutil import now_ns
 
 __all__ = ["StoreCore", "now_ns"]
-
-
-def now_ns() -> int:
-    """Current UTC time in ns since the Unix epoch."""
-    return time.time_ns()
 
 
 class StoreCore:

@@ -10,7 +10,7 @@ from movereg.dashboard.deps import Principal, StoreDep, check_child, require_rol
 from movereg.dashboard.routes._common import EventId, FromQ, ToQ, maybe_await, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID, EventCorrectionIn, EventIn, EventOut, VoidIn, ns
 from movereg.storage import Store, StrategyEvent
-from movereg.storage._core import now_ns
+from movereg.timeutil import now_ns
 
 __all__ = ["router"]
 
