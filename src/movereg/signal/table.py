@@ -65,16 +65,6 @@ class EpochTable:
 
     # --- construction ---------------------------------------------------------------
     @classmethod
-    def _trusted(cls, columns: dict[str, np.ndarray]) -> EpochTable:
-        """Wrap columns the engine built to the schema (no validation: hot path)."""
-        table = object.__new__(cls)
-        table._columns = columns
-        table._packed = None
-        table._lists = None
-        table._n = -1
-        return table
-
-    @classmethod
     def _from_packed(cls, arrays: tuple[np.ndarray, ...], layout: Layout,
                      n: int) -> EpochTable:
         """Wrap packed columns the engine built to the schema (no validation: hot path).

@@ -143,12 +143,6 @@ class StoreCore:
             row = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def meta_set(self, key: str, value: str) -> None:
-        """Set a value in the ``meta`` table."""
-        with self._tx("cannot write meta") as con:
-            con.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
-                        "DO UPDATE SET value = excluded.value", (key, value))
-
     def export_salt(self) -> str:
         """Per-install random salt for hashing device identifiers in exports."""
         with self._tx("cannot read salt") as con:
