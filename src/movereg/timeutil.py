@@ -65,7 +65,7 @@ def datetime_from_ns(value: int, tz: tzinfo = UTC) -> datetime:
     return (_UNIX_EPOCH + timedelta(microseconds=value // 1000)).astimezone(tz)
 
 
-def to_ns(value: int | np.integer | datetime | str, what: str = "time") -> int:
+def to_ns(value: object, what: str = "time") -> int:
     """UTC ns from an int (ns), an aware datetime or an ISO 8601 string.
 
     Raises

@@ -11,18 +11,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
 from movereg.errors import ValidationError
+from movereg.signal.table import EpochTable
 from movereg.timeutil import NS_PER_S, to_ns
 
 __all__: list[str] = []
 
-def columns_of(epochs: Any) -> Mapping[str, np.ndarray]:
-    """The column mapping of an EpochTable-like object."""
-    cols = getattr(epochs, "columns", epochs)
+#: Epochs as analysis reads them: an EpochTable, or a mapping of column name -> 1-D array
+#: (what :meth:`movereg.storage.Store.epochs` returns: a chosen subset of columns).
+Epochs: TypeAlias = EpochTable | Mapping[str, np.ndarray]
+
+
+class EventRecord(Protocol):
+    """An event object (e.g. :class:`movereg.storage.StrategyEvent`); ``id``,
+    ``ended_at``, ``child_id`` and ``voided`` are read when present."""
+
+    @property
+    def strategy(self) -> str: ...
+
+    @property
+    def started_at(self) -> object: ...
+
+
+#: A strategy event as analysis accepts it: an object or a mapping of its fields.
+EventLike: TypeAlias = EventRecord | Mapping[str, object]
+
+
+def columns_of(epochs: Epochs) -> Mapping[str, np.ndarray]:
+    """The column mapping of an EpochTable or a column mapping."""
+    cols = epochs.columns if isinstance(epochs, EpochTable) else epochs
     if not isinstance(cols, Mapping):
         raise ValidationError("epochs must be an EpochTable or a mapping of column arrays")
     if "epoch_start" not in cols:
@@ -53,7 +74,8 @@ def valid_mask(cols: Mapping[str, np.ndarray], min_coverage: float) -> np.ndarra
     n = np.asarray(cols["epoch_start"]).shape[0]
     cov = col(cols, "coverage", n, 1.0)
     nonwear = col(cols, "nonwear", n, 0.0)
-    return (cov >= min_coverage) & (nonwear == 0)
+    mask: np.ndarray = (cov >= min_coverage) & (nonwear == 0)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -68,13 +90,13 @@ class Event:
     source: object = field(default=None, compare=False, repr=False)  # the caller's event
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
+def _get(obj: EventLike, key: str, default: object = None) -> object:
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)
 
 
-def as_events(events: Iterable[Any]) -> list[Event]:
+def as_events(events: Iterable[EventLike]) -> list[Event]:
     """Normalise events, dropping voided ones; sorted by onset then id."""
     out: list[Event] = []
     for i, ev in enumerate(events):

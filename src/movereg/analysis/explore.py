@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 
+from movereg.analysis._inputs import Epochs, EventLike
 from movereg.analysis.linking import (
     NOT_COMPARED_WORDS,
     POST_S,
@@ -69,7 +70,7 @@ def merge_epochs(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndar
     return {k: v[keep] for k, v in merged.items()}
 
 
-def strategy_overview(epochs: Any, events: Iterable[Any], *, feature: str = "enmo_mg",
+def strategy_overview(epochs: Epochs, events: Iterable[EventLike], *, feature: str = "enmo_mg",
                       catalogue: Iterable[Strategy] | None = None) -> list[StrategyStat]:
     """Before vs after each strategy of one child for ``feature`` (explorer and API).
 

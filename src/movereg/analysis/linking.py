@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 
 from movereg.analysis._inputs import (
+    Epochs,
     Event,
+    EventLike,
     as_events,
     col,
     columns_of,
@@ -210,7 +212,7 @@ def _summarise(values: np.ndarray, seconds: np.ndarray, feature: str) -> float:
     return float(values[ok].mean())
 
 
-def _epoch_grid(epochs: Any, features: Sequence[str], min_epoch_coverage: float
+def _epoch_grid(epochs: Epochs, features: Sequence[str], min_epoch_coverage: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                            dict[str, np.ndarray]]:
     """Epoch starts and mid-points (UTC ns), lengths (s), usable mask, feature columns."""
@@ -222,7 +224,7 @@ def _epoch_grid(epochs: Any, features: Sequence[str], min_epoch_coverage: float
     return starts, mids, lengths, valid, {f: col(cols, f, starts.shape[0]) for f in features}
 
 
-def event_changes(epochs: Any, events: Iterable[Any], *,
+def event_changes(epochs: Epochs, events: Iterable[EventLike], *,
                   features: Sequence[str] = DEFAULT_FEATURES,
                   pre_s: float = PRE_S, post_s: float = POST_S,
                   anchor: Literal["onset", "end"] = "onset",
@@ -291,7 +293,7 @@ def event_changes(epochs: Any, events: Iterable[Any], *,
     return out
 
 
-def event_epochs(epochs: Any, events: Iterable[Any], *,
+def event_epochs(epochs: Epochs, events: Iterable[EventLike], *,
                  features: Sequence[str] = DEFAULT_FEATURES,
                  pre_s: float = PRE_S, post_s: float = POST_S,
                  anchor: Literal["onset", "end"] = "onset",

@@ -7,7 +7,7 @@ epochs and interval-related analysis).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from typing import Any, Final
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from movereg.analysis._inputs import col, columns_of, epoch_lengths_s, valid_mask
+from movereg.analysis._inputs import Epochs, EventLike, col, columns_of, epoch_lengths_s, valid_mask
 from movereg.analysis.linking import POST_S, PRE_S, EventChange, event_changes
 from movereg.analysis.stats import StrategyStat, strategy_stats
 from movereg.analysis.strategies import Strategy, strategy_label
@@ -136,7 +136,7 @@ def _runs(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return runs
 
 
-def _zones(cols: Any, n: int) -> np.ndarray:
+def _zones(cols: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     if "zone" in cols:
         return np.asarray(cols["zone"], dtype=np.int64)
     enmo = col(cols, "enmo_mg", n)
@@ -144,7 +144,7 @@ def _zones(cols: Any, n: int) -> np.ndarray:
     return np.where(np.isfinite(enmo), z, -1)
 
 
-def day_breaks(epochs: Any, *, min_s: float = 60.0, max_dip_s: float = 10.0,
+def day_breaks(epochs: Epochs, *, min_s: float = 60.0, max_dip_s: float = 10.0,
                min_epoch_coverage: float = 0.5) -> list[Bout]:
     """Movement breaks via :func:`movereg.signal.movement_breaks` (one definition: runs of
     light-or-above ENMO lasting >= ``min_s`` s, dips <= ``max_dip_s`` s bridged), with
@@ -167,7 +167,7 @@ def day_breaks(epochs: Any, *, min_s: float = 60.0, max_dip_s: float = 10.0,
     return movement_breaks(EpochTable(table_cols), min_duration_s=min_s, max_dip_s=max_dip_s)
 
 
-def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min: float = 10.0,
+def seeking_episodes(epochs: Epochs, *, rhythmic_min: float = 0.5, impacts_per_min: float = 10.0,
                      min_s: float = 15.0, max_gap_s: float = 10.0,
                      min_epoch_coverage: float = 0.5) -> list[Episode]:
     """Movement-seeking episodes: runs of rhythmic epochs (``rhythmic_fraction`` >=
@@ -197,7 +197,7 @@ def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min:
     return out
 
 
-def _subset(cols: Any, keep: np.ndarray) -> dict[str, np.ndarray]:
+def _subset(cols: Mapping[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[keep] for k, v in cols.items()}
 
 
@@ -236,9 +236,9 @@ def _narrative(s_nick: str, wear_s: float, zone_s: Sequence[float], breaks: Sequ
     return tuple(lines)
 
 
-def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
+def daily_summary(epochs: Epochs, events: Iterable[EventLike] = (), *, day: date,
                   tz: str | tzinfo = "UTC", nickname: str = "Your child",
-                  history_events: Iterable[Any] | None = None,
+                  history_events: Iterable[EventLike] | None = None,
                   break_min_s: float = 60.0, break_max_dip_s: float = 10.0,
                   not_worn_min_s: float = 600.0, min_epoch_coverage: float = 0.5,
                   pre_s: float = PRE_S, post_s: float = POST_S, min_n: int = 3,

@@ -30,9 +30,9 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -49,7 +49,10 @@ from movereg.pipeline.resume import (
     trimmed,
 )
 from movereg.sensors.band import Band, band_device_id
-from movereg.signal.table import columns_as_lists
+from movereg.signal.table import EpochTable, columns_as_lists
+
+if TYPE_CHECKING:
+    from movereg.storage import Store
 
 __all__ = ["Band", "BandFactory", "Hub"]
 
@@ -65,16 +68,16 @@ BandFactory = Callable[..., Band]
 
 class _Writer(Protocol):
     # start/stop may be plain or ``async`` methods (the hub accepts both)
-    def start(self) -> Any: ...
-    def stop(self) -> Any: ...
+    def start(self) -> Awaitable[None] | None: ...
+    def stop(self) -> Awaitable[None] | None: ...
     def add_samples(self, device_id: str, block: SampleBlock) -> None: ...
-    def add_epochs(self, device_id: str, table: Any) -> None: ...
+    def add_epochs(self, device_id: str, table: EpochTable) -> None: ...
     def add_gap(self, device_id: str, gap: Gap) -> None: ...
 
 
 class _Engine(Protocol):
-    def push(self, samples: Any, t0_ns: int | None = None) -> Any: ...
-    def flush(self) -> Any: ...
+    def push(self, samples: np.ndarray, t0_ns: int | None = None) -> EpochTable: ...
+    def flush(self) -> EpochTable: ...
 
 
 @dataclass
@@ -132,7 +135,7 @@ class Hub:
         Recent live messages kept for SSE resume.
     """
 
-    def __init__(self, store: Any, settings: Settings, *,
+    def __init__(self, store: Store, settings: Settings, *,
                  band_factory: BandFactory | None = None,
                  writer: _Writer | None = None,
                  engine_factory: Callable[[float], _Engine] | None = None,
@@ -158,11 +161,9 @@ class Hub:
         if self._started:
             return
         if self._engine_factory is None:
-            from movereg import signal as msignal
+            from movereg.signal import warmup
 
-            warm = getattr(msignal, "warmup", None)
-            if warm is not None:
-                await asyncio.to_thread(warm)
+            await asyncio.to_thread(warmup)
         if self._writer is None:
             from movereg.storage import BatchWriter
 
@@ -275,12 +276,14 @@ class Hub:
             "published": b.published,
             "dropped": b.dropped_total,
         }
-        stats = getattr(self._writer, "stats", None)
-        if stats is not None:      # BatchWriter: is storage keeping up?
-            out["storage_pending"] = int(getattr(self._writer, "pending", 0))
-            out["storage_failures"] = int(getattr(stats, "failures", 0))
-            out["storage_dropped"] = int(getattr(stats, "dropped_items", 0))
-            out["storage_error"] = getattr(stats, "last_error", None)
+        from movereg.storage import BatchWriter
+
+        w = self._writer
+        if isinstance(w, BatchWriter):      # is storage keeping up?
+            out["storage_pending"] = w.pending
+            out["storage_failures"] = w.stats.failures
+            out["storage_dropped"] = w.stats.dropped_items
+            out["storage_error"] = w.stats.last_error
         return out
 
     # --- live --------------------------------------------------------------------------
@@ -455,7 +458,7 @@ class Hub:
         except Exception:
             log.exception("hub: flushing the feature engine of %s", run.device_id)
 
-    def _emit(self, run: _Run, table: Any, writer: _Writer, rx_ns: int) -> None:
+    def _emit(self, run: _Run, table: EpochTable, writer: _Writer, rx_ns: int) -> None:
         n = int(table.n)
         if n == 0:
             return
@@ -469,18 +472,19 @@ class Hub:
     # --- storage helpers -----------------------------------------------------------------
     def _register(self, run: _Run) -> None:
         """Record the band (and its wearer) in the store before data arrives."""
-        upsert = getattr(self.store, "upsert_device", None)
-        if upsert is None:
+        from movereg.storage import Store
+
+        if not isinstance(self.store, Store):   # a stand-in store without a device registry
             return
         try:
             family = str(run.band.status().family)
         except Exception:
             family = None
-        upsert(run.device_id, family=family)
+        self.store.upsert_device(run.device_id, family=family)
         if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
             self.store.assign_device(run.device_id, run.child_id)
 
 
-async def _maybe_await(value: Any) -> None:
+async def _maybe_await(value: Awaitable[None] | None) -> None:
     if inspect.isawaitable(value):
         await value

@@ -232,9 +232,9 @@ def acc_frame_to_mg_sdk(pf: PmdFrame, factor: float | None) -> npt.NDArray[np.in
     s = pf.samples.astype(np.float32)
     if pf.compressed and pf.frame_type == 0:
         f = np.float32(DEFAULT_VERITY_FACTOR if factor is None else factor) * np.float32(1000)
-        return np.trunc(s * f).astype(np.int64)
+        return np.asarray(np.trunc(s * f), dtype=np.int64)
     if pf.compressed and factor is not None and factor != 1.0:
-        return np.trunc(s * np.float32(factor)).astype(np.int64)
+        return np.asarray(np.trunc(s * np.float32(factor)), dtype=np.int64)
     return pf.samples.copy()
 
 
