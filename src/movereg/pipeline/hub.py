@@ -49,6 +49,7 @@ from movereg.pipeline.resume import (
     trimmed,
 )
 from movereg.sensors.band import Band, band_device_id
+from movereg.sensors.clock import gap_between, with_gaps
 from movereg.signal.table import EpochTable, columns_as_lists
 
 if TYPE_CHECKING:
@@ -102,7 +103,6 @@ class _Run:
     blocks: int = 0
     error: str | None = None
     stopping: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _default_band_factory() -> BandFactory:
@@ -404,7 +404,7 @@ class Hub:
         log.info("hub: %s: recomputed %d epochs from stored samples", run.device_id, recovered)
 
     def _resume_check(self, run: _Run, block: SampleBlock, writer: _Writer) -> SampleBlock:
-        """On the first block: record the gap since the stored data; trim any overlap."""
+        """On the first block: attach the gap since the stored data; trim any overlap."""
         prev = run.resume_from_ns
         if prev is None:
             return block
@@ -414,20 +414,14 @@ class Hub:
             if block.n == 0:
                 return block
         run.resume_from_ns = None
-        dt_ns = 1e9 / block.fs_hz
-        missing = round((block.t0_ns - prev) / dt_ns)
-        if missing >= 1 and not block.gaps:
-            writer.add_gap(run.device_id, Gap(start_ns=prev, end_ns=block.t0_ns,
-                                              samples_missing=missing,
-                                              reason=run.resume_reason))
-        return block
+        gap = None if block.gaps else gap_between(prev, block.t0_ns, block.fs_hz,
+                                                  run.resume_reason)
+        return block if gap is None else with_gaps(block, (gap,))
 
     def _engine_for(self, run: _Run, block: SampleBlock, writer: _Writer) -> _Engine:
         engine = run.engine
-        jump_s = 0.0
-        if engine is not None and run.extra.get("next_t0") is not None:
-            jump_s = (block.t0_ns - run.extra["next_t0"]) / 1e9
-        if engine is not None and (block.fs_hz != run.engine_fs or jump_s > _MAX_BRIDGE_S):
+        if engine is not None and (block.fs_hz != run.engine_fs
+                                   or block.gap_before_s > _MAX_BRIDGE_S):
             self._finish_engine(run, writer)
             engine = None
         if engine is None:
@@ -438,7 +432,6 @@ class Hub:
             if aligned < block.t0_ns:
                 engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
             run.engine, run.engine_fs = engine, block.fs_hz
-        run.extra["next_t0"] = block.t_end_ns
         return engine
 
     def _new_engine(self, fs_hz: float) -> _Engine:
