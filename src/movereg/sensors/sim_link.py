@@ -18,8 +18,9 @@ from dataclasses import replace
 from typing import Any
 
 from movereg.errors import ParameterError
-from movereg.models import BandStatus, DeviceFamily
+from movereg.models import BandStatus, DeviceFamily, SampleBlock
 from movereg.sensors import _encoders as enc
+from movereg.sensors._session import Session
 from movereg.sensors.ble_client import RawHook, WristbandClient
 from movereg.sensors.decoders.base import StreamConfig
 from movereg.sensors.decoders.polar_pmd import (
@@ -174,12 +175,30 @@ class SimulatedBandConnection(WristbandClient):
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},
-                         transport=SimulatedTransport(band, speed), duration_s=duration_s,
-                         **options)
+                         transport=SimulatedTransport(band, speed), **options)
         self.seed = seed
         self.scenario = band.scenario
         self.speed = speed
+        self.duration_s = duration_s
+        self._end_ns: int | None = None  # with duration_s: band time at which to stop
+        self._duration_done = False
 
     def status(self) -> BandStatus:
         """The client's status, reported as family ``simulated``."""
         return replace(super().status(), family=DeviceFamily.SIMULATED.value)
+
+    def _decode(self, session: Session, data: bytes, rx: int) -> SampleBlock | None:
+        """The client's decode path; with ``duration_s``, stop once that much band time
+        has been delivered (what still arrives is dropped)."""
+        block = super()._decode(session, data, rx)
+        if block is None or self.duration_s is None:
+            return block
+        if self._end_ns is None:
+            self._end_ns = block.t0_ns + round(self.duration_s * 1e9)
+        if self._duration_done:
+            return None
+        if block.t_end_ns >= self._end_ns:
+            self._duration_done = self._stopping = True
+            self._reason = "duration reached"
+            self._wake.set()
+        return block
