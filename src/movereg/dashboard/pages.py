@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import plotly.graph_objects as go
 import plotly.io as pio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,7 +46,7 @@ from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
 from movereg.dashboard.linking import epochs_around, explore_strategies
 from movereg.errors import ForbiddenError, NotFoundError
-from movereg.storage import Store, StrategyEvent
+from movereg.storage import Child, Store, StrategyEvent
 from movereg.timeutil import NS_PER_S, clock_text, day_bounds_ns, now_ns
 
 __all__ = ["router"]
@@ -68,7 +69,7 @@ def _plotly_js() -> tuple[bytes, str]:
     return body, hashlib.sha256(body).hexdigest()[:16]
 
 
-def _fig_json(fig: Any) -> Markup:
+def _fig_json(fig: go.Figure) -> Markup:
     """Figure JSON safe inside ``<script type="application/json">``."""
     return Markup(pio.to_json(fig, validate=False).replace("</", "<\\/"))
 
@@ -107,12 +108,12 @@ def _tz(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _children_for(store: Store, user: Principal) -> list[Any]:
+def _children_for(store: Store, user: Principal) -> list[Child]:
     ids = None if user.role == "admin" else store.linked_children(user.user.id)
     return store.list_children(ids, with_name=True)
 
 
-def _nickname(child: Any) -> str:
+def _nickname(child: Child) -> str:
     return str(child.display_name or child.code)
 
 
@@ -199,7 +200,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
         "window_s": _LIVE_WINDOW_S}, user=gate)
 
 
-def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
+def _pick_child(store: Store, user: Principal, child: int | None) -> Child:
     if child is None:
         kids = _children_for(store, user)
         if not kids:
@@ -208,7 +209,8 @@ def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
     return check_child(store, user, child, with_name=True)
 
 
-def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) -> list[Any]:
+def _history(store: Store, child_id: int, before_ns: int,
+             strategies: set[str]) -> list[StrategyEvent]:
     """Earlier uses (last 90 days, newest 200) of the strategies used today, so the
     sentences count every use so far."""
     if not strategies:
@@ -218,7 +220,7 @@ def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) 
     return [e for e in evs if e.strategy in strategies and e.started_at < before_ns][-200:]
 
 
-def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any]:
+def _day_context(store: Store, c: Child, day: date, tz: ZoneInfo) -> dict[str, Any]:
     d0, d1 = day_bounds_ns(day, tz)
     # the day plus the windows of its first and last possible events
     ep = store.epochs(child_id=c.id, start_ns=window_span_ns(d0)[0],
@@ -259,7 +261,7 @@ def _day_context(store: Store, c: Any, day: date, tz: ZoneInfo) -> dict[str, Any
 
 
 def _open_child_page(request: Request, store: Store, user: Principal | None,
-                     child: int | None) -> Response | tuple[Principal, Any]:
+                     child: int | None) -> Response | tuple[Principal, Child]:
     """Gate a one-child page (parent, therapist, admin) and pick the child, or a response."""
     gate = _gate(request, user, ("parent", "therapist", "admin"))
     if not isinstance(gate, Principal):

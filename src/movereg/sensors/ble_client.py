@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from movereg.errors import (
     BluetoothUnavailableError,
@@ -102,7 +102,7 @@ class WristbandClient:
         reply_timeout_s: float = 5.0,
         backoff_s: tuple[float, float] = (0.5, 30.0),
         raw_hook: RawHook | None = None,
-        clock_options: Mapping[str, Any] | None = None,
+        clock_options: Mapping[str, float] | None = None,
         connect_attempts: int = 3,
         out_queue_size: int = 65536,
         transport: Transport | None = None,
