@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid
+import numpy as np
 
-__all__ = ["Command", "DeviceProfile", "ProfileBase", "StreamConfig"]
+from movereg.models import DeviceFamily, RawBlock
+from movereg.sensors.decoders._common import any_uuid, int16_xyz
+
+__all__ = ["Command", "DeviceProfile", "ProfileBase", "StreamConfig", "XyzSampleProfile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +171,21 @@ class ProfileBase:
 
     def parse_reply(self, data: bytes) -> None:
         """The family has no replies; nothing to check."""
+
+
+class XyzSampleProfile(ProfileBase):
+    """A family that notifies one ``x, y, z`` int16 little-endian sample at a time, with
+    no device time (micro:bit, InfiniTime): ``lsb_per_g`` counts per g."""
+
+    lsb_per_g: float
+    #: what one notification is, for decode errors
+    value_name: str = "x, y, z value"
+
+    @classmethod
+    def decode_xyz(cls, frame: bytes) -> np.ndarray:
+        """6-byte value -> (1, 3) float32 g. Raises only DecodeError."""
+        return int16_xyz(cls.family.value, frame, cls.lsb_per_g, cls.value_name)
+
+    def decode(self, frame: bytes) -> RawBlock:
+        """One notification -> RawBlock of one sample in g."""
+        return RawBlock(self.decode_xyz(frame), self.fs_hz, None, None)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import int16_xyz
-from movereg.sensors.decoders.base import ProfileBase
+from movereg.models import DeviceFamily
+from movereg.sensors.decoders.base import XyzSampleProfile
 
 __all__ = [
     "INFINITIME_LSB_PER_G",
@@ -23,8 +22,6 @@ __all__ = [
     "decode_infinitime_motion",
 ]
 
-FAMILY = DeviceFamily.INFINITIME.value
-
 INFINITIME_SERVICE_UUID = "00030000-78fc-48fe-8e23-433b3a1942d0"
 INFINITIME_STEPS_UUID = "00030001-78fc-48fe-8e23-433b3a1942d0"
 INFINITIME_MOTION_UUID = "00030002-78fc-48fe-8e23-433b3a1942d0"
@@ -33,20 +30,18 @@ INFINITIME_LSB_PER_G = 1024.0
 INFINITIME_RATE_HZ = 10.0
 
 
-def decode_infinitime_motion(frame: bytes) -> np.ndarray:
-    """6-byte raw-motion value -> (1, 3) float32 g. Raises only DecodeError."""
-    return int16_xyz(FAMILY, frame, 1024.0, "raw motion value")
-
-
-class InfiniTimeProfile(ProfileBase):
+class InfiniTimeProfile(XyzSampleProfile):
     """InfiniTime motion profile: nothing to write, just subscribe to raw motion."""
 
     family = DeviceFamily.INFINITIME
     service_uuid = INFINITIME_SERVICE_UUID
     data_char_uuid = INFINITIME_MOTION_UUID
     name_prefixes = ("infinitime", "pinetime")
+    lsb_per_g = INFINITIME_LSB_PER_G
+    value_name = "raw motion value"
     _fs = INFINITIME_RATE_HZ  # the watch cannot be configured; notifies on change only
 
-    def decode(self, frame: bytes) -> RawBlock:
-        """One raw-motion notification -> RawBlock of one sample in g."""
-        return RawBlock(decode_infinitime_motion(frame), INFINITIME_RATE_HZ, None, None)
+
+def decode_infinitime_motion(frame: bytes) -> np.ndarray:
+    """6-byte raw-motion value -> (1, 3) float32 g. Raises only DecodeError."""
+    return InfiniTimeProfile.decode_xyz(frame)

@@ -11,9 +11,9 @@ import struct
 
 import numpy as np
 
-from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import int16_xyz, nearest
-from movereg.sensors.decoders.base import Command, ProfileBase, StreamConfig
+from movereg.models import DeviceFamily
+from movereg.sensors.decoders._common import nearest
+from movereg.sensors.decoders.base import Command, StreamConfig, XyzSampleProfile
 
 __all__ = [
     "MICROBIT_ACC_SERVICE_UUID",
@@ -25,8 +25,6 @@ __all__ = [
     "microbit_period_ms",
     "period_command",
 ]
-
-FAMILY = DeviceFamily.MICROBIT.value
 
 MICROBIT_ACC_SERVICE_UUID = "e95d0753-251d-470a-a062-fa1922dfa9a8"
 MICROBIT_DATA_UUID = "e95dca4b-251d-470a-a062-fa1922dfa9a8"
@@ -44,12 +42,7 @@ def period_command(period_ms: int) -> bytes:
     return struct.pack("<H", int(nearest(period_ms, MICROBIT_PERIODS_MS)))
 
 
-def decode_microbit_acc(frame: bytes) -> np.ndarray:
-    """6-byte accelerometer value -> (1, 3) float32 g. Raises only DecodeError."""
-    return int16_xyz(FAMILY, frame, 1000.0, "accelerometer value (mg)")
-
-
-class MicrobitProfile(ProfileBase):
+class MicrobitProfile(XyzSampleProfile):
     """micro:bit accelerometer profile: write the period, then subscribe."""
 
     family = DeviceFamily.MICROBIT
@@ -57,6 +50,8 @@ class MicrobitProfile(ProfileBase):
     data_char_uuid = MICROBIT_DATA_UUID
     control_char_uuid: str | None = MICROBIT_PERIOD_UUID
     name_prefixes = ("bbc micro:bit",)
+    lsb_per_g = 1000.0  # milli-g
+    value_name = "accelerometer value (mg)"
 
     def __init__(self, config: StreamConfig | None = None) -> None:
         super().__init__(config)
@@ -73,6 +68,7 @@ class MicrobitProfile(ProfileBase):
         self.period_ms = microbit_period_ms(config.fs_hz)
         return [Command(MICROBIT_PERIOD_UUID, period_command(self.period_ms), True, False)]
 
-    def decode(self, frame: bytes) -> RawBlock:
-        """One notification -> RawBlock of one sample in g."""
-        return RawBlock(decode_microbit_acc(frame), self.fs_hz, None, None)
+
+def decode_microbit_acc(frame: bytes) -> np.ndarray:
+    """6-byte accelerometer value -> (1, 3) float32 g. Raises only DecodeError."""
+    return MicrobitProfile.decode_xyz(frame)
