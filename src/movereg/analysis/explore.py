@@ -25,6 +25,7 @@ from movereg.analysis.linking import (
 )
 from movereg.analysis.stats import StrategyStat, strategy_stats
 from movereg.analysis.strategies import Strategy
+from movereg.signal.table import EpochTable
 
 __all__ = [
     "EXPLORE_FEATURES",
@@ -61,13 +62,11 @@ def event_spans_ns(onsets_ns: Iterable[int], *, pre_s: float = PRE_S,
     return [window_span_ns(t, pre_s=pre_s, post_s=post_s) for t in onsets_ns]
 
 
-def merge_epochs(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate epoch column tables; one row per ``epoch_start``, in time order."""
-    if not parts:
-        return {}
-    merged = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+def merge_epochs(parts: Sequence[EpochTable]) -> EpochTable:
+    """Epoch tables joined: one row per ``epoch_start``, in time order."""
+    merged = EpochTable.concat(parts).columns
     _, keep = np.unique(merged["epoch_start"], return_index=True)
-    return {k: v[keep] for k, v in merged.items()}
+    return EpochTable({k: v[keep] for k, v in merged.items()})
 
 
 def strategy_overview(epochs: Epochs, events: Iterable[EventLike], *, feature: str = "enmo_mg",

@@ -7,11 +7,10 @@ The epochs around each event come from the analysis windows
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-import numpy as np
+from collections.abc import Sequence
 
 from movereg.analysis import StrategyStat, event_spans_ns, merge_epochs, strategy_overview
+from movereg.signal import EpochTable
 from movereg.storage import Store, StrategyEvent
 
 __all__ = ["EXPLORE_MAX_EVENTS", "epochs_around", "explore_strategies"]
@@ -21,15 +20,12 @@ EXPLORE_MAX_EVENTS = 500
 
 
 def epochs_around(store: Store, child_id: int, events: Sequence[StrategyEvent],
-                  base: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                  base: EpochTable | None = None) -> EpochTable:
     """``base`` (e.g. the day's epochs) plus the epochs of each event's linking windows
     (baseline and response only, not the weeks in between)."""
     parts = [] if base is None else [base]
-    if not events:
-        return dict(base) if base is not None else store.epochs(child_id=child_id,
-                                                                start_ns=0, end_ns=1)
     for a, b in event_spans_ns(e.started_at for e in events):
-        parts.append(store.epochs(child_id=child_id, start_ns=a, end_ns=b))
+        parts.append(store.epoch_table(child_id=child_id, start_ns=a, end_ns=b))
     return merge_epochs(parts)
 
 

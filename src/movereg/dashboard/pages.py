@@ -223,8 +223,8 @@ def _history(store: Store, child_id: int, before_ns: int,
 def _day_context(store: Store, c: Child, day: date, tz: ZoneInfo) -> dict[str, Any]:
     d0, d1 = day_bounds_ns(day, tz)
     # the day plus the windows of its first and last possible events
-    ep = store.epochs(child_id=c.id, start_ns=window_span_ns(d0)[0],
-                      end_ns=window_span_ns(d1)[1])
+    ep = store.epoch_table(child_id=c.id, start_ns=window_span_ns(d0)[0],
+                           end_ns=window_span_ns(d1)[1])
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
     s = daily_summary(epochs_around(store, c.id, history, ep) if history else ep, events,
@@ -302,7 +302,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     last = end or datetime.now(zone).date()
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     d0, d1 = day_bounds_ns(days_list[0], zone, days=7)
-    ep = store.epochs(child_id=c.id, start_ns=d0, end_ns=d1)
+    ep = store.epoch_table(child_id=c.id, start_ns=d0, end_ns=d1)
     evs = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
     week = week_summary(days)

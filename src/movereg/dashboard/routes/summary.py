@@ -46,7 +46,7 @@ def get_summary(child_id: ChildId, store: StoreDep, principal: CurrentUser,
     the_day = day or datetime.now(zone).date()
     d0, _ = day_bounds_ns(the_day, zone)
     lo, hi = d0 - 3600 * NS_PER_S, d0 + 26 * 3600 * NS_PER_S
-    cols = store.epochs(child_id=child_id, start_ns=lo, end_ns=hi)
+    cols = store.epoch_table(child_id=child_id, start_ns=lo, end_ns=hi)
     events = store.list_events(child_id=child_id, start_ns=lo, end_ns=hi)
     s = daily_summary(cols, events, day=the_day, tz=tz,
                       nickname=child.display_name or "Your child")
