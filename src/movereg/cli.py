@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "features": "movereg.commands.features",
     "export": "movereg.commands.export",
     "user": "movereg.commands.user",
+    "backup": "movereg.commands.backup",
+    "restore": "movereg.commands.restore",
 }
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ConnectionLostError",
     "DecodeError",
     "DeviceNotFoundError",
+    "DiskFullError",
     "ForbiddenError",
     "InputFileError",
     "MoveregError",
@@ -124,6 +125,10 @@ class InputFileError(SignalError):
 # --- storage and service -------------------------------------------------------------
 class StorageError(MoveregError):
     """The database cannot be read or written (disk full, corrupt file, locked)."""
+
+
+class DiskFullError(StorageError):
+    """The disk holding the data directory is full (HTTP 507 where a request needs space)."""
 
 
 class ValidationError(MoveregError, ValueError):

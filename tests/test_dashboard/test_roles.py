@@ -53,6 +53,13 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "set_strategy_active": (CLIN, False),
     "list_audit": (ADMIN, False), "verify_audit": (ADMIN, False),
     "child_access_log": (frozenset({"admin", "parent"}), True),
+    # the clinic day (issue 15)
+    "setup_state": (PUBLIC, False), "setup_admin": ("token", False),
+    "start_group_session": (CLIN, True), "get_group_session": (CLIN, True),
+    "stop_group_session": (CLIN, True), "session_note_draft": (CLIN, True),
+    "get_favourites": (CLIN, True), "set_favourites": (CLIN, True),
+    "set_user_role": (ADMIN, False), "reset_user_password": (ADMIN, False),
+    "band_motion": (CLIN, False),
     "get_strategy_links": (CARE, True),
 }
 
@@ -116,6 +123,11 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         "put_strategy": {"label": "Movement break", "category": "Movement break"},
         "set_strategy_active": {"active": True},
         "record_consent": {"consented": True, "scope": "features"},
+        "setup_admin": {"token": "not-the-token", "username": "boss", "password": PASSWORD},
+        "start_group_session": {"child_ids": [child.id]},
+        "set_favourites": {"keys": ["mov.break"]},
+        "set_user_role": {"role": "parent"},
+        "reset_user_password": {"password": PASSWORD},
     }
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
@@ -165,6 +177,8 @@ def test_route_matrix(api: Api, role: str | None) -> None:
         status = send(api, build(api, op, route, api.child_a), role)
         if allowed == PUBLIC:
             assert status in (200, 303), (op, role, status)
+        elif allowed == "token":   # the one-time setup token, whoever asks
+            assert status == 401, (op, role, status)
         elif role is None:
             assert status == 401, (op, status)
         elif role in allowed:

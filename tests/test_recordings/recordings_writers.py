@@ -188,8 +188,9 @@ def write_cwa(path: Path, acc_g: np.ndarray, start: dt.datetime, device_id: int 
 
 
 def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetime,
-                    serial: str = "012345") -> np.ndarray:
-    """Write a GENEActiv BIN (gain 5000, offset 0); return expected g."""
+                    serial: str = "012345", true_hz: float | None = None) -> np.ndarray:
+    """Write a GENEActiv BIN (gain 5000, offset 0); return expected g. ``true_hz``: the
+    rate the device really ran at (page times advance by 300 / true_hz s)."""
     per = 300
     n = acc_g.shape[0]
     assert n % per == 0
@@ -221,7 +222,7 @@ def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetim
     assert len(header) == 59, len(header)
     lines = list(header)
     for k in range(pages):
-        t = start + dt.timedelta(seconds=k * per / fs_hz)
+        t = start + dt.timedelta(seconds=k * per / (true_hz or fs_hz))
         block = raw[k * per:(k + 1) * per]
         bits = 0
         for x, y, z in block.tolist():
@@ -235,3 +236,66 @@ def write_geneactiv(path: Path, acc_g: np.ndarray, fs_hz: int, start: dt.datetim
                   f"Measurement Frequency:{float(fs_hz)}", hexdata]
     path.write_text("\r\n".join(lines) + "\r\n", encoding="ascii")
     return raw * 100 / gain
+
+
+def write_cwa_timed(path: Path, acc_g: np.ndarray, sector_t0: np.ndarray, *,
+                    rate_hz: float = 100.0, axes: int = 3, device_id: int = 43210,
+                    unit: int = 256, hardware: int = 0x17, tz_minutes: int = -1,
+                    set_at: dt.datetime | None = None) -> np.ndarray:
+    """A CWA whose sectors carry fractional timestamps: sector k's first sample at
+    ``sector_t0[k]`` (naive local s since 1970); ``set_at``: when the clock was set (the
+    header's last-change time). Unpacked int16, 3 axes (80 per sector)
+    or 6 (AX6: gyro then accel, 40 per sector), ``unit`` LSB per g (AX6: 4096).
+
+    Returns the sample-0 times the file really encodes (s, quantised to 1/32768 s).
+    """
+    per = 480 // (2 * axes)
+    n = acc_g.shape[0]
+    assert n == per * sector_t0.shape[0]
+    raw = np.clip(np.round(acc_g * unit), -32768, 32767).astype(np.int64)
+    code = 15 - round(np.log2(3200 / rate_hz))
+    rate_code = 0x40 | code  # 8 g
+    start = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(np.floor(sector_t0[0])))
+    head = bytearray(1024)
+    head[0:2] = b"MD"
+    struct.pack_into("<H", head, 2, 1020)
+    head[4] = hardware
+    struct.pack_into("<H", head, 5, device_id & 0xFFFF)
+    struct.pack_into("<H", head, 11, 0xFFFF)
+    struct.pack_into("<I", head, 13, _cwa_time(start))
+    head[36] = rate_code
+    if set_at is not None:
+        struct.pack_into("<I", head, 37, _cwa_time(set_at))
+    head[41] = 45
+    struct.pack_into("<h", head, 42, tz_minutes)
+    out = bytearray(head)
+    encoded = np.empty(sector_t0.shape[0])
+    shift = 8 + {256: 0, 512: 1, 1024: 2, 2048: 3, 4096: 4}[unit]
+    for k, t0 in enumerate(sector_t0.tolist()):
+        whole = int(np.floor(t0))
+        f15 = min(round((t0 - whole) * 32768), 32767)
+        frac16 = f15 << 1
+        encoded[k] = whole + frac16 / 65536
+        sec = bytearray(512)
+        sec[0:2] = b"AX"
+        struct.pack_into("<H", sec, 2, 508)
+        struct.pack_into("<H", sec, 4, 0x8000 | f15)
+        struct.pack_into("<I", sec, 10, k)
+        t = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=whole)
+        struct.pack_into("<I", sec, 14, _cwa_time(t))
+        struct.pack_into("<H", sec, 18, (shift - 8) << 13)
+        sec[24] = rate_code
+        sec[25] = (axes << 4) | 2
+        # the firmware's shim: offset = index of the whole second - (frac * fs) >> 16
+        struct.pack_into("<h", sec, 26, -((frac16 * int(rate_hz)) >> 16))
+        struct.pack_into("<H", sec, 28, per)
+        block = np.zeros((per, axes), dtype=np.int64)
+        block[:, axes - 3:] = raw[k * per:(k + 1) * per]
+        if axes == 6:
+            block[:, :3] = 123  # gyro
+        sec[30:30 + per * axes * 2] = block.astype("<i2").tobytes()
+        total = sum(struct.unpack("<255H", bytes(sec[:510]))) & 0xFFFF
+        struct.pack_into("<H", sec, 510, (-total) & 0xFFFF)
+        out += sec
+    path.write_bytes(bytes(out))
+    return encoded

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 import zlib
 from pathlib import Path
@@ -40,9 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cohort mode: local worker processes")
     parser.add_argument("--scheduler", default=None, metavar="ADDR",
                         help="cohort mode: address of a dask.distributed scheduler")
+    parser.add_argument("--tz", default=None, metavar="ZONE",
+                        help="device files (CWA, GT3X, GENEActiv): IANA time zone of the "
+                        "computer that set the device's clock, e.g. Europe/Berlin (DST-aware; "
+                        "the offset in force when the clock was set holds for the whole "
+                        "recording); without it the file's own offset is used, else UTC is "
+                        "assumed and said")
 
 
-def _open(path: str, fs_hz: float | None, adc_grid: str | float) -> Any:
+_DEVICE_FORMATS = ("cwa", "gt3x", "gt3x_legacy", "geneactiv_bin")
+
+
+def _open(path: str, fs_hz: float | None, adc_grid: str | float, tz: str | None) -> Any:
     """The recording (movereg.recordings): ``fs_hz``, ``t0_ns`` and ``chunks(n)``."""
     from movereg.recordings import open_recording
 
@@ -51,45 +62,94 @@ def _open(path: str, fs_hz: float | None, adc_grid: str | float) -> Any:
         raise InputFileError(path, "no such file")
     if p.is_dir():
         raise InputFileError(path, "is a directory, not a recording file")
-    return open_recording(p, fs_hz=fs_hz, adc_grid=adc_grid)
+    return open_recording(p, fs_hz=fs_hz, adc_grid=adc_grid, tz=tz)
+
+
+def report_file(path: str, qc: Any) -> None:
+    """The CLI's lines about one device file: the zone it assumed, one damage warning."""
+    if qc.format in _DEVICE_FORMATS and qc.tz_source == "assumed":
+        sys.stderr.write(f"movereg features: {path}: device clock read as UTC (assumed; "
+                         "give --tz ZONE, e.g. --tz Europe/Berlin, for a local clock)\n")
+    warning = qc.warning()
+    if warning:
+        sys.stderr.write(f"movereg features: {path}: warning: {warning}\n")
 
 
 def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
-            adc_grid: str | float) -> int:
+            adc_grid: str | float, tz: str | None = None) -> int:
     try:
-        table = _table_of(path, epoch_s, fs_hz, adc_grid)
+        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz)
     except (EOFError, zlib.error, UnicodeDecodeError) as exc:
         # a corrupt compressed file or bad bytes, from whichever reader: one clear line
         raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
     except OSError as exc:
         raise InputFileError(path, f"cannot read ({exc})") from None
     try:
+        qc_row = _qc_row(rec, out.parent)
         if out.suffix.lower() == ".parquet":
             table.to_parquet(out)
+            _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str)})
         else:
             table.to_csv(out)
+        _write_qc_csv(qc_path(out), qc_row)
     except OSError as exc:
         raise InputFileError(str(out), f"cannot write ({exc.strerror or exc})") from None
+    report_file(path, rec.qc)
     return 0
 
 
+def qc_path(out: Path) -> Path:
+    """Where the QC row of ``OUT.csv``/``OUT.parquet`` goes: ``OUT.qc.csv``."""
+    return out.with_name(f"{out.stem}.qc.csv")
+
+
+def _qc_row(rec: Any, out_dir: Path) -> dict[str, Any]:
+    from movereg.recordings import hash_serial
+    from movereg.recordings.cohort import _salt
+
+    serial = rec.qc.serial
+    return {"input": str(rec.path), **rec.qc.row(hash_serial(serial, _salt(out_dir))
+                                                 if serial else "")}
+
+
+def _write_qc_csv(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(row))
+        w.writerow(["" if v is None else v for v in row.values()])
+
+
+def _add_parquet_metadata(path: Path, extra: dict[str, str]) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(path))
+    meta = dict(table.schema.metadata or {})
+    meta.update({k.encode(): v.encode() for k, v in extra.items()})
+    pq.write_table(table.replace_schema_metadata(meta), str(path))
+
+
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
-              adc_grid: str | float) -> Any:
+              adc_grid: str | float, tz: str | None = None) -> tuple[Any, Any]:
+    from tqdm import tqdm
+
     from movereg.signal import EpochTable, FeatureEngine
 
-    rec = _open(path, fs_hz, adc_grid)
+    rec = _open(path, fs_hz, adc_grid, tz)
     if rec.adc_lsb_per_g is not None:
         sys.stderr.write(f"movereg features: {path}: values restored to steps of "
                          f"1/{rec.adc_lsb_per_g:g} g\n")
     eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
     parts = []
-    for t0, x in rec.chunks(_CHUNK):
-        parts.append(eng.push(x, t0))
+    with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
+              unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        for t0, x in rec.chunks(_CHUNK):
+            parts.append(eng.push(x, t0))
+            bar.update(x.shape[0])
     parts.append(eng.flush())
     table = EpochTable.concat(parts)
     if table.n == 0:
         raise InputFileError(path, "no data rows")
-    return table
+    return table, rec
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     from movereg.recordings.adc_grid import parse_adc_grid
 
     adc_grid = parse_adc_grid(args.adc_grid)
+    from movereg.recordings.devicetime import parse_tz
+
+    parse_tz(args.tz)  # an unknown zone is a one-line error before any work
     out = Path(args.out)
     cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
     if cohort:
@@ -108,14 +171,21 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
                             workers=args.workers, scheduler=args.scheduler,
-                            adc_grid=adc_grid)
+                            adc_grid=adc_grid, tz=args.tz)
         for row in result.rows:
             if row.get("status") != "ok":
                 sys.stderr.write(f"movereg features: {row.get('message')}\n")
+            elif row.get("warning"):
+                sys.stderr.write(f"movereg features: {row.get('input')}: warning: "
+                                 f"{row.get('warning')}\n")
+        if args.tz is None and any(r.get("tz_source") == "assumed" and r.get("format")
+                                   in _DEVICE_FORMATS for r in result.rows):
+            sys.stderr.write("movereg features: device clocks without a zone read as UTC "
+                             "(assumed; give --tz ZONE for a local clock)\n")
         sys.stderr.write(f"movereg features: {result.n_ok} recording(s) done, "
                          f"{result.n_error} failed; summary in {result.summary_csv}\n")
         return 0 if result.n_error == 0 else 1
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
-    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid)
+    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz)

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TLS certificate (PEM) to serve HTTPS directly")
     parser.add_argument("--tls-key", type=Path, default=None,
                         help="private key (PEM) of --tls-cert")
+    parser.add_argument("--sim-bands", type=int, default=None, metavar="N",
+                        help="offer N simulated bands on the bands page (trying it out, tests)")
 
 
 def _settings(args: argparse.Namespace) -> object:
@@ -36,6 +38,8 @@ def _settings(args: argparse.Namespace) -> object:
         overrides["data_dir"] = args.data_dir
     if args.secure_cookies or args.tls_cert is not None:
         overrides["secure_cookies"] = True
+    if getattr(args, "sim_bands", None) is not None:
+        overrides["sim_bands"] = args.sim_bands
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(settings.db_path)
     try:
         check_bind(settings, store)  # refuse before opening a socket
+        setup_token = store.new_setup_token() if store.setup_pending() else None
     finally:
         store.close()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -69,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
         log.warning("movereg: serving children's data on %s WITHOUT TLS; put an HTTPS proxy "
                     "in front or pass --tls-cert/--tls-key", settings.host)
     app = create_app(settings)
+    if setup_token is not None:   # first run: one link, valid until an administrator exists
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        import sys
+
+        sys.stdout.write(f"\n    To set up movereg, open this link (it works once):\n"
+                         f"    {scheme}://{host}:{settings.port}/setup?token={setup_token}\n\n")
+        sys.stdout.flush()
     log.info("movereg: %s://%s:%d/ (data in %s)", scheme, settings.host, settings.port,
              settings.data_dir)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",

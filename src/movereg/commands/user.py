@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 HELP = "manage user accounts: add, list, link a therapist or parent to a child"
 
@@ -25,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     link.add_argument("username")
     link.add_argument("--child", required=True, metavar="CODE",
                       help="the child's pseudonymous code")
-    sub.add_parser("verify-audit", help="re-compute the audit log's hash chain (exit 1 if "
-                                        "broken)")
+    sub.add_parser("verify-audit", help="re-compute the audit log's hash chain and check its "
+                                        "anchors (exit 1 if any fails)")
     child = sub.add_parser("add-child", help="create a child record (prints its code)")
     child.add_argument("--code", default=None, help="pseudonymous code (random by default)")
     child.add_argument("--name", default=None, help="nickname shown on screen")
@@ -49,6 +50,22 @@ def _password(args: argparse.Namespace) -> str:
     if getpass.getpass("again: ") != first:
         raise ValidationError("the two passwords differ")
     return first
+
+
+def _verify_audit(store: Any, out: TextIO) -> int:
+    """Print each anchor's result; 0 when all hold, 1 when any failed."""
+    v = store.verify_audit()
+    for c in v.anchors:
+        state = "ok" if c.ok else "FAILED"
+        why = c.problem if not c.ok else c.note
+        out.write(f"  {c.name}: {state}{' - ' + why if why else ''}\n")
+    if not v.ok:
+        where = f" at entry {v.first_bad_id}" if v.first_bad_id is not None else ""
+        out.write(f"audit log BROKEN{where}: {v.problem} ({v.entries} of {v.rows} entries "
+                  "verified in the chain)\n")
+        return 1
+    out.write(f"audit log intact: {v.entries} entries\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,12 +102,7 @@ def run(args: argparse.Namespace) -> int:
                         detail={"username": found.username})
             out.write(f"linked {found.username} to {child.code}\n")
         elif args.action == "verify-audit":
-            v = store.verify_audit()
-            if not v.ok:
-                out.write(f"audit log BROKEN at entry {v.first_bad_id}: {v.problem} "
-                          f"({v.entries} entries verified before it)\n")
-                return 1
-            out.write(f"audit log intact: {v.entries} entries\n")
+            return _verify_audit(store, out)
         else:
             c = store.create_child(code=args.code, display_name=args.name)
             store.audit("cli", "child.create", child_id=c.id)

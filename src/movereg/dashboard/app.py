@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import HTTPConnection
 
 from movereg import __version__
 from movereg.config import Settings
 from movereg.errors import (
     AuthError,
     ConfigError,
+    DiskFullError,
     ForbiddenError,
     MoveregError,
     NotFoundError,
@@ -87,20 +89,30 @@ def _status_for(exc: MoveregError) -> int:
         return 404
     if isinstance(exc, ValidationError):
         return 422
+    if isinstance(exc, DiskFullError):
+        return 507
     if isinstance(exc, StorageError):
         return 503
     return 400
 
 
-async def _movereg_error(request: Request, exc: Exception) -> Response:
+async def _movereg_error(request: HTTPConnection, exc: Exception) -> Response | None:
+    """One JSON body per error; on a WebSocket (no response to send) close it instead."""
     assert isinstance(exc, MoveregError)
     status = _status_for(exc)
+    method = request.scope.get("method", "WEBSOCKET")
+    if status >= 500:
+        log.warning("storage error on %s %s: %s", method, request.url.path, exc)
+    if isinstance(request, WebSocket):
+        # 1013 "try again later" for storage trouble, 1008 policy for refusals
+        code = 1013 if status >= 500 else 1008
+        with contextlib.suppress(RuntimeError):
+            await request.close(code=code, reason=exc.message[:120])
+        return None
     body: dict[str, Any] = {"detail": exc.message, "error": type(exc).__name__}
     if exc.advice:
         body["advice"] = exc.advice
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status == 503:
-        log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -167,7 +179,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                               "movement; not a medical device.")
     app.state.settings = settings
     app.state.hub = None
-    app.add_exception_handler(MoveregError, _movereg_error)
+    # one handler for HTTP and WebSocket scopes (Starlette types them separately)
+    app.add_exception_handler(MoveregError, _movereg_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.middleware("http")
@@ -193,6 +206,9 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
     from movereg.dashboard.pages import router as pages_router
 
     app.include_router(pages_router)
+    from movereg.dashboard.clinic_pages import router as clinic_pages_router
+
+    app.include_router(clinic_pages_router)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

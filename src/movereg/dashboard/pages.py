@@ -136,8 +136,10 @@ def plotly_js(request: Request) -> Response:
 
 
 @router.get("/", response_model=None)
-def home(request: Request, user: OptionalUser) -> Response:
-    """Send each role to its page."""
+def home(request: Request, user: OptionalUser, store: StoreDep) -> Response:
+    """Send each role to its page (to the first-run setup until an administrator exists)."""
+    if user is None and store.setup_pending():
+        return RedirectResponse("/setup", status_code=303)
     if user is None:
         return RedirectResponse("/login", status_code=303)
     target = {"parent": "/day", "researcher": "/export"}.get(user.role, "/live")
@@ -169,6 +171,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
             kids = [check_child(store, gate, int(c), with_name=True) for c in child]
         except NotFoundError:
             return _error(request, gate, 404, "No such child on your caseload.")
+    not_shown = max(0, len(kids) - 6)     # said on the page, never a silent cap
     kids = kids[:6]
     active = {s.key: s.label for s in store.list_strategies()}
     catalogue = [{"key": s.key, "label": s.label, "category": s.category,
@@ -197,7 +200,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
     store.audit(gate.actor, "view.live", detail={"children": [c.id for c in kids]})
     return _render(request, "live.html", {
         "tiles": tiles, "catalogue": catalogue, "zone_words": list(ZONE_WORDS),
-        "window_s": _LIVE_WINDOW_S}, user=gate)
+        "window_s": _LIVE_WINDOW_S, "not_shown": not_shown}, user=gate)
 
 
 def _pick_child(store: Store, user: Principal, child: int | None) -> Child:

@@ -9,6 +9,7 @@ binary formats, see :mod:`movereg.recordings.binary`).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ SUMMARY_COLUMNS = (
     "recording", "input", "status", "message", "format", "device", "serial_hash", "fs_hz",
     "start", "end", "n_epochs", "duration_h", "wear_h", "coverage", "mean_enmo_mg",
     *(f"{z}_min" for z in ZONE_LABELS), "output",
+    # per-file QC (movereg.recordings.qc), complete after the pass
+    "measured_fs_hz", "tz", "tz_source", "first_sample_utc", "last_sample_utc",
+    "samples_read", "samples_skipped", "skipped_why", "gaps", "clipped_share", "warning",
 )
 
 
@@ -129,9 +133,17 @@ def _peak_rss_mb() -> float:
 
 
 def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
-                       chunk: int = CHUNK_SAMPLES) -> dict[str, Any]:
-    """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats."""
+                       chunk: int = CHUNK_SAMPLES, serial_hash: str = "",
+                       progress: bool = False) -> dict[str, Any]:
+    """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats.
+
+    The finished QC row goes into the file's key-value metadata as ``movereg.qc`` (JSON);
+    ``progress`` shows a per-file bar (samples) on stderr.
+    """
+    import sys
+
     import pyarrow.parquet as pq
+    from tqdm import tqdm
 
     from movereg import __version__
     from movereg.signal.features import FeatureEngine
@@ -161,9 +173,16 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
                     pending.clear()
                     rows = 0
 
-            for t0, x in rec.chunks(chunk):
-                emit(engine.push(x, t0).columns)
+            with tqdm(total=rec.n_samples_estimate, desc=rec.path.name, unit=" samples",
+                      unit_scale=True, file=sys.stderr, disable=None if progress else True,
+                      leave=False, position=1) as bar:
+                for t0, x in rec.chunks(chunk):
+                    emit(engine.push(x, t0).columns)
+                    bar.update(x.shape[0])
             emit(engine.flush().columns, force=True)
+            # the QC is complete now: into the file's metadata
+            writer.add_key_value_metadata(
+                {"movereg.qc": json.dumps(rec.qc.row(serial_hash), default=str)})
         os.replace(tmp, out_path)
     finally:
         if tmp.exists():
@@ -174,7 +193,8 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
 def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                       epoch_s: float, fs_hz: float | None, salt: bytes,
                       fingerprint: bool = True,
-                      adc_grid: str | float = "auto") -> dict[str, Any]:
+                      adc_grid: str | float = "auto", tz: str | None = None,
+                      progress: bool = False) -> dict[str, Any]:
     """Open, extract and summarise one recording; never raises for a bad input.
 
     Returns
@@ -192,18 +212,22 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
     out_path = Path(out_dir) / f"{stem}.parquet"
     try:
         if isinstance(source, Path):
-            rec = open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid)
+            rec = open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid, tz=tz)
             fp = file_fingerprint(source, with_hash=fingerprint)
         else:
             fp = source.fingerprint()
             rec = source.open(fs_hz)
         row["fingerprint"] = fp
         serial = str(rec.meta.get("serial", "") or "")
+        serial_hash = hash_serial(serial, salt) if serial else ""
         row.update(format=rec.meta.get("format"), device=rec.meta.get("device"),
-                   serial_hash=hash_serial(serial, salt) if serial else "",
-                   fs_hz=rec.fs_hz)
-        row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s))
-        row.update(status="ok", output=out_path.name)
+                   serial_hash=serial_hash, fs_hz=rec.fs_hz)
+        row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s,
+                                      serial_hash=serial_hash, progress=progress))
+        qc = rec.qc.row(serial_hash)
+        row.update({k: qc[k] for k in qc if k in SUMMARY_COLUMNS and k not in
+                    ("format", "device", "serial_hash", "fs_hz")})
+        row.update(status="ok", output=out_path.name, warning=rec.qc.warning() or "")
     except MoveregError as exc:
         row["message"] = str(exc)
     except Exception as exc:  # one bad file must not stop the cohort; say what happened

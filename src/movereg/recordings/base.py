@@ -6,6 +6,10 @@ without reading everything), ``meta`` and :meth:`Recording.chunks`.
 
 Time model
 ----------
+Device files (CWA, GT3X, GENEActiv) follow the device's own clock and are resampled onto
+the grid at ``fs_hz`` (:mod:`movereg.recordings.devicetime`); what follows is the model
+of text and Parquet files, which are read as written.
+
 Samples are assumed to be on a regular grid at ``fs_hz``. Readers that have per-sample
 timestamps split the stream into *segments* wherever the step between two samples is
 at least 1.5 sample periods (a gap: the consumer fills the missing time, exactly as
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import InputFileError, ParameterError
+from movereg.recordings.qc import RecordingQC
 
 __all__ = ["Recording", "hash_serial", "snap_rate"]
 
@@ -85,6 +90,9 @@ class Recording(ABC):
         serial is the raw value: hash it with :func:`hash_serial` before exporting it.
     """
 
+    #: True where the reader fills ``qc`` itself (device readers); else chunks() counts.
+    QC_WHILE_READING = False
+
     def __init__(self, path: Path, fs_hz: float, t0_ns: int, n_samples: int | None,
                  meta: dict[str, Any]) -> None:
         if not fs_hz > 0:
@@ -96,6 +104,13 @@ class Recording(ABC):
         self.meta = meta
         #: ADC grid (LSB per g) the samples were restored to, or None (see adc_grid).
         self.adc_lsb_per_g: float | None = None
+        #: Grid samples expected (for progress bars) when known, else ``None``.
+        self.n_samples_estimate: int | None = n_samples
+        #: Quality control: rates, times, samples read and skipped (device readers fill
+        #: it while streaming; complete once :meth:`chunks` has run to the end).
+        self.qc = RecordingQC(format=str(meta.get("format", "")),
+                              device=str(meta.get("device", "")),
+                              serial=str(meta.get("serial", "") or ""), fs_hz=self.fs_hz)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(path={str(self.path)!r}, fs_hz={self.fs_hz}, "
@@ -127,8 +142,19 @@ class Recording(ABC):
         buf: list[np.ndarray] = []
         have = 0
         buf_t0 = self.t0_ns  # time of the first buffered sample
-        next_t = float(self.t0_ns)  # nominal time of the next sample (no-timestamp files)
+        seen = 0  # samples so far: sample i is at t0_ns + round(i * dt) (no-timestamp files)
+        own = not self.QC_WHILE_READING
+        if own:
+            self.qc.samples_read = 0
         for new_seg, block, times in self._blocks():
+            if own and block.shape[0]:
+                self.qc.samples_read += int(block.shape[0])
+                if self.qc.first_sample_ns is None:
+                    self.qc.first_sample_ns = (int(times[0]) if times is not None
+                                               else self.t0_ns + round(seen * dt))
+                self.qc.last_sample_ns = (int(times[-1]) if times is not None else
+                                          self.t0_ns + round((seen + block.shape[0] - 1)
+                                                             * dt))
             if new_seg and have:
                 yield buf_t0, _join(buf)
                 buf, have = [], 0
@@ -136,17 +162,20 @@ class Recording(ABC):
             n = block.shape[0]
             while start < n:
                 if have == 0:
-                    buf_t0 = int(times[start]) if times is not None else round(next_t)
+                    buf_t0 = (int(times[start]) if times is not None
+                              else self.t0_ns + round(seen * dt))
                 take = min(n - start, n_samples - have)
                 buf.append(block[start:start + take])
                 have += take
                 start += take
-                next_t += take * dt
+                seen += take
                 if have == n_samples:
                     yield buf_t0, _join(buf)
                     buf, have = [], 0
         if have:
             yield buf_t0, _join(buf)
+        if own:
+            self.qc.complete = True
 
     def read_all(self, chunk: int = 1 << 18) -> tuple[int, np.ndarray]:
         """The whole recording as one array (gaps filled with NaN rows): small files only.

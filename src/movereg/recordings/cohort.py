@@ -160,9 +160,10 @@ def _is_done(src: Source, stem: str, entry: Any, params: dict[str, Any],
     return bool(file_fingerprint(src)["blake2b"] == old.get("blake2b"))
 
 
-def _run_local(jobs: list[tuple[Source, str]], kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _run_local(jobs: list[tuple[Source, str]], kw: dict[str, Any],
+               progress: bool = False) -> Iterator[dict[str, Any]]:
     for src, stem in jobs:
-        yield process_recording(src, stem=stem, **kw)
+        yield process_recording(src, stem=stem, progress=progress, **kw)
 
 
 def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
@@ -198,7 +199,7 @@ def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
 def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
                epoch_s: float = 5.0, fs_hz: float | None = None, workers: int | None = 1,
                scheduler: str | None = None, progress: bool = True,
-               adc_grid: str | float = "auto") -> CohortResult:
+               adc_grid: str | float = "auto", tz: str | None = None) -> CohortResult:
     """Extract per-epoch features for many recordings.
 
     Parameters
@@ -222,6 +223,9 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
         Show a progress bar on stderr.
     adc_grid
         Text files: ``"auto"`` (default), ``"off"`` or LSB per g (see
+        :func:`open_recording`).
+    tz
+        Device files: IANA zone of the computer that set the clocks (see
         :func:`open_recording`).
 
     Returns
@@ -250,6 +254,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     params: dict[str, Any] = {"epoch_s": float(epoch_s), "fs_hz": fs_hz,
                               "movereg": __version__}
     params["adc_grid"] = adc_grid    # restored values can change counts: part of the key
+    if tz is not None:
+        params["tz"] = tz            # the zone moves every epoch: part of the key
     manifest = _load_manifest(out_dir)
     salt = _salt(out_dir)
 
@@ -273,11 +279,11 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
             jobs.append((src, stem))
 
     kw = {"out_dir": str(out_dir), "epoch_s": float(epoch_s), "fs_hz": fs_hz, "salt": salt,
-          "adc_grid": adc_grid}
+          "adc_grid": adc_grid, "tz": tz}
     if scheduler or workers > 1:
         stream = _run_dask(jobs, kw, workers, scheduler)
     else:
-        stream = _run_local(jobs, kw)
+        stream = _run_local(jobs, kw, progress)  # a bar per file under the cohort's
 
     from tqdm import tqdm
 
@@ -325,9 +331,10 @@ def _write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
     pq_path = out_dir / SUMMARY_PARQUET
     types = {c: pa.string() for c in cols}
     for c in ("fs_hz", "duration_h", "wear_h", "coverage", "mean_enmo_mg",
-              *(c for c in cols if c.endswith("_min"))):
+              "measured_fs_hz", "clipped_share", *(c for c in cols if c.endswith("_min"))):
         types[c] = pa.float64()
-    types["n_epochs"] = pa.int64()
+    for c in ("n_epochs", "samples_read", "samples_skipped", "gaps"):
+        types[c] = pa.int64()
     types["skipped"] = pa.bool_()
     arrays = []
     for c in cols:

@@ -7,8 +7,11 @@ from pathlib import Path
 from movereg.errors import InputFileError
 from movereg.recordings.adc_grid import AdcGrid, parse_adc_grid
 from movereg.recordings.base import Recording
-from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording
+from movereg.recordings.binary import BINARY_SUFFIXES, ActfastRecording, _is_legacy_gt3x
 from movereg.recordings.csvfile import CsvRecording
+from movereg.recordings.cwa import CwaRecording
+from movereg.recordings.devicetime import parse_tz
+from movereg.recordings.gt3x_legacy import Gt3xLegacyRecording
 from movereg.recordings.parquetfile import ParquetRecording
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
@@ -28,14 +31,15 @@ def recording_stem(path: Path) -> str:
 
 
 def open_recording(path: str | Path, *, fs_hz: float | None = None,
-                   adc_grid: AdcGrid = "auto") -> Recording:
+                   adc_grid: AdcGrid = "auto", tz: str | None = None) -> Recording:
     """Open a recording file for streaming.
 
     Parameters
     ----------
     path
         ``.csv`` / ``.csv.gz`` (any gzipped CSV), ``.parquet`` (movereg raw export),
-        ``.gt3x`` (ActiGraph), ``.cwa`` (Axivity AX3/AX6), ``.bin`` (GENEActiv).
+        ``.gt3x`` (ActiGraph, incl. legacy ``activity.bin`` files), ``.cwa`` (Axivity
+        AX3/AX6), ``.bin`` (GENEActiv).
     fs_hz
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
@@ -44,17 +48,30 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
         when the values provably are such (:mod:`movereg.recordings.adc_grid`);
         ``"off"`` reads values as written; a number (LSB per g) rounds every value to
         that grid.
+    tz
+        Device files (CWA, GT3X, GENEActiv): the IANA zone (``"Europe/Berlin"``) of the
+        computer that set the device's clock; its offset at that time (DST-aware) turns
+        the local clock into UTC. Without it the file's own offset is used, else UTC is
+        assumed (``rec.qc.tz_source == "assumed"``).
 
     Returns
     -------
     Recording
-        ``.chunks(n)`` streams float64 ``(n, 3)`` g with UTC ns start times.
+        ``.chunks(n)`` streams float64 ``(n, 3)`` g with UTC ns start times on a
+        uniform grid at ``rec.fs_hz``; device files are resampled from the device's own
+        timestamps (:mod:`movereg.recordings.devicetime`). ``rec.meta`` holds the
+        header facts (``measured_fs_hz`` for device files), ``rec.qc`` the quality
+        control (:class:`~movereg.recordings.qc.RecordingQC`: measured rate, first/last
+        sample, samples read and skipped with reasons, damaged spans, gaps, clipping;
+        complete after a full pass).
 
     Raises
     ------
     InputFileError
-        The file is missing, empty, truncated, of an unknown type or malformed; the
-        message names the file, the problem and (for text) the line.
+        The file is missing, empty, of an unknown type, malformed text, or a device file
+        with no readable data; the message names the file, the problem and (for text)
+        the line. Damaged device files (bad sectors or records, cut off, short) are
+        read: the damage is in ``rec.qc``.
     """
     p = Path(path)
     if not p.exists():
@@ -68,8 +85,13 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
         raise InputFileError(str(p), f"sampling rate must be > 0 Hz, got {fs_hz}")
     low = p.name.lower()
     suffix = p.suffix.lower()
+    zone = parse_tz(tz)
+    if suffix == ".cwa":
+        return CwaRecording(p, fs_hz=fs_hz, tz=zone)
+    if suffix == ".gt3x" and _is_legacy_gt3x(p):
+        return Gt3xLegacyRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix in BINARY_SUFFIXES:
-        return ActfastRecording(p, fs_hz=fs_hz)
+        return ActfastRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix == ".parquet":
         return ParquetRecording(p, fs_hz=fs_hz)
     if low.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):

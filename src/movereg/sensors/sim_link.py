@@ -170,8 +170,12 @@ class SimulatedBandConnection(WristbandClient):
                  raw_hook: RawHook | None = None, duration_s: float | None = None,
                  **options: Any) -> None:
         config = config or StreamConfig()
-        band = (SimulatedBand(seed, fs_hz=config.fs_hz) if scenario is None
-                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz))
+        # frames of ~0.3 s (a Verity packs up to ~0.6 s): samples are stamped on arrival,
+        # so a frame's length is the delay before its first sample can be stored
+        frame = min(200, max(1, round(0.3 * config.fs_hz)))
+        band = (SimulatedBand(seed, fs_hz=config.fs_hz, samples_per_frame=frame)
+                if scenario is None else
+                SimulatedBand(seed, scenario, fs_hz=config.fs_hz, samples_per_frame=frame))
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},

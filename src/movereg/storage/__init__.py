@@ -1,9 +1,10 @@
 """SQLite storage (stdlib sqlite3, WAL): sensor data, children, events, users, audit log.
 
 Entry points: :class:`Store` (sync, thread-safe) and :class:`BatchWriter` (async sink
-the pipeline feeds; one transaction about once a second).
+the pipeline feeds; one transaction about twice a second).
 """
 
+from movereg.storage._backup import BackupInfo, create_backup, restore_backup
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
@@ -18,6 +19,7 @@ from movereg.storage._people import new_child_code
 from movereg.storage.batch import BatchWriter, BatchWriterStats
 from movereg.storage.records import (
     ROLES,
+    AnchorCheck,
     AuditEntry,
     AuditVerification,
     Child,
@@ -40,8 +42,10 @@ __all__ = [
     "EPOCH_NAMES",
     "ROLES",
     "SCHEMA_VERSION",
+    "AnchorCheck",
     "AuditEntry",
     "AuditVerification",
+    "BackupInfo",
     "BatchWriter",
     "BatchWriterStats",
     "Child",
@@ -59,8 +63,10 @@ __all__ = [
     "StrategyEvent",
     "TokenInfo",
     "User",
+    "create_backup",
     "decode_samples",
     "encode_samples",
     "load_default_strategies",
     "new_child_code",
+    "restore_backup",
 ]

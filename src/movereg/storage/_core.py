@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
-from movereg.errors import StorageError
+from movereg.errors import DiskFullError, StorageError
 from movereg.storage._db import connect, map_errors, migrate
 from movereg.timeutil import now_ns
 
-__all__ = ["StoreCore", "now_ns"]
+__all__ = ["AuditItem", "StoreCore", "now_ns"]
+
+log = logging.getLogger("movereg.storage")
+
+#: An audit entry waiting to be written: (ts_ns, actor, action, child_id, detail, outcome).
+AuditItem = tuple[int, str, str, int | None, str, str]
 
 
 class StoreCore:
@@ -38,6 +45,14 @@ class StoreCore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        #: UTC ns since when writes fail for lack of disk space (None: writes work)
+        self.disk_full_since: int | None = None
+        self._audit_pending: list[AuditItem] = []
+        self._disk_tried_ns = 0
+        #: called after the outer transaction commits (dropped on rollback)
+        self._on_commit: list[Callable[[], object]] = []
+        #: UTC ns when a write found the audit log not matching its head (None: never)
+        self.audit_mismatch_ns: int | None = None
         self._wcon = connect(self.path)
         try:
             self.schema_version = migrate(self._wcon)
@@ -85,29 +100,102 @@ class StoreCore:
     # --- connections --------------------------------------------------------------
     @contextlib.contextmanager
     def _tx(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one)."""
+        """One write transaction (nested calls join the outer one).
+
+        A full disk raises :class:`DiskFullError` and marks :attr:`disk_full_since`; the
+        next committed transaction clears it (writing resumes by itself).
+        """
         if self._closed:
             raise StorageError("the store is closed", advice="restart movereg")
-        with self._wlock, map_errors(what):
-            con = self._wcon
-            if self._depth:
-                self._depth += 1
+        try:
+            with self._wlock, map_errors(what):
+                con = self._wcon
+                if self._depth:
+                    self._depth += 1
+                    try:
+                        yield con
+                    finally:
+                        self._depth -= 1
+                    return
+                con.execute("BEGIN IMMEDIATE")
+                self._depth = 1
                 try:
                     yield con
-                finally:
-                    self._depth -= 1
-                return
-            con.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield con
-            except BaseException:
+                    con.execute("COMMIT")
+                except BaseException:
+                    self._depth = 0
+                    self._on_commit.clear()
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            con.execute("COMMIT")
+                self._note_disk(full=False)
+                hooks, self._on_commit = self._on_commit, []
+                for hook in hooks:
+                    hook()
+        except DiskFullError:
+            self._note_disk(full=True)
+            raise
+
+    def _note_disk(self, *, full: bool) -> None:
+        """Track the disk-full condition; queue its audit entries for when space is back."""
+        since = self.disk_full_since
+        if full:
+            self._disk_tried_ns = now_ns()
+        if full and since is None:
+            self.disk_full_since = now_ns()
+            log.warning("the disk of %s is full: reads continue, audit entries wait in "
+                        "memory, sensor data waits in the batch writer", self.path.parent)
+            self._audit_pending.append((self.disk_full_since, "system", "storage.disk_full",
+                                        None, "{}", "failed"))
+        elif not full and since is not None:
+            self.disk_full_since = None
+            until = now_ns()
+            log.warning("disk space is back after %.1f s: writing resumed", (until - since) / 1e9)
+            detail = json.dumps({"since_ns": since, "until_ns": until}, sort_keys=True,
+                                separators=(",", ":"))
+            self._audit_pending.append((until, "system", "storage.disk_space_back", None,
+                                        detail, "ok"))
+
+    def conditions(self) -> list[dict[str, object]]:
+        """Data-health conditions (empty when all is well), for ``/api/health`` and alerts.
+
+        Each is ``{"key", "since_ns", "message", "advice", ...}``; keys: ``disk_full``
+        (writes refused for lack of space) and ``audit_mismatch`` (the audit log did not
+        match its anchored head when an entry was written).
+        """
+        out: list[dict[str, object]] = []
+        since = self.disk_full_since
+        if since is not None:
+            out.append({"key": "disk_full", "since_ns": since,
+                        "message": "The disk is full. Reading works; new sensor data and "
+                                   f"{len(self._audit_pending)} audit entries wait in memory "
+                                   "and are written when space returns.",
+                        "advice": "Free disk space on the drive that holds the data "
+                                  "directory. movereg resumes by itself; no restart needed.",
+                        "audit_pending": len(self._audit_pending)})
+        if self.audit_mismatch_ns is not None:
+            out.append({"key": "audit_mismatch", "since_ns": self.audit_mismatch_ns,
+                        "message": "The audit log does not match its anchored head: entries "
+                                   "may have been removed, added or rewritten outside "
+                                   "movereg.",
+                        "advice": "Run `movereg user verify-audit` and keep a copy of the "
+                                  "data directory for investigation."})
+        return out
+
+    def _disk_retry_due(self) -> bool:
+        """False while the disk is full and the last failed write is under 1 s old (so
+        waiting audit entries are not re-tried on every request)."""
+        return self.disk_full_since is None or now_ns() - self._disk_tried_ns >= 10**9
+
+    def _optional_write(self, what: str, sql: str, params: tuple[object, ...]) -> bool:
+        """A write that may be skipped while the disk is full (False when skipped)."""
+        try:
+            with self._tx(what) as con:
+                con.execute(sql, params)
+        except DiskFullError:
+            return False
+        return True
 
     def transaction(self, what: str = "cannot write") -> contextlib.AbstractContextManager[
             sqlite3.Connection]:
@@ -142,6 +230,12 @@ class StoreCore:
         with map_errors("cannot read meta"):
             row = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def meta_set(self, key: str, value: str) -> None:
+        """Set a value in the ``meta`` table."""
+        with self._tx("cannot write meta") as con:
+            con.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value = excluded.value", (key, value))
 
     def export_salt(self) -> str:
         """Per-install random salt for hashing device identifiers in exports."""

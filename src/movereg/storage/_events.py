@@ -155,8 +155,13 @@ class EventsMixin(PeopleMixin):
                      ended_at: int | None = None, session_id: int | None = None,
                      logged_by: int | None = None, note: str = "",
                      initiated_by: str | None = None, planned: bool | None = None,
-                     replaces_id: int | None = None) -> StrategyEvent:
-        """Log a strategy use; ``started_at`` defaults to the server's clock now."""
+                     replaces_id: int | None = None,
+                     idempotency_key: str | None = None) -> StrategyEvent:
+        """Log a strategy use; ``started_at`` defaults to the server's clock now.
+
+        ``idempotency_key`` (the client's ``Idempotency-Key``) is stored with the event;
+        it is unique, so look it up first (:meth:`event_by_key`) to answer a retry.
+        """
         ts = now_ns()
         start = ts if started_at is None else int(started_at)
         self._check_event_fields(child_id, strategy, start, ended_at, session_id, note,
@@ -164,12 +169,20 @@ class EventsMixin(PeopleMixin):
         with self._tx("cannot save event") as con:
             cur = con.execute(
                 "INSERT INTO strategy_events(child_id, session_id, strategy, started_at, "
-                "ended_at, logged_by, logged_at, note, initiated_by, planned, replaces_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "ended_at, logged_by, logged_at, note, initiated_by, planned, replaces_id, "
+                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (child_id, session_id, strategy, start, ended_at, logged_by, ts, note,
-                 initiated_by, None if planned is None else int(planned), replaces_id))
+                 initiated_by, None if planned is None else int(planned), replaces_id,
+                 idempotency_key))
             eid = int(cur.lastrowid or 0)
         return self.get_event(eid)
+
+    def event_by_key(self, idempotency_key: str) -> StrategyEvent | None:
+        """The event a request with this ``Idempotency-Key`` created, or None."""
+        with map_errors("cannot read events"):
+            row = self._read().execute(f"SELECT {_EVENT_COLS} FROM strategy_events "
+                                       "WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        return None if row is None else _event(row)
 
     def get_event(self, event_id: int) -> StrategyEvent:
         """One event (voided or not)."""

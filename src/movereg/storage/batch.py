@@ -1,4 +1,4 @@
-"""BatchWriter: collects sensor data on the event loop, writes it about once a second."""
+"""BatchWriter: collects sensor data on the event loop, writes it about twice a second."""
 
 from __future__ import annotations
 
@@ -98,6 +98,10 @@ class BatchWriter:
         while True:
             await asyncio.sleep(self.interval_s)
             await self.flush()
+            if self.store.disk_full_since is not None or self.store.audit_pending:
+                # audit entries that waited for disk space; a probe clears the condition
+                with contextlib.suppress(StorageError):
+                    await asyncio.to_thread(self.store.retry_pending)
 
     async def flush(self) -> None:
         """Write everything pending now (in a worker thread)."""

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ROLES",
+    "AnchorCheck",
     "AuditEntry",
     "AuditVerification",
     "Child",
@@ -172,13 +173,32 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorCheck:
+    """One check of :meth:`Store.verify_audit`: ``chain`` (the rows' hash links),
+    ``database head`` (HMAC'd count and last hash in ``meta``) or ``head file``
+    (``audit-head.log``). ``note`` explains a pass with a remark (e.g. a lagging file)."""
+
+    name: str
+    ok: bool
+    problem: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditVerification:
-    """Result of :meth:`Store.verify_audit`."""
+    """Result of :meth:`Store.verify_audit`.
+
+    ``entries`` counts the rows verified before the first broken link; ``rows`` is the
+    whole log; ``anchors`` holds every check and its result (``problem`` names the first
+    failed one).
+    """
 
     ok: bool
     entries: int
     first_bad_id: int | None = None
     problem: str | None = None
+    anchors: tuple[AnchorCheck, ...] = ()
+    rows: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

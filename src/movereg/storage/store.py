@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from movereg.storage._audit import AuditMixin
+from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
 from movereg.storage._ingest import IngestMixin
@@ -12,7 +13,7 @@ from movereg.storage._ingest import IngestMixin
 __all__ = ["Store"]
 
 
-class Store(IngestMixin, EventsMixin, AuditMixin, ConsentMixin):
+class Store(IngestMixin, ClinicMixin, EventsMixin, AuditMixin, ConsentMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through
@@ -33,6 +34,7 @@ class Store(IngestMixin, EventsMixin, AuditMixin, ConsentMixin):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         try:
+            self._open_audit()
             self.seed_strategies()
         except BaseException:
             self.close()

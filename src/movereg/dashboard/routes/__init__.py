@@ -27,4 +27,11 @@ def api_routers() -> list[APIRouter]:
 
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
-            export.router, strategies.router, audit.router]
+            export.router, strategies.router, audit.router, *_clinic_routers()]
+
+
+def _clinic_routers() -> list[APIRouter]:
+    """The clinic day (issue 15): first-run setup, group sessions, notes, administration."""
+    from movereg.dashboard.routes import clinic, setup
+
+    return [setup.api_router, clinic.router]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
 from movereg.dashboard.routes._common import EventId, FromQ, ToQ, maybe_await, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID, EventCorrectionIn, EventIn, EventOut, VoidIn, ns
+from movereg.errors import ValidationError
 from movereg.storage import Store, StrategyEvent
 from movereg.timeutil import now_ns
 
@@ -16,6 +17,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
+IdemKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+    description="client-made unique key (a UUID); a retry with the same key answers the "
+                "first event (200) instead of logging a second one")]
 
 
 async def _publish(request: Request, kind: str, ev: StrategyEvent) -> None:
@@ -34,30 +39,47 @@ def _event_for(store: Store, principal: Principal, event_id: int) -> StrategyEve
     return ev
 
 
-def _create(store: Store, principal: Principal, body: EventIn) -> StrategyEvent:
+def _create(store: Store, principal: Principal, body: EventIn,
+            key: str | None = None) -> tuple[StrategyEvent, bool]:
+    """Log the event, or find the one an earlier request with ``key`` logged (-> False)."""
     with store.transaction("cannot log event"):
-        return _create_tx(store, principal, body)
+        first = None if key is None else store.event_by_key(key)
+        if first is None:
+            return _create_tx(store, principal, body, key), True
+        if (first.logged_by != principal.user.id or first.child_id != body.child_id
+                or first.strategy != body.strategy):
+            raise ValidationError("this Idempotency-Key was already used for another event",
+                                  advice="make a new key for every new event")
+        return first, False
 
 
-def _create_tx(store: Store, principal: Principal, body: EventIn) -> StrategyEvent:
+def _create_tx(store: Store, principal: Principal, body: EventIn,
+               key: str | None = None) -> StrategyEvent:
     check_child(store, principal, body.child_id)
     start = now_ns() - round(body.started_ago_s * 1e9)
     end = None if body.duration_s is None else start + round(body.duration_s * 1e9)
     ev = store.create_event(body.child_id, body.strategy, started_at=start, ended_at=end,
                             session_id=body.session_id, logged_by=principal.user.id,
                             note=body.note, initiated_by=body.initiated_by,
-                            planned=body.planned)
+                            planned=body.planned, idempotency_key=key)
     store.audit(principal.actor, "event.create", child_id=ev.child_id,
                 detail={"event_id": ev.id, "strategy": ev.strategy})
     return ev
 
 
-@router.post("", operation_id="create_event", response_model=EventOut, status_code=201)
-async def create_event(body: EventIn, request: Request, store: StoreDep,
-                       principal: Carer) -> EventOut:
-    """Log a strategy in one request; the start time is the server's clock."""
-    ev = await run_sync(_create, store, principal, body)
-    await _publish(request, "created", ev)
+@router.post("", operation_id="create_event", response_model=EventOut, status_code=201,
+             responses={200: {"model": EventOut,
+                              "description": "a repeated Idempotency-Key: the first event"}})
+async def create_event(body: EventIn, request: Request, response: Response, store: StoreDep,
+                       principal: Carer, idempotency_key: IdemKey = None) -> EventOut:
+    """Log a strategy in one request; the start time is the server's clock minus
+    ``started_ago_s`` (a queued tap sends the seconds since the tap, so the event keeps the
+    tap's own time). With an ``Idempotency-Key`` a retry never doubles the event."""
+    ev, created = await run_sync(_create, store, principal, body, idempotency_key)
+    if created:
+        await _publish(request, "created", ev)
+    else:
+        response.status_code = 200
     return EventOut.of(ev)
 
 

@@ -1,16 +1,30 @@
-"""Therapy sessions and days of wear: start, stop, list."""
+"""Therapy sessions and days of wear: start, stop, list; group sessions and note drafts."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
-from movereg.dashboard.routes._common import SessionId
-from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut
+from movereg.dashboard.deps import (
+    HubDep,
+    Principal,
+    StoreDep,
+    check_child,
+    require_role,
+    visible_children,
+)
+from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
+from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt
+from movereg.errors import MoveregError, NotFoundError, ValidationError
+from movereg.storage import Session, Store
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
@@ -61,3 +75,134 @@ def get_session(session_id: SessionId, store: StoreDep, principal: Carer) -> Ses
     store.audit(principal.actor, "read.session", child_id=s.child_id,
                 detail={"session_id": s.id})
     return SessionOut.of(s)
+
+
+# --- group sessions (issue 15) ------------------------------------------------------------
+Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    child_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=64, description="the children present (each with their band)")
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class GroupOut(BaseModel):
+    group_id: int = Field(description="the first session's id; /sessions/{group_id}")
+    started_at: datetime
+    ended_at: datetime | None
+    sessions: list[SessionOut]
+    bands: dict[str, str | None] = Field(
+        default_factory=dict, description="child id -> band connected for it, or why not")
+
+
+class NoteOut(BaseModel):
+    session_id: int
+    sentences: list[str]
+    text: str = Field(description="the sentences, one per line (editable draft)")
+
+
+def _group_out(sessions: list[Session], bands: dict[str, str | None] | None = None) -> GroupOut:
+    ends = [s.ended_at for s in sessions]
+    end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    return GroupOut(group_id=sessions[0].id, started_at=dt(sessions[0].started_at),
+                    ended_at=None if end is None else dt(end),
+                    sessions=[SessionOut.of(s) for s in sessions], bands=bands or {})
+
+
+def _start_group(store: Store, principal: Principal, body: GroupIn) -> list[Session]:
+    with store.transaction("cannot start the session"):
+        members = []
+        for cid in body.child_ids:
+            check_child(store, principal, cid)
+            members.append((cid, store.child_band(cid)))
+        sessions = store.start_group(members, created_by=principal.user.id, note=body.note)
+        store.audit(principal.actor, "session.start_group",
+                    detail={"group_id": sessions[0].id, "children": body.child_ids})
+    return sessions
+
+
+async def _attach_band(hub: Any, s: Session) -> str | None:
+    """(Re)connect the child's band so its data carries the child and session."""
+    if s.device_id is None:
+        return None
+    target = "sim:" + s.device_id[4:] if s.device_id.startswith("sim-") else s.device_id
+    try:
+        if any(st.device_id == s.device_id for st in hub.status()):
+            await maybe_await(hub.disconnect(s.device_id))
+        return str(await maybe_await(hub.connect(target, child_id=s.child_id,
+                                                 session_id=s.id)))
+    except MoveregError as exc:
+        return f"not connected: {exc.message}"
+    except Exception as exc:        # a band that fails must not undo the session start
+        log.warning("session %s: band %s did not connect: %r", s.id, s.device_id, exc)
+        return "not connected: the band did not answer"
+
+
+@router.post("/group", operation_id="start_group_session", response_model=GroupOut,
+             status_code=201)
+async def start_group_session(body: GroupIn, store: StoreDep, hub: HubDep,
+                              principal: Clinician) -> GroupOut:
+    """Start one session for several children at once (or one), each with today's band."""
+    sessions = await run_sync(_start_group, store, principal, body)
+    bands = {str(s.child_id): await _attach_band(hub, s) for s in sessions}
+    return _group_out(sessions, bands)
+
+
+@router.get("/{session_id}/group", operation_id="get_group_session", response_model=GroupOut)
+def get_group_session(session_id: SessionId, store: StoreDep, principal: Clinician) -> GroupOut:
+    """Every session started together with this one."""
+    sessions = _visible_group(store, principal, session_id)
+    for s in sessions:
+        store.audit(principal.actor, "read.session", child_id=s.child_id,
+                    detail={"session_id": s.id, "group_id": sessions[0].id})
+    return _group_out(sessions)
+
+
+@router.post("/{session_id}/stop_group", operation_id="stop_group_session",
+             response_model=GroupOut)
+def stop_group_session(session_id: SessionId, store: StoreDep,
+                       principal: Clinician) -> GroupOut:
+    """Stop every session of the group now (stopping twice keeps the first end)."""
+    _visible_group(store, principal, session_id)
+    sessions = store.stop_group(session_id)
+    store.audit(principal.actor, "session.stop_group",
+                detail={"group_id": sessions[0].id, "n": len(sessions)})
+    return _group_out(sessions)
+
+
+def _visible_group(store: Store, principal: Principal, session_id: int) -> list[Session]:
+    """The group's sessions the caller may see (404 when none)."""
+    sessions = store.group_sessions(session_id)
+    seen = visible_children(store, principal)
+    out = [s for s in sessions if seen is None or s.child_id in seen]
+    if not out:
+        raise NotFoundError(f"no session {session_id}")
+    return out
+
+
+@router.get("/{session_id}/note", operation_id="session_note_draft", response_model=NoteOut)
+def session_note_draft(session_id: SessionId, store: StoreDep, principal: Clinician,
+                       tz: Annotated[str, Query(max_length=64)] = "UTC",
+                       numbers: bool = False) -> NoteOut:
+    """Draft of the objective part of the session note: plain sentences with times."""
+    from movereg.dashboard.session_review import note_sentences, session_timelines
+
+    sessions = _visible_group(store, principal, session_id)
+    labels = {s.key: s.label for s in store.list_strategies(include_inactive=True)}
+    names = {c.id: str(c.display_name or c.code)
+             for c in store.list_children({s.child_id for s in sessions}, with_name=True)}
+    tls = session_timelines(store, sessions, labels, names)
+    lines = note_sentences(store, tls, _zone(tz), with_numbers=numbers)
+    store.audit(principal.actor, "read.session_note", detail={"group_id": sessions[0].id})
+    return NoteOut(session_id=sessions[0].id, sentences=lines, text="\n".join(lines))
+
+
+def _zone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"unknown time zone {name!r}", advice="e.g. Europe/London") from exc

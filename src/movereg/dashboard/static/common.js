@@ -20,7 +20,7 @@
     if (resp.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
     let data = null;
     const type = resp.headers.get("content-type") || "";
-    if (type.includes("json")) data = await resp.json();
+    if (type.includes("json") && resp.status !== 204) data = await resp.json();
     if (!resp.ok) {
       const err = new Error((data && data.detail) || ("request failed: " + resp.status));
       err.status = resp.status;
