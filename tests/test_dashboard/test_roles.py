@@ -73,6 +73,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "add_import": (CARE, True), "get_import": (CARE, True), "list_imports": (CARE, True),
     "remove_import": (CARE, True), "list_source_spans": (CARE, True),
     "list_alerts": (CARE, False), "ack_alert": (CARE, True),
+    "get_strategy_links": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()

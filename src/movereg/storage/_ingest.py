@@ -12,7 +12,7 @@ import numpy as np
 from movereg.errors import NotFoundError, ValidationError
 from movereg.models import Gap, SampleBlock
 from movereg.signal.schema import EPOCH_COLUMNS
-from movereg.signal.table import columns_as_lists
+from movereg.signal.table import EpochTable, columns_as_lists
 from movereg.storage._core import StoreCore, now_ns
 from movereg.storage._db import map_errors
 from movereg.storage.records import DeviceRecord, GapRecord, RawChunk
@@ -268,6 +268,14 @@ class IngestMixin(StoreCore):
         if include_device:
             out["device_id"] = np.array(cols[0], dtype=object)
         return out
+
+    def epoch_table(self, *, device_id: str | None = None, child_id: int | None = None,
+                    start_ns: int | None = None, end_ns: int | None = None) -> EpochTable:
+        """Every schema column of the epochs in ``[start_ns, end_ns)`` as an
+        :class:`~movereg.signal.EpochTable` (what analysis and the pages read); see
+        :meth:`epochs` for a chosen subset of columns."""
+        return EpochTable(self.epochs(device_id=device_id, child_id=child_id,
+                                      start_ns=start_ns, end_ns=end_ns))
 
     def epoch_bounds(self, *, device_id: str | None = None, child_id: int | None = None,
                      start_ns: int | None = None,

@@ -20,6 +20,7 @@ import numpy as np
 from movereg.errors import ValidationError
 from movereg.signal.schema import EPOCH_COLUMNS
 from movereg.storage.store import Store
+from movereg.timeutil import NS_PER_S, iso_utc
 
 __all__ = [
     "ALWAYS_EPOCH_COLUMNS",
@@ -46,8 +47,7 @@ EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 Chunk = dict[str, np.ndarray]
 
-_NS = 10**9
-_EPOCH_WINDOW_NS = 6 * 3600 * _NS
+_EPOCH_WINDOW_NS = 6 * 3600 * NS_PER_S
 _RAW_ROWS = 16_384
 _CSV_ROWS = 4_096
 #: column -> kind: "time" (UTC ns), "str", or a numpy dtype
@@ -172,7 +172,7 @@ def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
     t, last = bounds
     window = _EPOCH_WINDOW_NS
     if epoch_s is not None:  # windows hold whole new epochs: no epoch split across two
-        bin_ns = round(epoch_s * _NS)
+        bin_ns = round(epoch_s * NS_PER_S)
         t = t // bin_ns * bin_ns
         window = -(-_EPOCH_WINDOW_NS // bin_ns) * bin_ns
     while t <= last:
@@ -282,13 +282,6 @@ def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
 
 
 # --- writers -------------------------------------------------------------------------
-def _iso(ns: np.ndarray) -> list[str]:
-    valid = ns != _MISSING_INT
-    text = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="us", timezone="UTC")
-    return [s.replace("Z", "+00:00") if ok else "" for s, ok in zip(text.tolist(),
-                                                                     valid.tolist(), strict=True)]
-
-
 def _schema(what: str, columns: Sequence[str] | None) -> list[tuple[str, str]]:
     schema = _SCHEMAS[what]
     if columns is None:
@@ -340,7 +333,7 @@ def _csv_rows(schema: list[tuple[str, str]], chunk: Chunk) -> str:
         if kind == "str":
             cols.append([neutralise_cell(str(v)) for v in arr.tolist()])
         elif kind == "time":
-            cols.append(_iso(arr))
+            cols.append(iso_utc(arr, missing=_MISSING_INT))
         elif arr.dtype.kind == "f":
             cols.append(["" if v != v else repr(v) for v in arr.tolist()])
         elif name in _NULLABLE:
