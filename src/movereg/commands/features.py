@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the offset in force when the clock was set holds for the whole "
                         "recording); without it the file's own offset is used, else UTC is "
                         "assumed and said")
+    parser.add_argument("--calibrate", default="auto", choices=["auto", "on", "off"],
+                        help="autocalibration (van Hees et al. 2014, as GGIR and actipy): "
+                        "a sphere fit on 10-s still windows, offset and scale applied to "
+                        "every sample before any feature; 'auto' (default) for recordings "
+                        "of 24 h or more, 'on' for any length, 'off' never. The QC row "
+                        "records the windows used, the error before/after (mg) and whether "
+                        "the fit was accepted (error after < 10 mg, sphere populated)")
 
 
 _DEVICE_FORMATS = ("cwa", "gt3x", "gt3x_legacy", "geneactiv_bin")
@@ -76,9 +83,9 @@ def report_file(path: str, qc: Any) -> None:
 
 
 def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
-            adc_grid: str | float, tz: str | None = None) -> int:
+            adc_grid: str | float, tz: str | None = None, calibrate: str = "off") -> int:
     try:
-        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz)
+        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz, calibrate)
     except (EOFError, zlib.error, UnicodeDecodeError) as exc:
         # a corrupt compressed file or bad bytes, from whichever reader: one clear line
         raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
@@ -88,7 +95,9 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
         qc_row = _qc_row(rec, out.parent)
         if out.suffix.lower() == ".parquet":
             table.to_parquet(out)
-            _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str)})
+            _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str),
+                                        "movereg.calibration": json.dumps(
+                                            rec.calibration_row, default=str)})
         else:
             table.to_csv(out)
         _write_qc_csv(qc_path(out), qc_row)
@@ -109,7 +118,8 @@ def _qc_row(rec: Any, out_dir: Path) -> dict[str, Any]:
 
     serial = rec.qc.serial
     return {"input": str(rec.path), **rec.qc.row(hash_serial(serial, _salt(out_dir))
-                                                 if serial else "")}
+                                                 if serial else ""),
+            **getattr(rec, "calibration_row", {})}
 
 
 def _write_qc_csv(path: Path, row: dict[str, Any]) -> None:
@@ -129,12 +139,21 @@ def _add_parquet_metadata(path: Path, extra: dict[str, str]) -> None:
 
 
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
-              adc_grid: str | float, tz: str | None = None) -> tuple[Any, Any]:
+              adc_grid: str | float, tz: str | None = None,
+              calibrate: str = "off") -> tuple[Any, Any]:
     from tqdm import tqdm
 
-    from movereg.signal import EpochTable, FeatureEngine
+    from movereg.commands._calibrate import calibration_row, fit_recording
+    from movereg.signal import EpochTable, FeatureEngine, apply_calibration
 
+    cal, status = fit_recording(lambda: _open(path, fs_hz, adc_grid, tz), calibrate)
     rec = _open(path, fs_hz, adc_grid, tz)
+    rec.calibration_row = calibration_row(cal, status)
+    if status in ("applied", "rejected"):  # "skipped" (auto, < 24 h) is in the QC row
+        sys.stderr.write(f"movereg features: {path}: calibration {status}"
+                         + (f" ({cal.reason})" if cal.reason else
+                            f" (error {cal.error_before_mg:.1f} -> {cal.error_after_mg:.2f} mg, "
+                            f"{cal.n_windows} still windows)") + "\n")
     if rec.adc_lsb_per_g is not None:
         sys.stderr.write(f"movereg features: {path}: values restored to steps of "
                          f"1/{rec.adc_lsb_per_g:g} g\n")
@@ -143,6 +162,8 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None,
     with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
               unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
         for t0, x in rec.chunks(_CHUNK):
+            if cal.ok:
+                x = apply_calibration(x, cal)
             parts.append(eng.push(x, t0))
             bar.update(x.shape[0])
     parts.append(eng.flush())
@@ -169,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
     if cohort:
         from movereg.recordings import run_cohort
 
+        if args.calibrate == "on":
+            sys.stderr.write("movereg features: --calibrate applies to one recording at a "
+                             "time for now; cohort outputs are not calibrated\n")
         result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
                             workers=args.workers, scheduler=args.scheduler,
                             adc_grid=adc_grid, tz=args.tz)
@@ -188,4 +212,5 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
-    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz)
+    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz,
+                   args.calibrate)
