@@ -274,7 +274,12 @@ def _iso(ns: np.ndarray) -> list[str]:
 
 
 def _schema(what: str, columns: Sequence[str] | None) -> list[tuple[str, str]]:
-    schema = _SCHEMAS[what]
+    if what == "days":
+        from movereg.storage.days import DAY_COLUMNS
+
+        schema = DAY_COLUMNS
+    else:
+        schema = _SCHEMAS[what]
     if columns is None:
         return schema
     unknown = set(columns) - {n for n, _ in schema}
@@ -332,6 +337,26 @@ def _arrow_schema(schema: list[tuple[str, str]], metadata: dict[str, str] | None
     return pa.schema(fields, metadata=metadata)
 
 
+def record_batch(cols: list[tuple[str, str]], schema: Any, chunk: Chunk) -> Any:
+    """An Arrow RecordBatch of ``chunk`` (missing times and nullable ints as nulls)."""
+    import pyarrow as pa
+
+    arrays = []
+    for name, kind in cols:
+        arr = chunk[name]
+        if kind == "time":
+            mask = arr == _MISSING_INT
+            arrays.append(pa.array(arr, type=pa.int64(), mask=mask).cast(
+                pa.timestamp("ns", tz="UTC")))
+        elif kind == "str":
+            arrays.append(pa.array(arr.tolist(), type=pa.string()))
+        elif name in _NULLABLE:
+            arrays.append(pa.array(arr, mask=arr == _MISSING_INT))
+        else:
+            arrays.append(pa.array(arr))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 << 20,
                    columns: Sequence[str] | None = None,
                    metadata: dict[str, str] | None = None) -> Iterator[bytes]:
@@ -340,7 +365,6 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
 
     ``columns`` keeps only those columns; ``metadata`` goes into the file's key-value
     metadata (e.g. the epoch length and aggregation rules)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     cols = _schema(what, columns)
@@ -349,20 +373,7 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
         path = f"{tmp}/export.parquet"
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for chunk in chunks:
-                arrays = []
-                for name, kind in cols:
-                    arr = chunk[name]
-                    if kind == "time":
-                        mask = arr == _MISSING_INT
-                        arrays.append(pa.array(arr, type=pa.int64(), mask=mask).cast(
-                            pa.timestamp("ns", tz="UTC")))
-                    elif kind == "str":
-                        arrays.append(pa.array(arr.tolist(), type=pa.string()))
-                    elif name in _NULLABLE:
-                        arrays.append(pa.array(arr, mask=arr == _MISSING_INT))
-                    else:
-                        arrays.append(pa.array(arr))
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                writer.write_batch(record_batch(cols, schema, chunk))
         with open(path, "rb") as fh:
             while data := fh.read(read_bytes):
                 yield data

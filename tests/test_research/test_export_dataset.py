@@ -1,0 +1,151 @@
+"""Hive-partitioned Parquet, provenance, empty exports and the day table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from movereg.cli import main
+from movereg.config import Settings
+from movereg.signal import EpochTable
+from movereg.signal.schema import EPOCH_COLUMNS
+from movereg.storage import IngestBatch, Store
+
+T0 = int(datetime(2025, 6, 6, 0, 0, tzinfo=UTC).timestamp()) * 10**9   # a Friday
+EPOCH_S = 60.0
+
+
+def _epochs(seed: int, t0: int, n: int) -> EpochTable:
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray] = {}
+    for name, dtype in EPOCH_COLUMNS:
+        kind = np.dtype(dtype).kind
+        cols[name] = (rng.random(n).astype(dtype) if kind == "f"
+                      else rng.integers(0, 100, n).astype(dtype))
+    cols["epoch_start"] = t0 + np.arange(n, dtype=np.int64) * round(EPOCH_S * 1e9)
+    cols["epoch_s"] = np.full(n, EPOCH_S)
+    cols["coverage"] = np.where(rng.random(n) < 0.05, 0.5, 1.0)
+    cols["zone"] = rng.integers(0, 4, n).astype(np.int8)
+    hours = (np.arange(n) // 60) % 24
+    off = (hours < 2 + seed * 3) | (rng.random(n) < 0.02)                 # nights off
+    cols["nonwear"] = off.astype(np.int8)
+    cols["rhythmic_fraction"] = rng.random(n) * (rng.random(n) < 0.1)
+    return EpochTable(cols)
+
+
+def _cohort(tmp_path: Path) -> str:
+    """Three children, each with a band: 2.5, 3 and 1.7 days of 60-s epochs."""
+    with Store(Settings(data_dir=tmp_path).db_path) as store:
+        for k, days in enumerate((2.5, 3.0, 1.7)):
+            child = store.create_child(code=f"KID-{k + 1}")
+            dev = f"AA:BB:CC:DD:EE:0{k}"
+            start = T0 + k * 3 * 3600 * 10**9
+            store.write_batch(IngestBatch(epochs=[(dev, _epochs(k, start, int(days * 1440)))]))
+            store.assign_device(dev, child.id, at_ns=T0 - 10**9)
+        store.create_child(code="KID-EMPTY")
+    return str(tmp_path)
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    rc = main(args)
+    return rc, capsys.readouterr().out
+
+
+def test_hive_dataset_read_back_and_days_by_group_by(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    d = _cohort(tmp_path / "db")
+    out = tmp_path / "epochs"
+    rc, text = _run(["export", "--data-dir", d, "--what", "epochs", "--format", "parquet",
+                     "--out", str(out)], capsys)
+    assert rc == 0 and "rows" in text
+    parts = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    assert parts[0] == "child=KID-1/date=2025-06-06/part-00000.parquet"
+    assert {p.split("/")[0] for p in parts} == {"child=KID-1", "child=KID-2", "child=KID-3"}
+    assert len(parts) == 3 + 4 + 2          # days touched per child
+    # pyarrow: one dataset; provenance in every file's key-value metadata
+    table = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    n_epochs = int((2.5 + 3.0 + 1.7) * 1440)
+    assert table.num_rows == n_epochs
+    meta = pq.read_schema(out / parts[0]).metadata
+    prov = json.loads(meta[b"movereg.provenance"])
+    assert prov["movereg_version"] and prov["feature_definitions_version"]
+    assert prov["parameters"]["tz"] == "UTC" and len(prov["sources"][0]["sha256"]) == 64
+    side = json.loads((out / "_provenance.json").read_text())
+    assert side["rows"] == n_epochs and side["why_empty"] is None
+    # the day table, as a hive dataset too
+    days_dir = tmp_path / "days"
+    assert _run(["export", "--data-dir", d, "--what", "days", "--format", "parquet",
+                 "--out", str(days_dir)], capsys)[0] == 0
+    con = duckdb.connect()
+    worn = "nonwear = 0 AND coverage > 0"
+    got = con.execute(f"""
+        SELECT child, CAST(date AS VARCHAR) AS day,
+               SUM(CASE WHEN {worn} THEN epoch_s * coverage ELSE 0 END) / 3600 AS wear_h,
+               SUM(CASE WHEN {worn} AND zone = 2 THEN epoch_s * coverage ELSE 0 END) / 60
+                 AS moderate_min,
+               SUM(CASE WHEN {worn} THEN counts_vm ELSE 0 END) /
+                 (SUM(CASE WHEN {worn} THEN epoch_s * coverage ELSE 0 END) / 60) AS cpm
+        FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)
+        GROUP BY child, date ORDER BY child, day""").fetchall()
+    want = con.execute(f"""
+        SELECT child_code, CAST(date AS VARCHAR), wear_h, moderate_min, counts_per_min
+        FROM read_parquet('{days_dir}/**/*.parquet', hive_partitioning = true)
+        ORDER BY child_code, date""").fetchall()
+    assert [g[:2] for g in got] == [w[:2] for w in want] and len(got) == 9
+    np.testing.assert_allclose([g[2:] for g in got], [w[2:] for w in want], rtol=1e-9)
+    # valid days: full worn days only (>= 16 h); the rule is the user's to change
+    rows = con.execute(f"SELECT wear_h, valid_day FROM read_parquet('{days_dir}/**/*.parquet')"
+                       ).fetchall()
+    assert all(v == int(w >= 16) for w, v in rows) and 0 < sum(v for _, v in rows) < 9
+    persons = json.loads((days_dir / "_persons.json").read_text())["persons"]
+    assert [p["child_code"] for p in persons] == ["KID-1", "KID-2", "KID-3"]
+    assert sum(p["valid_days"] for p in persons) == sum(v for _, v in rows)
+
+
+def test_days_csv_valid_day_rule_and_provenance_side_file(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    d = _cohort(tmp_path / "db")
+    out16, out10 = tmp_path / "d16.csv", tmp_path / "d10.csv"
+    assert _run(["export", "--data-dir", d, "--what", "days", "--out", str(out16)],
+                capsys)[0] == 0
+    assert _run(["export", "--data-dir", d, "--what", "days", "--out", str(out10),
+                 "--valid-day", "10h", "--tz", "America/New_York"], capsys)[0] == 0
+    with out16.open() as fh:
+        r16 = list(csv.DictReader(fh))
+    with out10.open() as fh:
+        r10 = list(csv.DictReader(fh))
+    assert sum(int(r["valid_day"]) for r in r10) > sum(int(r["valid_day"]) for r in r16)
+    assert all(r["tz"] == "America/New_York" for r in r10)
+    assert r10[0]["date"] == "2025-06-05"        # 00:00 UTC is the evening before in NY
+    prov = json.loads((tmp_path / "d10.csv.json").read_text())
+    assert prov["parameters"]["valid_day_h"] == 10.0 and prov["rows"] == len(r10)
+    assert (tmp_path / "d16.persons.json").exists()
+
+
+def test_an_empty_export_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _cohort(tmp_path / "db")
+    out = tmp_path / "raw.parquet"
+    rc, text = _run(["export", "--data-dir", d, "--what", "raw", "--format", "parquet",
+                     "--out", str(out)], capsys)
+    assert rc == 0 and "no rows: no raw samples stored" in text
+    prov = json.loads(pq.read_schema(out).metadata[b"movereg.provenance"])
+    assert "no raw samples stored" in prov["why_empty"]
+    rc, text = _run(["export", "--data-dir", d, "--what", "epochs", "--child", "KID-EMPTY",
+                     "--out", str(tmp_path / "e.csv")], capsys)
+    assert "no rows: no epochs stored" in text and "no band yet" in text
+    assert json.loads((tmp_path / "e.csv.json").read_text())["rows"] == 0
+    rc, text = _run(["export", "--data-dir", d, "--what", "events", "--format", "parquet",
+                     "--out", str(tmp_path / "ev")], capsys)
+    assert "no rows: no strategy events" in text
+    assert not list((tmp_path / "ev").rglob("*.parquet"))
+    assert json.loads((tmp_path / "ev" / "_provenance.json").read_text())["why_empty"]
