@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -12,46 +11,9 @@ import numpy as np
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from research_support import cohort as _cohort
 
 from movereg.cli import main
-from movereg.config import Settings
-from movereg.signal import EpochTable
-from movereg.signal.schema import EPOCH_COLUMNS
-from movereg.storage import IngestBatch, Store
-
-T0 = int(datetime(2025, 6, 6, 0, 0, tzinfo=UTC).timestamp()) * 10**9   # a Friday
-EPOCH_S = 60.0
-
-
-def _epochs(seed: int, t0: int, n: int) -> EpochTable:
-    rng = np.random.default_rng(seed)
-    cols: dict[str, np.ndarray] = {}
-    for name, dtype in EPOCH_COLUMNS:
-        kind = np.dtype(dtype).kind
-        cols[name] = (rng.random(n).astype(dtype) if kind == "f"
-                      else rng.integers(0, 100, n).astype(dtype))
-    cols["epoch_start"] = t0 + np.arange(n, dtype=np.int64) * round(EPOCH_S * 1e9)
-    cols["epoch_s"] = np.full(n, EPOCH_S)
-    cols["coverage"] = np.where(rng.random(n) < 0.05, 0.5, 1.0)
-    cols["zone"] = rng.integers(0, 4, n).astype(np.int8)
-    hours = (np.arange(n) // 60) % 24
-    off = (hours < 2 + seed * 3) | (rng.random(n) < 0.02)                 # nights off
-    cols["nonwear"] = off.astype(np.int8)
-    cols["rhythmic_fraction"] = rng.random(n) * (rng.random(n) < 0.1)
-    return EpochTable(cols)
-
-
-def _cohort(tmp_path: Path) -> str:
-    """Three children, each with a band: 2.5, 3 and 1.7 days of 60-s epochs."""
-    with Store(Settings(data_dir=tmp_path).db_path) as store:
-        for k, days in enumerate((2.5, 3.0, 1.7)):
-            child = store.create_child(code=f"KID-{k + 1}")
-            dev = f"AA:BB:CC:DD:EE:0{k}"
-            start = T0 + k * 3 * 3600 * 10**9
-            store.write_batch(IngestBatch(epochs=[(dev, _epochs(k, start, int(days * 1440)))]))
-            store.assign_device(dev, child.id, at_ns=T0 - 10**9)
-        store.create_child(code="KID-EMPTY")
-    return str(tmp_path)
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -130,6 +92,9 @@ def test_days_csv_valid_day_rule_and_provenance_side_file(tmp_path: Path,
     prov = json.loads((tmp_path / "d10.csv.json").read_text())
     assert prov["parameters"]["valid_day_h"] == 10.0 and prov["rows"] == len(r10)
     assert (tmp_path / "d16.persons.json").exists()
+    used = {r["date"]: r["strategies_used"] for r in r16 if r["child_code"] == "KID-1"}
+    assert used["2025-06-06"] == "mov.break;sen.weighted" and used["2025-06-07"] == ""
+    assert next(int(r["strategies_n"]) for r in r16 if r["date"] == "2025-06-06") == 3
 
 
 def test_an_empty_export_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,7 +110,7 @@ def test_an_empty_export_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no rows: no epochs stored" in text and "no band yet" in text
     assert json.loads((tmp_path / "e.csv.json").read_text())["rows"] == 0
     rc, text = _run(["export", "--data-dir", d, "--what", "events", "--format", "parquet",
-                     "--out", str(tmp_path / "ev")], capsys)
+                     "--child", "KID-2", "--out", str(tmp_path / "ev")], capsys)
     assert "no rows: no strategy events" in text
     assert not list((tmp_path / "ev").rglob("*.parquet"))
     assert json.loads((tmp_path / "ev" / "_provenance.json").read_text())["why_empty"]

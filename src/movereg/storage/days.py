@@ -21,9 +21,11 @@ from movereg.signal.schema import ZONE_LABELS
 from movereg.storage.export import Chunk
 from movereg.storage.store import Store
 
-__all__ = ["DAY_COLUMNS", "day_chunks", "parse_valid_day", "person_summary"]
+__all__ = ["DAY_COLUMNS", "DEFAULT_VALID_DAY_H", "day_chunks", "parse_valid_day", "person_summary"]
 
 _NS = 10**9
+#: Default valid-day rule: hours of wear.
+DEFAULT_VALID_DAY_H = 16.0
 DAY_COLUMNS: list[tuple[str, str]] = [
     ("child_code", "str"), ("date", "str"), ("tz", "str"), ("weekday", "int8"),
     ("weekend", "int8"), ("day_h", "float64"), ("recorded_h", "float64"),
