@@ -41,6 +41,12 @@ def test_hive_dataset_read_back_and_days_by_group_by(tmp_path: Path,
     prov = json.loads(meta[b"movereg.provenance"])
     assert prov["movereg_version"] and prov["feature_definitions_version"]
     assert prov["parameters"]["tz"] == "UTC" and len(prov["sources"][0]["sha256"]) == 64
+    # Dask: the same dataset, partition columns included, filtered by child
+    import dask.dataframe as dd
+
+    frame = dd.read_parquet(str(out), dataset={"partitioning": "hive"},
+                            filters=[("child", "==", "KID-2")])
+    assert len(frame) == 3 * 1440 and "date" in frame.columns
     side = json.loads((out / "_provenance.json").read_text())
     assert side["rows"] == n_epochs and side["why_empty"] is None
     # the day table, as a hive dataset too
