@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "of 24 h or more, 'on' for any length, 'off' never. The QC row "
                         "records the windows used, the error before/after (mg) and whether "
                         "the fit was accepted (error after < 10 mg, sphere populated)")
+    parser.add_argument("--nonwear-ggir", default="off", choices=["off", "2013", "2023"],
+                        help="one recording: add column nonwear_ggir, GGIR's offline "
+                        "non-wear reproduced exactly (van Hees 2013 rules; GGIR's 2013 "
+                        "centred or 2023 left-aligned windows; 1 non-wear, 0 wear, -1 in the "
+                        "trailing part GGIR does not score). Holds the samples in memory "
+                        "(about 36 bytes each at peak). The column nonwear is the live, causal flag")
 
 
 _DEVICE_FORMATS = ("cwa", "gt3x", "gt3x_legacy", "geneactiv_bin")
@@ -83,9 +89,10 @@ def report_file(path: str, qc: Any) -> None:
 
 
 def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
-            adc_grid: str | float, tz: str | None = None, calibrate: str = "off") -> int:
+            adc_grid: str | float, tz: str | None = None, calibrate: str = "off",
+            nonwear_ggir: str = "off") -> int:
     try:
-        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz, calibrate)
+        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz, calibrate, nonwear_ggir)
     except (EOFError, zlib.error, UnicodeDecodeError) as exc:
         # a corrupt compressed file or bad bytes, from whichever reader: one clear line
         raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
@@ -93,13 +100,14 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
         raise InputFileError(path, f"cannot read ({exc})") from None
     try:
         qc_row = _qc_row(rec, out.parent)
+        extra = [] if rec.nonwear_ggir is None else [("nonwear_ggir", rec.nonwear_ggir)]
         if out.suffix.lower() == ".parquet":
             table.to_parquet(out)
             _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str),
                                         "movereg.calibration": json.dumps(
-                                            rec.calibration_row, default=str)})
+                                            rec.calibration_row, default=str)}, extra)
         else:
-            table.to_csv(out)
+            table.to_csv(out, extra=extra)
         _write_qc_csv(qc_path(out), qc_row)
     except OSError as exc:
         raise InputFileError(str(out), f"cannot write ({exc.strerror or exc})") from None
@@ -129,10 +137,14 @@ def _write_qc_csv(path: Path, row: dict[str, Any]) -> None:
         w.writerow(["" if v is None else v for v in row.values()])
 
 
-def _add_parquet_metadata(path: Path, extra: dict[str, str]) -> None:
+def _add_parquet_metadata(path: Path, extra: dict[str, str],
+                          columns: list[tuple[str, Any]] | None = None) -> None:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(str(path))
+    for name, values in columns or []:
+        table = table.append_column(name, pa.array(values))
     meta = dict(table.schema.metadata or {})
     meta.update({k.encode(): v.encode() for k, v in extra.items()})
     pq.write_table(table.replace_schema_metadata(meta), str(path))
@@ -140,7 +152,7 @@ def _add_parquet_metadata(path: Path, extra: dict[str, str]) -> None:
 
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
               adc_grid: str | float, tz: str | None = None,
-              calibrate: str = "off") -> tuple[Any, Any]:
+              calibrate: str = "off", nonwear_ggir: str = "off") -> tuple[Any, Any]:
     from tqdm import tqdm
 
     from movereg.commands._calibrate import calibration_row, fit_recording
@@ -161,16 +173,53 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None,
     parts = []
     with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
               unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        keep = _SampleKeeper(rec.fs_hz) if nonwear_ggir != "off" else None
         for t0, x in rec.chunks(_CHUNK):
             if cal.ok:
                 x = apply_calibration(x, cal)
             parts.append(eng.push(x, t0))
+            if keep is not None:
+                keep.add(t0, x)
             bar.update(x.shape[0])
     parts.append(eng.flush())
     table = EpochTable.concat(parts)
     if table.n == 0:
         raise InputFileError(path, "no data rows")
+    rec.nonwear_ggir = None
+    if keep is not None and keep.t0 is not None:
+        from movereg.signal.nonwear_ggir import nonwear_ggir as ggir
+        from movereg.signal.nonwear_ggir import nonwear_ggir_epochs
+
+        res = ggir(keep.samples(), rec.fs_hz, approach=nonwear_ggir)
+        rec.nonwear_ggir = nonwear_ggir_epochs(res, keep.t0, table["epoch_start"])
     return table, rec
+
+
+class _SampleKeeper:
+    """Samples in memory (float32) for GGIR's batch non-wear; gaps become NaN rows."""
+
+    def __init__(self, fs_hz: float) -> None:
+        self.fs_hz = fs_hz
+        self.t0: int | None = None
+        self._parts: list[Any] = []
+        self._n = 0
+
+    def add(self, t0: int, x: Any) -> None:
+        import numpy as np
+
+        if self.t0 is None:
+            self.t0 = int(t0)
+        missing = round((int(t0) - self.t0) * self.fs_hz / 1e9) - self._n
+        if missing > 0:
+            self._parts.append(np.full((missing, 3), np.nan, dtype=np.float32))
+            self._n += missing
+        self._parts.append(np.asarray(x, dtype=np.float32))
+        self._n += x.shape[0]
+
+    def samples(self) -> Any:
+        import numpy as np
+
+        return np.concatenate(self._parts) if self._parts else np.zeros((0, 3))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,4 +262,4 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
     return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz,
-                   args.calibrate)
+                   args.calibrate, args.nonwear_ggir)
