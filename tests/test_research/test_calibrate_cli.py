@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from movereg.cli import main
-from movereg.commands._calibrate import fit_recording
-from movereg.signal.calibration import ACCEPT_ERROR_MG
+from movereg.signal.calibration import ACCEPT_ERROR_MG, fit_recording
 
 FS = 10.0
 OFFSET = np.array([0.04, -0.03, 0.02])   # g: what the distorted sensor adds ...
@@ -121,3 +120,23 @@ def test_auto_fits_a_day_long_recording() -> None:
     assert status == "applied", cal.reason
     np.testing.assert_allclose(cal.scale * SCALE, 1.0, atol=1e-3)
     assert cal.error_after_mg < 1.0 < cal.error_before_mg
+
+
+def test_cohort_mode_calibrates_each_recording(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    truth = _truth(5)
+    a = _write(tmp_path / "a.csv", truth * SCALE + OFFSET)
+    b = _write(tmp_path / "b.csv", _truth(6, n_orient=3, still_s=30.0, move_s=120.0))
+    t = _write(tmp_path / "t.csv", truth)
+    out = tmp_path / "cohort"
+    assert main(["features", str(a), str(b), "--calibrate", "on", "--out", str(out)]) == 0
+    rows = {Path(r["input"]).name: r for r in _rows(out / "cohort_summary.csv")}
+    assert rows["a.csv"]["calibration"] == "applied"
+    assert float(rows["a.csv"]["calibration_error_after_mg"]) < 1.0
+    assert rows["b.csv"]["calibration"] == "rejected"
+    assert "need 10" in rows["b.csv"]["calibration_reason"]
+    assert main(["features", str(t), "--calibrate", "off", "--out", str(tmp_path / "t.csv.o.csv")
+                 ]) == 0
+    cal = pq.read_table(out / rows["a.csv"]["output"]).column("enmo_mg").to_numpy()
+    assert np.nanmax(np.abs(cal - _enmo(tmp_path / "t.csv.o.csv"))) < 1.0

@@ -155,8 +155,8 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None,
               calibrate: str = "off", nonwear_ggir: str = "off") -> tuple[Any, Any]:
     from tqdm import tqdm
 
-    from movereg.commands._calibrate import calibration_row, fit_recording
     from movereg.signal import EpochTable, FeatureEngine, apply_calibration
+    from movereg.signal.calibration import calibration_row, fit_recording
 
     cal, status = fit_recording(lambda: _open(path, fs_hz, adc_grid, tz), calibrate)
     rec = _open(path, fs_hz, adc_grid, tz)
@@ -239,12 +239,9 @@ def run(args: argparse.Namespace) -> int:
     if cohort:
         from movereg.recordings import run_cohort
 
-        if args.calibrate == "on":
-            sys.stderr.write("movereg features: --calibrate applies to one recording at a "
-                             "time for now; cohort outputs are not calibrated\n")
         result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
                             workers=args.workers, scheduler=args.scheduler,
-                            adc_grid=adc_grid, tz=args.tz)
+                            adc_grid=adc_grid, tz=args.tz, calibrate=args.calibrate)
         for row in result.rows:
             if row.get("status") != "ok":
                 sys.stderr.write(f"movereg features: {row.get('message')}\n")

@@ -9,14 +9,17 @@ beyond +-``sphere_crit_g`` among them, else the result is flagged ``ok=False``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from movereg.errors import ParameterError
 
-__all__ = ["ACCEPT_ERROR_MG", "MIN_WINDOWS", "Calibration", "StillWindows", "apply_calibration",
-           "calibrate", "fit_sphere"]
+__all__ = ["ACCEPT_ERROR_MG", "AUTO_MIN_HOURS", "CALIBRATE_MODES", "MIN_WINDOWS", "Calibration",
+           "StillWindows", "apply_calibration", "calibrate", "calibration_row", "fit_recording",
+           "fit_sphere"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +168,63 @@ def fit_sphere(means: np.ndarray, *, sphere_crit_g: float = 0.3, max_iter: int =
                            reason=f"error after the fit {after:.1f} mg is not below "
                            f"{ACCEPT_ERROR_MG:g} mg")
     return Calibration(offset, scale, n, before, after, True, "")
+
+
+# --- a whole recording (``--calibrate auto|on|off``) ------------------------------
+#: ``auto`` calibrates recordings at least this long (h).
+AUTO_MIN_HOURS = 24.0
+CALIBRATE_MODES = ("auto", "on", "off")
+_FIT_CHUNK = 1 << 16
+
+
+def fit_recording(open_rec: Callable[[], Any], mode: str) -> tuple[Calibration, str]:
+    """The calibration of a recording and its status.
+
+    ``open_rec`` opens a fresh recording (the fit pass reads the file once on its own).
+    Status: ``off`` (not asked), ``skipped`` (auto and shorter than 24 h), ``applied``
+    (accepted fit) or ``rejected`` (fit not accepted; the reason says why and the data
+    stay as the file has them).
+    """
+    if mode not in CALIBRATE_MODES:
+        raise ParameterError(f"--calibrate must be one of {', '.join(CALIBRATE_MODES)}, "
+                             f"got {mode!r}")
+    if mode == "off":
+        return Calibration(reason="calibration off"), "off"
+    rec = open_rec()
+    known = rec.n_samples_estimate
+    if mode == "auto" and known is not None and known / rec.fs_hz < AUTO_MIN_HOURS * 3600:
+        return Calibration(reason=_short(known / rec.fs_hz)), "skipped"
+    col = StillWindows(rec.fs_hz)
+    for _t0, x in rec.chunks(_FIT_CHUNK):
+        col.add(x)
+    duration_s = col.n_samples / rec.fs_hz
+    if mode == "auto" and duration_s < AUTO_MIN_HOURS * 3600:
+        return Calibration(reason=_short(duration_s)), "skipped"
+    if col.n_windows == 0:
+        return Calibration(reason="no complete 10-s windows"), "rejected"
+    cal = fit_sphere(col.means)
+    return cal, "applied" if cal.ok else "rejected"
+
+
+def _short(duration_s: float) -> str:
+    return (f"recording {duration_s / 3600:.1f} h is shorter than {AUTO_MIN_HOURS:g} h "
+            "(--calibrate auto; use --calibrate on to fit anyway)")
+
+
+def calibration_row(cal: Calibration, status: str) -> dict[str, Any]:
+    """QC columns of a calibration: status, reason, windows, errors (mg), offset/scale."""
+
+    def fmt(v: float) -> str:
+        return f"{v:.6g}"
+
+    return {
+        "calibration": status,
+        "calibration_reason": cal.reason,
+        "calibration_windows": cal.n_windows,
+        "calibration_error_before_mg": None if cal.error_before_mg != cal.error_before_mg
+        else round(cal.error_before_mg, 3),
+        "calibration_error_after_mg": None if cal.error_after_mg != cal.error_after_mg
+        else round(cal.error_after_mg, 3),
+        "calibration_offset_g": ";".join(fmt(v) for v in cal.offset),
+        "calibration_scale": ";".join(fmt(v) for v in cal.scale),
+    }

@@ -136,8 +136,7 @@ def write_schemas(directory: Path) -> list[Path]:
 
 def methods_text() -> str:
     """A methods paragraph with references, from the parameters the code uses."""
-    from movereg.commands._calibrate import AUTO_MIN_HOURS
-    from movereg.signal.calibration import ACCEPT_ERROR_MG, MIN_WINDOWS
+    from movereg.signal.calibration import ACCEPT_ERROR_MG, AUTO_MIN_HOURS, MIN_WINDOWS
     from movereg.signal.params import FeatureConfig
     from movereg.storage.days import DEFAULT_VALID_DAY_H
 
