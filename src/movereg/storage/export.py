@@ -46,7 +46,8 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
                ("session_id", "int64"), ("initiated_by", "str"), ("planned", "int8"),
                ("voided", "int8"), ("void_reason", "str"), ("replaces_id", "int64")],
     "raw": [("child_code", "str"), ("device", "str"), ("time", "time"), ("x_g", "float32"),
-            ("y_g", "float32"), ("z_g", "float32")],
+            ("y_g", "float32"), ("z_g", "float32"), ("device_time", "time"),
+            ("frame_seq", "int64")],
 }
 _MISSING_INT = -1
 #: epoch-export columns present whatever features are chosen
@@ -56,7 +57,7 @@ ALWAYS_EPOCH_COLUMNS: tuple[str, ...] = ("child_code", "device", "epoch_start", 
 SELECTABLE_FEATURES: tuple[str, ...] = tuple(n for n, _ in EPOCH_COLUMNS
                                              if n not in ALWAYS_EPOCH_COLUMNS)
 #: integer columns where _MISSING_INT means "not set" (empty in CSV, null in Parquet)
-_NULLABLE = frozenset({"session_id", "planned", "replaces_id"})
+_NULLABLE = frozenset({"session_id", "planned", "replaces_id", "frame_seq"})
 
 
 def media_type(fmt: str) -> str:
@@ -238,16 +239,18 @@ def _events(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -
 
 def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
          hi: int | None) -> Iterator[Chunk]:
-    buf: list[tuple[str, np.ndarray, np.ndarray]] = []
+    buf: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     rows = 0
     hashes: dict[str, str] = {}
 
     def emit() -> Chunk:
-        devs = np.concatenate([np.full(t.shape[0], h, dtype=object) for h, t, _ in buf])
-        times = np.concatenate([t for _, t, _ in buf])
-        xyz = np.concatenate([s for _, _, s in buf])
+        devs = np.concatenate([np.full(b[1].shape[0], b[0], dtype=object) for b in buf])
+        times = np.concatenate([b[1] for b in buf])
+        xyz = np.concatenate([b[2] for b in buf])
         return {"child_code": _strs(code, times.shape[0]), "device": devs, "time": times,
-                "x_g": xyz[:, 0].copy(), "y_g": xyz[:, 1].copy(), "z_g": xyz[:, 2].copy()}
+                "x_g": xyz[:, 0].copy(), "y_g": xyz[:, 1].copy(), "z_g": xyz[:, 2].copy(),
+                "device_time": np.concatenate([b[3] for b in buf]),
+                "frame_seq": np.concatenate([b[4] for b in buf])}
 
     for chunk in store.iter_raw(child_id=cid, start_ns=lo, end_ns=hi):
         h = hashes.setdefault(chunk.device_id, device_hash(chunk.device_id, salt))
@@ -256,7 +259,15 @@ def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
         keep = np.ones(chunk.n, dtype=bool)
         if hi is not None:
             keep &= times < hi
-        buf.append((h, times[keep], chunk.samples[keep]))
+        # the device's own clock per sample (its last sample's time, stepped back) and
+        # the frame sequence number, for auditing the clock mapping; missing = unknown
+        dev_t = np.full(chunk.n, _MISSING_INT, dtype=np.int64)
+        if chunk.device_time_ns is not None:
+            dev_t = chunk.device_time_ns - np.round(
+                np.arange(chunk.n - 1, -1, -1) * step).astype(np.int64)
+        seq = np.full(chunk.n, _MISSING_INT if chunk.frame_seq is None else chunk.frame_seq,
+                      dtype=np.int64)
+        buf.append((h, times[keep], chunk.samples[keep], dev_t[keep], seq[keep]))
         rows += int(keep.sum())
         if rows >= _RAW_ROWS:
             yield emit()

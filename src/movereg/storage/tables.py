@@ -68,6 +68,12 @@ _DEFS: dict[str, dict[str, tuple[str, str]]] = {
         "x_g": ("g", "Acceleration, device x axis."),
         "y_g": ("g", "Acceleration, device y axis."),
         "z_g": ("g", "Acceleration, device z axis."),
+        "device_time": ("device clock", "The sample's time by the band's own clock (its "
+                        "block's last-sample device time minus whole periods), null when "
+                        "the protocol has no device time; compare with time to audit the "
+                        "clock mapping."),
+        "frame_seq": ("", "The protocol's sequence number of the frame that carried the "
+                      "sample, null when the protocol has none."),
     },
 }
 
@@ -100,7 +106,8 @@ def _type(table: str, name: str, kind: str) -> dict[str, Any]:
 
     if kind == "time":
         t: dict[str, Any] = {"type": "string", "format": "date-time"}
-        return {"anyOf": [t, {"type": "null"}]} if table == "events" else t
+        nullable = table == "events" or name == "device_time"
+        return {"anyOf": [t, {"type": "null"}]} if nullable else t
     if kind == "str":
         return {"type": "string"}
     if kind.startswith("float"):

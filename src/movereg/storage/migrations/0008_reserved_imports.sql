@@ -1,0 +1,1 @@
+-- placeholder so the research branch's 0009 applies contiguously; the merger replaces it with the real imports migration.
