@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "of 24 h or more, 'on' for any length, 'off' never. The QC row "
                         "records the windows used, the error before/after (mg) and whether "
                         "the fit was accepted (error after < 10 mg, sphere populated)")
+    parser.add_argument("--valid-day", default="16h", metavar="HOURS",
+                        help="cohort mode: wear needed for a valid day in cohort_days.csv "
+                        "(default 16h)")
     parser.add_argument("--nonwear-ggir", default="off", choices=["off", "2013", "2023"],
                         help="one recording: add column nonwear_ggir, GGIR's offline "
                         "non-wear reproduced exactly (van Hees 2013 rules; GGIR's 2013 "
@@ -113,6 +116,39 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
         raise InputFileError(str(out), f"cannot write ({exc.strerror or exc})") from None
     report_file(path, rec.qc)
     return 0
+
+
+def _cohort_days(out: Path, rows: list[dict[str, Any]], tz: str | None,
+                 valid_day: str) -> None:
+    """``cohort_days.csv`` (one row per recording and local day, ``recording`` as the
+    code) and ``cohort_persons.json`` beside the cohort summary."""
+    import pyarrow.parquet as pq
+
+    from movereg.storage.days import (
+        DAY_COLUMNS,
+        days_from_epochs,
+        parse_valid_day,
+        person_summary,
+    )
+
+    valid_h = parse_valid_day(valid_day)
+    days: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("status") != "ok" or not row.get("output"):
+            continue
+        table = pq.read_table(out / str(row["output"]), columns=[
+            "epoch_start", "epoch_s", "coverage", "nonwear", "zone", "counts_vm",
+            "rhythmic_fraction", "enmo_mg"])
+        cols = {c: table.column(c).to_numpy() for c in table.column_names}
+        cols["epoch_start"] = table.column("epoch_start").cast("int64").to_numpy()
+        days += days_from_epochs(str(row["recording"]), cols, tz=tz, valid_h=valid_h)
+    with open(out / "cohort_days.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([n for n, _ in DAY_COLUMNS])
+        w.writerows([d[n] for n, _ in DAY_COLUMNS] for d in days)
+    (out / "cohort_persons.json").write_text(json.dumps(
+        {"valid_day_h": valid_h, "persons": person_summary(days)}, indent=2) + "\n",
+        encoding="utf-8")
 
 
 def qc_path(out: Path) -> Path:
@@ -234,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
     from movereg.recordings.devicetime import parse_tz
 
     parse_tz(args.tz)  # an unknown zone is a one-line error before any work
+    from movereg.storage.days import parse_valid_day
+
+    parse_valid_day(args.valid_day)
     out = Path(args.out)
     cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
     if cohort:
@@ -252,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
                                    in _DEVICE_FORMATS for r in result.rows):
             sys.stderr.write("movereg features: device clocks without a zone read as UTC "
                              "(assumed; give --tz ZONE for a local clock)\n")
+        _cohort_days(out, result.rows, args.tz, args.valid_day)
         sys.stderr.write(f"movereg features: {result.n_ok} recording(s) done, "
                          f"{result.n_error} failed; summary in {result.summary_csv}\n")
         return 0 if result.n_error == 0 else 1

@@ -21,7 +21,8 @@ from movereg.signal.schema import ZONE_LABELS
 from movereg.storage.export import Chunk
 from movereg.storage.store import Store
 
-__all__ = ["DAY_COLUMNS", "DEFAULT_VALID_DAY_H", "day_chunks", "parse_valid_day", "person_summary"]
+__all__ = ["DAY_COLUMNS", "DEFAULT_VALID_DAY_H", "day_chunks", "days_from_epochs",
+           "parse_valid_day", "person_summary"]
 
 _NS = 10**9
 #: Default valid-day rule: hours of wear.
@@ -64,12 +65,12 @@ def _local_days(lo_ns: int, hi_ns: int, zone: ZoneInfo) -> list[tuple[date, int,
     return out
 
 
-def _day_row(store: Store, cid: int, code: str, tzname: str, d: date, a: int, b: int,
-             valid_h: float) -> dict[str, Any]:
+def _day_values(cols: dict[str, np.ndarray], code: str, tzname: str, d: date, a: int,
+                b: int, valid_h: float) -> dict[str, Any]:
+    """A day row (without strategies) from the day's epoch columns (``_FEATURES``)."""
     from movereg.signal import EpochTable, movement_breaks
     from movereg.signal.schema import EPOCH_COLUMNS
 
-    cols = store.epochs(child_id=cid, start_ns=a, end_ns=b, features=_FEATURES)
     secs = cols["epoch_s"] * cols["coverage"]
     worn = (cols["nonwear"] == 0) & (cols["coverage"] > 0)
     wear_s = float(secs[worn].sum())
@@ -90,11 +91,37 @@ def _day_row(store: Store, cid: int, code: str, tzname: str, d: date, a: int, b:
     full = {name: cols[name] if name in cols else np.zeros(n, dtype=dt)
             for name, dt in EPOCH_COLUMNS}
     row["movement_breaks"] = len(movement_breaks(EpochTable(full))) if n else 0
+    row["strategies_n"] = 0
+    row["strategies_used"] = ""
+    return row
+
+
+def _day_row(store: Store, cid: int, code: str, tzname: str, d: date, a: int, b: int,
+             valid_h: float) -> dict[str, Any]:
+    cols = store.epochs(child_id=cid, start_ns=a, end_ns=b, features=_FEATURES)
+    row = _day_values(cols, code, tzname, d, a, b, valid_h)
     evs = [e for e in store.list_events(child_id=cid, start_ns=a, end_ns=b)
            if a <= e.started_at < b]
     row["strategies_n"] = len(evs)
     row["strategies_used"] = ";".join(sorted({e.strategy for e in evs}))
     return row
+
+
+def days_from_epochs(code: str, cols: dict[str, np.ndarray], *, tz: str | None = None,
+                     valid_h: float = DEFAULT_VALID_DAY_H) -> list[dict[str, Any]]:
+    """Day rows of one recording's epoch columns (e.g. a cohort's Parquet), no events."""
+    starts = np.asarray(cols["epoch_start"], dtype=np.int64)
+    if starts.shape[0] == 0:
+        return []
+    zone = ZoneInfo(tz or "UTC")
+    rows = []
+    for d, a, b in _local_days(int(starts[0]), int(starts[-1]), zone):
+        sel = (starts >= a) & (starts < b)
+        day = {k: np.asarray(cols[k])[sel] for k in _FEATURES}
+        row = _day_values(day, code, tz or "UTC", d, a, b, valid_h)
+        if row["recorded_h"] > 0:
+            rows.append(row)
+    return rows
 
 
 def day_chunks(store: Store, child_ids: Sequence[int], *, tz: str | None = None,
