@@ -72,3 +72,11 @@ def test_readme_methods_paragraph_is_the_generated_one() -> None:
     assert m, "README has no Methods paragraph"
     assert " ".join(m.group(1).split()) == methods_text()
     assert "van Hees VT et al. J Appl Physiol 2014" in methods_text()
+
+
+def test_feature_file_extras_are_in_the_dictionary() -> None:
+    from movereg.signal.calibration import Calibration, calibration_row
+
+    names = {e["name"] for e in table_dictionary("features_extra")}
+    assert set(calibration_row(Calibration(), "off")) | {"nonwear_ggir"} == names
+    assert all(e["definition"] for e in table_dictionary("features_extra"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from movereg.signal.schema import ZONE_LABELS
 
-__all__ = ["TABLES", "json_schema", "methods_text", "table_dictionary", "write_schemas"]
+__all__ = ["FEATURE_FILE_COLUMNS", "TABLES", "json_schema", "methods_text", "table_dictionary", "write_schemas"]
 
 TABLES = ("epochs", "days", "breaks", "events", "raw")
 _ID = {"child_code": ("", "The child's pseudonymous code (never a name)."),
@@ -78,14 +78,42 @@ _DEFS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+#: Columns ``movereg features`` adds to its QC row / cohort summary and epoch file.
+FEATURE_FILE_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "calibration": ("str", "", "applied (accepted fit, used), rejected (fit not accepted: "
+                    "data left as read), skipped (auto and shorter than 24 h) or off."),
+    "calibration_reason": ("str", "", "Why not applied, empty when applied."),
+    "calibration_windows": ("int64", "count", "10-s still windows (SD < 13 mg on every "
+                            "axis, |mean| < 2 g) the fit used."),
+    "calibration_error_before_mg": ("float64", "mg", "Mean |norm - 1 g| of the still-window "
+                                    "means before the fit (van Hees 2014)."),
+    "calibration_error_after_mg": ("float64", "mg", "The same after the fit; accepted "
+                                   "below 10 mg (GGIR's rule)."),
+    "calibration_offset_g": ("str", "g", "Offset per axis x;y;z (calibrated = offset + "
+                             "scale * raw)."),
+    "calibration_scale": ("str", "1", "Scale per axis x;y;z."),
+    "nonwear_ggir": ("int8", "0/1", "GGIR's offline non-wear (detect_nonwear_clipping + "
+                     "g.weardec, 2013 or 2023 windows) per epoch: 1 non-wear, 0 wear, -1 in "
+                     "the trailing part GGIR does not score. Agrees block for block with an "
+                     "oracle of GGIR's rules (tests). Column nonwear is the live, causal "
+                     "flag."),
+}
+
+
 def _columns(table: str) -> list[tuple[str, str]]:
     from movereg.storage.export import _schema
 
+    if table == "features_extra":
+        return [(n, d[0]) for n, d in FEATURE_FILE_COLUMNS.items()]
     return _schema(table, None)
 
 
 def table_dictionary(table: str) -> list[dict[str, str]]:
-    """``name, unit, dtype, definition`` of every column of an exported table, in order."""
+    """``name, unit, dtype, definition`` of every column of an exported table, in order.
+
+    ``"features_extra"`` covers the columns ``movereg features`` adds (calibration QC,
+    ``nonwear_ggir``).
+    """
     from movereg.signal import data_dictionary
 
     epoch = {e["name"]: e for e in data_dictionary()} if table == "epochs" else {}
@@ -95,6 +123,8 @@ def table_dictionary(table: str) -> list[dict[str, str]]:
             unit, text = _ID[name]
         elif name in epoch:
             unit, text = epoch[name]["unit"], epoch[name]["definition"]
+        elif table == "features_extra":
+            _, unit, text = FEATURE_FILE_COLUMNS[name]
         else:
             unit, text = _DEFS[table][name]
         out.append({"name": name, "unit": unit, "dtype": kind, "definition": text})
