@@ -120,3 +120,14 @@ def test_an_empty_export_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no rows: no strategy events" in text
     assert not list((tmp_path / "ev").rglob("*.parquet"))
     assert json.loads((tmp_path / "ev" / "_provenance.json").read_text())["why_empty"]
+
+
+def test_a_research_export_without_consent_says_why(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    d = _cohort(tmp_path / "db")
+    rc, text = _run(["export", "--data-dir", d, "--what", "raw", "--research",
+                     "--out", str(tmp_path / "r.csv")], capsys)
+    assert rc == 0 and "no rows: no child has current research consent" in text
+    prov = json.loads((tmp_path / "r.csv.json").read_text())
+    assert prov["rows"] == 0 and "consent" in prov["why_empty"]
+    assert (tmp_path / "r.csv").read_text().startswith("child_code,device,time,")
