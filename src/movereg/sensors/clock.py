@@ -296,6 +296,8 @@ class DeviceClock:
             samples=raw.samples,
             gap_before_s=gap_s,
             gaps=gaps,
+            device_time_ns=raw.device_time_ns,
+            seq=raw.seq,
         )
 
 
