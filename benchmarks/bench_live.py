@@ -46,7 +46,7 @@ def _start_times(cache_dir: Path) -> dict[str, float | None]:
     import httpx
     import psutil
 
-    from movereg.pipeline._demo_proc import DemoProcess
+    from benchmarks.demo_proc import DemoProcess
 
     with tempfile.TemporaryDirectory(prefix="movereg-bench-start-") as tmp:
         demo = DemoProcess(Path(tmp), bands=2, children=2, history=False,
@@ -106,7 +106,7 @@ def latency(bands: int, seconds: float, warmup_s: float) -> dict[str, Any]:
     """One server process with ``bands`` simulated bands; activity-message latency."""
     import psutil
 
-    from movereg.pipeline._demo_proc import DemoProcess
+    from benchmarks.demo_proc import DemoProcess
 
     with tempfile.TemporaryDirectory(prefix="movereg-bench-live-") as tmp:
         demo = DemoProcess(Path(tmp), bands=bands, children=4, history=False)

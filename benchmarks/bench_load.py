@@ -93,7 +93,7 @@ def _stored(data_dir: Path) -> dict[str, Any]:
 def run(minutes: float, bands: int, warmup_s: float) -> dict[str, Any]:
     import psutil
 
-    from movereg.pipeline._demo_proc import DemoProcess
+    from benchmarks.demo_proc import DemoProcess
 
     duration = minutes * 60.0
     with tempfile.TemporaryDirectory(prefix="movereg-bench-load-") as tmp:

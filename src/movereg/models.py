@@ -106,6 +106,11 @@ class SampleBlock:
         Seconds of data missing immediately before this block (0.0 when contiguous).
     gaps
         Gaps recorded since the previous block (usually zero or one).
+    device_time_ns
+        The device's own clock of the block's last sample (ns, as the device states it),
+        kept for audit; ``None`` when the protocol has no device time.
+    seq
+        The protocol's frame sequence number, kept for audit; ``None`` when it has none.
     """
 
     device_id: str
@@ -114,6 +119,8 @@ class SampleBlock:
     samples: F32Array
     gap_before_s: float = 0.0
     gaps: tuple[Gap, ...] = field(default_factory=tuple)
+    device_time_ns: int | None = None
+    seq: int | None = None
 
     @property
     def n(self) -> int:

@@ -24,7 +24,7 @@ def running_demo(tmp_path_factory: pytest.TempPathFactory, *, seed: int) -> Iter
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (make browser-deps)")
     pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
-    from movereg.pipeline._demo_proc import DemoProcess
+    from benchmarks.demo_proc import DemoProcess
 
     proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=seed)
     proc.start(timeout_s=120)

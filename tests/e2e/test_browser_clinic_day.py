@@ -38,7 +38,7 @@ class Serve:
     """``movereg serve`` on a fresh data dir; reads the printed setup link."""
 
     def __init__(self, data_dir: Path) -> None:
-        from movereg.pipeline._demo_proc import free_port
+        from benchmarks.demo_proc import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -47,7 +47,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (make browser-deps)")
     pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
-    from movereg.pipeline._demo_proc import DemoProcess
+    from benchmarks.demo_proc import DemoProcess
 
     # the fourth child's band lies on a table from ~90 s: with the not-worn threshold at
     # 30 s (a setting) its alert comes within the test

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from movereg.pipeline._demo_proc import DemoProcess
+from benchmarks.demo_proc import DemoProcess
 
 pytestmark = pytest.mark.slow
 

@@ -321,3 +321,29 @@ def test_lifespan_with_the_real_hub(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert store.device_child(dev) == child.id
         assert client.post(f"/api/bands/{dev}/disconnect", headers=h).status_code == 204
+
+
+def test_strategy_links_api_schema_and_access(api: Api) -> None:
+    onset = T0 + 300 * 10**9  # activity 5 mg before, 80 mg after (see make_api)
+    api.store.create_event(api.child_a.id, "mov.break", started_at=onset)
+    url = f"/api/children/{api.child_a.id}/strategies"
+    span = {"from": ISO0, "to": ISO10}
+    r = api.client.get(url, params=span, headers=api.h("pat"))  # parent, own child
+    assert r.status_code == 200
+    body = r.json()
+    assert body["pre_s"] == 300.0 and body["post_s"] == 600.0 and body["feature"] == "enmo_mg"
+    [row] = body["strategies"]
+    assert row["strategy"] == "mov.break" and row["n_uses"] == 1
+    # the seeded epochs are mostly flagged not worn: the use is counted, not compared
+    assert row["n_compared"] == 0 and row["not_compared"] == {"insufficient_baseline": 1}
+    assert row["not_compared_text"] == "1 × too little band data before"
+    assert row["median_change"] is None and row["unit"] == "mg"
+    assert row["sentence"].startswith("1 use of ")
+    r = api.client.get(url, params={**span, "feature": "impacts"}, headers=api.h("tess"))
+    assert r.status_code == 200 and r.json()["strategies"][0]["unit"] == "per min"
+    assert api.client.get(url, params={"feature": "zone"}, headers=api.h("pat")).status_code == 422
+    other = f"/api/children/{api.child_b.id}/strategies"
+    assert api.client.get(other, headers=api.h("pat")).status_code == 404  # not their child
+    assert api.client.get(url, headers=api.h("researcher")).status_code == 403
+    assert api.client.get(url).status_code == 401
+    assert any(e.action == "read.strategies" for e in api.store.list_audit(limit=3))

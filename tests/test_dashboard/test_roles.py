@@ -73,6 +73,7 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "add_import": (CARE, True), "get_import": (CARE, True), "list_imports": (CARE, True),
     "remove_import": (CARE, True), "list_source_spans": (CARE, True),
     "list_alerts": (CARE, False), "ack_alert": (CARE, True),
+    "get_strategy_links": (CARE, True),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -161,8 +162,12 @@ def test_every_route_has_a_policy(api: Api) -> None:
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_route_matrix(api: Api, role: str | None) -> None:
     """Own child: allowed roles succeed, others 403, nobody 401. Other child: 404."""
-    last = ("logout", "change_password")  # they end the caller's tokens or password
-    for route in sorted(_api_routes(api), key=lambda r: r.operation_id in last):
+    # the caller's own password change and logout go last: they end the caller's sign-in
+    # and change the password later operations (the erasure) confirm with
+    last = ("change_password", "logout")
+    routes = sorted(_api_routes(api), key=lambda r: last.index(r.operation_id) + 1
+                    if r.operation_id in last else 0)
+    for route in routes:
         op = route.operation_id
         assert op is not None
         allowed, scoped = POLICY[op]

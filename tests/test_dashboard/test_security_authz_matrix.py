@@ -124,6 +124,8 @@ TABLE: dict[str, str] = {
     # their children's bands; researchers none
     "list_alerts":        "- - 200 | - - 200 | - - 200 | - - 403 | - - 401",
     "ack_alert":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # before/after per strategy (issue 13): a child read, as the day's summary
+    "get_strategy_links": "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")

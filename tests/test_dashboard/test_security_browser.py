@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import uvicorn
+from benchmarks.demo_proc import free_port
 from h5_api_support import PASSWORD, make_api
 
 from movereg.dashboard.app import create_app
-from movereg.pipeline._demo_proc import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -23,11 +23,11 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from benchmarks.demo_proc import free_port
 from h5_api_support import PASSWORD, make_api
 from security_support import LiveHub
 
 from movereg.dashboard.app import create_app
-from movereg.pipeline._demo_proc import free_port
 from movereg.storage import Store
 
 #: Bound on how long a revoked feed may stay open, s (re-checks run every 2 s).

@@ -99,13 +99,13 @@ def test_bad_uploads_are_one_sentence(api: Api, tmp_path: Path) -> None:
     other = tmp_path / "notes.docx"
     other.write_bytes(b"x")
     r = _upload(api, "therapist", api.child_a.id, other)
-    assert r.status_code == 400 and "unknown recording type" in r.json()["detail"]
+    assert r.status_code == 422 and "unknown recording type" in r.json()["detail"]
     api.settings.import_max_bytes = 1000
     r = _upload(api, "therapist", api.child_a.id)
     assert r.status_code == 413 and "import limit" in r.json()["detail"]
     empty = tmp_path / "e.cwa"
     empty.write_bytes(b"")
-    assert _upload(api, "therapist", api.child_a.id, empty).status_code == 400
+    assert _upload(api, "therapist", api.child_a.id, empty).status_code == 422
     tl = api.store.timeline(api.child_a.id, AX3_FIRST_NS - _HOUR, AX3_FIRST_NS + _HOUR)
     assert tl["epoch_start"].shape[0] == 0
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from movereg.pipeline._demo_proc import DemoProcess
+from benchmarks.demo_proc import DemoProcess
 
 pytestmark = pytest.mark.slow
 

@@ -18,13 +18,13 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from benchmarks.demo_proc import free_port
 
 from movereg.config import Settings
 from movereg.dashboard.app import create_app
 from movereg.dashboard.auth import hash_password
 from movereg.models import BandState, BandStatus, SampleBlock
 from movereg.pipeline import Hub
-from movereg.pipeline._demo_proc import free_port
 from movereg.storage.store import Store
 
 T0 = 1_750_000_000_000_000_000

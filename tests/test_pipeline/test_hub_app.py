@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from benchmarks.demo_proc import free_port
 from hub_live_support import read_live_epochs
 
 from movereg.config import Settings
 from movereg.dashboard.app import create_app
 from movereg.dashboard.auth import hash_password
-from movereg.pipeline._demo_proc import free_port
 from movereg.signal.schema import EPOCH_COLUMNS
 from movereg.storage.store import Store
 

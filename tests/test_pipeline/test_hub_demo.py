@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.demo_proc import DemoProcess
 from hub_live_support import read_live_epochs
 
-from movereg.pipeline._demo_proc import DemoProcess
 from movereg.signal import FeatureEngine
 
 pytestmark = pytest.mark.slow

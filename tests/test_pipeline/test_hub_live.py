@@ -18,13 +18,13 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from benchmarks.demo_proc import free_port
 from fastapi import FastAPI
 
 from movereg.config import Settings
 from movereg.dashboard.auth import hash_password
 from movereg.dashboard.routes.live import router
 from movereg.pipeline import Hub
-from movereg.pipeline._demo_proc import free_port
 from movereg.storage.store import Store
 
 PW_HASH = hash_password("not used in these tests")

@@ -372,7 +372,8 @@ async def test_an_unsupported_device_stops_with_a_clear_error() -> None:
 
 
 async def test_callback_queue_drops_oldest_when_full_and_counts() -> None:
-    from movereg.sensors.ble_client import _DATA, _Session
+    from movereg.sensors._session import DATA as _DATA
+    from movereg.sensors._session import Session as _Session
     from movereg.sensors.decoders import profile_for
 
     client = WristbandClient("AA:BB:CC:DD:EE:FF", "polar_pmd", queue_size=2)

@@ -189,3 +189,20 @@ def test_clock_reset_contiguous_or_after_a_pause(pause_s: float) -> None:
         assert b2.t0_ns == b1.t_end_ns and b2.gaps[0].samples_missing == 0
     else:
         assert abs(b2.gaps[0].samples_missing - round(pause_s * FS)) <= 1
+
+
+def test_gap_between_is_the_one_rule_for_gaps_outside_a_clock() -> None:
+    from movereg.models import Gap, SampleBlock
+    from movereg.sensors.clock import gap_between, with_gaps
+
+    t = 1_750_000_000 * 10**9
+    p = round(1e9 / 52.0)
+    assert gap_between(t, t + p // 3, 52.0, "crash") is None      # jitter, not a sample
+    g = gap_between(t, t + 4 * 52 * p, 52.0, "crash")
+    assert g == Gap(t, t + 4 * 52 * p, 4 * 52, "crash")
+    block = SampleBlock(device_id="d", t0_ns=t + 4 * 52 * p, fs_hz=52.0,
+                        samples=np.zeros((3, 3), dtype=np.float32))
+    assert g is not None
+    got = with_gaps(block, (g,))
+    assert got.gaps == (g,) and got.gap_before_s == (g.end_ns - g.start_ns) / 1e9
+    assert got.t0_ns == block.t0_ns and got.samples is block.samples

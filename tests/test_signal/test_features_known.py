@@ -148,10 +148,43 @@ def test_rate_agnostic_features() -> None:
                                    ref["rhythm_strength"][core], atol=0.1)
 
 
-def test_warmup_runs() -> None:
-    from movereg.signal import warmup
+def _compiled_signatures() -> dict[str, int]:
+    """Compiled signatures of every Numba dispatcher in movereg.signal (by qualified name)."""
+    import importlib
+    import pkgutil
 
+    from numba.core.registry import CPUDispatcher
+
+    import movereg.signal as sig
+
+    out: dict[str, int] = {}
+    for info in pkgutil.walk_packages(sig.__path__, "movereg.signal."):
+        mod = importlib.import_module(info.name)
+        for name, obj in vars(mod).items():
+            if isinstance(obj, CPUDispatcher) and obj.__module__ == mod.__name__:
+                out[f"{mod.__name__}.{name}"] = len(obj.signatures)
+    return out
+
+
+def test_warmup_runs() -> None:
+    """After warmup, the public API on new data compiles nothing more (warm start)."""
+    from numba import config
+
+    from movereg.signal import FeatureEngine, activity_counts, calibrate, warmup
+
+    if config.DISABLE_JIT:
+        pytest.skip("Numba JIT disabled (coverage run): nothing to compile")
     warmup()
+    before = _compiled_signatures()
+    assert sum(before.values()) > 0
+    x = _still(25.0, 30.0, 0.02, seed=3)
+    x[100:110] = np.nan
+    eng = FeatureEngine(25.0, epoch_s=1.0)
+    assert eng.push(x[:333], 10**18).n + eng.push(x[333:], None).n + eng.flush().n == 30
+    activity_counts(x, 25.0, 1.0)
+    calibrate(x, 25.0)
+    assert extract_features(x, 25.0).n >= 1
+    assert _compiled_signatures() == before
 
 
 def test_infinite_rows_are_missing() -> None:

@@ -192,3 +192,12 @@ def test_overlapping_rewrites_store_each_epoch_once(writes: list[tuple[int, int]
         want = sorted({T0 + (off + i) * 10**9 for off, n in writes for i in range(n)})
         got = store.epochs(device_id="dev", features=["zone"])["epoch_start"].tolist()
         assert got == want
+
+
+def test_epoch_table_is_the_stored_epochs_as_an_epoch_table(store: Store) -> None:
+    table = epochs(T0, 30)
+    store.write_batch(IngestBatch(epochs=[("dev", table)]))
+    got = store.epoch_table(device_id="dev", start_ns=T0 + 10 * 10**9)
+    assert isinstance(got, EpochTable) and got.n == 20
+    assert got.equals(table.slice(10, 30))
+    assert store.epoch_table(device_id="nobody").n == 0

@@ -4,15 +4,27 @@ Pure functions over EpochTable-like column tables and event lists; descriptive o
 """
 
 from movereg.analysis.aggregate import AGGREGATION_RULES, aggregate_epochs
+from movereg.analysis.explore import (
+    EXPLORE_FEATURES,
+    event_spans_ns,
+    merge_epochs,
+    not_compared_text,
+    response_text,
+    strategy_overview,
+)
 from movereg.analysis.linking import (
     COUNT_FEATURES,
     DEFAULT_FEATURES,
     FEATURE_UNITS,
     FEATURE_WORDS,
+    NOT_COMPARED_WORDS,
+    POST_S,
+    PRE_S,
     EventChange,
     EventEpochs,
     event_changes,
     event_epochs,
+    window_span_ns,
 )
 from movereg.analysis.stats import (
     StrategyStat,
@@ -46,10 +58,14 @@ __all__ = [
     "AGGREGATION_RULES",
     "COUNT_FEATURES",
     "DEFAULT_FEATURES",
+    "EXPLORE_FEATURES",
     "FEATURE_UNITS",
     "FEATURE_WORDS",
     "LIMITS_TEXT",
+    "NOT_COMPARED_WORDS",
     "NOT_MEDICAL_TEXT",
+    "POST_S",
+    "PRE_S",
     "ZONE_WORDS",
     "Bout",
     "DailySummary",
@@ -68,10 +84,16 @@ __all__ = [
     "default_catalogue",
     "event_changes",
     "event_epochs",
+    "event_spans_ns",
     "format_duration",
     "load_catalogue",
+    "merge_epochs",
+    "not_compared_text",
+    "response_text",
     "seeking_episodes",
     "strategy_label",
+    "strategy_overview",
     "strategy_stats",
     "week_summary",
+    "window_span_ns",
 ]

@@ -3,28 +3,47 @@
 Epoch tables may be a :class:`movereg.signal.EpochTable` (``.columns``) or any mapping
 of column name -> 1-D numpy array. Events may be mappings or objects with attributes
 (``id``, ``strategy``, ``started_at``, ``ended_at``, optional ``child_id``, ``voided``);
-times may be UTC ns integers, aware ``datetime`` objects or ISO 8601 strings.
+times may be UTC ns integers, aware ``datetime`` objects or ISO 8601 strings
+(:func:`movereg.timeutil.to_ns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
 from movereg.errors import ValidationError
+from movereg.signal.table import EpochTable
+from movereg.timeutil import NS_PER_S, to_ns
 
 __all__: list[str] = []
 
-NS = 1_000_000_000
+#: Epochs as analysis reads them: an EpochTable, or a mapping of column name -> 1-D array
+#: (what :meth:`movereg.storage.Store.epochs` returns: a chosen subset of columns).
+Epochs: TypeAlias = EpochTable | Mapping[str, np.ndarray]
 
 
-def columns_of(epochs: Any) -> Mapping[str, np.ndarray]:
-    """The column mapping of an EpochTable-like object."""
-    cols = getattr(epochs, "columns", epochs)
+class EventRecord(Protocol):
+    """An event object (e.g. :class:`movereg.storage.StrategyEvent`); ``id``,
+    ``ended_at``, ``child_id`` and ``voided`` are read when present."""
+
+    @property
+    def strategy(self) -> str: ...
+
+    @property
+    def started_at(self) -> object: ...
+
+
+#: A strategy event as analysis accepts it: an object or a mapping of its fields.
+EventLike: TypeAlias = EventRecord | Mapping[str, object]
+
+
+def columns_of(epochs: Epochs) -> Mapping[str, np.ndarray]:
+    """The column mapping of an EpochTable or a column mapping."""
+    cols = epochs.columns if isinstance(epochs, EpochTable) else epochs
     if not isinstance(cols, Mapping):
         raise ValidationError("epochs must be an EpochTable or a mapping of column arrays")
     if "epoch_start" not in cols:
@@ -46,7 +65,7 @@ def epoch_lengths_s(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     if "epoch_s" in cols:
         return np.asarray(cols["epoch_s"], dtype=np.float64)
     if n > 1:
-        return np.full(n, float(np.median(np.diff(starts))) / NS)
+        return np.full(n, float(np.median(np.diff(starts))) / NS_PER_S)
     return np.full(n, 1.0)
 
 
@@ -55,26 +74,8 @@ def valid_mask(cols: Mapping[str, np.ndarray], min_coverage: float) -> np.ndarra
     n = np.asarray(cols["epoch_start"]).shape[0]
     cov = col(cols, "coverage", n, 1.0)
     nonwear = col(cols, "nonwear", n, 0.0)
-    return (cov >= min_coverage) & (nonwear == 0)
-
-
-def to_ns(value: Any, what: str) -> int:
-    """UTC ns from an int, an aware datetime or an ISO 8601 string."""
-    if isinstance(value, bool):
-        raise ValidationError(f"{what}: expected a time, got {value!r}")
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValidationError(f"{what}: not an ISO 8601 time: {value!r}") from exc
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-        return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
-    raise ValidationError(f"{what}: expected UTC ns, datetime or ISO text, got {value!r}")
+    mask: np.ndarray = (cov >= min_coverage) & (nonwear == 0)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,16 @@ class Event:
     onset_ns: int
     end_ns: int | None
     child_id: str | None
+    source: object = field(default=None, compare=False, repr=False)  # the caller's event
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
+def _get(obj: EventLike, key: str, default: object = None) -> object:
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)
 
 
-def as_events(events: Iterable[Any]) -> list[Event]:
+def as_events(events: Iterable[EventLike]) -> list[Event]:
     """Normalise events, dropping voided ones; sorted by onset then id."""
     out: list[Event] = []
     for i, ev in enumerate(events):
@@ -117,6 +119,6 @@ def as_events(events: Iterable[Any]) -> list[Event]:
         child = _get(ev, "child_id")
         out.append(Event(id=str(eid if eid is not None else i), strategy=strategy,
                          onset_ns=onset, end_ns=end,
-                         child_id=None if child is None else str(child)))
+                         child_id=None if child is None else str(child), source=ev))
     out.sort(key=lambda e: (e.onset_ns, e.id))
     return out

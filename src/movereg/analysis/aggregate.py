@@ -29,10 +29,10 @@ from typing import Final
 import numpy as np
 
 from movereg.errors import ValidationError
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["AGGREGATION_RULES", "aggregate_epochs"]
 
-_NS = 1_000_000_000
 _SUMS: Final = ("counts_x", "counts_y", "counts_z", "impacts", "hard_impacts",
                 "posture_changes", "clipped")
 _MEANS: Final = ("enmo_mg", "mad_mg", "jerk_g_s", "z_angle_deg", "rhythm_strength",
@@ -102,7 +102,7 @@ def aggregate_epochs(cols: Mapping[str, np.ndarray], epoch_s: float) -> dict[str
     if n == 0 or np.all(np.round(ratio) == 1):
         return {k: np.array(cols[k], copy=True) for k in names}
 
-    bin_ns = round(epoch_s * _NS)
+    bin_ns = round(epoch_s * NS_PER_S)
     bins = np.floor_divide(start, bin_ns)
     first = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
     dtypes = dict(EPOCH_COLUMNS)

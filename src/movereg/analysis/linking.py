@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 
 from movereg.analysis._inputs import (
-    NS,
+    Epochs,
     Event,
+    EventLike,
     as_events,
     col,
     columns_of,
@@ -34,18 +35,26 @@ from movereg.analysis._inputs import (
     valid_mask,
 )
 from movereg.errors import ParameterError
+from movereg.timeutil import NS_PER_S
 
 __all__ = [
     "COUNT_FEATURES",
     "DEFAULT_FEATURES",
     "FEATURE_UNITS",
     "FEATURE_WORDS",
+    "NOT_COMPARED_WORDS",
+    "POST_S",
+    "PRE_S",
     "EventChange",
     "EventEpochs",
     "event_changes",
     "event_epochs",
+    "window_span_ns",
 ]
 
+#: Default baseline before onset and response end after onset, s.
+PRE_S: Final[float] = 300.0
+POST_S: Final[float] = 600.0
 #: Features compared before vs after by default.
 DEFAULT_FEATURES: Final[tuple[str, ...]] = (
     "enmo_mg", "rhythm_strength", "rhythmic_fraction", "flap_share", "impacts")
@@ -75,6 +84,21 @@ FEATURE_UNITS: Final[dict[str, str]] = {
 Phase = Literal["before", "during", "after"]
 Status = Literal["ok", "overlap", "insufficient_baseline", "insufficient_response",
                  "no_response_window"]
+#: Why an event is not compared, in plain words (one wording for every page and API).
+NOT_COMPARED_WORDS: Final[dict[str, str]] = {
+    "overlap": "another strategy close in time",
+    "insufficient_baseline": "too little band data before",
+    "insufficient_response": "too little band data after",
+    "no_response_window": "the strategy ran the whole window",
+}
+
+
+def window_span_ns(onset_ns: int, *, pre_s: float = PRE_S, post_s: float = POST_S,
+                   margin_s: float = 60.0) -> tuple[int, int]:
+    """``[start, end)`` (UTC ns) of the epochs :func:`event_changes` reads for one event
+    with ``anchor="onset"``: baseline and response window plus ``margin_s`` each side."""
+    return (onset_ns - round((pre_s + margin_s) * NS_PER_S),
+            onset_ns + round((post_s + margin_s) * NS_PER_S))
 
 
 @dataclass(frozen=True)
@@ -100,6 +124,9 @@ class EventChange:
     before, after, change
         ``{feature: value}``; rates per minute for count features; ``change`` is
         ``after - before`` (NaN when either side is missing).
+    source
+        The event object this row was computed from, as the caller passed it (so a
+        caller gets its own record back without mapping ids).
     """
 
     event_id: str
@@ -117,6 +144,7 @@ class EventChange:
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     change: dict[str, float] = field(default_factory=dict)
+    source: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -147,8 +175,8 @@ def _windows(ev: Event, pre_s: float, post_s: float,
     """(baseline start, onset, response start, response end) in UTC ns."""
     end = ev.end_ns if ev.end_ns is not None else ev.onset_ns
     if anchor == "onset":
-        return ev.onset_ns - int(pre_s * NS), ev.onset_ns, end, ev.onset_ns + int(post_s * NS)
-    return ev.onset_ns - int(pre_s * NS), ev.onset_ns, end, end + int(post_s * NS)
+        return ev.onset_ns - int(pre_s * NS_PER_S), ev.onset_ns, end, ev.onset_ns + int(post_s * NS_PER_S)
+    return ev.onset_ns - int(pre_s * NS_PER_S), ev.onset_ns, end, end + int(post_s * NS_PER_S)
 
 
 def _contamination(ev: Event, others: Sequence[Event], pre_s: float, post_s: float,
@@ -184,21 +212,21 @@ def _summarise(values: np.ndarray, seconds: np.ndarray, feature: str) -> float:
     return float(values[ok].mean())
 
 
-def _epoch_grid(epochs: Any, features: Sequence[str], min_epoch_coverage: float
+def _epoch_grid(epochs: Epochs, features: Sequence[str], min_epoch_coverage: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                            dict[str, np.ndarray]]:
     """Epoch starts and mid-points (UTC ns), lengths (s), usable mask, feature columns."""
     cols = columns_of(epochs)
     starts = np.asarray(cols["epoch_start"], dtype=np.int64)
     lengths = epoch_lengths_s(cols)
-    mids = starts + (lengths * NS / 2).astype(np.int64)
+    mids = starts + (lengths * NS_PER_S / 2).astype(np.int64)
     valid = valid_mask(cols, min_epoch_coverage)
     return starts, mids, lengths, valid, {f: col(cols, f, starts.shape[0]) for f in features}
 
 
-def event_changes(epochs: Any, events: Iterable[Any], *,
+def event_changes(epochs: Epochs, events: Iterable[EventLike], *,
                   features: Sequence[str] = DEFAULT_FEATURES,
-                  pre_s: float = 300.0, post_s: float = 600.0,
+                  pre_s: float = PRE_S, post_s: float = POST_S,
                   anchor: Literal["onset", "end"] = "onset",
                   overlap: Literal["exclude", "flag"] = "exclude",
                   min_window_fraction: float = 0.5,
@@ -250,7 +278,7 @@ def event_changes(epochs: Any, events: Iterable[Any], *,
             status = "no_response_window"
         elif before_s < min_window_fraction * pre_s:
             status = "insufficient_baseline"
-        elif after_s < min_window_fraction * (r1 - r0) / NS:
+        elif after_s < min_window_fraction * (r1 - r0) / NS_PER_S:
             status = "insufficient_response"
         elif ids and overlap == "exclude":
             status = "overlap"
@@ -261,13 +289,13 @@ def event_changes(epochs: Any, events: Iterable[Any], *,
             onset_ns=ev.onset_ns, end_ns=ev.end_ns, status=status,
             included=status == "ok", contaminated_by=ids, contaminated_phases=phases,
             before_s=before_s, during_s=during_s, after_s=after_s,
-            before=before, after=after, change=change))
+            before=before, after=after, change=change, source=ev.source))
     return out
 
 
-def event_epochs(epochs: Any, events: Iterable[Any], *,
+def event_epochs(epochs: Epochs, events: Iterable[EventLike], *,
                  features: Sequence[str] = DEFAULT_FEATURES,
-                 pre_s: float = 300.0, post_s: float = 600.0,
+                 pre_s: float = PRE_S, post_s: float = POST_S,
                  anchor: Literal["onset", "end"] = "onset",
                  min_epoch_coverage: float = 0.5) -> EventEpochs:
     """The epochs inside each event's windows as a tidy long table (for plots/exports)."""
@@ -290,7 +318,7 @@ def event_epochs(epochs: Any, events: Iterable[Any], *,
     onsets = np.array([e.onset_ns for e in evs], dtype=np.int64)
     columns: dict[str, np.ndarray] = {
         "event": ev_all,
-        "t_rel_s": ((starts[idx_all] - onsets[ev_all]) / NS) if evs else np.empty(0),
+        "t_rel_s": ((starts[idx_all] - onsets[ev_all]) / NS_PER_S) if evs else np.empty(0),
         "phase": np.concatenate(phase_parts) if phase_parts else np.empty(0, dtype=object),
         "valid": valid[idx_all],
     }

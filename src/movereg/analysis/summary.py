@@ -7,20 +7,21 @@ epochs and interval-related analysis).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from movereg.analysis._inputs import NS, col, columns_of, epoch_lengths_s, valid_mask
-from movereg.analysis.linking import EventChange, event_changes
+from movereg.analysis._inputs import Epochs, EventLike, col, columns_of, epoch_lengths_s, valid_mask
+from movereg.analysis.linking import POST_S, PRE_S, EventChange, event_changes
 from movereg.analysis.stats import StrategyStat, strategy_stats
 from movereg.analysis.strategies import Strategy, strategy_label
 from movereg.errors import ParameterError
 from movereg.signal.bouts import Bout
+from movereg.timeutil import NS_PER_S, clock_text, datetime_from_ns, day_bounds_ns
 
 __all__ = [
     "LIMITS_TEXT",
@@ -117,10 +118,6 @@ def _tz(tz: str | tzinfo) -> tzinfo:
     return ZoneInfo(tz) if isinstance(tz, str) else tz
 
 
-def _clock(ns: int, tz: tzinfo) -> str:
-    return datetime.fromtimestamp(ns / NS, tz).strftime("%H:%M")
-
-
 def _runs(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray,
           max_gap_s: float) -> list[tuple[int, int]]:
     """Index runs [i0, i1] of True epochs; runs closer than ``max_gap_s`` s merge."""
@@ -130,7 +127,7 @@ def _runs(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     runs: list[tuple[int, int]] = []
     i0 = prev = int(idx[0])
     for i in idx[1:].tolist():
-        if (starts[i] - ends[prev]) / NS <= max_gap_s:
+        if (starts[i] - ends[prev]) / NS_PER_S <= max_gap_s:
             prev = i
             continue
         runs.append((i0, prev))
@@ -139,7 +136,7 @@ def _runs(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return runs
 
 
-def _zones(cols: Any, n: int) -> np.ndarray:
+def _zones(cols: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     if "zone" in cols:
         return np.asarray(cols["zone"], dtype=np.int64)
     enmo = col(cols, "enmo_mg", n)
@@ -147,7 +144,7 @@ def _zones(cols: Any, n: int) -> np.ndarray:
     return np.where(np.isfinite(enmo), z, -1)
 
 
-def day_breaks(epochs: Any, *, min_s: float = 60.0, max_dip_s: float = 10.0,
+def day_breaks(epochs: Epochs, *, min_s: float = 60.0, max_dip_s: float = 10.0,
                min_epoch_coverage: float = 0.5) -> list[Bout]:
     """Movement breaks via :func:`movereg.signal.movement_breaks` (one definition: runs of
     light-or-above ENMO lasting >= ``min_s`` s, dips <= ``max_dip_s`` s bridged), with
@@ -170,7 +167,7 @@ def day_breaks(epochs: Any, *, min_s: float = 60.0, max_dip_s: float = 10.0,
     return movement_breaks(EpochTable(table_cols), min_duration_s=min_s, max_dip_s=max_dip_s)
 
 
-def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min: float = 10.0,
+def seeking_episodes(epochs: Epochs, *, rhythmic_min: float = 0.5, impacts_per_min: float = 10.0,
                      min_s: float = 15.0, max_gap_s: float = 10.0,
                      min_epoch_coverage: float = 0.5) -> list[Episode]:
     """Movement-seeking episodes: runs of rhythmic epochs (``rhythmic_fraction`` >=
@@ -181,7 +178,7 @@ def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min:
     starts = np.asarray(cols["epoch_start"], dtype=np.int64)
     n = starts.shape[0]
     lengths = epoch_lengths_s(cols)
-    ends = starts + (lengths * NS).astype(np.int64)
+    ends = starts + (lengths * NS_PER_S).astype(np.int64)
     valid = valid_mask(cols, min_epoch_coverage)
     rf = col(cols, "rhythmic_fraction", n, 0.0)
     rate = col(cols, "impacts", n, 0.0) / np.maximum(lengths, 1e-9) * 60.0
@@ -189,7 +186,7 @@ def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min:
     impact = valid & (np.nan_to_num(rate) >= impacts_per_min)
     out = []
     for i0, i1 in _runs(rhythmic | impact, starts, ends, max_gap_s):
-        dur = (ends[i1] - starts[i0]) / NS
+        dur = (ends[i1] - starts[i0]) / NS_PER_S
         if dur < min_s:
             continue
         has_r, has_i = bool(rhythmic[i0:i1 + 1].any()), bool(impact[i0:i1 + 1].any())
@@ -200,7 +197,7 @@ def seeking_episodes(epochs: Any, *, rhythmic_min: float = 0.5, impacts_per_min:
     return out
 
 
-def _subset(cols: Any, keep: np.ndarray) -> dict[str, np.ndarray]:
+def _subset(cols: Mapping[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[keep] for k, v in cols.items()}
 
 
@@ -219,7 +216,7 @@ def _narrative(s_nick: str, wear_s: float, zone_s: Sequence[float], breaks: Sequ
         word = "movement break" if len(breaks) == 1 else "movement breaks"
         lines.append(f"{len(breaks)} {word} ({format_duration(total)} in all); the longest "
                      f"lasted {format_duration(longest.duration_s)} from "
-                     f"{_clock(longest.start_ns, tz)}.")
+                     f"{clock_text(longest.start_ns, tz)}.")
     else:
         lines.append("No movement breaks of a minute or more were recorded.")
     rhythmic = [e for e in episodes if "rhythmic" in e.kind]
@@ -239,12 +236,12 @@ def _narrative(s_nick: str, wear_s: float, zone_s: Sequence[float], breaks: Sequ
     return tuple(lines)
 
 
-def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
+def daily_summary(epochs: Epochs, events: Iterable[EventLike] = (), *, day: date,
                   tz: str | tzinfo = "UTC", nickname: str = "Your child",
-                  history_events: Iterable[Any] | None = None,
+                  history_events: Iterable[EventLike] | None = None,
                   break_min_s: float = 60.0, break_max_dip_s: float = 10.0,
                   not_worn_min_s: float = 600.0, min_epoch_coverage: float = 0.5,
-                  pre_s: float = 300.0, post_s: float = 600.0, min_n: int = 3,
+                  pre_s: float = PRE_S, post_s: float = POST_S, min_n: int = 3,
                   seed: int = 0, catalogue: Iterable[Strategy] | None = None) -> DailySummary:
     """Summarise one local calendar day of one child.
 
@@ -267,10 +264,7 @@ def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
         Shortest not-worn/no-data stretch between first and last wear to list, s.
     """
     zone = _tz(tz)
-    start = datetime.combine(day, time(0), zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone)
-    d0 = int(start.timestamp()) * NS
-    d1 = int(end.timestamp()) * NS
+    d0, d1 = day_bounds_ns(day, zone)
     cat = tuple(catalogue) if catalogue is not None else None
     all_cols = columns_of(epochs)
     st_all = np.asarray(all_cols["epoch_start"], dtype=np.int64)
@@ -278,14 +272,14 @@ def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
     starts = np.asarray(cols["epoch_start"], dtype=np.int64)
     n = starts.shape[0]
     lengths = epoch_lengths_s(cols) if n else np.empty(0)
-    ends = starts + (lengths * NS).astype(np.int64)
+    ends = starts + (lengths * NS_PER_S).astype(np.int64)
     worn = valid_mask(cols, min_epoch_coverage) if n else np.zeros(0, dtype=bool)
     zones = _zones(cols, n)
     wear_s = float(lengths[worn].sum())
     zone_s = tuple(float(lengths[worn & (zones == z)].sum()) for z in range(4))
-    n_hours = round((d1 - d0) / (3600 * NS))
+    n_hours = round((d1 - d0) / (3600 * NS_PER_S))
     hourly = np.zeros((n_hours, 5))
-    hour = np.clip((starts - d0) // (3600 * NS), 0, max(n_hours - 1, 0)).astype(np.int64)
+    hour = np.clip((starts - d0) // (3600 * NS_PER_S), 0, max(n_hours - 1, 0)).astype(np.int64)
     for z in range(4):
         np.add.at(hourly[:, z], hour[worn & (zones == z)], lengths[worn & (zones == z)])
     hourly[:, 4] = 3600.0 - hourly[:, :4].sum(axis=1)
@@ -296,7 +290,7 @@ def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
     if worn.any():
         w_idx = np.flatnonzero(worn)
         for a, b in zip(w_idx[:-1].tolist(), w_idx[1:].tolist(), strict=True):
-            if (starts[b] - ends[a]) / NS >= not_worn_min_s:
+            if (starts[b] - ends[a]) / NS_PER_S >= not_worn_min_s:
                 gaps.append((int(ends[a]), int(starts[b])))
     breaks = day_breaks(cols, min_s=break_min_s, max_dip_s=break_max_dip_s,
                         min_epoch_coverage=min_epoch_coverage)
@@ -319,7 +313,7 @@ def daily_summary(epochs: Any, events: Iterable[Any] = (), *, day: date,
         counts[c.strategy] = counts.get(c.strategy, 0) + 1
     narrative = _narrative(nickname, wear_s, zone_s, breaks, episodes, counts, stats, zone, cat)
     return DailySummary(
-        day=day, tz=str(tz) if isinstance(tz, str) else zone.tzname(start) or "local",
+        day=day, tz=str(tz) if isinstance(tz, str) else zone.tzname(datetime_from_ns(d0, zone)) or "local",
         nickname=nickname, day_start_ns=d0, day_end_ns=d1, wear_s=wear_s,
         first_worn_ns=first, last_worn_ns=last, not_worn=tuple(gaps),
         zone_s=(zone_s[0], zone_s[1], zone_s[2], zone_s[3]), hourly_zone_s=hourly,

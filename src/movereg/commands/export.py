@@ -14,9 +14,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     [--features a,b,c] [--research]``."""
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where the database lives (default: the per-user data dir)")
-    parser.add_argument("--what", required=True, choices=["epochs", "breaks", "events", "raw"])
+    parser.add_argument("--what", required=True,
+                        choices=["epochs", "breaks", "events", "raw", "days"],
+                        help="days: one row per child and local day with wear hours and a "
+                        "valid-day flag (a person-level summary goes beside it)")
     parser.add_argument("--format", default="csv", choices=["csv", "parquet"])
-    parser.add_argument("--out", required=True, type=Path, help="output file")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output file; with --format parquet and a name not ending in "
+                        ".parquet, a hive-partitioned dataset directory "
+                        "OUT/child=CODE/date=YYYY-MM-DD/part-*.parquet")
     parser.add_argument("--child", default=None, metavar="CODE",
                         help="one child's pseudonymous code (default: every child)")
     parser.add_argument("--from", dest="start", default=None, metavar="ISO",
@@ -33,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only children whose current research consent covers this "
                              "export (raw samples need the features+raw scope), as a "
                              "researcher's export would")
+    parser.add_argument("--tz", default=None, metavar="ZONE",
+                        help="IANA zone for local days (days table, partition dates); "
+                        "default UTC")
+    parser.add_argument("--valid-day", default="16h", metavar="HOURS",
+                        help="days: wear needed for a valid day, e.g. 16h (default), 10h")
 
 
 def _ns(text: str | None, what: str) -> int | None:
@@ -63,14 +74,34 @@ def _metadata(epoch_s: float | None, columns: list[str] | None) -> dict[str, str
             "movereg.aggregation": json.dumps(rules, sort_keys=True)}
 
 
+def _why_empty(store: object, what: str, ids: list[int], research: bool,
+               ranged: bool) -> str:
+    """Why an export has no rows, in words a researcher can act on."""
+    if not ids:
+        return ("no child has current research consent for this export" if research
+                else "no children in the database")
+    where = " in the chosen time range" if ranged else ""
+    if what == "raw":
+        return (f"no raw samples stored for these children{where} (raw samples are kept "
+                "only while raw recording is on and consented)")
+    if what == "events":
+        return f"no strategy events logged for these children{where}"
+    if what == "breaks":
+        return f"no movement breaks found in the stored epochs{where}"
+    return f"no epochs stored for these children{where} (a child with no band yet has none)"
+
+
 def run(args: argparse.Namespace) -> int:
     """Stream the export to ``--out`` (a data dictionary goes beside epoch exports)."""
     import hashlib
+    import itertools
+    import json
     import sys
 
     from movereg.config import Settings
     from movereg.errors import NotFoundError, ValidationError
     from movereg.storage import Store
+    from movereg.storage.days import day_chunks, parse_valid_day, person_summary
     from movereg.storage.export import (
         check_epoch_length,
         epoch_export_columns,
@@ -79,6 +110,12 @@ def run(args: argparse.Namespace) -> int:
         stream_csv,
         stream_parquet,
     )
+    from movereg.storage.export_dataset import (
+        Counted,
+        provenance,
+        write_hive_parquet,
+        write_json,
+    )
 
     start, end = _ns(args.start, "--from"), _ns(args.end, "--to")
     if start is not None and end is not None and end <= start:
@@ -86,10 +123,21 @@ def run(args: argparse.Namespace) -> int:
     if args.what != "epochs" and (args.epoch_s is not None or args.features is not None):
         raise ValidationError("--epoch and --features apply to --what epochs only")
     features = parse_features(args.features)
+    valid_h = parse_valid_day(args.valid_day)
+    if args.tz is not None:
+        from movereg.recordings.devicetime import parse_tz
+
+        parse_tz(args.tz)
+    hive = args.format == "parquet" and args.out.suffix.lower() != ".parquet"
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     if not settings.db_path.exists():
         raise NotFoundError(f"no movereg database in {settings.data_dir}",
                             advice="pass the --data-dir the server uses")
+    params = {"what": args.what, "child": args.child, "from": args.start, "to": args.end,
+              "epoch_s": args.epoch_s, "features": features, "research": bool(args.research),
+              "tz": args.tz or "UTC", "valid_day_h": valid_h,
+              "calibration": "as stored (live bands: not calibrated)",
+              "nonwear_method": "movereg causal 60-min window (column nonwear)"}
     with Store(settings.db_path) as store:
         scope = "features+raw" if args.what == "raw" else "features"
         allowed = store.consented_children(scope) if args.research else None
@@ -108,34 +156,77 @@ def run(args: argparse.Namespace) -> int:
             check_epoch_length(store, ids, args.epoch_s, start_ns=start, end_ns=end)
         columns = epoch_export_columns(features) if args.what == "epochs" else None
         meta = _metadata(args.epoch_s, columns) if args.what == "epochs" else {}
-        chunks = export_chunks(store, args.what, ids, start_ns=start, end_ns=end,
-                               epoch_s=args.epoch_s)
-        body = (stream_csv(args.what, chunks, columns=columns) if args.format == "csv"
-                else stream_parquet(args.what, chunks, columns=columns, metadata=meta))
+        if args.what == "days":
+            source = day_chunks(store, ids, tz=args.tz, valid_h=valid_h, start_ns=start,
+                                end_ns=end)
+        else:
+            source = export_chunks(store, args.what, ids, start_ns=start, end_ns=end,
+                                   epoch_s=args.epoch_s)
+        first = next(source, None)  # peek: an empty export says why in its metadata
+        why = None if first is not None else _why_empty(
+            store, args.what, ids, bool(args.research), start is not None or end is not None)
+        day_rows: list[dict[str, object]] = []
+
+        def _all() -> object:
+            for chunk in itertools.chain([] if first is None else [first], source):
+                if args.what == "days":
+                    n = len(chunk["date"])
+                    day_rows.extend({k: v[i] for k, v in chunk.items()} for i in range(n))
+                yield chunk
+
+        chunks = Counted(_all())  # type: ignore[arg-type]
+        prov = provenance(args.what, "parquet-hive" if hive else args.format, params,
+                          [settings.db_path], rows=0, why_empty=why)
+        meta = {**meta, "movereg.provenance": json.dumps(prov, default=str)}
         digest = hashlib.sha256()
         size = 0
-        tmp = args.out.with_name(args.out.name + ".part")
-        with tmp.open("wb") as fh:
-            for part in body:
-                fh.write(part)
-                digest.update(part)
-                size += len(part)
-        tmp.replace(args.out)
+        if hive:
+            files = write_hive_parquet(args.what, iter(chunks), args.out, columns=columns,
+                                       metadata=meta, tz=args.tz)
+            size = sum(f.stat().st_size for f in files)
+            for f in files:
+                digest.update(f.read_bytes())
+            side = args.out / "_provenance.json"
+        else:
+            body = (stream_csv(args.what, iter(chunks), columns=columns)
+                    if args.format == "csv"
+                    else stream_parquet(args.what, iter(chunks), columns=columns,
+                                        metadata=meta))
+            tmp = args.out.with_name(args.out.name + ".part")
+            with tmp.open("wb") as fh:
+                for part in body:
+                    fh.write(part)
+                    digest.update(part)
+                    size += len(part)
+            tmp.replace(args.out)
+            side = args.out.with_name(args.out.name + ".json")
+        prov["rows"] = chunks.rows
+        write_json(side, prov)
         store.audit("cli", "export.done", detail={
             "what": args.what, "format": args.format, "children": [
                 store.get_child(i).code for i in ids], "bytes": size,
             "sha256": digest.hexdigest(), "epoch_s": args.epoch_s, "features": features,
             "research": bool(args.research)})
+        if args.what == "days":
+            persons = person_summary(day_rows)
+            base = args.out if hive else args.out.with_name(args.out.stem)
+            path = (base / "_persons.json") if hive else \
+                base.with_name(base.name + ".persons.json")
+            write_json(path, {"valid_day_h": valid_h, "persons": persons})
         if args.what == "epochs":
             from movereg.signal import write_data_dictionary
 
-            write_data_dictionary(args.out.with_name(args.out.stem + ".dictionary.csv"))
-            if meta:  # how the longer epochs were formed, beside CSV and Parquet alike
-                import json
-
-                args.out.with_name(args.out.stem + ".aggregation.json").write_text(
-                    json.dumps({"epoch_s": args.epoch_s,
-                                "rules": json.loads(meta["movereg.aggregation"])},
-                               indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(f"wrote {args.out} ({size} bytes, sha256 {digest.hexdigest()[:16]}...)\n")
+            dict_base = args.out / "_dictionary.csv" if hive else \
+                args.out.with_name(args.out.stem + ".dictionary.csv")
+            write_data_dictionary(dict_base)
+            if args.epoch_s is not None:  # how the longer epochs were formed
+                agg = args.out / "_aggregation.json" if hive else \
+                    args.out.with_name(args.out.stem + ".aggregation.json")
+                agg.write_text(json.dumps({"epoch_s": args.epoch_s,
+                                           "rules": json.loads(meta["movereg.aggregation"])},
+                                          indent=2) + "\n", encoding="utf-8")
+    if why is not None:
+        sys.stdout.write(f"no rows: {why}\n")
+    sys.stdout.write(f"wrote {args.out} ({chunks.rows} rows, {size} bytes, "
+                     f"sha256 {digest.hexdigest()[:16]}...)\n")
     return 0

@@ -48,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the offset in force when the clock was set holds for the whole "
                         "recording); without it the file's own offset is used, else UTC is "
                         "assumed and said")
+    parser.add_argument("--calibrate", default="auto", choices=["auto", "on", "off"],
+                        help="autocalibration (van Hees et al. 2014, as GGIR and actipy): "
+                        "a sphere fit on 10-s still windows, offset and scale applied to "
+                        "every sample before any feature; 'auto' (default) for recordings "
+                        "of 24 h or more, 'on' for any length, 'off' never. The QC row "
+                        "records the windows used, the error before/after (mg) and whether "
+                        "the fit was accepted (error after < 10 mg, sphere populated)")
+    parser.add_argument("--valid-day", default="16h", metavar="HOURS",
+                        help="cohort mode: wear needed for a valid day in cohort_days.csv "
+                        "(default 16h)")
+    parser.add_argument("--nonwear-ggir", default="off", choices=["off", "2013", "2023"],
+                        help="one recording: add column nonwear_ggir, GGIR's offline "
+                        "non-wear reproduced exactly (van Hees 2013 rules; GGIR's 2013 "
+                        "centred or 2023 left-aligned windows; 1 non-wear, 0 wear, -1 in the "
+                        "trailing part GGIR does not score). Holds the samples in memory "
+                        "(about 36 bytes each at peak). The column nonwear is the live, causal flag")
 
 
 _DEVICE_FORMATS = ("cwa", "gt3x", "gt3x_legacy", "geneactiv_bin")
@@ -76,9 +92,10 @@ def report_file(path: str, qc: Any) -> None:
 
 
 def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
-            adc_grid: str | float, tz: str | None = None) -> int:
+            adc_grid: str | float, tz: str | None = None, calibrate: str = "off",
+            nonwear_ggir: str = "off") -> int:
     try:
-        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz)
+        table, rec = _table_of(path, epoch_s, fs_hz, adc_grid, tz, calibrate, nonwear_ggir)
     except (EOFError, zlib.error, UnicodeDecodeError) as exc:
         # a corrupt compressed file or bad bytes, from whichever reader: one clear line
         raise InputFileError(path, f"unreadable file ({type(exc).__name__}: {exc})") from None
@@ -86,16 +103,52 @@ def _single(path: str, out: Path, epoch_s: float, fs_hz: float | None,
         raise InputFileError(path, f"cannot read ({exc})") from None
     try:
         qc_row = _qc_row(rec, out.parent)
+        extra = [] if rec.nonwear_ggir is None else [("nonwear_ggir", rec.nonwear_ggir)]
         if out.suffix.lower() == ".parquet":
             table.to_parquet(out)
-            _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str)})
+            _add_parquet_metadata(out, {"movereg.qc": json.dumps(qc_row, default=str),
+                                        "movereg.calibration": json.dumps(
+                                            rec.calibration_row, default=str)}, extra)
         else:
-            table.to_csv(out)
+            table.to_csv(out, extra=extra)
         _write_qc_csv(qc_path(out), qc_row)
     except OSError as exc:
         raise InputFileError(str(out), f"cannot write ({exc.strerror or exc})") from None
     report_file(path, rec.qc)
     return 0
+
+
+def _cohort_days(out: Path, rows: list[dict[str, Any]], tz: str | None,
+                 valid_day: str) -> None:
+    """``cohort_days.csv`` (one row per recording and local day, ``recording`` as the
+    code) and ``cohort_persons.json`` beside the cohort summary."""
+    import pyarrow.parquet as pq
+
+    from movereg.storage.days import (
+        DAY_COLUMNS,
+        days_from_epochs,
+        parse_valid_day,
+        person_summary,
+    )
+
+    valid_h = parse_valid_day(valid_day)
+    days: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("status") != "ok" or not row.get("output"):
+            continue
+        table = pq.read_table(out / str(row["output"]), columns=[
+            "epoch_start", "epoch_s", "coverage", "nonwear", "zone", "counts_vm",
+            "rhythmic_fraction", "enmo_mg"])
+        cols = {c: table.column(c).to_numpy() for c in table.column_names}
+        cols["epoch_start"] = table.column("epoch_start").cast("int64").to_numpy()
+        days += days_from_epochs(str(row["recording"]), cols, tz=tz, valid_h=valid_h)
+    with open(out / "cohort_days.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([n for n, _ in DAY_COLUMNS])
+        w.writerows([d[n] for n, _ in DAY_COLUMNS] for d in days)
+    (out / "cohort_persons.json").write_text(json.dumps(
+        {"valid_day_h": valid_h, "persons": person_summary(days)}, indent=2) + "\n",
+        encoding="utf-8")
 
 
 def qc_path(out: Path) -> Path:
@@ -109,7 +162,8 @@ def _qc_row(rec: Any, out_dir: Path) -> dict[str, Any]:
 
     serial = rec.qc.serial
     return {"input": str(rec.path), **rec.qc.row(hash_serial(serial, _salt(out_dir))
-                                                 if serial else "")}
+                                                 if serial else ""),
+            **getattr(rec, "calibration_row", {})}
 
 
 def _write_qc_csv(path: Path, row: dict[str, Any]) -> None:
@@ -119,22 +173,35 @@ def _write_qc_csv(path: Path, row: dict[str, Any]) -> None:
         w.writerow(["" if v is None else v for v in row.values()])
 
 
-def _add_parquet_metadata(path: Path, extra: dict[str, str]) -> None:
+def _add_parquet_metadata(path: Path, extra: dict[str, str],
+                          columns: list[tuple[str, Any]] | None = None) -> None:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(str(path))
+    for name, values in columns or []:
+        table = table.append_column(name, pa.array(values))
     meta = dict(table.schema.metadata or {})
     meta.update({k.encode(): v.encode() for k, v in extra.items()})
     pq.write_table(table.replace_schema_metadata(meta), str(path))
 
 
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
-              adc_grid: str | float, tz: str | None = None) -> tuple[Any, Any]:
+              adc_grid: str | float, tz: str | None = None,
+              calibrate: str = "off", nonwear_ggir: str = "off") -> tuple[Any, Any]:
     from tqdm import tqdm
 
-    from movereg.signal import EpochTable, FeatureEngine
+    from movereg.signal import EpochTable, FeatureEngine, apply_calibration
+    from movereg.signal.calibration import calibration_row, fit_recording
 
+    cal, status = fit_recording(lambda: _open(path, fs_hz, adc_grid, tz), calibrate)
     rec = _open(path, fs_hz, adc_grid, tz)
+    rec.calibration_row = calibration_row(cal, status)
+    if status in ("applied", "rejected"):  # "skipped" (auto, < 24 h) is in the QC row
+        sys.stderr.write(f"movereg features: {path}: calibration {status}"
+                         + (f" ({cal.reason})" if cal.reason else
+                            f" (error {cal.error_before_mg:.1f} -> {cal.error_after_mg:.2f} mg, "
+                            f"{cal.n_windows} still windows)") + "\n")
     if rec.adc_lsb_per_g is not None:
         sys.stderr.write(f"movereg features: {path}: values restored to steps of "
                          f"1/{rec.adc_lsb_per_g:g} g\n")
@@ -142,14 +209,53 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None,
     parts = []
     with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
               unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        keep = _SampleKeeper(rec.fs_hz) if nonwear_ggir != "off" else None
         for t0, x in rec.chunks(_CHUNK):
+            if cal.ok:
+                x = apply_calibration(x, cal)
             parts.append(eng.push(x, t0))
+            if keep is not None:
+                keep.add(t0, x)
             bar.update(x.shape[0])
     parts.append(eng.flush())
     table = EpochTable.concat(parts)
     if table.n == 0:
         raise InputFileError(path, "no data rows")
+    rec.nonwear_ggir = None
+    if keep is not None and keep.t0 is not None:
+        from movereg.signal.nonwear_ggir import nonwear_ggir as ggir
+        from movereg.signal.nonwear_ggir import nonwear_ggir_epochs
+
+        res = ggir(keep.samples(), rec.fs_hz, approach=nonwear_ggir)
+        rec.nonwear_ggir = nonwear_ggir_epochs(res, keep.t0, table["epoch_start"])
     return table, rec
+
+
+class _SampleKeeper:
+    """Samples in memory (float32) for GGIR's batch non-wear; gaps become NaN rows."""
+
+    def __init__(self, fs_hz: float) -> None:
+        self.fs_hz = fs_hz
+        self.t0: int | None = None
+        self._parts: list[Any] = []
+        self._n = 0
+
+    def add(self, t0: int, x: Any) -> None:
+        import numpy as np
+
+        if self.t0 is None:
+            self.t0 = int(t0)
+        missing = round((int(t0) - self.t0) * self.fs_hz / 1e9) - self._n
+        if missing > 0:
+            self._parts.append(np.full((missing, 3), np.nan, dtype=np.float32))
+            self._n += missing
+        self._parts.append(np.asarray(x, dtype=np.float32))
+        self._n += x.shape[0]
+
+    def samples(self) -> Any:
+        import numpy as np
+
+        return np.concatenate(self._parts) if self._parts else np.zeros((0, 3))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
     from movereg.recordings.devicetime import parse_tz
 
     parse_tz(args.tz)  # an unknown zone is a one-line error before any work
+    from movereg.storage.days import parse_valid_day
+
+    parse_valid_day(args.valid_day)
     out = Path(args.out)
     cohort = len(args.inputs) > 1 or out.is_dir() or args.out.endswith(("/", "\\"))
     if cohort:
@@ -171,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_cohort(args.inputs, out, epoch_s=args.epoch, fs_hz=args.fs,
                             workers=args.workers, scheduler=args.scheduler,
-                            adc_grid=adc_grid, tz=args.tz)
+                            adc_grid=adc_grid, tz=args.tz, calibrate=args.calibrate)
         for row in result.rows:
             if row.get("status") != "ok":
                 sys.stderr.write(f"movereg features: {row.get('message')}\n")
@@ -182,10 +291,12 @@ def run(args: argparse.Namespace) -> int:
                                    in _DEVICE_FORMATS for r in result.rows):
             sys.stderr.write("movereg features: device clocks without a zone read as UTC "
                              "(assumed; give --tz ZONE for a local clock)\n")
+        _cohort_days(out, result.rows, args.tz, args.valid_day)
         sys.stderr.write(f"movereg features: {result.n_ok} recording(s) done, "
                          f"{result.n_error} failed; summary in {result.summary_csv}\n")
         return 0 if result.n_error == 0 else 1
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out must end in .csv or .parquet (or be a directory), "
                              f"got {args.out}")
-    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz)
+    return _single(args.inputs[0], out, args.epoch, args.fs, adc_grid, args.tz,
+                   args.calibrate, args.nonwear_ggir)

@@ -90,7 +90,7 @@ async def record(device: str, out_path: Path, *, raw_path: Path | None = None,
     BluetoothUnavailableError, SensorError
         The band cannot be used at all (e.g. no Bluetooth on this machine).
     """
-    from movereg.sensors import CaptureWriter, StreamConfig, open_band
+    from movereg.sensors import CaptureWriter, StreamConfig, open_band, parse_sim_target
 
     err = err or sys.stderr
     stop_event = stop_event or asyncio.Event()
@@ -98,7 +98,7 @@ async def record(device: str, out_path: Path, *, raw_path: Path | None = None,
     capture = CaptureWriter(raw_path, meta={"device": device, "family": family}) \
         if raw_path is not None else None
     opts: dict[str, Any] = dict(band_options or {})
-    if device.strip().lower().startswith("sim"):
+    if parse_sim_target(device) is not None:
         opts["speed"] = speed
     band = open_band(device, family=family, config=StreamConfig(fs_hz=rate_hz),
                      backend=backend, raw_hook=capture, **opts)

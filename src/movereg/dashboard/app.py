@@ -8,7 +8,7 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +31,9 @@ from movereg.errors import (
     StorageError,
 )
 from movereg.storage import Store
+
+if TYPE_CHECKING:
+    from movereg.pipeline.hub import Hub
 
 __all__ = ["apply_retention", "check_bind", "create_app"]
 
@@ -138,7 +141,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
                          "problems": problems}, status_code=422)
 
 
-def create_app(settings: Settings, *, hub: Any = None, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, *, hub: Hub | None = None,
+               store: Store | None = None) -> FastAPI:
     """Build the movereg web app.
 
     Parameters

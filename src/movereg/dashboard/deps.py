@@ -14,13 +14,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import Depends, Request
 
 from movereg.config import Settings
 from movereg.dashboard.auth import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from movereg.errors import AuthError, ForbiddenError, NotFoundError
+from movereg.pipeline.hub import Hub
 from movereg.storage import Child, Role, Store, User
 
 __all__ = [
@@ -60,15 +61,15 @@ class Principal:
 
 def get_store(request: Request) -> Store:
     """The app's open :class:`Store`."""
-    return request.app.state.store
+    return cast(Store, request.app.state.store)
 
 
 def get_settings(request: Request) -> Settings:
     """The app's :class:`Settings`."""
-    return request.app.state.settings
+    return cast(Settings, request.app.state.settings)
 
 
-def get_hub(request: Request) -> Any:
+def get_hub(request: Request) -> Hub:
     """The app's pipeline hub (raises 503 when the app runs without one)."""
     hub = getattr(request.app.state, "hub", None)
     if hub is None:
@@ -76,12 +77,12 @@ def get_hub(request: Request) -> Any:
 
         raise StorageError("live bands are not available in this server",
                            advice="start the server with `movereg serve` or `movereg demo`")
-    return hub
+    return cast(Hub, hub)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-HubDep = Annotated[Any, Depends(get_hub)]
+HubDep = Annotated[Hub, Depends(get_hub)]
 
 
 def optional_user(request: Request, store: StoreDep, settings: SettingsDep) -> Principal | None:

@@ -39,6 +39,7 @@ from movereg.dashboard.family_view import (
     response_words,
     split_wear,
 )
+from movereg.dashboard.linking import epochs_around
 from movereg.dashboard.pages import (
     _children_for,
     _error,
@@ -48,9 +49,9 @@ from movereg.dashboard.pages import (
     _nickname,
     _open_child_page,
     _render,
-    _with_windows,
 )
 from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
+from movereg.signal.table import EpochTable
 from movereg.storage import PRECEDENCE_RULE, Store
 from movereg.storage.bundle import access_words
 
@@ -149,8 +150,8 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
     ep = store.timeline(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
-    s = daily_summary(_with_windows(store, c.id, ep, history), events, day=day, tz=tz,
-                      nickname=_nickname(c), history_events=history)
+    s = daily_summary(epochs_around(store, c.id, history, EpochTable(ep)) if history else ep,
+                      events, day=day, tz=tz, nickname=_nickname(c), history_events=history)
     labels = hour_labels(d0, d1, tz)
     wear = split_wear(ep, d0, d1, tz, until_ns=now)
     ribbon = day_ribbon(s, wear, labels, tz)

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from movereg.analysis.stats import StrategyStat
 from movereg.analysis.strategies import strategy_label
 from movereg.analysis.summary import ZONE_WORDS, DailySummary, WeekSummary, format_duration
+from movereg.timeutil import NS_PER_S, clock_text
 
 __all__ = [
     "INTENSITY_FILLS",
@@ -51,7 +52,6 @@ PLOT_CONFIG: Final[dict[str, Any]] = {"displayModeBar": False, "responsive": Tru
                                       "displaylogo": False, "scrollZoom": False}
 _FONT: Final[dict[str, Any]] = {"family": "system-ui, sans-serif", "size": 15,
                                 "color": "#1a1a1a"}
-NS: Final[int] = 1_000_000_000
 _FLOOR_MG: Final[float] = 1.0  # the log activity axis starts here; lower values drawn at it
 
 
@@ -63,7 +63,7 @@ def local_iso(ns: Iterable[int] | np.ndarray, tz: str | tzinfo = "UTC") -> list[
     """UTC ns -> naive local ISO strings (what Plotly's date axis shows as-is)."""
     z = _zone(tz)
     arr = ns if isinstance(ns, np.ndarray) else np.asarray(list(ns), dtype=np.int64)
-    return [datetime.fromtimestamp(v / NS, z).replace(tzinfo=None).isoformat(
+    return [datetime.fromtimestamp(v / NS_PER_S, z).replace(tzinfo=None).isoformat(
         timespec="milliseconds") for v in arr.astype(np.int64).tolist()]
 
 
@@ -103,7 +103,7 @@ def _span_shapes(spans: Sequence[Mapping[str, Any]], now_ns: int, tz: str | tzin
                        "layer": "below", "name": "strategy"})
         notes.append({"x": x0, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
                       # labels of recent spans extend leftwards so they stay on the chart
-                      "xanchor": "right" if (now_ns - start) / NS < 0.4 * window_s else "left",
+                      "xanchor": "right" if (now_ns - start) / NS_PER_S < 0.4 * window_s else "left",
                       "showarrow": False,
                       "text": f"▼ {short_label(str(sp['label']))}",
                       "font": {"size": 13, "color": "#5A2D4B"}, "name": "strategy"})
@@ -171,7 +171,7 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
     for a in notes:
         fig.add_annotation(a)
     if t.size or now:
-        x0, x1 = local_iso([now - int(window_s * NS), now], tz)
+        x0, x1 = local_iso([now - int(window_s * NS_PER_S), now], tz)
         fig.update_xaxes(range=[x0, x1])
     fig.update_yaxes(title_text="activity mg", type="log",
                      range=[np.log10(_FLOOR_MG), float(np.log10(top))],
@@ -212,8 +212,8 @@ def activity_ribbon(summary: DailySummary) -> go.Figure:
     z = _zone(summary.tz) if summary.tz != "local" else None
     ev_x, ev_text = [], []
     for e in summary.events:
-        ev_x.append((e.onset_ns - summary.day_start_ns) / (3600 * NS))
-        when = datetime.fromtimestamp(e.onset_ns / NS, z).strftime("%H:%M") if z else ""
+        ev_x.append((e.onset_ns - summary.day_start_ns) / (3600 * NS_PER_S))
+        when = clock_text(e.onset_ns, z) if z else ""
         ev_text.append(f"{strategy_label(e.strategy)} {when}".strip())
     fig.add_trace(go.Scatter(
         x=ev_x, y=[64] * len(ev_x), mode="markers", name="Strategy used",

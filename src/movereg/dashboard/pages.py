@@ -13,7 +13,6 @@ page, therapists their caseload.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
+import plotly.graph_objects as go
 import plotly.io as pio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,24 +28,25 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from movereg.analysis import (
+    EXPLORE_FEATURES,
     FEATURE_UNITS,
     FEATURE_WORDS,
     LIMITS_TEXT,
     NOT_MEDICAL_TEXT,
     ZONE_WORDS,
-    event_changes,
-    strategy_stats,
+    not_compared_text,
 )
 from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
+from movereg.dashboard.linking import explore_strategies
 from movereg.errors import ForbiddenError, NotFoundError
-from movereg.storage import Store
+from movereg.storage import Child, Store, StrategyEvent
+from movereg.timeutil import NS_PER_S, now_ns
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-_NS = 1_000_000_000
 _LIVE_WINDOW_S = 600.0
 _DEFAULT_FAVOURITES = ("mov.break", "pro.wall_push", "ves.bounce", "pro.crash", "int.breathe",
                        "pro.carry", "tac.fidget", "env.calm_corner")
@@ -63,7 +63,7 @@ def _plotly_js() -> tuple[bytes, str]:
     return body, hashlib.sha256(body).hexdigest()[:16]
 
 
-def _fig_json(fig: Any) -> Markup:
+def _fig_json(fig: go.Figure) -> Markup:
     """Figure JSON safe inside ``<script type="application/json">``."""
     return Markup(pio.to_json(fig, validate=False).replace("</", "<\\/"))
 
@@ -102,12 +102,12 @@ def _tz(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _children_for(store: Store, user: Principal) -> list[Any]:
+def _children_for(store: Store, user: Principal) -> list[Child]:
     ids = None if user.role == "admin" else store.linked_children(user.user.id)
     return store.list_children(ids, with_name=True)
 
 
-def _nickname(child: Any) -> str:
+def _nickname(child: Child) -> str:
     return str(child.display_name or child.code)
 
 
@@ -171,8 +171,8 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
     active = {s.key: s.label for s in store.list_strategies()}
     catalogue = [{"key": s.key, "label": s.label, "category": s.category,
                   "caution": s.caution} for s in store.list_strategies()]
-    now = time.time_ns()
-    t0 = now - int(_LIVE_WINDOW_S * _NS)
+    now = now_ns()
+    t0 = now - int(_LIVE_WINDOW_S * NS_PER_S)
     tiles = []
     for c in kids:
         ep = store.epochs(child_id=c.id, start_ns=t0, end_ns=now, features=list(_LIVE_FEATURES))
@@ -198,7 +198,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
         "window_s": _LIVE_WINDOW_S, "not_shown": not_shown}, user=gate)
 
 
-def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
+def _pick_child(store: Store, user: Principal, child: int | None) -> Child:
     if child is None:
         kids = _children_for(store, user)
         if not kids:
@@ -207,34 +207,19 @@ def _pick_child(store: Store, user: Principal, child: int | None) -> Any:
     return check_child(store, user, child, with_name=True)
 
 
-def _history(store: Store, child_id: int, before_ns: int, strategies: set[str]) -> list[Any]:
+def _history(store: Store, child_id: int, before_ns: int,
+             strategies: set[str]) -> list[StrategyEvent]:
     """Earlier uses (last 90 days, newest 200) of the strategies used today, so the
     sentences count every use so far."""
     if not strategies:
         return []
-    evs = store.list_events(child_id=child_id, start_ns=before_ns - _HISTORY_S * _NS,
+    evs = store.list_events(child_id=child_id, start_ns=before_ns - _HISTORY_S * NS_PER_S,
                             end_ns=before_ns)
     return [e for e in evs if e.strategy in strategies and e.started_at < before_ns][-200:]
 
 
-def _with_windows(store: Store, child_id: int, day_cols: dict[str, Any] | None,
-                  history: list[Any]) -> dict[str, Any]:
-    """The day's epochs plus the epochs around each earlier event (baseline and response
-    windows only, not the weeks in between)."""
-    parts = [] if day_cols is None else [day_cols]
-    if not history:
-        return day_cols if day_cols is not None else store.timeline(child_id=child_id,
-                                                                 start_ns=0, end_ns=1)
-    for e in history:
-        parts.append(store.timeline(child_id=child_id, start_ns=e.started_at - 6 * 60 * _NS,
-                                  end_ns=e.started_at + 11 * 60 * _NS))
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    _, keep = np.unique(merged["epoch_start"], return_index=True)
-    return {k: v[keep] for k, v in merged.items()}
-
-
 def _open_child_page(request: Request, store: Store, user: Principal | None,
-                     child: int | None) -> Response | tuple[Principal, Any]:
+                     child: int | None) -> Response | tuple[Principal, Child]:
     """Gate a one-child page (parent, therapist, admin) and pick the child, or a response."""
     gate = _gate(request, user, ("parent", "therapist", "admin"))
     if not isinstance(gate, Principal):
@@ -278,7 +263,6 @@ def export_page(request: Request, store: StoreDep, user: OptionalUser) -> Respon
         "researcher": gate.role == "researcher"}, user=gate)
 
 
-_EXPLORE_FEATURES = ("enmo_mg", "rhythmic_fraction", "impacts", "flap_share")
 _CONFOUNDS = (
     "The strategy is itself movement: the minutes while it runs are left out, and only "
     "before and after are compared.",
@@ -298,32 +282,23 @@ def strategies_page(request: Request, store: StoreDep, user: OptionalUser,
     gate = _gate(request, user, ("therapist", "admin"))
     if not isinstance(gate, Principal):
         return gate
-    if feature not in _EXPLORE_FEATURES:
+    if feature not in EXPLORE_FEATURES:
         feature = "enmo_mg"
     try:
         c = _pick_child(store, gate, child)
     except (NotFoundError, ForbiddenError) as exc:
         return _error(request, gate, 404, exc.message)
-    end = time.time_ns()
-    events = store.list_events(child_id=c.id, start_ns=end - days * 86_400 * _NS)[-500:]
-    cols = _with_windows(store, c.id, None, events)
-    changes = event_changes(cols, events, features=_EXPLORE_FEATURES)
-    stats = strategy_stats(changes, features=(feature,))
+    stats = explore_strategies(store, c.id, start_ns=now_ns() - days * 86_400 * NS_PER_S,
+                               feature=feature)
     fig = figures.before_after(stats)
-    reasons = {"overlap": "another strategy close in time",
-               "insufficient_baseline": "too little data before",
-               "insufficient_response": "too little data after",
-               "no_response_window": "strategy ran the whole window"}
     rows = [{"label": st.label, "n_uses": st.n_uses, "n_compared": st.n_compared,
              "median": st.median_change, "lo": st.ci_low, "hi": st.ci_high, "unit": st.unit,
-             "sentence": st.sentence,
-             "skipped": "; ".join(f"{n} × {reasons.get(k, k)}"
-                                  for k, n in sorted(st.not_compared.items()))}
+             "sentence": st.sentence, "skipped": not_compared_text(st.not_compared)}
             for st in stats]
     store.audit(gate.actor, "view.strategies", child_id=c.id, detail={"days": days})
     return _render(request, "strategies.html", {
         "child": c, "nickname": _nickname(c), "days": days, "feature": feature,
-        "features": [(f, FEATURE_WORDS.get(f, f)) for f in _EXPLORE_FEATURES],
+        "features": [(f, FEATURE_WORDS.get(f, f)) for f in EXPLORE_FEATURES],
         "feature_words": FEATURE_WORDS.get(feature, feature),
         "unit": FEATURE_UNITS.get(feature, ""), "rows": rows,
         "figure": _fig_json(fig) if any(st.n_compared for st in stats) else None,

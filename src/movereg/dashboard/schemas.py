@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from movereg.storage import Child, Consent, Session, Strategy, StrategyEvent, User
+from movereg.timeutil import datetime_from_ns, ns_from_datetime
 
 __all__ = [
     "AssignIn",
@@ -113,16 +114,9 @@ Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Day = Annotated[date, AfterValidator(_day_in_range)]
 
 
-def dt(value: int) -> datetime:
-    """UTC ns -> aware datetime (microsecond precision)."""
-    return datetime.fromtimestamp(value / 1e9, tz=UTC).replace(
-        microsecond=(value // 1000) % 1_000_000)
-
-
-def ns(value: datetime) -> int:
-    """Aware datetime -> UTC ns."""
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+#: UTC ns <-> aware datetime (:mod:`movereg.timeutil`)
+dt = datetime_from_ns
+ns = ns_from_datetime
 
 
 class _In(BaseModel):
@@ -470,3 +464,33 @@ class ErrorOut(BaseModel):
     advice: str | None = Field(default=None, description="what to do about it")
     problems: list[ProblemOut] | None = Field(
         default=None, description="422 only: every invalid field (at most 20)")
+
+
+# --- strategy linking (before vs after) ------------------------------------------------------
+class StrategyLinkOut(BaseModel):
+    strategy: str
+    label: str
+    feature: str
+    unit: str
+    n_uses: int = Field(description="logged (not voided) uses in the range")
+    n_compared: int = Field(description="uses with enough band data before and after")
+    n_lower: int
+    n_higher: int
+    n_same: int
+    median_change: float | None = Field(description="median of after - before, in unit")
+    ci_low: float | None = Field(description="95% bootstrap interval of the median")
+    ci_high: float | None
+    not_compared: dict[str, int] = Field(description="uses left out, by reason")
+    not_compared_text: str
+    sentence: str
+
+
+class StrategyLinksOut(BaseModel):
+    child_id: int
+    start: datetime
+    end: datetime
+    feature: str
+    pre_s: float = Field(description="baseline before each onset, s")
+    post_s: float = Field(description="response window end after each onset, s")
+    strategies: list[StrategyLinkOut]
+    limits: str

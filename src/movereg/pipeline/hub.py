@@ -38,9 +38,9 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -61,7 +61,12 @@ from movereg.pipeline.resume import (
     table_tail,
     trimmed,
 )
-from movereg.signal.table import columns_as_lists
+from movereg.sensors.band import Band, band_device_id
+from movereg.sensors.clock import gap_between, with_gaps
+from movereg.signal.table import EpochTable, columns_as_lists
+
+if TYPE_CHECKING:
+    from movereg.storage import Store
 
 __all__ = ["Band", "BandFactory", "Hub"]
 
@@ -72,30 +77,21 @@ log = logging.getLogger(__name__)
 _MAX_BRIDGE_S = 300.0
 
 
-class Band(Protocol):
-    """What the hub needs from a band (``movereg.sensors.open_band`` returns one)."""
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def status(self) -> BandStatus: ...
-    def blocks(self) -> AsyncIterator[SampleBlock]: ...
-
-
 BandFactory = Callable[..., Band]
 
 
 class _Writer(Protocol):
     # start/stop may be plain or ``async`` methods (the hub accepts both)
-    def start(self) -> Any: ...
-    def stop(self) -> Any: ...
+    def start(self) -> Awaitable[None] | None: ...
+    def stop(self) -> Awaitable[None] | None: ...
     def add_samples(self, device_id: str, block: SampleBlock) -> None: ...
-    def add_epochs(self, device_id: str, table: Any) -> None: ...
+    def add_epochs(self, device_id: str, table: EpochTable) -> None: ...
     def add_gap(self, device_id: str, gap: Gap) -> None: ...
 
 
 class _Engine(Protocol):
-    def push(self, samples: Any, t0_ns: int | None = None) -> Any: ...
-    def flush(self) -> Any: ...
+    def push(self, samples: np.ndarray, t0_ns: int | None = None) -> EpochTable: ...
+    def flush(self) -> EpochTable: ...
 
 
 @dataclass
@@ -120,7 +116,6 @@ class _Run:
     blocks: int = 0
     error: str | None = None
     stopping: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
     activity: ActivityTrace = field(default_factory=ActivityTrace)
     held: list[SampleBlock] = field(default_factory=list)   # waiting for the kernels
     health: SignalHealth = field(default_factory=SignalHealth)
@@ -158,7 +153,7 @@ class Hub(HubEngine, HubAlerts):
         Recent live messages kept for SSE resume.
     """
 
-    def __init__(self, store: Any, settings: Settings, *,
+    def __init__(self, store: Store, settings: Settings, *,
                  band_factory: BandFactory | None = None,
                  writer: _Writer | None = None,
                  engine_factory: Callable[[float], _Engine] | None = None,
@@ -255,13 +250,10 @@ class Hub(HubEngine, HubAlerts):
         if not self._started:
             raise RuntimeError("Hub.connect() before Hub.start()")
         if device_id is None:
-            if not target.startswith("sim"):
-                device_id = target                          # a BLE address
-            elif target.startswith("sim:"):
-                device_id = "sim-" + target[4:].strip()     # sim:<seed> -> sim-<seed>
-            else:
-                while device_id is None or device_id in self._runs:   # the next free sim-N
-                    self._sim_counter += 1
+            device_id = band_device_id(target)  # an address, or sim:<seed> -> sim-<seed>
+            while device_id is None:            # plain sim: the next free sim-N
+                self._sim_counter += 1
+                if f"sim-{self._sim_counter}" not in self._runs:
                     device_id = f"sim-{self._sim_counter}"
         if device_id in self._runs:
             from movereg.errors import ValidationError
@@ -322,12 +314,14 @@ class Hub(HubEngine, HubAlerts):
             "dropped": b.dropped_total,
             "engine": self.engine_state,
         }
-        stats = getattr(self._writer, "stats", None)
-        if stats is not None:      # BatchWriter: is storage keeping up?
-            out["storage_pending"] = int(getattr(self._writer, "pending", 0))
-            out["storage_failures"] = int(getattr(stats, "failures", 0))
-            out["storage_dropped"] = int(getattr(stats, "dropped_items", 0))
-            out["storage_error"] = getattr(stats, "last_error", None)
+        from movereg.storage import BatchWriter
+
+        w = self._writer
+        if isinstance(w, BatchWriter):      # is storage keeping up?
+            out["storage_pending"] = w.pending
+            out["storage_failures"] = w.stats.failures
+            out["storage_dropped"] = w.stats.dropped_items
+            out["storage_error"] = w.stats.last_error
         return out
 
     # --- live --------------------------------------------------------------------------
@@ -477,7 +471,7 @@ class Hub(HubEngine, HubAlerts):
         log.info("hub: %s: recomputed %d epochs from stored samples", run.device_id, recovered)
 
     def _resume_check(self, run: _Run, block: SampleBlock, writer: _Writer) -> SampleBlock:
-        """On the first block: record the gap since the stored data; trim any overlap."""
+        """On the first block: attach the gap since the stored data; trim any overlap."""
         prev = run.resume_from_ns
         if prev is None:
             return block
@@ -487,20 +481,14 @@ class Hub(HubEngine, HubAlerts):
             if block.n == 0:
                 return block
         run.resume_from_ns = None
-        dt_ns = 1e9 / block.fs_hz
-        missing = round((block.t0_ns - prev) / dt_ns)
-        if missing >= 1 and not block.gaps:
-            writer.add_gap(run.device_id, Gap(start_ns=prev, end_ns=block.t0_ns,
-                                              samples_missing=missing,
-                                              reason=run.resume_reason))
-        return block
+        gap = None if block.gaps else gap_between(prev, block.t0_ns, block.fs_hz,
+                                                  run.resume_reason)
+        return block if gap is None else with_gaps(block, (gap,))
 
     def _engine_for(self, run: _Run, block: SampleBlock, writer: _Writer) -> _Engine:
         engine = run.engine
-        jump_s = 0.0
-        if engine is not None and run.extra.get("next_t0") is not None:
-            jump_s = (block.t0_ns - run.extra["next_t0"]) / 1e9
-        if engine is not None and (block.fs_hz != run.engine_fs or jump_s > _MAX_BRIDGE_S):
+        if engine is not None and (block.fs_hz != run.engine_fs
+                                   or block.gap_before_s > _MAX_BRIDGE_S):
             self._finish_engine(run, writer)
             engine = None
         if engine is None:
@@ -511,7 +499,6 @@ class Hub(HubEngine, HubAlerts):
             if aligned < block.t0_ns:
                 engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
             run.engine, run.engine_fs = engine, block.fs_hz
-        run.extra["next_t0"] = block.t_end_ns
         return engine
 
     def _new_engine(self, fs_hz: float) -> _Engine:
@@ -533,7 +520,7 @@ class Hub(HubEngine, HubAlerts):
         except Exception:
             log.exception("hub: flushing the feature engine of %s", run.device_id)
 
-    def _emit(self, run: _Run, table: Any, writer: _Writer, rx_ns: int) -> None:
+    def _emit(self, run: _Run, table: EpochTable, writer: _Writer, rx_ns: int) -> None:
         n = int(table.n)
         if n == 0:
             return
@@ -547,18 +534,19 @@ class Hub(HubEngine, HubAlerts):
     # --- storage helpers -----------------------------------------------------------------
     def _register(self, run: _Run) -> None:
         """Record the band (and its wearer) in the store before data arrives."""
-        upsert = getattr(self.store, "upsert_device", None)
-        if upsert is None:
+        from movereg.storage import Store
+
+        if not isinstance(self.store, Store):   # a stand-in store without a device registry
             return
         try:
             family = str(run.band.status().family)
         except Exception:
             family = None
-        upsert(run.device_id, family=family)
+        self.store.upsert_device(run.device_id, family=family)
         if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
             self.store.assign_device(run.device_id, run.child_id)
 
 
-async def _maybe_await(value: Any) -> None:
+async def _maybe_await(value: Awaitable[None] | None) -> None:
     if inspect.isawaitable(value):
         await value

@@ -9,17 +9,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from movereg.models import BandStatus
+from movereg.timeutil import iso_from_ns
 
 if TYPE_CHECKING:
     from movereg.pipeline.activity import ActivityPoint
 
 __all__ = ["activity_message", "epoch_messages", "iso_from_ns", "jsonable", "status_band"]
-
-
-def iso_from_ns(ns: int) -> str:
-    """UTC ns since the Unix epoch -> ISO 8601 with ``+00:00`` (millisecond precision)."""
-    text = np.datetime_as_string(np.datetime64(int(ns), "ns"), unit="ms", timezone="UTC")
-    return str(text).replace("Z", "+00:00")
 
 
 def _py(value: Any) -> Any:

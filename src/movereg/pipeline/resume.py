@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from movereg.models import SampleBlock
+from movereg.sensors.clock import gap_between, with_gaps
 
 __all__ = ["STATE_FILE", "WARMUP_S", "mark_state", "overlap_samples", "recovery_blocks", "stored_end_ns", "table_tail",
            "trimmed"]
@@ -84,9 +85,12 @@ def recovery_blocks(store: Any, device_id: str, end_ns: int,
     last = int(starts.max())
     if last + round(epoch_s * 1e9) >= end_ns:
         return [], None
-    blocks = [SampleBlock(device_id=device_id, t0_ns=c.t0_ns, fs_hz=c.fs_hz,
-                          samples=c.samples)
-              for c in iter_raw(device_id=device_id, start_ns=last - round(WARMUP_S * 1e9))]
+    blocks: list[SampleBlock] = []
+    for c in iter_raw(device_id=device_id, start_ns=last - round(WARMUP_S * 1e9)):
+        block = SampleBlock(device_id=device_id, t0_ns=c.t0_ns, fs_hz=c.fs_hz,
+                            samples=c.samples)
+        gap = gap_between(blocks[-1].t_end_ns, c.t0_ns, c.fs_hz, "stored") if blocks else None
+        blocks.append(block if gap is None else with_gaps(block, (gap,)))
     return blocks, last
 
 

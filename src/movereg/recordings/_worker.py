@@ -37,6 +37,10 @@ SUMMARY_COLUMNS = (
     # per-file QC (movereg.recordings.qc), complete after the pass
     "measured_fs_hz", "tz", "tz_source", "first_sample_utc", "last_sample_utc",
     "samples_read", "samples_skipped", "skipped_why", "gaps", "clipped_share", "warning",
+    # autocalibration (movereg.signal.calibration.calibration_row)
+    "calibration", "calibration_reason", "calibration_windows",
+    "calibration_error_before_mg", "calibration_error_after_mg", "calibration_offset_g",
+    "calibration_scale",
 )
 
 
@@ -134,11 +138,12 @@ def _peak_rss_mb() -> float:
 
 def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
                        chunk: int = CHUNK_SAMPLES, serial_hash: str = "",
-                       progress: bool = False) -> dict[str, Any]:
+                       progress: bool = False, calibration: Any = None) -> dict[str, Any]:
     """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats.
 
     The finished QC row goes into the file's key-value metadata as ``movereg.qc`` (JSON);
-    ``progress`` shows a per-file bar (samples) on stderr.
+    ``progress`` shows a per-file bar (samples) on stderr; an accepted ``calibration``
+    (:class:`movereg.signal.Calibration`) is applied to every sample first.
     """
     import sys
 
@@ -177,6 +182,8 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
                       unit_scale=True, file=sys.stderr, disable=None if progress else True,
                       leave=False, position=1) as bar:
                 for t0, x in rec.chunks(chunk):
+                    if calibration is not None and calibration.ok:
+                        x = calibration.offset + calibration.scale * x
                     emit(engine.push(x, t0).columns)
                     bar.update(x.shape[0])
             emit(engine.flush().columns, force=True)
@@ -194,7 +201,7 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                       epoch_s: float, fs_hz: float | None, salt: bytes,
                       fingerprint: bool = True,
                       adc_grid: str | float = "auto", tz: str | None = None,
-                      progress: bool = False) -> dict[str, Any]:
+                      progress: bool = False, calibrate: str = "off") -> dict[str, Any]:
     """Open, extract and summarise one recording; never raises for a bad input.
 
     Returns
@@ -211,19 +218,28 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                status="error", message="")
     out_path = Path(out_dir) / f"{stem}.parquet"
     try:
+        from movereg.signal.calibration import calibration_row, fit_recording
+
+        def reopen() -> Recording:
+            if isinstance(source, Path):
+                return open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid, tz=tz)
+            return source.open(fs_hz)
+
+        cal, cal_status = fit_recording(reopen, calibrate)
+        row.update(calibration_row(cal, cal_status))
+        rec = reopen()
         if isinstance(source, Path):
-            rec = open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid, tz=tz)
             fp = file_fingerprint(source, with_hash=fingerprint)
         else:
             fp = source.fingerprint()
-            rec = source.open(fs_hz)
         row["fingerprint"] = fp
         serial = str(rec.meta.get("serial", "") or "")
         serial_hash = hash_serial(serial, salt) if serial else ""
         row.update(format=rec.meta.get("format"), device=rec.meta.get("device"),
                    serial_hash=serial_hash, fs_hz=rec.fs_hz)
         row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s,
-                                      serial_hash=serial_hash, progress=progress))
+                                      serial_hash=serial_hash, progress=progress,
+                                      calibration=cal))
         qc = rec.qc.row(serial_hash)
         row.update({k: qc[k] for k in qc if k in SUMMARY_COLUMNS and k not in
                     ("format", "device", "serial_hash", "fs_hz")})

@@ -199,7 +199,8 @@ def _run_dask(jobs: list[tuple[Source, str]], kw: dict[str, Any], workers: int,
 def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
                epoch_s: float = 5.0, fs_hz: float | None = None, workers: int | None = 1,
                scheduler: str | None = None, progress: bool = True,
-               adc_grid: str | float = "auto", tz: str | None = None) -> CohortResult:
+               adc_grid: str | float = "auto", tz: str | None = None,
+               calibrate: str = "off") -> CohortResult:
     """Extract per-epoch features for many recordings.
 
     Parameters
@@ -227,6 +228,9 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     tz
         Device files: IANA zone of the computer that set the clocks (see
         :func:`open_recording`).
+    calibrate
+        ``"auto"`` (recordings >= 24 h), ``"on"`` or ``"off"`` (default): autocalibration
+        (:func:`movereg.signal.calibration.fit_recording`) before the features.
 
     Returns
     -------
@@ -256,6 +260,8 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
     params["adc_grid"] = adc_grid    # restored values can change counts: part of the key
     if tz is not None:
         params["tz"] = tz            # the zone moves every epoch: part of the key
+    if calibrate != "off":
+        params["calibrate"] = calibrate  # calibrated features differ: part of the key
     manifest = _load_manifest(out_dir)
     salt = _salt(out_dir)
 
@@ -279,7 +285,7 @@ def run_cohort(inputs: Sequence[Path | str | SyntheticSpec], out_dir: Path, *,
             jobs.append((src, stem))
 
     kw = {"out_dir": str(out_dir), "epoch_s": float(epoch_s), "fs_hz": fs_hz, "salt": salt,
-          "adc_grid": adc_grid, "tz": tz}
+          "adc_grid": adc_grid, "tz": tz, "calibrate": calibrate}
     if scheduler or workers > 1:
         stream = _run_dask(jobs, kw, workers, scheduler)
     else:

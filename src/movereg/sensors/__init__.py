@@ -1,7 +1,7 @@
 """movereg.sensors: everything that touches a wristband.
 
 ``open_band("sim" | "sim:<seed>" | ADDRESS)`` gives a :class:`Band` (start / stop /
-status / blocks). Bluetooth (bleak) is imported lazily, only when a real band, a scan or
+status / blocks): a :class:`WristbandClient` on Bluetooth or on a simulated transport. Bluetooth (bleak) is imported lazily, only when a real band, a scan or
 the transport is used, so ``import movereg.sensors`` works without a Bluetooth stack.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from movereg.sensors.band import Band, SimulatedBandConnection, open_band, parse_sim_target
+from movereg.sensors.band import Band, band_device_id, open_band, parse_sim_target
 from movereg.sensors.capture import CaptureWriter, read_capture, replay_capture
 from movereg.sensors.clock import ClockStats, DeviceClock
 from movereg.sensors.decoders.base import Command, DeviceProfile, StreamConfig
@@ -18,6 +18,7 @@ from movereg.sensors.decoders.base import Command, DeviceProfile, StreamConfig
 if TYPE_CHECKING:
     from movereg.sensors.ble_client import WristbandClient
     from movereg.sensors.scanner import ScanResult, scan
+    from movereg.sensors.sim_link import SimulatedBandConnection, SimulatedTransport
     from movereg.sensors.transport import Backend
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "DeviceProfile",
     "ScanResult",
     "SimulatedBandConnection",
+    "SimulatedTransport",
     "StreamConfig",
     "WristbandClient",
+    "band_device_id",
     "open_band",
     "parse_sim_target",
     "read_capture",
@@ -44,6 +47,8 @@ _LAZY = {
     "ScanResult": "movereg.sensors.scanner",
     "scan": "movereg.sensors.scanner",
     "Backend": "movereg.sensors.transport",
+    "SimulatedBandConnection": "movereg.sensors.sim_link",
+    "SimulatedTransport": "movereg.sensors.sim_link",
 }
 
 

@@ -12,6 +12,9 @@ bounded queue (drop-oldest when full, counted). A decode task turns each frame i
 :class:`~movereg.models.RawBlock` (the family's pure decoder) and places it on the UTC
 time line with :class:`~movereg.sensors.clock.DeviceClock`, which also de-duplicates
 frames and records every gap (including the span lost while disconnected).
+
+The band is reached through a :class:`~movereg.sensors.links.Transport`: Bluetooth
+(the default) or a simulated band, which so runs exactly the code a real one does.
 """
 
 from __future__ import annotations
@@ -20,10 +23,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from movereg.errors import (
     BluetoothUnavailableError,
@@ -33,17 +34,14 @@ from movereg.errors import (
     SensorError,
 )
 from movereg.models import BandState, BandStatus, DeviceFamily, SampleBlock
+from movereg.sensors._session import CTRL, DATA, MARK, Fatal, Frame, RateWindow, Session
 from movereg.sensors.clock import DeviceClock
 from movereg.sensors.decoders import match_advertisement, profile_for
-from movereg.sensors.decoders.base import Command, DeviceProfile, StreamConfig
-from movereg.sensors.transport import (
-    BATTERY_LEVEL_UUID,
-    Backend,
-    BLEDevice,
-    Link,
-    connect,
-    find_device,
-)
+from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.sensors.links import BATTERY_LEVEL_UUID, Transport
+
+if TYPE_CHECKING:
+    from movereg.sensors.transport import Backend, BLEDevice
 
 __all__ = ["RawHook", "WristbandClient"]
 
@@ -51,31 +49,6 @@ _LOG = logging.getLogger(__name__)
 
 #: raw-capture hook: called with (frame bytes, host receive time in UTC ns)
 RawHook = Callable[[bytes, int], None]
-
-_DATA, _CTRL, _MARK = 0, 1, 2
-_END: Any = object()
-
-
-class _Fatal(Exception):
-    """Internal: an error retrying cannot fix (wraps the SensorError to report)."""
-
-    def __init__(self, error: SensorError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclass(eq=False)
-class _Session:
-    """State of one connection (a fresh profile per connection)."""
-
-    profile: DeviceProfile
-    link: Link | None = None
-    replies: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
-    last_rx_mono: float = 0.0
-    frames: int = 0
-    awaiting: bool = False  # a command is waiting for its reply
-    failure: SensorError | None = None  # an error status the band sent on its own
-
 
 class WristbandClient:
     """Connect to one band and stream decoded, UTC-stamped sample blocks.
@@ -111,6 +84,8 @@ class WristbandClient:
     out_queue_size
         Decoded blocks kept for a slow consumer before the oldest is dropped (counted in
         ``blocks_dropped``).
+    transport
+        How to reach the band (default: Bluetooth through bleak with ``backend``).
     """
 
     def __init__(
@@ -127,9 +102,10 @@ class WristbandClient:
         reply_timeout_s: float = 5.0,
         backoff_s: tuple[float, float] = (0.5, 30.0),
         raw_hook: RawHook | None = None,
-        clock_options: Mapping[str, Any] | None = None,
+        clock_options: Mapping[str, float] | None = None,
         connect_attempts: int = 3,
         out_queue_size: int = 65536,
+        transport: Transport | None = None,
     ) -> None:
         self._target = address_or_device
         self.address = (address_or_device if isinstance(address_or_device, str)
@@ -137,6 +113,11 @@ class WristbandClient:
         self.family: DeviceFamily | None = DeviceFamily(family) if family is not None else None
         self.config = config or StreamConfig()
         self.backend = backend
+        if transport is None:
+            from movereg.sensors.transport import BleakTransport
+
+            transport = BleakTransport(backend)
+        self.transport = transport
         self.device_id = device_id or self.address
         self.watchdog_s = watchdog_s
         self.scan_timeout_s = scan_timeout_s
@@ -145,10 +126,10 @@ class WristbandClient:
         self.raw_hook = raw_hook
         self.clock_options = dict(clock_options or {})
         self.connect_attempts = connect_attempts
-        self._in: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._in: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=queue_size)  # None: end
         # decoded blocks wait here for the consumer; ~10 h at 52 Hz before the oldest is
         # dropped (counted), so a stalled consumer can never block the decoder or stop()
-        self._out: asyncio.Queue[Any] = asyncio.Queue(maxsize=out_queue_size)
+        self._out: asyncio.Queue[SampleBlock | None] = asyncio.Queue(maxsize=out_queue_size)
         self._clock: DeviceClock | None = None
         self._state = BandState.IDLE
         self._reason: str | None = None
@@ -156,14 +137,14 @@ class WristbandClient:
         self._next_try_mono: float | None = None
         self._battery: int | None = None
         self._last_data_ns: int | None = None
-        self._rate_window: deque[tuple[int, int]] = deque()
+        self._rate_window = RateWindow(speed=float(self.clock_options.get("speed", 1.0)))
         self._frame_interval_s: float | None = None
         self._stopping = False
         self._wake = asyncio.Event()
         self._state_evt = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._decoder: asyncio.Task[None] | None = None
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._name: str | None = None
         #: the fatal error that ended the client (no Bluetooth), if any
         self.error: SensorError | None = None
@@ -192,7 +173,7 @@ class WristbandClient:
         self._wake.set()
         if self._runner is None:  # never started: just end blocks()
             self._set_state(BandState.STOPPED, reason)
-            self._put_out(_END)
+            self._put_out(None)
             return
         with contextlib.suppress(asyncio.CancelledError):
             await self._runner
@@ -209,7 +190,7 @@ class WristbandClient:
             device_id=self.device_id,
             family=self.family.value if self.family is not None else "unknown",
             state=self._state,
-            rate_hz=self._rate() if self._state == BandState.STREAMING else None,
+            rate_hz=self._rate_window.rate() if self._state == BandState.STREAMING else None,
             battery_pct=self._battery,
             last_data_ns=self._last_data_ns,
             attempt=self._attempt,
@@ -222,7 +203,7 @@ class WristbandClient:
         """Decoded blocks in order; ends after :meth:`stop` (raises the fatal error, if any)."""
         while True:
             item = await self._out.get()
-            if item is _END:
+            if item is None:
                 break
             yield item
         if self.error is not None:
@@ -257,14 +238,7 @@ class WristbandClient:
         evt, self._state_evt = self._state_evt, asyncio.Event()
         evt.set()
 
-    def _rate(self) -> float | None:
-        w = self._rate_window
-        if len(w) < 2:
-            return None
-        span = (w[-1][0] - w[0][0]) / 1e9
-        return sum(n for _, n in list(w)[1:]) / span if span > 0 else None
-
-    def _enqueue(self, session: _Session, kind: int, data: bytes | bytearray) -> None:
+    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray) -> None:
         """The notification callback: copy, stamp, enqueue (drop-oldest when full)."""
         item = (session, kind, bytes(data), time.time_ns())
         session.last_rx_mono = time.monotonic()
@@ -278,7 +252,7 @@ class WristbandClient:
             while not self._stopping:
                 try:
                     await self._connect_and_stream()
-                except _Fatal as fatal:
+                except Fatal as fatal:
                     self.error = fatal.error
                     self._reason = str(fatal.error)
                     break
@@ -305,29 +279,29 @@ class WristbandClient:
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             self._set_state(BandState.STOPPED, self._reason or "stopped")
-            await self._in.put(_END)
+            await self._in.put(None)
 
-    async def _resolve(self) -> BLEDevice:
+    async def _resolve(self) -> object:
         if not isinstance(self._target, str):
             if self.family is None:
                 self.family = match_advertisement(self._target.name, [])
             self._name = self._target.name
             return self._target
         self._set_state(BandState.SCANNING)
-        device, ad = await find_device(self._target, self.scan_timeout_s, backend=self.backend)
-        self._name = ad.local_name or device.name
+        found = await self.transport.find(self._target, self.scan_timeout_s)
+        self._name = found.name
         if self.family is None:
-            self.family = match_advertisement(self._name, list(ad.service_uuids))
+            self.family = match_advertisement(self._name, list(found.service_uuids))
             if self.family is None:
-                raise _Fatal(ProtocolError(
+                raise Fatal(ProtocolError(
                     f"{self._target} ({self._name or 'no name'}) is not a band movereg can read",
                     family="unknown", advice="`movereg scan` lists the bands movereg can read"))
-        return device
+        return found.device
 
     async def _connect_and_stream(self) -> None:
         device = await self._resolve()
         if self.family is None:
-            raise _Fatal(ProtocolError(f"cannot tell which kind of band {self.address} is",
+            raise Fatal(ProtocolError(f"cannot tell which kind of band {self.address} is",
                                        family="unknown", advice="pass the family explicitly"))
         self._set_state(BandState.CONNECTING)
         self._wake.clear()
@@ -337,10 +311,10 @@ class WristbandClient:
             disconnected.set()
             self._wake.set()
 
-        link = await connect(device, backend=self.backend, disconnected_callback=_on_disconnect,
-                             max_attempts=self.connect_attempts)
+        link = await self.transport.connect(device, disconnected_callback=_on_disconnect,
+                                            max_attempts=self.connect_attempts)
         self.connections += 1
-        session = _Session(profile_for(self.family, self.config, name=self._name), link)
+        session = Session(profile_for(self.family, self.config, name=self._name), link)
         self._session = session
         why = "link lost"
         try:
@@ -349,7 +323,7 @@ class WristbandClient:
             self._attempt = 0
             why = await self._watch(session, disconnected)
         finally:
-            await self._in.put((session, _MARK, why.encode(), time.time_ns()))
+            await self._in.put((session, MARK, why.encode(), time.time_ns()))
             if link.is_connected and not disconnected.is_set():
                 await self._send_stop(session)
                 await link.disconnect()
@@ -364,12 +338,12 @@ class WristbandClient:
             raise ConnectionLostError(f"link to band {self.address} dropped",
                                       advice="reconnecting; bring the band closer")
 
-    async def _configure(self, session: _Session) -> None:
+    async def _configure(self, session: Session) -> None:
         p, link = session.profile, session.link
         assert link is not None
-        await link.start_notify(p.data_char_uuid, lambda d: self._enqueue(session, _DATA, d))
+        await link.start_notify(p.data_char_uuid, lambda d: self._enqueue(session, DATA, d))
         if p.reply_char_uuid and p.reply_char_uuid != p.data_char_uuid:
-            await link.start_notify(p.reply_char_uuid, lambda d: self._enqueue(session, _CTRL, d))
+            await link.start_notify(p.reply_char_uuid, lambda d: self._enqueue(session, CTRL, d))
         if link.has_char(BATTERY_LEVEL_UUID):
             with contextlib.suppress(SensorError):
                 raw = await link.read(BATTERY_LEVEL_UUID)
@@ -380,13 +354,13 @@ class WristbandClient:
         for cmd in p.start_commands(self.config):
             await self._command(session, cmd, required=True)
 
-    async def _send_stop(self, session: _Session) -> None:
+    async def _send_stop(self, session: Session) -> None:
         for cmd in session.profile.stop_commands():
             with contextlib.suppress(SensorError, TimeoutError):
                 await asyncio.wait_for(self._command(session, cmd, required=False),
                                        self.reply_timeout_s + 1)
 
-    async def _command(self, session: _Session, cmd: Command, *, required: bool) -> None:
+    async def _command(self, session: Session, cmd: Command, *, required: bool) -> None:
         link = session.link
         assert link is not None
         while not session.replies.empty():
@@ -411,7 +385,7 @@ class WristbandClient:
             if required:
                 raise
 
-    def _watchdog_timeout(self, session: _Session) -> float:
+    def _watchdog_timeout(self, session: Session) -> float:
         if self.watchdog_s is not None:
             return self.watchdog_s
         if session.profile.family == DeviceFamily.INFINITIME:
@@ -420,7 +394,7 @@ class WristbandClient:
             return 10.0
         return max(5.0, 10 * self._frame_interval_s)
 
-    async def _watch(self, session: _Session, disconnected: asyncio.Event) -> str:
+    async def _watch(self, session: Session, disconnected: asyncio.Event) -> str:
         session.last_rx_mono = time.monotonic()
         while True:
             if self._stopping:
@@ -442,15 +416,15 @@ class WristbandClient:
         try:
             while True:
                 item = await self._in.get()
-                if item is _END:
+                if item is None:
                     break
                 session, kind, data, rx = item
-                if kind == _MARK:
+                if kind == MARK:
                     if self._clock is not None:
                         self._clock.mark_disconnect("stall" if data == b"stall" else "disconnect")
                     continue
                 p = session.profile
-                if kind == _CTRL or (p.reply_char_uuid == p.data_char_uuid and p.is_reply(data)):
+                if kind == CTRL or (p.reply_char_uuid == p.data_char_uuid and p.is_reply(data)):
                     if session.awaiting:
                         session.replies.put_nowait(data)
                     else:
@@ -466,9 +440,9 @@ class WristbandClient:
                 if block is not None:
                     self._put_out(block)
         finally:
-            self._put_out(_END)
+            self._put_out(None)
 
-    def _unsolicited(self, session: _Session, data: bytes) -> None:
+    def _unsolicited(self, session: Session, data: bytes) -> None:
         """A reply no command waits for (e.g. a Movesense subscribe result): check it."""
         try:
             session.profile.parse_reply(data)
@@ -478,7 +452,7 @@ class WristbandClient:
         except DecodeError as exc:
             _LOG.warning("%s: malformed reply ignored: %s", self.device_id, exc)
 
-    def _put_out(self, item: Any) -> None:
+    def _put_out(self, item: SampleBlock | None) -> None:
         """Hand a block to the consumer without ever blocking (drop-oldest, counted)."""
         if self._out.full():
             self._out.get_nowait()
@@ -488,7 +462,7 @@ class WristbandClient:
                              self.device_id)
         self._out.put_nowait(item)
 
-    def _decode(self, session: _Session, data: bytes, rx: int) -> SampleBlock | None:
+    def _decode(self, session: Session, data: bytes, rx: int) -> SampleBlock | None:
         try:
             raw = session.profile.decode(data)
         except DecodeError as exc:
@@ -506,7 +480,5 @@ class WristbandClient:
         block = clock.push(raw, rx)
         if block is not None:
             self._last_data_ns = block.t_end_ns
-            self._rate_window.append((rx, block.n))
-            while self._rate_window and rx - self._rate_window[0][0] > 5_000_000_000:
-                self._rate_window.popleft()
+            self._rate_window.add(rx, block.n)
         return block

@@ -20,19 +20,24 @@ not so far back that it must be a clock reset) is a duplicate (a bleak/BlueZ bug
 every notification twice after a reconnect) and yields ``None``. A device clock that jumps
 (reset to its default date, or forward) is detected by comparing device and host elapsed
 time; the clock re-anchors on host time and records a ``"clock_jump"`` gap.
+
+This module owns gaps: every :class:`~movereg.models.Gap` a consumer sees arrives in
+``SampleBlock.gaps``. A gap that opens outside one clock's life (a process restart, a
+second connection, stored recordings replayed) is decided by :func:`gap_between` and
+attached with :func:`with_gaps`; consumers (the hub, storage) only read ``block.gaps``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from movereg.errors import ParameterError
 from movereg.models import Gap, RawBlock, SampleBlock
 
-__all__ = ["ClockStats", "DeviceClock"]
+__all__ = ["ClockStats", "DeviceClock", "gap_between", "with_gaps"]
 
 
 @dataclass(slots=True)
@@ -291,4 +296,25 @@ class DeviceClock:
             samples=raw.samples,
             gap_before_s=gap_s,
             gaps=gaps,
+            device_time_ns=raw.device_time_ns,
+            seq=raw.seq,
         )
+
+
+def gap_between(prev_end_ns: int, t0_ns: int, fs_hz: float, reason: str) -> Gap | None:
+    """The gap from earlier data (exclusive end ``prev_end_ns``, UTC ns) to a block
+    starting at ``t0_ns``; None when not one whole sample period (``1/fs_hz``) is missing.
+
+    Parameters
+    ----------
+    reason
+        The gap's reason (``"crash"``, ``"disconnect"``, ...).
+    """
+    missing = round((t0_ns - prev_end_ns) / (1e9 / fs_hz))
+    return Gap(prev_end_ns, t0_ns, missing, reason) if missing >= 1 else None
+
+
+def with_gaps(block: SampleBlock, gaps: tuple[Gap, ...]) -> SampleBlock:
+    """``block`` with ``gaps`` before it (``gap_before_s`` follows them)."""
+    return replace(block, gaps=gaps,
+                   gap_before_s=sum(g.end_ns - g.start_ns for g in gaps) / 1e9)

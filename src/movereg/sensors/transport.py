@@ -1,9 +1,11 @@
 """The one place bleak (and bleak-retry-connector) is imported; maps their errors to ours.
 
-Everything else in movereg talks to a band through :class:`Link` (a thin wrapper over one
-``BleakClient``) and the functions here. Every scanner/client construction accepts an
-injected :class:`Backend` (DESIGN §5.1): ``None`` means the host's stack (BlueZ,
-CoreBluetooth, WinRT); tests pass backend classes that drive an emulated peripheral.
+:class:`BleakTransport` is the Bluetooth side of the transport seam
+(:mod:`movereg.sensors.links`): the client talks to a band through it and a
+:class:`BleakLink` (a thin wrapper over one ``BleakClient``). Every scanner/client
+construction accepts an injected :class:`Backend` (DESIGN §5.1): ``None`` means the
+host's stack (BlueZ, CoreBluetooth, WinRT); tests pass backend classes that drive an
+emulated peripheral.
 
 Foreign exceptions are mapped exactly once, by :func:`map_error`, into
 :class:`~movereg.errors.BluetoothUnavailableError`,
@@ -42,6 +44,7 @@ from movereg.errors import (
     DeviceNotFoundError,
     SensorError,
 )
+from movereg.sensors.links import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID, Advert
 
 __all__ = [
     "BATTERY_LEVEL_UUID",
@@ -49,15 +52,14 @@ __all__ = [
     "AdvertisementData",
     "BLEDevice",
     "Backend",
-    "Link",
+    "BleakLink",
+    "BleakTransport",
     "connect",
     "discover",
     "find_device",
     "map_error",
 ]
 
-BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 
 _NO_BT_ADVICE = (
     "plug in an adapter and start the system Bluetooth service (bluetoothd), or use a "
@@ -194,7 +196,7 @@ async def find_device(address: str, timeout_s: float = 10.0, *,
     return result[-1]
 
 
-class Link:
+class BleakLink:
     """One connection to a band (wraps a fresh ``BleakClient`` per connection).
 
     All methods raise only :class:`~movereg.errors.SensorError` subclasses.
@@ -251,7 +253,7 @@ class Link:
 
 async def connect(device: BLEDevice, *, backend: Backend | None = None,
                   disconnected_callback: Callable[[], None] | None = None,
-                  max_attempts: int = 3, name: str = "movereg") -> Link:
+                  max_attempts: int = 3, name: str = "movereg") -> BleakLink:
     """Connect through bleak-retry-connector's ``establish_connection`` (fresh client).
 
     Raises
@@ -270,4 +272,31 @@ async def connect(device: BLEDevice, *, backend: Backend | None = None,
             max_attempts=max_attempts, **_client_kwargs(backend))
     except _FOREIGN as exc:
         raise map_error(exc, address=device.address) from exc
-    return Link(client, device.address)
+    return BleakLink(client, device.address)
+
+
+class BleakTransport:
+    """The Bluetooth transport (:class:`movereg.sensors.links.Transport`) over bleak.
+
+    Parameters
+    ----------
+    backend
+        Injected bleak backend classes (tests); None = the host's Bluetooth stack.
+    """
+
+    def __init__(self, backend: Backend | None = None) -> None:
+        self.backend = backend
+
+    async def find(self, address: str, timeout_s: float) -> Advert:
+        """Scan until ``address`` advertises (see :func:`find_device`)."""
+        device, ad = await find_device(address, timeout_s, backend=self.backend)
+        return Advert(device, ad.local_name or device.name, tuple(ad.service_uuids))
+
+    async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
+                      max_attempts: int) -> BleakLink:
+        """Connect through bleak-retry-connector (see :func:`connect`)."""
+        if not isinstance(device, BLEDevice):
+            raise TypeError(f"BleakTransport connects a BLEDevice, not {type(device).__name__}")
+        return await connect(device, backend=self.backend,
+                             disconnected_callback=disconnected_callback,
+                             max_attempts=max_attempts)

@@ -82,7 +82,9 @@ def data_dictionary(fs_hz: float | None = None,
                     f"have SD < {c.nonwear_sd_mg:g} mg and range < {c.nonwear_range_mg:g} "
                     "mg.", _VH2013 + "; GGIR defaults",
                     "Causal variant so it can stream (GGIR centres the window on the "
-                    "step). Needs >= half a window of data. Still sleep can be flagged."),
+                    "step). Needs >= half a window of data. Still sleep can be flagged. "
+                    "This is the live flag; GGIR's exact offline algorithm (2013/2023 "
+                    "windows, block for block) is movereg.signal.nonwear_ggir."),
         "rhythm_strength": ("1", "Mean over the epoch's 1-s hops of the rhythmic-movement "
                             "strength 1 - (1 - p)(1 - v). p, periodicity: peak of the "
                             "orientation-free normalised vector autocorrelation of the "

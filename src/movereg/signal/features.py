@@ -197,7 +197,6 @@ class FeatureEngine:
         self._nw[:, _ly.NW_MX:_ly.NW_MX + 3] = -np.inf
         self._rows_f = np.full((8, _ly.N_RF), np.nan)
         self._rows_i = np.zeros((8, _ly.N_RI), dtype=np.int64)
-        self._no_counts = np.zeros((0, 3), dtype=np.int64)
         # zero-width emission arrays: feed() leaves the final rows in the store
         self._no_out = _emission_arrays(0)
         self._L = p.L
@@ -303,8 +302,7 @@ class FeatureEngine:
         if self._t0 is None:
             return EpochTable.empty()
         self._run_stage()
-        tail = getattr(self._counts, "flush", None)
-        vals = self._no_counts if tail is None else _counts_array(tail())
+        vals = _counts_array(self._counts.flush())
         k = self._run(np.zeros((0, 3)), vals, final=True)
         return self._emit(k) if k > 0 else _EMPTY
 

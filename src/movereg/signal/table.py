@@ -12,18 +12,12 @@ import numpy as np
 
 from movereg.errors import ParameterError
 from movereg.signal.schema import EPOCH_COLUMNS
+from movereg.timeutil import iso_utc
 
 __all__ = ["EpochTable", "columns_as_lists", "iso_utc"]
 
 _NAMES = tuple(name for name, _ in EPOCH_COLUMNS)
 _DTYPES = {name: np.dtype(dt) for name, dt in EPOCH_COLUMNS}
-
-
-def iso_utc(ns: np.ndarray) -> list[str]:
-    """UTC ns since the Unix epoch -> ISO 8601 strings with offset (microseconds)."""
-    arr = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]")
-    text = np.datetime_as_string(arr, unit="us", timezone="UTC")
-    return [s.replace("Z", "+00:00") for s in text.tolist()]
 
 
 #: Where packed columns live: ``(name, array index, row)`` per column.
@@ -70,16 +64,6 @@ class EpochTable:
                 raise ParameterError("EpochTable: columns differ in length")
 
     # --- construction ---------------------------------------------------------------
-    @classmethod
-    def _trusted(cls, columns: dict[str, np.ndarray]) -> EpochTable:
-        """Wrap columns the engine built to the schema (no validation: hot path)."""
-        table = object.__new__(cls)
-        table._columns = columns
-        table._packed = None
-        table._lists = None
-        table._n = -1
-        return table
-
     @classmethod
     def _from_packed(cls, arrays: tuple[np.ndarray, ...], layout: Layout,
                      n: int) -> EpochTable:

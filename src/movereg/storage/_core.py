@@ -8,13 +8,13 @@ import logging
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
 from movereg.errors import DiskFullError, StorageError
 from movereg.storage._db import connect, map_errors, migrate
+from movereg.timeutil import now_ns
 
 __all__ = ["AuditItem", "StoreCore", "now_ns"]
 
@@ -22,11 +22,6 @@ log = logging.getLogger("movereg.storage")
 
 #: An audit entry waiting to be written: (ts_ns, actor, action, child_id, detail, outcome).
 AuditItem = tuple[int, str, str, int | None, str, str]
-
-
-def now_ns() -> int:
-    """Current UTC time in ns since the Unix epoch."""
-    return time.time_ns()
 
 
 class StoreCore:

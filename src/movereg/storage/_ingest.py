@@ -12,7 +12,7 @@ import numpy as np
 from movereg.errors import NotFoundError, ValidationError
 from movereg.models import Gap, SampleBlock
 from movereg.signal.schema import EPOCH_COLUMNS
-from movereg.signal.table import columns_as_lists
+from movereg.signal.table import EpochTable, columns_as_lists
 from movereg.storage._core import StoreCore, now_ns
 from movereg.storage._db import map_errors
 from movereg.storage.records import DeviceRecord, GapRecord, RawChunk
@@ -119,7 +119,8 @@ class IngestMixin(StoreCore):
                 raise ValidationError(f"bad sample block from {dev}: shape {s.shape}, "
                                       f"fs {blk.fs_hz} Hz")
             raw_rows.append((dev, int(blk.t0_ns), float(blk.fs_hz), int(s.shape[0]),
-                             encode_samples(s)))
+                             encode_samples(s), blk.device_time_ns,
+                             blk.seq))
         epoch_groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for dev, table in batch.epochs:
             names, rows = _epoch_rows(dev, table)
@@ -138,7 +139,8 @@ class IngestMixin(StoreCore):
                             [(d, ts) for d in sorted(devices)])
             if raw_rows:
                 con.executemany("INSERT OR IGNORE INTO raw_blocks(device_id, t0_ns, fs_hz, n, "
-                                "data) VALUES (?, ?, ?, ?, ?)", raw_rows)
+                                "data, device_time_ns, frame_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                raw_rows)
             for cols, rows in epoch_groups.items():
                 sql = (f"INSERT OR IGNORE INTO epochs(device_id, {', '.join(cols)}) VALUES "
                        f"({', '.join('?' * (len(cols) + 1))})")
@@ -269,6 +271,14 @@ class IngestMixin(StoreCore):
             out["device_id"] = np.array(cols[0], dtype=object)
         return out
 
+    def epoch_table(self, *, device_id: str | None = None, child_id: int | None = None,
+                    start_ns: int | None = None, end_ns: int | None = None) -> EpochTable:
+        """Every schema column of the epochs in ``[start_ns, end_ns)`` as an
+        :class:`~movereg.signal.EpochTable` (what analysis and the pages read); see
+        :meth:`epochs` for a chosen subset of columns."""
+        return EpochTable(self.epochs(device_id=device_id, child_id=child_id,
+                                      start_ns=start_ns, end_ns=end_ns))
+
     def epoch_bounds(self, *, device_id: str | None = None, child_id: int | None = None,
                      start_ns: int | None = None,
                      end_ns: int | None = None) -> tuple[int, int] | None:
@@ -320,13 +330,16 @@ class IngestMixin(StoreCore):
             while True:
                 with map_errors("cannot read raw samples"):
                     rows = self._read().execute(
-                        "SELECT t0_ns, fs_hz, n, data FROM raw_blocks WHERE device_id = ? "
+                        "SELECT t0_ns, fs_hz, n, data, device_time_ns, frame_seq "
+                        "FROM raw_blocks WHERE device_id = ? "
                         "AND t0_ns > ? AND t0_ns < ? ORDER BY t0_ns LIMIT ?",
                         (dev, last_t0, hi, page_blocks)).fetchall()
                 if not rows:
                     break
-                for t0, fs, n, data in rows:
-                    yield RawChunk(dev, int(t0), float(fs), decode_samples(data, int(n)))
+                for t0, fs, n, data, dev_t, seq in rows:
+                    yield RawChunk(dev, int(t0), float(fs), decode_samples(data, int(n)),
+                                   None if dev_t is None else int(dev_t),
+                                   None if seq is None else int(seq))
                 last_t0 = int(rows[-1][0])
 
     def delete_raw_before(self, cutoff_ns: int) -> int:

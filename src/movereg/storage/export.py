@@ -20,6 +20,7 @@ import numpy as np
 from movereg.errors import ValidationError
 from movereg.signal.schema import EPOCH_COLUMNS
 from movereg.storage.store import Store
+from movereg.timeutil import NS_PER_S, iso_utc
 
 __all__ = [
     "ALWAYS_EPOCH_COLUMNS",
@@ -46,8 +47,7 @@ EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 Chunk = dict[str, np.ndarray]
 
-_NS = 10**9
-_EPOCH_WINDOW_NS = 6 * 3600 * _NS
+_EPOCH_WINDOW_NS = 6 * 3600 * NS_PER_S
 _RAW_ROWS = 16_384
 _CSV_ROWS = 4_096
 #: column -> kind: "time" (UTC ns), "str", or a numpy dtype
@@ -62,7 +62,8 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
                ("session_id", "int64"), ("initiated_by", "str"), ("planned", "int8"),
                ("voided", "int8"), ("void_reason", "str"), ("replaces_id", "int64")],
     "raw": [("child_code", "str"), ("device", "str"), ("time", "time"), ("x_g", "float32"),
-            ("y_g", "float32"), ("z_g", "float32")],
+            ("y_g", "float32"), ("z_g", "float32"), ("device_time", "time"),
+            ("frame_seq", "int64")],
 }
 _MISSING_INT = -1
 #: epoch-export columns present whatever features are chosen
@@ -72,7 +73,7 @@ ALWAYS_EPOCH_COLUMNS: tuple[str, ...] = ("child_code", "device", "epoch_start", 
 SELECTABLE_FEATURES: tuple[str, ...] = tuple(n for n, _ in EPOCH_COLUMNS
                                              if n not in ALWAYS_EPOCH_COLUMNS)
 #: integer columns where _MISSING_INT means "not set" (empty in CSV, null in Parquet)
-_NULLABLE = frozenset({"session_id", "planned", "replaces_id"})
+_NULLABLE = frozenset({"session_id", "planned", "replaces_id", "frame_seq"})
 
 
 def media_type(fmt: str) -> str:
@@ -172,7 +173,7 @@ def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
     t, last = bounds
     window = _EPOCH_WINDOW_NS
     if epoch_s is not None:  # windows hold whole new epochs: no epoch split across two
-        bin_ns = round(epoch_s * _NS)
+        bin_ns = round(epoch_s * NS_PER_S)
         t = t // bin_ns * bin_ns
         window = -(-_EPOCH_WINDOW_NS // bin_ns) * bin_ns
     while t <= last:
@@ -254,16 +255,18 @@ def _events(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -
 
 def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
          hi: int | None) -> Iterator[Chunk]:
-    buf: list[tuple[str, np.ndarray, np.ndarray]] = []
+    buf: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     rows = 0
     hashes: dict[str, str] = {}
 
     def emit() -> Chunk:
-        devs = np.concatenate([np.full(t.shape[0], h, dtype=object) for h, t, _ in buf])
-        times = np.concatenate([t for _, t, _ in buf])
-        xyz = np.concatenate([s for _, _, s in buf])
+        devs = np.concatenate([np.full(b[1].shape[0], b[0], dtype=object) for b in buf])
+        times = np.concatenate([b[1] for b in buf])
+        xyz = np.concatenate([b[2] for b in buf])
         return {"child_code": _strs(code, times.shape[0]), "device": devs, "time": times,
-                "x_g": xyz[:, 0].copy(), "y_g": xyz[:, 1].copy(), "z_g": xyz[:, 2].copy()}
+                "x_g": xyz[:, 0].copy(), "y_g": xyz[:, 1].copy(), "z_g": xyz[:, 2].copy(),
+                "device_time": np.concatenate([b[3] for b in buf]),
+                "frame_seq": np.concatenate([b[4] for b in buf])}
 
     for chunk in store.iter_raw(child_id=cid, start_ns=lo, end_ns=hi):
         h = hashes.setdefault(chunk.device_id, device_hash(chunk.device_id, salt))
@@ -272,7 +275,15 @@ def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
         keep = np.ones(chunk.n, dtype=bool)
         if hi is not None:
             keep &= times < hi
-        buf.append((h, times[keep], chunk.samples[keep]))
+        # the device's own clock per sample (its last sample's time, stepped back) and
+        # the frame sequence number, for auditing the clock mapping; missing = unknown
+        dev_t = np.full(chunk.n, _MISSING_INT, dtype=np.int64)
+        if chunk.device_time_ns is not None:
+            dev_t = chunk.device_time_ns - np.round(
+                np.arange(chunk.n - 1, -1, -1) * step).astype(np.int64)
+        seq = np.full(chunk.n, _MISSING_INT if chunk.frame_seq is None else chunk.frame_seq,
+                      dtype=np.int64)
+        buf.append((h, times[keep], chunk.samples[keep], dev_t[keep], seq[keep]))
         rows += int(keep.sum())
         if rows >= _RAW_ROWS:
             yield emit()
@@ -282,15 +293,13 @@ def _raw(store: Store, cid: int, code: str, salt: str, lo: int | None,
 
 
 # --- writers -------------------------------------------------------------------------
-def _iso(ns: np.ndarray) -> list[str]:
-    valid = ns != _MISSING_INT
-    text = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="us", timezone="UTC")
-    return [s.replace("Z", "+00:00") if ok else "" for s, ok in zip(text.tolist(),
-                                                                     valid.tolist(), strict=True)]
-
-
 def _schema(what: str, columns: Sequence[str] | None) -> list[tuple[str, str]]:
-    schema = _SCHEMAS[what]
+    if what == "days":
+        from movereg.storage.days import DAY_COLUMNS
+
+        schema = DAY_COLUMNS
+    else:
+        schema = _SCHEMAS[what]
     if columns is None:
         return schema
     unknown = set(columns) - {n for n, _ in schema}
@@ -340,7 +349,7 @@ def _csv_rows(schema: list[tuple[str, str]], chunk: Chunk) -> str:
         if kind == "str":
             cols.append([neutralise_cell(str(v)) for v in arr.tolist()])
         elif kind == "time":
-            cols.append(_iso(arr))
+            cols.append(iso_utc(arr, missing=_MISSING_INT))
         elif arr.dtype.kind == "f":
             cols.append(["" if v != v else repr(v) for v in arr.tolist()])
         elif name in _NULLABLE:
@@ -366,6 +375,26 @@ def _arrow_schema(schema: list[tuple[str, str]], metadata: dict[str, str] | None
     return pa.schema(fields, metadata=metadata)
 
 
+def record_batch(cols: list[tuple[str, str]], schema: Any, chunk: Chunk) -> Any:
+    """An Arrow RecordBatch of ``chunk`` (missing times and nullable ints as nulls)."""
+    import pyarrow as pa
+
+    arrays = []
+    for name, kind in cols:
+        arr = chunk[name]
+        if kind == "time":
+            mask = arr == _MISSING_INT
+            arrays.append(pa.array(arr, type=pa.int64(), mask=mask).cast(
+                pa.timestamp("ns", tz="UTC")))
+        elif kind == "str":
+            arrays.append(pa.array(arr.tolist(), type=pa.string()))
+        elif name in _NULLABLE:
+            arrays.append(pa.array(arr, mask=arr == _MISSING_INT))
+        else:
+            arrays.append(pa.array(arr))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 << 20,
                    columns: Sequence[str] | None = None,
                    metadata: dict[str, str] | None = None) -> Iterator[bytes]:
@@ -374,7 +403,6 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
 
     ``columns`` keeps only those columns; ``metadata`` goes into the file's key-value
     metadata (e.g. the epoch length and aggregation rules)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     cols = _schema(what, columns)
@@ -383,20 +411,7 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
         path = f"{tmp}/export.parquet"
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for chunk in chunks:
-                arrays = []
-                for name, kind in cols:
-                    arr = chunk[name]
-                    if kind == "time":
-                        mask = arr == _MISSING_INT
-                        arrays.append(pa.array(arr, type=pa.int64(), mask=mask).cast(
-                            pa.timestamp("ns", tz="UTC")))
-                    elif kind == "str":
-                        arrays.append(pa.array(arr.tolist(), type=pa.string()))
-                    elif name in _NULLABLE:
-                        arrays.append(pa.array(arr, mask=arr == _MISSING_INT))
-                    else:
-                        arrays.append(pa.array(arr))
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                writer.write_batch(record_batch(cols, schema, chunk))
         with open(path, "rb") as fh:
             while data := fh.read(read_bytes):
                 yield data

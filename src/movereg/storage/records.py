@@ -150,6 +150,9 @@ class RawChunk:
     t0_ns: int
     fs_hz: float
     samples: npt.NDArray[np.float32]
+    #: device clock of the last sample (ns) and frame sequence number, when known
+    device_time_ns: int | None = None
+    frame_seq: int | None = None
 
     @property
     def n(self) -> int:

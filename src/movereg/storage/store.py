@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from movereg.signal.table import EpochTable
 from movereg.storage._audit import AuditMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
@@ -42,3 +43,14 @@ class Store(TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, A
         except BaseException:
             self.close()
             raise
+
+    def epoch_table(self, *, device_id: str | None = None, child_id: int | None = None,
+                    start_ns: int | None = None, end_ns: int | None = None) -> EpochTable:
+        """Every schema column of the epochs in ``[start_ns, end_ns)`` as an
+        :class:`~movereg.signal.EpochTable`. For a child this is the child's time line
+        (:meth:`timeline`: each moment once, live bands and imported recordings by the
+        documented precedence rule); for a device, that device's own rows."""
+        if child_id is not None and device_id is None:
+            return EpochTable(self.timeline(child_id, start_ns, end_ns))
+        return IngestMixin.epoch_table(self, device_id=device_id, child_id=child_id,
+                                       start_ns=start_ns, end_ns=end_ns)

@@ -24,10 +24,9 @@ def _num(v: float) -> float | None:
 def child_breaks(store: Store, child_id: int, start_ns: int | None, end_ns: int | None, *,
                  min_s: float = 60.0, max_dip_s: float = 10.0) -> list[BreakOut]:
     """Movement breaks from the stored epochs (``movereg.signal.movement_breaks``)."""
-    from movereg.signal import EpochTable, movement_breaks
+    from movereg.signal import movement_breaks
 
-    cols = store.timeline(child_id=child_id, start_ns=start_ns, end_ns=end_ns)
-    table = EpochTable(cols)
+    table = store.epoch_table(child_id=child_id, start_ns=start_ns, end_ns=end_ns)
     return [BreakOut(start=dt(b.start_ns), end=dt(b.end_ns), duration_s=b.duration_s,
                      peak_enmo_mg=_num(b.peak_enmo_mg), mean_enmo_mg=_num(b.mean_enmo_mg))
             for b in movement_breaks(table, min_duration_s=min_s, max_dip_s=max_dip_s)]

@@ -11,7 +11,7 @@ from movereg.dashboard.routes._common import EventId, FromQ, ToQ, maybe_await, n
 from movereg.dashboard.schemas import MAX_ID, EventCorrectionIn, EventIn, EventOut, VoidIn, ns
 from movereg.errors import ValidationError
 from movereg.storage import Store, StrategyEvent
-from movereg.storage._core import now_ns
+from movereg.timeutil import now_ns
 
 __all__ = ["router"]
 

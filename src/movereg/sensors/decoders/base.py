@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from movereg.models import DeviceFamily, RawBlock
+import numpy as np
 
-__all__ = ["Command", "DeviceProfile", "StreamConfig"]
+from movereg.models import DeviceFamily, RawBlock
+from movereg.sensors.decoders._common import any_uuid, int16_xyz
+
+__all__ = ["Command", "DeviceProfile", "ProfileBase", "StreamConfig", "XyzSampleProfile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +117,75 @@ class DeviceProfile(Protocol):
         ...
 
 
+
+
+class ProfileBase:
+    """What most families share; a profile overrides only what its protocol adds.
+
+    The GATT layout is given as class attributes (a family without control point,
+    replies or device time keeps the defaults). :meth:`matches` recognises the service
+    UUID or a name starting with one of :attr:`name_prefixes` (lower case); commands
+    default to none, and a family without replies keeps :meth:`is_reply` /
+    :meth:`parse_reply`. Subclasses set ``_fs`` (Hz) or override :attr:`fs_hz`.
+    """
+
+    family: DeviceFamily
+    service_uuid: str
+    data_char_uuid: str
+    control_char_uuid: str | None = None
+    reply_char_uuid: str | None = None
+    has_device_time: bool = False
+    #: lower-case prefixes of the advertised names of this family
+    name_prefixes: tuple[str, ...] = ()
+    _fs: float
+
+    def __init__(self, config: StreamConfig | None = None) -> None:
+        self.config = config or StreamConfig()
+
+    @property
+    def fs_hz(self) -> float:
+        """Sample rate in effect (Hz)."""
+        return self._fs
+
+    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
+        """The family's service UUID advertised, or a name with one of its prefixes."""
+        return (any_uuid(service_uuids, self.service_uuid)
+                or (name or "").lower().startswith(self.name_prefixes))
+
+    def setup_commands(self) -> list[Command]:
+        """None needed."""
+        return []
+
+    def start_commands(self, config: StreamConfig) -> list[Command]:
+        """None: subscribing starts the notifications."""
+        self.config = config
+        return []
+
+    def stop_commands(self) -> list[Command]:
+        """None: unsubscribing stops them."""
+        return []
+
+    def is_reply(self, data: bytes) -> bool:
+        """The family has no replies."""
+        return False
+
+    def parse_reply(self, data: bytes) -> None:
+        """The family has no replies; nothing to check."""
+
+
+class XyzSampleProfile(ProfileBase):
+    """A family that notifies one ``x, y, z`` int16 little-endian sample at a time, with
+    no device time (micro:bit, InfiniTime): ``lsb_per_g`` counts per g."""
+
+    lsb_per_g: float
+    #: what one notification is, for decode errors
+    value_name: str = "x, y, z value"
+
+    @classmethod
+    def decode_xyz(cls, frame: bytes) -> np.ndarray:
+        """6-byte value -> (1, 3) float32 g. Raises only DecodeError."""
+        return int16_xyz(cls.family.value, frame, cls.lsb_per_g, cls.value_name)
+
+    def decode(self, frame: bytes) -> RawBlock:
+        """One notification -> RawBlock of one sample in g."""
+        return RawBlock(self.decode_xyz(frame), self.fs_hz, None, None)

@@ -7,13 +7,10 @@ nominal rate is ~10 Hz and irregular; there is no device timestamp.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, int16_xyz
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.models import DeviceFamily
+from movereg.sensors.decoders.base import XyzSampleProfile
 
 __all__ = [
     "INFINITIME_LSB_PER_G",
@@ -25,8 +22,6 @@ __all__ = [
     "decode_infinitime_motion",
 ]
 
-FAMILY = DeviceFamily.INFINITIME.value
-
 INFINITIME_SERVICE_UUID = "00030000-78fc-48fe-8e23-433b3a1942d0"
 INFINITIME_STEPS_UUID = "00030001-78fc-48fe-8e23-433b3a1942d0"
 INFINITIME_MOTION_UUID = "00030002-78fc-48fe-8e23-433b3a1942d0"
@@ -35,55 +30,18 @@ INFINITIME_LSB_PER_G = 1024.0
 INFINITIME_RATE_HZ = 10.0
 
 
-def decode_infinitime_motion(frame: bytes) -> np.ndarray:
-    """6-byte raw-motion value -> (1, 3) float32 g. Raises only DecodeError."""
-    return int16_xyz(FAMILY, frame, 1024.0, "raw motion value")
-
-
-class InfiniTimeProfile:
+class InfiniTimeProfile(XyzSampleProfile):
     """InfiniTime motion profile: nothing to write, just subscribe to raw motion."""
 
-    family: DeviceFamily = DeviceFamily.INFINITIME
-    service_uuid: str = INFINITIME_SERVICE_UUID
-    data_char_uuid: str = INFINITIME_MOTION_UUID
-    control_char_uuid: str | None = None
-    reply_char_uuid: str | None = None
-    has_device_time: bool = False
+    family = DeviceFamily.INFINITIME
+    service_uuid = INFINITIME_SERVICE_UUID
+    data_char_uuid = INFINITIME_MOTION_UUID
+    name_prefixes = ("infinitime", "pinetime")
+    lsb_per_g = INFINITIME_LSB_PER_G
+    value_name = "raw motion value"
+    _fs = INFINITIME_RATE_HZ  # the watch cannot be configured; notifies on change only
 
-    def __init__(self, config: StreamConfig | None = None) -> None:
-        self.config = config or StreamConfig()
 
-    @property
-    def fs_hz(self) -> float:
-        """Nominal rate (Hz); the watch cannot be configured."""
-        return INFINITIME_RATE_HZ
-
-    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        """Motion service advertised, or the name ``InfiniTime``/``Pinetime-JF``."""
-        low = (name or "").lower()
-        return any_uuid(service_uuids, INFINITIME_SERVICE_UUID) or low.startswith(
-            ("infinitime", "pinetime"))
-
-    def setup_commands(self) -> list[Command]:
-        """None needed."""
-        return []
-
-    def start_commands(self, config: StreamConfig) -> list[Command]:
-        """None: subscribing starts the notifications."""
-        self.config = config
-        return []
-
-    def stop_commands(self) -> list[Command]:
-        """None: unsubscribing stops them."""
-        return []
-
-    def is_reply(self, data: bytes) -> bool:
-        """The family has no replies."""
-        return False
-
-    def parse_reply(self, data: bytes) -> None:
-        """The family has no replies; nothing to check."""
-
-    def decode(self, frame: bytes) -> RawBlock:
-        """One raw-motion notification -> RawBlock of one sample in g."""
-        return RawBlock(decode_infinitime_motion(frame), INFINITIME_RATE_HZ, None, None)
+def decode_infinitime_motion(frame: bytes) -> np.ndarray:
+    """6-byte raw-motion value -> (1, 3) float32 g. Raises only DecodeError."""
+    return InfiniTimeProfile.decode_xyz(frame)

@@ -10,14 +10,13 @@ Samples are int16 counts; there is **no device timestamp**.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 
 import numpy as np
 
 from movereg.errors import ProtocolError
 from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, as_bytes, fail, nearest, need
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.sensors.decoders._common import as_bytes, fail, nearest, need
+from movereg.sensors.decoders.base import Command, ProfileBase, StreamConfig
 
 __all__ = [
     "BMI160",
@@ -146,7 +145,7 @@ def decode_metawear_acc(frame: bytes, range_g: float) -> tuple[np.ndarray, bool]
     return (counts.astype(np.float32) / np.float32(lsb)), packed
 
 
-class MetaWearProfile:
+class MetaWearProfile(ProfileBase):
     """MetaWear/MetaMotion accelerometer profile for one connection.
 
     Parameters
@@ -160,16 +159,16 @@ class MetaWearProfile:
         Packed notifications (3 samples each); ``None`` = only above 100 Hz (required there).
     """
 
-    family: DeviceFamily = DeviceFamily.METAWEAR
-    service_uuid: str = METAWEAR_SERVICE_UUID
-    data_char_uuid: str = METAWEAR_NOTIFY_UUID
+    family = DeviceFamily.METAWEAR
+    service_uuid = METAWEAR_SERVICE_UUID
+    data_char_uuid = METAWEAR_NOTIFY_UUID
     control_char_uuid: str | None = METAWEAR_CMD_UUID
     reply_char_uuid: str | None = METAWEAR_NOTIFY_UUID
-    has_device_time: bool = False
+    name_prefixes = ("metawear", "metamotion")
 
     def __init__(self, config: StreamConfig | None = None, *, chip: str = BMI160,
                  packed: bool | None = None) -> None:
-        self.config = config or StreamConfig()
+        super().__init__(config)
         self.chip = _check_chip(chip)
         self._packed_opt = packed
         self._apply(self.config)
@@ -179,16 +178,6 @@ class MetaWearProfile:
         self._fs = metawear_odr_hz(config.fs_hz)
         self.range_g = float(range_code(self.chip, config.range_g)[0])
         self.packed = self._fs > 100 if self._packed_opt is None else self._packed_opt
-
-    @property
-    def fs_hz(self) -> float:
-        """Output data rate in effect (Hz)."""
-        return self._fs
-
-    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        """MetaWear service UUID advertised, or a MetaWear/MetaMotion name."""
-        low = (name or "").lower()
-        return any_uuid(service_uuids, METAWEAR_SERVICE_UUID) or low.startswith(("metawear", "metamotion"))
 
     def setup_commands(self) -> list[Command]:
         """Read the accelerometer module info (``03 80``) to learn the chip."""

@@ -8,13 +8,12 @@ nearest). No device timestamp. The service must be enabled by the micro:bit prog
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 
 import numpy as np
 
-from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, int16_xyz, nearest
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.models import DeviceFamily
+from movereg.sensors.decoders._common import nearest
+from movereg.sensors.decoders.base import Command, StreamConfig, XyzSampleProfile
 
 __all__ = [
     "MICROBIT_ACC_SERVICE_UUID",
@@ -26,8 +25,6 @@ __all__ = [
     "microbit_period_ms",
     "period_command",
 ]
-
-FAMILY = DeviceFamily.MICROBIT.value
 
 MICROBIT_ACC_SERVICE_UUID = "e95d0753-251d-470a-a062-fa1922dfa9a8"
 MICROBIT_DATA_UUID = "e95dca4b-251d-470a-a062-fa1922dfa9a8"
@@ -45,23 +42,19 @@ def period_command(period_ms: int) -> bytes:
     return struct.pack("<H", int(nearest(period_ms, MICROBIT_PERIODS_MS)))
 
 
-def decode_microbit_acc(frame: bytes) -> np.ndarray:
-    """6-byte accelerometer value -> (1, 3) float32 g. Raises only DecodeError."""
-    return int16_xyz(FAMILY, frame, 1000.0, "accelerometer value (mg)")
-
-
-class MicrobitProfile:
+class MicrobitProfile(XyzSampleProfile):
     """micro:bit accelerometer profile: write the period, then subscribe."""
 
-    family: DeviceFamily = DeviceFamily.MICROBIT
-    service_uuid: str = MICROBIT_ACC_SERVICE_UUID
-    data_char_uuid: str = MICROBIT_DATA_UUID
+    family = DeviceFamily.MICROBIT
+    service_uuid = MICROBIT_ACC_SERVICE_UUID
+    data_char_uuid = MICROBIT_DATA_UUID
     control_char_uuid: str | None = MICROBIT_PERIOD_UUID
-    reply_char_uuid: str | None = None
-    has_device_time: bool = False
+    name_prefixes = ("bbc micro:bit",)
+    lsb_per_g = 1000.0  # milli-g
+    value_name = "accelerometer value (mg)"
 
     def __init__(self, config: StreamConfig | None = None) -> None:
-        self.config = config or StreamConfig()
+        super().__init__(config)
         self.period_ms = microbit_period_ms(self.config.fs_hz)
 
     @property
@@ -69,32 +62,13 @@ class MicrobitProfile:
         """Rate in effect (Hz) = 1000 / period."""
         return 1000.0 / self.period_ms
 
-    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        """Accelerometer service advertised, or a ``BBC micro:bit`` name."""
-        return (any_uuid(service_uuids, MICROBIT_ACC_SERVICE_UUID)
-                or (name or "").lower().startswith("bbc micro:bit"))
-
-    def setup_commands(self) -> list[Command]:
-        """None needed."""
-        return []
-
     def start_commands(self, config: StreamConfig) -> list[Command]:
         """Write the period (with response)."""
         self.config = config
         self.period_ms = microbit_period_ms(config.fs_hz)
         return [Command(MICROBIT_PERIOD_UUID, period_command(self.period_ms), True, False)]
 
-    def stop_commands(self) -> list[Command]:
-        """None: unsubscribing stops notifications."""
-        return []
 
-    def is_reply(self, data: bytes) -> bool:
-        """The family has no replies."""
-        return False
-
-    def parse_reply(self, data: bytes) -> None:
-        """The family has no replies; nothing to check."""
-
-    def decode(self, frame: bytes) -> RawBlock:
-        """One notification -> RawBlock of one sample in g."""
-        return RawBlock(decode_microbit_acc(frame), self.fs_hz, None, None)
+def decode_microbit_acc(frame: bytes) -> np.ndarray:
+    """6-byte accelerometer value -> (1, 3) float32 g. Raises only DecodeError."""
+    return MicrobitProfile.decode_xyz(frame)

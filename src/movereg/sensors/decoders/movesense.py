@@ -10,15 +10,14 @@ device's millisecond counter for the FIRST sample. Written from the published la
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from movereg.errors import ProtocolError
 from movereg.models import DeviceFamily, RawBlock
-from movereg.sensors.decoders._common import any_uuid, as_bytes, fail, nearest, need
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.sensors.decoders._common import as_bytes, fail, nearest, need
+from movereg.sensors.decoders.base import Command, ProfileBase, StreamConfig
 
 __all__ = [
     "MOVESENSE_CMD_UUID",
@@ -116,7 +115,7 @@ def decode_movesense_data(frame: bytes) -> MovesenseData:
     return MovesenseData(b[1], ts, s)
 
 
-class MovesenseProfile:
+class MovesenseProfile(ProfileBase):
     """Movesense ``gatt_sensordata_app`` profile for one connection.
 
     The accelerometer range is set on the device (``/Meas/Acc/Config``), not by this
@@ -125,30 +124,21 @@ class MovesenseProfile:
     sample, in ns; it wraps after 2^32 ms (~49.7 days).
     """
 
-    family: DeviceFamily = DeviceFamily.MOVESENSE
-    service_uuid: str = MOVESENSE_SERVICE_UUID
-    data_char_uuid: str = MOVESENSE_DATA_UUID
+    family = DeviceFamily.MOVESENSE
+    service_uuid = MOVESENSE_SERVICE_UUID
+    data_char_uuid = MOVESENSE_DATA_UUID
     control_char_uuid: str | None = MOVESENSE_CMD_UUID
     reply_char_uuid: str | None = MOVESENSE_DATA_UUID
-    has_device_time: bool = True
+    has_device_time = True
+    name_prefixes = ("movesense",)
 
     def __init__(self, config: StreamConfig | None = None, *, ref: int = _DEFAULT_REF) -> None:
         if not 1 <= ref <= 255:
             raise ValueError("Movesense client reference must be 1..255")
+        super().__init__(config)
         self.ref = ref
-        self.config = config or StreamConfig()
         self._fs = float(nearest(self.config.fs_hz, MOVESENSE_RATES_HZ))
         self.hello_seen = False
-
-    @property
-    def fs_hz(self) -> float:
-        """Sample rate in effect (Hz)."""
-        return self._fs
-
-    def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        """Sensor-data service advertised, or a name starting with ``Movesense``."""
-        return (any_uuid(service_uuids, MOVESENSE_SERVICE_UUID)
-                or (name or "").lower().startswith("movesense"))
 
     def setup_commands(self) -> list[Command]:
         """HELLO (answered ``01 ref Hello``): proves the firmware speaks this protocol."""

@@ -33,7 +33,7 @@ from movereg.sensors.decoders._pmd_control import (
     start_command,
     stop_command,
 )
-from movereg.sensors.decoders.base import Command, StreamConfig
+from movereg.sensors.decoders.base import Command, ProfileBase, StreamConfig
 
 __all__ = [
     "DEFAULT_VERITY_FACTOR",
@@ -232,9 +232,9 @@ def acc_frame_to_mg_sdk(pf: PmdFrame, factor: float | None) -> npt.NDArray[np.in
     s = pf.samples.astype(np.float32)
     if pf.compressed and pf.frame_type == 0:
         f = np.float32(DEFAULT_VERITY_FACTOR if factor is None else factor) * np.float32(1000)
-        return np.trunc(s * f).astype(np.int64)
+        return np.asarray(np.trunc(s * f), dtype=np.int64)
     if pf.compressed and factor is not None and factor != 1.0:
-        return np.trunc(s * np.float32(factor)).astype(np.int64)
+        return np.asarray(np.trunc(s * np.float32(factor)), dtype=np.int64)
     return pf.samples.copy()
 
 
@@ -265,7 +265,7 @@ def pmd_sample_times(frame_ts: int, n: int, previous_ts: int | None = None,
 
 
 # ------------------------------------------------------------------------- profile ----
-class PolarPmdProfile:
+class PolarPmdProfile(ProfileBase):
     """Stateful PMD profile for one connection (learns settings and the factor).
 
     Parameters
@@ -277,15 +277,15 @@ class PolarPmdProfile:
         defaults until a get-settings reply says otherwise).
     """
 
-    family: DeviceFamily = DeviceFamily.POLAR_PMD
-    service_uuid: str = PMD_SERVICE_UUID
-    data_char_uuid: str = PMD_DATA_UUID
+    family = DeviceFamily.POLAR_PMD
+    service_uuid = PMD_SERVICE_UUID
+    data_char_uuid = PMD_DATA_UUID
     control_char_uuid: str | None = PMD_CP_UUID
     reply_char_uuid: str | None = PMD_CP_UUID
-    has_device_time: bool = True
+    has_device_time = True
 
     def __init__(self, config: StreamConfig | None = None, *, model: str | None = None) -> None:
-        self.config = config or StreamConfig()
+        super().__init__(config)
         self.model = model
         d = POLAR_MODELS.get(model or "verity", POLAR_MODELS["verity"])
         self.available: dict[int, tuple[float | int | bytes, ...]] = {
@@ -299,11 +299,6 @@ class PolarPmdProfile:
         self.channels = 3
         self._fs = float(nearest(self.config.fs_hz, d.rates))
         self._pending: bytes = b""
-
-    @property
-    def fs_hz(self) -> float:
-        """Sample rate in effect (Hz)."""
-        return self._fs
 
     def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
         """Polar name with a known model, or the PMD service UUID advertised."""

@@ -1,4 +1,4 @@
-"""Drive a ``movereg demo`` server process (used by the load benchmark and e2e tests).
+"""Drive a ``movereg demo`` server process (the load benchmark and the e2e tests use it).
 
 Not part of the public API: start the process, read the printed accounts and URL,
 log in through the API, stop it gracefully or with SIGKILL.

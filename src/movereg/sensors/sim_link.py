@@ -1,0 +1,208 @@
+"""A simulated band behind the transport seam: no Bluetooth, the real client code.
+
+:class:`SimulatedTransport` implements :class:`~movereg.sensors.links.Transport` for one
+:class:`~movereg.sensors.simulated.SimulatedBand`. Its link answers the Polar PMD control
+point (get-settings, START, STOP) the way a Verity Sense does and, while started, sends
+the band's PMD frames as notifications paced in real time divided by ``speed``.
+:class:`SimulatedBandConnection` is a :class:`~movereg.sensors.ble_client.WristbandClient`
+on that transport, so a simulated band is decoded, clocked, watched and rate-counted by
+exactly the code a real band goes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from movereg.errors import ParameterError
+from movereg.models import BandStatus, DeviceFamily, SampleBlock
+from movereg.sensors import _encoders as enc
+from movereg.sensors._session import Session
+from movereg.sensors.ble_client import RawHook, WristbandClient
+from movereg.sensors.decoders.base import StreamConfig
+from movereg.sensors.decoders.polar_pmd import (
+    PMD_CP_UUID,
+    PMD_DATA_UUID,
+    PMD_SERVICE_UUID,
+    PmdOp,
+)
+from movereg.sensors.links import Advert
+from movereg.sensors.simulated import SimulatedBand
+
+__all__ = ["SimulatedBandConnection", "SimulatedTransport"]
+
+_ALREADY_IN_STATE = 6
+_INVALID_OP = 1
+
+
+class _SimLink:
+    """One connection to the simulated band (the PMD service only)."""
+
+    def __init__(self, band: SimulatedBand, speed: float, address: str) -> None:
+        self.address = address
+        self._band = band
+        self._speed = speed
+        self._connected = True
+        self._callbacks: dict[str, Callable[[bytes], None]] = {}
+        self._stream: asyncio.Task[None] | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        """True until :meth:`disconnect`."""
+        return self._connected
+
+    def has_char(self, uuid: str) -> bool:
+        """The PMD control point and data characteristics."""
+        return uuid in (PMD_CP_UUID, PMD_DATA_UUID)
+
+    async def start_notify(self, uuid: str, callback: Callable[[bytes], None]) -> None:
+        """Subscribe to the control point (indications) or the data characteristic."""
+        self._callbacks[uuid] = callback
+
+    async def write(self, uuid: str, data: bytes, *, response: bool) -> None:
+        """A control-point command; the reply is indicated like a real band's."""
+        if uuid != PMD_CP_UUID:
+            return
+        op = data[0] if data else 0
+        settings, start = self._band.control_point_replies()
+        if op == PmdOp.GET_SETTINGS:
+            reply = settings
+        elif op == PmdOp.START:
+            reply = self._start() or start
+        elif op == PmdOp.STOP:
+            reply = enc.encode_pmd_cp_response(PmdOp.STOP, status=self._stop())
+        else:
+            reply = enc.encode_pmd_cp_response(op, status=_INVALID_OP)
+        cb = self._callbacks.get(PMD_CP_UUID)
+        if cb is not None:
+            asyncio.get_running_loop().call_soon(cb, reply)
+
+    async def read(self, uuid: str) -> bytes:
+        """Nothing readable is simulated."""
+        return b""
+
+    async def disconnect(self, timeout_s: float = 5.0) -> None:
+        """Stop streaming and close."""
+        self._stop()
+        if self._stream is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream
+        self._connected = False
+
+    def _start(self) -> bytes | None:
+        """Start streaming; an error reply when it already streams."""
+        if self._stream is not None and not self._stream.done():
+            return enc.encode_pmd_cp_response(PmdOp.START, status=_ALREADY_IN_STATE)
+        self._stream = asyncio.get_running_loop().create_task(
+            self._send(), name=f"sim-link-{self.address}")
+        return None
+
+    def _stop(self) -> int:
+        """Stop streaming; the CP status (0, or ALREADY IN STATE when not streaming)."""
+        if self._stream is None or self._stream.done():
+            return _ALREADY_IN_STATE
+        self._stream.cancel()
+        return 0
+
+    async def _send(self) -> None:
+        async for frame, _rx in self._band.notifications(self._speed):
+            cb = self._callbacks.get(PMD_DATA_UUID)
+            if cb is not None:
+                cb(frame)
+
+
+class SimulatedTransport:
+    """The transport to one simulated band (its stream continues across reconnects).
+
+    Parameters
+    ----------
+    band
+        The simulated band.
+    speed
+        Replay speed (1.0 = real time).
+    """
+
+    def __init__(self, band: SimulatedBand, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ParameterError(f"speed must be > 0, got {speed}")
+        self.band = band
+        self.speed = speed
+
+    async def find(self, address: str, timeout_s: float) -> Advert:
+        """The band advertises at once, as a Polar PMD band."""
+        return Advert(address, self.band.name, (PMD_SERVICE_UUID,))
+
+    async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
+                      max_attempts: int) -> _SimLink:
+        """A fresh link to the band."""
+        return _SimLink(self.band, self.speed, str(device))
+
+
+class SimulatedBandConnection(WristbandClient):
+    """A simulated band: :class:`WristbandClient` on a :class:`SimulatedTransport`.
+
+    Parameters
+    ----------
+    seed
+        Seed of the simulated child's movement.
+    scenario
+        Scenario name for :class:`~movereg.sensors.simulated.SimulatedBand` (None = its
+        default).
+    speed
+        Replay speed (1.0 = real time); the device clock is told, so times stay real.
+    device_id
+        Key of the SampleBlocks (default ``sim-<seed>``).
+    config
+        Requested rate (Hz).
+    raw_hook
+        Called with every raw notification (capture).
+    duration_s
+        Stop by itself after this many seconds of simulated data (None = run until stop).
+    options
+        Passed on to :class:`WristbandClient` (e.g. ``watchdog_s``).
+    """
+
+    def __init__(self, seed: int = 0, *, scenario: str | None = None, speed: float = 1.0,
+                 device_id: str | None = None, config: StreamConfig | None = None,
+                 raw_hook: RawHook | None = None, duration_s: float | None = None,
+                 **options: Any) -> None:
+        config = config or StreamConfig()
+        # frames of ~0.3 s (a Verity packs up to ~0.6 s): samples are stamped on arrival,
+        # so a frame's length is the delay before its first sample can be stored
+        frame = min(200, max(1, round(0.3 * config.fs_hz)))
+        band = (SimulatedBand(seed, fs_hz=config.fs_hz, samples_per_frame=frame)
+                if scenario is None else
+                SimulatedBand(seed, scenario, fs_hz=config.fs_hz, samples_per_frame=frame))
+        super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
+                         device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
+                         clock_options={"speed": speed},
+                         transport=SimulatedTransport(band, speed), **options)
+        self.seed = seed
+        self.scenario = band.scenario
+        self.speed = speed
+        self.duration_s = duration_s
+        self._end_ns: int | None = None  # with duration_s: band time at which to stop
+        self._duration_done = False
+
+    def status(self) -> BandStatus:
+        """The client's status, reported as family ``simulated``."""
+        return replace(super().status(), family=DeviceFamily.SIMULATED.value)
+
+    def _decode(self, session: Session, data: bytes, rx: int) -> SampleBlock | None:
+        """The client's decode path; with ``duration_s``, stop once that much band time
+        has been delivered (what still arrives is dropped)."""
+        block = super()._decode(session, data, rx)
+        if block is None or self.duration_s is None:
+            return block
+        if self._end_ns is None:
+            self._end_ns = block.t0_ns + round(self.duration_s * 1e9)
+        if self._duration_done:
+            return None
+        if block.t_end_ns >= self._end_ns:
+            self._duration_done = self._stopping = True
+            self._reason = "duration reached"
+            self._wake.set()
+        return block
