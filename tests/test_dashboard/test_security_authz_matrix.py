@@ -10,7 +10,10 @@ child B (theo's and paula's; band dev-b; research consent withdrawn), *none*: fo
 child-scoped operations a child / event / session that does not exist (the same answer
 as *other* for therapists and parents: no existence leak) and for band operations an
 unassigned band (band operations in *other* try to take child B's band for child A);
-for global operations the one call. ``-``: scope not applicable.
+for global operations the one call. ``-``: scope not applicable. Records a path names
+(event, session, plan item, import, alert) are made fresh for the scope's child; an
+erasure erases a fresh child linked to the same carers; ``setup_admin`` is sent with the
+real one-time token (refused: an administrator exists).
 WebSocket cells: ``101`` accepted, ``1008`` refused before the handshake.
 """
 
