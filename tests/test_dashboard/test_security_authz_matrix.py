@@ -320,6 +320,12 @@ def test_mixed_group_stays_within_the_caseload(api: Api) -> None:
     stop = c.post(f"/api/sessions/{gid}/stop_group", headers=_headers(api, "admin"))
     assert stop.status_code == 200 and kids(stop) == {api.child_a.id, api.child_b.id}
     assert api.store.get_session(b_sess).ended_at is not None
+    # tess cannot start a group that includes B: 404, and nothing starts for A either
+    before = len(api.store.list_sessions(child_id=api.child_a.id))
+    r = c.post("/api/sessions/group", json={"child_ids": [api.child_a.id, api.child_b.id]},
+               headers=_headers(api, "therapist"))
+    assert r.status_code == 404
+    assert len(api.store.list_sessions(child_id=api.child_a.id)) == before
 
 
 def test_another_childs_plan_item_is_not_found(api: Api) -> None:
