@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from movereg.errors import ParameterError
 from movereg.models import BandStatus, DeviceFamily, SampleBlock
 from movereg.sensors import _encoders as enc
-from movereg.sensors._session import Session
+from movereg.sensors._session import DATA, Session
 from movereg.sensors.ble_client import RawHook, WristbandClient
 from movereg.sensors.decoders.base import StreamConfig
 from movereg.sensors.decoders.polar_pmd import (
@@ -48,6 +49,8 @@ class _SimLink:
         self._connected = True
         self._callbacks: dict[str, Callable[[bytes], None]] = {}
         self._stream: asyncio.Task[None] | None = None
+        #: host time (UTC ns) the frame being delivered was due, from the band's schedule
+        self.rx_ns: int | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -108,7 +111,13 @@ class _SimLink:
         return 0
 
     async def _send(self) -> None:
-        async for frame, _rx in self._band.notifications(self._speed):
+        # a frame is stamped with the host time it was due (its last sample taken, plus
+        # the radio latency), not with when the event loop got round to it: a late first
+        # frame (a busy start-up) would otherwise put every later sample in the future
+        band = self._band
+        t_first, host0 = band._t(band._pos), time.time_ns()
+        async for frame, rx in band.notifications(self._speed):
+            self.rx_ns = host0 + round((rx - t_first) / self._speed)
             cb = self._callbacks.get(PMD_DATA_UUID)
             if cb is not None:
                 cb(frame)
@@ -130,6 +139,7 @@ class SimulatedTransport:
             raise ParameterError(f"speed must be > 0, got {speed}")
         self.band = band
         self.speed = speed
+        self.link: _SimLink | None = None   # the current connection
 
     async def find(self, address: str, timeout_s: float) -> Advert:
         """The band advertises at once, as a Polar PMD band."""
@@ -138,7 +148,8 @@ class SimulatedTransport:
     async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
                       max_attempts: int) -> _SimLink:
         """A fresh link to the band."""
-        return _SimLink(self.band, self.speed, str(device))
+        self.link = _SimLink(self.band, self.speed, str(device))
+        return self.link
 
 
 class SimulatedBandConnection(WristbandClient):
@@ -170,16 +181,16 @@ class SimulatedBandConnection(WristbandClient):
                  raw_hook: RawHook | None = None, duration_s: float | None = None,
                  **options: Any) -> None:
         config = config or StreamConfig()
-        # frames of ~0.3 s (a Verity packs up to ~0.6 s): samples are stamped on arrival,
-        # so a frame's length is the delay before its first sample can be stored
-        frame = min(200, max(1, round(0.3 * config.fs_hz)))
-        band = (SimulatedBand(seed, fs_hz=config.fs_hz, samples_per_frame=frame)
-                if scenario is None else
-                SimulatedBand(seed, scenario, fs_hz=config.fs_hz, samples_per_frame=frame))
+        # the band's own frames (30 samples, ~0.58 s at 52 Hz, as a Verity Sense sends and
+        # as the demo streamed before the transport seam): the activity trace gets one
+        # point per frame, so a shorter frame changes which points the live page draws
+        band = (SimulatedBand(seed, fs_hz=config.fs_hz) if scenario is None
+                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz))
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},
                          transport=SimulatedTransport(band, speed), **options)
+        self._sim = self.transport
         self.seed = seed
         self.scenario = band.scenario
         self.speed = speed
@@ -190,6 +201,19 @@ class SimulatedBandConnection(WristbandClient):
     def status(self) -> BandStatus:
         """The client's status, reported as family ``simulated``."""
         return replace(super().status(), family=DeviceFamily.SIMULATED.value)
+
+    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray) -> None:
+        """As the client's, but a data frame carries the time it was due (see
+        :meth:`_SimLink._send`), as the band's own loop stamped it before the seam."""
+        link = self._sim.link if isinstance(self._sim, SimulatedTransport) else None
+        if kind != DATA or link is None or link.rx_ns is None:
+            super()._enqueue(session, kind, data)
+            return
+        session.last_rx_mono = time.monotonic()
+        if self._in.full():
+            self._in.get_nowait()
+            self.frames_dropped += 1
+        self._in.put_nowait((session, kind, bytes(data), link.rx_ns))
 
     def _decode(self, session: Session, data: bytes, rx: int) -> SampleBlock | None:
         """The client's decode path; with ``duration_s``, stop once that much band time

@@ -11,7 +11,8 @@ clinic session never interleave minute by minute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from movereg.storage._sources import SourceRecord, SourcesMixin
 __all__ = ["PRECEDENCE_RULE", "SourceSpan", "TimelineMixin"]
 
 _HOUR_NS = 3_600_000_000_000
+#: whole UTC hours per database read (bounds the rows held as Python objects at once)
+_READ_HOURS = 1
 
 #: The precedence rule in words (pages and the README quote it).
 PRECEDENCE_RULE = ("Each moment is counted once: per hour, the source with more wear time "
@@ -69,12 +72,46 @@ class TimelineMixin(SourcesMixin):
         features), plus ``source_id`` (int64) when ``include_source``.
         """
         want = None if features is None else list(features)
+        parts = list(self._timeline_chunks(child_id, start_ns, end_ns, want,
+                                           include_device, include_source))
+        if len(parts) == 1:
+            return parts[0]
+        out = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        parts.clear()
+        return out
+
+    def _timeline_chunks(self, child_id: int, start_ns: int | None, end_ns: int | None,
+                         want: list[str] | None, include_device: bool,
+                         include_source: bool) -> Iterator[dict[str, np.ndarray]]:
+        """:meth:`timeline` in time order, ``_READ_HOURS`` whole UTC hours per read.
+
+        The rule is decided per hour, so reading whole hours a few at a time gives the
+        same rows as one read of the range, while only one read's rows (as Python tuples
+        from SQLite) are held at once. Always yields at least one (possibly empty) part.
+        """
         ask = None if want is None else list(dict.fromkeys([*want, "coverage", "nonwear"]))
         # whole hours are read so that a window picks the same source as the whole day
         lo = None if start_ns is None else int(start_ns) // _HOUR_NS * _HOUR_NS
         hi = None if end_ns is None else -(-int(end_ns) // _HOUR_NS) * _HOUR_NS
-        cols = self.epochs(child_id=child_id, start_ns=lo, end_ns=hi, features=ask,
-                           include_device=True)
+        bounds = self.epoch_bounds(child_id=child_id, start_ns=lo, end_ns=hi)
+        if bounds is None:
+            cuts = [lo or 0, lo or 0]
+        else:
+            first = bounds[0] // _HOUR_NS * _HOUR_NS
+            last = bounds[1] // _HOUR_NS * _HOUR_NS + _HOUR_NS
+            step = _READ_HOURS * _HOUR_NS
+            cuts = [*range(first, last, step), last]
+        for a, b in itertools.pairwise(cuts):
+            cols = self.epochs(child_id=child_id, start_ns=a, end_ns=b, features=ask,
+                               include_device=True)
+            yield self._choose_rows(cols, start_ns, end_ns, want, include_device,
+                                    include_source)
+            del cols
+
+    def _choose_rows(self, cols: dict[str, np.ndarray], start_ns: int | None,
+                     end_ns: int | None, want: list[str] | None, include_device: bool,
+                     include_source: bool) -> dict[str, np.ndarray]:
+        """The rows of whole hours' ``cols`` that the rule shows, within the range."""
         devs = cols["device_id"]
         by_dev = self.sources_by_device(str(d) for d in set(devs.tolist()))
         sid = np.array([by_dev[str(d)].id if str(d) in by_dev else -1 for d in devs],

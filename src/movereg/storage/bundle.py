@@ -272,6 +272,7 @@ class _Counted:
             if chunk:
                 self.rows += len(next(iter(chunk.values())))
             yield chunk
+            del chunk  # not held while the next one is made
 
 
 def _readme(code: str, nickname: str, at_ns: int) -> str:

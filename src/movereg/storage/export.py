@@ -172,6 +172,7 @@ def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
         return
     t, last = bounds
     window = _EPOCH_WINDOW_NS
+    hashes: dict[str, str] = {}
     if epoch_s is not None:  # windows hold whole new epochs: no epoch split across two
         bin_ns = round(epoch_s * NS_PER_S)
         t = t // bin_ns * bin_ns
@@ -186,9 +187,13 @@ def _epochs(store: Store, cid: int, code: str, salt: str, lo: int | None,
         n = cols["epoch_start"].shape[0]
         if n == 0:
             continue
-        dev = np.array([device_hash(d, salt) for d in cols.pop("device_id").tolist()],
-                       dtype=object)
+        devices = cols.pop("device_id")
+        dev = np.empty(n, dtype=object)  # one hash per band, shared by its rows
+        for d in set(devices.tolist()):
+            dev[devices == d] = hashes.setdefault(d, device_hash(d, salt))
+        del devices
         yield {"child_code": _strs(code, n), "device": dev, **cols}
+        del cols, dev  # not held while the next window is read
 
 
 def _aggregate(cols: dict[str, np.ndarray], epoch_s: float) -> dict[str, np.ndarray]:
@@ -209,25 +214,65 @@ def _aggregate(cols: dict[str, np.ndarray], epoch_s: float) -> dict[str, np.ndar
     return {k: v[order] for k, v in merged.items()}
 
 
-def _breaks(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -> Iterator[Chunk]:
+def _break_chunk(code: str, bouts: Sequence[Any]) -> Chunk:
+    return {"child_code": _strs(code, len(bouts)),
+            "start": np.array([b.start_ns for b in bouts], dtype=np.int64),
+            "end": np.array([b.end_ns for b in bouts], dtype=np.int64),
+            "duration_s": np.array([b.duration_s for b in bouts], dtype=np.float64),
+            "peak_enmo_mg": np.array([b.peak_enmo_mg for b in bouts], dtype=np.float64),
+            "mean_enmo_mg": np.array([b.mean_enmo_mg for b in bouts], dtype=np.float64)}
+
+
+def _breaks(store: Store, cid: int, code: str, lo: int | None, hi: int | None, *,
+            window_ns: int = _EPOCH_WINDOW_NS) -> Iterator[Chunk]:
+    """Movement breaks over the range, read ``window_ns`` at a time.
+
+    The rows from the start of the last joined run of a window (a break that may go on,
+    or be joined over a dip, past the window's edge) are carried into the next window,
+    so the breaks are those of one whole-range :func:`movement_breaks`; only a window and
+    the carried rows are held.
+    """
     from movereg.signal import EpochTable, movement_breaks
 
-    cols = store.timeline(child_id=cid, start_ns=lo, end_ns=hi,
-                        features=["epoch_start", "epoch_s", "enmo_mg"])
-    n = cols["epoch_start"].shape[0]
-    if n == 0:
+    bounds = store.epoch_bounds(child_id=cid, start_ns=lo, end_ns=hi)
+    if bounds is None:
         return
-    full = {name: cols[name] if name in cols else np.broadcast_to(np.zeros(1, dtype=dt), (n,))
-            for name, dt in EPOCH_COLUMNS}
-    bouts = movement_breaks(EpochTable(full))
-    if not bouts:
-        return
-    yield {"child_code": _strs(code, len(bouts)),
-           "start": np.array([b.start_ns for b in bouts], dtype=np.int64),
-           "end": np.array([b.end_ns for b in bouts], dtype=np.int64),
-           "duration_s": np.array([b.duration_s for b in bouts]),
-           "peak_enmo_mg": np.array([b.peak_enmo_mg for b in bouts]),
-           "mean_enmo_mg": np.array([b.mean_enmo_mg for b in bouts])}
+    t, last = bounds
+    names = ("epoch_start", "epoch_s", "enmo_mg")
+    carry: dict[str, np.ndarray] | None = None
+
+    def table(cols: dict[str, np.ndarray]) -> EpochTable:
+        n = cols["epoch_start"].shape[0]
+        return EpochTable({name: cols[name] if name in cols
+                           else np.broadcast_to(np.zeros(1, dtype=dt), (n,))
+                           for name, dt in EPOCH_COLUMNS})
+
+    while t <= last:
+        a = t if lo is None else max(t, lo)
+        b = t + window_ns if hi is None else min(t + window_ns, hi)
+        t += window_ns
+        got = store.timeline(child_id=cid, start_ns=a, end_ns=b, features=list(names))
+        if got["epoch_start"].shape[0] == 0:
+            continue
+        cols = got if carry is None else {k: np.concatenate([carry[k], got[k]]) for k in names}
+        del got
+        tbl = table(cols)
+        # every joined run, however short: the last one may go on in the next window
+        runs = movement_breaks(tbl, min_duration_s=0.0)
+        if not runs:
+            carry = None
+            continue
+        open_at = runs[-1].start_ns
+        done = [bt for bt in movement_breaks(tbl) if bt.start_ns < open_at]
+        cut = int(np.searchsorted(cols["epoch_start"], open_at, side="left"))
+        carry = {k: cols[k][cut:].copy() for k in names}
+        del cols, tbl, runs
+        if done:
+            yield _break_chunk(code, done)
+    if carry is not None:
+        bouts = movement_breaks(table(carry))
+        if bouts:
+            yield _break_chunk(code, bouts)
 
 
 def _events(store: Store, cid: int, code: str, lo: int | None, hi: int | None) -> Iterator[Chunk]:
@@ -324,6 +369,8 @@ def stream_csv(what: str, chunks: Iterator[Chunk], *,
         for lo in range(0, n, _CSV_ROWS):  # format a few thousand rows at a time
             part = {k: v[lo:lo + _CSV_ROWS] for k, v in chunk.items()}
             yield _csv_rows(schema, part).encode()
+            del part
+        del chunk  # a chunk is not held while the next one is made
 
 
 #: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV
@@ -412,6 +459,7 @@ def stream_parquet(what: str, chunks: Iterator[Chunk], *, read_bytes: int = 1 <<
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for chunk in chunks:
                 writer.write_batch(record_batch(cols, schema, chunk))
+                del chunk  # not held while the next one is made
         with open(path, "rb") as fh:
             while data := fh.read(read_bytes):
                 yield data
