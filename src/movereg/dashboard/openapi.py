@@ -35,7 +35,9 @@ ERROR_STATUSES: dict[int, str] = {
 _PASSWORD_OPS = frozenset({"login", "login_form", "create_token", "change_password"})
 _NO_403 = frozenset({"me", "list_strategies", "data_dictionary", "logout",
                      "change_password", "create_token"})
-_LOOKUP_FIELDS = frozenset({"child_id", "session_id", "child", "event_id"})
+_LOOKUP_FIELDS = frozenset({"child_id", "child_ids", "session_id", "child", "event_id"})
+#: Operations that take a one-time token instead of a sign-in (401 once it is used).
+_TOKEN_OPS = frozenset({"setup_admin"})
 #: Operations that authenticate by hand instead of through a dependency.
 _MANUAL_AUTH = frozenset({"live_sse"})
 
@@ -89,6 +91,8 @@ def route_statuses(op_id: str, op: dict[str, Any], needs_login: bool,
         out.add(413)
     if op_id in _PASSWORD_OPS:
         out |= {401, 429}
+    if op_id in _TOKEN_OPS:
+        out.add(401)
     if op_id == "export_data":
         out.add(404)
     return out

@@ -82,6 +82,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
 from movereg.dashboard.routes._live_access import audit_live, stop_watch, watch_access
+from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import NotFoundError
 
 __all__ = ["router"]
@@ -151,6 +152,8 @@ def _must_exist(conn: HTTPConnection, wanted: list[int] | None) -> None:
     """404 for a child id that is not (or no longer) in the store, whoever asks."""
     store = conn.app.state.store
     for cid in wanted or ():
+        if not 1 <= cid <= MAX_ID:   # no such id can exist (and SQLite holds 64 bits)
+            raise HTTPException(404, f"no child {cid}")
         try:
             store.get_child(int(cid))
         except NotFoundError:
