@@ -35,8 +35,8 @@ ERROR_STATUSES: dict[int, str] = {
 _PASSWORD_OPS = frozenset({"login", "login_form", "create_token", "change_password"})
 _NO_403 = frozenset({"me", "list_strategies", "data_dictionary", "logout",
                      "change_password", "create_token"})
-_LOOKUP_FIELDS = frozenset({"child_id", "session_id", "child", "event_id", "child_ids"})
-#: Operations that check a secret of their own (the one-time setup token): 401.
+_LOOKUP_FIELDS = frozenset({"child_id", "child_ids", "session_id", "child", "event_id"})
+#: Operations that take a one-time token instead of a sign-in (401 once it is used).
 _TOKEN_OPS = frozenset({"setup_admin"})
 #: Operations that authenticate by hand instead of through a dependency.
 _MANUAL_AUTH = frozenset({"live_sse"})

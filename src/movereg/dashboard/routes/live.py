@@ -155,9 +155,9 @@ def _must_exist(conn: HTTPConnection, viewer: _Viewer, wanted: list[int] | None)
         return
     store = conn.app.state.store
     for cid in wanted or ():
+        if not 1 <= cid <= MAX_ID:   # no such id can exist (and SQLite holds 64 bits)
+            raise HTTPException(404, f"no child {cid}")
         try:
-            if not 1 <= int(cid) <= MAX_ID:     # beyond SQLite's integers: no such child
-                raise NotFoundError(f"no child {cid}")
             store.get_child(int(cid))
         except NotFoundError:
             raise HTTPException(404, f"no child {cid}") from None
