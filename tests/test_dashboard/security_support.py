@@ -6,12 +6,12 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from h5_api_support import PASSWORD, FakeHub
+from h5_api_support import PASSWORD, T0, FakeHub
 
 from movereg.config import Settings
 from movereg.pipeline import Broadcaster
 
-__all__ = ["LiveHub", "Req", "enable_live", "valid_bodies"]
+__all__ = ["LiveHub", "Req", "enable_live", "make_alert", "valid_bodies"]
 
 
 @dataclass
@@ -89,3 +89,23 @@ def enable_live(hub: FakeHub, settings: Settings) -> None:
     hub.settings = settings  # type: ignore[attr-defined]
     hub.broadcaster = live.broadcaster  # type: ignore[attr-defined]
     hub.subscribe = live.subscribe  # type: ignore[attr-defined,method-assign]
+
+
+def make_alert(hub: Any, child_id: int | None) -> int:
+    """A fresh battery alert of a new band of ``child_id`` (None: an alert about no
+    child) in the fake hub's alert book, which this gives the hub on first use."""
+    from movereg.pipeline.alerts import AlertBook, Condition
+
+    if not hasattr(hub, "alerts"):
+        hub.alerts = AlertBook()
+
+        async def ack(alert_id: int, actor: str) -> Any:
+            return hub.alerts.acknowledge(alert_id, actor, T0)
+
+        hub.acknowledge_alert = ack
+    book = hub.alerts
+    active = [Condition(a.kind, a.device_id, a.child_id, None, a.started_ns, a.text)
+              for a in book.list(active_only=True)]
+    [(_, alert)] = book.update([*active, Condition("battery_low", f"dev-{next(_n)}",
+                                                   child_id, None, T0, "battery low")], T0)
+    return int(alert.id)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from h5_api_support import PASSWORD, T0, Api, make_api
-from security_support import Req, valid_bodies
+from security_support import Req, make_alert, valid_bodies
 
 from movereg.dashboard.openapi import walk_routes
 from movereg.storage import Child
@@ -105,7 +105,7 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         child = target
     if op == "add_checkin":
         s.set_child_settings(child.id, by="test", checkins_enabled=True)
-    alert_id = _alert_for(api, child) if op == "ack_alert" else 0
+    alert_id = make_alert(api.hub, child.id) if op == "ack_alert" else 0
     plan = (s.add_plan_item(child.id, "mov.break", by="test").id
             if "{plan_id}" in route.path else 0)
     imp = s.begin_import(child.id, file_name="x.cwa", size_bytes=1,
@@ -132,27 +132,6 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     if op == "login_form":
         return Req(method, path, data={"username": "pat", "password": PASSWORD})
     return Req(method, path, params=params, json=bodies.get(op))
-
-
-def _alert_for(api: Api, child: Child) -> int:
-    """A fresh battery alert of the child's band in the fake hub's alert book."""
-    from movereg.pipeline.alerts import AlertBook, Condition
-
-    hub = api.hub
-    if not hasattr(hub, "alerts"):
-        hub.alerts = AlertBook()        # type: ignore[attr-defined]
-
-        async def ack(alert_id: int, actor: str) -> Any:
-            return hub.alerts.acknowledge(alert_id, actor, T0)  # type: ignore[attr-defined]
-
-        hub.acknowledge_alert = ack     # type: ignore[attr-defined]
-    book = hub.alerts                   # type: ignore[attr-defined]
-    dev = f"dev-{next(_n)}"
-    active = [Condition(a.kind, a.device_id, a.child_id, None, a.started_ns, a.text)
-              for a in book.list(active_only=True)]
-    [(_, alert)] = book.update([*active, Condition("battery_low", dev, child.id, None, T0,
-                                                   "battery low")], T0)
-    return int(alert.id)
 
 
 def send(api: Api, req: Req, role: str | None) -> int:

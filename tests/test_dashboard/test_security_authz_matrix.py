@@ -10,12 +10,16 @@ child B (theo's and paula's; band dev-b; research consent withdrawn), *none*: fo
 child-scoped operations a child / event / session that does not exist (the same answer
 as *other* for therapists and parents: no existence leak) and for band operations an
 unassigned band (band operations in *other* try to take child B's band for child A);
-for global operations the one call. ``-``: scope not applicable.
+for global operations the one call. ``-``: scope not applicable. Records a path names
+(event, session, plan item, import, alert) are made fresh for the scope's child; an
+erasure erases a fresh child linked to the same carers; ``setup_admin`` is sent with the
+real one-time token (refused: an administrator exists).
 WebSocket cells: ``101`` accepted, ``1008`` refused before the handshake.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,12 +28,13 @@ from typing import Any
 
 import pytest
 from h5_api_support import PASSWORD, T0, Api, make_api
-from security_support import Req, enable_live, valid_bodies
+from security_support import Req, enable_live, make_alert, valid_bodies
 from starlette.websockets import WebSocketDisconnect
 
 ROLES = ("admin", "therapist", "parent", "researcher", "anonymous")
 SCOPES = ("own", "other", "none")
 MISSING = 999_999
+_n = itertools.count()
 
 # op:                  admin         therapist     parent        researcher    anonymous
 #                      own oth none  own oth none  own oth none  own oth none  own oth none
@@ -82,9 +87,48 @@ TABLE: dict[str, str] = {
     "list_audit":         "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "verify_audit":       "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
     "child_access_log":   "200 200 404 | 403 403 403 | 200 404 404 | 403 403 403 | 401 401 401",
-    "live_sse":           "200 200 200 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
-    "live_ws":            "101 101 101 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
+    "live_sse":           "200 200 404 | 200 403 403 | 200 403 403 | 403 403 403 | 401 401 401",
+    "live_ws":            "101 101 1008 | 101 1008 1008 | 101 1008 1008 | 1008 1008 1008 | "
                           "1008 1008 1008",
+    # the clinic day (issue 15): group sessions, note drafts and favourites are the
+    # therapist's (caseload only); accounts are the admin's; setup is closed once an
+    # administrator exists, even with the real one-time token
+    "setup_state":        "- - 200 | - - 200 | - - 200 | - - 200 | - - 200",
+    "setup_admin":        "- - 401 | - - 401 | - - 401 | - - 401 | - - 401",
+    "start_group_session": "201 201 404 | 201 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "get_group_session":  "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "stop_group_session": "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "session_note_draft": "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "get_favourites":     "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "set_favourites":     "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "set_user_role":      "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "reset_user_password": "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "band_motion":        "- - 200 | - - 200 | - - 403 | - - 403 | - - 401",
+    # families at home (issue 19): bundle and erasure are the guardian's or an admin's
+    # (a therapist's own caseload child: 403); the home plan is set by clinicians
+    "child_bundle":       "200 200 404 | 403 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "delete_child":       "200 200 404 | 403 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "child_settings":     "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "set_child_settings": "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "home_plan":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "add_plan_item":      "201 201 404 | 201 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "retire_plan_item":   "200 200 404 | 200 404 404 | 403 403 403 | 403 403 403 | 401 401 401",
+    "add_checkin":        "201 201 404 | 201 404 404 | 201 404 404 | 403 403 403 | 401 401 401",
+    "list_checkins":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "day_pdf":            "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # imports (issue 22): the child's carers, never a researcher (not even an import id's
+    # existence); a new file is accepted for background processing (202)
+    "add_import":         "202 202 404 | 202 404 404 | 202 404 404 | 403 403 403 | 401 401 401",
+    "get_import":         "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "list_imports":       "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "remove_import":      "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    "list_source_spans":  "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # device and data-health alerts (issue 14): carers see and acknowledge the alerts of
+    # their children's bands; researchers none
+    "list_alerts":        "- - 200 | - - 200 | - - 200 | - - 403 | - - 401",
+    "ack_alert":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # before/after per strategy (issue 13): a child read, as the day's summary
+    "get_strategy_links": "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -124,7 +168,21 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     kid = {"own": api.child_a.id, "other": api.child_b.id, "none": MISSING}[scope]
     code = {"own": "KID-A", "other": "KID-B", "none": "KID-Z"}[scope]
     dev = {"own": "dev-a", "other": "dev-b", "none": "dev-free"}[scope]
-    ev = sess = MISSING
+    ev = sess = plan = imp = alert = MISSING
+    if "{alert_id}" in path and scope != "none":
+        alert = make_alert(api.hub, kid)
+    if op == "delete_child" and scope != "none":   # a fresh child with the same carers
+        target = s.create_child(display_name="Erin")
+        for uid in [u.id for u in s.list_users() if kid in s.linked_children(u.id)]:
+            s.link_user_child(uid, target.id)
+        kid = target.id
+    if "{plan_id}" in path and scope != "none":
+        plan = s.add_plan_item(kid, "mov.break", by="test").id
+    if "{import_id}" in path and scope != "none":   # pending: removing it cancels it
+        imp = s.begin_import(kid, file_name="x.cwa", size_bytes=1,
+                             sha256=f"{next(_n):064x}", imported_by="test").id
+    if op == "add_checkin" and scope != "none":
+        s.set_child_settings(kid, by="test", checkins_enabled=True)
     if "{event_id}" in path and scope != "none":
         ev = s.create_event(kid, "mov.break").id
     if "{session_id}" in path and scope != "none":
@@ -139,20 +197,26 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
     if op in ("assign_band", "unassign_band") and scope != "none":
         s.assign_device(dev, kid)
-    url = path.format(child_id=kid, event_id=ev, session_id=sess, username="paula",
+    url = path.format(child_id=kid, plan_id=plan, import_id=imp, alert_id=alert, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(kid, login_as="ada")
     # the takeover attempts: the other child's band, for the caller's own child
     bodies["connect_band"] = {"target": "sim"} if scope == "none" else \
         {"target": dev, "child_id": api.child_a.id}
     bodies["assign_band"] = {"child_id": api.child_a.id}
+    if op == "setup_admin":   # the real one-time token: still refused once an admin exists
+        bodies["setup_admin"]["token"] = s.new_setup_token()
     params: dict[str, Any] = {
         "list_sessions": {"child_id": kid}, "list_events": {"child_id": kid},
         "get_epochs": {"from": ISO0, "to": ISO1, "features": "enmo_mg"},
         "get_breaks": {"from": ISO0, "to": ISO1}, "get_gaps": {"from": ISO0, "to": ISO1},
         "export_data": {"child": code}, "scan_bands": {"timeout_s": 1},
         "live_sse": {"child_id": kid}, "live_ws": {"child_id": kid},
+        "list_source_spans": {"from": ISO0, "to": ISO1},
     }.get(op, {})
+    if op == "add_import":   # a new file each time (the same file again answers 200)
+        return Req(method, url, files={"file": ("a.cwa", f"not a recording {next(_n)}"
+                                                .encode(), "text/plain")})
     if op == "login_form":
         return Req(method, url, data={"username": "ada", "password": PASSWORD})
     return Req(method, url, params=params, json=bodies.get(op))
@@ -181,7 +245,8 @@ def send(api: Api, req: Req, role: str) -> str:
         except WebSocketDisconnect as exc:
             return str(exc.code)
     r = api.client.request(req.method, req.url, params=req.params, json=req.json,
-                           data=req.data, headers=headers, follow_redirects=False)
+                           data=req.data, files=req.files, headers=headers,
+                           follow_redirects=False)
     assert r.status_code < 500, (req, role, r.status_code, r.text)
     return str(r.status_code)
 
@@ -220,7 +285,87 @@ def test_authorization_matrix(api: Api, role: str) -> None:
 
 
 def test_matrix_size_is_reported() -> None:
-    # 50 operations; global ones have one scope, child-scoped ones three
+    # every operation; global ones have one scope, child-scoped ones three
     assert matrix_size() == sum(
         5 * (1 if TABLE[op].split("|")[0].split()[0] == "-" else 3) for op in TABLE)
 
+
+
+def test_mixed_group_stays_within_the_caseload(api: Api) -> None:
+    """A group the admin started for A (tess's) and B (not tess's): tess sees, drafts and
+    stops only A's part; B's session stays open and is never in her answers."""
+    c = api.client
+    h = {r: _headers(api, r) for r in ("admin", "therapist")}
+    r = c.post("/api/sessions/group", json={"child_ids": [api.child_b.id, api.child_a.id]},
+               headers=h["admin"])
+    assert r.status_code == 201, r.text
+    gid = r.json()["group_id"]
+    sid = {s["child_id"]: s["id"] for s in r.json()["sessions"]}
+    a_sess, b_sess = sid[api.child_a.id], sid[api.child_b.id]
+    assert gid == b_sess          # the group is named after B's session
+
+    def kids(resp: Any) -> set[int]:
+        return {s["child_id"] for s in resp.json()["sessions"]}
+
+    got = c.get(f"/api/sessions/{a_sess}/group", headers=_headers(api, "therapist"))
+    assert got.status_code == 200 and kids(got) == {api.child_a.id}
+    note = c.get(f"/api/sessions/{a_sess}/note", headers=_headers(api, "therapist"))
+    assert note.status_code == 200 and "Sky" not in note.text and "KID-B" not in note.text
+    assert c.get(f"/api/sessions/{b_sess}", headers=_headers(api, "therapist")).status_code \
+        == 404
+    stop = c.post(f"/api/sessions/{a_sess}/stop_group", headers=_headers(api, "therapist"))
+    assert stop.status_code == 200 and kids(stop) == {api.child_a.id}
+    assert api.store.get_session(a_sess).ended_at is not None
+    assert api.store.get_session(b_sess).ended_at is None     # not tess's to stop
+    stop = c.post(f"/api/sessions/{gid}/stop_group", headers=_headers(api, "admin"))
+    assert stop.status_code == 200 and kids(stop) == {api.child_a.id, api.child_b.id}
+    assert api.store.get_session(b_sess).ended_at is not None
+    # tess cannot start a group that includes B: 404, and nothing starts for A either
+    before = len(api.store.list_sessions(child_id=api.child_a.id))
+    r = c.post("/api/sessions/group", json={"child_ids": [api.child_a.id, api.child_b.id]},
+               headers=_headers(api, "therapist"))
+    assert r.status_code == 404
+    assert len(api.store.list_sessions(child_id=api.child_a.id)) == before
+
+
+def test_another_childs_plan_item_is_not_found(api: Api) -> None:
+    """Retiring B's plan item through A's path (tess's child) answers as a missing item:
+    404, not a hint that the id exists, and B's plan is untouched."""
+    item = api.store.add_plan_item(api.child_b.id, "mov.break", by="test")
+    for role in ("therapist", "admin"):
+        r = api.client.delete(f"/api/children/{api.child_a.id}/plan/{item.id}",
+                              headers=_headers(api, role))
+        assert r.status_code == 404, (role, r.status_code, r.text)
+        missing = api.client.delete(f"/api/children/{api.child_a.id}/plan/{MISSING}",
+                                    headers=_headers(api, role))
+        assert missing.status_code == 404 and missing.json()["detail"].replace(
+            str(MISSING), str(item.id)) == r.json()["detail"], (missing.text, r.text)
+    assert api.store.get_plan_item(item.id).retired_at is None
+
+
+def test_alert_lists_stay_within_each_callers_children(api: Api) -> None:
+    """tess and pat see A's alerts and the storage alert, never B's; the admin sees all;
+    B's alert cannot be acknowledged by tess (404, as a missing one)."""
+    a, b = make_alert(api.hub, api.child_a.id), make_alert(api.hub, api.child_b.id)
+    disk = make_alert(api.hub, None)
+    seen = {}
+    for who in ("ada", "tess", "pat", "paula"):
+        r = api.client.get("/api/alerts", headers=api.h(who))
+        assert r.status_code == 200, r.text
+        seen[who] = {x["id"] for x in r.json()}
+    assert seen == {"ada": {a, b, disk}, "tess": {a, disk}, "pat": {a, disk},
+                    "paula": {b, disk}}
+    r = api.client.post(f"/api/alerts/{b}/ack", headers=api.h("tess"))
+    assert r.status_code == 404 and api.hub.alerts.get(b).acked_by is None  # type: ignore[attr-defined]
+
+
+def test_every_expected_status_is_documented(api: Api) -> None:
+    """Each status the matrix expects of an operation is in its OpenAPI responses (what
+    the schemathesis runs check against)."""
+    doc = api.client.get("/openapi.json").json()
+    documented = {op["operationId"]: set(op["responses"])
+                  for item in doc["paths"].values() for op in item.values()}
+    missing = {(op, cell) for op in TABLE if op != "live_ws"
+               for cell in (expected(op, r, s) for r in ROLES for s in SCOPES)
+               if cell != "-" and cell not in documented[op]}
+    assert not missing, sorted(missing)

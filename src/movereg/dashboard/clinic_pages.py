@@ -25,6 +25,7 @@ from movereg.dashboard.deps import (
 from movereg.dashboard.pages import _children_for, _error, _gate, _nickname, _render
 from movereg.dashboard.routes.auth import _session_ttl_s, _set_cookies
 from movereg.dashboard.routes.setup import finish_setup
+from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
 
@@ -107,6 +108,8 @@ def sessions_page(request: Request, store: StoreDep, user: OptionalUser) -> Resp
 
 
 def _group(store: Store, user: Principal, session_id: int) -> list[Session]:
+    if not 1 <= session_id <= MAX_ID:     # beyond SQLite's integers: no such session
+        raise NotFoundError(f"no session {session_id}")
     seen = visible_children(store, user)
     out = [s for s in store.group_sessions(session_id) if seen is None or s.child_id in seen]
     if not out:

@@ -27,7 +27,7 @@ from movereg.dashboard.auth import verify_password
 from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
 from movereg.dashboard.routes._common import ChildId, maybe_await, run_sync
 from movereg.dashboard.schemas import MAX_ID, ns
-from movereg.errors import ForbiddenError, ValidationError
+from movereg.errors import ForbiddenError, NotFoundError, ValidationError
 from movereg.storage import Checkin, ChildSettings, PlanItem, Store
 from movereg.storage.bundle import bundle_name, stream_bundle
 
@@ -248,8 +248,8 @@ def retire_plan(child_id: ChildId, plan_id: Annotated[int, Path(ge=1, le=MAX_ID)
     """Take an item off the plan (kept as history for earlier weeks)."""
     check_child(store, principal, child_id)
     item = store.get_plan_item(plan_id)
-    if item.child_id != child_id:
-        raise ValidationError(f"plan item {plan_id} belongs to another child")
+    if item.child_id != child_id:   # as a missing item: another child's ids never leak
+        raise NotFoundError(f"no plan item {plan_id}")
     with store.transaction("cannot update plan"):
         p = store.retire_plan_item(item.id, by=principal.actor)
         store.audit(principal.actor, "plan.retire", child_id=child_id,

@@ -105,11 +105,15 @@ def _out(src: SourceRecord, *, again: bool = False) -> ImportOut:
         removed_reason=src.removed_reason, day_url=day_url)
 
 
-def _may_import(store: Store, principal: Principal, child_id: int) -> None:
+def _carer(principal: Principal) -> None:
     if principal.role not in ("admin", "therapist", "parent"):
         from movereg.errors import ForbiddenError
 
         raise ForbiddenError(f"the {principal.role} role cannot add recordings")
+
+
+def _may_import(store: Store, principal: Principal, child_id: int) -> None:
+    _carer(principal)
     check_child(store, principal, child_id)
 
 
@@ -209,6 +213,7 @@ async def add_import(child_id: ChildId, request: Request, store: StoreDep,
 
 
 def _source_for(store: Store, principal: Principal, import_id: int) -> SourceRecord:
+    _carer(principal)               # before the lookup: no import id's existence leaks
     src = store.get_source(import_id)
     if src.kind != "file" or src.child_id is None:
         raise NotFoundError(f"no import {import_id}")

@@ -148,8 +148,11 @@ async def _viewer(conn: HTTPConnection) -> _Viewer:
     return await asyncio.to_thread(_resolve, conn)
 
 
-def _must_exist(conn: HTTPConnection, wanted: list[int] | None) -> None:
-    """404 for a child id that is not (or no longer) in the store, whoever asks."""
+def _must_exist(conn: HTTPConnection, viewer: _Viewer, wanted: list[int] | None) -> None:
+    """404 for a child id that is not (or no longer) in the store, to an admin; others get
+    :func:`_narrow`'s 403 for any child not theirs, so existence never leaks."""
+    if viewer.children is not None:
+        return
     store = conn.app.state.store
     for cid in wanted or ():
         if not 1 <= cid <= MAX_ID:   # no such id can exist (and SQLite holds 64 bits)
@@ -212,7 +215,7 @@ async def live_ws(websocket: WebSocket,
     try:
         hub = _hub(websocket)
         viewer = await _viewer(websocket)
-        await asyncio.to_thread(_must_exist, websocket, child_id)
+        await asyncio.to_thread(_must_exist, websocket, viewer, child_id)
         children = _narrow(viewer, child_id)
         if viewer.via_cookie and not _same_origin(websocket):
             raise HTTPException(403, "cross-origin WebSocket refused")
@@ -265,7 +268,7 @@ async def live_sse(request: Request,
     """The live feed as Server-Sent Events; resumes after ``Last-Event-ID``."""
     hub = _hub(request)
     viewer = await _viewer(request)
-    await asyncio.to_thread(_must_exist, request, child_id)
+    await asyncio.to_thread(_must_exist, request, viewer, child_id)
     children = _narrow(viewer, child_id)
     keep = _filter_for(children)
     await audit_live(request.app.state.store, viewer, children, "sse")  # #21

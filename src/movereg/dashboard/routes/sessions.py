@@ -21,6 +21,7 @@ from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
 from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
+from movereg.storage._core import now_ns
 
 __all__ = ["router"]
 
@@ -164,11 +165,14 @@ def get_group_session(session_id: SessionId, store: StoreDep, principal: Clinici
              response_model=GroupOut)
 def stop_group_session(session_id: SessionId, store: StoreDep,
                        principal: Clinician) -> GroupOut:
-    """Stop every session of the group now (stopping twice keeps the first end)."""
-    _visible_group(store, principal, session_id)
-    sessions = store.stop_group(session_id)
-    store.audit(principal.actor, "session.stop_group",
-                detail={"group_id": sessions[0].id, "n": len(sessions)})
+    """Stop every session of the group the caller may see now (stopping twice keeps the
+    first end); a therapist's stop leaves other caseloads' children running."""
+    visible = _visible_group(store, principal, session_id)
+    ts = now_ns()                                   # one end for the whole group
+    with store.transaction("cannot stop sessions"):
+        sessions = [store.stop_session(s.id, ended_at=max(ts, s.started_at)) for s in visible]
+        store.audit(principal.actor, "session.stop_group",
+                    detail={"group_id": store.group_id(session_id), "n": len(sessions)})
     return _group_out(sessions)
 
 
