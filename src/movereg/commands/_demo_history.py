@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from movereg.models import Gap
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["HISTORY_EPOCH_S", "HISTORY_FS_HZ", "day_plan", "seed_history", "seed_history_later"]
 
 HISTORY_FS_HZ = 25.0
 HISTORY_EPOCH_S = 5.0
-_NS = 1_000_000_000
+_NS = NS_PER_S   # ns per s, from the one time module
 _DAY_NS = 86_400 * _NS
 _WEAR_START_S = 8.5 * 3600            # 08:30 UTC
 _WEAR_S = 6.5 * 3600                  # to 15:00

@@ -54,11 +54,12 @@ from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.signal.table import EpochTable
 from movereg.storage import PRECEDENCE_RULE, Store
 from movereg.storage.bundle import access_words
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["CHECKIN_WORDS", "day_context", "router", "zone_for"]
 
 router = APIRouter(include_in_schema=False)
-_NS = 1_000_000_000
+_NS = NS_PER_S   # ns per s, from the one time module
 #: A neutral 5-point "how was this part of the day" (never averaged or scored).
 CHECKIN_WORDS = {1: "hard", 2: "a bit hard", 3: "okay", 4: "fairly easy", 5: "easy"}
 _AGO = ((0, "just now"), (300, "5 min ago"), (900, "15 min ago"), (1800, "30 min ago"),
@@ -202,16 +203,11 @@ def _source_spans(store: Store, child_id: int, d0: int, d1: int,
     return [] if all(sp["kind"] == "live" for sp in spans) else spans
 
 
-def _page_child(request: Request, store: Store, user: Principal | None,
-                child: int | None) -> Response | tuple[Principal, Any]:
-    return _open_child_page(request, store, user, child)
-
-
 @router.get("/day", response_model=None)
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
              day: Day | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and local day (parent, therapist or admin)."""
-    opened = _page_child(request, store, user, child)
+    opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
         return opened
     gate, c = opened
@@ -232,7 +228,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
               end: Day | None = None, tz: str | None = None) -> Response:
     """Seven local days side by side: wear, not worn, no signal, strategy uses, movement
     breaks and the home plan (planned vs done, no judgement, no scores)."""
-    opened = _page_child(request, store, user, child)
+    opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
         return opened
     gate, c = opened
@@ -285,7 +281,7 @@ def home_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None, tz: str | None = None) -> Response:
     """The parent's phone page: today so far, today's plan to tick, big buttons to log
     what helped (tap, undo, back-date, note, offline queue), an optional check-in."""
-    opened = _page_child(request, store, user, child)
+    opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
         return opened
     gate, c = opened
@@ -311,7 +307,7 @@ def data_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None) -> Response:
     """The child's data page: settings, who looked at the data (access log), download
     everything (the bundle), and delete everything (asks twice, offers the bundle first)."""
-    opened = _page_child(request, store, user, child)
+    opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
         return opened
     gate, c = opened
@@ -344,7 +340,7 @@ def plan_page(request: Request, store: StoreDep, user: OptionalUser,
     gate = _gate(request, user, ("therapist", "admin"))
     if not isinstance(gate, Principal):
         return gate
-    opened = _page_child(request, store, gate, child)
+    opened = _open_child_page(request, store, gate, child)
     if isinstance(opened, Response):
         return opened
     _, c = opened

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from movereg.analysis import format_duration, strategy_label
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["WEAR_WORDS", "PlanDay", "Wear", "activity_words", "day_bounds", "hour_labels",
            "plan_day", "response_words", "split_wear"]
 
-NS = 1_000_000_000
+NS = NS_PER_S   # ns per s, from the one time module
 _MIN_COVERAGE = 0.5
 #: Words and the legend colours for the two kinds of missing time.
 WEAR_WORDS: dict[str, str] = {

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from movereg.storage import Session, Store, StrategyEvent
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["ChildTimeline", "Item", "compare_words", "note_sentences", "session_timelines",
            "store_now", "timeline_rows"]
 
-_NS = 1_000_000_000
+_NS = NS_PER_S   # ns per s, from the one time module
 _BEFORE_S = 300.0          # the "5 minutes before" baseline of every comparison
 _MIN_COVER = 0.5           # a window needs band data for half its length to compare
 _HIGHER, _LOWER = 1.25, 0.8

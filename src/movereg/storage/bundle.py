@@ -29,10 +29,11 @@ from movereg.storage.export import (
     stream_parquet,
 )
 from movereg.storage.store import Store
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["ACCESS_WORDS", "BUNDLE_TABLES", "access_words", "bundle_name", "stream_bundle"]
 
-_NS = 10**9
+_NS = NS_PER_S   # ns per s, from the one time module
 _MISSING = -1
 _PAGE = 5_000
 _SCHEMAS: dict[str, list[tuple[str, str]]] = {

@@ -20,11 +20,12 @@ from movereg.errors import ValidationError
 from movereg.signal.schema import ZONE_LABELS
 from movereg.storage.export import Chunk
 from movereg.storage.store import Store
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["DAY_COLUMNS", "DEFAULT_VALID_DAY_H", "day_chunks", "days_from_epochs",
            "parse_valid_day", "person_summary"]
 
-_NS = 10**9
+_NS = NS_PER_S   # ns per s, from the one time module
 #: Default valid-day rule: hours of wear.
 DEFAULT_VALID_DAY_H = 16.0
 DAY_COLUMNS: list[tuple[str, str]] = [

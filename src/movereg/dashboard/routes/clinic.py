@@ -16,13 +16,14 @@ from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import UserOut
 from movereg.errors import NotFoundError
 from movereg.storage import Store, User
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["clinic"])
 Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
-_NS = 1_000_000_000
+_NS = NS_PER_S   # ns per s, from the one time module
 _MOTION_WINDOW_S = 20.0
 _MOVING_MG = 60.0       # mean ENMO above this in the latest epochs: "this band is moving"
 
