@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from h5_api_support import PASSWORD, T0, Api, epoch_table, make_api
 
+from movereg.errors import ValidationError
 from movereg.storage import IngestBatch
 
 
@@ -23,7 +24,7 @@ def _fresh_setup(api: Api) -> str:
     """Disable every admin so the first-run page opens, and issue a token."""
     for u in api.store.list_users():
         if u.role == "admin":
-            api.store.set_user_disabled(u.id, True)
+            api.store.set_user_disabled(u.id, True, allow_last_admin=True)
     assert api.store.setup_pending()
     return api.store.new_setup_token()
 
@@ -245,3 +246,28 @@ def test_a_band_that_fails_does_not_undo_the_session(api: Api,
     assert r.status_code == 201
     assert r.json()["bands"][str(api.child_a.id)].startswith("not connected")
     assert api.store.list_sessions(child_id=api.child_a.id, open_only=True)
+
+
+def test_the_last_administrator_cannot_be_locked_out(api: Api) -> None:
+    """Deactivating or demoting the only active admin is refused (it would reopen setup)."""
+    for change in (lambda: api.client.patch("/api/users/ada", json={"disabled": True},
+                                            headers=api.h("admin")),
+                   lambda: api.client.post("/api/admin/users/ada/role",
+                                           json={"role": "therapist"}, headers=api.h("admin"))):
+        r = change()
+        assert r.status_code == 422 and "last active administrator" in r.json()["detail"]
+        ada = api.store.find_user("ada")
+        assert ada is not None and ada.role == "admin" and not ada.disabled
+    assert not api.store.setup_pending()
+    # with a second active admin, either change goes through
+    r = api.client.post("/api/admin/users/rae/role", json={"role": "admin"},
+                        headers=api.h("admin"))
+    assert r.status_code == 200
+    r = api.client.post("/api/admin/users/ada/role", json={"role": "therapist"},
+                        headers=api.h("admin"))
+    assert r.status_code == 200 and r.json()["role"] == "therapist"
+    # rae is now the only admin: she cannot deactivate herself either
+    rae = api.store.find_user("rae")
+    assert rae is not None
+    with pytest.raises(ValidationError, match="last active administrator"):
+        api.store.set_user_disabled(rae.id, True)

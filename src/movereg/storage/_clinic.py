@@ -10,6 +10,7 @@ from movereg.errors import AuthError, NotFoundError, ValidationError
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors
 from movereg.storage._events import EventsMixin
+from movereg.storage._people import refuse_last_admin
 from movereg.storage.records import ROLES, Session, User
 
 __all__ = ["ClinicMixin"]
@@ -59,10 +60,18 @@ class ClinicMixin(EventsMixin):
 
     # --- accounts (the admin pages) -------------------------------------------------
     def set_user_role(self, user_id: int, role: str) -> User:
-        """Change a user's role; their sessions and tokens end at once."""
+        """Change a user's role; their sessions and tokens end at once.
+
+        Raises
+        ------
+        ValidationError
+            An unknown role, or the last enabled administrator would lose the role.
+        """
         if role not in ROLES:
             raise ValidationError(f"unknown role {role!r}", advice=f"one of {', '.join(ROLES)}")
         with self._tx("cannot update user") as con:
+            if role != "admin":
+                refuse_last_admin(con, user_id, "given another role")
             if con.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id)).rowcount == 0:
                 raise NotFoundError(f"no user {user_id}")
             con.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))

@@ -36,6 +36,19 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def refuse_last_admin(con: sqlite3.Connection, user_id: int,
+                      change: str = "deactivated") -> None:
+    """Raise when ``user_id`` is the only enabled administrator (inside the write tx)."""
+    row = con.execute("SELECT role, disabled FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None or row[0] != "admin" or row[1]:
+        return
+    others = con.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 "
+                         "AND id != ?", (user_id,)).fetchone()[0]
+    if not others:
+        raise ValidationError(f"the last active administrator cannot be {change}: create "
+                              "or reactivate another administrator first")
+
+
 def new_child_code() -> str:
     """A random pseudonymous child code like ``C-7KQ2M9`` (30 bits)."""
     return "C-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
@@ -93,9 +106,20 @@ class PeopleMixin(StoreCore):
             return int(self._read().execute(
                 "SELECT COUNT(*) FROM users WHERE disabled = 0").fetchone()[0])
 
-    def set_user_disabled(self, user_id: int, disabled: bool) -> User:
-        """Disable or re-enable a login (disabling also ends its sessions and tokens)."""
+    def set_user_disabled(self, user_id: int, disabled: bool, *,
+                          allow_last_admin: bool = False) -> User:
+        """Disable or re-enable a login (disabling also ends its sessions and tokens).
+
+        Raises
+        ------
+        ValidationError
+            ``user_id`` is the last enabled administrator (disabling it would lock everyone
+            out of the admin pages and reopen first-run setup), unless
+            ``allow_last_admin`` (an operator's deliberate reset).
+        """
         with self._tx("cannot update user") as con:
+            if disabled and not allow_last_admin:
+                refuse_last_admin(con, user_id)
             cur = con.execute("UPDATE users SET disabled = ? WHERE id = ?",
                               (int(disabled), user_id))
             if cur.rowcount == 0:
