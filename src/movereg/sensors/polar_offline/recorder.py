@@ -344,8 +344,8 @@ class PolarOfflineRecorder:
                                      CONTAINER_SUFFIX))
         return out
 
-    def _resume(self, part_file: Path, meta: dict[str, object]) -> int:
-        """Whole parts already in ``part_file`` for this recording (0 = start afresh)."""
+    def _resume(self, part_file: Path, meta: dict[str, object]) -> tuple[int, int]:
+        """(whole parts, their bytes) already in ``part_file`` for this recording."""
         if part_file.exists():
             try:
                 c = parse_container(part_file.read_bytes())
@@ -355,12 +355,12 @@ class PolarOfflineRecorder:
                                      ("recording_id", "device_id", "parts")):
                 with open(part_file, "r+b") as fh:
                     fh.truncate(c.whole_length)
-                return len(c.parts)
+                return len(c.parts), sum(len(p) for p in c.parts)
         with open(part_file, "wb") as fh:
             fh.write(container_header(meta))
             fh.flush()
             os.fsync(fh.fileno())
-        return 0
+        return 0, 0
 
     async def download(self, rec: BandRecording, dest: Path,
                        progress: TransferProgress | None = None) -> Path:
@@ -372,8 +372,7 @@ class PolarOfflineRecorder:
                                    "family": FAMILY}
         tmp = partial_path(dest)
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        have = self._resume(tmp, meta)
-        done = tmp.stat().st_size
+        have, done = self._resume(tmp, meta)
         total = max(rec.size_bytes, 1)
         for name in parts[have:]:
             self._progress, self._progress_base = progress, (done, total)
