@@ -95,6 +95,13 @@ class PolarRecRecording(Recording):
         rate = settings.get(PmdSetting.SAMPLE_RATE, (52,))[0]
         factor = settings.get(PmdSetting.FACTOR, (DEFAULT_VERITY_FACTOR,))[0]
         rng = settings.get(PmdSetting.RANGE, (8,))[0]
+        if not isinstance(rate, int) or not 1 <= rate <= 1000:
+            raise InputFileError(p, f"Polar recording: sample rate {rate!r} Hz in its settings "
+                                 "makes no sense")
+        if not isinstance(factor, float) or not 0 < factor < 1:
+            factor = DEFAULT_VERITY_FACTOR
+        if not isinstance(rng, int) or rng <= 0:
+            rng = 8
         self._nominal = float(rate)
         self._factor = float(factor)
         self._frames = frames
@@ -121,7 +128,8 @@ class PolarRecRecording(Recording):
                 pf = parse_pmd_frame(f)
             except DecodeError:
                 continue
-            return int(pf.timestamp_ns) - round((pf.samples.shape[0] - 1) * 1e9 / self._nominal)
+            n = int(pf.samples.shape[0])
+            return int(pf.timestamp_ns) - round((n - 1) * 1e9 / self._nominal)
         return self._base
 
     def _times(self, ts: int, n: int, prev: int | None) -> np.ndarray:
