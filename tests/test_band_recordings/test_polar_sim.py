@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from movereg.errors import ProtocolError
 from movereg.models import DeviceFamily
+from movereg.sensors.decoders.polar_pmd import PMD_CP_UUID, parse_cp_response
 from movereg.sensors.offline import RECORDERS, BandMemoryFullError, recorder_for
 from movereg.sensors.polar_offline import (
     PolarBandModel,
@@ -81,3 +84,29 @@ async def test_simulated_band_refuses_a_start_when_nearly_full() -> None:
     with pytest.raises(BandMemoryFullError) as exc:
         await rec.start_recording(52)
     assert "sync and remove" in (exc.value.advice or "")
+
+
+async def test_online_and_offline_acc_never_run_together() -> None:
+    clock = Clock()
+    model = PolarBandModel(clock=clock)
+    tr = SimulatedTransport(SimulatedBand(3), speed=50.0, offline=model)
+    link = await tr.connect("sim:3", disconnected_callback=lambda: None, max_attempts=1)
+    rec = recorder_for(DeviceFamily.POLAR_PMD, link, "sim-3")
+    replies: list[bytes] = []
+    await rec.start_recording(13)
+    cb = link._callbacks[PMD_CP_UUID]
+    link._callbacks[PMD_CP_UUID] = lambda b: (replies.append(bytes(b)), cb(b))
+    await link.write(PMD_CP_UUID, bytes.fromhex("0202000134000101100002010800040103"),
+                     response=True)
+    await asyncio.sleep(0.01)
+    assert parse_cp_response(replies[-1]).status == 6   # online START refused
+    await rec.stop_recording()
+    await link.write(PMD_CP_UUID, bytes.fromhex("0202000134000101100002010800040103"),
+                     response=True)
+    await asyncio.sleep(0.01)
+    assert parse_cp_response(replies[-1]).ok and model.online_streaming
+    with pytest.raises(ProtocolError) as exc:   # and offline START refused while streaming
+        await rec.start_recording(13)
+    assert exc.value.code == 6
+    await link.disconnect()
+    assert not model.online_streaming

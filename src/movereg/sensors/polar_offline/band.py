@@ -178,6 +178,8 @@ class PolarBandModel:
         self.pmdfiles = pmdfiles
         self.clock_offset_ns = int(device_clock_offset_ns)
         self.busy = False
+        #: set by the link while online ACC streams (the band then refuses offline ACC)
+        self.online_streaming = False
         self.battery = 87
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = set()
@@ -275,8 +277,8 @@ class PolarBandModel:
     def start(self, rate_hz: float) -> int:
         """Start offline ACC; a PMD status (0, 6 already, 8 bad rate, 14 disk full)."""
         self.catch_up()
-        if self.recording is not None:
-            return _ST_ALREADY
+        if self.recording is not None or self.online_streaming:
+            return _ST_ALREADY  # offline and online ACC never run together (SDK docs)
         if int(rate_hz) not in OFFLINE_RATES_HZ:
             return _ST_BAD_RATE
         if self.free_bytes() < self.limit_start_bytes:
@@ -317,6 +319,11 @@ class PolarBandModel:
         return _ST_OK
 
     # ---- PMD control point ---------------------------------------------------------
+    def refuses_online_start(self) -> bool:
+        """True while offline ACC records: an online ACC START gets ALREADY IN STATE."""
+        self.catch_up()
+        return self.recording is not None
+
     def handle_pmd_cp(self, cmd: bytes) -> bytes | None:
         """The reply to an offline (or status) CP command; None for online ones."""
         if not cmd:
