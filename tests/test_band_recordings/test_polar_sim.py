@@ -9,6 +9,7 @@ import pytest
 
 from movereg.errors import ProtocolError
 from movereg.models import DeviceFamily
+from movereg.recordings import open_recording
 from movereg.sensors.decoders.polar_pmd import PMD_CP_UUID, parse_cp_response
 from movereg.sensors.offline import RECORDERS, BandMemoryFullError, recorder_for
 from movereg.sensors.polar_offline import (
@@ -110,3 +111,31 @@ async def test_online_and_offline_acc_never_run_together() -> None:
     assert exc.value.code == 6
     await link.disconnect()
     assert not model.online_streaming
+
+
+def test_the_band_stops_itself_below_memory_limit_two_and_keeps_the_data() -> None:
+    clock = Clock()
+    model = PolarBandModel(clock=clock, source=scenario_source(5), total_bytes=2_600_000)
+    assert model.start(52) == 0
+    clock.advance(4 * 3600)   # ~3 MB of movement would not fit
+    model.catch_up()
+    assert model.recording is None and model.stopped_by_memory
+    assert model.limit_stop_bytes - 60_000 <= model.free_bytes() < model.limit_stop_bytes
+    taken = sum(model.samples_taken.values())
+    assert 0 < taken < 4 * 3600 * 52
+    assert model.start(13) == 14   # below limit 1: DISK FULL
+
+
+async def test_record_since_fills_the_time_away(tmp_path: Path) -> None:
+    clock = Clock()
+    model = PolarBandModel(clock=clock)
+    path = model.record_since(T0 - 3 * 3600 * 10**9, 26)
+    assert path == "/U/0/20270115/R/050000/" and model.recording is None
+    assert model.samples_taken[path] == 3 * 3600 * 26
+    rec = await _recorder(model)
+    [one] = await rec.list_recordings()
+    assert one.started_utc_ns == T0 - 3 * 3600 * 10**9
+    out = await rec.download(one, tmp_path / "x.polarrec")
+    r = open_recording(out)
+    t0, x = r.read_all()
+    assert t0 == one.started_utc_ns and x.shape[0] == 3 * 3600 * 26

@@ -303,6 +303,33 @@ class PolarBandModel:
         self.stopped_by_memory = False
         return _ST_OK
 
+    def record_since(self, start_utc_ns: int, rate_hz: float, *, stop: bool = True) -> str:
+        """Demo helper: as if an offline recording had started at ``start_utc_ns`` (band
+        clock read as UTC) and run until now; returns its directory.
+
+        The demo uses it to show a band that was "away" for hours without waiting for
+        them: the samples are taken at once (the buffer and parts behave as if the time
+        had passed). ``stop=False`` leaves the recording running.
+        """
+        now = self.clock()
+        if start_utc_ns > now:
+            raise ValueError("start_utc_ns is in the future")
+        saved = self.clock
+        self.clock = lambda: start_utc_ns - self.clock_offset_ns
+        try:
+            status = self.start(rate_hz)
+        finally:
+            self.clock = saved
+        if status:
+            raise ValueError(f"the band refused to start (PMD status {status})")
+        assert self.recording is not None
+        path = self.recording.dir
+        if stop:
+            self.stop()
+        else:
+            self.catch_up()
+        return path
+
     def stop(self) -> int:
         """Stop offline ACC and write what the buffer holds; 0, or 6 when not recording."""
         rec = self.recording
