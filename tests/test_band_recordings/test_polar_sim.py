@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from movereg.errors import ProtocolError
+from movereg.errors import DecodeError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.recordings import open_recording
 from movereg.sensors.decoders.polar_pmd import PMD_CP_UUID, parse_cp_response
@@ -139,3 +139,22 @@ async def test_record_since_fills_the_time_away(tmp_path: Path) -> None:
     r = open_recording(out)
     t0, x = r.read_all()
     assert t0 == one.started_utc_ns and x.shape[0] == 3 * 3600 * 26
+
+
+async def test_a_download_that_does_not_add_up_is_not_kept(tmp_path: Path) -> None:
+    clock = Clock()
+    model = PolarBandModel(clock=clock, part_max_bytes=20_000)
+    path = model.record_since(T0 - 3600 * 10**9, 52)
+    rec = await _recorder(model)
+    [one] = await rec.list_recordings()
+    first, second = (path + p for p in one.parts[:2])
+    model.files[first], model.files[second] = model.files[second], model.files[first]
+    dest = tmp_path / "x.polarrec"
+    with pytest.raises(DecodeError, match="starts before"):
+        await rec.download(one, dest)
+    assert not dest.exists()
+    model.files[first], model.files[second] = model.files[second], model.files[first]
+    assert await rec.download(one, dest) == dest   # afresh, not resumed from the bad copy
+    model.files[path + one.parts[-1]] = model.files[path + one.parts[-1]][:-40]
+    with pytest.raises(DecodeError, match="listed"):
+        await rec.download(one, tmp_path / "y.polarrec")
