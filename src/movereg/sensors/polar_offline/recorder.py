@@ -166,7 +166,7 @@ class PolarOfflineRecorder:
         self._received += max(0, len(data) - 1)
         if self._progress is not None:
             done, total = self._progress_base
-            self._progress(done + self._received, total)
+            self._progress(done + self._received, max(total, done + self._received))
         if got is None:
             return
         code, message = got
@@ -396,7 +396,7 @@ class PolarOfflineRecorder:
             raise
         os.replace(tmp, dest)
         if progress is not None:
-            progress(total, total)
+            progress(max(total, done), max(total, done))
         return dest
 
     async def remove(self, rec: BandRecording) -> None:
