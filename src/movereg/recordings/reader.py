@@ -12,12 +12,13 @@ from movereg.recordings.csvfile import CsvRecording
 from movereg.recordings.cwa import CwaRecording
 from movereg.recordings.devicetime import parse_tz
 from movereg.recordings.gt3x_legacy import Gt3xLegacyRecording
+from movereg.recordings.mwlog import MWLOG_SUFFIX, MwlogRecording
 from movereg.recordings.parquetfile import ParquetRecording
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
 
 #: Suffixes recognised when a directory is given (lower case).
-RECORDING_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gt3x", ".cwa", ".bin")
+RECORDING_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gt3x", ".cwa", ".bin", MWLOG_SUFFIX)
 
 
 def recording_stem(path: Path) -> str:
@@ -39,7 +40,8 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     path
         ``.csv`` / ``.csv.gz`` (any gzipped CSV), ``.parquet`` (movereg raw export),
         ``.gt3x`` (ActiGraph, incl. legacy ``activity.bin`` files), ``.cwa`` (Axivity
-        AX3/AX6), ``.bin`` (GENEActiv).
+        AX3/AX6), ``.bin`` (GENEActiv), ``.mwlog`` (a MetaWear log download,
+        :mod:`movereg.recordings.mwlog`).
     fs_hz
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
@@ -88,6 +90,8 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     zone = parse_tz(tz)
     if suffix == ".cwa":
         return CwaRecording(p, fs_hz=fs_hz, tz=zone)
+    if suffix == MWLOG_SUFFIX:
+        return MwlogRecording(p, fs_hz=fs_hz)
     if suffix == ".gt3x" and _is_legacy_gt3x(p):
         return Gt3xLegacyRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix in BINARY_SUFFIXES:
