@@ -76,6 +76,7 @@ _RANGE_G = 8.0
 _ACC = 0x03
 _ACC_DATA = (_ACC, 0x04, 0xFF)  # accelerometer data signal: module, register, data id
 _XY, _Z = (0, 4), (4, 2)  # (offset, length) of the two loggers of one sample
+_POLL_S = 0.25  # how often a readout checks that the link is still up, s
 _MIN_FREE_MIN = 1.0  # refuse a start with less than this many minutes of free flash
 
 
@@ -134,18 +135,23 @@ class MetaWearLogger:
         How long to wait for a reply or for the next readout notification, s.
     clock
         The host's UTC clock, ns (tests pass the emulated band's).
+    flash_bytes
+        The board's log flash, bytes, when known better than :data:`FLASH_BYTES` (by
+        model number) says.
     """
 
     family = DeviceFamily.METAWEAR
 
     def __init__(self, link: Link, device_id: str, *, book: ClockBook | None = None,
                  reply_timeout_s: float = 5.0,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns,
+                 flash_bytes: int | None = None) -> None:
         self.link = link
         self.device_id = device_id
         self.book = book or DEFAULT_BOOK
         self.timeout_s = reply_timeout_s
         self._clock = clock
+        self._flash = flash_bytes
         self._subscribed = False
         self._waiters: list[tuple[bytes, asyncio.Future[bytes]]] = []
         self._sink: Callable[[bytes], None] | None = None
@@ -215,8 +221,8 @@ class MetaWearLogger:
         if self.link.has_char(MODEL_NUMBER_UUID):
             num = (await self.link.read(MODEL_NUMBER_UUID)).decode("ascii", "replace").strip()
             name, flash = FLASH_BYTES.get(num, (f"MetaWear model {num}", None))
-            return name, flash
-        return "MetaWear", None
+            return name, self._flash or flash
+        return "MetaWear", self._flash
 
     async def _battery(self) -> int | None:
         if self.link.has_char(BATTERY_LEVEL_UUID):
@@ -245,7 +251,7 @@ class MetaWearLogger:
     # -- OfflineRecorder --------------------------------------------------------------
     async def status(self) -> RecorderStatus:
         """Logging state, flash used/free (from the entry count) and battery."""
-        on = ml.parse_enable_reply(await self._ask(bytes([ml.LOGGING, ml.READ | ml.ENABLE])))
+        on = await self._enabled()
         used = await self._length() * ENTRY_FLASH_BYTES
         _, flash = await self._model()
         rate = (await self._acc_config())[0] if on else None
@@ -290,12 +296,21 @@ class MetaWearLogger:
         await self._send(ml.simple_command(ml.ENABLE, 1))
         await self._send(bytes([_ACC, 0x02, 0x01, 0x00]))
         await self._send(bytes([_ACC, 0x01, 0x01]))
+        if not await self._enabled():  # a round trip: the writes above have been handled
+            raise ProtocolError(f"MetaWear {self.device_id} did not start logging",
+                                family=FAMILY, advice="reconnect the band and try again")
 
     async def stop_recording(self) -> None:
         """Accelerometer off, logging off (the entries stay on the band)."""
         await self._send(bytes([_ACC, 0x01, 0x00]))
         await self._send(bytes([_ACC, 0x02, 0x00, 0x01]))
         await self._send(ml.simple_command(ml.ENABLE, 0))
+        if await self._enabled():
+            raise ProtocolError(f"MetaWear {self.device_id} did not stop logging",
+                                family=FAMILY, advice="reconnect the band and try again")
+
+    async def _enabled(self) -> bool:
+        return ml.parse_enable_reply(await self._ask(bytes([ml.LOGGING, ml.READ | ml.ENABLE])))
 
     async def _first_entry(self) -> tuple[ml.EntryLayout, ml.LogEntry] | None:
         got: list[bytes] = []
@@ -433,12 +448,16 @@ class MetaWearLogger:
             await self._readout_setup()
             self._sink = sink
             await self._send(ml.readout_command(n, max(1, n // 50)))
+            quiet = 0.0
             while not done.is_set():
                 arrived.clear()
                 try:
-                    await asyncio.wait_for(arrived.wait(), self.timeout_s)
+                    await asyncio.wait_for(arrived.wait(), _POLL_S)
+                    quiet = 0.0
                 except TimeoutError as exc:
-                    raise self._silent(ml.readout_command(n)) from exc
+                    quiet += _POLL_S
+                    if quiet >= self.timeout_s or not self.link.is_connected:
+                        raise self._silent(ml.readout_command(n)) from exc
         finally:
             self._sink = None
             out.close()
