@@ -255,3 +255,33 @@ async def test_tick_rollover_keeps_time_running(layout: ml.EntryLayout, tmp_path
     assert abs(fh.qc.last_sample_ns - (t_start + 999 * 20e6)) < 2e6
     assert all(abs(d) < 0.01 for d in fh.meta["clock_drift_s"])
     await r.link.disconnect()
+
+
+async def test_a_host_without_the_start_reference_flags_the_old_epoch(rig: Rig,
+                                                                      tmp_path: Path) -> None:
+    """A relay that never saw the start: epoch 0 is placed before the reset it saw."""
+    emu, lg = rig.emu, rig.logger
+    await lg.start_recording(25.0)
+    emu.record(40.0)
+    emu.reset()  # the relay's download reads reset_uid 1's clock, not 0's
+    emu.record(20.0)
+    rig.book = ClockBook()  # another host: no references
+    lg = await rig.reconnect()
+    (rec,) = await lg.list_recordings()
+    assert rec.started_utc_ns is None  # nothing known about when it began
+    await lg.download(rec, tmp_path / "relay.mwlog")
+    fh = open_recording(tmp_path / "relay.mwlog")
+    fh.read_all()
+    (unsure,) = fh.meta["time_uncertain"]
+    assert unsure["reset_uid"] == 0 and unsure["uncertainty_s"] is None
+    assert fh.qc.samples_read == 1500
+
+
+def test_clock_book_keeps_references_in_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "mw-clock.json"
+    book = ClockBook(path)
+    ref = ml.TimeRef(3, 12345, 1_796_025_600_000_000_000, "start")
+    book.add("mw-1", ref)
+    assert ClockBook(path).refs("mw-1") == [ref] and ClockBook(path).refs("other") == []
+    path.write_text("{not json")
+    assert ClockBook(path).refs("mw-1") == []  # a damaged book is ignored, not fatal
