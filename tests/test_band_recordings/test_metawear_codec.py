@@ -191,3 +191,21 @@ def test_fuzz_reader_only_input_file_error(tmp_path_factory: pytest.TempPathFact
         rec.read_all()
     except InputFileError:
         pass
+
+
+def test_restarts_in_one_epoch_pick_the_reference_that_fits_24_bit() -> None:
+    """Logging restarted at each sync leaves several start references in one epoch: the
+    one taken after the log's first entry, and one more than a wrap before it, would
+    put the entries a whole 6.8-h wrap off; the download reference settles it."""
+    bits, mod = 24, 1 << 24
+    first = 3 * mod + 5000
+    run = _run(0, first, 100, bits)
+    early = TimeRef(0, first - mod - 9000, T0 - round((mod + 9000) * ml.TICK_NS), "start")
+    good = TimeRef(0, first - 10, T0 - round(10 * ml.TICK_NS), "start")
+    late = TimeRef(0, first + 500, T0 + round(500 * ml.TICK_NS), "start")
+    last = first + 99 * 14
+    down = TimeRef(0, last + 20, T0 + round((99 * 14 + 20) * ml.TICK_NS), "download")
+    (p,) = place_runs([run], [early, good, late, down], bits, 50.0, down.utc_ns)
+    assert abs(p.t_ns[0] - T0) < 1e3 and abs(p.drift_s or 0) < 1e-5
+    (q,) = place_runs([run], [late, down], bits, 50.0, down.utc_ns)  # none fits
+    assert abs(q.t_ns[0] - T0) < 1e3 and q.drift_s is None

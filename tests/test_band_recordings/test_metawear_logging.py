@@ -34,6 +34,10 @@ from movereg.storage import Store
 
 pytestmark = pytest.mark.timeout(180)
 
+#: set_clock adds half its (real) round trip to the host clock it is given; the emulated
+#: clock stands still meanwhile, so times from a start reference may be this late (ns)
+SET_SLACK = 1e8
+
 
 @dataclass
 class Rig:
@@ -108,7 +112,7 @@ async def test_record_list_download_import_remove(layout: ml.EntryLayout, tmp_pa
     assert not emu.logging and not emu.acc_on
     (rec,) = await lg.list_recordings()
     assert rec.size_bytes == 6000 * layout.size and rec.suffix == ".mwlog"
-    assert rec.started_utc_ns == pytest.approx(t_start, abs=2e6)
+    assert rec.started_utc_ns == pytest.approx(t_start, abs=SET_SLACK)
     seen: list[tuple[int, int]] = []
     dest = tmp_path / "band.mwlog"
     assert await lg.download(rec, dest, lambda a, b: seen.append((a, b))) == dest
@@ -121,7 +125,7 @@ async def test_record_list_download_import_remove(layout: ml.EntryLayout, tmp_pa
     fh = open_recording(dest)
     t0, x = fh.read_all()
     assert fh.meta["entry_layout"] == layout.name and not fh.meta["time_uncertain"]
-    assert abs(t0 - t_start) < 2e6 and fh.qc.samples_read == 3000 and fh.qc.gaps == 0
+    assert abs(t0 - t_start) < SET_SLACK and fh.qc.samples_read == 3000 and fh.qc.gaps == 0
     assert np.allclose(x[:, 2], 1.0) and x.shape[0] >= 2998
     # the import path a device file takes puts it in the child's record
     with Store(tmp_path / "m.sqlite3") as store:
@@ -219,7 +223,7 @@ async def test_reset_while_away_is_placed_and_flagged(rig: Rig, tmp_path: Path) 
     assert uids == [0, 1, 2]
     fh = open_recording(dest)
     t0, _ = fh.read_all()
-    assert abs(t0 - t_true[0]) < 2e6  # epoch 0: the start reference
+    assert abs(t0 - t_true[0]) < SET_SLACK  # epoch 0: the start reference
     (unsure,) = fh.meta["time_uncertain"]
     assert unsure["reset_uid"] == 1
     # placed to end just before the next reset; really it ended 5 min earlier, and the
@@ -251,9 +255,10 @@ async def test_tick_rollover_keeps_time_running(layout: ml.EntryLayout, tmp_path
     fh = open_recording(tmp_path / "roll.mwlog")
     fh.read_all()
     assert fh.qc.gaps == 0 and fh.qc.samples_read == 1000 and not fh.qc.damage
-    assert abs(fh.qc.first_sample_ns - t_start) < 2e6
-    assert abs(fh.qc.last_sample_ns - (t_start + 999 * 20e6)) < 2e6
-    assert all(abs(d) < 0.01 for d in fh.meta["clock_drift_s"])
+    assert abs(fh.qc.first_sample_ns - t_start) < SET_SLACK
+    assert abs(fh.qc.last_sample_ns - (t_start + 999 * 20e6)) < SET_SLACK
+    (drift,) = fh.meta["clock_drift_s"]  # start and download references agree
+    assert abs(drift) < SET_SLACK / 1e9
     await r.link.disconnect()
 
 

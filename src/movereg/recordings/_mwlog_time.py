@@ -15,9 +15,9 @@ Rules (:func:`place_runs`):
    only to the last run of the log, and only when its ``reset_uid`` matches). With a
    start reference the first entry is the first tick at or after it; with a download
    reference the last entry is the last tick at or before it (this fixes how many
-   24-bit wraps lie between reference and entries). A start reference wins over a
-   download one; the difference between them at the last sample is kept as
-   ``drift_s``.
+   24-bit wraps lie between reference and entries). The newest start reference that
+   agrees with the download reference (within half a wrap) wins over it; the
+   difference between them at the last sample is kept as ``drift_s``.
 3. A run with no reference (the board reset while away and no host read its clock
    before the next reset) is **not** silently placed: it is put to end one sample
    period before the next known instant (the start of the next reset epoch, or the
@@ -68,6 +68,26 @@ def _with_ref(u: np.ndarray, ref: TimeRef, bits: int) -> np.ndarray:
     return out
 
 
+def _best(u: np.ndarray, starts: list[TimeRef], down: TimeRef | None,
+          bits: int) -> tuple[np.ndarray, float | None]:
+    """Times from the newest start reference that agrees with the download reference
+    (within half a counter wrap at the last entry), else from the download reference.
+
+    A host that restarted logging in the same reset epoch leaves several start
+    references; one taken after the log's first entry (or a wrap before it) would put
+    the entries a whole wrap off, which the download reference exposes.
+    """
+    if down is None:
+        return _with_ref(u, max(starts, key=lambda r: r.utc_ns), bits), None
+    by_down = _with_ref(u, down, bits)
+    half = (1 << bits) * TICK_NS / 2
+    for ref in sorted(starts, key=lambda r: r.utc_ns, reverse=True):
+        t = _with_ref(u, ref, bits)
+        if abs(float(t[-1] - by_down[-1])) < half:
+            return t, float(by_down[-1] - t[-1]) / 1e9
+    return by_down, None
+
+
 def _epoch_start(ref: TimeRef) -> float:
     """UTC ns of the reset that started ``ref``'s epoch (tick 0)."""
     return ref.utc_ns - ref.tick * TICK_NS
@@ -98,11 +118,7 @@ def place_runs(runs: list[Run], refs: list[TimeRef], bits: int, fs_hz: float,
         downs = [r for r in owned[i] if r.kind == "download"]
         if not starts and not downs:
             continue
-        best = starts[-1] if starts else downs[-1]
-        t = _with_ref(run.ticks, best, bits)
-        drift = None
-        if starts and downs:
-            drift = float(_with_ref(run.ticks, downs[-1], bits)[-1] - t[-1]) / 1e9
+        t, drift = _best(run.ticks, starts, downs[-1] if downs else None, bits)
         placed[i] = Placed(run, t, True, None, drift, [*starts, *downs])
     # unknown runs, from the last one back: end one period before the next instant
     period = 1e9 / fs_hz
