@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from movereg.errors import DecodeError, InputFileError
@@ -209,3 +210,49 @@ def test_restarts_in_one_epoch_pick_the_reference_that_fits_24_bit() -> None:
     assert abs(p.t_ns[0] - T0) < 1e3 and abs(p.drift_s or 0) < 1e-5
     (q,) = place_runs([run], [late, down], bits, 50.0, down.utc_ns)  # none fits
     assert abs(q.t_ns[0] - T0) < 1e3 and q.drift_s is None
+
+
+_OFFSET = st.one_of(st.integers(0, 5000), st.integers((1 << 24) - 3000, (1 << 24) + 3000),
+                    st.integers(0, 1 << 26))
+_EPOCH = st.tuples(_OFFSET,                          # ticks from the reset to the start
+                   st.integers(1, 200),              # samples logged
+                   st.integers(1, 1 << 16),          # ticks idle after the last sample
+                   st.booleans())                    # a host took a start reference
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_EPOCH, min_size=1, max_size=7), st.sampled_from([24, 32]))
+@example([((1 << 24) + 5, 10, 100, True), (3, 10, 100, False)], 24)  # start ref, a wrap in
+def test_placement_property(epochs: list[tuple[int, int, int, bool]], bits: int) -> None:
+    """Random resets, rollovers and references: known epochs land on the truth (within
+    a tick); an epoch no host saw is never placed before its truth, by no more than its
+    recorded uncertainty; the order of epochs is kept."""
+    step = 20e6 / ml.TICK_NS  # 50 Hz in ticks
+    reset_ns = float(T0)
+    runs, refs, truth, known = [], [], [], []
+    for e, (off, n, idle, seen) in enumerate(epochs):
+        ticks = off + np.floor(np.arange(n) * step).astype(np.int64)
+        runs.append(Run(e, ml.unwrap_ticks(ticks % (1 << bits), bits),
+                        np.zeros((n, 3), np.int16)))
+        truth.append(reset_ns + ticks * ml.TICK_NS)
+        last = e == len(epochs) - 1
+        if seen:
+            refs.append(TimeRef(e, off, round(reset_ns + off * ml.TICK_NS), "start"))
+        end = int(ticks[-1]) + int(np.ceil(step)) + idle
+        if last:
+            refs.append(TimeRef(e, end, round(reset_ns + end * ml.TICK_NS), "download"))
+        known.append(seen or last)
+        reset_ns += end * ml.TICK_NS
+    placed = place_runs(runs, refs, bits, 50.0, round(reset_ns))
+    assert [p.run.reset_uid for p in placed] == list(range(len(epochs)))
+    for p, t, k in zip(placed, truth, known, strict=True):
+        assert p.known == k
+        if k:
+            np.testing.assert_allclose(p.t_ns, t, atol=2)
+        else:
+            shift = float(p.t_ns[-1] - t[-1])
+            assert shift >= -ml.TICK_NS
+            if p.uncertainty_s is not None:
+                assert shift <= p.uncertainty_s * 1e9 + 2 * ml.TICK_NS
+    ends = [(float(p.t_ns[0]), float(p.t_ns[-1])) for p in placed]
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ends))

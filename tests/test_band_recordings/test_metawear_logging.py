@@ -60,8 +60,8 @@ class Rig:
         return self.logger
 
 
-async def _rig(layout: ml.EntryLayout = ml.LAYOUT_9, **kw: object) -> Rig:
-    world = World()
+async def _rig(layout: ml.EntryLayout = ml.LAYOUT_9, mtu: int = 247, **kw: object) -> Rig:
+    world = World(mtu=mtu)
     await world.start()
     emu = EmulatedMetaWearLogging(world, layout=layout, **kw)
     await emu.power_on()
@@ -290,3 +290,17 @@ def test_clock_book_keeps_references_in_a_file(tmp_path: Path) -> None:
     assert ClockBook(path).refs("mw-1") == [ref] and ClockBook(path).refs("other") == []
     path.write_text("{not json")
     assert ClockBook(path).refs("mw-1") == []  # a damaged book is ignored, not fatal
+
+
+async def test_download_over_the_smallest_mtu(tmp_path: Path) -> None:
+    """Without an MTU exchange (23 B, as BlueZ may leave it) a readout notification of
+    two 9-byte entries (20 B) still fits."""
+    r = await _rig(mtu=23)
+    emu, lg = r.emu, r.logger
+    await lg.start_recording(12.5)
+    emu.record(80.0)
+    (rec,) = await lg.list_recordings()
+    await lg.download(rec, tmp_path / "mtu23.mwlog")
+    idx, _ = _identities(tmp_path / "mtu23.mwlog")
+    np.testing.assert_array_equal(idx, np.arange(1000))
+    await r.link.disconnect()
