@@ -288,6 +288,10 @@ def test_clock_book_keeps_references_in_a_file(tmp_path: Path) -> None:
     ref = ml.TimeRef(3, 12345, 1_796_025_600_000_000_000, "start")
     book.add("mw-1", ref)
     assert ClockBook(path).refs("mw-1") == [ref] and ClockBook(path).refs("other") == []
+    for k in range(6):  # logging restarted at every sync: many references in epoch 4
+        book.add("mw-1", ml.TimeRef(4, 100 * k, ref.utc_ns + k, "start"))
+    kept = ClockBook(path).refs("mw-1")
+    assert kept[0] == ref and [r.tick for r in kept[1:]] == [200, 300, 400, 500]
     path.write_text("{not json")
     assert ClockBook(path).refs("mw-1") == []  # a damaged book is ignored, not fatal
 

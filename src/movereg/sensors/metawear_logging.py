@@ -26,9 +26,7 @@ discarded, and nothing is doubled. Entries stay on the band until :meth:`remove`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import json
 import os
 import time
 from collections.abc import Callable
@@ -49,6 +47,7 @@ from movereg.sensors.decoders.metawear import (
 )
 from movereg.sensors.decoders.metawear_log import MWLOG_SUFFIX, TimeRef, write_mwlog_header
 from movereg.sensors.links import BATTERY_LEVEL_UUID, Link
+from movereg.sensors.metawear_logging_clock import ClockBook, default_book, use_clock_book
 from movereg.sensors.offline import (
     RECORDERS,
     BandMemoryFullError,
@@ -59,7 +58,7 @@ from movereg.sensors.offline import (
 )
 
 __all__ = ["ENTRY_FLASH_BYTES", "FLASH_BYTES", "MODEL_NUMBER_UUID", "RATES_HZ", "ClockBook",
-           "MetaWearLogger", "bytes_per_hour"]
+           "MetaWearLogger", "bytes_per_hour", "use_clock_book"]
 
 FAMILY = DeviceFamily.METAWEAR.value
 #: Device Information Service, model number string
@@ -85,41 +84,6 @@ def bytes_per_hour(rate_hz: float) -> float:
     return rate_hz * 3600.0 * 2 * ENTRY_FLASH_BYTES
 
 
-class ClockBook:
-    """The (tick, reset_uid) <-> UTC references a host took, per band.
-
-    Kept in memory for the process and, with ``path``, in a small JSON file so a later
-    process (or a restart) still knows them.
-    """
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self._refs: dict[str, list[TimeRef]] = {}
-        if path is not None and path.exists():
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                raw = json.loads(path.read_text())
-                self._refs = {k: [TimeRef(**r) for r in v] for k, v in raw.items()}
-
-    def add(self, device_id: str, ref: TimeRef) -> None:
-        """Keep ``ref`` (the newest 16 per band)."""
-        refs = self._refs.setdefault(device_id, [])
-        refs.append(ref)
-        del refs[:-16]
-        if self.path is not None:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({k: [dataclasses.asdict(r) for r in v]
-                                       for k, v in self._refs.items()}))
-            os.replace(tmp, self.path)
-
-    def refs(self, device_id: str) -> list[TimeRef]:
-        """References for a band, oldest first."""
-        return list(self._refs.get(device_id, []))
-
-
-#: the process-wide book MetaWearLogger uses when none is given
-DEFAULT_BOOK = ClockBook()
-
-
 class MetaWearLogger:
     """On-band logging of a MetaWear/MetaMotion over one open link (see module doc).
 
@@ -130,7 +94,8 @@ class MetaWearLogger:
     device_id
         movereg's id of the band.
     book
-        Where clock references live (default: the process-wide :data:`DEFAULT_BOOK`).
+        Where clock references live (default: the process-wide book,
+        :func:`~movereg.sensors.metawear_logging_clock.use_clock_book`).
     reply_timeout_s
         How long to wait for a reply or for the next readout notification, s.
     clock
@@ -148,7 +113,7 @@ class MetaWearLogger:
                  flash_bytes: int | None = None) -> None:
         self.link = link
         self.device_id = device_id
-        self.book = book or DEFAULT_BOOK
+        self.book = book or default_book()
         self.timeout_s = reply_timeout_s
         self._clock = clock
         self._flash = flash_bytes
