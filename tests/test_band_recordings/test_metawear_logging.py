@@ -21,7 +21,7 @@ import itertools
 
 from emulated import World
 from emulated.metawear_logging import EmulatedMetaWearLogging
-from movereg.errors import ConnectionLostError
+from movereg.errors import ConnectionLostError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.pipeline.importer import import_file
 from movereg.recordings import open_recording
@@ -166,6 +166,8 @@ async def test_disconnect_mid_transfer_restarts_with_nothing_doubled(rig: Rig,
     await lg.start_recording(50.0)
     emu.record(60.0)
     await lg.stop_recording()
+    with pytest.raises(ProtocolError, match=r"holds entries logged at 50\.0 Hz"):
+        await lg.start_recording(25.0)  # one rate per recording: sync first
     (rec,) = await lg.list_recordings()
     emu.drop_after = 1500
     dest = tmp_path / "x.mwlog"
@@ -180,6 +182,8 @@ async def test_disconnect_mid_transfer_restarts_with_nothing_doubled(rig: Rig,
     np.testing.assert_array_equal(idx, np.arange(3000))
     await lg.remove(again)
     assert emu.n_entries == 0
+    await lg.start_recording(25.0)  # an empty band records at any rate
+    assert emu.rate_hz == 25.0
 
 
 async def test_full_band_refuses_a_start_and_keeps_what_it_logged(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ discarded, and nothing is doubled. Entries stay on the band until :meth:`remove`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import time
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from movereg.errors import ConnectionLostError, DecodeError, ProtocolError
+from movereg.errors import ConnectionLostError, DecodeError, ProtocolError, SensorError
 from movereg.models import DeviceFamily
 from movereg.sensors.decoders import metawear_log as ml
 from movereg.sensors.decoders.metawear import (
@@ -121,6 +122,7 @@ class MetaWearLogger:
         self._waiters: list[tuple[bytes, asyncio.Future[bytes]]] = []
         self._sink: Callable[[bytes], None] | None = None
         self._chip: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- plumbing ---------------------------------------------------------------------
     def _on_notify(self, data: bytes) -> None:
@@ -239,7 +241,9 @@ class MetaWearLogger:
     async def start_recording(self, rate_hz: float) -> None:
         """Configure the accelerometer (±8 g), add its two loggers, start logging.
 
-        Raises BandMemoryFullError with less than a minute of free flash at the rate.
+        Raises BandMemoryFullError with less than a minute of free flash at the rate, and
+        ProtocolError for another rate than the one the entries still on the band were
+        logged at (one file has one rate: sync and remove them first).
         """
         if rate_hz not in RATES_HZ:
             raise ProtocolError(f"MetaWear logs at {', '.join(map(str, RATES_HZ))} Hz, not "
@@ -250,6 +254,12 @@ class MetaWearLogger:
             raise BandMemoryFullError(
                 f"MetaWear {self.device_id} has {st.free_bytes} bytes of free flash",
                 family=FAMILY, advice="sync the band's recordings and remove them first")
+        if await self._length():
+            was = (await self._acc_config())[0]
+            if was != rate_hz:
+                raise ProtocolError(
+                    f"MetaWear {self.device_id} holds entries logged at {was} Hz",
+                    family=FAMILY, advice=f"sync the band before recording at {rate_hz} Hz")
         await self.set_clock(self._clock())
         await self._send(acc_config_command(await self._chip_name(), rate_hz, _RANGE_G))
         have = await self._loggers()
@@ -285,8 +295,7 @@ class MetaWearLogger:
             if b[1] == ml.READOUT_NOTIFY:
                 got.append(b)
             elif b[1] == ml.PAGE_COMPLETED:
-                asyncio.get_running_loop().create_task(self._send(ml.simple_command(
-                    ml.PAGE_CONFIRM)))
+                self._confirm_page()
             elif b[1] == ml.READOUT_PROGRESS and b[2:] == b"\0" * (len(b) - 2):
                 done.set()
 
@@ -301,6 +310,18 @@ class MetaWearLogger:
             return None
         lay, entries = ml.parse_readout(got[0])
         return lay, entries[0]
+
+    def _confirm_page(self) -> None:
+        """Answer PAGE_COMPLETED with PAGE_CONFIRM (from a notification callback)."""
+        task = asyncio.get_running_loop().create_task(self._send_quiet(
+            ml.simple_command(ml.PAGE_CONFIRM)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_quiet(self, cmd: bytes) -> None:
+        """Send from a background task: a dropped link shows in the readout loop."""
+        with contextlib.suppress(SensorError):
+            await self._send(cmd)
 
     async def _wait(self, done: asyncio.Event) -> None:
         try:
@@ -401,8 +422,7 @@ class MetaWearLogger:
                     if progress is not None:
                         progress(state["got"] * lay.size, n * lay.size)
                 elif b[1] == ml.PAGE_COMPLETED:
-                    asyncio.get_running_loop().create_task(
-                        self._send(ml.simple_command(ml.PAGE_CONFIRM)))
+                    self._confirm_page()
                 elif b[1] == ml.READOUT_PROGRESS and ml.parse_progress(b) == 0:
                     done.set()
             except DecodeError as exc:
