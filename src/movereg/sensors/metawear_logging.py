@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -406,7 +407,8 @@ class MetaWearLogger:
 
     async def _readout(self, n: int, part: Path, progress: TransferProgress | None
                        ) -> ml.EntryLayout:
-        state: dict[str, Any] = {"layout": None, "got": 0, "err": None}
+        state: dict[str, Any] = {"layout": None, "got": 0, "err": None, "next": 0}
+        step = max(1, n // 200)  # progress at most ~200 times a download
         done = asyncio.Event()
         arrived = asyncio.Event()
         out = part.open("wb")
@@ -419,7 +421,9 @@ class MetaWearLogger:
                     state["layout"] = lay
                     out.write(b[2:])
                     state["got"] += len(entries)
-                    if progress is not None:
+                    if progress is not None and (state["got"] >= state["next"]
+                                                 or state["got"] == n):
+                        state["next"] = state["got"] + step
                         progress(state["got"] * lay.size, n * lay.size)
                 elif b[1] == ml.PAGE_COMPLETED:
                     self._confirm_page()
@@ -471,13 +475,19 @@ class MetaWearLogger:
 
 def _discard(part: Path) -> None:
     part.unlink(missing_ok=True)
+    partial_path(part).unlink(missing_ok=True)  # a cut-off _finish
 
 
 def _finish(part: Path, dest: Path, head: bytes) -> None:
-    """Put the header before the entries in ``part``, then rename it to ``dest``."""
-    body = part.read_bytes()
-    part.write_bytes(head + body)
-    os.replace(part, dest)
+    """Header + the entries in ``part`` -> ``dest`` (via a second ``.part``, streamed)."""
+    whole = partial_path(part)
+    with open(whole, "wb") as out, open(part, "rb") as body:
+        out.write(head)
+        shutil.copyfileobj(body, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(whole, dest)
+    part.unlink(missing_ok=True)
 
 
 def _factory(link: Link, device_id: str) -> MetaWearLogger:
