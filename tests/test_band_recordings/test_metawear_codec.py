@@ -256,3 +256,31 @@ def test_placement_property(epochs: list[tuple[int, int, int, bool]], bits: int)
                 assert shift <= p.uncertainty_s * 1e9 + 2 * ml.TICK_NS
     ends = [(float(p.t_ns[0]), float(p.t_ns[-1])) for p in placed]
     assert all(a[1] < b[0] for a, b in itertools.pairwise(ends))
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64])
+def test_reader_in_small_chunks_reads_the_same(tmp_path: Path, chunk: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunk borders inside a sample's pair, a rollover and a reset change nothing."""
+    from movereg.recordings import mwlog
+
+    n = 90
+    c = np.stack([np.arange(n), np.zeros(n), np.full(n, 4096)], 1)
+    mod = 1 << 24
+    ticks = mod - 600 + np.arange(n) * 14
+    raw = (ml.encode_sample_entries(c[:60], ticks[:60], 0, 0, 1, ml.LAYOUT_8)
+           + ml.encode_sample_entries(c[60:], 50 + np.arange(30) * 14, 1, 0, 1, ml.LAYOUT_8))
+    raw = raw[:8 * 11] + raw[8 * 12:]  # sample 5 loses its z entry
+    refs = [{"reset_uid": 0, "tick": mod - 610, "utc_ns": T0, "kind": "start"},
+            {"reset_uid": 1, "tick": 900, "utc_ns": T0 + 10**10, "kind": "download"}]
+    p = _file(tmp_path, raw, refs, size=8)
+    whole = open_recording(p)
+    t_whole, x_whole = whole.read_all()
+    monkeypatch.setattr(mwlog, "_CHUNK", chunk)
+    small = open_recording(p)
+    t_small, x_small = small.read_all()
+    assert t_small == t_whole and np.array_equal(x_small, x_whole, equal_nan=True)
+    assert small.qc.samples_read == whole.qc.samples_read == n - 1
+    assert small.qc.skipped_why() == whole.qc.skipped_why() == "unpaired_entry=1"
+    uids = [uid for uid, _, _ in mwlog.mwlog_samples(p)]
+    assert uids == [0, 1]

@@ -25,7 +25,7 @@ from movereg.errors import ConnectionLostError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.pipeline.importer import import_file
 from movereg.recordings import open_recording
-from movereg.recordings.mwlog import _runs, read_mwlog
+from movereg.recordings.mwlog import mwlog_samples
 from movereg.sensors.decoders import metawear_log as ml
 from movereg.sensors.metawear_logging import ClockBook, MetaWearLogger, bytes_per_hour
 from movereg.sensors.offline import BandMemoryFullError, partial_path, recorder_for
@@ -83,12 +83,9 @@ async def rig() -> AsyncIterator[Rig]:
 
 def _identities(path: Path) -> tuple[np.ndarray, list[int]]:
     """Sample indices in the file (from the raw entries) and the reset_uid of each run."""
-    head, raw = read_mwlog(path)
-    runs, unpaired, other, tail = _runs(raw, ml.LAYOUTS[head["entry_size"]],
-                                        head["logger_xy"], head["logger_z"])
-    assert (unpaired, other, tail) == (0, 0, 0)
-    c = np.concatenate([r.counts for r in runs]).astype(np.int64)
-    return c[:, 0] + 8192 * c[:, 1], [r.reset_uid for r in runs]
+    runs = list(mwlog_samples(path))
+    c = np.concatenate([counts for _, _, counts in runs]).astype(np.int64)
+    return c[:, 0] + 8192 * c[:, 1], [uid for uid, _, _ in runs]
 
 
 @pytest.mark.parametrize("layout", [ml.LAYOUT_9, ml.LAYOUT_8], ids=["tick32", "tick24"])

@@ -57,6 +57,7 @@ __all__ = [
     "encode_time_reply",
     "encode_trigger_reply",
     "entries_array",
+    "entry_rows",
     "parse_enable_reply",
     "parse_length_reply",
     "parse_logger_query",
@@ -258,7 +259,12 @@ def entries_array(raw: bytes, layout: EntryLayout) -> tuple[np.ndarray, np.ndarr
     if len(b) % layout.size:
         fail(FAMILY, f"{len(b)} bytes is not a whole number of {layout.size}-byte entries",
              len(b), len(b) - len(b) % layout.size)
-    a = np.frombuffer(b, dtype=np.uint8).reshape(-1, layout.size)
+    return entry_rows(np.frombuffer(b, dtype=np.uint8).reshape(-1, layout.size), layout)
+
+
+def entry_rows(a: np.ndarray, layout: EntryLayout) -> tuple[np.ndarray, np.ndarray,
+                                                            np.ndarray, np.ndarray]:
+    """(n, entry size) uint8 rows (e.g. a memory map) -> as :func:`entries_array`."""
     tick = np.zeros(a.shape[0], dtype=np.int64)
     for k in range(layout.tick_bits // 8):
         tick |= a[:, 1 + k].astype(np.int64) << (8 * k)
