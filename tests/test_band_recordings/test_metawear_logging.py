@@ -250,6 +250,7 @@ async def test_tick_rollover_keeps_time_running(layout: ml.EntryLayout, tmp_path
     emu.record(20.0)  # ~13,650 ticks: the entries' tick wraps after ~1 s
     emu.tick %= 1 << 32
     (rec,) = await lg.list_recordings()
+    assert rec.started_utc_ns == pytest.approx(t_start, abs=SET_SLACK)
     await lg.download(rec, tmp_path / "roll.mwlog")
     idx, _ = _identities(tmp_path / "roll.mwlog")
     np.testing.assert_array_equal(idx, np.arange(1000))

@@ -343,15 +343,20 @@ class MetaWearLogger:
         if first is None:
             return []
         lay, e = first
-        started = self._started(e)
+        started = self._started(e, lay)
         rid = f"{self.device_id}/log/{e.reset_uid}-{e.tick}-{n}"
         return [BandRecording(rid, started, n * lay.size, (f"entries 0..{n - 1}",),
                               MWLOG_SUFFIX)]
 
-    def _started(self, e: ml.LogEntry) -> int | None:
+    def _started(self, e: ml.LogEntry, lay: ml.EntryLayout) -> int | None:
+        """UTC of the first entry from the newest start reference of its epoch (a 24-bit
+        tick is taken as the first one at or after the reference), else None."""
         for r in reversed(self.book.refs(self.device_id)):
-            if r.reset_uid == e.reset_uid and r.kind == "start" and r.tick <= e.tick:
-                return round(r.utc_ns + (e.tick - r.tick) * ml.TICK_NS)
+            if r.reset_uid != e.reset_uid or r.kind != "start":
+                continue
+            if lay.tick_bits == 32 and r.tick > e.tick:
+                continue  # a reference from after this entry (or another epoch)
+            return round(r.utc_ns + ((e.tick - r.tick) % lay.tick_mod) * ml.TICK_NS)
         return None
 
     @staticmethod
