@@ -284,3 +284,11 @@ def test_reader_in_small_chunks_reads_the_same(tmp_path: Path, chunk: int,
     assert small.qc.skipped_why() == whole.qc.skipped_why() == "unpaired_entry=1"
     uids = [uid for uid, _, _ in mwlog.mwlog_samples(p)]
     assert uids == [0, 1]
+
+
+def test_a_renamed_log_is_still_read(tmp_path: Path) -> None:
+    raw = ml.encode_sample_entries(np.array([[1, 2, 4096]] * 5), np.arange(5) * 14, 0, 0, 1,
+                                   ml.LAYOUT_9)
+    p = _file(tmp_path, raw, [{"reset_uid": 0, "tick": 0, "utc_ns": T0, "kind": "start"}])
+    renamed = p.rename(tmp_path / "upload.bin")
+    assert open_recording(renamed).meta["format"] == "mwlog"

@@ -50,13 +50,22 @@ from movereg.sensors.decoders.metawear_log import (
     write_mwlog_header,
 )
 
-__all__ = ["MWLOG_MAGIC", "MWLOG_SUFFIX", "MwlogRecording", "mwlog_samples",
+__all__ = ["MWLOG_MAGIC", "MWLOG_SUFFIX", "MwlogRecording", "is_mwlog", "mwlog_samples",
            "read_mwlog_header", "write_mwlog_header"]
 
 _NEEDED = ("entry_size", "range_g", "rate_hz", "lsb_per_g", "logger_xy", "logger_z",
            "n_entries", "time_refs", "downloaded_utc_ns")
 #: entries read at a time (bounded memory for a 512 MB board's log)
 _CHUNK = 1 << 18
+
+
+def is_mwlog(path: Path) -> bool:
+    """True when the file starts with the ``.mwlog`` magic (whatever its name)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(MWLOG_MAGIC)) == MWLOG_MAGIC
+    except OSError:
+        return False
 
 
 def read_mwlog_header(path: Path) -> tuple[dict[str, Any], int, int, int]:

@@ -12,7 +12,7 @@ from movereg.recordings.csvfile import CsvRecording
 from movereg.recordings.cwa import CwaRecording
 from movereg.recordings.devicetime import parse_tz
 from movereg.recordings.gt3x_legacy import Gt3xLegacyRecording
-from movereg.recordings.mwlog import MWLOG_SUFFIX, MwlogRecording
+from movereg.recordings.mwlog import MWLOG_SUFFIX, MwlogRecording, is_mwlog
 from movereg.recordings.parquetfile import ParquetRecording
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
@@ -90,7 +90,7 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     zone = parse_tz(tz)
     if suffix == ".cwa":
         return CwaRecording(p, fs_hz=fs_hz, tz=zone)
-    if suffix == MWLOG_SUFFIX:
+    if suffix == MWLOG_SUFFIX or is_mwlog(p):  # a MetaWear band's log download
         return MwlogRecording(p, fs_hz=fs_hz)
     if suffix == ".gt3x" and _is_legacy_gt3x(p):
         return Gt3xLegacyRecording(p, fs_hz=fs_hz, tz=zone)
