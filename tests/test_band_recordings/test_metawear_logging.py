@@ -310,3 +310,24 @@ async def test_download_over_the_smallest_mtu(tmp_path: Path) -> None:
     idx, _ = _identities(tmp_path / "mtu23.mwlog")
     np.testing.assert_array_equal(idx, np.arange(1000))
     await r.link.disconnect()
+
+
+async def test_a_pause_in_logging_is_a_gap_of_the_right_length(rig: Rig, tmp_path: Path) -> None:
+    emu, lg = rig.emu, rig.logger
+    await lg.start_recording(25.0)
+    t_start = emu.utc_ns
+    emu.record(20.0)
+    await lg.stop_recording()
+    emu.idle(600.0)  # off for ten minutes (stopped by a sync that then failed, say)
+    await lg.start_recording(25.0)  # same rate: allowed with entries on the band
+    t_again = emu.utc_ns
+    emu.record(20.0)
+    (rec,) = await lg.list_recordings()
+    await lg.download(rec, tmp_path / "pause.mwlog")
+    idx, uids = _identities(tmp_path / "pause.mwlog")
+    np.testing.assert_array_equal(idx, np.arange(1000))
+    assert uids == [0]  # one reset epoch, two logging spans
+    fh = open_recording(tmp_path / "pause.mwlog")
+    chunks = list(fh.chunks(10_000))
+    assert fh.qc.gaps == 1 and len(chunks) == 2 and not fh.meta["time_uncertain"]
+    assert abs(chunks[0][0] - t_start) < SET_SLACK and abs(chunks[1][0] - t_again) < SET_SLACK
