@@ -56,3 +56,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'movereg.sensors' has no attribute {name!r}")
+
+
+# bands that record on their own register their OfflineRecorder here (sensors.offline)
+from movereg.sensors import metawear_logging as _metawear_logging  # noqa: E402, F401

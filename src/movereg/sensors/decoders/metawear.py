@@ -27,6 +27,7 @@ __all__ = [
     "METAWEAR_SERVICE_UUID",
     "MetaWearProfile",
     "acc_config_command",
+    "acc_config_from_reply",
     "chip_from_reply",
     "connection_parameters_command",
     "decode_metawear_acc",
@@ -84,6 +85,22 @@ def acc_config_command(chip: str, fs_hz: float, range_g: float) -> bytes:
     else:
         conf = odr | (0xA0 if odr >= 5 else 0x20)
     return bytes([_ACC, 0x03, conf, range_code(chip, range_g)[1]])
+
+
+def acc_config_from_reply(chip: str, data: bytes) -> tuple[float, float]:
+    """``03 83 <acc_conf> <range>`` (a read of the config register) -> (Hz, ± g).
+
+    Raises only DecodeError (also for a rate or range code the chip does not have).
+    """
+    b = as_bytes(FAMILY, data)
+    need(FAMILY, b, 0, 4, "accelerometer config reply")
+    if b[0] != _ACC or b[1] != 0x83:
+        fail(FAMILY, f"not an accelerometer config reply ({b[0]:02X} {b[1]:02X})", len(b), 0)
+    odr = {v: k for k, v in _ODR.items()}.get(b[2] & 0x0F)
+    rng = {v: k for k, v in _RANGE_CODE[_check_chip(chip)].items()}.get(b[3] & 0x0F)
+    if odr is None or rng is None:
+        fail(FAMILY, f"unknown rate/range codes {b[2]:02X} {b[3]:02X}", len(b), 2)
+    return odr, float(rng)
 
 
 def connection_parameters_command(min_ms: float = 7.5, max_ms: float = 7.5, latency: int = 0,
