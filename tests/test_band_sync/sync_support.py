@@ -4,13 +4,15 @@ to inject (a dropped link after N bytes, a busy band, a recording not yet writte
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from movereg.errors import ConnectionLostError
+from movereg.errors import ConnectionLostError, DeviceNotFoundError
 from movereg.models import DeviceFamily
 from movereg.sensors.offline import (
     BandBusyError,
@@ -74,6 +76,7 @@ class FakeRecorder:
     not_ready: set[str] = field(default_factory=set)
     downloads: int = 0
     removed: list[str] = field(default_factory=list)
+    fail_remove: int = 0
     calls: list[str] = field(default_factory=list)
 
     def add(self, rec_id: str, t0_ns: int, seconds: float, fs_hz: float = 52.0,
@@ -138,5 +141,44 @@ class FakeRecorder:
     async def remove(self, rec: BandRecording) -> None:
         if self.busy:
             raise BandBusyError("band busy", family="polar_pmd")
+        if self.fail_remove:
+            self.fail_remove -= 1
+            raise ConnectionLostError("link dropped before the removal")
         self.removed.append(rec.recording_id)
         self.held.pop(rec.recording_id, None)
+
+
+class FakeOpener:
+    """Reaches :class:`FakeRecorder` s by device id; ``away`` holds bands out of range."""
+
+    def __init__(self, *bands: FakeRecorder) -> None:
+        self.bands = {b.device_id: b for b in bands}
+        self.away: set[str] = set()
+        self.opened = 0
+
+    def can_record(self, device_id: str, family: str | None) -> bool:
+        return device_id in self.bands
+
+    @contextlib.asynccontextmanager
+    async def open(self, device_id: str, family: str | None) -> AsyncIterator[FakeRecorder]:
+        if device_id in self.away or device_id not in self.bands:
+            raise DeviceNotFoundError(f"band {device_id} not found")
+        self.opened += 1
+        yield self.bands[device_id]
+
+
+class FakeAlerts:
+    """Alerts raised now, keyed by (kind, device)."""
+
+    def __init__(self) -> None:
+        self.active: dict[tuple[str, str], str] = {}
+        self.log: list[tuple[str, str, str]] = []
+
+    def raise_alert(self, kind: str, device_id: str, child_id: int | None, text: str) -> None:
+        if (kind, device_id) not in self.active:
+            self.log.append(("raised", kind, device_id))
+        self.active[(kind, device_id)] = text
+
+    def clear_alert(self, kind: str, device_id: str) -> None:
+        if self.active.pop((kind, device_id), None) is not None:
+            self.log.append(("cleared", kind, device_id))

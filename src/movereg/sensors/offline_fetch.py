@@ -24,7 +24,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,7 +241,11 @@ def _finish(recorder: OfflineRecorder, rec: BandRecording, dest: Path) -> Fetche
 
 async def fetch_recordings(recorder: OfflineRecorder, spool_dir: Path,
                            progress: FetchProgress | None = None, *,
-                           skip: Collection[str] = ()) -> FetchResult:
+                           skip: Collection[str] = (),
+                           listed: list[BandRecording] | None = None,
+                           on_fetched: Callable[[FetchedRecording, BandRecording],
+                                                Awaitable[None]] | None = None
+                           ) -> FetchResult:
     """Download and check every recording ``recorder`` holds into ``spool_dir``.
 
     Parameters
@@ -255,6 +259,12 @@ async def fetch_recordings(recorder: OfflineRecorder, spool_dir: Path,
     skip
         Recording ids not to fetch (the caller already holds them, e.g. imported but not
         yet removed from the band).
+    listed
+        The band's listing when the caller already has it (else it is asked for).
+    on_fetched
+        ``await on_fetched(fetched, rec)`` right after each recording is checked, before
+        the next is downloaded (import or upload it, then remove it from the band), so
+        the spool holds one recording at a time. An exception from it ends the fetch.
 
     Returns
     -------
@@ -272,7 +282,7 @@ async def fetch_recordings(recorder: OfflineRecorder, spool_dir: Path,
     out = FetchResult()
     report = progress or (lambda _r, _d, _t: None)
     try:
-        out.listed = list(await recorder.list_recordings())
+        out.listed = list(await recorder.list_recordings()) if listed is None else list(listed)
     except (ConnectionLostError, BandBusyError, DeviceNotFoundError,
             BluetoothUnavailableError) as exc:
         out.stopped = exc
@@ -286,6 +296,8 @@ async def fetch_recordings(recorder: OfflineRecorder, spool_dir: Path,
         if have is not None:   # already fully here and checked earlier
             report(rec.recording_id, have.size_bytes, have.size_bytes)
             out.fetched.append(have)
+            if on_fetched is not None:
+                await on_fetched(have, rec)
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         rid = rec.recording_id
@@ -310,6 +322,8 @@ async def fetch_recordings(recorder: OfflineRecorder, spool_dir: Path,
             out.failed.append((rid, _words(exc)))
             continue
         out.fetched.append(fetched)
+        if on_fetched is not None:
+            await on_fetched(fetched, rec)
     return out
 
 

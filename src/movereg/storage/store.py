@@ -6,6 +6,7 @@ from pathlib import Path
 
 from movereg.signal.table import EpochTable
 from movereg.storage._audit import AuditMixin
+from movereg.storage._band_recordings import BandRecordingsMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
@@ -16,7 +17,8 @@ from movereg.storage._timeline import TimelineMixin
 __all__ = ["Store"]
 
 
-class Store(TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin,
+class Store(BandRecordingsMixin,
+            TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin,
             ConsentMixin):
     """Synchronous, thread-safe access to the movereg database.
 
