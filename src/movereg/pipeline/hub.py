@@ -120,7 +120,8 @@ class Hub(HubBands, HubAlerts):
         self._warm_delay_s = 1.0
         self._engine_ready = False
         self.engine_ready_s: float | None = None   # how long the kernels took to be ready
-        self.alerts = AlertBook()
+        # kept in the store's alerts table (a test's stand-in store without one: memory)
+        self.alerts = AlertBook(store if hasattr(store, "save_alert") else None)
         self._storage: tuple[int, Condition | None] = (0, None)   # (checked at, condition)
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -142,6 +143,7 @@ class Hub(HubBands, HubAlerts):
 
             self._writer = BatchWriter(self.store, interval_s=self.settings.flush_interval_s)
         await maybe_await(self._writer.start())
+        await self._load_alerts()
         self._previous_clean = mark_state(self.settings.data_dir, clean=False)
         self._started = True
         self.started_ns = time.time_ns()
