@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from movereg.signal.table import EpochTable
+from movereg.storage._alerts import AlertsMixin
 from movereg.storage._audit import AuditMixin
 from movereg.storage._band_recordings import BandRecordingsMixin
 from movereg.storage._clinic import ClinicMixin
@@ -19,7 +20,7 @@ __all__ = ["Store"]
 
 class Store(BandRecordingsMixin,
             TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin,
-            ConsentMixin):
+            ConsentMixin, AlertsMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through
