@@ -174,11 +174,14 @@ class FakeAlerts:
         self.active: dict[tuple[str, str], str] = {}
         self.log: list[tuple[str, str, str]] = []
 
-    def raise_alert(self, kind: str, device_id: str, child_id: int | None, text: str) -> None:
+    async def raise_alert(self, kind: str, device_id: str | None, text: str, *,
+                          child_id: int | None = None) -> None:
+        assert device_id is not None
         if (kind, device_id) not in self.active:
             self.log.append(("raised", kind, device_id))
         self.active[(kind, device_id)] = text
 
-    def clear_alert(self, kind: str, device_id: str) -> None:
+    async def clear_alert(self, kind: str, device_id: str | None) -> None:
+        assert device_id is not None
         if self.active.pop((kind, device_id), None) is not None:
             self.log.append(("cleared", kind, device_id))

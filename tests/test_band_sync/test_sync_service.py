@@ -212,7 +212,7 @@ def test_record_on_band_sets_clock_first_and_alerts(tmp_path: Path, store: Store
     assert st.recording and st.rate_hz == 26.0
     rec = store.band_recorder(DEV)
     assert rec is not None and rec.recording and rec.rate_hz == 26.0 and rec.started_by == "t"
-    assert set(alerts.active) == {("band_memory_full", DEV), ("band_battery_low", DEV)}
+    assert set(alerts.active) == {("band_memory_full", DEV), ("battery_low", DEV)}
     band.battery_pct, band.free_bytes = 90, 7_000_000
     asyncio.run(sync.stop_recording(DEV, actor="t", child_id=ann.id))
     assert alerts.active == {}

@@ -5,7 +5,7 @@ For one band (``sync now`` on the bands page, or the background scan every
 
 1. opens the band (a :class:`RecorderOpener`: Bluetooth, or the demo's simulated bands),
    reads its status (memory, battery; saved, and the device alerts ``band_memory_full`` /
-   ``band_battery_low`` raised or cleared);
+   ``battery_low`` raised or cleared through the hub's alert API);
 2. finishes what an earlier sync left: a recording already imported but still on the band
    is removed (never imported again);
 3. downloads each recording with progress and checks it
@@ -78,14 +78,15 @@ class RecorderOpener(Protocol):
 
 
 class AlertSink(Protocol):
-    """Where device alerts go (the alert API of the live work, or an in-memory book)."""
+    """Where device alerts go: the hub (:meth:`movereg.pipeline.Hub.raise_alert` and
+    ``clear_alert``: stored, listed, published and audit-logged)."""
 
-    def raise_alert(self, kind: str, device_id: str, child_id: int | None,
-                    text: str) -> None:
+    async def raise_alert(self, kind: str, device_id: str | None, text: str, *,
+                          child_id: int | None = None) -> Any:
         """Raise (or keep) the alert ``kind`` for ``device_id``."""
         ...
 
-    def clear_alert(self, kind: str, device_id: str) -> None:
+    async def clear_alert(self, kind: str, device_id: str | None) -> Any:
         """End the alert ``kind`` for ``device_id`` if it is raised."""
         ...
 
@@ -163,7 +164,7 @@ class BandSync:
     opener
         How bands are reached.
     alerts
-        Where device alerts go (None: not raised).
+        Where device alerts go (the hub; None: not raised).
     """
 
     def __init__(self, store: Store, settings: Settings, opener: RecorderOpener, *,
@@ -275,13 +276,14 @@ class BandSync:
             total_bytes=st.total_bytes, battery_pct=st.battery_pct,
             bytes_per_hour=st.bytes_per_hour,
             bph_rate_hz=st.rate_hz or default_rate(family, rec.rates_hz()))
-        await asyncio.to_thread(self._check_alerts, rec.device_id, st)
+        await self._check_alerts(rec.device_id, st)
         return st
 
-    def _check_alerts(self, device_id: str, st: RecorderStatus) -> None:
+    async def _check_alerts(self, device_id: str, st: RecorderStatus) -> None:
+        """``band_memory_full`` and ``battery_low`` raised or cleared from the status."""
         if self.alerts is None:
             return
-        child = self.store.device_child(device_id)
+        child = await asyncio.to_thread(self.store.device_child, device_id)
         s = self.settings
         pct = None
         if st.free_bytes is not None and st.total_bytes:
@@ -289,17 +291,17 @@ class BandSync:
         if pct is not None and pct <= float(getattr(s, "band_memory_alert_pct", 10.0)):
             hours = st.hours_left()
             left = "" if hours is None else f", about {hours:.1f} h of recording left"
-            self.alerts.raise_alert("band_memory_full", device_id, child,
-                                    f"Band {device_id}: memory nearly full ({pct:.0f} % "
-                                    f"free{left}); sync it to make room")
+            await self.alerts.raise_alert(
+                "band_memory_full", device_id, f"Band {device_id}: memory nearly full "
+                f"({pct:.0f} % free{left}); sync it to make room", child_id=child)
         else:
-            self.alerts.clear_alert("band_memory_full", device_id)
+            await self.alerts.clear_alert("band_memory_full", device_id)
         if st.battery_pct is not None and st.battery_pct <= s.alert_battery_pct:
-            self.alerts.raise_alert("band_battery_low", device_id, child,
-                                    f"Band {device_id}: battery low ({st.battery_pct} %); "
-                                    "charge it before it records again")
+            await self.alerts.raise_alert(
+                "battery_low", device_id, f"Band {device_id}: battery low "
+                f"({st.battery_pct} %); charge it before it records again", child_id=child)
         else:
-            self.alerts.clear_alert("band_battery_low", device_id)
+            await self.alerts.clear_alert("battery_low", device_id)
 
     # --- sync ----------------------------------------------------------------------------
     def sync_now(self, device_id: str, *, actor: str) -> SyncProgress:
