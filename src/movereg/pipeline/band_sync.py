@@ -6,9 +6,11 @@ For one band (``sync now`` on the bands page, or the background scan every
 1. opens the band (a :class:`RecorderOpener`: Bluetooth, or the demo's simulated bands),
    reads its status (memory, battery; saved, and the device alerts ``band_memory_full`` /
    ``battery_low`` raised or cleared through the hub's alert API);
-2. finishes what an earlier sync left: a recording already imported but still on the band
+2. pauses a recording the band is making (so its data is written out), and starts it
+   again at the same rate (clock set first) when the sync ends;
+3. finishes what an earlier sync left: a recording already imported but still on the band
    is removed (never imported again);
-3. downloads each recording with progress and checks it
+4. downloads each recording with progress and checks it
    (:func:`~movereg.sensors.offline_fetch.fetch_recordings`), decides its child by the
    band's assignment **at the time of recording**, imports it through the import path
    (:func:`~movereg.pipeline.importer.run_import`: one transaction, keyed by sha256) into
@@ -29,6 +31,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -165,11 +168,15 @@ class BandSync:
         How bands are reached.
     alerts
         Where device alerts go (the hub; None: not raised).
+    clock
+        UTC ns now, the time bands are set to (default :func:`time.time_ns`).
     """
 
     def __init__(self, store: Store, settings: Settings, opener: RecorderOpener, *,
-                 alerts: AlertSink | None = None) -> None:
+                 alerts: AlertSink | None = None,
+                 clock: Callable[[], int] = time.time_ns) -> None:
         self.store = store
+        self.clock = clock
         self.settings = settings
         self.opener = opener
         self.alerts = alerts
@@ -178,6 +185,8 @@ class BandSync:
         self._progress: dict[str, SyncProgress] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
+        #: bands paused for a sync whose recording could not be started again yet (Hz)
+        self._resume_rate: dict[str, float] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -250,7 +259,7 @@ class BandSync:
             if not any(abs(float(rate_hz) - r) < 1e-6 for r in rates):
                 raise ValidationError(f"the band records at {', '.join(f'{r:g}' for r in rates)}"
                                       f" Hz, not {rate_hz:g} Hz")
-            await rec.set_clock(time.time_ns())
+            await rec.set_clock(self.clock())
             await rec.start_recording(float(rate_hz))
             await asyncio.to_thread(self.store.note_recording_started, device_id,
                                     family=fam, rate_hz=float(rate_hz), actor=actor,
@@ -411,9 +420,52 @@ class BandSync:
 
     async def _sync_open(self, rec: OfflineRecorder, fam: str | None, actor: str,
                          counts: dict[str, int]) -> None:
+        """Pause a running recording (its data must be written out and its files are
+        listed too), sync, and start it again at the same rate."""
         dev = rec.device_id
         self._set(dev, phase="reading the band's status")
+        st = await self._read_status(rec, fam)
+        rate = self._resume_rate.get(dev)
+        if st.recording:   # a fresh connection may not know the rate: ours is stored
+            known = await asyncio.to_thread(self.store.band_recorder, dev)
+            rate = st.rate_hz or (known.rate_hz if known is not None else None) or \
+                default_rate(str(rec.family), rec.rates_hz())
+        if st.recording and rate is not None:
+            self._set(dev, phase="pausing the band's recording for the sync")
+            self._resume_rate[dev] = rate
+            await rec.stop_recording()
+            await asyncio.to_thread(self.store.audit, actor, "band.record.pause",
+                                    child_id=await asyncio.to_thread(self.store.device_child,
+                                                                     dev),
+                                    detail={"device_id": dev, "rate_hz": rate,
+                                            "why": "sync"})
+        try:
+            await self._sync_files(rec, fam, actor, counts)
+        finally:
+            if rate is not None:
+                await self._resume(rec, fam, rate, actor)
+
+    async def _resume(self, rec: OfflineRecorder, fam: str | None, rate: float,
+                      actor: str) -> None:
+        """Start the paused recording again (clock first); kept for the next sync when the
+        link is gone."""
+        dev = rec.device_id
+        self._set(dev, phase="starting the band's recording again")
+        try:
+            await rec.set_clock(self.clock())
+            await rec.start_recording(rate)
+        except SensorError as exc:
+            log.info("%s: recording not restarted after the sync: %s", dev, exc)
+            return
+        self._resume_rate.pop(dev, None)
+        await asyncio.to_thread(self.store.audit, actor, "band.record.resume",
+                                child_id=await asyncio.to_thread(self.store.device_child, dev),
+                                detail={"device_id": dev, "rate_hz": rate, "why": "sync"})
         await self._read_status(rec, fam)
+
+    async def _sync_files(self, rec: OfflineRecorder, fam: str | None, actor: str,
+                          counts: dict[str, int]) -> None:
+        dev = rec.device_id
         self._set(dev, phase="listing the band's recordings")
         listed = await rec.list_recordings()
         rows = await asyncio.to_thread(self._note_listed, dev, listed, fam)
