@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from sync_support import NS, FakeRecorder
+from band_fakes import NS, FakeRecorder
 
 from movereg.errors import ConnectionLostError
 from movereg.sensors.offline import BandBusyError, partial_path

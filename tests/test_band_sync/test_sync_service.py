@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sync_support import NS, FakeAlerts, FakeOpener, FakeRecorder
+from band_fakes import NS, FakeAlerts, FakeOpener, FakeRecorder
 
 from movereg.config import Settings
 from movereg.errors import ValidationError

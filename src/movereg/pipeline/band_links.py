@@ -38,7 +38,14 @@ log = logging.getLogger(__name__)
 _RECORDER_MODULES = ("movereg.sensors.polar_offline", "movereg.sensors.metawear_logging")
 
 
+_loaded: list[bool] = []
+
+
 def _load_recorders() -> None:
+    """Import the families' recorder modules once (lazily: the first page stays fast)."""
+    if _loaded:
+        return
+    _loaded.append(True)
     for name in _RECORDER_MODULES:
         try:
             importlib.import_module(name)
@@ -110,7 +117,6 @@ class BandLinks:
         self._away: set[str] = set()
         self.backend = backend
         self.scan_timeout_s = scan_timeout_s
-        _load_recorders()
 
     # --- the hub's band factory ----------------------------------------------------------
     def band_factory(self, target: str, **options: Any) -> Band:
@@ -170,6 +176,7 @@ class BandLinks:
     def can_record(self, device_id: str, family: str | None) -> bool:
         """Simulated bands that carry an offline recorder, and Bluetooth bands of a
         family with a registered recorder."""
+        _load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
             return getattr(sim, "offline", None) is not None \
@@ -183,6 +190,7 @@ class BandLinks:
     async def open(self, device_id: str, family: str | None) -> AsyncIterator[OfflineRecorder]:
         """Connect to the band and yield its recorder (the link is closed afterwards unless
         it is the hub's live link)."""
+        _load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
             if device_id in self._away:

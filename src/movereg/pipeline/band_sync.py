@@ -115,6 +115,8 @@ class SyncProgress:
 #: The rate a family's idle ``RecorderStatus.bytes_per_hour`` refers to, Hz (the seam does
 #: not say; these are the families' defaults: Polar 52 Hz, MetaWear 50 Hz).
 _DEFAULT_RATES = {"polar_pmd": 52.0, "metawear": 50.0, "simulated": 52.0}
+#: Rates offered before a band was reached, Hz (Polar's offline ACC rates).
+_FAMILY_RATES = {"polar_pmd": (13.0, 26.0, 52.0), "simulated": (13.0, 26.0, 52.0)}
 
 
 def default_rate(family: str, rates: tuple[float, ...]) -> float | None:
@@ -187,6 +189,7 @@ class BandSync:
         self._scanner: asyncio.Task[None] | None = None
         #: bands paused for a sync whose recording could not be started again yet (Hz)
         self._resume_rate: dict[str, float] = {}
+        self._rates: dict[str, tuple[float, ...]] = {}   # as each band last said, Hz
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -231,6 +234,14 @@ class BandSync:
     def can_record(self, device_id: str, family: str | None = None) -> bool:
         """True when the band records on its own (its family and the opener say so)."""
         return self.opener.can_record(device_id, family or self.family(device_id))
+
+    def rates(self, device_id: str, family: str | None = None) -> tuple[float, ...]:
+        """The rates (Hz) the band records at: as it said when last reached, else its
+        family's."""
+        if device_id in self._rates:
+            return self._rates[device_id]
+        fam = family or self.family(device_id)
+        return _FAMILY_RATES.get(fam or "", ())
 
     def _lock(self, device_id: str) -> asyncio.Lock:
         return self._locks.setdefault(device_id, asyncio.Lock())
@@ -278,6 +289,7 @@ class BandSync:
 
     async def _read_status(self, rec: OfflineRecorder, fam: str | None) -> RecorderStatus:
         st = await rec.status()
+        self._rates[rec.device_id] = tuple(float(r) for r in rec.rates_hz())
         family = str(rec.family)
         await asyncio.to_thread(
             self.store.save_recorder_status, rec.device_id, family=fam or family,

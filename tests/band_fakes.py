@@ -1,5 +1,5 @@
-"""A fake :class:`~movereg.sensors.offline.OfflineRecorder` for the sync tests (not a test
-module): recordings of simple movement written as movereg-readable CSV files, with faults
+"""Fake bands that record on their own, for the sync and API tests (not a test module):
+recordings of simple movement written as movereg-readable CSV files, with faults
 to inject (a dropped link after N bytes, a busy band, a recording not yet written)."""
 
 from __future__ import annotations
@@ -158,6 +158,16 @@ class FakeOpener:
 
     def can_record(self, device_id: str, family: str | None) -> bool:
         return device_id in self.bands
+
+    def in_range(self, device_id: str) -> bool:
+        return device_id not in self.away
+
+    async def set_in_range(self, device_id: str, in_range: bool) -> None:
+        from movereg.errors import NotFoundError
+
+        if device_id not in self.bands:
+            raise NotFoundError(f"no simulated band {device_id!r}")
+        (self.away.discard if in_range else self.away.add)(device_id)
 
     @contextlib.asynccontextmanager
     async def open(self, device_id: str, family: str | None) -> AsyncIterator[FakeRecorder]:
