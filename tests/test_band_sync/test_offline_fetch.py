@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from band_fakes import NS, FakeRecorder
-
 from movereg.errors import ConnectionLostError
 from movereg.sensors.offline import BandBusyError, partial_path
 from movereg.sensors.offline_fetch import (

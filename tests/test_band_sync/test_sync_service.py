@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from band_fakes import NS, FakeAlerts, FakeOpener, FakeRecorder
 
+from band_fakes import NS, FakeAlerts, FakeOpener, FakeRecorder
 from movereg.config import Settings
 from movereg.errors import ValidationError
 from movereg.pipeline.band_sync import BandSync
