@@ -224,3 +224,25 @@ def test_record_on_band_sets_clock_first_and_alerts(tmp_path: Path, store: Store
     assert np.isclose(rec.hours_left(13.0) or 0, 4 * hours)
     actions = [e.action for e in store.list_audit(limit=20)]
     assert "band.record.start" in actions and "band.record.stop" in actions
+
+
+def test_scan_syncs_a_recording_band_when_it_comes_back(tmp_path: Path, store: Store) -> None:
+    ann = store.create_child(display_name="Ann")
+    t0 = _hour_ago()
+    store.assign_device(DEV, ann.id, at_ns=t0 - NS)
+    band = FakeRecorder(DEV, recording=True, rate_hz=26.0)
+    band.add("rec-A", t0, 60)
+    opener = FakeOpener(band)
+    sync = BandSync(store, _settings(tmp_path), opener)
+    assert asyncio.run(sync.scan_once()) == [DEV]           # first seen: synced
+    assert band.removed == ["rec-A"] and band.recording      # paused and started again
+    assert band.calls.count("stop") == 1
+    band.add("rec-B", t0 + 1200 * NS, 60)
+    assert asyncio.run(sync.scan_once()) == []              # stayed in range: left alone
+    assert "rec-B" in band.held and band.calls.count("stop") == 1
+    opener.away.add(DEV)
+    assert asyncio.run(sync.scan_once()) == []
+    opener.away.clear()
+    assert asyncio.run(sync.scan_once()) == [DEV]           # came back: synced
+    assert band.removed == ["rec-A", "rec-B"] and band.recording
+    assert len(_sources(store, ann.id)) == 2

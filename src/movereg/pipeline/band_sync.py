@@ -190,6 +190,9 @@ class BandSync:
         #: bands paused for a sync whose recording could not be started again yet (Hz)
         self._resume_rate: dict[str, float] = {}
         self._rates: dict[str, tuple[float, ...]] = {}   # as each band last said, Hz
+        #: bands the background scan reached and synced, and not missed since: while one
+        #: records, the scan leaves it alone (it syncs when the band comes back)
+        self._in_range: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -340,8 +343,10 @@ class BandSync:
         return prog
 
     async def scan_once(self, *, actor: str = "band sync") -> list[str]:
-        """Sync every assigned band that can record and is in range (the background scan);
-        returns the bands synced."""
+        """Sync every assigned band that can record and is in range (the background scan):
+        a band that records is synced when it is first seen and when it comes back after
+        being out of reach, not on every scan while it stays in range. Returns the bands
+        synced."""
         done = []
         for dev in await asyncio.to_thread(self._candidates):
             cur = self._progress.get(dev)
@@ -381,9 +386,18 @@ class BandSync:
         fam = await asyncio.to_thread(self.family, device_id)
         try:
             async with self._lock(device_id), self.opener.open(device_id, fam) as rec:
-                await self._sync_open(rec, fam, actor, counts)
+                await self._sync_open(rec, fam, actor, counts,
+                                      stay=quiet and device_id in self._in_range)
+            if quiet:
+                self._in_range.add(device_id)
+        except _StillRecording:
+            return self._set(device_id, running=False, phase="recording",
+                             finished_ns=time.time_ns(), ok=None,
+                             message="Recording on the band and in range since the last "
+                                     "sync: synced when it comes back (or with Sync now).")
         except (DeviceNotFoundError, BluetoothUnavailableError) as exc:
             if quiet:   # a band away from the clinic is the normal case for a scan
+                self._in_range.discard(device_id)
                 return self._set(device_id, running=False, phase="not in range",
                                  finished_ns=time.time_ns(), ok=None,
                                  message=_stopped_words(exc))
@@ -431,12 +445,15 @@ class BandSync:
         task.add_done_callback(self._tasks.discard)
 
     async def _sync_open(self, rec: OfflineRecorder, fam: str | None, actor: str,
-                         counts: dict[str, int]) -> None:
+                         counts: dict[str, int], *, stay: bool = False) -> None:
         """Pause a running recording (its data must be written out and its files are
-        listed too), sync, and start it again at the same rate."""
+        listed too), sync, and start it again at the same rate. ``stay``: a background
+        scan of a band that stayed in range leaves a running recording alone."""
         dev = rec.device_id
         self._set(dev, phase="reading the band's status")
         st = await self._read_status(rec, fam)
+        if stay and st.recording:
+            raise _StillRecording
         rate = self._resume_rate.get(dev)
         if st.recording:   # a fresh connection may not know the rate: ours is stored
             known = await asyncio.to_thread(self.store.band_recorder, dev)
@@ -600,6 +617,10 @@ class BandSync:
                                      "recording_id": r.recording_id,
                                      "source_id": row.source_id, "sha256": row.sha256})
         await asyncio.to_thread(save)
+
+
+class _StillRecording(Exception):
+    """A background scan leaves a recording band that never left range alone."""
 
 
 class _StillImporting(MoveregError):
