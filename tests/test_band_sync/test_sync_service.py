@@ -246,3 +246,68 @@ def test_scan_syncs_a_recording_band_when_it_comes_back(tmp_path: Path, store: S
     assert asyncio.run(sync.scan_once()) == [DEV]           # came back: synced
     assert band.removed == ["rec-A", "rec-B"] and band.recording
     assert len(_sources(store, ann.id)) == 2
+
+
+def test_alerts_through_the_real_hub(tmp_path: Path, store: Store) -> None:
+    """The hub's alert API (stored, listed, audit-logged) takes the sync's alerts."""
+    from movereg.pipeline import Hub
+
+    ann = store.create_child(display_name="Ann")
+    store.assign_device(DEV, ann.id)
+    settings = _settings(tmp_path)
+    hub = Hub(store, settings)
+    band = FakeRecorder(DEV, battery_pct=5, free_bytes=100_000, total_bytes=8_000_000)
+    sync = BandSync(store, settings, FakeOpener(band), alerts=hub)
+    asyncio.run(sync.status(DEV))
+    active = {(a.kind, a.device_id): a for a in hub.alerts.list(active_only=True)}
+    assert set(active) == {("band_memory_full", DEV), ("battery_low", DEV)}
+    assert active[("battery_low", DEV)].child_id == ann.id
+    assert "memory nearly full (1 % free" in active[("band_memory_full", DEV)].text
+    band.battery_pct, band.free_bytes = 60, 6_000_000
+    asyncio.run(sync.status(DEV))
+    assert hub.alerts.list(active_only=True) == []
+    actions = [e.action for e in store.list_audit(limit=20)]
+    assert actions.count("alert.raised") == 2 and actions.count("alert.cleared") == 2
+
+
+def _live_epochs(t0_ns: int, n: int) -> object:
+    """Schema-complete 1-s live epochs, worn (coverage 1, nonwear 0)."""
+    from movereg.signal import EpochTable
+    from movereg.signal.schema import EPOCH_COLUMNS
+
+    cols = {name: np.zeros(n, dtype=dtype) for name, dtype in EPOCH_COLUMNS}
+    cols["epoch_start"] = t0_ns + np.arange(n, dtype=np.int64) * NS
+    cols["epoch_s"] = np.ones(n)
+    cols["coverage"] = np.ones(n)
+    return EpochTable(cols)
+
+
+def test_live_gap_is_filled_by_the_band_recording_counted_once(tmp_path: Path,
+                                                               store: Store) -> None:
+    """The band streamed live, walked away for 20 minutes (a gap in the live data) while
+    it recorded on its own: after the sync the child's time line holds every second of
+    the stretch exactly once, the gap filled from the band's recording."""
+    from movereg.storage import IngestBatch
+
+    ann = store.create_child(display_name="Ann")
+    hour = (time.time_ns() - 2 * 3600 * NS) // (3600 * NS) * (3600 * NS)
+    start = hour + 5 * 60 * NS
+    store.assign_device(DEV, ann.id, at_ns=hour)
+    live_a, live_b = _live_epochs(start, 600), _live_epochs(start + 1800 * NS, 600)
+    store.write_batch(IngestBatch(epochs=[(DEV, live_a), (DEV, live_b)]))  # gap 10..30 min
+    before = store.timeline(ann.id, start, start + 2400 * NS)["epoch_start"]
+    assert before.shape[0] == 1200
+    band = FakeRecorder(DEV)
+    band.add("rec-A", start, 2400)            # the band recorded the whole 40 minutes
+    prog = asyncio.run(BandSync(store, _settings(tmp_path), FakeOpener(band))
+                       .sync_band(DEV, actor="t"))
+    assert prog.ok, prog.message
+    tl = store.timeline(ann.id, start, start + 2400 * NS, include_source=True)
+    t = tl["epoch_start"]
+    assert t.shape[0] == 2400 and np.unique(t).shape[0] == 2400    # each second once
+    gap = (t >= start + 600 * NS) & (t < start + 1800 * NS)
+    assert gap.sum() == 1200                                         # the gap is filled
+    (src,) = _sources(store, ann.id)
+    assert set(tl["source_id"][gap].tolist()) == {src.id}
+    spans = store.timeline_sources(ann.id, start, start + 2400 * NS)
+    assert spans and all(s.source.id == src.id for s in spans)

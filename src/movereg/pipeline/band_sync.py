@@ -28,135 +28,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from movereg.config import Settings
 from movereg.errors import (
     BluetoothUnavailableError,
-    ConnectionLostError,
     DeviceNotFoundError,
     MoveregError,
     SensorError,
     ValidationError,
 )
-from movereg.sensors.offline import (
-    BandBusyError,
-    BandRecording,
-    OfflineRecorder,
-    RecorderStatus,
+from movereg.pipeline._band_files import BandFiles
+from movereg.pipeline._band_types import (
+    FAMILY_RATES,
+    AlertSink,
+    RecorderOpener,
+    SyncProgress,
+    default_rate,
+    stopped_words,
+    sync_words,
 )
-from movereg.sensors.offline_fetch import FetchedRecording, discard_spooled, fetch_recordings
-from movereg.storage import AlreadyImported, BandRecordingRecord, SourceRecord, Store
+from movereg.sensors.offline import BandBusyError, OfflineRecorder, RecorderStatus
+from movereg.storage import Store
 
 __all__ = ["AlertSink", "BandSync", "RecorderOpener", "SyncProgress", "default_rate",
            "sync_words"]
 
 log = logging.getLogger(__name__)
 
-#: a recording that failed this many times is left alone (its reason stays on the page)
-MAX_ATTEMPTS = 3
-_NS = 1_000_000_000
 
-
-class RecorderOpener(Protocol):
-    """Reaches bands that record on their own."""
-
-    def can_record(self, device_id: str, family: str | None) -> bool:
-        """True when the band's family records on the band (and it can be reached)."""
-        ...
-
-    def open(self, device_id: str, family: str | None
-             ) -> AbstractAsyncContextManager[OfflineRecorder]:
-        """Connect and yield the band's recorder; raises
-        :class:`~movereg.errors.DeviceNotFoundError` when the band is out of range."""
-        ...
-
-
-class AlertSink(Protocol):
-    """Where device alerts go: the hub (:meth:`movereg.pipeline.Hub.raise_alert` and
-    ``clear_alert``: stored, listed, published and audit-logged)."""
-
-    async def raise_alert(self, kind: str, device_id: str | None, text: str, *,
-                          child_id: int | None = None) -> Any:
-        """Raise (or keep) the alert ``kind`` for ``device_id``."""
-        ...
-
-    async def clear_alert(self, kind: str, device_id: str | None) -> Any:
-        """End the alert ``kind`` for ``device_id`` if it is raised."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SyncProgress:
-    """Where a band's sync is (times UTC ns; bytes of the recording being downloaded)."""
-
-    device_id: str
-    running: bool
-    phase: str
-    recording: int = 0
-    recordings: int = 0
-    bytes_done: int = 0
-    bytes_total: int = 0
-    imported: int = 0
-    started_ns: int = 0
-    finished_ns: int | None = None
-    ok: bool | None = None
-    message: str = ""
-
-
-#: The rate a family's idle ``RecorderStatus.bytes_per_hour`` refers to, Hz (the seam does
-#: not say; these are the families' defaults: Polar 52 Hz, MetaWear 50 Hz).
-_DEFAULT_RATES = {"polar_pmd": 52.0, "metawear": 50.0, "simulated": 52.0}
-#: Rates offered before a band was reached, Hz (Polar's offline ACC rates).
-_FAMILY_RATES = {"polar_pmd": (13.0, 26.0, 52.0), "simulated": (13.0, 26.0, 52.0)}
-
-
-def default_rate(family: str, rates: tuple[float, ...]) -> float | None:
-    """The rate (Hz) an idle band's bytes-per-hour figure is given at."""
-    if family in _DEFAULT_RATES:
-        return _DEFAULT_RATES[family]
-    return max(rates) if rates else None
-
-
-def sync_words(imported: int, removed: int, waiting: int, failed: int) -> str:
-    """The outcome of a sync in plain words."""
-    if imported == 0 and failed == 0 and waiting == 0:
-        return "Nothing new on the band."
-    parts = []
-    if imported:
-        parts.append(f"{imported} recording{'s' if imported != 1 else ''} added to the "
-                     "child's record")
-    if removed:
-        parts.append(f"{removed} removed from the band")
-    if waiting:
-        parts.append(f"{waiting} still being written by the band (next sync)")
-    if failed:
-        parts.append(f"{failed} could not be read (see the list)")
-    return "; ".join(parts) + "."
-
-
-def _stopped_words(exc: BaseException) -> str:
-    if isinstance(exc, BandBusyError):
-        return "The band was busy; it is tried again in a few minutes."
-    if isinstance(exc, ConnectionLostError):
-        return ("The connection to the band dropped; the sync continues where it stopped "
-                "next time (nothing is doubled).")
-    if isinstance(exc, DeviceNotFoundError):
-        return "The band is not in range: bring it near this computer and try again."
-    if isinstance(exc, BluetoothUnavailableError):
-        return "Bluetooth is not available on this computer."
-    return str(getattr(exc, "message", "") or exc)
-
-
-class BandSync:
+class BandSync(BandFiles):
     """The sync service of one server (``app.state.band_sync``).
 
     Parameters
@@ -244,7 +148,7 @@ class BandSync:
         if device_id in self._rates:
             return self._rates[device_id]
         fam = family or self.family(device_id)
-        return _FAMILY_RATES.get(fam or "", ())
+        return FAMILY_RATES.get(fam or "", ())
 
     def _lock(self, device_id: str) -> asyncio.Lock:
         return self._locks.setdefault(device_id, asyncio.Lock())
@@ -400,13 +304,13 @@ class BandSync:
                 self._in_range.discard(device_id)
                 return self._set(device_id, running=False, phase="not in range",
                                  finished_ns=time.time_ns(), ok=None,
-                                 message=_stopped_words(exc))
-            return await self._finish(device_id, actor, False, _stopped_words(exc), counts)
+                                 message=stopped_words(exc))
+            return await self._finish(device_id, actor, False, stopped_words(exc), counts)
         except BandBusyError as exc:
             self._retry_later(device_id, actor)
-            return await self._finish(device_id, actor, False, _stopped_words(exc), counts)
+            return await self._finish(device_id, actor, False, stopped_words(exc), counts)
         except (SensorError, MoveregError) as exc:
-            return await self._finish(device_id, actor, False, _stopped_words(exc), counts)
+            return await self._finish(device_id, actor, False, stopped_words(exc), counts)
         except asyncio.CancelledError:
             self._set(device_id, running=False, phase="stopped", finished_ns=time.time_ns(),
                       ok=False, message="The sync stopped with the server; it continues "
@@ -492,148 +396,6 @@ class BandSync:
                                 detail={"device_id": dev, "rate_hz": rate, "why": "sync"})
         await self._read_status(rec, fam)
 
-    async def _sync_files(self, rec: OfflineRecorder, fam: str | None, actor: str,
-                          counts: dict[str, int]) -> None:
-        dev = rec.device_id
-        self._set(dev, phase="listing the band's recordings")
-        listed = await rec.list_recordings()
-        rows = await asyncio.to_thread(self._note_listed, dev, listed, fam)
-        skip: set[str] = set()
-        for r in listed:
-            row = rows[r.recording_id]
-            if row.state in ("imported", "removed"):   # an earlier sync stopped before removing
-                await self._remove(rec, r, row, actor)
-                counts["removed"] += 1
-                skip.add(r.recording_id)
-            elif row.state == "failed" and row.attempts >= MAX_ATTEMPTS:
-                skip.add(r.recording_id)
-        todo = [r for r in listed if r.recording_id not in skip]
-        self._set(dev, recordings=len(todo), phase="downloading" if todo else "done")
-        index = {r.recording_id: i for i, r in enumerate(todo, start=1)}
-
-        def report(rid: str, done: int, total: int) -> None:
-            self._set(dev, recording=index.get(rid, 0), bytes_done=done, bytes_total=total,
-                      phase="downloading")
-
-        async def handle(f: FetchedRecording, r: BandRecording) -> None:
-            got = await self._import_one(rec, f, r, rows[r.recording_id], actor)
-            counts[got] += 1
-            if got == "imported":
-                counts["removed"] += 1
-                self._set(dev, imported=counts["imported"])
-
-        res = await fetch_recordings(rec, self.spool_dir, report, skip=skip, listed=todo,
-                                     on_fetched=handle)
-        for rid, why in res.failed:
-            await asyncio.to_thread(self.store.set_recording_state, rows[rid].id, "failed",
-                                    reason=why, count_attempt=True)
-            counts["failed"] += 1
-        for rid in res.not_ready:
-            await asyncio.to_thread(self.store.set_recording_state, rows[rid].id, "on_band",
-                                    reason="the band is still writing it; the next sync "
-                                           "takes it")
-            counts["waiting"] += 1
-        if res.stopped is not None:
-            raise res.stopped
-        await self._read_status(rec, fam)   # memory freed by the removals
-
-    def _note_listed(self, dev: str, listed: list[BandRecording],
-                     fam: str | None) -> dict[str, BandRecordingRecord]:
-        return {r.recording_id: self.store.note_on_band(dev, r.recording_id,
-                                                         started_ns=r.started_utc_ns,
-                                                         size_bytes=r.size_bytes, family=fam)
-                for r in listed}
-
-    async def _import_one(self, rec: OfflineRecorder, f: FetchedRecording, r: BandRecording,
-                          row: BandRecordingRecord, actor: str) -> str:
-        """Import a checked recording into its child's record, then remove it from the band.
-        Returns which count it adds to: ``imported``, ``waiting`` or ``failed``."""
-        dev = rec.device_id
-        self._set(dev, phase="adding the recording to the child's record")
-        child = await asyncio.to_thread(self.store.device_child, dev, f.start_ns)
-        row = await asyncio.to_thread(
-            self.store.set_recording_state, row.id, "downloaded", started_ns=f.start_ns,
-            end_ns=f.end_ns, size_bytes=f.size_bytes, sha256=f.sha256, child_id=child,
-            reason="")
-        if child is None:
-            when = datetime.fromtimestamp(f.start_ns / 1e9, UTC).strftime("%d %b %Y %H:%M UTC")
-            await asyncio.to_thread(
-                self.store.set_recording_state, row.id, "failed", count_attempt=True,
-                reason=f"the band was not assigned to a child when it recorded ({when}); "
-                       "it stays on the band")
-            return "failed"
-        try:
-            src = await asyncio.to_thread(self._import, f, r, child, actor)
-        except _StillImporting:
-            await asyncio.to_thread(self.store.set_recording_state, row.id, "downloaded",
-                                    reason="being added to the record; removed from the band "
-                                           "at the next sync")
-            return "waiting"
-        except MoveregError as exc:
-            await asyncio.to_thread(self.store.set_recording_state, row.id, "failed",
-                                    count_attempt=True, reason=_stopped_words(exc)[:300])
-            await asyncio.to_thread(discard_spooled, f)
-            return "failed"
-        row = await asyncio.to_thread(self.store.set_recording_state, row.id, "imported",
-                                      source_id=src.id)
-        await self._remove(rec, r, row, actor)
-        await asyncio.to_thread(discard_spooled, f)
-        return "imported"
-
-    def _import(self, f: FetchedRecording, r: BandRecording, child_id: int,
-                actor: str) -> SourceRecord:
-        """Register and run the import (a thread); an already stored copy is returned."""
-        from movereg.pipeline.importer import run_import
-
-        when = datetime.fromtimestamp(f.start_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        try:
-            src = self.store.begin_import(child_id, file_name=f"band {f.device_id} recording "
-                                          f"{when}", size_bytes=f.size_bytes,
-                                          sha256=f.sha256, imported_by=actor)
-        except AlreadyImported as exc:
-            if exc.source.status == "done":
-                return exc.source
-            raise _StillImporting from exc
-        # kept where the import jobs look at start-up, so a server killed mid-import
-        # finishes this import after its restart (the next sync then finds it done)
-        upload = self.settings.data_dir / "imports" / "uploads" / f"{src.id}{r.suffix}"
-        _link_or_copy(f.path, upload)
-        try:
-            return run_import(self.store, src.id, upload, device=f.device_id,
-                              epoch_s=self.settings.epoch_s, actor=actor)
-        finally:
-            upload.unlink(missing_ok=True)
-
-    async def _remove(self, rec: OfflineRecorder, r: BandRecording, row: BandRecordingRecord,
-                      actor: str) -> None:
-        """Remove a recording whose import committed from the band (audit-logged)."""
-        self._set(rec.device_id, phase="removing the recording from the band")
-        await rec.remove(r)
-
-        def save() -> None:
-            self.store.set_recording_state(row.id, "removed", reason="")
-            self.store.audit(actor, "band.recording.remove", child_id=row.child_id,
-                             detail={"device_id": rec.device_id,
-                                     "recording_id": r.recording_id,
-                                     "source_id": row.source_id, "sha256": row.sha256})
-        await asyncio.to_thread(save)
-
 
 class _StillRecording(Exception):
     """A background scan leaves a recording band that never left range alone."""
-
-
-class _StillImporting(MoveregError):
-    """The same file is being imported right now (e.g. resumed after a restart)."""
-
-    def __init__(self) -> None:
-        super().__init__("the recording is being added to the record")
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
