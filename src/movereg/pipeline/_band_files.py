@@ -141,10 +141,13 @@ class BandFiles:
         upload = self.settings.data_dir / "imports" / "uploads" / f"{src.id}{r.suffix}"
         _link_or_copy(f.path, upload)
         try:
-            return run_import(self.store, src.id, upload, device=f.device_id,
+            done = run_import(self.store, src.id, upload, device=f.device_id,
                               epoch_s=self.settings.epoch_s, actor=actor)
-        finally:
+        except Exception:   # failed: nothing to finish later (a kill leaves the file)
             upload.unlink(missing_ok=True)
+            raise
+        upload.unlink(missing_ok=True)
+        return done
 
     async def _remove(self, rec: OfflineRecorder, r: BandRecording, row: BandRecordingRecord,
                       actor: str) -> None:
