@@ -137,5 +137,10 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     tokens = {name: store.create_token(uid, "bearer", 3600)[0] for name, uid in ids.items()}
     role_user = {"admin": "ada", "therapist": "tess", "parent": "pat", "researcher": "rae"}
     with TestClient(app) as client:
+        # bands that record on their own (#23): the test bands answer as fake recorders
+        from band_fakes import FakeOpener, FakeRecorder
+
+        app.state.band_sync.opener = FakeOpener(*(FakeRecorder(d) for d in
+                                                  ("dev-a", "dev-b", "dev-free")))
         yield Api(client, store, hub, settings, a, b, tokens, role_user)
     store.close()

@@ -58,6 +58,7 @@ def valid_bodies(child_id: int, *, login_as: str) -> dict[str, Any]:
         "add_plan_item": {"strategy": "pro.carry", "when": "after school"},
         "add_checkin": {"rating": 3, "note": "a calm evening"},
         "remove_import": {"reason": "test"},
+        "start_band_recording": {"rate_hz": 26}, "set_band_range": {"in_range": True},
     }
 
 

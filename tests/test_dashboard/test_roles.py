@@ -74,6 +74,10 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "remove_import": (CARE, True), "list_source_spans": (CARE, True),
     "list_alerts": (CARE, False), "ack_alert": (CARE, True),
     "get_strategy_links": (CARE, True),
+    # bands that record on their own (issue 23): the clinicians' bands page
+    "get_band_recorder": (CLIN, False), "refresh_band_recorder": (CLIN, False),
+    "start_band_recording": (CLIN, False), "stop_band_recording": (CLIN, False),
+    "sync_band": (CLIN, False), "get_band_sync": (CLIN, False), "set_band_range": (CLIN, False),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -105,6 +109,8 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
         child = target
     if op == "add_checkin":
         s.set_child_settings(child.id, by="test", checkins_enabled=True)
+    if op == "start_band_recording":   # unassign_band ran before: record for the child
+        s.assign_device(dev, child.id)
     alert_id = make_alert(api.hub, child.id) if op == "ack_alert" else 0
     plan = (s.add_plan_item(child.id, "mov.break", by="test").id
             if "{plan_id}" in route.path else 0)

@@ -129,6 +129,18 @@ TABLE: dict[str, str] = {
     "ack_alert":          "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
     # before/after per strategy (issue 13): a child read, as the day's summary
     "get_strategy_links": "200 200 404 | 200 404 404 | 200 404 404 | 403 403 403 | 401 401 401",
+    # bands that record on their own (issue 23): clinicians, on the bands they may see;
+    # recording needs the band assigned to a child (the unassigned band: 422)
+    "get_band_recorder":  "200 200 200 | 200 404 200 | 403 403 403 | 403 403 403 | 401 401 401",
+    "refresh_band_recorder": "200 200 200 | 200 404 200 | 403 403 403 | 403 403 403 | "
+                             "401 401 401",
+    "start_band_recording": "200 200 422 | 200 404 422 | 403 403 403 | 403 403 403 | "
+                            "401 401 401",
+    "stop_band_recording": "200 200 200 | 200 404 200 | 403 403 403 | 403 403 403 | "
+                           "401 401 401",
+    "sync_band":          "202 202 202 | 202 404 202 | 403 403 403 | 403 403 403 | 401 401 401",
+    "get_band_sync":      "200 200 200 | 200 404 200 | 403 403 403 | 403 403 403 | 401 401 401",
+    "set_band_range":     "204 204 204 | 204 404 204 | 403 403 403 | 403 403 403 | 401 401 401",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -195,7 +207,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
         c = s.current_consent(api.child_b.id)
         if c is not None and c.active:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
-    if op in ("assign_band", "unassign_band") and scope != "none":
+    if op in ("assign_band", "unassign_band", "start_band_recording") and scope != "none":
         s.assign_device(dev, kid)
     url = path.format(child_id=kid, plan_id=plan, import_id=imp, alert_id=alert, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")

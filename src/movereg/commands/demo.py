@@ -185,6 +185,8 @@ def _announce(demo: _Demo, where: str) -> None:
         _out(f"  child {code} (nickname {nick})")
     _out("  the signal kernels compile in the background; the live view says so until "
          "they are ready")
+    _out("  the simulated bands record on their own too: Bands page -> Record on the band, "
+         "Walk away (demo), Come back, Sync now")
 
 
 async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:

@@ -172,13 +172,21 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
             await asyncio.to_thread(apply_retention, settings, st)
             app.state.store = st
             the_hub = hub
+            from movereg.pipeline.band_links import BandLinks
+
+            links = BandLinks()   # bands that record on their own (#23)
             if the_hub is None:
                 from movereg.pipeline import Hub
 
-                the_hub = Hub(st, settings)
+                the_hub = Hub(st, settings, band_factory=links.band_factory)
                 await the_hub.start()
                 own_hub = True
             app.state.hub = the_hub
+            from movereg.pipeline.band_sync import BandSync
+
+            app.state.band_sync = BandSync(st, settings, links, alerts=the_hub if hasattr(
+                the_hub, "raise_alert") else None)
+            await app.state.band_sync.start()
             from movereg.dashboard.import_jobs import ImportJobs
 
             app.state.import_jobs = ImportJobs(st, settings)
@@ -190,6 +198,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                 with contextlib.suppress(MoveregError):
                     await asyncio.to_thread(refused.flush, st, force=True)
             try:
+                if getattr(app.state, "band_sync", None) is not None:
+                    await app.state.band_sync.stop()
                 if getattr(app.state, "import_jobs", None) is not None:
                     await app.state.import_jobs.stop()
                 if own_hub:

@@ -5,7 +5,10 @@ out the errors that dependencies raise. movereg answers every error with
 :class:`~movereg.dashboard.schemas.ErrorOut` (``detail`` one line, ``problems`` the list),
 so the document is rewritten once: 422 everywhere, 401/403 on operations that need a
 login, 404 where an id, a child or a user is looked up, 413 where a body is sent, 429 on
-the password checks and 503 where a live hub or the database is needed.
+the password checks and 503 where a live hub or the database is needed. Recording on the
+band and sync (#23) use 404 for a band out of range, 503 for a busy band or a dropped
+link, 422 for a band that cannot record (or is not assigned, to start), 202 for a sync
+accepted to run in the background.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ ERROR_STATUSES: dict[int, str] = {
     401: "not signed in, or the session / token has ended",
     403: "signed in, but this role may not do this (or a cookie request lacks the CSRF "
          "token)",
-    404: "no such record, or not one the caller may see (the same answer for both)",
+    404: "no such record, or not one the caller may see (the same answer for both); for "
+         "a band's recorder (#23) also: the band is not in range",
     413: "request body too large",
     422: "invalid request: `detail` says what, `problems` lists every invalid field",
     429: "too many failed password attempts from this address: wait `Retry-After` s",
-    503: "the database or the live band hub is not available",
+    503: "the database or the live band hub is not available; for a band's recorder "
+         "(#23) also: the band is busy or the connection to it dropped (try again)",
 }
 _PASSWORD_OPS = frozenset({"login", "login_form", "create_token", "change_password"})
 _NO_403 = frozenset({"me", "list_strategies", "data_dictionary", "logout",

@@ -32,7 +32,8 @@ def api_routers() -> list[APIRouter]:
     return [system.router, auth.router, users.router, children.router, bands.router,
             sessions.router, events.router, epochs.router, breaks.router, summary.router,
             export.router, strategies.router, audit.router, family.router,
-            dayprint.router, imports.router, alerts.router, *_clinic_routers()]
+            dayprint.router, imports.router, alerts.router, *_clinic_routers(),
+            *_band_recording_routers()]
 
 
 def _clinic_routers() -> list[APIRouter]:
@@ -40,3 +41,10 @@ def _clinic_routers() -> list[APIRouter]:
     from movereg.dashboard.routes import clinic, setup
 
     return [setup.api_router, clinic.router]
+
+
+def _band_recording_routers() -> list[APIRouter]:
+    """Bands that record on their own (issue 23): record on the band, sync."""
+    from movereg.dashboard.routes import band_recording
+
+    return [band_recording.router]

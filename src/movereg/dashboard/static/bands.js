@@ -97,6 +97,7 @@
       const bands = await M.api("/api/bands");
       if (identify) (await M.api("/api/clinic/bands/motion")).forEach(function (m) { moving[m.device_id] = m; });
       render(bands);
+      if (window.moveregBandRec) window.moveregBandRec.update(bands);   // recording on the band (#23)
     } catch (e) { msg.textContent = "Could not read bands: " + e.message; }
   }
   document.getElementById("identify").addEventListener("click", function () {

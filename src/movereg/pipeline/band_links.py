@@ -1,0 +1,232 @@
+"""How the server reaches bands that record on their own (the sync service's opener).
+
+:class:`BandLinks` is the :class:`~movereg.pipeline.band_sync.RecorderOpener` of
+``movereg serve`` / ``movereg demo``. It is also the hub's band factory, so it knows every
+band the hub opened:
+
+* a **simulated** band (demo): a second link to the same simulated band (its own recorder
+  and file system, :class:`~movereg.sensors.sim_link.SimulatedTransport`), so the live
+  stream goes on while the band is synced. :meth:`BandLinks.set_in_range` walks a
+  simulated band out of range (its live stream stops, the hub's client keeps trying to
+  reconnect, sync says "not in range") and back;
+* a **Bluetooth** band the hub streams from: its open link is shared (a band takes one
+  connection); any other Bluetooth band: found and connected for the sync, then let go.
+
+The family's recorder comes from :func:`movereg.sensors.offline.recorder_for`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from movereg.errors import DeviceNotFoundError, ProtocolError
+from movereg.models import DeviceFamily
+from movereg.sensors.band import Band, open_band
+from movereg.sensors.links import Advert, Link
+from movereg.sensors.offline import RECORDERS, OfflineRecorder, recorder_for
+
+__all__ = ["BandLinks"]
+
+log = logging.getLogger(__name__)
+
+#: modules that register a family's recorder when imported
+_RECORDER_MODULES = ("movereg.sensors.polar_offline", "movereg.sensors.metawear_logging")
+
+
+_loaded: list[bool] = []
+
+
+def _load_recorders() -> None:
+    """Import the families' recorder modules once (lazily: the first page stays fast)."""
+    if _loaded:
+        return
+    _loaded.append(True)
+    for name in _RECORDER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:   # a family this build does not have
+            continue
+
+
+def _family(family: str | None) -> DeviceFamily | None:
+    try:
+        return DeviceFamily(family) if family else None
+    except ValueError:
+        return None
+
+
+class _RangedTransport:
+    """A simulated band's transport that can be out of range (demo: walking away)."""
+
+    def __init__(self, inner: Any, device_id: str, away: set[str]) -> None:
+        self.inner = inner
+        self._device_id = device_id
+        self._away = away
+        self._dropped: Callable[[], None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _check(self) -> None:
+        if self._device_id in self._away:
+            raise DeviceNotFoundError(f"band {self._device_id} is out of range",
+                                      advice="bring the band near this computer")
+
+    async def find(self, address: str, timeout_s: float) -> Advert:
+        if self._device_id in self._away:
+            await asyncio.sleep(min(1.0, timeout_s))
+        self._check()
+        advert: Advert = await self.inner.find(address, timeout_s)
+        return advert
+
+    async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
+                      max_attempts: int) -> Link:
+        self._check()
+        self._dropped = disconnected_callback
+        link: Link = await self.inner.connect(device, disconnected_callback=disconnected_callback,
+                                              max_attempts=max_attempts)
+        return link
+
+    async def drop(self) -> None:
+        """The band went out of range: its live link drops."""
+        link = getattr(self.inner, "link", None)
+        if link is not None and link.is_connected:
+            await link.disconnect()
+            if self._dropped is not None:
+                self._dropped()
+
+
+class BandLinks:
+    """Opens recorders on the bands the server can reach (see the module docstring).
+
+    Parameters
+    ----------
+    backend
+        Injected bleak backend (tests).
+    scan_timeout_s
+        How long a sync looks for a Bluetooth band, s.
+    """
+
+    def __init__(self, *, backend: Any = None, scan_timeout_s: float = 10.0) -> None:
+        self._bands: dict[str, Band] = {}
+        self._away: set[str] = set()
+        self.backend = backend
+        self.scan_timeout_s = scan_timeout_s
+
+    # --- the hub's band factory ----------------------------------------------------------
+    def band_factory(self, target: str, **options: Any) -> Band:
+        """``open_band`` for the hub, remembering the band (simulated ones can leave range)."""
+        band = open_band(target, backend=self.backend, **options)
+        self._bands[band.device_id] = band
+        tr = getattr(band, "transport", None)
+        if self._is_sim_transport(tr):
+            band.transport = _RangedTransport(tr, band.device_id, self._away)  # type: ignore[attr-defined]
+        return band
+
+    @staticmethod
+    def _is_sim_transport(tr: Any) -> bool:
+        from movereg.sensors.sim_link import SimulatedTransport
+
+        return isinstance(tr, SimulatedTransport)
+
+    def _sim(self, device_id: str) -> Any:
+        """The simulated band's own transport (None: not a simulated band)."""
+        tr = getattr(self._bands.get(device_id), "transport", None)
+        if isinstance(tr, _RangedTransport):
+            return tr.inner
+        return tr if self._is_sim_transport(tr) else None
+
+    def is_simulated(self, device_id: str) -> bool:
+        """True for a simulated band the hub opened."""
+        return self._sim(device_id) is not None
+
+    def in_range(self, device_id: str) -> bool:
+        """False while a simulated band is walked away."""
+        return device_id not in self._away
+
+    async def set_in_range(self, device_id: str, in_range: bool) -> None:
+        """Walk a simulated band out of range (its live link drops) or bring it back.
+
+        Raises
+        ------
+        NotFoundError
+            Not a simulated band of this server.
+        """
+        from movereg.errors import NotFoundError
+
+        band = self._bands.get(device_id)
+        tr = getattr(band, "transport", None)
+        if not isinstance(tr, _RangedTransport):
+            raise NotFoundError(f"no simulated band {device_id!r}")
+        if in_range:
+            self._away.discard(device_id)
+            wake = getattr(band, "_wake", None)   # reconnect now, not after the back-off
+            if isinstance(wake, asyncio.Event):
+                wake.set()
+        else:
+            self._away.add(device_id)
+            await tr.drop()
+
+    # --- RecorderOpener ------------------------------------------------------------------
+    def can_record(self, device_id: str, family: str | None) -> bool:
+        """Simulated bands that carry an offline recorder, and Bluetooth bands of a
+        family with a registered recorder."""
+        _load_recorders()
+        sim = self._sim(device_id)
+        if sim is not None:
+            return getattr(sim, "offline", None) is not None \
+                and DeviceFamily.POLAR_PMD in RECORDERS
+        if device_id.startswith(("sim-", "import-")):
+            return False   # a simulated band of an earlier run, or an imported file
+        fam = _family(family)
+        return fam is not None and fam in RECORDERS
+
+    @contextlib.asynccontextmanager
+    async def open(self, device_id: str, family: str | None) -> AsyncIterator[OfflineRecorder]:
+        """Connect to the band and yield its recorder (the link is closed afterwards unless
+        it is the hub's live link)."""
+        _load_recorders()
+        sim = self._sim(device_id)
+        if sim is not None:
+            if device_id in self._away:
+                raise DeviceNotFoundError(f"band {device_id} is out of range",
+                                          advice="bring the band near this computer")
+            from movereg.sensors.sim_link import SimulatedTransport
+
+            second = SimulatedTransport(sim.band, sim.speed, offline=sim.offline)
+            link = await second.connect(f"sim:{device_id}", disconnected_callback=lambda: None,
+                                        max_attempts=1)
+            try:
+                yield recorder_for(DeviceFamily.POLAR_PMD, link, device_id)
+            finally:
+                await link.disconnect()
+            return
+        fam = _family(family)
+        if fam is None or fam not in RECORDERS:
+            raise ProtocolError(f"band {device_id} cannot record on its own",
+                                family=str(family or "unknown"))
+        live = self._live_link(device_id)
+        if live is not None:
+            yield recorder_for(fam, live, device_id)
+            return
+        from movereg.sensors.transport import BleakTransport
+
+        transport = BleakTransport(self.backend)
+        advert = await transport.find(device_id, self.scan_timeout_s)
+        ble = await transport.connect(advert.device, disconnected_callback=lambda: None,
+                                      max_attempts=3)
+        try:
+            yield recorder_for(fam, ble, device_id)
+        finally:
+            await ble.disconnect()
+
+    def _live_link(self, device_id: str) -> Link | None:
+        """The open link of a band the hub streams from (None when not connected)."""
+        session = getattr(self._bands.get(device_id), "_session", None)
+        link = getattr(session, "link", None)
+        return link if link is not None and link.is_connected else None
