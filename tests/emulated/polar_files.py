@@ -53,10 +53,19 @@ class EmulatedPolarFiles(EmulatedPolar):
     async def _handle_cp(self, conn: Connection, cmd: bytes) -> None:
         reply = self.model.handle_pmd_cp(cmd)
         if reply is None:
+            if cmd[:2] == b"\x02\x02" and self.model.refuses_online_start():
+                self.cp_log.append(cmd)
+                await self.device.indicate_subscribers(self.cp, bytes.fromhex("F0020206"))
+                return
             await super()._handle_cp(conn, cmd)
+            self.model.online_streaming = self.streaming
             return
         self.cp_log.append(cmd)
         await self.device.indicate_subscribers(self.cp, reply)
+
+    def _on_disconnection(self, conn: Connection) -> None:
+        super()._on_disconnection(conn)
+        self.model.online_streaming = False
 
     def _on_pftp_write(self, conn: Connection, value: bytes) -> None:
         self.server.packet_size = conn.att_mtu - 3

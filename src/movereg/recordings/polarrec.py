@@ -45,8 +45,15 @@ def is_polarrec(path: Path) -> bool:
         return fh.read(len(CONTAINER_MAGIC)) == CONTAINER_MAGIC
 
 
+#: band times after 2100 (ns since 2000-01-01) are damage, not a clock
+_MAX_TS = 100 * 365 * 86_400 * 1_000_000_000
+
+
 def _frame_ts(frame: bytes) -> int | None:
-    return int.from_bytes(frame[1:9], "little") if len(frame) >= 10 else None
+    if len(frame) < 10:
+        return None
+    ts = int.from_bytes(frame[1:9], "little")
+    return ts if ts <= _MAX_TS else None
 
 
 class PolarRecRecording(Recording):
@@ -92,9 +99,9 @@ class PolarRecRecording(Recording):
         stamped = [t for t in (_frame_ts(f) for f in frames) if t is not None]
         if not stamped:
             raise InputFileError(p, "Polar recording: no data frames")
-        rate = settings.get(PmdSetting.SAMPLE_RATE, (52,))[0]
-        factor = settings.get(PmdSetting.FACTOR, (DEFAULT_VERITY_FACTOR,))[0]
-        rng = settings.get(PmdSetting.RANGE, (8,))[0]
+        rate = (settings.get(PmdSetting.SAMPLE_RATE) or (52,))[0]
+        factor = (settings.get(PmdSetting.FACTOR) or (DEFAULT_VERITY_FACTOR,))[0]
+        rng = (settings.get(PmdSetting.RANGE) or (8,))[0]
         if not isinstance(rate, int) or not 1 <= rate <= 1000:
             raise InputFileError(p, f"Polar recording: sample rate {rate!r} Hz in its settings "
                                  "makes no sense")
@@ -128,6 +135,8 @@ class PolarRecRecording(Recording):
                 pf = parse_pmd_frame(f)
             except DecodeError:
                 continue
+            if pf.timestamp_ns > _MAX_TS:
+                continue
             n = int(pf.samples.shape[0])
             return int(pf.timestamp_ns) - round((n - 1) * 1e9 / self._nominal)
         return self._base
@@ -152,6 +161,8 @@ class PolarRecRecording(Recording):
                 try:
                     pf = parse_pmd_frame(frame)
                 except DecodeError:
+                    pf = None
+                if pf is None or pf.timestamp_ns > _MAX_TS:
                     bad += 1
                     broken = True
                     continue

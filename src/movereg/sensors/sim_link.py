@@ -131,12 +131,19 @@ class _SimLink:
         """Start streaming; an error reply when it already streams."""
         if self._stream is not None and not self._stream.done():
             return enc.encode_pmd_cp_response(PmdOp.START, status=_ALREADY_IN_STATE)
+        if self._offline is not None and self._offline.refuses_online_start():
+            # as a real band: online ACC does not start while offline ACC records
+            return enc.encode_pmd_cp_response(PmdOp.START, status=_ALREADY_IN_STATE)
         self._stream = asyncio.get_running_loop().create_task(
             self._send(), name=f"sim-link-{self.address}")
+        if self._offline is not None:
+            self._offline.online_streaming = True
         return None
 
     def _stop(self) -> int:
         """Stop streaming; the CP status (0, or ALREADY IN STATE when not streaming)."""
+        if self._offline is not None:
+            self._offline.online_streaming = False
         if self._stream is None or self._stream.done():
             return _ALREADY_IN_STATE
         self._stream.cancel()

@@ -30,9 +30,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
 from movereg.errors import DecodeError
 from movereg.sensors import _encoders as enc
 from movereg.sensors.decoders.polar_pmd import (
@@ -58,6 +55,12 @@ from movereg.sensors.polar_offline.pftp import (
     rfc76_packets,
 )
 from movereg.sensors.polar_offline.recfile import encode_rec
+from movereg.sensors.polar_offline.sources import (
+    PMD_FACTOR,
+    SampleSource,
+    index_source,
+    scenario_source,
+)
 
 __all__ = [
     "OFFLINE_RATES_HZ",
@@ -69,54 +72,13 @@ __all__ = [
     "scenario_source",
 ]
 
-#: ``source(first_index, n, fs_hz)`` -> (n, 3) int64 counts (1 count = PMD_FACTOR g)
-SampleSource = Callable[[int, int, float], npt.NDArray[np.int64]]
-
 #: Offline ACC rates of a Verity Sense, Hz (issue #23 / SDK offline settings; to check)
 OFFLINE_RATES_HZ = (13, 26, 52)
-PMD_FACTOR = float(np.float32(0.000244))
 _OFFLINE = 0x80
 _ACC_OFFLINE = _OFFLINE | MeasurementType.ACC
 _ST_OK, _ST_ALREADY, _ST_BAD_RATE, _ST_DISK_FULL = 0, 6, 8, 14
 _FRAME_N = 36
 _MB = 1_000_000
-
-
-def index_source(first: int, n: int, fs_hz: float) -> npt.NDArray[np.int64]:
-    """Counts that encode the sample index (x = k mod 8192, y = k // 8192 mod 8192,
-    z = 4098 ≈ 1 g): a test recovers every sample's index from the decoded values."""
-    k = np.arange(first, first + n, dtype=np.int64)
-    return np.stack([k % 8192, (k // 8192) % 8192, np.full(n, 4098, np.int64)], axis=1)
-
-
-def scenario_source(seed: int, scenario: str = "session") -> SampleSource:
-    """Plausible wrist movement (the simulated band's scenarios), as counts."""
-    from movereg.sensors.simulated import SCENARIOS, synthesize
-
-    plan = list(SCENARIOS[scenario])
-    cache: dict[tuple[float, int], npt.NDArray[np.int64]] = {}
-
-    def loop(fs: float, i: int) -> npt.NDArray[np.int64]:
-        key = (fs, i)
-        if key not in cache:
-            if len(cache) > 4:
-                cache.clear()
-            g = synthesize(plan, fs, [seed, i, 7])
-            cache[key] = enc.g_to_counts(g, PMD_FACTOR)
-        return cache[key]
-
-    def source(first: int, n: int, fs_hz: float) -> npt.NDArray[np.int64]:
-        per = loop(fs_hz, 0).shape[0]
-        out = []
-        k = first
-        while k < first + n:
-            i, j = divmod(k, per)
-            take = min(per - j, first + n - k)
-            out.append(loop(fs_hz, i)[j:j + take])
-            k += take
-        return np.concatenate(out)
-
-    return source
 
 
 @dataclass
@@ -178,6 +140,8 @@ class PolarBandModel:
         self.pmdfiles = pmdfiles
         self.clock_offset_ns = int(device_clock_offset_ns)
         self.busy = False
+        #: set by the link while online ACC streams (the band then refuses offline ACC)
+        self.online_streaming = False
         self.battery = 87
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = set()
@@ -275,8 +239,8 @@ class PolarBandModel:
     def start(self, rate_hz: float) -> int:
         """Start offline ACC; a PMD status (0, 6 already, 8 bad rate, 14 disk full)."""
         self.catch_up()
-        if self.recording is not None:
-            return _ST_ALREADY
+        if self.recording is not None or self.online_streaming:
+            return _ST_ALREADY  # offline and online ACC never run together (SDK docs)
         if int(rate_hz) not in OFFLINE_RATES_HZ:
             return _ST_BAD_RATE
         if self.free_bytes() < self.limit_start_bytes:
@@ -301,6 +265,33 @@ class PolarBandModel:
         self.stopped_by_memory = False
         return _ST_OK
 
+    def record_since(self, start_utc_ns: int, rate_hz: float, *, stop: bool = True) -> str:
+        """Demo helper: as if an offline recording had started at ``start_utc_ns`` (band
+        clock read as UTC) and run until now; returns its directory.
+
+        The demo uses it to show a band that was "away" for hours without waiting for
+        them: the samples are taken at once (the buffer and parts behave as if the time
+        had passed). ``stop=False`` leaves the recording running.
+        """
+        now = self.clock()
+        if start_utc_ns > now:
+            raise ValueError("start_utc_ns is in the future")
+        saved = self.clock
+        self.clock = lambda: start_utc_ns - self.clock_offset_ns
+        try:
+            status = self.start(rate_hz)
+        finally:
+            self.clock = saved
+        if status:
+            raise ValueError(f"the band refused to start (PMD status {status})")
+        assert self.recording is not None
+        path = self.recording.dir
+        if stop:
+            self.stop()
+        else:
+            self.catch_up()
+        return path
+
     def stop(self) -> int:
         """Stop offline ACC and write what the buffer holds; 0, or 6 when not recording."""
         rec = self.recording
@@ -317,6 +308,11 @@ class PolarBandModel:
         return _ST_OK
 
     # ---- PMD control point ---------------------------------------------------------
+    def refuses_online_start(self) -> bool:
+        """True while offline ACC records: an online ACC START gets ALREADY IN STATE."""
+        self.catch_up()
+        return self.recording is not None
+
     def handle_pmd_cp(self, cmd: bytes) -> bytes | None:
         """The reply to an offline (or status) CP command; None for online ones."""
         if not cmd:

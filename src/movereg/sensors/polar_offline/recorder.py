@@ -166,7 +166,7 @@ class PolarOfflineRecorder:
         self._received += max(0, len(data) - 1)
         if self._progress is not None:
             done, total = self._progress_base
-            self._progress(done + self._received, total)
+            self._progress(done + self._received, max(total, done + self._received))
         if got is None:
             return
         code, message = got
@@ -389,9 +389,14 @@ class PolarOfflineRecorder:
         if len(c.parts) != len(parts) or c.trailing:
             raise DecodeError(f"{tmp.name}: {len(c.parts)} of {len(parts)} parts after the "
                               "transfer", family=FAMILY, length=c.whole_length, offset=0)
+        try:
+            _check_parts(c.parts, rec, tmp.name)
+        except DecodeError:
+            tmp.unlink()   # the next sync fetches it afresh
+            raise
         os.replace(tmp, dest)
         if progress is not None:
-            progress(total, total)
+            progress(max(total, done), max(total, done))
         return dest
 
     async def remove(self, rec: BandRecording) -> None:
@@ -402,6 +407,25 @@ class PolarOfflineRecorder:
             except _PftpRefused as exc:
                 if exc.code != PftpError.NO_SUCH_FILE_OR_DIRECTORY:
                     raise _mapped(exc.code, f"remove {path}") from None
+
+
+def _check_parts(parts: list[bytes], rec: BandRecording, name: str) -> None:
+    """Sizes and order: never fewer bytes than listed (a part may only have grown while
+    the band still recorded), and each part's frames after the previous part's."""
+    got = sum(len(p) for p in parts)
+    if got < rec.size_bytes:
+        raise DecodeError(f"{name}: the band listed {rec.size_bytes} bytes but sent {got}",
+                          family=FAMILY, length=got, offset=0)
+    last: int | None = None
+    for i, raw in enumerate(parts):
+        frames = parse_rec(raw).frames
+        if not frames:
+            continue
+        first = int.from_bytes(frames[0][1:9], "little")
+        if last is not None and first <= last:
+            raise DecodeError(f"{name}: part {i + 1} starts before part {i} ends",
+                              family=FAMILY, length=len(raw), offset=0)
+        last = int.from_bytes(frames[-1][1:9], "little")
 
 
 def _append(path: Path, data: bytes) -> None:
