@@ -1,10 +1,10 @@
 """Record on the band -> walk away -> come back -> sync -> the day page holds the time away.
 
 Real Chromium (1024x768) against ``movereg demo``: the therapist starts a recording on a
-simulated band from the bands page, the band walks out of range (its live stream stops),
-comes back, and "Sync now" brings the band's recording into the child's record; the
-child's day page then shows that span from the band's recording where the live stream had
-its gap. Screenshots go to ``test-artifacts/band-sync-*.png``.
+simulated band from the bands page (its live stream stops: a band records on its own or
+streams, not both), the band walks out of range, comes back, and "Sync now" brings the
+band's recording into the child's record; the child's day page then shows that span from
+the band's recording where the live stream has its gap. Screenshots go to ``test-artifacts/band-sync-*.png``.
 """
 
 from __future__ import annotations
@@ -62,14 +62,17 @@ def test_record_walk_away_come_back_sync(demo: Any, browser: Any) -> None:
                            timeout=30_000)
     rec = _api(page, "/api/bands/sim-1/recorder")
     assert rec["recording"] and rec["rate_hz"] == 26 and rec["started_by"]
+    # a band records on its own or streams live, not both: its live stream has ended
+    page.wait_for_function("t => document.querySelector(t + ' .band-state').textContent"
+                           ".includes('not connected')", arg=tile, timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "band-sync-1-recording.png"), full_page=True)
 
     page.click(f"{tile} .rec-range")          # the child walks away with the band
     away_ns = time.time_ns()
     page.wait_for_function("t => document.querySelector(t + ' .rec-range').textContent"
                            ".includes('Come back')", arg=tile, timeout=30_000)
-    page.wait_for_function("t => document.querySelector(t + ' .band-state').textContent"
-                           ".includes('reconnecting')", arg=tile, timeout=30_000)
+    page.wait_for_function("t => document.querySelector(t + ' .rec-state').textContent"
+                           ".includes('out of range')", arg=tile, timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "band-sync-2-away.png"), full_page=True)
     time.sleep(AWAY_S)
     back_ns = time.time_ns()
@@ -102,7 +105,8 @@ def test_record_walk_away_come_back_sync(demo: Any, browser: Any) -> None:
     assert "from the Polar Verity Sense file band sim-1 recording" in sources, sources
     page.screenshot(path=str(ARTIFACTS / "band-sync-4-day.png"), full_page=True)
     audit = [e["action"] for e in _audit(demo)]
-    for action in ("band.record.start", "band.range", "band.sync", "band.recording.remove"):
+    for action in ("band.disconnect", "band.record.start", "band.range", "band.sync",
+                   "band.recording.remove"):
         assert action in audit, action
     assert errors == []
     ctx.close()

@@ -311,3 +311,32 @@ def test_live_gap_is_filled_by_the_band_recording_counted_once(tmp_path: Path,
     assert set(tl["source_id"][gap].tolist()) == {src.id}
     spans = store.timeline_sources(ann.id, start, start + 2400 * NS)
     assert spans and all(s.source.id == src.id for s in spans)
+
+
+def test_recording_ends_the_live_stream_first(tmp_path: Path, store: Store) -> None:
+    """A band records on its own or streams live, never both: its live stream ends."""
+    from types import SimpleNamespace
+
+    class Live:
+        def __init__(self) -> None:
+            self.connected = {DEV, "other"}
+            self.ended: list[str] = []
+
+        def status(self) -> list[SimpleNamespace]:
+            return [SimpleNamespace(device_id=d) for d in sorted(self.connected)]
+
+        async def disconnect(self, device_id: str) -> None:
+            self.connected.discard(device_id)
+            self.ended.append(device_id)
+
+    ann = store.create_child(display_name="Ann")
+    store.assign_device(DEV, ann.id)
+    live = Live()
+    band = FakeRecorder(DEV)
+    sync = BandSync(store, _settings(tmp_path), FakeOpener(band), live=live)
+    asyncio.run(sync.start_recording(DEV, 52.0, actor="t", child_id=ann.id))
+    assert live.ended == [DEV] and live.connected == {"other"} and band.recording
+    (entry,) = [e for e in store.list_audit(limit=20) if e.action == "band.disconnect"]
+    assert entry.child_id == ann.id and "not both" in entry.detail
+    asyncio.run(sync.start_recording(DEV, 52.0, actor="t", child_id=ann.id))
+    assert live.ended == [DEV]                       # not streaming any more: nothing to end

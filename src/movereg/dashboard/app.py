@@ -185,7 +185,7 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
             from movereg.pipeline.band_sync import BandSync
 
             app.state.band_sync = BandSync(st, settings, links, alerts=the_hub if hasattr(
-                the_hub, "raise_alert") else None)
+                the_hub, "raise_alert") else None, live=the_hub)
             await app.state.band_sync.start()
             from movereg.dashboard.import_jobs import ImportJobs
 

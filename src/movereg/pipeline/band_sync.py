@@ -76,13 +76,18 @@ class BandSync(BandFiles):
         Where device alerts go (the hub; None: not raised).
     clock
         UTC ns now, the time bands are set to (default :func:`time.time_ns`).
+    live
+        The hub (``status()``, ``disconnect(device_id)``): a band streams live or records
+        on its own, never both (Polar's SDK), so its live stream is ended before it
+        records.
     """
 
     def __init__(self, store: Store, settings: Settings, opener: RecorderOpener, *,
                  alerts: AlertSink | None = None,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, live: Any = None) -> None:
         self.store = store
         self.clock = clock
+        self.live = live
         self.settings = settings
         self.opener = opener
         self.alerts = alerts
@@ -172,6 +177,7 @@ class BandSync(BandFiles):
             Too little free memory to start.
         """
         fam = await asyncio.to_thread(self.family, device_id)
+        await self._end_live(device_id, actor, child_id)
         async with self._lock(device_id), self.opener.open(device_id, fam) as rec:
             rates = tuple(float(r) for r in rec.rates_hz())
             if not any(abs(float(rate_hz) - r) < 1e-6 for r in rates):
@@ -183,6 +189,17 @@ class BandSync(BandFiles):
                                     family=fam, rate_hz=float(rate_hz), actor=actor,
                                     child_id=child_id)
             return await self._read_status(rec, fam)
+
+    async def _end_live(self, device_id: str, actor: str, child_id: int | None) -> None:
+        """End the band's live stream, if any (it cannot record while it streams)."""
+        if self.live is None or not any(str(getattr(st, "device_id", "")) == device_id
+                                        for st in self.live.status()):
+            return
+        await self.live.disconnect(device_id)
+        await asyncio.to_thread(self.store.audit, actor, "band.disconnect", child_id=child_id,
+                                detail={"device_id": device_id,
+                                        "why": "recording on the band: a band streams live "
+                                               "or records on its own, not both"})
 
     async def stop_recording(self, device_id: str, *, actor: str,
                              child_id: int | None) -> RecorderStatus:
