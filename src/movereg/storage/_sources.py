@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from movereg.errors import NotFoundError, ValidationError
-from movereg.models import Gap
+from movereg.models import Gap, SampleBlock
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors
@@ -231,11 +231,37 @@ class SourcesMixin(IngestMixin, AuditMixin):
             con.executemany(sql, [(*r, sid) for r in rows])
         return len(rows)
 
+    def stage_import_raw(self, source_id: int, blocks: Iterable[SampleBlock]) -> int:
+        """Store raw sample blocks of a running import in the raw table live data uses,
+        under the import's device id (a short transaction). No child's record reads that
+        device before :meth:`commit_import` assigns it; :meth:`discard_staged` drops them."""
+        dev = import_device_id(int(source_id))
+        items = [(dev, b) for b in blocks]
+        if items:
+            self.write_batch(IngestBatch(raw=items))
+        return len(items)
+
     def discard_staged(self, source_id: int) -> None:
-        """Drop an import's staged epochs (after a failure, a cancel, or before a rerun)."""
+        """Drop an import's staged epochs and raw blocks (after a failure, a cancel, or
+        before a rerun); only ever for an import that is not (or no longer) held."""
         with self._tx("cannot discard the staged import") as con:
             self._staging_columns(con)
             con.execute("DELETE FROM import_epochs WHERE source_id = ?", (int(source_id),))
+            dev = import_device_id(int(source_id))
+            if con.execute("SELECT 1 FROM assignments WHERE device_id = ?",
+                           (dev,)).fetchone() is None:
+                con.execute("DELETE FROM raw_blocks WHERE device_id = ?", (dev,))
+
+    def discard_child_imports(self, con: Any, child_id: int) -> None:
+        """Inside an erasure's transaction: what the child's imports hold outside their
+        assigned spans (staged epochs, raw blocks of unfinished imports)."""
+        self._staging_columns(con)
+        rows = con.execute("SELECT id, device_id FROM sources WHERE child_id = ? AND "
+                           "kind = 'file'", (int(child_id),)).fetchall()
+        for sid, dev in rows:
+            con.execute("DELETE FROM import_epochs WHERE source_id = ?", (int(sid),))
+            for table in ("raw_blocks", "epochs", "gaps", "assignments"):
+                con.execute(f"DELETE FROM {table} WHERE device_id = ?", (str(dev),))
 
     def commit_import(self, source_id: int, *, meta: dict[str, Any],
                       epochs: Iterable[EpochTableLike] = (), gaps: Iterable[Gap],
