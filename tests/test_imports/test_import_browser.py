@@ -36,6 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
         other = st.create_child(code="KID-B", display_name="Sky")
         uid = st.create_user("paula", hash_password(PASSWORD), "parent").id
         st.link_user_child(uid, other.id)
+        st.set_child_settings(ids["child"], by="test", tz="Europe/London")
     server = Server(data).start()
     try:
         yield server, ids
@@ -72,14 +73,16 @@ def test_therapist_adds_the_ax3_file(site: Any, browser: Any) -> None:
     server, ids = site
     ARTIFACTS.mkdir(exist_ok=True)
     base = server.url
+    # the browser is in another zone: the field is the child's setting, not the browser's
     ctx = browser.new_context(viewport={"width": 1024, "height": 768},
-                              timezone_id="Europe/London", locale="en-GB")
+                              timezone_id="America/New_York", locale="en-GB")
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     path = f"/children/{ids['child']}/imports"
     _login(page, base, path, "tess")
-    assert page.input_value("#import-tz") == "Europe/London"  # the browser's zone
+    assert page.input_value("#import-tz") == "Europe/London"  # the child's setting
+    page.screenshot(path=str(ARTIFACTS / "import-0-form.png"), full_page=True)
     page.evaluate(_WATCH)
     page.set_input_files("#import-file", str(AX3))
     page.click("#import-go")
