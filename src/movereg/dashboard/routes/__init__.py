@@ -39,4 +39,6 @@ def _clinic_routers() -> list[APIRouter]:
     """The clinic day (issue 15): first-run setup, group sessions, notes, administration."""
     from movereg.dashboard.routes import clinic, setup
 
-    return [setup.api_router, clinic.router]
+    from movereg.dashboard.routes import relay  # home relays (#23)
+
+    return [setup.api_router, clinic.router, relay.router]
