@@ -68,6 +68,13 @@ class Settings(BaseSettings):
                                  "this long, s")
     alert_storage_free_pct: float = Field(default=5.0, ge=0, le=100, description="free disk "
                                           "space at or below this, %")
+    # bands that record on their own (#23: movereg.pipeline.band_sync)
+    band_sync_interval_min: float = Field(default=5.0, ge=0, description="background scan "
+                                          "for bands holding recordings, every N min (0 = off)")
+    band_sync_retry_min: float = Field(default=2.0, gt=0, description="a busy band is tried "
+                                       "again after this long, min")
+    band_memory_alert_pct: float = Field(default=10.0, ge=0, le=100, description="band "
+                                         "memory nearly full at or below this free share, %")
 
     @property
     def db_path(self) -> Path:

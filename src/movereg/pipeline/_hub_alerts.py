@@ -1,13 +1,15 @@
 """The hub's device and data-health alerts (a mixin of :class:`~movereg.pipeline.Hub`).
 
 Each status tick the hub gathers the conditions of its bands and of the data disk
-(:mod:`movereg.pipeline.alerts`), raises and clears alerts, and publishes and
-audit-logs every transition.
+(:mod:`movereg.pipeline.alerts`), raises and clears alerts, and stores, publishes and
+audit-logs every transition. Other code raises and clears alerts of its own through
+:meth:`HubAlerts.raise_alert` and :meth:`HubAlerts.clear_alert`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -24,6 +26,8 @@ from movereg.pipeline.broadcast import Broadcaster
 
 __all__ = ["HubAlerts"]
 
+log = logging.getLogger("movereg.pipeline.hub")
+
 
 class HubAlerts:
     """Alert checks for the hub (state lives on the hub)."""
@@ -34,6 +38,7 @@ class HubAlerts:
     alerts: AlertBook
     _runs: dict[str, Any]
     _storage: tuple[int, Condition | None]
+    started_ns: int | None
 
     def _band_status(self, run: Any) -> BandStatus:
         raise NotImplementedError
@@ -55,20 +60,70 @@ class HubAlerts:
             self._storage = (now, disk)
         if disk is not None:
             conds.append(disk)
-        changes = self.alerts.update(conds, now)
+        grace_ns = int(2 * s.alert_disconnected_s * 1e9)
+        up_since = self.started_ns or now
+
+        def keep(a: Alert) -> bool:       # after a restart, until the band is back
+            return (a.device_id is not None and a.device_id not in self._runs
+                    and now - up_since < grace_ns)
+
+        changes = self.alerts.update(conds, now, keep=keep)
         for action, alert in changes:
             await self._alert_out(action, alert, "system")
         return changes
 
+    async def raise_alert(self, kind: str, device_id: str | None, text: str, *,
+                          child_id: int | None = None, session_id: int | None = None,
+                          since_ns: int | None = None) -> Alert | None:
+        """Raise a device alert from outside the hub's own checks (for example a band
+        that records offline: ``"band_memory_full"``, ``"battery_low"``).
+
+        It stays active, is stored, listed, published live and audit-logged like every
+        alert, until :meth:`clear_alert` (the status checks never clear it). ``kind`` is
+        one of :data:`~movereg.pipeline.alerts.ALERT_KINDS` (:class:`ValueError`
+        otherwise); ``text`` is shown as is (describe the device, never the child);
+        ``since_ns`` defaults to now. Returns the new alert, or ``None`` when one of this
+        kind and device is already active (raising twice is harmless)."""
+        now = time.time_ns()
+        alert = self.alerts.raise_alert(Condition(kind, device_id, child_id, session_id,
+                                                  now if since_ns is None else since_ns,
+                                                  text))
+        if alert is not None:
+            await self._alert_out("raised", alert, "system")
+        return alert
+
+    async def clear_alert(self, kind: str, device_id: str | None) -> Alert | None:
+        """End the active alert of ``kind`` and ``device_id`` (the condition is over);
+        ``None`` when there is none. Stored, published and audit-logged."""
+        alert = self.alerts.clear_alert(kind, device_id, time.time_ns())
+        if alert is not None:
+            await self._alert_out("cleared", alert, "system")
+        return alert
+
+    async def _load_alerts(self) -> None:
+        """Read the stored active alerts back (start-up)."""
+        from movereg.errors import MoveregError
+
+        try:
+            loaded = await asyncio.to_thread(self.alerts.load)
+        except MoveregError as exc:
+            log.warning("hub: cannot read the stored alerts: %s", exc)
+            return
+        if loaded:
+            log.info("hub: %d alert(s) still active from before the restart", len(loaded))
+
     async def acknowledge_alert(self, alert_id: int, actor: str) -> Alert | None:
         """A tap on an alert: who and when, audit-logged and published."""
-        before = self.alerts.get(alert_id)
-        alert = self.alerts.acknowledge(alert_id, actor, time.time_ns())
+        before = self.alerts.get(alert_id, stored=False)
+        if before is None:                  # cleared before a restart: the stored row
+            before = await asyncio.to_thread(self.alerts.get, alert_id)
+        alert = self.alerts.acknowledge(alert_id, actor, time.time_ns(), stored=before)
         if alert is not None and before is not None and before.acked_by is None:
             await self._alert_out("acknowledged", alert, actor)
         return alert
 
     async def _alert_out(self, action: str, alert: Alert, actor: str) -> None:
+        await asyncio.to_thread(self.alerts.save, alert)
         msg = alert_message(action, alert)
         self.broadcaster.publish(msg)
         audit = getattr(self.store, "audit", None)

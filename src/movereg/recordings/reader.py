@@ -13,11 +13,12 @@ from movereg.recordings.cwa import CwaRecording
 from movereg.recordings.devicetime import parse_tz
 from movereg.recordings.gt3x_legacy import Gt3xLegacyRecording
 from movereg.recordings.parquetfile import ParquetRecording
+from movereg.recordings.polarrec import PolarRecRecording, is_polarrec
 
 __all__ = ["RECORDING_SUFFIXES", "open_recording", "recording_stem"]
 
 #: Suffixes recognised when a directory is given (lower case).
-RECORDING_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gt3x", ".cwa", ".bin")
+RECORDING_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gt3x", ".cwa", ".bin", ".polarrec")
 
 
 def recording_stem(path: Path) -> str:
@@ -39,7 +40,9 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     path
         ``.csv`` / ``.csv.gz`` (any gzipped CSV), ``.parquet`` (movereg raw export),
         ``.gt3x`` (ActiGraph, incl. legacy ``activity.bin`` files), ``.cwa`` (Axivity
-        AX3/AX6), ``.bin`` (GENEActiv).
+        AX3/AX6), ``.bin`` (GENEActiv), ``.polarrec`` (a Polar band's offline
+        recording, as :class:`~movereg.sensors.polar_offline.PolarOfflineRecorder`
+        downloads it).
     fs_hz
         Sampling rate, Hz. Needed for CSV files without a time column or a rate line;
         otherwise it overrides the rate found in the file.
@@ -88,6 +91,8 @@ def open_recording(path: str | Path, *, fs_hz: float | None = None,
     zone = parse_tz(tz)
     if suffix == ".cwa":
         return CwaRecording(p, fs_hz=fs_hz, tz=zone)
+    if suffix == ".polarrec" or is_polarrec(p):  # a Polar band's offline recording
+        return PolarRecRecording(p, fs_hz=fs_hz)
     if suffix == ".gt3x" and _is_legacy_gt3x(p):
         return Gt3xLegacyRecording(p, fs_hz=fs_hz, tz=zone)
     if suffix in BINARY_SUFFIXES:

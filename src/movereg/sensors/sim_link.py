@@ -7,6 +7,13 @@ the band's PMD frames as notifications paced in real time divided by ``speed``.
 :class:`SimulatedBandConnection` is a :class:`~movereg.sensors.ble_client.WristbandClient`
 on that transport, so a simulated band is decoded, clocked, watched and rate-counted by
 exactly the code a real band goes through.
+
+The simulated band can also record on its own, as a Verity Sense does: its transport
+holds a :class:`~movereg.sensors.polar_offline.band.PolarBandModel` (``transport.offline``)
+that answers the PMD offline commands (``02 82`` start, ``03 82`` stop, ``05`` status)
+and Polar's file-transfer characteristic, so
+:class:`~movereg.sensors.polar_offline.PolarOfflineRecorder` records, lists, downloads
+and removes on it exactly as on a real band.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from movereg.sensors.decoders.polar_pmd import (
     PmdOp,
 )
 from movereg.sensors.links import Advert
+from movereg.sensors.polar_offline.band import PftpServer, PolarBandModel, scenario_source
+from movereg.sensors.polar_offline.pftp import PFTP_MTU_UUID
 from movereg.sensors.simulated import SimulatedBand
 
 __all__ = ["SimulatedBandConnection", "SimulatedTransport"]
@@ -42,8 +51,11 @@ _INVALID_OP = 1
 class _SimLink:
     """One connection to the simulated band (the PMD service only)."""
 
-    def __init__(self, band: SimulatedBand, speed: float, address: str) -> None:
+    def __init__(self, band: SimulatedBand, speed: float, address: str,
+                 offline: PolarBandModel | None = None) -> None:
         self.address = address
+        self._offline = offline
+        self._pftp = PftpServer(offline) if offline is not None else None
         self._band = band
         self._speed = speed
         self._connected = True
@@ -58,7 +70,9 @@ class _SimLink:
         return self._connected
 
     def has_char(self, uuid: str) -> bool:
-        """The PMD control point and data characteristics."""
+        """The PMD control point and data characteristics (and file transfer)."""
+        if self._pftp is not None and uuid == PFTP_MTU_UUID:
+            return True
         return uuid in (PMD_CP_UUID, PMD_DATA_UUID)
 
     async def start_notify(self, uuid: str, callback: Callable[[bytes], None]) -> None:
@@ -67,7 +81,16 @@ class _SimLink:
 
     async def write(self, uuid: str, data: bytes, *, response: bool) -> None:
         """A control-point command; the reply is indicated like a real band's."""
+        if uuid == PFTP_MTU_UUID and self._pftp is not None:
+            self._send_pftp(self._pftp.feed(bytes(data)))
+            return
         if uuid != PMD_CP_UUID:
+            return
+        offline = self._offline.handle_pmd_cp(bytes(data)) if self._offline else None
+        if offline is not None:
+            cb = self._callbacks.get(PMD_CP_UUID)
+            if cb is not None:
+                asyncio.get_running_loop().call_soon(cb, offline)
             return
         op = data[0] if data else 0
         settings, start = self._band.control_point_replies()
@@ -86,6 +109,15 @@ class _SimLink:
     async def read(self, uuid: str) -> bytes:
         """Nothing readable is simulated."""
         return b""
+
+    def _send_pftp(self, packets: list[bytes]) -> None:
+        """File-transfer response packets, notified in order."""
+        cb = self._callbacks.get(PFTP_MTU_UUID)
+        if cb is None:
+            return
+        loop = asyncio.get_running_loop()
+        for p in packets:
+            loop.call_soon(cb, p)
 
     async def disconnect(self, timeout_s: float = 5.0) -> None:
         """Stop streaming and close."""
@@ -132,13 +164,19 @@ class SimulatedTransport:
         The simulated band.
     speed
         Replay speed (1.0 = real time).
+    offline
+        The band's offline recorder and file system (default: a
+        :class:`PolarBandModel` on the host clock recording this band's scenario).
     """
 
-    def __init__(self, band: SimulatedBand, speed: float = 1.0) -> None:
+    def __init__(self, band: SimulatedBand, speed: float = 1.0,
+                 offline: PolarBandModel | None = None) -> None:
         if not speed > 0:
             raise ParameterError(f"speed must be > 0, got {speed}")
         self.band = band
         self.speed = speed
+        self.offline = offline if offline is not None else PolarBandModel(
+            source=scenario_source(band.seed, band.scenario))
         self.link: _SimLink | None = None   # the current connection
 
     async def find(self, address: str, timeout_s: float) -> Advert:
@@ -148,7 +186,7 @@ class SimulatedTransport:
     async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
                       max_attempts: int) -> _SimLink:
         """A fresh link to the band."""
-        self.link = _SimLink(self.band, self.speed, str(device))
+        self.link = _SimLink(self.band, self.speed, str(device), self.offline)
         return self.link
 
 

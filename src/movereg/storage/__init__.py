@@ -5,6 +5,7 @@ the pipeline feeds; one transaction about twice a second).
 """
 
 from movereg.storage._backup import BackupInfo, create_backup, restore_backup
+from movereg.storage._band_recordings import BandRecorderRecord, BandRecordingRecord
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
@@ -52,6 +53,8 @@ __all__ = [
     "AuditEntry",
     "AuditVerification",
     "BackupInfo",
+    "BandRecorderRecord",
+    "BandRecordingRecord",
     "BatchWriter",
     "BatchWriterStats",
     "Checkin",

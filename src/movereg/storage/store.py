@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from movereg.signal.table import EpochTable
+from movereg.storage._alerts import AlertsMixin
 from movereg.storage._audit import AuditMixin
+from movereg.storage._band_recordings import BandRecordingsMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
@@ -17,8 +19,9 @@ from movereg.storage._timeline import TimelineMixin
 __all__ = ["Store"]
 
 
-class Store(TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, RelayMixin,
-            AuditMixin, ConsentMixin):
+class Store(BandRecordingsMixin,
+            TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, RelayMixin,
+            AuditMixin, ConsentMixin, AlertsMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

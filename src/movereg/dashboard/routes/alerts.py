@@ -4,13 +4,15 @@ Alerts are about bands and storage, never about a child's state
 (:mod:`movereg.pipeline.alerts`). A caller sees the alerts of the bands of children
 they may see, and alerts that concern no child (storage); researchers see none.
 Acknowledging records who and when (audit-logged) and tells every live client; an
-alert clears itself when its condition ends, acknowledged or not.
+alert clears itself when its condition ends, acknowledged or not. Alerts are stored
+(they survive a restart): the list shows the active ones, or with ``include=cleared``
+the history too, newest first, a page at a time (``limit``, ``before_id``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
@@ -63,14 +65,22 @@ def _may_see(alert: Any, kids: set[int] | None) -> bool:
 
 @router.get("", operation_id="list_alerts", response_model=list[AlertOut])
 async def list_alerts(request: Request, store: StoreDep, principal: Watcher,
-                      active: Annotated[bool, Query()] = False) -> list[AlertOut]:
-    """Active alerts (oldest first), then recently cleared ones; ``active=true`` for the
-    active ones only."""
+                      include: Annotated[Literal["active", "cleared"], Query()] = "active",
+                      active: Annotated[bool | None, Query()] = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                      ) -> list[AlertOut]:
+    """The active alerts, newest first; ``include=cleared`` adds the cleared ones (the
+    history, kept across restarts). A page holds ``limit`` alerts; the next page:
+    ``before_id`` = the last id of this one. ``active=false`` is ``include=cleared``."""
     book = _book(request)
     if book is None:
         return []
     kids = await run_sync(visible_children, store, principal)
-    out = [AlertOut.of(a) for a in book.list(active_only=active) if _may_see(a, kids)]
+    active_only = include == "active" and active is not False
+    page = await run_sync(book.page, active_only=active_only, child_ids=kids,
+                          before_id=before_id, limit=limit)
+    out = [AlertOut.of(a) for a in page]
     await run_sync(store.audit, principal.actor, "read.alerts", detail={"n": len(out)})
     return out
 
@@ -80,7 +90,7 @@ async def ack_alert(alert_id: AlertId, request: Request, store: StoreDep,
                     principal: Watcher) -> AlertOut:
     """Acknowledge an alert (first tap wins; later taps answer the same record)."""
     book = _book(request)
-    alert = None if book is None else book.get(alert_id)
+    alert = None if book is None else await run_sync(book.get, alert_id)
     kids = await run_sync(visible_children, store, principal)
     if alert is None or not _may_see(alert, kids):
         raise NotFoundError(f"no alert {alert_id}")
