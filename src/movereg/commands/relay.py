@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="limit the upload speed (spare the family's connection)")
     parser.add_argument("--simulate", action="store_true",
                         help="simulated bands (sim-N) instead of Bluetooth: demo and tests")
+    parser.add_argument("--simulate-hours", type=float, default=2.0, metavar="H",
+                        help="length of each simulated band's two recordings, h (default 2)")
 
 
 def _token(path: Path) -> str:
@@ -67,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
                          "recordings travel unencrypted\n")
     token = _token(args.token_file)
     spool = args.spool or default_data_dir() / "relay-spool"
-    opener = SimOpener(Path(spool) / "sim-bands.json") if args.simulate else BleOpener()
+    if not 0 < args.simulate_hours <= 48:
+        raise ValidationError("--simulate-hours must be in (0, 48]")
+    opener = (SimOpener(Path(spool) / "sim-bands.json", hours=args.simulate_hours)
+              if args.simulate else BleOpener())
     client = RelayClient(args.server, token, max_upload_bps=args.max_upload_rate)
 
     def say(msg: str) -> None:
