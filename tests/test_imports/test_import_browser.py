@@ -102,6 +102,12 @@ def test_therapist_adds_the_ax3_file(site: Any, browser: Any) -> None:
     assert "10:55–10:58: from the Axivity AX3 file ax3_testfile.cwa added" in sources
     assert "Band worn for" in page.inner_text("#h-data + p, section[aria-labelledby=h-data]")
     page.screenshot(path=str(ARTIFACTS / "import-2-day.png"), full_page=True)
+    # the week page names the import on that day (#22)
+    page.goto(base + f"/week?child={ids['child']}&end=2019-02-28&tz=Europe/London")
+    week_sources = page.inner_text("ul.week-sources")
+    assert "Tue 26 Feb: 10:55–10:58 from the Axivity AX3 file ax3_testfile.cwa" in \
+        week_sources, week_sources
+    page.screenshot(path=str(ARTIFACTS / "import-2b-week.png"), full_page=True)
 
     page.goto(base + path)
     assert "ax3_testfile.cwa" in page.inner_text("table.imports")
