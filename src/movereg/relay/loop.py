@@ -21,7 +21,6 @@ token stops the relay with one clear sentence (:class:`~movereg.relay.client.Rel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from movereg.errors import MoveregError
+from movereg.fsutil import fsync_path
 from movereg.relay.client import (
     RelayBandInfo,
     RelayClient,
@@ -81,20 +81,10 @@ class CycleReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def make_durable(f: FetchedRecording) -> None:
     """fsync a spooled recording, its sidecar and their directory."""
-    _fsync_path(f.path)
-    _fsync_path(f.path.with_name(f.path.name + ".json"))
-    with contextlib.suppress(OSError):
-        _fsync_path(f.path.parent)
+    fsync_path(f.path, with_dir=False)
+    fsync_path(f.path.with_name(f.path.name + ".json"))
 
 
 class Relay:

@@ -20,7 +20,6 @@ session (every other route answers 401 to it). It may:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.imports import _dt, _jobs, _save, _suffix, _too_large, _TooLarge
 from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import AuthError, ForbiddenError, InputFileError, ValidationError
+from movereg.fsutil import fsync_path
 from movereg.storage import AlreadyImported, RelayToken, Store, is_relay_token
 
 __all__ = ["router"]
@@ -180,21 +180,6 @@ def _child_for(store: Store, relay: RelayToken, band: str, started: datetime) ->
     return child
 
 
-def _fsync(path: FsPath) -> None:
-    """Flush a file and its directory to disk (the relay deletes its copy after this)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):   # directories cannot be opened everywhere
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
 @router.post("/api/relay/recordings", operation_id="relay_upload", status_code=202,
              response_model=RelayUploadOut,
              responses={200: {"model": RelayUploadOut, "description": "the same file again"},
@@ -222,7 +207,7 @@ async def relay_upload(request: Request, store: StoreDep, settings: SettingsDep,
             raise ValidationError(f"{name}: the file changed on the way (sha256 "
                                   f"{sha[:12]}... here, {sha256[:12]}... sent)",
                                   advice="upload it again")
-        await asyncio.to_thread(_fsync, tmp)
+        await asyncio.to_thread(fsync_path, tmp)
         src = await run_sync(store.begin_import, child, file_name=name, size_bytes=size,
                              sha256=sha, imported_by=relay.actor, tz=None)
     except _TooLarge as exc:
@@ -239,7 +224,7 @@ async def relay_upload(request: Request, store: StoreDep, settings: SettingsDep,
         raise
     dest = upload_path(settings, src.id, suffix)
     await asyncio.to_thread(os.replace, tmp, dest)
-    await asyncio.to_thread(_fsync, dest)
+    await asyncio.to_thread(fsync_path, dest)
     _jobs(request).start(src.id, dest, tz=None, device=band, actor=relay.actor)
     store.audit(relay.actor, "relay.upload", child_id=child, detail={
         "source_id": src.id, "band": band[:64], "recording": recording_id[:200],
