@@ -46,10 +46,15 @@ def _load_families() -> None:
 
 
 class BleOpener:
-    """Bands over Bluetooth (BlueZ on Linux), through the transport seam."""
+    """Bands over Bluetooth (BlueZ on Linux), through the transport seam.
 
-    def __init__(self, *, scan_timeout_s: float = 20.0) -> None:
+    ``backend`` is an injected bleak backend (tests: the emulated bands on Bumble's
+    in-memory link); None is the host's Bluetooth stack.
+    """
+
+    def __init__(self, *, scan_timeout_s: float = 20.0, backend: Any = None) -> None:
         self.scan_timeout_s = scan_timeout_s
+        self.backend = backend
         _load_families()
 
     def can_record(self, device_id: str, family: str | None) -> bool:
@@ -70,7 +75,7 @@ class BleOpener:
         fam = _family(family)
         if fam is None:
             raise DeviceNotFoundError(f"band {device_id}: unknown family {family!r}")
-        tr = BleakTransport()
+        tr = BleakTransport(self.backend)
         advert = await tr.find(device_id, self.scan_timeout_s)
         link = await tr.connect(advert.device, disconnected_callback=lambda: None,
                                 max_attempts=3)
