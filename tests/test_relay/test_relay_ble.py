@@ -13,11 +13,10 @@ from relay_support import client_for, relay_token, wait_imports
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulated import World  # noqa: E402
-from emulated.polar_files import EmulatedPolarFiles  # noqa: E402
-
-from movereg.relay import BleOpener, Relay  # noqa: E402
-from movereg.sensors.polar_offline import PolarBandModel  # noqa: E402
+from emulated import World
+from emulated.polar_files import EmulatedPolarFiles
+from movereg.relay import BleOpener, Relay
+from movereg.sensors.polar_offline import PolarBandModel
 
 pytestmark = pytest.mark.timeout(180)
 
