@@ -4,7 +4,7 @@
 --   (revoked_at/revoked_by) so the audit trail can name it.
 -- relay_token_children: the children a relay may upload recordings for (chosen when the
 --   token is made; a child's erasure removes the link).
-CREATE TABLE relay_tokens (
+CREATE TABLE IF NOT EXISTS relay_tokens (
     id            INTEGER PRIMARY KEY,
     name          TEXT NOT NULL,
     token_hash    TEXT NOT NULL UNIQUE,      -- sha256 hex of the token
@@ -15,9 +15,9 @@ CREATE TABLE relay_tokens (
     last_used_at  INTEGER                    -- UTC ns of the last accepted request
 );
 
-CREATE TABLE relay_token_children (
+CREATE TABLE IF NOT EXISTS relay_token_children (
     token_id  INTEGER NOT NULL REFERENCES relay_tokens(id) ON DELETE CASCADE,
     child_id  INTEGER NOT NULL REFERENCES children(id) ON DELETE CASCADE,
     PRIMARY KEY (token_id, child_id)
 );
-CREATE INDEX relay_token_children_child ON relay_token_children(child_id);
+CREATE INDEX IF NOT EXISTS relay_token_children_child ON relay_token_children(child_id);
