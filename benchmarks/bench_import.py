@@ -261,8 +261,17 @@ def _serve_and_import(data: Path, tiny: Path, big: Path) -> dict[str, Any]:
         proc.terminate()
         _, _, usage = os.wait4(proc.pid, 0)
         peaks = sampler.stop()
+    import sqlite3
+
+    db = data / "movereg.sqlite3"
+    with sqlite3.connect(db) as con:
+        raw_blocks, raw_samples = con.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n), 0) FROM raw_blocks WHERE device_id = ?",
+            (f"import-{int(first['id'])}",)).fetchone()
     return {"wall_s": wall, "upload_s": t_up, "peak_rss_mib": usage.ru_maxrss / 1024.0,
-            **peaks, "epochs": done["n_epochs"], "samples_read": done["samples_read"]}
+            **peaks, "epochs": done["n_epochs"], "samples_read": done["samples_read"],
+            "raw_blocks": int(raw_blocks), "raw_samples": int(raw_samples),
+            "db_mb": db.stat().st_size / 1e6}
 
 
 def main() -> None:
@@ -271,7 +280,10 @@ def main() -> None:
         tmp = Path(tmpdir)
         big, tiny = tmp / "week.cwa", tmp / "tiny.cwa"
         t0 = time.perf_counter()
-        n = write_cwa(big, days)
+        # a recent week (as a lent AX3 is imported when it comes back): its raw samples
+        # are within the raw-retention setting (90 days), so the import stores them too
+        recent = int(time.time()) // 86_400 * 86_400 - int((days + 1) * 86_400)
+        n = write_cwa(big, days, start_s=recent)
         t_write = time.perf_counter() - t0
         write_cwa(tiny, 60 / 86_400, start_s=1_700_000_000, device_id=7)
         startup_s, _, _ = _features(tiny, tmp / "tiny.parquet")
@@ -289,7 +301,8 @@ def main() -> None:
         ("import via API", f"{imp['wall_s']:.1f} s (upload {imp['upload_s']:.1f} s), server "
                            f"peak RSS {imp['peak_rss_mib']:.0f} MiB (anon "
                            f"{imp['peak_anon_mib']:.0f}, file {imp['peak_file_mib']:.0f}), "
-                           f"{imp['epochs']:,} epochs"),
+                           f"{imp['epochs']:,} epochs, {imp['raw_samples']:,} raw samples "
+                           f"in {imp['raw_blocks']:,} blocks (database {imp['db_mb']:,.0f} MB)"),
         ("ratio import / features", f"{ratio:.2f}x (without features' start-up "
                                     f"{ratio_no_startup:.2f}x); target <= 1.5x"),
     ]

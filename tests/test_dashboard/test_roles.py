@@ -78,6 +78,11 @@ POLICY: dict[str, tuple[frozenset[str] | str, bool]] = {
     "get_band_recorder": (CLIN, False), "refresh_band_recorder": (CLIN, False),
     "start_band_recording": (CLIN, False), "stop_band_recording": (CLIN, False),
     "sync_band": (CLIN, False), "get_band_sync": (CLIN, False), "set_band_range": (CLIN, False),
+    # home relays (issue 23): tokens are the admin's; the relay's own routes take only a
+    # relay token, so every user (and nobody) gets 401
+    "create_relay_token": (ADMIN, False), "list_relay_tokens": (ADMIN, False),
+    "revoke_relay_token": (ADMIN, False),
+    "relay_bands": ("relay", False), "relay_upload": ("relay", False),
 }
 
 ISO0 = datetime.fromtimestamp(T0 / 1e9, tz=UTC).isoformat()
@@ -117,12 +122,18 @@ def build(api: Api, op: str, route: APIRoute, child: Child) -> Req:
     imp = s.begin_import(child.id, file_name="x.cwa", size_bytes=1,
                          sha256=f"{next(_n):064x}", imported_by="test") \
         if "{import_id}" in route.path else None
+    relay = s.create_relay_token("home", [child.id], actor="test")[1].id \
+        if "{relay_id}" in route.path else 0
+    if op == "relay_upload":
+        return Req(method, route.path, files={"file": ("a.csv", b"x", "text/csv")},
+                   data={"band": dev, "started": ISO0})
     path = route.path.format(child_id=child.id, plan_id=plan, event_id=ev.id if ev else 0,
                              import_id=imp.id if imp else 0,
                              session_id=sess.id if sess else 0, username="pat",
                              device_id=dev, key="mov.break", what="epochs",
-                             alert_id=alert_id)
+                             alert_id=alert_id, relay_id=relay)
     bodies = valid_bodies(child.id, login_as="pat")
+    bodies["create_relay_token"] = {"name": "home", "child_ids": [child.id]}
     params: dict[str, Any] = {
         "list_sessions": {"child_id": child.id},
         "list_events": {"child_id": child.id},
@@ -180,7 +191,7 @@ def test_route_matrix(api: Api, role: str | None) -> None:
         status = send(api, build(api, op, route, api.child_a), role)
         if allowed == PUBLIC:
             assert status in (200, 303), (op, role, status)
-        elif allowed == "token":   # the one-time setup token, whoever asks
+        elif allowed == "token" or allowed == "relay":   # the one-time setup token, whoever asks
             assert status == 401, (op, role, status)
         elif role is None:
             assert status == 401, (op, status)

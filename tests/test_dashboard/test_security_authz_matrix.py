@@ -141,6 +141,28 @@ TABLE: dict[str, str] = {
     "sync_band":          "202 202 202 | 202 404 202 | 403 403 403 | 403 403 403 | 401 401 401",
     "get_band_sync":      "200 200 200 | 200 404 200 | 403 403 403 | 403 403 403 | 401 401 401",
     "set_band_range":     "204 204 204 | 204 404 204 | 403 403 403 | 403 403 403 | 401 401 401",
+    # home relays (issue 23): the admin makes, lists and revokes relay tokens; the relay's
+    # own two routes answer 401 to every user (a relay token is its only key); the
+    # relay's cells are in RELAY
+    "create_relay_token": "- - 201 | - - 403 | - - 403 | - - 403 | - - 401",
+    "list_relay_tokens":  "- - 200 | - - 403 | - - 403 | - - 403 | - - 401",
+    "revoke_relay_token": "200 200 404 | 403 403 403 | 403 403 403 | 403 403 403 | 401 401 401",
+    "relay_bands":        "- - 401 | - - 401 | - - 401 | - - 401 | - - 401",
+    "relay_upload":       "401 401 401 | 401 401 401 | 401 401 401 | 401 401 401 | 401 401 401",
+}
+#: The sixth caller kind (issue 23): a home relay's token, made for child A only. An
+#: operation not listed answers 401 in every scope (the token is not a user session; a
+#: WebSocket closes with 1008). *own*: a recording of A's band dev-a, *other*: of B's band
+#: dev-b, *none*: of the unassigned dev-free.
+RELAY_ROLE = "relay"
+RELAY: dict[str, str] = {
+    "health":       "- - 200",   # no sign-in: the header is not read
+    "setup_state":  "- - 200",
+    "setup_admin":  "- - 401",
+    "login":        "- - 200",
+    "login_form":   "- - 303",
+    "relay_bands":  "- - 200",
+    "relay_upload": "202 403 403",
 }
 #: Run last: they end the caller's tokens or change the caller's password.
 _LAST = ("logout", "change_password")
@@ -152,6 +174,12 @@ ISO1 = datetime.fromtimestamp(T0 / 1e9 + 600, tz=UTC).isoformat()
 def expected(op: str, role: str, scope: str) -> str:
     """The table's cell for one operation, role and scope ('-' when not applicable)."""
     groups = [g.split() for g in TABLE[op].split("|")]
+    if role == RELAY_ROLE:
+        refused = "1008" if op == "live_ws" else "401"
+        shape = groups[0]
+        cells = RELAY[op].split() if op in RELAY else \
+            ["-" if c == "-" else refused for c in shape]
+        return cells[SCOPES.index(scope)]
     return groups[ROLES.index(role)][SCOPES.index(scope)]
 
 
@@ -190,6 +218,13 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
         kid = target.id
     if "{plan_id}" in path and scope != "none":
         plan = s.add_plan_item(kid, "mov.break", by="test").id
+    relay = MISSING
+    if "{relay_id}" in path and scope != "none":
+        relay = s.create_relay_token("home", [kid], actor="test")[1].id
+    if op == "relay_upload":   # a new file each time, recorded while the band was worn
+        return Req(method, path, files={"file": ("a.csv", f"not a recording {next(_n)}"
+                                                 .encode(), "text/csv")},
+                   data={"band": dev, "started": ISO0, "recording_id": f"r{next(_n)}"})
     if "{import_id}" in path and scope != "none":   # pending: removing it cancels it
         imp = s.begin_import(kid, file_name="x.cwa", size_bytes=1,
                              sha256=f"{next(_n):064x}", imported_by="test").id
@@ -209,7 +244,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
             s.withdraw_consent(api.child_b.id, withdrawn_by="test")
     if op in ("assign_band", "unassign_band", "start_band_recording") and scope != "none":
         s.assign_device(dev, kid)
-    url = path.format(child_id=kid, plan_id=plan, import_id=imp, alert_id=alert, event_id=ev, session_id=sess, username="paula",
+    url = path.format(child_id=kid, plan_id=plan, import_id=imp, relay_id=relay, alert_id=alert, event_id=ev, session_id=sess, username="paula",
                       device_id=dev, key="mov.break", what="epochs")
     bodies = valid_bodies(kid, login_as="ada")
     # the takeover attempts: the other child's band, for the caller's own child
@@ -229,6 +264,7 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
     if op == "add_import":   # a new file each time (the same file again answers 200)
         return Req(method, url, files={"file": ("a.cwa", f"not a recording {next(_n)}"
                                                 .encode(), "text/plain")})
+    bodies["create_relay_token"] = {"name": "home", "child_ids": [api.child_a.id]}
     if op == "login_form":
         return Req(method, url, data={"username": "ada", "password": PASSWORD})
     return Req(method, url, params=params, json=bodies.get(op))
@@ -237,6 +273,9 @@ def build(api: Api, op: str, method: str, path: str, scope: str) -> Req:
 def _headers(api: Api, role: str) -> dict[str, str]:
     if role == "anonymous":
         return {}
+    if role == RELAY_ROLE:   # a fresh token for child A: a revoke cannot spoil the next
+        token = api.store.create_relay_token("home", [api.child_a.id], actor="test")[0]
+        return {"Authorization": f"Bearer {token}"}
     user = api.store.find_user(api.role_user[role])
     assert user is not None     # a fresh token per request: logout cannot spoil the next
     return {"Authorization": f"Bearer {api.store.create_token(user.id, 'bearer', 600)[0]}"}
@@ -276,7 +315,7 @@ def matrix_size() -> int:
     return sum(expected(op, r, s) != "-" for op in TABLE for r in ROLES for s in SCOPES)
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", (*ROLES, RELAY_ROLE))
 def test_authorization_matrix(api: Api, role: str) -> None:
     ops = _ops(api)
     order = sorted(ops, key=lambda o: (o in _LAST, _LAST.index(o) if o in _LAST else 0))
@@ -378,6 +417,8 @@ def test_every_expected_status_is_documented(api: Api) -> None:
     documented = {op["operationId"]: set(op["responses"])
                   for item in doc["paths"].values() for op in item.values()}
     missing = {(op, cell) for op in TABLE if op != "live_ws"
-               for cell in (expected(op, r, s) for r in ROLES for s in SCOPES)
+               for cell in (expected(op, r, s) for r in (*ROLES, *(
+                   (RELAY_ROLE,) if op in RELAY and op.startswith("relay") else ()))
+                            for s in SCOPES)
                if cell != "-" and cell not in documented[op]}
     assert not missing, sorted(missing)

@@ -58,6 +58,17 @@ def test_upload_progress_day_page_and_again(api: Api) -> None:
     page = api.client.get(done["day_url"], headers=api.h("therapist"))
     assert page.status_code == 200
     assert "10:55–10:58: from the Axivity AX3 file ax3_testfile.cwa added" in page.text
+    # the week page says which day and hours come from the import
+    week = api.client.get(f"/week?child={a}&end=2019-02-28&tz=Europe/London",
+                          headers=api.h("therapist"))
+    assert week.status_code == 200
+    assert "Where each day&#39;s data comes from" in week.text or \
+        "Where each day's data comes from" in week.text
+    assert ("<strong>Tue 26 Feb</strong>: <span class=\"source source-file\">10:55–10:58 "
+            "from the Axivity AX3 file ax3_testfile.cwa added") in week.text
+    later = api.client.get(f"/week?child={a}&end=2019-03-20&tz=Europe/London",
+                           headers=api.h("therapist"))
+    assert "data comes from" not in later.text
     # the same file again (another name): says so, nothing changes
     again = _upload(api, "therapist", a, name="copy.cwa")
     assert again.status_code == 200 and again.json()["already_imported"] is True
@@ -154,3 +165,13 @@ def test_imports_page_renders_for_the_therapist(api: Api) -> None:
     assert r.status_code == 200 and 'id="import-form"' in r.text
     r = api.client.get(f"/children/{api.child_a.id}/imports", headers=api.h("paula"))
     assert r.status_code == 404
+
+
+def test_time_zone_field_is_the_childs_setting(api: Api) -> None:
+    a = api.child_a.id
+    r = api.client.get(f"/children/{a}/imports", headers=api.h("therapist"))
+    assert 'value=""' in r.text and "has no time zone setting yet" in r.text
+    api.store.set_child_settings(a, by="test", tz="Australia/Perth")
+    r = api.client.get(f"/children/{a}/imports", headers=api.h("therapist"))
+    assert 'id="import-tz"' in r.text and 'value="Australia/Perth"' in r.text
+    assert "time zone setting; change it" in r.text

@@ -36,6 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
         other = st.create_child(code="KID-B", display_name="Sky")
         uid = st.create_user("paula", hash_password(PASSWORD), "parent").id
         st.link_user_child(uid, other.id)
+        st.set_child_settings(ids["child"], by="test", tz="Europe/London")
     server = Server(data).start()
     try:
         yield server, ids
@@ -72,14 +73,16 @@ def test_therapist_adds_the_ax3_file(site: Any, browser: Any) -> None:
     server, ids = site
     ARTIFACTS.mkdir(exist_ok=True)
     base = server.url
+    # the browser is in another zone: the field is the child's setting, not the browser's
     ctx = browser.new_context(viewport={"width": 1024, "height": 768},
-                              timezone_id="Europe/London", locale="en-GB")
+                              timezone_id="America/New_York", locale="en-GB")
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     path = f"/children/{ids['child']}/imports"
     _login(page, base, path, "tess")
-    assert page.input_value("#import-tz") == "Europe/London"  # the browser's zone
+    assert page.input_value("#import-tz") == "Europe/London"  # the child's setting
+    page.screenshot(path=str(ARTIFACTS / "import-0-form.png"), full_page=True)
     page.evaluate(_WATCH)
     page.set_input_files("#import-file", str(AX3))
     page.click("#import-go")
@@ -99,6 +102,12 @@ def test_therapist_adds_the_ax3_file(site: Any, browser: Any) -> None:
     assert "10:55–10:58: from the Axivity AX3 file ax3_testfile.cwa added" in sources
     assert "Band worn for" in page.inner_text("#h-data + p, section[aria-labelledby=h-data]")
     page.screenshot(path=str(ARTIFACTS / "import-2-day.png"), full_page=True)
+    # the week page names the import on that day (#22)
+    page.goto(base + f"/week?child={ids['child']}&end=2019-02-28&tz=Europe/London")
+    week_sources = page.inner_text("ul.week-sources")
+    assert "Tue 26 Feb: 10:55–10:58 from the Axivity AX3 file ax3_testfile.cwa" in \
+        week_sources, week_sources
+    page.screenshot(path=str(ARTIFACTS / "import-2b-week.png"), full_page=True)
 
     page.goto(base + path)
     assert "ax3_testfile.cwa" in page.inner_text("table.imports")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+import movereg.storage as storage_pkg
 from movereg.cli import main
 from movereg.config import Settings
 from movereg.models import RawBlock, SampleBlock
@@ -21,6 +23,16 @@ T0 = 1_750_000_000 * 10**9
 DEV = "AA:BB:CC:DD:EE:FF"
 
 
+def _tables_after(version: int) -> list[str]:
+    """Tables the migrations after ``version`` create (newest first)."""
+    folder = Path(storage_pkg.__file__).with_name("migrations")
+    out: list[str] = []
+    for f in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        if int(f.name[:4]) > version:
+            out += re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", f.read_text())
+    return out[::-1]
+
+
 def test_an_old_database_gains_the_columns_and_keeps_its_blocks(tmp_path: Path) -> None:
     db = Settings(data_dir=tmp_path).db_path
     with Store(db) as store:
@@ -28,6 +40,8 @@ def test_an_old_database_gains_the_columns_and_keeps_its_blocks(tmp_path: Path) 
         store.write_batch(IngestBatch(raw=[(DEV, SampleBlock(DEV, T0, 50.0,
                                                              np.zeros((5, 3), "float32")))]))
     con = sqlite3.connect(db)                      # make it a database from before 0006
+    for table in _tables_after(5):                 # (no table a later migration made)
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("ALTER TABLE raw_blocks DROP COLUMN device_time_ns")
     con.execute("ALTER TABLE raw_blocks DROP COLUMN frame_seq")
     con.execute("PRAGMA user_version = 5")

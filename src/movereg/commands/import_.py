@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     src = import_file(store, child.id, path, actor=_actor(), tz=args.tz,
                                       device=args.device, epoch_s=settings.epoch_s,
-                                      max_bytes=settings.import_max_bytes, progress=show)
+                                      max_bytes=settings.import_max_bytes,
+                                      raw_retention_days=settings.raw_retention_days,
+                                      progress=show)
                 except AlreadyImported as exc:
                     sys.stderr.write(f"movereg import: {path}: already in the record of "
                                      f"{child.code} (import {exc.source.id}); nothing "

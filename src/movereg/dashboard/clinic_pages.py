@@ -8,6 +8,7 @@ Server-rendered Jinja2; state changes go through the JSON API from small vanilla
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,7 +68,22 @@ def admin_page(request: Request, store: StoreDep, user: OptionalUser,
     store.audit(gate.actor, "view.admin")
     return _render(request, "admin.html", {
         "users": users, "links": links, "children": _child_rows(store, gate),
-        "catalogue": _catalogue(store), "welcome": bool(welcome)}, user=gate)
+        "catalogue": _catalogue(store), "welcome": bool(welcome),
+        "relays": _relay_rows(store)}, user=gate)
+
+
+def _relay_rows(store: Store) -> list[dict[str, Any]]:
+    """The admin page's home relay tokens (#23): never the tokens themselves."""
+    def when(ns: int | None) -> str | None:
+        return None if ns is None else datetime.fromtimestamp(ns / 1e9, UTC).strftime(
+            "%d %b %Y %H:%M UTC")
+
+    names = {c.id: c.code for c in store.list_children()}
+    return [{"id": r.id, "name": r.name, "active": r.active,
+             "children": ", ".join(names.get(c, f"#{c}") for c in r.child_ids),
+             "created": when(r.created_at), "created_by": r.created_by,
+             "last_used": when(r.last_used_at), "revoked": when(r.revoked_at),
+             "revoked_by": r.revoked_by} for r in store.list_relay_tokens()]
 
 
 @router.get("/bands", response_model=None)

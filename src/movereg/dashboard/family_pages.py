@@ -203,6 +203,20 @@ def _source_spans(store: Store, child_id: int, d0: int, d1: int,
     return [] if all(sp["kind"] == "live" for sp in spans) else spans
 
 
+def _day_sources(runs: list[Any], a: int, b: int, tz: ZoneInfo) -> list[dict[str, str]]:
+    """The source runs of one local day ``[a, b)``, clipped to it, as the week page names
+    them (``00:00–24:00`` when a run covers the day to midnight)."""
+    out = []
+    for sp in runs:
+        lo, hi = max(sp.start_ns, a), min(sp.end_ns, b)
+        if hi <= lo:
+            continue
+        end = "24:00" if hi == b else datetime.fromtimestamp(hi / _NS, tz).strftime("%H:%M")
+        out.append({"start": datetime.fromtimestamp(lo / _NS, tz).strftime("%H:%M"),
+                    "end": end, "kind": sp.source.kind, "label": sp.source.label})
+    return out
+
+
 @router.get("/day", response_model=None)
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
              day: Day | None = None, tz: str | None = None) -> Response:
@@ -237,7 +251,9 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     w0, _ = day_bounds(days_list[0], zone)
     _, w1 = day_bounds(last, zone)
-    ep = store.timeline(child_id=c.id, start_ns=w0, end_ns=w1)
+    ep = store.timeline(child_id=c.id, start_ns=w0, end_ns=w1, include_source=True)
+    runs = store.source_runs(ep)
+    del ep["source_id"]
     evs = store.list_events(child_id=c.id, start_ns=w0, end_ns=w1)
     plan = store.list_plan(c.id, include_retired=True)
     days = [daily_summary(ep, evs, day=d, tz=zone, nickname=_nickname(c)) for d in days_list]
@@ -256,12 +272,16 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
                      "no_signal": format_duration(wear.no_signal_total),
                      "uses": len(summary.events), "breaks": summary.break_count,
                      "plan": pd.sentence, "plan_items": pd.items,
-                     "hours": round((b - a) / (3600 * _NS))})
+                     "hours": round((b - a) / (3600 * _NS)),
+                     "sources": _day_sources(runs, a, b, zone)})
+    any_import = any(sp.source.kind != "live" for sp in runs)
     store.audit(gate.actor, "view.week", child_id=c.id, detail={"end": last.isoformat()})
     return _render(request, "week.html", {
         "child": c, "nickname": _nickname(c), "week": week, "figure": _fig_json(fig),
         "alt": fig.layout.meta["alt"], "rows": rows, "tz": str(zone.key), "tz_set": zone_set,
         "missing_style": MISSING_STYLE, "wear_words": WEAR_WORDS,
+        "any_import": any_import,
+        "precedence": PRECEDENCE_RULE,
         "prev": last - timedelta(days=7), "next": last + timedelta(days=7)}, user=gate)
 
 

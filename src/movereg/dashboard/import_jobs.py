@@ -67,6 +67,7 @@ class ImportJobs:
         try:
             await asyncio.to_thread(run_import, self.store, source_id, path, tz=tz,
                                     device=device, epoch_s=self.settings.epoch_s,
+                                    raw_retention_days=self.settings.raw_retention_days,
                                     cancel=cancel, stop=self._stopping, actor=actor)
         except ImportInterrupted:
             keep_upload = True

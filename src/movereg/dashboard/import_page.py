@@ -51,6 +51,7 @@ def imports_page(child_id: ChildId, request: Request, store: StoreDep,
     imports = [_out(s) for s in store.list_sources(child_id=child_id, kind="file")]
     resp = _page(request, "imports.html", {
         "user": user, "child": child, "nickname": child.display_name or child.code,
-        "imports": imports, "precedence": PRECEDENCE_RULE})
+        "imports": imports, "precedence": PRECEDENCE_RULE,
+        "child_tz": store.child_settings(child_id).tz})
     assert isinstance(resp, HTMLResponse)
     return resp

@@ -26,7 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Path prefixes of upload routes, which get the larger limit (hook for the import work:
 #: append e.g. "/api/imports" where that router is mounted).
-UPLOAD_PREFIXES: list[str] = []
+UPLOAD_PREFIXES: list[str] = ["/api/relay/recordings"]   # a home relay's upload (#23)
 #: Whole-path patterns of upload routes whose path has a parameter before the upload part
 #: (the device-file import of #22: ``POST /api/children/{id}/imports``).
 UPLOAD_PATTERNS: list[re.Pattern[str]] = [re.compile(r"/api/children/\d+/imports/?")]

@@ -45,6 +45,9 @@ _LOOKUP_FIELDS = frozenset({"child_id", "child_ids", "session_id", "child", "eve
 _TOKEN_OPS = frozenset({"setup_admin"})
 #: Operations that authenticate by hand instead of through a dependency.
 _MANUAL_AUTH = frozenset({"live_sse"})
+#: Operations a home relay's token calls (#23): 401 without a valid relay token, 403 when
+#: the band was not one of its children's when recording.
+_RELAY_OPS = frozenset({"relay_bands", "relay_upload"})
 
 
 def walk_routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -98,6 +101,10 @@ def route_statuses(op_id: str, op: dict[str, Any], needs_login: bool,
         out |= {401, 429}
     if op_id in _TOKEN_OPS:
         out.add(401)
+    if op_id in _RELAY_OPS:
+        out.add(401)
+        if op_id == "relay_upload":
+            out.add(403)
     if op_id == "export_data":
         out.add(404)
     return out

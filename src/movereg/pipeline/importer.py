@@ -27,17 +27,19 @@ from typing import Any, Protocol
 import numpy as np
 
 from movereg.errors import InputFileError, MoveregError, ValidationError
-from movereg.models import Gap
+from movereg.models import Gap, SampleBlock
 from movereg.storage import Store
-from movereg.storage._sources import SourceRecord
+from movereg.storage._sources import SourceRecord, import_device_id
 
 __all__ = ["CancelFlag", "ImportCancelled", "ImportInterrupted", "check_size", "file_sha256",
-           "import_file", "run_import"]
+           "import_file", "raw_from_ns", "run_import"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
 _STAGE_ROWS = 16_384
+#: longest raw block an import stores, s (the raw export reads 64 blocks per query)
+_RAW_BLOCK_S = 60.0
 _PROGRESS_EVERY_S = 0.5
 #: Device clocks outside [2005-01-01, now + 2 days] are "years off".
 _EARLIEST_NS = 1_104_537_600 * 10**9
@@ -66,6 +68,8 @@ class _Options:
     tz: str | None
     device: str | None
     epoch_s: float
+    #: raw samples from this UTC ns on are kept (None: none); see :func:`run_import`
+    raw_from_ns: int | None = None
 
 
 def file_sha256(path: Path, *, block: int = 1 << 20) -> str:
@@ -87,9 +91,11 @@ def check_size(path: Path, size: int, max_bytes: int) -> None:
 
 
 class _Stage:
-    """Finished epoch tables -> the store's staging table, by a writer thread (so SQLite
-    works on the second core while the engine runs). Memory stays bounded: at most a few
-    16,384-row tables wait in the queue."""
+    """Finished epoch tables -> the store's staging table, and raw sample blocks -> the
+    raw table under the import's own device id (no child sees them before the commit), by
+    a writer thread (so SQLite and zlib work on the second core while the engine runs).
+    Memory stays bounded: at most a few 16,384-row tables or raw batches wait in the
+    queue."""
 
     def __init__(self, store: Store, source_id: int) -> None:
         self._store, self._sid = store, source_id
@@ -98,6 +104,7 @@ class _Stage:
         self._rows = 0
         self._error: BaseException | None = None
         self.n = 0
+        self.raw_blocks = 0
         self.first: int | None = None
         self.end: int | None = None
         store.discard_staged(source_id)  # what an interrupted earlier run staged
@@ -106,12 +113,23 @@ class _Stage:
         self._thread.start()
 
     def _write(self) -> None:
-        while (table := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._store.stage_import_epochs(self._sid, table)
+                    if isinstance(item, list):
+                        self._store.stage_import_raw(self._sid, item)
+                    else:
+                        self._store.stage_import_epochs(self._sid, item)
                 except BaseException as exc:  # handed to the reading thread
                     self._error = exc
+
+    def add_raw(self, blocks: list[SampleBlock]) -> None:
+        """Queue raw sample blocks (written before the commit, under the import's device
+        id, which no child's record reads until the commit assigns it)."""
+        if blocks:
+            self._check()
+            self.raw_blocks += len(blocks)
+            self._queue.put(blocks)
 
     def _check(self) -> None:
         if self._error is not None:
@@ -167,6 +185,27 @@ def _check_clock(path: Path, t_ns: int | None) -> None:
                              "when this recording was made, so its times cannot be placed")
 
 
+def _raw_blocks(device_id: str, t0: int, x: np.ndarray, fs_hz: float, from_ns: int,
+                utc_offset_s: int | None) -> list[SampleBlock]:
+    """One chunk of contiguous samples as raw blocks of at most a minute (float32 g), from
+    ``from_ns`` on. ``device_time_ns`` is the device's own clock at each block's last
+    sample (UTC plus the clock's offset) where the file says how its clock was set."""
+    dt = 1e9 / fs_hz
+    n = x.shape[0]
+    per = max(1, round(_RAW_BLOCK_S * fs_hz))
+    skip = 0 if t0 >= from_ns else min(n, int(np.ceil((from_ns - t0) / dt)))
+    out = []
+    for a in range(skip, n, per):
+        b = min(n, a + per)
+        t_a = t0 + round(a * dt)
+        dev_t = (None if utc_offset_s is None
+                 else t0 + round((b - 1) * dt) + int(utc_offset_s) * 1_000_000_000)
+        out.append(SampleBlock(device_id=device_id, t0_ns=t_a, fs_hz=fs_hz,
+                               samples=np.asarray(x[a:b], dtype=np.float32),
+                               device_time_ns=dev_t))
+    return out
+
+
 def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
              progress: Progress, cancel: CancelFlag | None, stop: CancelFlag | None,
              stage: _Stage) -> tuple[dict[str, Any], list[Gap]]:
@@ -184,6 +223,9 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
     seen = 0
     last_report = 0.0
     dt = 1e9 / rec.fs_hz
+    dev_id = import_device_id(src.id)
+    off = rec.meta.get("utc_offset_s")
+    utc_off = int(off) if isinstance(off, int | float) and np.isfinite(off) else None
     for t0, x in rec.chunks(_CHUNK):
         if stop is not None and stop.is_set():
             raise ImportInterrupted(f"import {src.id} interrupted: it runs again at the next "
@@ -201,6 +243,8 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
                             samples_missing=round((t0 - next_t0) / dt),
                             reason="recording_gap"))
         stage.add(engine.push(x, t0))
+        if opts.raw_from_ns is not None:
+            stage.add_raw(_raw_blocks(dev_id, t0, x, rec.fs_hz, opts.raw_from_ns, utc_off))
         seen += x.shape[0]
         next_t0 = t0 + round(x.shape[0] * dt)
         now = time.monotonic()
@@ -231,6 +275,7 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
         "samples_read": qc.samples_read, "samples_skipped": qc.samples_skipped,
         "damage": [{"reason": d.reason, "message": d.message, "blocks": d.blocks,
                     "samples": d.samples} for d in qc.damage],
+        "raw_blocks": stage.raw_blocks,
     }
     return meta, gaps
 
@@ -239,8 +284,19 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def raw_from_ns(raw_retention_days: float | None, now_ns: int | None = None) -> int | None:
+    """The first UTC ns whose raw samples an import keeps under the raw-retention setting
+    (``None``: keep none). Live raw samples older than the retention are deleted, so an
+    import keeps raw samples exactly where live data would still hold them."""
+    if raw_retention_days is None:
+        return None
+    now = time.time_ns() if now_ns is None else int(now_ns)
+    return now - int(float(raw_retention_days) * 86_400 * 1e9)
+
+
 def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = None,
                device: str | None = None, epoch_s: float = 1.0,
+               raw_retention_days: float | None = None,
                progress: Progress | None = None, cancel: CancelFlag | None = None,
                stop: CancelFlag | None = None, actor: str = "system") -> SourceRecord:
     """Process a registered (pending) import and store it in one transaction.
@@ -248,6 +304,8 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
     On any failure the source is marked ``failed`` (or ``cancelled``) with one sentence,
     nothing else is stored, and the exception is raised again. ``cancel`` cancels the
     import; ``stop`` (the process is stopping) leaves it pending to run again.
+    ``raw_retention_days`` keeps the raw samples (float32 g, in the raw table live data
+    uses) that are younger than the raw-retention setting; ``None`` keeps none.
     """
     report = progress or (lambda _f, _m: None)
     src = store.get_source(source_id)
@@ -259,8 +317,8 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
     stage = _Stage(store, src.id)
     try:
         tell(0.0, "reading the file")
-        meta, gaps = _process(store, src, Path(path), _Options(tz, device, epoch_s), tell,
-                              cancel, stop, stage)
+        opts = _Options(tz, device, epoch_s, raw_from_ns(raw_retention_days))
+        meta, gaps = _process(store, src, Path(path), opts, tell, cancel, stop, stage)
         tell(0.9, "storing")
         assert stage.first is not None and stage.end is not None
         done = store.commit_import(src.id, meta=meta, gaps=gaps,
@@ -292,6 +350,7 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
 def import_file(store: Store, child_id: int, path: Path, *, actor: str,
                 tz: str | None = None, device: str | None = None, epoch_s: float = 1.0,
                 max_bytes: int = 2 * 1024**3, file_name: str | None = None,
+                raw_retention_days: float | None = None,
                 progress: Progress | None = None) -> SourceRecord:
     """Check, register and run one import (the CLI's path; the API splits the steps).
 
@@ -312,4 +371,4 @@ def import_file(store: Store, child_id: int, path: Path, *, actor: str,
     src = store.begin_import(child_id, file_name=file_name or p.name, size_bytes=size,
                              sha256=file_sha256(p), imported_by=actor, tz=tz)
     return run_import(store, src.id, p, tz=tz, device=device, epoch_s=epoch_s,
-                      progress=progress, actor=actor)
+                      raw_retention_days=raw_retention_days, progress=progress, actor=actor)

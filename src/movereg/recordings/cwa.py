@@ -26,6 +26,7 @@ is a gap with a reason in :attr:`Recording.qc`.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,30 @@ __all__ = ["CwaHeader", "CwaRecording", "cwa_time_ns", "decode_samples", "parse_
 HEADER = 1024
 SECTOR = 512
 _BATCH = 4096  # sectors decoded at a time (~2 MB of file, <= 491,520 samples)
+_SCAN = 8192  # sectors checked at a time when the file is opened (4 MB)
 _DEVICE = {0x00: "AX3", 0xFF: "AX3", 0x17: "AX3", 0x64: "AX6"}
+
+
+class _Sectors:
+    """The file's data sectors, read on demand in bounded pieces with ``os.pread``.
+
+    Not a memory map: a map's pages, once touched, count against the process's resident
+    memory for as long as the file is open (a week at 100 Hz is ~390 MB); pages read with
+    ``pread`` stay in the kernel's page cache, which the kernel reclaims as it needs.
+    """
+
+    def __init__(self, path: Path, n: int) -> None:
+        self.path, self.n = path, int(n)
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Sectors ``[a, b)`` as a ``(b - a, 512)`` uint8 array (fewer at a cut-off end)."""
+        a, b = max(0, a), min(self.n, b)
+        if b <= a:
+            return np.empty((0, SECTOR), np.uint8)
+        with open(self.path, "rb", buffering=0) as fh:
+            data = os.pread(fh.fileno(), (b - a) * SECTOR, HEADER + a * SECTOR)
+        k = len(data) // SECTOR
+        return np.frombuffer(data[:k * SECTOR], dtype=np.uint8).reshape(k, SECTOR)
 
 
 @dataclass(frozen=True)
@@ -205,11 +229,10 @@ class CwaRecording(Recording):
             head = parse_header(fh.read(HEADER), p)
         n_sec = max(0, (size - HEADER) // SECTOR)
         self._tail = (size - HEADER) % SECTOR if size >= HEADER else 0
-        self._mm = (np.memmap(path, dtype=np.uint8, mode="r", offset=HEADER,
-                              shape=(n_sec, SECTOR)) if n_sec else np.empty((0, SECTOR),
-                                                                           np.uint8))
+        self._mm = _Sectors(path, n_sec)
         base = self._base_ns()
-        tables = [scan_sectors(self._mm[a:a + 65536], base) for a in range(0, n_sec, 65536)]
+        tables = [scan_sectors(self._mm.read(a, min(a + _SCAN, n_sec)), base)
+                  for a in range(0, n_sec, _SCAN)]
         st = SectorTable(*(np.concatenate([getattr(t, f) for t in tables]) if tables
                            else np.empty(0) for f in SectorTable.__dataclass_fields__))
         self._st = st
@@ -250,8 +273,8 @@ class CwaRecording(Recording):
 
     def _base_ns(self) -> int:
         """Whole-second local time of the first data sector (time origin, ns)."""
-        for i in range(min(self._mm.shape[0], 4096)):
-            sec = self._mm[i]
+        first = self._mm.read(0, min(self._mm.n, 4096))
+        for sec in first:
             if sec[0] == ord("A") and sec[1] == ord("X"):
                 t, ok = cwa_time_ns(sec[14:18].copy().view("<u4"))
                 if ok[0]:
@@ -319,7 +342,10 @@ class CwaRecording(Recording):
 
     def _decode(self, sel: np.ndarray) -> np.ndarray:
         st = self._st
-        raw = np.asarray(self._mm[sel])
+        # ``sel`` is one run of consecutive sectors (see _blocks)
+        raw = self._mm.read(int(sel[0]), int(sel[-1]) + 1)
+        if raw.shape[0] != sel.shape[0]:
+            raw = raw[sel - sel[0]]
         fmts = st.fmt[sel]
         if (fmts == fmts[0]).all():
             return decode_samples(raw, int(fmts[0]), st.counts[sel], st.unit[sel])

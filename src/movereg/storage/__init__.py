@@ -18,6 +18,7 @@ from movereg.storage._ingest import (
     encode_samples,
 )
 from movereg.storage._people import new_child_code
+from movereg.storage._relays import RelayBand, RelayToken, is_relay_token
 from movereg.storage._sources import AlreadyImported, SourceRecord, import_device_id
 from movereg.storage._timeline import PRECEDENCE_RULE, SourceSpan
 from movereg.storage.batch import BatchWriter, BatchWriterStats
@@ -67,6 +68,8 @@ __all__ = [
     "IngestBatch",
     "PlanItem",
     "RawChunk",
+    "RelayBand",
+    "RelayToken",
     "Role",
     "Session",
     "SourceRecord",
@@ -81,6 +84,7 @@ __all__ = [
     "decode_samples",
     "encode_samples",
     "import_device_id",
+    "is_relay_token",
     "load_default_strategies",
     "new_child_code",
     "restore_backup",

@@ -296,6 +296,9 @@ class FamilyMixin(EventsMixin, AuditMixin):
                             "epoch_start < ?", (dev, a, b))
                 con.execute("DELETE FROM gaps WHERE device_id = ? AND start_ns >= ? AND "
                             "start_ns < ?", (dev, a, b))
+            discard = getattr(self, "discard_child_imports", None)
+            if discard is not None:  # the child's imports, finished or not (#22)
+                discard(con, child_id)
             con.execute("DELETE FROM strategy_events WHERE child_id = ?", (child_id,))
             self._ungroup_sessions(con, child_id)
             con.execute("DELETE FROM sessions WHERE child_id = ?", (child_id,))

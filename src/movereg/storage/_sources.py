@@ -18,11 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from movereg.errors import NotFoundError, ValidationError
-from movereg.models import Gap
+from movereg.models import Gap, SampleBlock
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors
-from movereg.storage._ingest import EpochTableLike, IngestBatch, IngestMixin, _epoch_rows
+from movereg.storage._ingest import (
+    EpochTableLike,
+    IngestBatch,
+    IngestMixin,
+    _epoch_rows,
+    encode_samples,
+)
 
 __all__ = ["IMPORT_DEVICE_PREFIX", "AlreadyImported", "SourceRecord", "SourcesMixin",
            "import_device_id"]
@@ -231,11 +237,46 @@ class SourcesMixin(IngestMixin, AuditMixin):
             con.executemany(sql, [(*r, sid) for r in rows])
         return len(rows)
 
+    def stage_import_raw(self, source_id: int, blocks: Iterable[SampleBlock]) -> int:
+        """Store raw sample blocks of a running import in the raw table live data uses,
+        under the import's device id (a short transaction). No child's record reads that
+        device before :meth:`commit_import` assigns it; :meth:`discard_staged` drops them."""
+        dev = import_device_id(int(source_id))
+        # stored uncompressed (zlib level 0): a recording resampled onto its grid hardly
+        # compresses (~0.7) and compressing it would cost more than the engine's work
+        rows = [(dev, int(b.t0_ns), float(b.fs_hz), int(b.samples.shape[0]),
+                 encode_samples(b.samples, 0), b.device_time_ns, b.seq) for b in blocks]
+        if not rows:
+            return 0
+        with self._tx("cannot store the import's raw samples") as con:
+            con.execute("INSERT OR IGNORE INTO devices(device_id, created_at) VALUES (?, ?)",
+                        (dev, now_ns()))
+            con.executemany("INSERT OR IGNORE INTO raw_blocks(device_id, t0_ns, fs_hz, n, "
+                            "data, device_time_ns, frame_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            rows)
+        return len(rows)
+
     def discard_staged(self, source_id: int) -> None:
-        """Drop an import's staged epochs (after a failure, a cancel, or before a rerun)."""
+        """Drop an import's staged epochs and raw blocks (after a failure, a cancel, or
+        before a rerun); only ever for an import that is not (or no longer) held."""
         with self._tx("cannot discard the staged import") as con:
             self._staging_columns(con)
             con.execute("DELETE FROM import_epochs WHERE source_id = ?", (int(source_id),))
+            dev = import_device_id(int(source_id))
+            if con.execute("SELECT 1 FROM assignments WHERE device_id = ?",
+                           (dev,)).fetchone() is None:
+                con.execute("DELETE FROM raw_blocks WHERE device_id = ?", (dev,))
+
+    def discard_child_imports(self, con: Any, child_id: int) -> None:
+        """Inside an erasure's transaction: what the child's imports hold outside their
+        assigned spans (staged epochs, raw blocks of unfinished imports)."""
+        self._staging_columns(con)
+        rows = con.execute("SELECT id, device_id FROM sources WHERE child_id = ? AND "
+                           "kind = 'file'", (int(child_id),)).fetchall()
+        for sid, dev in rows:
+            con.execute("DELETE FROM import_epochs WHERE source_id = ?", (int(sid),))
+            for table in ("raw_blocks", "epochs", "gaps", "assignments"):
+                con.execute(f"DELETE FROM {table} WHERE device_id = ?", (str(dev),))
 
     def commit_import(self, source_id: int, *, meta: dict[str, Any],
                       epochs: Iterable[EpochTableLike] = (), gaps: Iterable[Gap],

@@ -143,22 +143,26 @@ class TimelineMixin(SourcesMixin):
         (a run breaks at a change of source or a gap of more than an hour)."""
         cols = self.timeline(child_id, start_ns, end_ns, features=["coverage"],
                              include_source=True)
+        return self.source_runs(cols)
+
+    def source_runs(self, cols: dict[str, np.ndarray]) -> list[SourceSpan]:
+        """Runs of one source in time-line rows read with ``include_source=True`` (see
+        :meth:`timeline_sources`)."""
         starts, lens, sids = cols["epoch_start"], cols["epoch_s"], cols["source_id"]
         if starts.shape[0] == 0:
             return []
-        srcs = {s.id: s for s in self.list_sources_by_id(set(sids.tolist()))}
+        srcs = {s.id: s for s in self.list_sources_by_id(set(np.unique(sids).tolist()))}
         ends = starts + np.round(lens * 1e9).astype(np.int64)
+        # a run ends where the source changes or more than an hour is missing
+        brk = np.flatnonzero((sids[1:] != sids[:-1]) | (starts[1:] - ends[:-1] > _HOUR_NS)) + 1
+        first = np.r_[0, brk]
+        last = np.r_[brk, starts.shape[0]]
+        run_end = np.maximum.reduceat(ends, first)
         out: list[SourceSpan] = []
-        run_start, run_sid, run_end = int(starts[0]), int(sids[0]), int(ends[0])
-        for t0, t1, s in zip(starts[1:].tolist(), ends[1:].tolist(), sids[1:].tolist(),
-                             strict=True):
-            if s != run_sid or t0 - run_end > _HOUR_NS:
-                if run_sid in srcs:
-                    out.append(SourceSpan(srcs[run_sid], run_start, run_end))
-                run_start, run_sid = t0, s
-            run_end = max(run_end, t1)
-        if run_sid in srcs:
-            out.append(SourceSpan(srcs[run_sid], run_start, run_end))
+        for a, b, e in zip(first.tolist(), last.tolist(), run_end.tolist(), strict=True):
+            sid = int(sids[a])
+            if sid in srcs and b > a:
+                out.append(SourceSpan(srcs[sid], int(starts[a]), int(e)))
         return out
 
     def list_sources_by_id(self, ids: set[Any]) -> list[SourceRecord]:

@@ -13,14 +13,15 @@ from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
 from movereg.storage._family import FamilyMixin
 from movereg.storage._ingest import IngestMixin
+from movereg.storage._relays import RelayMixin
 from movereg.storage._timeline import TimelineMixin
 
 __all__ = ["Store"]
 
 
 class Store(BandRecordingsMixin,
-            TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin,
-            ConsentMixin, AlertsMixin):
+            TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, RelayMixin,
+            AuditMixin, ConsentMixin, AlertsMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

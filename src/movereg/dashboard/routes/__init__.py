@@ -38,9 +38,13 @@ def api_routers() -> list[APIRouter]:
 
 def _clinic_routers() -> list[APIRouter]:
     """The clinic day (issue 15): first-run setup, group sessions, notes, administration."""
-    from movereg.dashboard.routes import clinic, setup
+    from movereg.dashboard.routes import (
+        clinic,
+        relay,  # home relays (#23)
+        setup,
+    )
 
-    return [setup.api_router, clinic.router]
+    return [setup.api_router, clinic.router, relay.router]
 
 
 def _band_recording_routers() -> list[APIRouter]:

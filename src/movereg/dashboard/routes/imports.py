@@ -35,7 +35,10 @@ __all__ = ["router"]
 router = APIRouter(tags=["imports"])
 
 ImportId = Annotated[int, Path(ge=1, le=MAX_ID, description="import (source) id")]
-_SUFFIXES = (".csv.gz", ".txt.gz", ".csv", ".txt", ".parquet", ".gt3x", ".cwa", ".bin")
+#: what ``open_recording`` reads (``RECORDING_SUFFIXES``, not imported here: the server
+#: starts without the readers), band recordings too (Polar ``.polarrec``, MetaWear ``.mwlog``)
+_SUFFIXES = (".csv.gz", ".txt.gz", ".csv", ".txt", ".parquet", ".gt3x", ".cwa", ".bin",
+             ".polarrec", ".mwlog")
 _BLOCK = 1 << 20
 
 

@@ -10,9 +10,7 @@
   const result = document.getElementById("import-result");
   const tz = document.getElementById("import-tz");
   const go = document.getElementById("import-go");
-  if (!tz.value) {
-    try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* keep empty */ }
-  }
+  // the field is prefilled by the server from the child's time-zone setting (never the browser's zone)
   function show(p, text) {
     const v = Math.max(0, Math.min(100, Math.round(p)));
     bar.value = v; pct.textContent = v + "%";

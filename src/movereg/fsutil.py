@@ -1,0 +1,26 @@
+"""Durable files: flush a file (and its directory entry) to disk before acting on it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+__all__ = ["fsync_path"]
+
+
+def fsync_path(path: Path, *, with_dir: bool = True) -> None:
+    """fsync ``path`` and, when ``with_dir``, its directory (so a rename or a new file
+    survives a power cut; skipped where directories cannot be opened)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if with_dir:
+        with contextlib.suppress(OSError):
+            dfd = os.open(Path(path).parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
