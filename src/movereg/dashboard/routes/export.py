@@ -107,11 +107,14 @@ def data_dictionary(principal: CurrentUser,
 
 @router.get("/{what}", operation_id="export_data", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {},
-                                         "application/vnd.apache.parquet": {}},
+                                         "application/vnd.apache.parquet": {},
+                                         "application/x-ndjson": {}},
                              "description": "the export file, streamed"}})
 def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: StoreDep,
                 principal: CurrentUser, start: FromQ = None, end: ToQ = None,
-                format: Annotated[Literal["csv", "parquet"], Query()] = "csv",  # noqa: A002
+                format: Annotated[Literal["csv", "parquet", "omh"], Query(  # noqa: A002
+                    description="omh: Open mHealth omh:acceleration:2.0 data points as "
+                    "JSON lines (raw samples only)")] = "csv",
                 child: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{3,32}$",
                                                    description="pseudonymous child code")]
                 = None,
@@ -132,6 +135,9 @@ def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: Store
     a, b = ns_range(start, end)
     if what != "epochs" and (epoch_s is not None or features is not None):
         raise ValidationError("epoch_s and features apply to epoch exports only")
+    if format == "omh" and what != "raw":
+        raise ValidationError("the Open mHealth format applies to raw samples only",
+                              advice="choose CSV or Parquet for this table")
     chosen = parse_features(features)
     ids = _children(store, principal, child, what)
     if epoch_s is not None:
@@ -149,10 +155,15 @@ def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: Store
                 detail=detail)
     columns = epoch_export_columns(chosen) if what == "epochs" else None
     chunks = export_chunks(store, what, ids, start_ns=a, end_ns=b, epoch_s=epoch_s)
-    body = (stream_csv(what, chunks, columns=columns) if format == "csv"
-            else stream_parquet(what, chunks, columns=columns,
-                                metadata=_metadata(what, epoch_s, columns)))
-    filename = f"movereg-{what}.{format}"
+    if format == "omh":
+        from movereg.storage.export_omh import OmhWriter
+
+        body = OmhWriter(what).stream(chunks)
+    else:
+        body = (stream_csv(what, chunks, columns=columns) if format == "csv"
+                else stream_parquet(what, chunks, columns=columns,
+                                    metadata=_metadata(what, epoch_s, columns)))
+    filename = f"movereg-{what}.{'jsonl' if format == 'omh' else format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if epoch_s is not None:
         headers["X-Movereg-Epoch-S"] = f"{epoch_s:g}"

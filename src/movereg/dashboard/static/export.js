@@ -92,7 +92,7 @@
       for (const code of jobs) {
         const q = baseQuery();
         if (code) q.set("child", code);
-        const name = "movereg-" + what + (code ? "-" + code : "") + "." + fmt;
+        const name = "movereg-" + what + (code ? "-" + code : "") + "." + (fmt === "omh" ? "jsonl" : fmt);
         bytes += await download("/api/export/" + what + "?" + q.toString(), name, code || "all children");
       }
       progress.max = 1; progress.value = 1;
