@@ -140,3 +140,56 @@ def test_cohort_mode_calibrates_each_recording(tmp_path: Path) -> None:
                  ]) == 0
     cal = pq.read_table(out / rows["a.csv"]["output"]).column("enmo_mg").to_numpy()
     assert np.nanmax(np.abs(cal - _enmo(tmp_path / "t.csv.o.csv"))) < 1.0
+
+
+def _count_passes(monkeypatch: pytest.MonkeyPatch, module: object) -> list[int]:
+    """Patch ``module.open_recording`` so each ``chunks()`` pass over a file is counted."""
+    real = module.open_recording  # type: ignore[attr-defined]
+    passes = [0]
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rec = real(*args, **kwargs)
+        chunks = rec.chunks
+
+        def counted(n: int):  # type: ignore[no-untyped-def]
+            passes[0] += 1
+            yield from chunks(n)
+
+        rec.chunks = counted
+        return rec
+
+    monkeypatch.setattr(module, "open_recording", counting)
+    return passes
+
+
+def test_auto_reads_a_short_file_of_unknown_length_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import movereg.recordings
+    import movereg.recordings._worker as worker
+
+    raw_csv = _write(tmp_path / "short.csv", _truth(3, n_orient=12) * SCALE + OFFSET)
+    passes = _count_passes(monkeypatch, movereg.recordings)
+    assert main(["features", str(raw_csv), "--out", str(tmp_path / "s.csv")]) == 0
+    assert passes[0] == 1                               # was 2: a fit pass, then features
+    assert _rows(tmp_path / "s.qc.csv")[0]["calibration"] == "skipped"
+    assert main(["features", str(raw_csv), "--calibrate", "on",
+                 "--out", str(tmp_path / "on.csv")]) == 0
+    assert passes[0] == 1 + 2                           # on: fit first, then features
+    # the cohort path (one worker per file) likewise
+    passes = _count_passes(monkeypatch, worker)
+    row = worker.process_recording(raw_csv, str(tmp_path), "short", epoch_s=60.0,
+                                   fs_hz=None, salt=b"s", calibrate="auto")
+    assert row["status"] == "ok" and row["calibration"] == "skipped" and passes[0] == 1
+
+
+def test_collected_during_features_equals_a_fit_pass() -> None:
+    from movereg.signal.calibration import StillWindows, fit_collected
+
+    col = StillWindows(_FakeRec.fs_hz)
+    for _t0, x in _FakeRec().chunks(1 << 16):
+        col.add(x)
+    cal, status = fit_collected(col, _FakeRec.fs_hz, "auto")
+    ref, ref_status = fit_recording(_FakeRec, "auto")
+    assert status == ref_status == "applied"
+    np.testing.assert_array_equal(cal.offset, ref.offset)
+    np.testing.assert_array_equal(cal.scale, ref.scale)
