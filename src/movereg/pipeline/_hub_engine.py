@@ -1,8 +1,11 @@
-"""The hub's signal engine start-up (a mixin of :class:`~movereg.pipeline.Hub`).
+"""The hub's signal engines (a mixin of :class:`~movereg.pipeline.Hub`).
 
-The kernels compile (or load from Numba's cache) in a background thread, so the server
-answers at once; blocks that arrive meanwhile are stored, drawn on the activity trace
-and held, and their epochs follow as soon as the engine is ready.
+One :class:`~movereg.signal.FeatureEngine` per band, started on the epoch grid and
+restarted when the rate changes or the band was away too long to bridge. The kernels
+compile (or load from Numba's cache) in a background thread, so the server answers at
+once; blocks that arrive meanwhile are stored, drawn on the activity trace and held,
+and their epochs follow as soon as the engine is ready. Epochs go to storage and to
+the live feed; after a crash the unfinished epochs are recomputed from stored samples.
 """
 
 from __future__ import annotations
@@ -10,29 +13,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
-__all__ = ["HubEngine"]
+import numpy as np
+
+from movereg.config import Settings
+from movereg.models import SampleBlock
+from movereg.pipeline._hub_run import BandRun, Engine, Writer
+from movereg.pipeline.broadcast import Broadcaster
+from movereg.pipeline.messages import epoch_messages
+from movereg.pipeline.resume import table_tail
+from movereg.signal.table import EpochTable, columns_as_lists
+
+__all__ = ["MAX_BRIDGE_S", "HubEngine"]
 
 log = logging.getLogger("movereg.pipeline.hub")
 
+#: A jump longer than this (s) starts a fresh feature engine instead of filling the gap
+#: with missing-data rows (which would emit one empty epoch per second of the gap).
+MAX_BRIDGE_S = 300.0
+
 
 class HubEngine:
-    """Background kernel warm-up for the hub (state lives on the hub)."""
+    """Feature engines and their background warm-up for the hub (state lives on the hub)."""
 
+    settings: Settings
+    broadcaster: Broadcaster
+    _engine_factory: Callable[[float], Engine] | None
     _warm_task: asyncio.Task[None] | None
     _warm_delay_s: float
     _engine_ready: bool
     engine_ready_s: float | None
-    _writer: Any
-    _runs: dict[str, Any]
-
-    def _push_held(self, run: Any, writer: Any, rx_ns: int) -> None:
-        raise NotImplementedError
+    _writer: Writer | None
+    _runs: dict[str, BandRun]
 
     def _publish_status(self) -> None:
         raise NotImplementedError
 
+    # --- warm-up -----------------------------------------------------------------------
     @property
     def engine_state(self) -> str:
         """``"starting"`` while the signal kernels compile in the background, then
@@ -61,3 +79,76 @@ class HubEngine:
         """Wait until the signal kernels are compiled (returns at once when they are)."""
         if self._warm_task is not None and not self._engine_ready:
             await asyncio.shield(self._warm_task)
+
+    # --- one engine per band -----------------------------------------------------------
+    def _engine_for(self, run: BandRun, block: SampleBlock, writer: Writer) -> Engine:
+        engine = run.engine
+        if engine is not None and (block.fs_hz != run.engine_fs
+                                   or block.gap_before_s > MAX_BRIDGE_S):
+            self._finish_engine(run, writer)
+            engine = None
+        if engine is None:
+            engine = self._new_engine(block.fs_hz)
+            # align epochs to the epoch grid (whole seconds for 1-s epochs)
+            ep_ns = round(self.settings.epoch_s * 1e9)
+            aligned = block.t0_ns - block.t0_ns % ep_ns
+            if aligned < block.t0_ns:
+                engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
+            run.engine, run.engine_fs = engine, block.fs_hz
+        return engine
+
+    def _new_engine(self, fs_hz: float) -> Engine:
+        if self._engine_factory is not None:
+            return self._engine_factory(fs_hz)
+        from movereg.signal import FeatureEngine
+
+        engine: Engine = FeatureEngine(fs_hz, epoch_s=self.settings.epoch_s)
+        return engine
+
+    def _push(self, run: BandRun, block: SampleBlock, writer: Writer, rx_ns: int) -> None:
+        """One block through the band's engine; its finished epochs go out."""
+        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+        self._emit(run, table, writer, rx_ns)
+
+    def _push_held(self, run: BandRun, writer: Writer, rx_ns: int) -> None:
+        held, run.held = run.held, []
+        for block in held:
+            self._push(run, block, writer, rx_ns)
+
+    def _finish_engine(self, run: BandRun, writer: Writer) -> None:
+        if run.held and self._engine_ready:
+            self._push_held(run, writer, time.time_ns())
+        if run.engine is None:
+            return
+        engine, run.engine = run.engine, None
+        try:
+            self._emit(run, engine.flush(), writer, time.time_ns())
+        except Exception:
+            log.exception("hub: flushing the feature engine of %s", run.device_id)
+
+    def _replay(self, run: BandRun, writer: Writer) -> None:
+        """Recompute the epochs a crash left unfinished from the stored samples."""
+        blocks, run.backlog = run.backlog, []
+        after = run.replay_after
+        recovered = 0
+        for block in blocks:
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            starts = np.asarray(table.columns["epoch_start"])
+            keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
+            if keep < table.n:
+                tail = table_tail(table, keep)
+                writer.add_epochs(run.device_id, tail)
+                recovered += int(tail.n)
+        run.epochs += recovered
+        log.info("hub: %s: recomputed %d epochs from stored samples", run.device_id, recovered)
+
+    def _emit(self, run: BandRun, table: EpochTable, writer: Writer, rx_ns: int) -> None:
+        n = int(table.n)
+        if n == 0:
+            return
+        writer.add_epochs(run.device_id, table)
+        run.epochs += n
+        for msg in epoch_messages(columns_as_lists(table), n, device_id=run.device_id,
+                                  child_id=run.child_id, session_id=run.session_id,
+                                  rx_ns=rx_ns):
+            self.broadcaster.publish(msg)

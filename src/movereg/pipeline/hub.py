@@ -29,6 +29,11 @@ recorded as a :class:`~movereg.models.Gap` with reason ``"crash"`` (``"disconnec
 a clean stop). Samples that overlap what is already stored are trimmed (no duplicates),
 and the epochs a crash left unfinished are recomputed from the stored samples
 (:mod:`movereg.pipeline.resume`).
+
+The hub in four modules: this one (lifecycle, connect/disconnect, status, live feed),
+``_hub_band`` (the per-band task: resume check, storage, activity trace), ``_hub_engine``
+(one feature engine per band, kernel warm-up, epochs out) and ``_hub_alerts`` (device
+and data-health alerts); ``_hub_run`` holds the per-band book-keeping they share.
 """
 
 from __future__ import annotations
@@ -38,32 +43,19 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from movereg.config import Settings
-from movereg.models import BandState, BandStatus, Gap, SampleBlock
+from movereg.models import BandStatus
 from movereg.pipeline._hub_alerts import HubAlerts
-from movereg.pipeline._hub_engine import HubEngine
-from movereg.pipeline.activity import ActivityTrace
+from movereg.pipeline._hub_band import HubBands
+from movereg.pipeline._hub_run import BandRun, Engine, Writer, maybe_await
 from movereg.pipeline.alerts import AlertBook, Condition
 from movereg.pipeline.broadcast import Broadcaster, MessageFilter, Subscription
-from movereg.pipeline.health import SignalHealth
-from movereg.pipeline.messages import activity_message, epoch_messages, jsonable, status_band
-from movereg.pipeline.resume import (
-    mark_state,
-    overlap_samples,
-    recovery_blocks,
-    stored_end_ns,
-    table_tail,
-    trimmed,
-)
+from movereg.pipeline.messages import jsonable, status_band
+from movereg.pipeline.resume import mark_state, recovery_blocks, stored_end_ns
 from movereg.sensors.band import Band, band_device_id
-from movereg.sensors.clock import gap_between, with_gaps
-from movereg.signal.table import EpochTable, columns_as_lists
 
 if TYPE_CHECKING:
     from movereg.storage import Store
@@ -72,55 +64,7 @@ __all__ = ["Band", "BandFactory", "Hub"]
 
 log = logging.getLogger(__name__)
 
-#: A jump longer than this (s) starts a fresh feature engine instead of filling the gap
-#: with missing-data rows (which would emit one empty epoch per second of the gap).
-_MAX_BRIDGE_S = 300.0
-
-
 BandFactory = Callable[..., Band]
-
-
-class _Writer(Protocol):
-    # start/stop may be plain or ``async`` methods (the hub accepts both)
-    def start(self) -> Awaitable[None] | None: ...
-    def stop(self) -> Awaitable[None] | None: ...
-    def add_samples(self, device_id: str, block: SampleBlock) -> None: ...
-    def add_epochs(self, device_id: str, table: EpochTable) -> None: ...
-    def add_gap(self, device_id: str, gap: Gap) -> None: ...
-
-
-class _Engine(Protocol):
-    def push(self, samples: np.ndarray, t0_ns: int | None = None) -> EpochTable: ...
-    def flush(self) -> EpochTable: ...
-
-
-@dataclass
-class _Run:
-    """Book-keeping for one connected band."""
-
-    device_id: str
-    target: str
-    band: Band
-    child_id: int | None
-    session_id: int | None
-    task: asyncio.Task[None] | None = None
-    engine: _Engine | None = None
-    engine_fs: float = 0.0
-    last_end_ns: int | None = None      # exclusive end of the last block written
-    resume_from_ns: int | None = None   # end of stored samples from an earlier run
-    resume_reason: str = "disconnect"
-    backlog: list[SampleBlock] = field(default_factory=list)   # stored tail to replay
-    replay_after: int | None = None     # epochs up to this start are already stored
-    samples: int = 0
-    epochs: int = 0
-    blocks: int = 0
-    error: str | None = None
-    stopping: bool = False
-    activity: ActivityTrace = field(default_factory=ActivityTrace)
-    held: list[SampleBlock] = field(default_factory=list)   # waiting for the kernels
-    health: SignalHealth = field(default_factory=SignalHealth)
-    connected_ns: int = field(default_factory=time.time_ns)
-    last_rx_ns: int | None = None       # host time of the last block
 
 
 def _default_band_factory() -> BandFactory:
@@ -129,7 +73,7 @@ def _default_band_factory() -> BandFactory:
     return open_band
 
 
-class Hub(HubEngine, HubAlerts):
+class Hub(HubBands, HubAlerts):
     """Connect bands, run their pipelines, fan epochs out to storage and live clients.
 
     Parameters
@@ -155,8 +99,8 @@ class Hub(HubEngine, HubAlerts):
 
     def __init__(self, store: Store, settings: Settings, *,
                  band_factory: BandFactory | None = None,
-                 writer: _Writer | None = None,
-                 engine_factory: Callable[[float], _Engine] | None = None,
+                 writer: Writer | None = None,
+                 engine_factory: Callable[[float], Engine] | None = None,
                  status_interval_s: float = 1.0, ring_size: int = 512) -> None:
         self.store = store
         self.settings = settings
@@ -165,7 +109,7 @@ class Hub(HubEngine, HubAlerts):
         self._engine_factory = engine_factory
         self._status_interval_s = status_interval_s
         self.broadcaster = Broadcaster(ring_size=ring_size)
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, BandRun] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._started = False
         self._previous_clean = True
@@ -197,7 +141,7 @@ class Hub(HubEngine, HubAlerts):
             from movereg.storage import BatchWriter
 
             self._writer = BatchWriter(self.store, interval_s=self.settings.flush_interval_s)
-        await _maybe_await(self._writer.start())
+        await maybe_await(self._writer.start())
         self._previous_clean = mark_state(self.settings.data_dir, clean=False)
         self._started = True
         self.started_ns = time.time_ns()
@@ -261,7 +205,7 @@ class Hub(HubEngine, HubAlerts):
             raise ValidationError(f"device {device_id} is already connected")
         factory = self._band_factory or _default_band_factory()
         band = factory(target, device_id=device_id, **(options or {}))
-        run = _Run(device_id=device_id, target=target, band=band, child_id=child_id,
+        run = BandRun(device_id=device_id, target=target, band=band, child_id=child_id,
                    session_id=session_id)
         self._runs[device_id] = run          # reserve the id before awaiting anything
         try:
@@ -370,183 +314,3 @@ class Hub(HubEngine, HubAlerts):
                 await self.check_alerts()
             except Exception:  # a status glitch must not end the ticker
                 log.exception("hub: status message failed")
-
-    # --- the per-band task -------------------------------------------------------------
-    def _band_status(self, run: _Run) -> BandStatus:
-        try:
-            st = run.band.status()
-        except Exception as exc:  # a broken band still gets a row
-            st = BandStatus(device_id=run.device_id, family="unknown",
-                            state=BandState.STOPPED, reason=f"status failed: {exc}")
-        if run.error is not None:
-            st = BandStatus(device_id=st.device_id, family=st.family, state=BandState.STOPPED,
-                            rate_hz=None, battery_pct=st.battery_pct,
-                            last_data_ns=st.last_data_ns, reason=run.error,
-                            samples_lost=st.samples_lost)
-        return st
-
-    async def _run_band(self, run: _Run) -> None:
-        writer = self._writer
-        assert writer is not None
-        try:
-            if run.backlog:
-                await self.wait_engine()
-                self._replay(run, writer)
-            await run.band.start()
-            async for block in run.band.blocks():
-                self._ingest(run, block, writer)
-        except asyncio.CancelledError:
-            if not run.stopping:
-                raise
-        except Exception as exc:
-            run.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
-            log.exception("hub: band %s failed", run.device_id)
-        finally:
-            if run.held:             # the stream ended before the kernels were ready
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self.wait_engine()
-            self._finish_engine(run, writer)
-            try:
-                await asyncio.shield(run.band.stop())
-            except asyncio.CancelledError:
-                pass
-            except Exception as exc:
-                log.warning("hub: stopping band %s: %s", run.device_id, exc)
-        if run.error is None and not run.stopping:
-            run.error = "stream ended"
-
-    def _ingest(self, run: _Run, block: SampleBlock, writer: _Writer) -> None:
-        rx_ns = time.time_ns()
-        block = self._resume_check(run, block, writer)
-        if block.n == 0:
-            return
-        for gap in block.gaps:
-            writer.add_gap(run.device_id, gap)
-        writer.add_samples(run.device_id, block)
-        run.samples += block.n
-        run.blocks += 1
-        run.last_end_ns = block.t_end_ns
-        self._emit_activity(run, block, rx_ns)
-        if not self._engine_ready:          # kernels still compiling: epochs follow
-            run.held.append(block)
-            return
-        if run.held:
-            self._push_held(run, writer, rx_ns)
-        engine = self._engine_for(run, block, writer)
-        table = engine.push(block.samples, block.t0_ns)
-        self._emit(run, table, writer, rx_ns)
-
-    def _push_held(self, run: _Run, writer: _Writer, rx_ns: int) -> None:
-        held, run.held = run.held, []
-        for block in held:
-            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
-            self._emit(run, table, writer, rx_ns)
-
-    def _emit_activity(self, run: _Run, block: SampleBlock, rx_ns: int) -> None:
-        """The fast trace: one causal activity value per block (see
-        :mod:`movereg.pipeline.activity`); not kept for SSE replay."""
-        point = run.activity.push(block.samples, block.t0_ns, block.fs_hz)
-        run.last_rx_ns = rx_ns
-        run.health.push(block.samples, block.t0_ns,
-                        block.t0_ns + round((block.n - 1) * 1e9 / block.fs_hz))
-        if point is not None:
-            self.broadcaster.publish(activity_message(
-                point, device_id=run.device_id, child_id=run.child_id,
-                session_id=run.session_id, rx_ns=rx_ns), replayable=False)
-
-    def _replay(self, run: _Run, writer: _Writer) -> None:
-        """Recompute the epochs a crash left unfinished from the stored samples."""
-        blocks, run.backlog = run.backlog, []
-        after = run.replay_after
-        recovered = 0
-        for block in blocks:
-            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
-            starts = np.asarray(table.columns["epoch_start"])
-            keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
-            if keep < table.n:
-                tail = table_tail(table, keep)
-                writer.add_epochs(run.device_id, tail)
-                recovered += int(tail.n)
-        run.epochs += recovered
-        log.info("hub: %s: recomputed %d epochs from stored samples", run.device_id, recovered)
-
-    def _resume_check(self, run: _Run, block: SampleBlock, writer: _Writer) -> SampleBlock:
-        """On the first block: attach the gap since the stored data; trim any overlap."""
-        prev = run.resume_from_ns
-        if prev is None:
-            return block
-        skip = overlap_samples(block, prev)
-        if skip:                                    # overlap with stored data: trim it
-            block = trimmed(block, skip)
-            if block.n == 0:
-                return block
-        run.resume_from_ns = None
-        gap = None if block.gaps else gap_between(prev, block.t0_ns, block.fs_hz,
-                                                  run.resume_reason)
-        return block if gap is None else with_gaps(block, (gap,))
-
-    def _engine_for(self, run: _Run, block: SampleBlock, writer: _Writer) -> _Engine:
-        engine = run.engine
-        if engine is not None and (block.fs_hz != run.engine_fs
-                                   or block.gap_before_s > _MAX_BRIDGE_S):
-            self._finish_engine(run, writer)
-            engine = None
-        if engine is None:
-            engine = self._new_engine(block.fs_hz)
-            # align epochs to the epoch grid (whole seconds for 1-s epochs)
-            ep_ns = round(self.settings.epoch_s * 1e9)
-            aligned = block.t0_ns - block.t0_ns % ep_ns
-            if aligned < block.t0_ns:
-                engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
-            run.engine, run.engine_fs = engine, block.fs_hz
-        return engine
-
-    def _new_engine(self, fs_hz: float) -> _Engine:
-        if self._engine_factory is not None:
-            return self._engine_factory(fs_hz)
-        from movereg.signal import FeatureEngine
-
-        engine: _Engine = FeatureEngine(fs_hz, epoch_s=self.settings.epoch_s)
-        return engine
-
-    def _finish_engine(self, run: _Run, writer: _Writer) -> None:
-        if run.held and self._engine_ready:
-            self._push_held(run, writer, time.time_ns())
-        if run.engine is None:
-            return
-        engine, run.engine = run.engine, None
-        try:
-            self._emit(run, engine.flush(), writer, time.time_ns())
-        except Exception:
-            log.exception("hub: flushing the feature engine of %s", run.device_id)
-
-    def _emit(self, run: _Run, table: EpochTable, writer: _Writer, rx_ns: int) -> None:
-        n = int(table.n)
-        if n == 0:
-            return
-        writer.add_epochs(run.device_id, table)
-        run.epochs += n
-        for msg in epoch_messages(columns_as_lists(table), n, device_id=run.device_id,
-                                  child_id=run.child_id, session_id=run.session_id,
-                                  rx_ns=rx_ns):
-            self.broadcaster.publish(msg)
-
-    # --- storage helpers -----------------------------------------------------------------
-    def _register(self, run: _Run) -> None:
-        """Record the band (and its wearer) in the store before data arrives."""
-        from movereg.storage import Store
-
-        if not isinstance(self.store, Store):   # a stand-in store without a device registry
-            return
-        try:
-            family = str(run.band.status().family)
-        except Exception:
-            family = None
-        self.store.upsert_device(run.device_id, family=family)
-        if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
-            self.store.assign_device(run.device_id, run.child_id)
-
-
-async def _maybe_await(value: Awaitable[None] | None) -> None:
-    if inspect.isawaitable(value):
-        await value
