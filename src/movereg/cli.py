@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "backup": "movereg.commands.backup",
     "restore": "movereg.commands.restore",
     "import": "movereg.commands.import_",
+    "calibrate": "movereg.commands.calibrate",
 }
 
 

@@ -22,15 +22,20 @@ DEV = "AA:BB:CC:DD:EE:FF"
 
 
 def test_an_old_database_gains_the_columns_and_keeps_its_blocks(tmp_path: Path) -> None:
+    from movereg.storage import encode_samples
+    from movereg.storage._db import _migrations, _split_sql
+
     db = Settings(data_dir=tmp_path).db_path
-    with Store(db) as store:
-        store.create_child(code="KID-1")
-        store.write_batch(IngestBatch(raw=[(DEV, SampleBlock(DEV, T0, 50.0,
-                                                             np.zeros((5, 3), "float32")))]))
-    con = sqlite3.connect(db)                      # make it a database from before 0006
-    con.execute("ALTER TABLE raw_blocks DROP COLUMN device_time_ns")
-    con.execute("ALTER TABLE raw_blocks DROP COLUMN frame_seq")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(db)          # a database from before 0006: migrations 1-5 only
+    for _num, _name, sql in _migrations()[:5]:
+        for stmt in _split_sql(sql):
+            con.execute(stmt)
     con.execute("PRAGMA user_version = 5")
+    con.execute("INSERT INTO devices(device_id, created_at) VALUES (?, 0)", (DEV,))
+    con.execute("INSERT INTO raw_blocks(device_id, t0_ns, fs_hz, n, data) "
+                "VALUES (?, ?, 50.0, 5, ?)", (DEV, T0, encode_samples(
+                    np.zeros((5, 3), "float32"))))
     con.commit()
     con.close()
     with Store(db) as store:

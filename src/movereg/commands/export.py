@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     params = {"what": args.what, "child": args.child, "from": args.start, "to": args.end,
               "epoch_s": args.epoch_s, "features": features, "research": bool(args.research),
               "tz": args.tz or "UTC", "valid_day_h": valid_h,
-              "calibration": "as stored (live bands: not calibrated)",
+              "calibration": "raw samples as the bands sent them (never calibrated)",
               "nonwear_method": "movereg causal 60-min window (column nonwear)"}
     with Store(settings.db_path) as store:
         scope = "features+raw" if args.what == "raw" else "features"
@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
                                       + (" covering raw samples" if args.what == "raw"
                                          else ""))
             ids = [child.id]
+        if args.what != "raw":
+            from movereg.storage.export_dataset import calibration_provenance
+
+            params["calibration"] = calibration_provenance(store, ids, start, end)
         if args.epoch_s is not None:
             check_epoch_length(store, ids, args.epoch_s, start_ns=start, end_ns=end)
         columns = epoch_export_columns(features) if args.what == "epochs" else None

@@ -11,7 +11,7 @@ import inspect
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class BandRun:
     health: SignalHealth = field(default_factory=SignalHealth)
     connected_ns: int = field(default_factory=time.time_ns)
     last_rx_ns: int | None = None       # host time of the last block
+    #: the band's accepted calibration (a storage.DeviceCalibration), applied to every
+    #: block before the activity trace and the features; None: samples as the band sent
+    calibration: Any = None
 
 
 def band_status(run: BandRun) -> BandStatus:

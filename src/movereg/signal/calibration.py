@@ -91,6 +91,11 @@ class StillWindows:
         if still.any():
             self._means.append(mean[still])
 
+    def gap(self) -> None:
+        """Samples are missing before the next block: drop the partial window (a window
+        never spans a gap)."""
+        self._rest = np.zeros((0, 3))
+
     @property
     def means(self) -> np.ndarray:
         """``(k, 3)`` means (g) of the still windows so far."""

@@ -133,6 +133,31 @@ def write_hive_parquet(what: str, chunks: Iterator[Chunk], out_dir: Path, *,
     return [out_dir / p.relative_to(tmp) for p in written]
 
 
+def calibration_provenance(store: Any, child_ids: Sequence[int], start_ns: int | None,
+                           end_ns: int | None) -> list[dict[str, Any]] | str:
+    """Which per-band calibration the live pipeline applied over the range, per band of
+    these children (bands by salted hash); a sentence when none was ever applied."""
+    from movereg.storage.export import device_hash
+    from movereg.timeutil import iso_utc
+
+    salt = store.export_salt()
+    devices = sorted({dev for cid in child_ids
+                      for dev, _lo, _hi in store._spans(None, cid, start_ns, end_ns)})
+    out: list[dict[str, Any]] = []
+    for use in store.calibration_uses(devices, start_ns=start_ns, end_ns=end_ns):
+        row: dict[str, Any] = {"device": device_hash(use.device_id, salt),
+                               "from": iso_utc([use.started_ns])[0], "calibration_id": None}
+        if use.calibration is not None:
+            row.update(use.calibration.summary())
+            for k in ("fitted_at_ns", "span_start_ns", "span_end_ns"):
+                row[k.removesuffix("_ns")] = iso_utc([row.pop(k)])[0]
+        out.append(row)
+    if not any(r["calibration_id"] is not None for r in out):
+        return ("none applied: live bands' samples as the bands sent them (no accepted "
+                "per-band calibration; see movereg calibrate)")
+    return out
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """``data`` as indented JSON (UTF-8, trailing newline)."""
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

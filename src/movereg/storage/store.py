@@ -6,6 +6,7 @@ from pathlib import Path
 
 from movereg.signal.table import EpochTable
 from movereg.storage._audit import AuditMixin
+from movereg.storage._calibration import CalibrationMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
@@ -17,7 +18,7 @@ __all__ = ["Store"]
 
 
 class Store(TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, AuditMixin,
-            ConsentMixin):
+            ConsentMixin, CalibrationMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

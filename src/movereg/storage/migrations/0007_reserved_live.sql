@@ -1,0 +1,2 @@
+-- Placeholder so this branch's 0008 applies in order: migration number 0007 belongs to
+-- branch 'live'. The merger deletes this file when that branch's 0007 arrives.

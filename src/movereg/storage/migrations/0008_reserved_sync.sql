@@ -1,0 +1,2 @@
+-- Placeholder so this branch's 0010 applies in order: migration number 0008 belongs to
+-- branch 'sync'. The merger deletes this file when that branch's 0008 arrives.

@@ -1,0 +1,2 @@
+-- Placeholder so this branch's 0010 applies in order: migration number 0009 belongs to
+-- branch 'imports'. The merger deletes this file when that branch's 0009 arrives.
