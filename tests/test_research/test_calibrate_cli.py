@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from research_support import still_spells
 
 from movereg.cli import main
 from movereg.signal.calibration import ACCEPT_ERROR_MG, fit_recording
@@ -18,15 +19,7 @@ SCALE = np.array([1.03, 0.96, 1.02])      # ... and how it scales: raw = truth *
 
 def _truth(seed: int, n_orient: int = 30, still_s: float = 60.0,
            move_s: float = 20.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(n_orient):
-        v = rng.normal(size=3)
-        v /= np.linalg.norm(v)
-        n_still, n_move = int(still_s * FS), int(move_s * FS)
-        parts.append(np.tile(v, (n_still, 1)) + rng.normal(0, 0.001, (n_still, 3)))
-        parts.append(v + rng.normal(0, 0.3, (n_move, 3)))
-    return np.vstack(parts)
+    return still_spells(seed, FS, n_orient, still_s, move_s)
 
 
 def _write(path: Path, x: np.ndarray) -> Path:

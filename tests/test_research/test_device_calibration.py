@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from research_support import still_spells
 
 from movereg.cli import main
 from movereg.config import Settings
@@ -25,18 +26,9 @@ SCALE = np.array([1.03, 0.96, 1.02])
 DEV = "AA:BB:CC:00:11:22"
 
 
-def _truth(seed: int, n_orient: int = 24, still_s: float = 40.0, move_s: float = 10.0
-           ) -> np.ndarray:
-    """Still spells in many orientations with movement between, in g (1 g when still)."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(n_orient):
-        v = rng.normal(size=3)
-        v /= np.linalg.norm(v)
-        n_still, n_move = int(still_s * FS), int(move_s * FS)
-        parts.append(np.tile(v, (n_still, 1)) + rng.normal(0, 0.001, (n_still, 3)))
-        parts.append(v + rng.normal(0, 0.3, (n_move, 3)))
-    return np.vstack(parts)
+def _truth(seed: int, n_orient: int = 24, still_s: float = 40.0,
+           move_s: float = 10.0) -> np.ndarray:
+    return still_spells(seed, FS, n_orient, still_s, move_s)
 
 
 def _store_raw(store: Store, x: np.ndarray, t0: int = T0, block_n: int = 250,
