@@ -230,3 +230,34 @@ def test_export_page_api_streams_omh_raw(tmp_path: Path, monkeypatch: pytest.Mon
         assert bad.status_code == 422 and "raw samples only" in bad.text
     finally:
         gen.close()
+
+
+def test_export_page_api_carries_provenance_and_says_why_when_empty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "test_dashboard"))
+    from h5_api_support import make_api
+
+    gen = make_api(tmp_path, monkeypatch)
+    api = next(gen)
+    try:
+        r = api.client.get("/api/export/epochs", params={"format": "parquet", "child": "KID-A"},
+                           headers=api.h("researcher"))
+        assert r.status_code == 200 and "X-Movereg-Why-Empty" not in r.headers
+        (tmp_path / "e.parquet").write_bytes(r.content)
+        meta = pq.read_schema(tmp_path / "e.parquet").metadata
+        prov = json.loads(meta[b"movereg.provenance"])
+        assert prov["movereg_version"] and prov["feature_definitions_version"]
+        assert prov["parameters"]["children"] == ["KID-A"] and prov["exported_at"]
+        assert json.loads(r.headers["X-Movereg-Provenance"]) == prov
+        # KID-A has no raw samples: the download says so (header and Parquet metadata)
+        r = api.client.get("/api/export/raw", params={"format": "csv", "child": "KID-A"},
+                           headers=api.h("researcher"))
+        assert r.status_code == 200
+        assert "no raw samples" in r.headers["X-Movereg-Why-Empty"]
+        assert "no raw samples" in json.loads(r.headers["X-Movereg-Provenance"])["why_empty"]
+        assert r.text.splitlines()[0].startswith("child_code,")   # the header row only
+        assert len(r.text.splitlines()) == 1
+    finally:
+        gen.close()

@@ -80,23 +80,6 @@ def _metadata(epoch_s: float | None, columns: list[str] | None) -> dict[str, str
             "movereg.aggregation": json.dumps(rules, sort_keys=True)}
 
 
-def _why_empty(store: object, what: str, ids: list[int], research: bool,
-               ranged: bool) -> str:
-    """Why an export has no rows, in words a researcher can act on."""
-    if not ids:
-        return ("no child has current research consent for this export" if research
-                else "no children in the database")
-    where = " in the chosen time range" if ranged else ""
-    if what == "raw":
-        return (f"no raw samples stored for these children{where} (raw samples are kept "
-                "only while raw recording is on and consented)")
-    if what == "events":
-        return f"no strategy events logged for these children{where}"
-    if what == "breaks":
-        return f"no movement breaks found in the stored epochs{where}"
-    return f"no epochs stored for these children{where} (a child with no band yet has none)"
-
-
 def _write_file(out: Path, body: Iterator[bytes], digest: Any) -> int:
     """Write ``body`` to ``out`` via ``out.part`` (renamed at the end); bytes written."""
     size = 0
@@ -132,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from movereg.storage.export_dataset import (
         Counted,
         provenance,
+        why_empty,
         write_hive_parquet,
         write_json,
     )
@@ -190,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             source = export_chunks(store, args.what, ids, start_ns=start, end_ns=end,
                                    epoch_s=args.epoch_s)
         first = next(source, None)  # peek: an empty export says why in its metadata
-        why = None if first is not None else _why_empty(
+        why = None if first is not None else why_empty(
             store, args.what, ids, bool(args.research), start is not None or end is not None)
         day_rows: list[dict[str, object]] = []
 

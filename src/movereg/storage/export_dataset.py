@@ -25,7 +25,8 @@ import numpy as np
 from movereg.errors import ValidationError
 from movereg.storage.export import Chunk, _arrow_schema, _schema, record_batch
 
-__all__ = ["TIME_COLUMNS", "Counted", "file_sha256", "provenance", "write_hive_parquet"]
+__all__ = ["TIME_COLUMNS", "Counted", "calibration_provenance", "file_sha256", "provenance",
+           "why_empty", "write_hive_parquet", "write_json"]
 
 #: The column whose local date partitions each export kind.
 TIME_COLUMNS: dict[str, str] = {"epochs": "epoch_start", "breaks": "start",
@@ -156,6 +157,23 @@ def calibration_provenance(store: Any, child_ids: Sequence[int], start_ns: int |
         return ("none applied: live bands' samples as the bands sent them (no accepted "
                 "per-band calibration; see movereg calibrate)")
     return out
+
+
+def why_empty(store: object, what: str, ids: list[int], research: bool,
+               ranged: bool) -> str:
+    """Why an export has no rows, in words a researcher can act on."""
+    if not ids:
+        return ("no child has current research consent for this export" if research
+                else "no children in the database")
+    where = " in the chosen time range" if ranged else ""
+    if what == "raw":
+        return (f"no raw samples stored for these children{where} (raw samples are kept "
+                "only while raw recording is on and consented)")
+    if what == "events":
+        return f"no strategy events logged for these children{where}"
+    if what == "breaks":
+        return f"no movement breaks found in the stored epochs{where}"
+    return f"no epochs stored for these children{where} (a child with no band yet has none)"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
