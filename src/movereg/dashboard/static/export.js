@@ -55,7 +55,7 @@
       throw new Error(msg);
     }
     const why = resp.headers.get("X-Movereg-Why-Empty");   // an export with no rows says why
-    if (why) empties.push(label + ": no rows (" + why + ")");
+    if (why) empties.push("No rows for " + label + " (" + why + ")");
     const total = Number(resp.headers.get("content-length")) || 0;
     const reader = resp.body.getReader();
     const chunks = [];
