@@ -69,6 +69,9 @@ def test_known_offset_and_scale_corrected_within_1_mg_from_stored_raw(
         still = np.abs(np.linalg.norm(truth, axis=1) - 1.0) < 0.01
         assert np.max(np.abs(fixed[still] - truth[still])) < 1e-3   # within 1 mg
         assert store.list_audit(limit=1)[0].action == "calibration.fit"
+    assert main(["calibrate", "--data-dir", str(tmp_path), "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith(f"{DEV}: calibration 1 accepted:") and "fitted " in listed
 
 
 def test_too_little_still_data_is_kept_but_never_applied(
