@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from movereg.cli import main
 from movereg.config import Settings
 from movereg.models import SampleBlock
 from movereg.storage import IngestBatch, Store
-from movereg.storage.export_omh import STANDARD_GRAVITY
+from movereg.storage.export_omh import _NAMESPACE, STANDARD_GRAVITY
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "schemas" / "omh"
@@ -133,6 +134,9 @@ def test_raw_as_omh_acceleration_equals_the_parquet_export(
         assert datetime.fromisoformat(body["effective_time_frame"]["date_time"]) == row["time"]
         assert point["header"]["movereg_device"] == row["device"]
     assert len({p["header"]["id"] for p in points}) == 150      # one id per sample
+    for i in (0, 77, 149):   # UUID5 of (table, child, band, time ns), as uuid.uuid5 makes it
+        name = f"raw:KID-1:{table[i]['device']}:{T0 + 3600 * 10**9 + i * 20_000_000}"
+        assert points[i]["header"]["id"] == str(uuid.uuid5(_NAMESPACE, name))
     prov = json.loads(out.with_name(out.name + ".json").read_text())
     assert prov["format"] == "omh" and prov["rows"] == 150 and prov["why_empty"] is None
     # the same samples exported again keep their ids

@@ -30,6 +30,7 @@ as in the CSV export. The export's parameters, sources and sha256 go to ``OUT.js
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -87,10 +88,12 @@ class OmhWriter:
     def stream(self, chunks: Iterator[Chunk], *, lines_per_part: int = 2048
                ) -> Iterator[bytes]:
         """UTF-8 JSON lines, a few thousand data points per yielded piece."""
-        rows = self._raw_points(chunks) if self.what == "raw" else self._day_points(chunks)
+        rows = (self._raw_lines(chunks) if self.what == "raw" else
+                (json.dumps(p, separators=(",", ":"), allow_nan=False)
+                 for p in self._day_points(chunks)))
         buf: list[str] = []
-        for point in rows:
-            buf.append(json.dumps(point, separators=(",", ":"), allow_nan=False))
+        for line in rows:
+            buf.append(line)
             self.lines += 1
             if len(buf) >= lines_per_part:
                 yield ("\n".join(buf) + "\n").encode()
@@ -111,21 +114,40 @@ class OmhWriter:
             head["movereg_device"] = device
         return head
 
-    def _raw_points(self, chunks: Iterator[Chunk]) -> Iterator[dict[str, Any]]:
+    def _raw_lines(self, chunks: Iterator[Chunk]) -> Iterator[str]:
+        """One ``omh:acceleration`` data point per sample, built from fixed pieces (the
+        JSON :func:`json.dumps` would give for :meth:`_header` + body, ~4x faster)."""
+        dumps = json.dumps
+        mid = ('","creation_date_time":' + dumps(self.created) + ',"schema_id":'
+               + dumps(self._schema_id, separators=(",", ":"))
+               + ',"acquisition_provenance":{"source_name":' + dumps(self._source)
+               + ',"modality":"sensed","source_creation_date_time":"')
+        unit = ',"unit":"m/s^2"}'
         for chunk in chunks:
             times = iso_utc(chunk["time"])
-            ms2 = {ax: (chunk[f"{ax}_g"].astype(np.float64) * STANDARD_GRAVITY).tolist()
-                   for ax in "xyz"}
+            ms2 = np.column_stack([chunk[f"{ax}_g"].astype(np.float64) * STANDARD_GRAVITY
+                                   for ax in "xyz"])
+            if not np.isfinite(ms2).all():
+                raise ValidationError("a raw sample is not a finite number: Open mHealth "
+                                      "values must be numbers")
             ns = chunk["time"].tolist()
             codes, devs = chunk["child_code"].tolist(), chunk["device"].tolist()
-            for i, t in enumerate(times):
-                yield {"header": self._header(f"raw:{codes[i]}:{devs[i]}:{ns[i]}", codes[i],
-                                              t, devs[i]),
-                       "body": {
-                           "acceleration_x": {"value": ms2["x"][i], "unit": "m/s^2"},
-                           "acceleration_y": {"value": ms2["y"][i], "unit": "m/s^2"},
-                           "acceleration_z": {"value": ms2["z"][i], "unit": "m/s^2"},
-                           "effective_time_frame": {"date_time": t}}}
+            who: dict[tuple[str, str], tuple[Any, str]] = {}
+            for i, (t, (x, y, z)) in enumerate(zip(times, ms2.tolist(), strict=True)):
+                got = who.get((codes[i], devs[i]))
+                if got is None:      # the UUID5 name's hash, up to the time, once per band
+                    got = who[(codes[i], devs[i])] = (
+                        hashlib.sha1(_NAMESPACE.bytes + f"raw:{codes[i]}:{devs[i]}:".encode(),
+                                     usedforsecurity=False),
+                        '"},"user_id":' + dumps(codes[i]) + ',"movereg_device":'
+                        + dumps(devs[i]) + '},"body":{"acceleration_x":{"value":')
+                sha = got[0].copy()
+                sha.update(str(ns[i]).encode())
+                yield ('{"header":{"id":"' + _uuid5_text(sha.digest()) + mid + t + got[1]
+                       + repr(x) + unit
+                       + ',"acceleration_y":{"value":' + repr(y) + unit
+                       + ',"acceleration_z":{"value":' + repr(z) + unit
+                       + ',"effective_time_frame":{"date_time":"' + t + '"}}}')
 
     def _day_points(self, chunks: Iterator[Chunk]) -> Iterator[dict[str, Any]]:
         for chunk in chunks:
@@ -146,6 +168,16 @@ class OmhWriter:
                                "effective_time_frame": {"time_interval": {
                                    "start_date_time": start, "end_date_time": end}},
                                "effective_duration": {"value": minutes, "unit": "min"}}}
+
+
+def _uuid5_text(sha1: bytes) -> str:
+    """The text of the UUID5 whose name hashed (with the namespace) to ``sha1`` (RFC 4122
+    4.3: the hash's first 16 bytes with the version and variant bits set)."""
+    b = bytearray(sha1[:16])
+    b[6] = (b[6] & 0x0F) | 0x50
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def day_interval(day: str, tz: str) -> tuple[str, str]:
