@@ -107,7 +107,7 @@ class HubEngine:
 
     def _push(self, run: BandRun, block: SampleBlock, writer: Writer, rx_ns: int) -> None:
         """One block through the band's engine; its finished epochs go out."""
-        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns, block.gaps)
         self._emit(run, table, writer, rx_ns)
 
     def _push_held(self, run: BandRun, writer: Writer, rx_ns: int) -> None:
@@ -132,7 +132,7 @@ class HubEngine:
         after = run.replay_after
         recovered = 0
         for block in blocks:
-            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns, block.gaps)
             starts = np.asarray(table.columns["epoch_start"])
             keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
             if keep < table.n:
