@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from movereg.signal.params import FeatureConfig
@@ -98,7 +99,8 @@ def data_dictionary(fs_hz: float | None = None,
                             "same window (2 pi times the square root of the band's second "
                             "spectral moment, Blackman-Tukey estimate from the same "
                             f"autocorrelation sums), ref = {c.flap_jerk_ref_g_s:g} g/s (a "
-                            "0.64-g RMS movement at 3 Hz). 0 when the movement (RMS of the "
+                            f"{c.flap_jerk_ref_g_s / (6.0 * math.pi) * 1000.0:.0f}-mg RMS "
+                            "movement at 3 Hz). 0 when the movement (RMS of the "
                             f"high-passed signal) is below {c.rhythm_gate_mg:g} mg.",
                             _GOODWIN + "; checked on expert-labelled classroom rocking and "
                             "hand-flapping (Goodwin et al., UbiComp 2014; README, Validation)",
@@ -116,7 +118,7 @@ def data_dictionary(fs_hz: float | None = None,
                       "second spectral moment over its power).",
                       _GOODWIN,
                       "NaN when no rhythm. In the classroom sessions: median 0.8-0.9 Hz in "
-                      "rocking epochs, 3.1-3.4 Hz in flapping epochs."),
+                      "rocking epochs, 3.3-3.4 Hz in flapping epochs."),
         "rhythmic_fraction": ("1", "Share of the epoch's 1-s hops whose rhythmic-movement "
                               "strength (as rhythm_strength, per hop) is >= "
                               f"{c.rhythm_threshold:g}.", _GOODWIN, ""),
