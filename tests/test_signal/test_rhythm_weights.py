@@ -34,10 +34,10 @@ def test_sinusoid_power_frequency_and_jerk(rate: float, f0: float) -> None:
     s = _lag_sums(x, n, tmax)
     w = flap_weights(1.5, 6.0, rate, tmax)
     power, moment = float(w[0] @ s), float(w[1] @ s)
-    assert power / s[0] == pytest.approx(1.0, abs=0.06)
-    assert math.sqrt(moment / power) == pytest.approx(f0, rel=0.03)
+    assert power / s[0] == pytest.approx(1.0, abs=0.02)
+    assert math.sqrt(moment / power) == pytest.approx(f0, rel=0.01)
     jerk = 2 * math.pi * math.sqrt(moment / n)
-    assert jerk == pytest.approx(2 * math.pi * f0 * amp * math.sqrt(1.09 / 2), rel=0.05)
+    assert jerk == pytest.approx(2 * math.pi * f0 * amp * math.sqrt(1.09 / 2), rel=0.02)
 
 
 def test_slow_movement_has_no_band_jerk() -> None:
