@@ -17,9 +17,20 @@ Three sub-streams finish an epoch at different times and are joined in the row s
   :mod:`.rhythm`);
 * C, counts, finish when the 10-Hz count values of the epoch have arrived.
 
+Module map::
+
+    process            unpack istore/fstore into borrowed views, return the final rows
+      _process         one push, in this order:
+        _add_counts    stream C: 10-Hz count values into their epochs' rows
+        _stream_a      stream A per sample; hops (epoch.hop_angle), epochs
+                       (epoch.end_epoch_a), non-wear steps; state via .state accessors
+        _decimate      stream B's bins (q samples each)
+        run_bins       stream B (.rhythm): hop blocks, hops, an epoch's rhythm columns
+        _close         end of stream: partial epoch and bin, padding to the last hop
+
 Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
-Indices into the stores are in :mod:`.layout`; the kernels run on borrowed views of them
-(:mod:`.views`).
+Indices into the stores are in :mod:`.layout`, named accessors of stream A's state in
+:mod:`.state`; the kernels run on borrowed views of the stores (:mod:`.views`).
 """
 
 from __future__ import annotations
