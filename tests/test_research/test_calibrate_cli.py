@@ -136,19 +136,20 @@ def test_cohort_mode_calibrates_each_recording(tmp_path: Path) -> None:
 
 
 def _count_passes(monkeypatch: pytest.MonkeyPatch, module: object) -> list[int]:
-    """Patch ``module.open_recording`` so each ``chunks()`` pass over a file is counted."""
+    """Patch ``module.open_recording`` so each pass over a file is counted (``chunks``
+    and ``gapped_chunks`` both read through ``_chunks``)."""
     real = module.open_recording  # type: ignore[attr-defined]
     passes = [0]
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         rec = real(*args, **kwargs)
-        chunks = rec.chunks
+        chunks = rec._chunks
 
         def counted(n: int):  # type: ignore[no-untyped-def]
             passes[0] += 1
             yield from chunks(n)
 
-        rec.chunks = counted
+        rec._chunks = counted
         return rec
 
     monkeypatch.setattr(module, "open_recording", counting)

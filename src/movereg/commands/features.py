@@ -7,10 +7,14 @@ import csv
 import json
 import sys
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from movereg.errors import InputFileError, ParameterError
+
+if TYPE_CHECKING:
+    from movereg.models import Gap
 
 HELP = ("Compute per-epoch movement features (ENMO, MAD, counts, rhythm, impacts, ...) of "
         "recordings and write them as CSV or Parquet.")
@@ -246,14 +250,16 @@ def _features(rec: Any, path: str, epoch_s: float, cal: Any, nonwear_ggir: str,
     with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
               unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
         keep = _SampleKeeper(rec.fs_hz) if nonwear_ggir != "off" else None
-        for t0, x in rec.chunks(_CHUNK):
+        for t0, x, gaps in rec.gapped_chunks(_CHUNK):
             if still is not None:
+                if gaps:
+                    still.gap()
                 still.add(x)
             if cal.ok:
                 x = apply_calibration(x, cal)
-            parts.append(eng.push(x, t0))
+            parts.append(eng.push(x, t0, gaps))
             if keep is not None:
-                keep.add(t0, x)
+                keep.add(t0, x, gaps)
             bar.update(x.shape[0])
     parts.append(eng.flush())
     table = EpochTable.concat(parts)
@@ -271,12 +277,13 @@ class _SampleKeeper:
         self._parts: list[Any] = []
         self._n = 0
 
-    def add(self, t0: int, x: Any) -> None:
+    def add(self, t0: int, x: Any, gaps: Sequence[Gap]) -> None:
+        """A chunk and the gaps before it (their missing samples become NaN rows)."""
         import numpy as np
 
         if self.t0 is None:
             self.t0 = int(t0)
-        missing = round((int(t0) - self.t0) * self.fs_hz / 1e9) - self._n
+        missing = sum(g.samples_missing for g in gaps) if self._n else 0
         if missing > 0:
             self._parts.append(np.full((missing, 3), np.nan, dtype=np.float32))
             self._n += missing

@@ -108,7 +108,7 @@ class HubEngine:
 
     def _push(self, run: BandRun, block: SampleBlock, writer: Writer, rx_ns: int) -> None:
         """One block through the band's engine; its finished epochs go out."""
-        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns, block.gaps)
         self._emit(run, table, writer, rx_ns)
 
     def _push_held(self, run: BandRun, writer: Writer, rx_ns: int) -> None:
@@ -134,7 +134,8 @@ class HubEngine:
         recovered = 0
         for stored in blocks:
             block = calibrated_block(stored, run.calibration)   # stored as the band sent it
-            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns,
+                                                              block.gaps)
             starts = np.asarray(table.columns["epoch_start"])
             keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
             if keep < table.n:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,7 +37,8 @@ class Writer(Protocol):
 class Engine(Protocol):
     """A FeatureEngine-like streaming feature engine."""
 
-    def push(self, samples: np.ndarray, t0_ns: int | None = None) -> EpochTable: ...
+    def push(self, samples: np.ndarray, t0_ns: int | None = None,
+             gaps: Sequence[Gap] | None = None) -> EpochTable: ...
     def flush(self) -> EpochTable: ...
 
 

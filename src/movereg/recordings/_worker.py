@@ -184,12 +184,14 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
             with tqdm(total=rec.n_samples_estimate, desc=rec.path.name, unit=" samples",
                       unit_scale=True, file=sys.stderr, disable=None if progress else True,
                       leave=False, position=1) as bar:
-                for t0, x in rec.chunks(chunk):
+                for t0, x, gaps in rec.gapped_chunks(chunk):
                     if still is not None:
+                        if gaps:
+                            still.gap()
                         still.add(x)
                     if calibration is not None and calibration.ok:
                         x = calibration.offset + calibration.scale * x
-                    emit(engine.push(x, t0).columns)
+                    emit(engine.push(x, t0, gaps).columns)
                     bar.update(x.shape[0])
             emit(engine.flush().columns, force=True)
             # the QC is complete now: into the file's metadata
