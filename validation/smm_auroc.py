@@ -37,9 +37,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 EPOCH_S = 5.0
 COLUMN = "rhythm_strength"
 # parameters shown in the leave-one-child-out view: FeatureConfig field -> values tried.
-# flap_ref_mg: the flapping-band RMS at which the vigour term reaches 0.5 (a hand flapping
-# a few cm at 3 Hz accelerates by about 0.5-2 g; fidgeting stays well below 0.5 g).
-LOCO: dict[str, tuple[float, ...]] = {"flap_ref_mg": (125.0, 250.0, 500.0, 1000.0, 2000.0)}
+# flap_jerk_ref_g_s: the flapping band's RMS jerk at which the vigour term reaches 0.5 (a
+# hand flapping a few cm at 3 Hz accelerates by about 0.5-2 g RMS, i.e. jerks by about
+# 10-40 g/s; fidgeting and handling stay well below).
+LOCO: dict[str, tuple[float, ...]] = {"flap_jerk_ref_g_s": (6.0, 9.0, 12.0, 18.0, 27.0)}
 
 Records = dict[str, np.ndarray]
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "restore": "movereg.commands.restore",
     "import": "movereg.commands.import_",
     "relay": "movereg.commands.relay",
+    "calibrate": "movereg.commands.calibrate",
 }
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Gap",
     "RawBlock",
     "SampleBlock",
+    "gap_between",
 ]
 
 F32Array = npt.NDArray[np.float32]
@@ -86,6 +87,19 @@ class Gap:
     end_ns: int
     samples_missing: int
     reason: str = "frame_loss"
+
+
+def gap_between(prev_end_ns: int, t0_ns: int, fs_hz: float, reason: str) -> Gap | None:
+    """The gap from earlier data (exclusive end ``prev_end_ns``, UTC ns) to a block
+    starting at ``t0_ns``; None when not one whole sample period (``1/fs_hz``) is missing.
+
+    Parameters
+    ----------
+    reason
+        The gap's reason (``"crash"``, ``"disconnect"``, ...).
+    """
+    missing = round((t0_ns - prev_end_ns) / (1e9 / fs_hz))
+    return Gap(prev_end_ns, t0_ns, missing, reason) if missing >= 1 else None
 
 
 @dataclass(frozen=True, slots=True)

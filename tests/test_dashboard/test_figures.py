@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import plotly.io as pio
 import pytest
 
 from movereg.analysis import daily_summary, event_changes, strategy_stats, week_summary
+from movereg.dashboard.family_figures import day_ribbon
+from movereg.dashboard.family_view import hour_labels, split_wear
 from movereg.dashboard.figures import (
     OKABE_ITO,
     PLOT_CONFIG,
-    activity_ribbon,
     before_after,
     figure_dict,
     live_strip,
@@ -95,17 +98,25 @@ def _summary():
                                        nickname="Sam")
 
 
+def _day_ribbon(cols: dict[str, np.ndarray], s: Any) -> Any:
+    utc = ZoneInfo("UTC")
+    d1 = D0 + 24 * 3600 * NS
+    return day_ribbon(s, split_wear(cols, D0, d1, utc), hour_labels(D0, d1, utc), utc)
+
+
 def test_ribbon_bars_equal_summary_minutes() -> None:
-    _, _, s = _summary()
-    fig = _roundtrip(activity_ribbon(s))
+    # moved from the removed figures.activity_ribbon onto the day page's day_ribbon: its
+    # missing time is two bars ("not worn", "no signal") instead of one
+    cols, _, s = _summary()
+    fig = _roundtrip(_day_ribbon(cols, s))
     bars = [tr for tr in fig["data"] if tr["type"] == "bar"]
     assert [b["name"] for b in bars] == ["still", "light movement", "active", "very active",
-                                         "not worn / no data"]
-    assert len({b["marker"]["pattern"]["shape"] for b in bars}) == 5  # patterns, not colour alone
-    for k, b in enumerate(bars):
+                                         "not worn", "no signal"]
+    assert len({b["marker"]["pattern"]["shape"] for b in bars}) == 6  # patterns, not colour alone
+    for k, b in enumerate(bars[:4]):
         assert np.allclose(b["y"], np.round(s.hourly_zone_s[:, k] / 60, 2))
     assert bars[2]["y"][9] == pytest.approx(10.0)  # 600 s at 250 mg in the 09:00 hour
-    marks = next(tr for tr in fig["data"] if tr["name"] == "Strategy used")
+    marks = next(tr for tr in fig["data"] if tr["name"] == "strategy used")
     assert marks["x"] == [pytest.approx(9 + 2000 / 3600)]
     assert marks["text"] == ["Wall push-ups 09:33"]
 
@@ -157,12 +168,12 @@ def _contrast(hex_a: str, hex_b: str = "#FFFFFF") -> float:
 
 def test_lines_and_markers_meet_wcag_non_text_contrast() -> None:
     """WCAG 1.4.11: chart lines and markers >= 3:1 against the white plot background."""
-    _, _, s = _summary()
+    cols, _, s = _summary()
     t = D0 + np.arange(10, dtype=np.int64) * NS
     figs = [live_strip({"t_ns": t, "enmo_mg": np.ones(10), "rhythmic_fraction": np.zeros(10),
                         "impacts": np.zeros(10)}, [{"label": "x", "start_ns": int(t[2]),
                                                    "end_ns": None}]),
-            week_view(week_summary([s])), activity_ribbon(s)]
+            week_view(week_summary([s])), _day_ribbon(cols, s)]
     seen = 0
     for fig in figs:
         for tr in _roundtrip(fig)["data"]:

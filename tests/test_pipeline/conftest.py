@@ -171,7 +171,7 @@ class FakeEngine:
         self.done += n
         return FakeTable(cols)
 
-    def push(self, samples: Any, t0_ns: int | None = None) -> FakeTable:
+    def push(self, samples: Any, t0_ns: int | None = None, gaps: Any = None) -> FakeTable:
         x = np.asarray(samples, dtype=np.float64)
         if self.t0 is None:
             self.t0 = int(t0_ns or 0)

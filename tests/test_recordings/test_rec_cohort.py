@@ -293,3 +293,25 @@ def test_streaming_equals_batch_across_a_time_gap(tmp_path: Path, chunk: int) ->
     assert got.equals(want)
     assert want.n == -(-(n1 + gap + n2) // (5 * fs))
     assert (want["coverage"] < 1).any()
+
+
+def test_the_recording_names_its_gaps(tmp_path: Path) -> None:
+    """gapped_chunks: one "recording_gap" where the time jumps; read_all fills exactly it."""
+    fs = 25
+    n1, gap, n2 = 130, 77, 210
+    t = np.r_[np.arange(n1), np.arange(n1 + gap, n1 + gap + n2)] * (10**9 // fs) + 10**18
+    x = _signal(n1 + n2, 4)
+    p = tmp_path / "gap.csv"
+    with open(p, "w") as fh:
+        fh.write("t_ns,x,y,z\n")
+        for tt, (a, b, c) in zip(t.tolist(), x.tolist(), strict=True):
+            fh.write(f"{tt},{a!r},{b!r},{c!r}\n")
+    rec = open_recording(p)
+    got = [(t0, xx.shape[0], gaps) for t0, xx, gaps in rec.gapped_chunks(100)]
+    named = [g for _, _, gaps in got for g in gaps]
+    assert [(g.start_ns, g.end_ns, g.samples_missing, g.reason) for g in named] == [
+        (int(t[n1 - 1]) + 10**9 // fs, int(t[n1]), gap, "recording_gap")]
+    assert sum(m for _, m, _ in got) == n1 + n2
+    t0, whole = rec.read_all(64)
+    assert t0 == int(t[0]) and whole.shape[0] == n1 + gap + n2
+    assert np.isnan(whole[n1:n1 + gap]).all() and not np.isnan(whole[:n1]).any()

@@ -53,3 +53,18 @@ def cohort(tmp_path: Path) -> str:
     return str(tmp_path)
 
 
+
+
+def still_spells(seed: int, fs: float, n_orient: int, still_s: float,
+                 move_s: float) -> np.ndarray:
+    """Still spells (1 g, 1 mg noise) in ``n_orient`` random orientations with movement
+    (0.3 g noise) between, ``(n, 3)`` in g at ``fs`` Hz: what a sphere fit needs."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(n_orient):
+        v = rng.normal(size=3)
+        v /= np.linalg.norm(v)
+        n_still, n_move = int(still_s * fs), int(move_s * fs)
+        parts.append(np.tile(v, (n_still, 1)) + rng.normal(0, 0.001, (n_still, 3)))
+        parts.append(v + rng.normal(0, 0.3, (n_move, 3)))
+    return np.vstack(parts)

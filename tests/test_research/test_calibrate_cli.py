@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from research_support import still_spells
 
 from movereg.cli import main
 from movereg.signal.calibration import ACCEPT_ERROR_MG, fit_recording
@@ -18,15 +19,7 @@ SCALE = np.array([1.03, 0.96, 1.02])      # ... and how it scales: raw = truth *
 
 def _truth(seed: int, n_orient: int = 30, still_s: float = 60.0,
            move_s: float = 20.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(n_orient):
-        v = rng.normal(size=3)
-        v /= np.linalg.norm(v)
-        n_still, n_move = int(still_s * FS), int(move_s * FS)
-        parts.append(np.tile(v, (n_still, 1)) + rng.normal(0, 0.001, (n_still, 3)))
-        parts.append(v + rng.normal(0, 0.3, (n_move, 3)))
-    return np.vstack(parts)
+    return still_spells(seed, FS, n_orient, still_s, move_s)
 
 
 def _write(path: Path, x: np.ndarray) -> Path:
@@ -140,3 +133,57 @@ def test_cohort_mode_calibrates_each_recording(tmp_path: Path) -> None:
                  ]) == 0
     cal = pq.read_table(out / rows["a.csv"]["output"]).column("enmo_mg").to_numpy()
     assert np.nanmax(np.abs(cal - _enmo(tmp_path / "t.csv.o.csv"))) < 1.0
+
+
+def _count_passes(monkeypatch: pytest.MonkeyPatch, module: object) -> list[int]:
+    """Patch ``module.open_recording`` so each pass over a file is counted (``chunks``
+    and ``gapped_chunks`` both read through ``_chunks``)."""
+    real = module.open_recording  # type: ignore[attr-defined]
+    passes = [0]
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rec = real(*args, **kwargs)
+        chunks = rec._chunks
+
+        def counted(n: int):  # type: ignore[no-untyped-def]
+            passes[0] += 1
+            yield from chunks(n)
+
+        rec._chunks = counted
+        return rec
+
+    monkeypatch.setattr(module, "open_recording", counting)
+    return passes
+
+
+def test_auto_reads_a_short_file_of_unknown_length_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import movereg.recordings
+    import movereg.recordings._worker as worker
+
+    raw_csv = _write(tmp_path / "short.csv", _truth(3, n_orient=12) * SCALE + OFFSET)
+    passes = _count_passes(monkeypatch, movereg.recordings)
+    assert main(["features", str(raw_csv), "--out", str(tmp_path / "s.csv")]) == 0
+    assert passes[0] == 1                               # was 2: a fit pass, then features
+    assert _rows(tmp_path / "s.qc.csv")[0]["calibration"] == "skipped"
+    assert main(["features", str(raw_csv), "--calibrate", "on",
+                 "--out", str(tmp_path / "on.csv")]) == 0
+    assert passes[0] == 1 + 2                           # on: fit first, then features
+    # the cohort path (one worker per file) likewise
+    passes = _count_passes(monkeypatch, worker)
+    row = worker.process_recording(raw_csv, str(tmp_path), "short", epoch_s=60.0,
+                                   fs_hz=None, salt=b"s", calibrate="auto")
+    assert row["status"] == "ok" and row["calibration"] == "skipped" and passes[0] == 1
+
+
+def test_collected_during_features_equals_a_fit_pass() -> None:
+    from movereg.signal.calibration import StillWindows, fit_collected
+
+    col = StillWindows(_FakeRec.fs_hz)
+    for _t0, x in _FakeRec().chunks(1 << 16):
+        col.add(x)
+    cal, status = fit_collected(col, _FakeRec.fs_hz, "auto")
+    ref, ref_status = fit_recording(_FakeRec, "auto")
+    assert status == ref_status == "applied"
+    np.testing.assert_array_equal(cal.offset, ref.offset)
+    np.testing.assert_array_equal(cal.scale, ref.scale)

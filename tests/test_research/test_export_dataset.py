@@ -131,3 +131,33 @@ def test_a_research_export_without_consent_says_why(tmp_path: Path,
     prov = json.loads((tmp_path / "r.csv.json").read_text())
     assert prov["rows"] == 0 and "consent" in prov["why_empty"]
     assert (tmp_path / "r.csv").read_text().startswith("child_code,device,time,")
+
+
+@pytest.mark.parametrize("what", ["events", "raw"])
+def test_every_table_as_a_hive_dataset_equals_its_single_file(
+        what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from research_support import T0
+
+    from movereg.config import Settings
+    from movereg.models import SampleBlock
+    from movereg.storage import IngestBatch, Store
+
+    d = _cohort(tmp_path / "db")
+    with Store(Settings(data_dir=tmp_path / "db").db_path) as store:   # raw over midnight
+        x = np.zeros((120, 3), "float32")
+        store.write_batch(IngestBatch(raw=[("AA:BB:CC:DD:EE:00", SampleBlock(
+            "AA:BB:CC:DD:EE:00", T0 + 86_400 * 10**9 - 10**9, 50.0, x))]))
+    one, many = tmp_path / f"{what}.parquet", tmp_path / what
+    for out in (one, many):
+        assert _run(["export", "--data-dir", d, "--what", what, "--format", "parquet",
+                     "--out", str(out)], capsys)[0] == 0
+    single = pq.read_table(one)
+    table = ds.dataset(str(many), format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == single.num_rows > 0
+    assert table.drop_columns(["child", "date"]).sort_by(
+        [(c, "ascending") for c in single.column_names if c != "child_code"][:3]
+    ).to_pylist() == single.sort_by(
+        [(c, "ascending") for c in single.column_names if c != "child_code"][:3]).to_pylist()
+    dates = {p.parent.name for p in many.rglob("*.parquet")}
+    if what == "raw":
+        assert dates == {"date=2025-06-06", "date=2025-06-07"}    # split at midnight

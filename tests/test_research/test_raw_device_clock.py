@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-import movereg.storage as storage_pkg
 from movereg.cli import main
 from movereg.config import Settings
 from movereg.models import RawBlock, SampleBlock
@@ -23,28 +21,21 @@ T0 = 1_750_000_000 * 10**9
 DEV = "AA:BB:CC:DD:EE:FF"
 
 
-def _tables_after(version: int) -> list[str]:
-    """Tables the migrations after ``version`` create (newest first)."""
-    folder = Path(storage_pkg.__file__).with_name("migrations")
-    out: list[str] = []
-    for f in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql")):
-        if int(f.name[:4]) > version:
-            out += re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", f.read_text())
-    return out[::-1]
-
-
 def test_an_old_database_gains_the_columns_and_keeps_its_blocks(tmp_path: Path) -> None:
+    from movereg.storage import encode_samples
+    from movereg.storage._db import _migrations, _split_sql
+
     db = Settings(data_dir=tmp_path).db_path
-    with Store(db) as store:
-        store.create_child(code="KID-1")
-        store.write_batch(IngestBatch(raw=[(DEV, SampleBlock(DEV, T0, 50.0,
-                                                             np.zeros((5, 3), "float32")))]))
-    con = sqlite3.connect(db)                      # make it a database from before 0006
-    for table in _tables_after(5):                 # (no table a later migration made)
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    con.execute("ALTER TABLE raw_blocks DROP COLUMN device_time_ns")
-    con.execute("ALTER TABLE raw_blocks DROP COLUMN frame_seq")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(db)          # a database from before 0006: migrations 1-5 only
+    for _num, _name, sql in _migrations()[:5]:
+        for stmt in _split_sql(sql):
+            con.execute(stmt)
     con.execute("PRAGMA user_version = 5")
+    con.execute("INSERT INTO devices(device_id, created_at) VALUES (?, 0)", (DEV,))
+    con.execute("INSERT INTO raw_blocks(device_id, t0_ns, fs_hz, n, data) "
+                "VALUES (?, ?, 50.0, 5, ?)", (DEV, T0, encode_samples(
+                    np.zeros((5, 3), "float32"))))
     con.commit()
     con.close()
     with Store(db) as store:

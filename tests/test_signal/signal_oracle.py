@@ -207,10 +207,11 @@ def oracle_table(x: np.ndarray, fs: float, epoch_s: float, cfg: FeatureConfig | 
                             delta = max(-0.5, min(0.5, 0.5 * (ym - yp) / den2))
                     hz = rd / (best + delta)
             band = float(p.flapw[0] @ s)          # 1.5-6 Hz power (Blackman-Tukey), g^2 bins
-            a2 = max(band, 0.0) / nv
-            ev = a2 / (a2 + (cfg.flap_ref_mg / 1000) ** 2)
+            mom2 = max(float(p.flapw[1] @ s), 0.0)  # its second moment, Hz^2 g^2 bins
+            m2 = mom2 / nv                       # mean-square band jerk / (2 pi)^2
+            ev = m2 / (m2 + (cfg.flap_jerk_ref_g_s / (2 * math.pi)) ** 2)
             if ev > st and band >= 0.5 * s[0]:     # vigorous, mostly flap-band: names the rhythm
-                hz = float(p.flapw[1] @ s) / band
+                hz = math.sqrt(mom2 / band)       # the band's RMS frequency
                 hz = hz if hz > 0 else math.nan
             sts.append(1 - (1 - st) * (1 - ev))
             hzs.append(hz)

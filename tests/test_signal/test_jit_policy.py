@@ -10,7 +10,7 @@ from numba.core import config as numba_config
 
 from movereg.signal import _jit
 from movereg.signal._jit import kernels_digest, sources_digest
-from movereg.signal._kernels import counts, emit, engine, epoch, feed, rhythm
+from movereg.signal._kernels import counts, emit, engine, epoch, feed, rhythm, state
 
 KERNELS_DIR = Path(_jit.__file__).resolve().parent / "_kernels"
 NO_JIT = bool(getattr(numba_config, "DISABLE_JIT", 0))
@@ -54,7 +54,7 @@ def _decorated_kernels() -> list[str]:
 @pytest.mark.skipif(NO_JIT, reason="NUMBA_DISABLE_JIT: nothing is compiled or cached")
 def test_every_kernel_is_keyed_on_the_kernels_digest() -> None:
     modules = {m.__name__.rsplit(".", 1)[1]: m for m in (counts, emit, engine, epoch, feed,
-                                                           rhythm)}
+                                                           rhythm, state)}
     names = _decorated_kernels()
     assert len(names) >= 15
     for qualified in names:

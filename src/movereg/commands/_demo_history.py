@@ -151,9 +151,10 @@ def seed_history(store: Any, children: list[tuple[int, str, str]], *, seed: int 
                 cut, miss = int(9600 * HISTORY_FS_HZ), int(900 * HISTORY_FS_HZ)
                 t_cut = start + round(cut * _NS / HISTORY_FS_HZ)
                 t_back = start + round((cut + miss) * _NS / HISTORY_FS_HZ)
-                tables = [eng.push(x[:cut], start), eng.push(x[cut + miss:], t_back)]
-                batch.gaps.append((dev, Gap(start_ns=t_cut, end_ns=t_back,
-                                            samples_missing=miss, reason="disconnect")))
+                gap = Gap(start_ns=t_cut, end_ns=t_back, samples_missing=miss,
+                          reason="disconnect")
+                tables = [eng.push(x[:cut], start), eng.push(x[cut + miss:], t_back, (gap,))]
+                batch.gaps.append((dev, gap))
                 counts["gaps"] += 1
             else:
                 tables = [eng.push(x, start)]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-HELP = "export epochs, movement breaks, strategy events or raw samples (CSV or Parquet)"
+HELP = ("export epochs, movement breaks, strategy events, raw samples or days (CSV, "
+        "Parquet, or Open mHealth JSON lines for raw samples and days)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["epochs", "breaks", "events", "raw", "days"],
                         help="days: one row per child and local day with wear hours and a "
                         "valid-day flag (a person-level summary goes beside it)")
-    parser.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    parser.add_argument("--format", default="csv", choices=["csv", "parquet", "omh"],
+                        help="omh: Open mHealth data points as JSON lines (raw -> "
+                        "omh:acceleration:2.0 per sample, days -> omh:physical-activity:2.0 "
+                        "per valid day and intensity zone)")
     parser.add_argument("--out", required=True, type=Path,
                         help="output file; with --format parquet and a name not ending in "
                         ".parquet, a hive-partitioned dataset directory "
@@ -74,21 +80,17 @@ def _metadata(epoch_s: float | None, columns: list[str] | None) -> dict[str, str
             "movereg.aggregation": json.dumps(rules, sort_keys=True)}
 
 
-def _why_empty(store: object, what: str, ids: list[int], research: bool,
-               ranged: bool) -> str:
-    """Why an export has no rows, in words a researcher can act on."""
-    if not ids:
-        return ("no child has current research consent for this export" if research
-                else "no children in the database")
-    where = " in the chosen time range" if ranged else ""
-    if what == "raw":
-        return (f"no raw samples stored for these children{where} (raw samples are kept "
-                "only while raw recording is on and consented)")
-    if what == "events":
-        return f"no strategy events logged for these children{where}"
-    if what == "breaks":
-        return f"no movement breaks found in the stored epochs{where}"
-    return f"no epochs stored for these children{where} (a child with no band yet has none)"
+def _write_file(out: Path, body: Iterator[bytes], digest: Any) -> int:
+    """Write ``body`` to ``out`` via ``out.part`` (renamed at the end); bytes written."""
+    size = 0
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as fh:
+        for part in body:
+            fh.write(part)
+            digest.update(part)
+            size += len(part)
+    tmp.replace(out)
+    return size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from movereg.storage.export_dataset import (
         Counted,
         provenance,
+        why_empty,
         write_hive_parquet,
         write_json,
     )
@@ -128,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         from movereg.recordings.devicetime import parse_tz
 
         parse_tz(args.tz)
+    if args.format == "omh" and args.what not in ("raw", "days"):
+        raise ValidationError("--format omh applies to --what raw and --what days",
+                              advice="Open mHealth has schemas for acceleration samples "
+                              "and physical activity, not for movereg's epochs or events")
     hive = args.format == "parquet" and args.out.suffix.lower() != ".parquet"
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     if not settings.db_path.exists():
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     params = {"what": args.what, "child": args.child, "from": args.start, "to": args.end,
               "epoch_s": args.epoch_s, "features": features, "research": bool(args.research),
               "tz": args.tz or "UTC", "valid_day_h": valid_h,
-              "calibration": "as stored (live bands: not calibrated)",
+              "calibration": "raw samples as the bands sent them (never calibrated)",
               "nonwear_method": "movereg causal 60-min window (column nonwear)"}
     with Store(settings.db_path) as store:
         scope = "features+raw" if args.what == "raw" else "features"
@@ -152,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
                                       + (" covering raw samples" if args.what == "raw"
                                          else ""))
             ids = [child.id]
+        if args.what != "raw":
+            from movereg.storage.export_dataset import calibration_provenance
+
+            params["calibration"] = calibration_provenance(store, ids, start, end)
         if args.epoch_s is not None:
             check_epoch_length(store, ids, args.epoch_s, start_ns=start, end_ns=end)
         columns = epoch_export_columns(features) if args.what == "epochs" else None
@@ -163,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             source = export_chunks(store, args.what, ids, start_ns=start, end_ns=end,
                                    epoch_s=args.epoch_s)
         first = next(source, None)  # peek: an empty export says why in its metadata
-        why = None if first is not None else _why_empty(
+        why = None if first is not None else why_empty(
             store, args.what, ids, bool(args.research), start is not None or end is not None)
         day_rows: list[dict[str, object]] = []
 
@@ -187,20 +198,25 @@ def run(args: argparse.Namespace) -> int:
             for f in files:
                 digest.update(f.read_bytes())
             side = args.out / "_provenance.json"
+        elif args.format == "omh":
+            from movereg.storage.export_omh import OmhWriter
+
+            omh = OmhWriter(args.what)
+            size = _write_file(args.out, omh.stream(iter(chunks)), digest)
+            side = args.out.with_name(args.out.name + ".json")
+            if omh.lines == 0 and why is None:
+                why = (f"no valid days: none of the {omh.skipped_days} day(s) reached "
+                       f"{valid_h:g} h of wear (--valid-day); Open mHealth gets valid days "
+                       "only")
+                prov["why_empty"] = why
         else:
             body = (stream_csv(args.what, iter(chunks), columns=columns)
                     if args.format == "csv"
                     else stream_parquet(args.what, iter(chunks), columns=columns,
                                         metadata=meta))
-            tmp = args.out.with_name(args.out.name + ".part")
-            with tmp.open("wb") as fh:
-                for part in body:
-                    fh.write(part)
-                    digest.update(part)
-                    size += len(part)
-            tmp.replace(args.out)
+            size = _write_file(args.out, body, digest)
             side = args.out.with_name(args.out.name + ".json")
-        prov["rows"] = chunks.rows
+        prov["rows"] = chunks.rows if args.format != "omh" else omh.lines
         write_json(side, prov)
         store.audit("cli", "export.done", detail={
             "what": args.what, "format": args.format, "children": [

@@ -7,10 +7,14 @@ import csv
 import json
 import sys
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from movereg.errors import InputFileError, ParameterError
+
+if TYPE_CHECKING:
+    from movereg.models import Gap
 
 HELP = ("Compute per-epoch movement features (ENMO, MAD, counts, rhythm, impacts, ...) of "
         "recordings and write them as CSV or Parquet.")
@@ -189,38 +193,40 @@ def _add_parquet_metadata(path: Path, extra: dict[str, str],
 def _table_of(path: str, epoch_s: float, fs_hz: float | None,
               adc_grid: str | float, tz: str | None = None,
               calibrate: str = "off", nonwear_ggir: str = "off") -> tuple[Any, Any]:
-    from tqdm import tqdm
+    from movereg.signal.calibration import (
+        Calibration,
+        StillWindows,
+        calibration_row,
+        fit_collected,
+        fit_recording,
+    )
 
-    from movereg.signal import EpochTable, FeatureEngine, apply_calibration
-    from movereg.signal.calibration import calibration_row, fit_recording
-
-    cal, status = fit_recording(lambda: _open(path, fs_hz, adc_grid, tz), calibrate)
     rec = _open(path, fs_hz, adc_grid, tz)
+    # auto with a length not known up front (e.g. CSV): features and still windows in one
+    # pass; a second pass only for a recording >= 24 h whose fit is accepted
+    still = (StillWindows(rec.fs_hz)
+             if calibrate == "auto" and rec.n_samples_estimate is None else None)
+    if still is None:
+        cal, status = fit_recording(lambda: rec, calibrate)
+        if status in ("applied", "rejected"):   # the fit pass read it
+            rec = _open(path, fs_hz, adc_grid, tz)
+    else:
+        cal, status = Calibration(), "pending"
+    if rec.adc_lsb_per_g is not None:
+        sys.stderr.write(f"movereg features: {path}: values restored to steps of "
+                         f"1/{rec.adc_lsb_per_g:g} g\n")
+    table, keep = _features(rec, path, epoch_s, cal, nonwear_ggir, still)
+    if still is not None:
+        cal, status = fit_collected(still, rec.fs_hz, calibrate)
+        if cal.ok:
+            rec = _open(path, fs_hz, adc_grid, tz)
+            table, keep = _features(rec, path, epoch_s, cal, nonwear_ggir, None)
     rec.calibration_row = calibration_row(cal, status)
     if status in ("applied", "rejected"):  # "skipped" (auto, < 24 h) is in the QC row
         sys.stderr.write(f"movereg features: {path}: calibration {status}"
                          + (f" ({cal.reason})" if cal.reason else
                             f" (error {cal.error_before_mg:.1f} -> {cal.error_after_mg:.2f} mg, "
                             f"{cal.n_windows} still windows)") + "\n")
-    if rec.adc_lsb_per_g is not None:
-        sys.stderr.write(f"movereg features: {path}: values restored to steps of "
-                         f"1/{rec.adc_lsb_per_g:g} g\n")
-    eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
-    parts = []
-    with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
-              unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
-        keep = _SampleKeeper(rec.fs_hz) if nonwear_ggir != "off" else None
-        for t0, x in rec.chunks(_CHUNK):
-            if cal.ok:
-                x = apply_calibration(x, cal)
-            parts.append(eng.push(x, t0))
-            if keep is not None:
-                keep.add(t0, x)
-            bar.update(x.shape[0])
-    parts.append(eng.flush())
-    table = EpochTable.concat(parts)
-    if table.n == 0:
-        raise InputFileError(path, "no data rows")
     rec.nonwear_ggir = None
     if keep is not None and keep.t0 is not None:
         from movereg.signal.nonwear_ggir import nonwear_ggir as ggir
@@ -229,6 +235,37 @@ def _table_of(path: str, epoch_s: float, fs_hz: float | None,
         res = ggir(keep.samples(), rec.fs_hz, approach=nonwear_ggir)
         rec.nonwear_ggir = nonwear_ggir_epochs(res, keep.t0, table["epoch_start"])
     return table, rec
+
+
+def _features(rec: Any, path: str, epoch_s: float, cal: Any, nonwear_ggir: str,
+              still: Any) -> tuple[Any, _SampleKeeper | None]:
+    """One pass over ``rec``: the epoch table (``cal`` applied when accepted), the kept
+    samples for GGIR's non-wear, and the still windows into ``still`` when given."""
+    from tqdm import tqdm
+
+    from movereg.signal import EpochTable, FeatureEngine, apply_calibration
+
+    eng = FeatureEngine(rec.fs_hz, epoch_s=epoch_s)
+    parts = []
+    with tqdm(total=rec.n_samples_estimate, desc=Path(path).name, unit=" samples",
+              unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        keep = _SampleKeeper(rec.fs_hz) if nonwear_ggir != "off" else None
+        for t0, x, gaps in rec.gapped_chunks(_CHUNK):
+            if still is not None:
+                if gaps:
+                    still.gap()
+                still.add(x)
+            if cal.ok:
+                x = apply_calibration(x, cal)
+            parts.append(eng.push(x, t0, gaps))
+            if keep is not None:
+                keep.add(t0, x, gaps)
+            bar.update(x.shape[0])
+    parts.append(eng.flush())
+    table = EpochTable.concat(parts)
+    if table.n == 0:
+        raise InputFileError(path, "no data rows")
+    return table, keep
 
 
 class _SampleKeeper:
@@ -240,12 +277,13 @@ class _SampleKeeper:
         self._parts: list[Any] = []
         self._n = 0
 
-    def add(self, t0: int, x: Any) -> None:
+    def add(self, t0: int, x: Any, gaps: Sequence[Gap]) -> None:
+        """A chunk and the gaps before it (their missing samples become NaN rows)."""
         import numpy as np
 
         if self.t0 is None:
             self.t0 = int(t0)
-        missing = round((int(t0) - self.t0) * self.fs_hz / 1e9) - self._n
+        missing = sum(g.samples_missing for g in gaps) if self._n else 0
         if missing > 0:
             self._parts.append(np.full((missing, 3), np.nan, dtype=np.float32))
             self._n += missing

@@ -32,7 +32,6 @@ __all__ = [
     "MIN_PASSWORD_LEN",
     "SAFE_METHODS",
     "SESSION_COOKIE",
-    "SESSION_TTL_S",
     "LoginLimiter",
     "RefusedLogins",
     "check_password_strength",
@@ -45,7 +44,6 @@ SESSION_COOKIE = "movereg_session"
 CSRF_COOKIE = "movereg_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SESSION_TTL_S = 12 * 3600.0   # default of Settings.session_ttl_hours
 MIN_PASSWORD_LEN = 10
 
 _hasher = PasswordHasher()

@@ -24,6 +24,7 @@ from movereg.analysis import (
     ZONE_WORDS,
     daily_summary,
     format_duration,
+    response_text,
     strategy_label,
     week_summary,
 )
@@ -106,15 +107,9 @@ def _event_rows(store: Store, s: Any, events: list[Any], tz: ZoneInfo,
     for ch in s.events:
         ev = by_id.get(ch.event_id)
         before, after = ch.before.get("enmo_mg", np.nan), ch.after.get("enmo_mg", np.nan)
-        if ch.status == "overlap":
-            response = "Not compared: another strategy was close in time"
-        elif ch.status.startswith("insufficient"):
-            response = "Not compared: not enough band data around it"
-        elif ch.status == "no_response_window":
-            response = "Not compared: the strategy ran the whole window"
-        else:
-            response = (response_words(before, after) if plain
-                        else f"Activity {before:.0f} mg before, {after:.0f} mg after")
+        # one wording for every page (analysis.response_text); the plain words for parents
+        response = (response_words(before, after) if plain and ch.status == "ok"
+                    else response_text(ch))
         rows.append({
             "time": datetime.fromtimestamp(ch.onset_ns / _NS, tz).strftime("%H:%M"),
             "label": strategy_label(ch.strategy),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from movereg.analysis import format_duration, strategy_label
+from movereg.analysis import strategy_label
 from movereg.timeutil import NS_PER_S
 
 __all__ = ["WEAR_WORDS", "PlanDay", "Wear", "activity_words", "day_bounds", "hour_labels",
@@ -208,8 +208,3 @@ def plan_day(plan: Iterable[Any], events: Iterable[Any], day: date, d0: int,
         items.append((p.id, strategy_label(p.strategy), p.when_text,
                       min(n, p.times_per_day), p.times_per_day))
     return PlanDay(day, tuple(items))
-
-
-def duration_words(seconds: float) -> str:
-    """Like :func:`format_duration` ("2 h 05 min"), "none" for zero."""
-    return "none" if seconds < 30 else format_duration(seconds)

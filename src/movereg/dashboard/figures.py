@@ -19,16 +19,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from movereg.analysis.stats import StrategyStat
-from movereg.analysis.strategies import strategy_label
-from movereg.analysis.summary import ZONE_WORDS, DailySummary, WeekSummary, format_duration
-from movereg.timeutil import NS_PER_S, clock_text
+from movereg.analysis.summary import ZONE_WORDS, WeekSummary, format_duration
+from movereg.timeutil import NS_PER_S
 
 __all__ = [
     "INTENSITY_FILLS",
     "OKABE_ITO",
     "PLOT_CONFIG",
     "ZONE_EDGES_MG",
-    "activity_ribbon",
     "before_after",
     "figure_dict",
     "live_strip",
@@ -192,43 +190,6 @@ def live_strip(feed: Mapping[str, Sequence[Any]], spans: Sequence[Mapping[str, A
 
 def _zone_index(enmo_mg: float) -> int:
     return int(np.searchsorted(np.asarray(ZONE_EDGES_MG), enmo_mg, side="right"))
-
-
-def activity_ribbon(summary: DailySummary) -> go.Figure:
-    """24-h ribbon: minutes per hour in each intensity word (stacked, patterned), with
-    strategy markers labelled above the bars."""
-    h = summary.hourly_zone_s / 60.0
-    n = h.shape[0]
-    x = (np.arange(n) + 0.5).tolist()
-    fig = go.Figure()
-    words = (*ZONE_WORDS, "not worn / no data")
-    for k, word in enumerate(words):
-        fig.add_trace(go.Bar(
-            x=x, y=np.round(h[:, k], 2).tolist(), name=word, width=0.92,
-            marker={"color": INTENSITY_FILLS[k], "line": {"color": "#404040", "width": 0.5},
-                    "pattern": {"shape": _PATTERNS[k], "fgcolor": "#1a1a1a",
-                                "fgopacity": 0.45}},
-            hovertemplate=f"%{{y:.0f}} min {word}<extra></extra>"))
-    z = _zone(summary.tz) if summary.tz != "local" else None
-    ev_x, ev_text = [], []
-    for e in summary.events:
-        ev_x.append((e.onset_ns - summary.day_start_ns) / (3600 * NS_PER_S))
-        when = clock_text(e.onset_ns, z) if z else ""
-        ev_text.append(f"{strategy_label(e.strategy)} {when}".strip())
-    fig.add_trace(go.Scatter(
-        x=ev_x, y=[64] * len(ev_x), mode="markers", name="Strategy used",
-        marker={"symbol": "triangle-down", "size": 14, "color": OKABE_ITO["purple"],
-                "line": {"color": "#000000", "width": 1}},
-        text=ev_text, hovertemplate="%{text}<extra></extra>"))
-    fig.update_layout(barmode="stack", bargap=0.05)
-    fig.update_xaxes(range=[0, n], tickvals=list(range(0, n + 1, 3)),
-                     ticktext=[f"{v:02d}:00" for v in range(0, n + 1, 3)])
-    fig.update_yaxes(range=[0, 70], title_text="minutes in the hour", tickvals=[0, 15, 30, 45, 60])
-    busiest = int(np.argmax(h[:, 1:4].sum(axis=1))) if n and h[:, 1:4].sum() > 0 else None
-    alt = (f"Band worn {format_duration(summary.wear_s)}; most movement in the hour from "
-           f"{busiest:02d}:00." if busiest is not None else "No movement recorded this day.")
-    alt += f" {len(ev_x)} strategy marker{'s' if len(ev_x) != 1 else ''}."
-    return _base_layout(fig, title="The day, hour by hour", alt=alt, height=340)
 
 
 def zones_bar(zone_s: Sequence[float]) -> go.Figure:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from movereg.models import BandStatus, SampleBlock
 from movereg.pipeline._hub_engine import HubEngine
 from movereg.pipeline._hub_run import BandRun, Writer, band_status
+from movereg.pipeline.device_calibration import calibrated_block
 from movereg.pipeline.messages import activity_message
 from movereg.pipeline.resume import overlap_samples, trimmed
 from movereg.sensors.clock import gap_between, with_gaps
@@ -73,7 +74,8 @@ class HubBands(HubEngine):
             return
         for gap in block.gaps:
             writer.add_gap(run.device_id, gap)
-        writer.add_samples(run.device_id, block)
+        writer.add_samples(run.device_id, block)      # stored as the band sent it
+        block = calibrated_block(block, run.calibration)
         run.samples += block.n
         run.blocks += 1
         run.last_end_ns = block.t_end_ns
@@ -126,3 +128,8 @@ class HubBands(HubEngine):
         self.store.upsert_device(run.device_id, family=family)
         if run.child_id is not None and self.store.device_child(run.device_id) != run.child_id:
             self.store.assign_device(run.device_id, run.child_id)
+        # the band's calibration kept from earlier wear, and a note of what applies
+        run.calibration = self.store.device_calibration(run.device_id)
+        self.store.record_calibration_use(run.device_id, run.connected_ns,
+                                          None if run.calibration is None
+                                          else run.calibration.id)

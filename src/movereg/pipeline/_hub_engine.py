@@ -21,6 +21,7 @@ from movereg.config import Settings
 from movereg.models import SampleBlock
 from movereg.pipeline._hub_run import BandRun, Engine, Writer
 from movereg.pipeline.broadcast import Broadcaster
+from movereg.pipeline.device_calibration import calibrated_block
 from movereg.pipeline.messages import epoch_messages
 from movereg.pipeline.resume import table_tail
 from movereg.signal.table import EpochTable, columns_as_lists
@@ -107,7 +108,7 @@ class HubEngine:
 
     def _push(self, run: BandRun, block: SampleBlock, writer: Writer, rx_ns: int) -> None:
         """One block through the band's engine; its finished epochs go out."""
-        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+        table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns, block.gaps)
         self._emit(run, table, writer, rx_ns)
 
     def _push_held(self, run: BandRun, writer: Writer, rx_ns: int) -> None:
@@ -131,8 +132,10 @@ class HubEngine:
         blocks, run.backlog = run.backlog, []
         after = run.replay_after
         recovered = 0
-        for block in blocks:
-            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns)
+        for stored in blocks:
+            block = calibrated_block(stored, run.calibration)   # stored as the band sent it
+            table = self._engine_for(run, block, writer).push(block.samples, block.t0_ns,
+                                                              block.gaps)
             starts = np.asarray(table.columns["epoch_start"])
             keep = int(np.searchsorted(starts, after, side="right")) if after is not None else 0
             if keep < table.n:

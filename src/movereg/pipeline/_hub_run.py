@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,7 +37,8 @@ class Writer(Protocol):
 class Engine(Protocol):
     """A FeatureEngine-like streaming feature engine."""
 
-    def push(self, samples: np.ndarray, t0_ns: int | None = None) -> EpochTable: ...
+    def push(self, samples: np.ndarray, t0_ns: int | None = None,
+             gaps: Sequence[Gap] | None = None) -> EpochTable: ...
     def flush(self) -> EpochTable: ...
 
 
@@ -68,6 +69,9 @@ class BandRun:
     health: SignalHealth = field(default_factory=SignalHealth)
     connected_ns: int = field(default_factory=time.time_ns)
     last_rx_ns: int | None = None       # host time of the last block
+    #: the band's accepted calibration (a storage.DeviceCalibration), applied to every
+    #: block before the activity trace and the features; None: samples as the band sent
+    calibration: Any = None
 
 
 def band_status(run: BandRun) -> BandStatus:

@@ -218,7 +218,6 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
     ep_ns = round(opts.epoch_s * 1e9)
     total = rec.n_samples_estimate or 0
     engine: Any = None
-    next_t0: int | None = None
     gaps: list[Gap] = []
     seen = 0
     last_report = 0.0
@@ -226,7 +225,7 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
     dev_id = import_device_id(src.id)
     off = rec.meta.get("utc_offset_s")
     utc_off = int(off) if isinstance(off, int | float) and np.isfinite(off) else None
-    for t0, x in rec.chunks(_CHUNK):
+    for t0, x, before in rec.gapped_chunks(_CHUNK):
         if stop is not None and stop.is_set():
             raise ImportInterrupted(f"import {src.id} interrupted: it runs again at the next "
                                     "start")
@@ -238,15 +237,11 @@ def _process(store: Store, src: SourceRecord, path: Path, opts: _Options,
             aligned = t0 - t0 % ep_ns  # the live epoch grid (as the hub aligns it)
             if aligned < t0:
                 engine.push(np.zeros((0, 3), dtype=np.float32), aligned)
-        elif next_t0 is not None and t0 - next_t0 >= 1.5 * dt:
-            gaps.append(Gap(start_ns=next_t0, end_ns=t0,
-                            samples_missing=round((t0 - next_t0) / dt),
-                            reason="recording_gap"))
-        stage.add(engine.push(x, t0))
+        gaps += before
+        stage.add(engine.push(x, t0, before))
         if opts.raw_from_ns is not None:
             stage.add_raw(_raw_blocks(dev_id, t0, x, rec.fs_hz, opts.raw_from_ns, utc_off))
         seen += x.shape[0]
-        next_t0 = t0 + round(x.shape[0] * dt)
         now = time.monotonic()
         if now - last_report >= _PROGRESS_EVERY_S:
             last_report = now

@@ -138,12 +138,15 @@ def _peak_rss_mb() -> float:
 
 def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
                        chunk: int = CHUNK_SAMPLES, serial_hash: str = "",
-                       progress: bool = False, calibration: Any = None) -> dict[str, Any]:
+                       progress: bool = False, calibration: Any = None,
+                       still: Any = None) -> dict[str, Any]:
     """Stream ``rec`` through the engine into ``out_path`` (atomic); return summary stats.
 
     The finished QC row goes into the file's key-value metadata as ``movereg.qc`` (JSON);
     ``progress`` shows a per-file bar (samples) on stderr; an accepted ``calibration``
-    (:class:`movereg.signal.Calibration`) is applied to every sample first.
+    (:class:`movereg.signal.Calibration`) is applied to every sample first; ``still``
+    (:class:`movereg.signal.calibration.StillWindows`) collects the still windows of the
+    samples as read, for a calibration decided after this pass.
     """
     import sys
 
@@ -181,10 +184,14 @@ def extract_to_parquet(rec: Recording, out_path: Path, *, epoch_s: float,
             with tqdm(total=rec.n_samples_estimate, desc=rec.path.name, unit=" samples",
                       unit_scale=True, file=sys.stderr, disable=None if progress else True,
                       leave=False, position=1) as bar:
-                for t0, x in rec.chunks(chunk):
+                for t0, x, gaps in rec.gapped_chunks(chunk):
+                    if still is not None:
+                        if gaps:
+                            still.gap()
+                        still.add(x)
                     if calibration is not None and calibration.ok:
                         x = calibration.offset + calibration.scale * x
-                    emit(engine.push(x, t0).columns)
+                    emit(engine.push(x, t0, gaps).columns)
                     bar.update(x.shape[0])
             emit(engine.flush().columns, force=True)
             # the QC is complete now: into the file's metadata
@@ -218,16 +225,30 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                status="error", message="")
     out_path = Path(out_dir) / f"{stem}.parquet"
     try:
-        from movereg.signal.calibration import calibration_row, fit_recording
+        from movereg.signal.calibration import (
+            Calibration,
+            StillWindows,
+            calibration_row,
+            fit_collected,
+            fit_recording,
+        )
 
         def reopen() -> Recording:
             if isinstance(source, Path):
                 return open_recording(source, fs_hz=fs_hz, adc_grid=adc_grid, tz=tz)
             return source.open(fs_hz)
 
-        cal, cal_status = fit_recording(reopen, calibrate)
-        row.update(calibration_row(cal, cal_status))
         rec = reopen()
+        # auto with a length not known up front: features and still windows in one pass;
+        # a second pass only when the recording is >= 24 h and the fit is accepted
+        still = (StillWindows(rec.fs_hz)
+                 if calibrate == "auto" and rec.n_samples_estimate is None else None)
+        if still is None:
+            cal, cal_status = fit_recording(lambda: rec, calibrate)
+            if cal_status in ("applied", "rejected"):   # the fit pass read it
+                rec = reopen()
+        else:
+            cal, cal_status = Calibration(), "pending"
         if isinstance(source, Path):
             fp = file_fingerprint(source, with_hash=fingerprint)
         else:
@@ -239,7 +260,15 @@ def process_recording(source: Path | SyntheticSpec, out_dir: str, stem: str, *,
                    serial_hash=serial_hash, fs_hz=rec.fs_hz)
         row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s,
                                       serial_hash=serial_hash, progress=progress,
-                                      calibration=cal))
+                                      calibration=cal, still=still))
+        if still is not None:
+            cal, cal_status = fit_collected(still, rec.fs_hz, calibrate)
+            if cal.ok:       # the features again, from calibrated samples
+                rec = reopen()
+                row.update(extract_to_parquet(rec, out_path, epoch_s=epoch_s,
+                                              serial_hash=serial_hash, progress=progress,
+                                              calibration=cal))
+        row.update(calibration_row(cal, cal_status))
         qc = rec.qc.row(serial_hash)
         row.update({k: qc[k] for k in qc if k in SUMMARY_COLUMNS and k not in
                     ("format", "device", "serial_hash", "fs_hz")})

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from movereg.errors import InputFileError, ParameterError
+from movereg.models import Gap, gap_between
 from movereg.recordings.qc import RecordingQC
 
 __all__ = ["Recording", "hash_serial", "snap_rate"]
@@ -134,14 +135,37 @@ class Recording(ABC):
             one, else ``t0_ns + i / fs_hz``), and a C-contiguous float64 ``(n, 3)``
             array in g (NaN rows where the file has missing values). A chunk is shorter
             than ``n_samples`` at the end and before a gap; the gap shows as a later
-            ``t0_ns`` than the previous chunk's end.
+            ``t0_ns`` than the previous chunk's end (:meth:`gapped_chunks` names it).
         """
+        for _, t0, x in self._chunks(n_samples):
+            yield t0, x
+
+    def gapped_chunks(self, n_samples: int) -> Iterator[tuple[int, np.ndarray, tuple[Gap, ...]]]:
+        """:meth:`chunks` with the gap before each chunk: ``(t0_ns, samples, gaps)``.
+
+        The recording decides its gaps (as the :class:`~movereg.sensors.clock.DeviceClock`
+        does for a live band): where a new segment starts (see the module docstring) at
+        least one whole sample period after the previous chunk's end, a
+        :class:`~movereg.models.Gap` with reason ``"recording_gap"``; ``samples_missing``
+        is the rows a consumer fills (:meth:`FeatureEngine.push
+        <movereg.signal.FeatureEngine.push>` takes them as they are).
+        """
+        end: int | None = None
+        for new_seg, t0, x in self._chunks(n_samples):
+            gap = (gap_between(end, t0, self.fs_hz, "recording_gap")
+                   if new_seg and end is not None else None)
+            yield t0, x, () if gap is None else (gap,)
+            end = t0 + round(x.shape[0] * 1e9 / self.fs_hz)
+
+    def _chunks(self, n_samples: int) -> Iterator[tuple[bool, int, np.ndarray]]:
+        """:meth:`chunks` with a flag: does the chunk start a new segment?"""
         if n_samples < 1:
             raise ParameterError(f"chunk size must be >= 1 sample, got {n_samples}")
         dt = 1e9 / self.fs_hz
         buf: list[np.ndarray] = []
         have = 0
         buf_t0 = self.t0_ns  # time of the first buffered sample
+        buf_new = True       # the buffered samples start a segment
         seen = 0  # samples so far: sample i is at t0_ns + round(i * dt) (no-timestamp files)
         own = not self.QC_WHILE_READING
         if own:
@@ -156,8 +180,10 @@ class Recording(ABC):
                                           self.t0_ns + round((seen + block.shape[0] - 1)
                                                              * dt))
             if new_seg and have:
-                yield buf_t0, _join(buf)
+                yield buf_new, buf_t0, _join(buf)
                 buf, have = [], 0
+            if new_seg:
+                buf_new = True
             start = 0
             n = block.shape[0]
             while start < n:
@@ -170,34 +196,27 @@ class Recording(ABC):
                 start += take
                 seen += take
                 if have == n_samples:
-                    yield buf_t0, _join(buf)
-                    buf, have = [], 0
+                    yield buf_new, buf_t0, _join(buf)
+                    buf, have, buf_new = [], 0, False
         if have:
-            yield buf_t0, _join(buf)
+            yield buf_new, buf_t0, _join(buf)
         if own:
             self.qc.complete = True
 
     def read_all(self, chunk: int = 1 << 18) -> tuple[int, np.ndarray]:
         """The whole recording as one array (gaps filled with NaN rows): small files only.
 
-        Gaps are placed by the same rule as the streaming engine: a chunk starting at
-        least half a sample later than expected is preceded by ``round(gap)`` NaN rows.
+        Each gap of :meth:`gapped_chunks` becomes its ``samples_missing`` NaN rows, as
+        the streaming engine fills it.
         """
-        dt = 1e9 / self.fs_hz
         parts: list[np.ndarray] = []
         t_first: int | None = None
-        seen = 0
-        for t0, x in self.chunks(chunk):
+        for t0, x, gaps in self.gapped_chunks(chunk):
             if t_first is None:
                 t_first = t0
-            else:
-                gap = (t0 - (t_first + seen * dt)) / dt
-                if gap >= 0.5:
-                    fill = round(gap)
-                    parts.append(np.full((fill, 3), np.nan))
-                    seen += fill
+            for g in gaps:
+                parts.append(np.full((g.samples_missing, 3), np.nan))
             parts.append(x)
-            seen += x.shape[0]
         if t_first is None:
             return self.t0_ns, np.empty((0, 3))
         return t_first, np.ascontiguousarray(np.concatenate(parts))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from movereg.errors import ParameterError
-from movereg.models import Gap, RawBlock, SampleBlock
+from movereg.models import Gap, RawBlock, SampleBlock, gap_between
 
 __all__ = ["ClockStats", "DeviceClock", "gap_between", "with_gaps"]
 
@@ -299,19 +299,6 @@ class DeviceClock:
             device_time_ns=raw.device_time_ns,
             seq=raw.seq,
         )
-
-
-def gap_between(prev_end_ns: int, t0_ns: int, fs_hz: float, reason: str) -> Gap | None:
-    """The gap from earlier data (exclusive end ``prev_end_ns``, UTC ns) to a block
-    starting at ``t0_ns``; None when not one whole sample period (``1/fs_hz``) is missing.
-
-    Parameters
-    ----------
-    reason
-        The gap's reason (``"crash"``, ``"disconnect"``, ...).
-    """
-    missing = round((t0_ns - prev_end_ns) / (1e9 / fs_hz))
-    return Gap(prev_end_ns, t0_ns, missing, reason) if missing >= 1 else None
 
 
 def with_gaps(block: SampleBlock, gaps: tuple[Gap, ...]) -> SampleBlock:

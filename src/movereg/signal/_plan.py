@@ -116,7 +116,8 @@ def make_plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> Plan:
     pf[_ly.PF_EPOCH_NS] = epoch_s * 1e9
     pf[_ly.PF_EPOCH_S] = epoch_s
     pf[_ly.PF_CUTS:_ly.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
-    pf[_ly.PF_FLAPREF] = (cfg.flap_ref_mg / 1000.0) ** 2
+    # the jerk reference J as the band's second spectral moment: sum f^2 P = J^2 / (2 pi)^2
+    pf[_ly.PF_FLAPREF] = (cfg.flap_jerk_ref_g_s / (2.0 * math.pi)) ** 2
     flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
     ca = 2 * M + 4
     cd = nbw * B + tmax + 2
@@ -127,13 +128,15 @@ def make_plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> Plan:
 
 def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndarray:
     """Lag weights turning autocorrelation sums into the power of ``f_lo..f_hi`` (row 0)
-    and its frequency-weighted power (row 1, Hz x power).
+    and its second spectral moment (row 1, Hz^2 x power).
 
     Band power = sum over lags of R(tau) times the band-pass impulse response (Wiener-
     Khinchin), tapered with a Parzen lag window of ``tmax`` lags (Blackman-Tukey estimate).
-    Row 1 weights the band by f (Hz): ``int f 2 cos(2 pi f tau) df`` over the band. Returns
-    ``w`` (2, tmax + 1) with ``share = sum(w[0] * S) / S[0]`` and mean band frequency
-    ``sum(w[1] * S) / sum(w[0] * S)`` for one-sided lag sums ``S``.
+    Row 1 weights the band by f^2 (Hz^2): ``int f^2 2 cos(2 pi f tau) df`` over the band, so
+    ``(2 pi)^2 sum(w[1] * S)`` is the band's jerk power (the derivative's, (g/s)^2 for g).
+    Returns ``w`` (2, tmax + 1) with ``share = sum(w[0] * S) / S[0]``, mean-square band
+    jerk ``(2 pi)^2 sum(w[1] * S) / n`` and RMS band frequency
+    ``sqrt(sum(w[1] * S) / sum(w[0] * S))`` for one-sided lag sums ``S`` over ``n`` bins.
     """
     lo = min(f_lo, rate_hz / 2.0) / rate_hz
     hi = min(f_hi, rate_hz / 2.0) / rate_hz
@@ -143,15 +146,17 @@ def flap_weights(f_lo: float, f_hi: float, rate_hz: float, tmax: int) -> np.ndar
     t = tau[1:]
     h[1:] = (np.sin(2 * np.pi * hi * t) - np.sin(2 * np.pi * lo * t)) / (np.pi * t)
     g = np.empty(tmax + 1)
-    g[0] = hi * hi - lo * lo
+    g[0] = 2.0 * (hi**3 - lo**3) / 3.0
     a = 2 * np.pi * t
 
-    def prim(f: float) -> np.ndarray:   # an antiderivative of 2 f cos(a f) in f
-        return 2.0 * (f * np.sin(a * f) / a + np.cos(a * f) / (a * a))
+    def prim(f: float) -> np.ndarray:   # an antiderivative of 2 f^2 cos(a f) in f
+        af = a * f
+        return 2.0 * (f * f * np.sin(af) / a + 2.0 * f * np.cos(af) / a**2
+                      - 2.0 * np.sin(af) / a**3)
 
     g[1:] = prim(hi) - prim(lo)
     u = tau / (tmax + 1)
     parzen = np.where(u <= 0.5, 1 - 6 * u**2 + 6 * u**3, 2 * (1 - u) ** 3)
-    w = np.vstack([h * parzen, g * parzen * rate_hz])
+    w = np.vstack([h * parzen, g * parzen * rate_hz**2])
     w[:, 1:] *= 2.0
     return np.ascontiguousarray(w)

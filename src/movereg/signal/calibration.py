@@ -18,8 +18,8 @@ import numpy as np
 from movereg.errors import ParameterError
 
 __all__ = ["ACCEPT_ERROR_MG", "AUTO_MIN_HOURS", "CALIBRATE_MODES", "MIN_WINDOWS", "Calibration",
-           "StillWindows", "apply_calibration", "calibrate", "calibration_row", "fit_recording",
-           "fit_sphere"]
+           "StillWindows", "apply_calibration", "calibrate", "calibration_row", "fit_collected",
+           "fit_recording", "fit_sphere"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class StillWindows:
         still = np.all(sd < self.sd_g, axis=1) & np.all(np.abs(mean) < 2.0, axis=1)
         if still.any():
             self._means.append(mean[still])
+
+    def gap(self) -> None:
+        """Samples are missing before the next block: drop the partial window (a window
+        never spans a gap)."""
+        self._rest = np.zeros((0, 3))
 
     @property
     def means(self) -> np.ndarray:
@@ -197,7 +202,14 @@ def fit_recording(open_rec: Callable[[], Any], mode: str) -> tuple[Calibration, 
     col = StillWindows(rec.fs_hz)
     for _t0, x in rec.chunks(_FIT_CHUNK):
         col.add(x)
-    duration_s = col.n_samples / rec.fs_hz
+    return fit_collected(col, rec.fs_hz, mode)
+
+
+def fit_collected(col: StillWindows, fs_hz: float, mode: str) -> tuple[Calibration, str]:
+    """The calibration and status (as :func:`fit_recording`) from a whole recording's
+    still windows, collected by the caller (e.g. during a feature pass, so a recording
+    of unknown length that turns out shorter than 24 h is read only once)."""
+    duration_s = col.n_samples / fs_hz
     if mode == "auto" and duration_s < AUTO_MIN_HOURS * 3600:
         return Calibration(reason=_short(duration_s)), "skipped"
     if col.n_windows == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from movereg.signal.params import FeatureConfig
@@ -92,12 +93,15 @@ def data_dictionary(fs_hz: float | None = None,
                             f"moving average, decimated to >= {c.rhythm_rate_hz:g} Hz), "
                             f"{c.rhythm_window_s:g}-s window, lags {c.rhythm_min_lag_s:g}-"
                             f"{c.rhythm_max_lag_s:g} s after the first zero crossing. v, "
-                            "flapping-band vigour: a^2 / (a^2 + ref^2), a = RMS (g) of the "
-                            f"high-passed signal's {c.flap_low_hz:g}-{c.flap_high_hz:g} Hz band "
-                            "in the same window (Blackman-Tukey estimate from the same "
-                            f"autocorrelation sums), ref = {c.flap_ref_mg:g} mg. 0 when the "
-                            "movement (RMS of the high-passed signal) is below "
-                            f"{c.rhythm_gate_mg:g} mg.",
+                            "flapping-band vigour: j^2 / (j^2 + ref^2), j = RMS jerk (g/s, "
+                            "the rate of change of acceleration) of the high-passed "
+                            f"signal's {c.flap_low_hz:g}-{c.flap_high_hz:g} Hz band in the "
+                            "same window (2 pi times the square root of the band's second "
+                            "spectral moment, Blackman-Tukey estimate from the same "
+                            f"autocorrelation sums), ref = {c.flap_jerk_ref_g_s:g} g/s (a "
+                            f"{c.flap_jerk_ref_g_s / (6.0 * math.pi) * 1000.0:.0f}-mg RMS "
+                            "movement at 3 Hz). 0 when the movement (RMS of the "
+                            f"high-passed signal) is below {c.rhythm_gate_mg:g} mg.",
                             _GOODWIN + "; checked on expert-labelled classroom rocking and "
                             "hand-flapping (Goodwin et al., UbiComp 2014; README, Validation)",
                             "Describes rhythmic or vigorous flapping-band movement of the "
@@ -105,14 +109,16 @@ def data_dictionary(fs_hz: float | None = None,
                             "swing in walking is also about 1 Hz and running or clapping "
                             "fill the flapping band: 'rhythmic movement', not 'rocking' or "
                             "'flapping'. p is scale-free; v assumes samples in g. Until "
-                            "issue 24 it was p alone. NaN without enough data."),
+                            "issue 24 it was p alone; v weighed band acceleration (0.5 g) "
+                            "before it weighed band jerk. NaN without enough data."),
         "rhythm_hz": ("Hz", "Rhythm of the epoch's strongest hop: the frequency of its "
                       "autocorrelation peak (parabolic refinement) or, when its flapping-band "
                       "vigour v exceeds its periodicity p and the band holds most of the "
-                      "high-passed power, the band's power-weighted mean frequency.",
+                      "high-passed power, the band's RMS frequency (square root of its "
+                      "second spectral moment over its power).",
                       _GOODWIN,
                       "NaN when no rhythm. In the classroom sessions: median 0.8-0.9 Hz in "
-                      "rocking epochs, 3.1-3.3 Hz in flapping epochs."),
+                      "rocking epochs, 3.3-3.4 Hz in flapping epochs."),
         "rhythmic_fraction": ("1", "Share of the epoch's 1-s hops whose rhythmic-movement "
                               "strength (as rhythm_strength, per hop) is >= "
                               f"{c.rhythm_threshold:g}.", _GOODWIN, ""),

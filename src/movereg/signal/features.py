@@ -20,11 +20,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from movereg.errors import ParameterError
+from movereg.models import Gap
 from movereg.signal._kernels import emit as _e
 from movereg.signal._kernels import engine as _k
 from movereg.signal._kernels import feed as _fd
@@ -124,12 +126,17 @@ class FeatureEngine:
 
     Notes
     -----
-    ``push(samples, t0_ns)`` takes ``(n, 3)`` samples in g (non-finite rows = missing) and
-    returns the epochs that became final (0..n rows). A ``t0_ns`` later than the expected
-    time of the next sample (by at least half a sample) is a gap, filled as missing data;
-    an earlier one is treated as contiguous (clock jitter). ``flush()`` returns every
-    remaining epoch, including the trailing partial one (its ``coverage`` < 1), and ends
-    the stream.
+    ``push(samples, t0_ns, gaps)`` takes ``(n, 3)`` samples in g (non-finite rows =
+    missing) and returns the epochs that became final (0..n rows). ``t0_ns`` places the
+    stream: the first push (an empty one may set the epoch grid) starts it, and the
+    first samples are placed by their ``t0_ns`` after it. Later blocks follow on after
+    the ``gaps`` they are given: the :class:`~movereg.models.Gap` s that the clock
+    (:class:`~movereg.sensors.clock.DeviceClock`) or the recording decided, filled with
+    ``samples_missing`` missing rows; their ``t0_ns`` is then not looked at. Without
+    ``gaps`` (plain arrays with no clock behind them), a ``t0_ns`` later than the
+    expected time of the next sample by at least half a sample is a gap, and an earlier
+    one is contiguous (clock jitter). ``flush()`` returns every remaining epoch,
+    including the trailing partial one (its ``coverage`` < 1), and ends the stream.
 
     Short pushes are cheap: samples wait in a stage until they complete the next epoch,
     and only then do the kernels run (once per epoch instead of once per push). Which
@@ -221,8 +228,12 @@ class FeatureEngine:
         """Samples consumed so far, including missing rows filled into gaps."""
         return self._seen
 
-    def push(self, samples: Any, t0_ns: int | None = None) -> EpochTable:
+    def push(self, samples: Any, t0_ns: int | None = None,
+             gaps: Sequence[Gap] | None = None) -> EpochTable:
         """Consume a block of samples (g); return the epochs that became final.
+
+        ``gaps``: the gaps before this block (see the class notes); ``None`` places the
+        block by ``t0_ns``.
 
         Samples are staged, and the kernels run, only once the staged samples complete
         the next epoch (its emission point, measured once per rate/epoch/config by
@@ -239,6 +250,7 @@ class FeatureEngine:
         # the hot path: a block that follows on (no gap) and does not finish an epoch yet
         # (_next is 0 without staging and -1 once closed, so neither gets here)
         if seen < self._next and n <= _STAGE_MAX and self._t0 is not None and (
+                (not gaps and self._seen) if gaps is not None else
                 t0_ns is None or (t0_ns - self._t0) / self._dt_ns - self._seen < 0.5):
             s = self._staged
             e = s + n
@@ -248,9 +260,10 @@ class FeatureEngine:
                 self._staged = e
                 self._seen = seen
                 return _EMPTY
-        return self._push(x, n, t0_ns)
+        return self._push(x, n, t0_ns, gaps)
 
-    def _push(self, x: np.ndarray, n: int, t0_ns: int | None) -> EpochTable:
+    def _push(self, x: np.ndarray, n: int, t0_ns: int | None,
+              gaps: Sequence[Gap] | None) -> EpochTable:
         """:meth:`push` beyond its hot path: gaps, the first push, emissions, long blocks."""
         if self._closed:
             raise ParameterError("FeatureEngine: push() after flush()")
@@ -258,11 +271,11 @@ class FeatureEngine:
         if self._t0 is None:
             self._t0 = int(t0_ns) if t0_ns is not None else 0
             self._si[_ly.S_T0] = self._t0
-        elif t0_ns is not None:
-            gap = (t0_ns - self._t0) / self._dt_ns - self._seen
-            if gap >= 0.5:
+        else:
+            missing = self._missing_before(t0_ns, gaps)
+            if missing:
                 self._run_stage()
-                self._fill_gap(round(gap))
+                self._fill_gap(missing)
                 forced = True            # the gap may have finished epochs: emit now
         self._seen += n
         if self._fin is not None and n <= _STAGE_MAX and self._staged == 0 and (
@@ -307,6 +320,16 @@ class FeatureEngine:
         return self._emit(k) if k > 0 else _EMPTY
 
     # --- internals -----------------------------------------------------------------------
+    def _missing_before(self, t0_ns: int | None, gaps: Sequence[Gap] | None) -> int:
+        """Missing rows to fill before a block: its ``gaps``' samples, or where its
+        ``t0_ns`` places it (the first samples of the stream, or plain arrays)."""
+        if gaps is not None and self._seen:
+            return sum(g.samples_missing for g in gaps)
+        if t0_ns is None or self._t0 is None:
+            return 0
+        gap = (t0_ns - self._t0) / self._dt_ns - self._seen
+        return round(gap) if gap >= 0.5 else 0
+
     def _final_at(self, e: int) -> int:
         """Samples (from the stream's start) after which epoch ``e`` is final."""
         fin = self._fin

@@ -45,8 +45,9 @@ class FeatureConfig:
     # flapping band share (of high-passed power)
     flap_low_hz: float = 1.5
     flap_high_hz: float = 6.0
-    # flapping evidence in rhythm_strength: band power a^2 against this RMS, a^2/(a^2+ref^2)
-    flap_ref_mg: float = 500.0
+    # flapping evidence in rhythm_strength: the flap band's jerk RMS j (g/s) against this
+    # reference, j^2/(j^2+ref^2); 12 g/s = a 0.5-g RMS movement at 3.8 Hz, 0.64 g at 3 Hz
+    flap_jerk_ref_g_s: float = 12.0
     # impacts and jerk (causal Butterworth low-pass first)
     lowpass_hz: float = 10.0
     lowpass_order: int = 4                  # fixed: two second-order sections
@@ -84,7 +85,7 @@ class FeatureConfig:
             raise ParameterError("FeatureConfig: shares must be within 0..1")
         if not 0 < self.flap_low_hz < self.flap_high_hz:
             raise ParameterError("FeatureConfig: need 0 < flap_low_hz < flap_high_hz")
-        if not self.flap_ref_mg > 0:
-            raise ParameterError("FeatureConfig.flap_ref_mg must be > 0")
+        if not self.flap_jerk_ref_g_s > 0:
+            raise ParameterError("FeatureConfig.flap_jerk_ref_g_s must be > 0")
         if self.nonwear_min_axes not in (1, 2, 3):
             raise ParameterError("FeatureConfig.nonwear_min_axes must be 1, 2 or 3")

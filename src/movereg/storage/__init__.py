@@ -6,6 +6,7 @@ the pipeline feeds; one transaction about twice a second).
 
 from movereg.storage._backup import BackupInfo, create_backup, restore_backup
 from movereg.storage._band_recordings import BandRecorderRecord, BandRecordingRecord
+from movereg.storage._calibration import CalibrationUse, DeviceCalibration
 from movereg.storage._consent import CONSENT_SCOPES
 from movereg.storage._db import SCHEMA_VERSION
 from movereg.storage._events import load_default_strategies
@@ -57,11 +58,13 @@ __all__ = [
     "BandRecordingRecord",
     "BatchWriter",
     "BatchWriterStats",
+    "CalibrationUse",
     "Checkin",
     "Child",
     "ChildSettings",
     "Consent",
     "ConsentScope",
+    "DeviceCalibration",
     "DeviceRecord",
     "EpochTableLike",
     "GapRecord",

@@ -89,7 +89,10 @@ class BatchWriter:
         """Stop the task and write whatever is pending (final flush)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            # a flush in progress finishes first: cancelling it would return while its
+            # worker thread still writes (a caller closing the store then loses that batch)
+            async with self._flush_lock:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.flush()

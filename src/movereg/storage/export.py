@@ -78,6 +78,8 @@ _NULLABLE = frozenset({"session_id", "planned", "replaces_id", "frame_seq"})
 
 def media_type(fmt: str) -> str:
     """HTTP media type of an export format."""
+    if fmt == "omh":
+        return "application/x-ndjson"
     return "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from movereg.errors import ValidationError
 from movereg.storage.export import Chunk, _arrow_schema, _schema, record_batch
 
-__all__ = ["TIME_COLUMNS", "Counted", "file_sha256", "provenance", "write_hive_parquet"]
+__all__ = ["TIME_COLUMNS", "Counted", "calibration_provenance", "file_sha256", "provenance",
+           "why_empty", "write_hive_parquet", "write_json"]
 
 #: The column whose local date partitions each export kind.
 TIME_COLUMNS: dict[str, str] = {"epochs": "epoch_start", "breaks": "start",
@@ -131,6 +132,48 @@ def write_hive_parquet(what: str, chunks: Iterator[Chunk], out_dir: Path, *,
             writer.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return [out_dir / p.relative_to(tmp) for p in written]
+
+
+def calibration_provenance(store: Any, child_ids: Sequence[int], start_ns: int | None,
+                           end_ns: int | None) -> list[dict[str, Any]] | str:
+    """Which per-band calibration the live pipeline applied over the range, per band of
+    these children (bands by salted hash); a sentence when none was ever applied."""
+    from movereg.storage.export import device_hash
+    from movereg.timeutil import iso_utc
+
+    salt = store.export_salt()
+    devices = sorted({dev for cid in child_ids
+                      for dev, _lo, _hi in store._spans(None, cid, start_ns, end_ns)})
+    out: list[dict[str, Any]] = []
+    for use in store.calibration_uses(devices, start_ns=start_ns, end_ns=end_ns):
+        row: dict[str, Any] = {"device": device_hash(use.device_id, salt),
+                               "from": iso_utc([use.started_ns])[0], "calibration_id": None}
+        if use.calibration is not None:
+            row.update(use.calibration.summary())
+            for k in ("fitted_at_ns", "span_start_ns", "span_end_ns"):
+                row[k.removesuffix("_ns")] = iso_utc([row.pop(k)])[0]
+        out.append(row)
+    if not any(r["calibration_id"] is not None for r in out):
+        return ("none applied: live bands' samples as the bands sent them (no accepted "
+                "per-band calibration; see movereg calibrate)")
+    return out
+
+
+def why_empty(store: object, what: str, ids: list[int], research: bool,
+               ranged: bool) -> str:
+    """Why an export has no rows, in words a researcher can act on."""
+    if not ids:
+        return ("no child has current research consent for this export" if research
+                else "no children in the database")
+    where = " in the chosen time range" if ranged else ""
+    if what == "raw":
+        return (f"no raw samples stored for these children{where} (raw samples are kept "
+                "only while raw recording is on and consented)")
+    if what == "events":
+        return f"no strategy events logged for these children{where}"
+    if what == "breaks":
+        return f"no movement breaks found in the stored epochs{where}"
+    return f"no epochs stored for these children{where} (a child with no band yet has none)"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

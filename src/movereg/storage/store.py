@@ -8,6 +8,7 @@ from movereg.signal.table import EpochTable
 from movereg.storage._alerts import AlertsMixin
 from movereg.storage._audit import AuditMixin
 from movereg.storage._band_recordings import BandRecordingsMixin
+from movereg.storage._calibration import CalibrationMixin
 from movereg.storage._clinic import ClinicMixin
 from movereg.storage._consent import ConsentMixin
 from movereg.storage._events import EventsMixin
@@ -21,7 +22,7 @@ __all__ = ["Store"]
 
 class Store(BandRecordingsMixin,
             TimelineMixin, IngestMixin, ClinicMixin, FamilyMixin, EventsMixin, RelayMixin,
-            AuditMixin, ConsentMixin, AlertsMixin):
+            AuditMixin, ConsentMixin, AlertsMixin, CalibrationMixin):
     """Synchronous, thread-safe access to the movereg database.
 
     Open it once per process (``Store(settings.db_path)``); call it from asyncio through

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from movereg.storage.export import (
     stream_csv,
     stream_parquet,
 )
+from movereg.storage.export_dataset import why_empty
 
 __all__ = ["router"]
 
@@ -107,11 +109,14 @@ def data_dictionary(principal: CurrentUser,
 
 @router.get("/{what}", operation_id="export_data", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {},
-                                         "application/vnd.apache.parquet": {}},
+                                         "application/vnd.apache.parquet": {},
+                                         "application/x-ndjson": {}},
                              "description": "the export file, streamed"}})
 def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: StoreDep,
                 principal: CurrentUser, start: FromQ = None, end: ToQ = None,
-                format: Annotated[Literal["csv", "parquet"], Query()] = "csv",  # noqa: A002
+                format: Annotated[Literal["csv", "parquet", "omh"], Query(  # noqa: A002
+                    description="omh: Open mHealth omh:acceleration:2.0 data points as "
+                    "JSON lines (raw samples only)")] = "csv",
                 child: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{3,32}$",
                                                    description="pseudonymous child code")]
                 = None,
@@ -132,6 +137,9 @@ def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: Store
     a, b = ns_range(start, end)
     if what != "epochs" and (epoch_s is not None or features is not None):
         raise ValidationError("epoch_s and features apply to epoch exports only")
+    if format == "omh" and what != "raw":
+        raise ValidationError("the Open mHealth format applies to raw samples only",
+                              advice="choose CSV or Parquet for this table")
     chosen = parse_features(features)
     ids = _children(store, principal, child, what)
     if epoch_s is not None:
@@ -149,15 +157,48 @@ def export_data(what: Literal["epochs", "breaks", "events", "raw"], store: Store
                 detail=detail)
     columns = epoch_export_columns(chosen) if what == "epochs" else None
     chunks = export_chunks(store, what, ids, start_ns=a, end_ns=b, epoch_s=epoch_s)
-    body = (stream_csv(what, chunks, columns=columns) if format == "csv"
-            else stream_parquet(what, chunks, columns=columns,
-                                metadata=_metadata(what, epoch_s, columns)))
-    filename = f"movereg-{what}.{format}"
+    first = next(chunks, None)   # peek: an export with no rows says why
+    why = None if first is not None else why_empty(
+        store, what, ids, principal.role == "researcher", a is not None or b is not None)
+    chunks = itertools.chain([] if first is None else [first], chunks)
+    prov = _provenance(store, what, format, ids, a, b, epoch_s, chosen, why)
+    if format == "omh":
+        from movereg.storage.export_omh import OmhWriter
+
+        body = OmhWriter(what).stream(chunks)
+    else:
+        body = (stream_csv(what, chunks, columns=columns) if format == "csv"
+                else stream_parquet(what, chunks, columns=columns, metadata={
+                    **_metadata(what, epoch_s, columns),
+                    "movereg.provenance": json.dumps(prov, default=str)}))
+    filename = f"movereg-{what}.{'jsonl' if format == 'omh' else format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if epoch_s is not None:
         headers["X-Movereg-Epoch-S"] = f"{epoch_s:g}"
+    headers["X-Movereg-Provenance"] = json.dumps(prov, default=str, separators=(",", ":"))
+    if why is not None:
+        headers["X-Movereg-Why-Empty"] = why
     return StreamingResponse(_audited(body, store, principal, detail),
                              media_type=media_type(format), headers=headers)
+
+
+def _provenance(store: Store, what: str, fmt: str, ids: list[int], a: int | None,
+                b: int | None, epoch_s: float | None, features: list[str] | None,
+                why: str | None) -> dict[str, Any]:
+    """What a downloaded export states about itself (as the CLI's; the database is named
+    but not hashed here: hashing it would make every download read the whole file)."""
+    from movereg.storage.export_dataset import calibration_provenance, provenance
+
+    params: dict[str, Any] = {
+        "what": what, "children": [store.get_child(i).code for i in ids],
+        "from": a, "to": b, "epoch_s": epoch_s, "features": features, "tz": "UTC",
+        "nonwear_method": "movereg causal 60-min window (column nonwear)",
+        "calibration": ("raw samples as the bands sent them (never calibrated)"
+                        if what == "raw" else calibration_provenance(store, ids, a, b))}
+    prov = provenance(what, fmt, params, [], rows=0, why_empty=why)
+    prov["sources"] = [{"path": "this server's database", "sha256": None}]
+    del prov["rows"]            # not known before the rows are streamed
+    return prov
 
 
 def _metadata(what: str, epoch_s: float | None, columns: list[str] | None) -> dict[str, str]:

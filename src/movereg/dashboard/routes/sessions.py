@@ -21,7 +21,7 @@ from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
 from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
-from movereg.storage._core import now_ns
+from movereg.timeutil import now_ns
 
 __all__ = ["router"]
 

@@ -46,6 +46,7 @@
     }
     return q;
   }
+  const empties = [];
   async function download(url, fallbackName, label) {
     const resp = await fetch(url, {credentials: "same-origin"});
     if (!resp.ok) {
@@ -53,6 +54,8 @@
       try { msg = (await resp.json()).detail || msg; } catch (e) { /* not JSON */ }
       throw new Error(msg);
     }
+    const why = resp.headers.get("X-Movereg-Why-Empty");   // an export with no rows says why
+    if (why) empties.push("No rows for " + label + " (" + why + ")");
     const total = Number(resp.headers.get("content-length")) || 0;
     const reader = resp.body.getReader();
     const chunks = [];
@@ -88,15 +91,16 @@
     const btn = document.getElementById("export-go");
     btn.disabled = true; progress.hidden = false; progress.removeAttribute("value");
     let bytes = 0;
+    empties.length = 0;
     try {
       for (const code of jobs) {
         const q = baseQuery();
         if (code) q.set("child", code);
-        const name = "movereg-" + what + (code ? "-" + code : "") + "." + fmt;
+        const name = "movereg-" + what + (code ? "-" + code : "") + "." + (fmt === "omh" ? "jsonl" : fmt);
         bytes += await download("/api/export/" + what + "?" + q.toString(), name, code || "all children");
       }
       progress.max = 1; progress.value = 1;
-      status.textContent = "Done: " + jobs.length + " file" + (jobs.length === 1 ? "" : "s") + ", " + human(bytes) + ".";
+      status.textContent = "Done: " + jobs.length + " file" + (jobs.length === 1 ? "" : "s") + ", " + human(bytes) + "." + (empties.length ? " " + empties.join("; ") + "." : "");
     } catch (e) {
       status.textContent = e.message; progress.hidden = true;
     } finally { btn.disabled = false; }

@@ -16,6 +16,9 @@ Module map (a sample's way through the room):
 * :mod:`.layout` — where every parameter and state value lives in the stores (``PI_*``,
   ``PF_*``, ``S_*``, ``F_*``, ``RF_*``/``RI_*``, ``LY_*``) and the working arrays' shapes.
 * :mod:`.views` — borrowed (reference-count-free) views of the stores.
+* :mod:`.state` — named getters and setters of stream A's state groups (the epoch's
+  counters and sums, the detectors, three-axis slots, the non-wear step, the low-pass),
+  so the per-sample loop never spells out store slots.
 
 The plan (parameters and sizes per rate, epoch and config) is built outside the room, in
 :mod:`movereg.signal._plan`; the JIT policy is :mod:`movereg.signal._jit`.

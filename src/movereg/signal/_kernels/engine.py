@@ -17,9 +17,20 @@ Three sub-streams finish an epoch at different times and are joined in the row s
   :mod:`.rhythm`);
 * C, counts, finish when the 10-Hz count values of the epoch have arrived.
 
+Module map::
+
+    process            unpack istore/fstore into borrowed views, return the final rows
+      _process         one push, in this order:
+        _add_counts    stream C: 10-Hz count values into their epochs' rows
+        _stream_a      stream A per sample; hops (epoch.hop_angle), epochs
+                       (epoch.end_epoch_a), non-wear steps; state via .state accessors
+        _decimate      stream B's bins (q samples each)
+        run_bins       stream B (.rhythm): hop blocks, hops, an epoch's rhythm columns
+        _close         end of stream: partial epoch and bin, padding to the last hop
+
 Private module: no validation here, the wrapper in :mod:`movereg.signal.features` validates.
-Indices into the stores are in :mod:`.layout`; the kernels run on borrowed views of them
-(:mod:`.views`).
+Indices into the stores are in :mod:`.layout`, named accessors of stream A's state in
+:mod:`.state`; the kernels run on borrowed views of the stores (:mod:`.views`).
 """
 
 from __future__ import annotations
@@ -32,9 +43,6 @@ from movereg.signal._jit import jit_fma, jit_fma_inline
 from movereg.signal._kernels.epoch import end_epoch_a, end_hop_posture, hop_angle
 from movereg.signal._kernels.layout import (
     F_BINSUM,
-    F_EPENMO,
-    F_EPJERK,
-    F_EPSUM,
     F_HOPSUM,
     F_LAST,
     F_NWREF,
@@ -63,11 +71,6 @@ from movereg.signal._kernels.layout import (
     N_PI,
     N_SF,
     N_SI,
-    NW_MN,
-    NW_MX,
-    NW_N,
-    NW_S,
-    NW_SS,
     PF_CLIP,
     PF_FS,
     PF_HARD,
@@ -88,32 +91,35 @@ from movereg.signal._kernels.layout import (
     RI_CX,
     RI_CY,
     RI_CZ,
-    S_ABOVE,
-    S_ABOVEH,
     S_ADONE,
     S_BASE,
     S_BDONE,
     S_BINC,
     S_BINN,
-    S_EPCLIP,
-    S_EPHARD,
-    S_EPIMP,
-    S_EPN,
-    S_EPNJ,
-    S_EPPOST,
-    S_FINIT,
     S_HOPN,
     S_IABS,
-    S_LASTHARD,
-    S_LASTIMP,
     S_N10,
     S_NBINS,
-    S_NWFILL,
-    S_NWPOS,
     S_NWREF,
-    S_PREVVALID,
 )
 from movereg.signal._kernels.rhythm import end_bin, missing_bin, run_bins
+from movereg.signal._kernels.state import (
+    detector,
+    epoch_acc,
+    lowpass,
+    lowpass_coefs,
+    lowpass_start,
+    lowpass_state,
+    nw_acc,
+    nw_empty,
+    nw_push_step,
+    set_detector,
+    set_epoch_acc,
+    set_lowpass_state,
+    set_nw_acc,
+    set_vec3,
+    vec3,
+)
 from movereg.signal._kernels.views import borrow, borrow_view
 
 __all__ = ["process"]
@@ -222,7 +228,8 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
     blocks; closes hops, epochs (:func:`.epoch.end_epoch_a`) and non-wear steps.
 
     The per-sample accumulators live in local variables for the whole call, read from and
-    written back to the state arrays around it and at epoch/step boundaries.
+    written back to the state arrays (:mod:`.state`) around it and at epoch/step
+    boundaries.
     """
     L = pi[PI_L]
     hs = L // pi[PI_H]
@@ -232,82 +239,29 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
     refr = pi[PI_REFR]
     imp = pf[PF_IMPACT]
     hard = pf[PF_HARD]
+    pthr = pf[PF_POSTURE]
     # |low-passed|^2 below this is below both impact thresholds whatever the rounding
     low = min(imp, hard)
     below2 = low * low * (1.0 - 1e-9) if low > 0.0 else -1.0
-    b00 = sos[0, 0]
-    b01 = sos[0, 1]
-    b02 = sos[0, 2]
-    a01 = sos[0, 4]
-    a02 = sos[0, 5]
-    b10 = sos[1, 0]
-    b11 = sos[1, 1]
-    b12 = sos[1, 2]
-    a11 = sos[1, 4]
-    a12 = sos[1, 5]
+    co = lowpass_coefs(sos)
     # state -> locals
     i = si[S_IABS]
     pos = i % L
     hpos = pos % hs
     kpos = i % lb
-    epn = si[S_EPN]
-    epnj = si[S_EPNJ]
-    finit = si[S_FINIT]
-    prevvalid = si[S_PREVVALID]
-    lastimp = si[S_LASTIMP]
-    lasthard = si[S_LASTHARD]
-    above = si[S_ABOVE]
-    aboveh = si[S_ABOVEH]
-    nimp = si[S_EPIMP]
-    nhard = si[S_EPHARD]
-    nclip = si[S_EPCLIP]
+    epn, epnj, nimp, nhard, nclip, npost, enmo, jsum, ex, ey, ez = epoch_acc(si, sf)
+    finit, prevvalid, lastimp, lasthard, above, aboveh = detector(si)
     hn = si[S_HOPN]
-    npost = si[S_EPPOST]
-    prevang = sf[F_PREVANG]
-    pthr = pf[PF_POSTURE]
-    lx = sf[F_LAST]
-    ly = sf[F_LAST + 1]
-    lz = sf[F_LAST + 2]
-    px = sf[F_PREVAF]
-    py = sf[F_PREVAF + 1]
-    pz = sf[F_PREVAF + 2]
-    enmo = sf[F_EPENMO]
-    jsum = sf[F_EPJERK]
-    ex = sf[F_EPSUM]
-    ey = sf[F_EPSUM + 1]
-    ez = sf[F_EPSUM + 2]
-    hx = sf[F_HOPSUM]
-    hy = sf[F_HOPSUM + 1]
-    hz = sf[F_HOPSUM + 2]
     nwref = si[S_NWREF]
-    rx = sf[F_NWREF]
-    ry = sf[F_NWREF + 1]
-    rz = sf[F_NWREF + 2]
-    x00 = zs[0, 0, 0]
-    x01 = zs[0, 0, 1]
-    x10 = zs[1, 0, 0]
-    x11 = zs[1, 0, 1]
-    y00 = zs[0, 1, 0]
-    y01 = zs[0, 1, 1]
-    y10 = zs[1, 1, 0]
-    y11 = zs[1, 1, 1]
-    z00 = zs[0, 2, 0]
-    z01 = zs[0, 2, 1]
-    z10 = zs[1, 2, 0]
-    z11 = zs[1, 2, 1]
-    nwn = nw[0, NW_N]
-    s0 = nw[0, NW_S]
-    s1 = nw[0, NW_S + 1]
-    s2 = nw[0, NW_S + 2]
-    q0 = nw[0, NW_SS]
-    q1 = nw[0, NW_SS + 1]
-    q2 = nw[0, NW_SS + 2]
-    mn0 = nw[0, NW_MN]
-    mn1 = nw[0, NW_MN + 1]
-    mn2 = nw[0, NW_MN + 2]
-    mx0 = nw[0, NW_MX]
-    mx1 = nw[0, NW_MX + 1]
-    mx2 = nw[0, NW_MX + 2]
+    prevang = sf[F_PREVANG]
+    lx, ly, lz = vec3(sf, F_LAST)
+    px, py, pz = vec3(sf, F_PREVAF)
+    hx, hy, hz = vec3(sf, F_HOPSUM)
+    rx, ry, rz = vec3(sf, F_NWREF)
+    x00, x01, x10, x11 = lowpass_state(zs, 0)
+    y00, y01, y10, y11 = lowpass_state(zs, 1)
+    z00, z01, z10, z11 = lowpass_state(zs, 2)
+    nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2 = nw_acc(nw)
     for t in range(x.shape[0]):
         xv = x[t, 0]
         yv = x[t, 1]
@@ -329,10 +283,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
             if abs(xv) >= clip or abs(yv) >= clip or abs(zv) >= clip:
                 nclip += 1
             if nwref == 0:
-                rx = xv
-                ry = yv
-                rz = zv
-                nwref = 1
+                rx, ry, rz, nwref = xv, yv, zv, 1
             nwn += 1.0
             d0 = xv - rx
             d1 = yv - ry
@@ -343,50 +294,19 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
             q0 += d0 * d0
             q1 += d1 * d1
             q2 += d2 * d2
-            mn0 = min(mn0, xv)
-            mn1 = min(mn1, yv)
-            mn2 = min(mn2, zv)
-            mx0 = max(mx0, xv)
-            mx1 = max(mx1, yv)
-            mx2 = max(mx2, zv)
-            lx = xv
-            ly = yv
-            lz = zv
+            mn0, mn1, mn2 = min(mn0, xv), min(mn1, yv), min(mn2, zv)
+            mx0, mx1, mx2 = max(mx0, xv), max(mx1, yv), max(mx2, zv)
+            lx, ly, lz = xv, yv, zv
         # band-limited signal: Butterworth low-pass (causal), NaN input held at last valid
         if valid or finit == 1:
             if finit == 0:
-                x00 = zi[0, 0] * lx
-                x01 = zi[0, 1] * lx
-                x10 = zi[1, 0] * lx
-                x11 = zi[1, 1] * lx
-                y00 = zi[0, 0] * ly
-                y01 = zi[0, 1] * ly
-                y10 = zi[1, 0] * ly
-                y11 = zi[1, 1] * ly
-                z00 = zi[0, 0] * lz
-                z01 = zi[0, 1] * lz
-                z10 = zi[1, 0] * lz
-                z11 = zi[1, 1] * lz
+                x00, x01, x10, x11 = lowpass_start(zi, lx)
+                y00, y01, y10, y11 = lowpass_start(zi, ly)
+                z00, z01, z10, z11 = lowpass_start(zi, lz)
                 finit = 1
-            # section 0 then 1, transposed direct form II (as scipy.signal.sosfilt)
-            u = b00 * lx + x00
-            x00 = b01 * lx - a01 * u + x01
-            x01 = b02 * lx - a02 * u
-            fx = b10 * u + x10
-            x10 = b11 * u - a11 * fx + x11
-            x11 = b12 * u - a12 * fx
-            u = b00 * ly + y00
-            y00 = b01 * ly - a01 * u + y01
-            y01 = b02 * ly - a02 * u
-            fy = b10 * u + y10
-            y10 = b11 * u - a11 * fy + y11
-            y11 = b12 * u - a12 * fy
-            u = b00 * lz + z00
-            z00 = b01 * lz - a01 * u + z01
-            z01 = b02 * lz - a02 * u
-            fz = b10 * u + z10
-            z10 = b11 * u - a11 * fz + z11
-            z11 = b12 * u - a12 * fz
+            fx, x00, x01, x10, x11 = lowpass(lx, x00, x01, x10, x11, co)
+            fy, y00, y01, y10, y11 = lowpass(ly, y00, y01, y10, y11, co)
+            fz, z00, z01, z10, z11 = lowpass(lz, z00, z01, z10, z11, co)
             if valid:
                 if prevvalid == 1:
                     jx = fx - px
@@ -407,9 +327,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                     nimp += c
                     c, lasthard, aboveh = _crossing(rf, hard, aboveh, i, lasthard, refr)
                     nhard += c
-            px = fx
-            py = fy
-            pz = fz
+            px, py, pz = fx, fy, fz
         prevvalid = 1 if valid else 0
         i += 1
         pos += 1
@@ -420,133 +338,35 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
             if hn > 0:
                 prevang, moved = hop_angle(hx, hy, hz, hn, prevang, pthr)
                 npost += moved
-            hn = 0
-            hx = 0.0
-            hy = 0.0
-            hz = 0.0
-            hpos = 0
+            hn, hx, hy, hz, hpos = 0, 0.0, 0.0, 0.0, 0
         if pos == L or kpos == lb:
-            nw[0, NW_N] = nwn
-            nw[0, NW_S] = s0
-            nw[0, NW_S + 1] = s1
-            nw[0, NW_S + 2] = s2
-            nw[0, NW_SS] = q0
-            nw[0, NW_SS + 1] = q1
-            nw[0, NW_SS + 2] = q2
-            nw[0, NW_MN] = mn0
-            nw[0, NW_MN + 1] = mn1
-            nw[0, NW_MN + 2] = mn2
-            nw[0, NW_MX] = mx0
-            nw[0, NW_MX + 1] = mx1
-            nw[0, NW_MX + 2] = mx2
+            set_nw_acc(nw, nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2)
             if pos == L:
-                si[S_EPN] = epn
-                si[S_EPNJ] = epnj
-                si[S_EPIMP] = nimp
-                si[S_EPHARD] = nhard
-                si[S_EPCLIP] = nclip
-                si[S_EPPOST] = npost
-                sf[F_EPENMO] = enmo
-                sf[F_EPJERK] = jsum
-                sf[F_EPSUM] = ex
-                sf[F_EPSUM + 1] = ey
-                sf[F_EPSUM + 2] = ez
+                set_epoch_acc(si, sf, epn, epnj, nimp, nhard, nclip, npost, enmo, jsum,
+                              ex, ey, ez)
                 end_epoch_a((i - 1) // L, pi, pf, si, sf, ebuf, nw, rows_f, rows_i)
-                epn = 0
-                epnj = 0
-                nimp = 0
-                nhard = 0
-                nclip = 0
-                npost = 0
-                enmo = 0.0
-                jsum = 0.0
-                ex = 0.0
-                ey = 0.0
-                ez = 0.0
+                epn, epnj, nimp, nhard, nclip, npost = 0, 0, 0, 0, 0, 0
+                enmo, jsum, ex, ey, ez = 0.0, 0.0, 0.0, 0.0, 0.0
                 pos = 0
             if kpos == lb:
-                back = pi[PI_NWBACK]
-                if back > 0:
-                    dst = 1 + si[S_NWPOS]
-                    for c in range(N_NW):
-                        nw[dst, c] = nw[0, c]
-                    si[S_NWPOS] = (si[S_NWPOS] + 1) % back
-                    if si[S_NWFILL] < back:
-                        si[S_NWFILL] += 1
-                nwn = 0.0
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                q0 = 0.0
-                q1 = 0.0
-                q2 = 0.0
-                mn0 = np.inf
-                mn1 = np.inf
-                mn2 = np.inf
-                mx0 = -np.inf
-                mx1 = -np.inf
-                mx2 = -np.inf
+                nw_push_step(nw, si, pi[PI_NWBACK])
+                nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2 = nw_empty()
                 kpos = 0
     # locals -> state
     si[S_IABS] = i
-    si[S_EPN] = epn
-    si[S_EPNJ] = epnj
-    si[S_FINIT] = finit
-    si[S_PREVVALID] = prevvalid
-    si[S_LASTIMP] = lastimp
-    si[S_LASTHARD] = lasthard
-    si[S_ABOVE] = above
-    si[S_ABOVEH] = aboveh
-    si[S_EPIMP] = nimp
-    si[S_EPHARD] = nhard
-    si[S_EPCLIP] = nclip
-    si[S_EPPOST] = npost
-    sf[F_PREVANG] = prevang
     si[S_HOPN] = hn
     si[S_NWREF] = nwref
-    sf[F_LAST] = lx
-    sf[F_LAST + 1] = ly
-    sf[F_LAST + 2] = lz
-    sf[F_PREVAF] = px
-    sf[F_PREVAF + 1] = py
-    sf[F_PREVAF + 2] = pz
-    sf[F_EPENMO] = enmo
-    sf[F_EPJERK] = jsum
-    sf[F_EPSUM] = ex
-    sf[F_EPSUM + 1] = ey
-    sf[F_EPSUM + 2] = ez
-    sf[F_HOPSUM] = hx
-    sf[F_HOPSUM + 1] = hy
-    sf[F_HOPSUM + 2] = hz
-    sf[F_NWREF] = rx
-    sf[F_NWREF + 1] = ry
-    sf[F_NWREF + 2] = rz
-    zs[0, 0, 0] = x00
-    zs[0, 0, 1] = x01
-    zs[1, 0, 0] = x10
-    zs[1, 0, 1] = x11
-    zs[0, 1, 0] = y00
-    zs[0, 1, 1] = y01
-    zs[1, 1, 0] = y10
-    zs[1, 1, 1] = y11
-    zs[0, 2, 0] = z00
-    zs[0, 2, 1] = z01
-    zs[1, 2, 0] = z10
-    zs[1, 2, 1] = z11
-    nw[0, NW_N] = nwn
-    nw[0, NW_S] = s0
-    nw[0, NW_S + 1] = s1
-    nw[0, NW_S + 2] = s2
-    nw[0, NW_SS] = q0
-    nw[0, NW_SS + 1] = q1
-    nw[0, NW_SS + 2] = q2
-    nw[0, NW_MN] = mn0
-    nw[0, NW_MN + 1] = mn1
-    nw[0, NW_MN + 2] = mn2
-    nw[0, NW_MX] = mx0
-    nw[0, NW_MX + 1] = mx1
-    nw[0, NW_MX + 2] = mx2
-
+    sf[F_PREVANG] = prevang
+    set_epoch_acc(si, sf, epn, epnj, nimp, nhard, nclip, npost, enmo, jsum, ex, ey, ez)
+    set_detector(si, finit, prevvalid, lastimp, lasthard, above, aboveh)
+    set_vec3(sf, F_LAST, lx, ly, lz)
+    set_vec3(sf, F_PREVAF, px, py, pz)
+    set_vec3(sf, F_HOPSUM, hx, hy, hz)
+    set_vec3(sf, F_NWREF, rx, ry, rz)
+    set_lowpass_state(zs, 0, x00, x01, x10, x11)
+    set_lowpass_state(zs, 1, y00, y01, y10, y11)
+    set_lowpass_state(zs, 2, z00, z01, z10, z11)
+    set_nw_acc(nw, nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2)
 
 
 @jit_fma_inline
@@ -556,9 +376,7 @@ def _decimate(x: np.ndarray, q: int, si: np.ndarray,
     0.0 none), in a loop of its own (a separate loop keeps both loops' registers free)."""
     bc = si[S_BINC]
     bn = si[S_BINN]
-    bx = sf[F_BINSUM]
-    by = sf[F_BINSUM + 1]
-    bz = sf[F_BINSUM + 2]
+    bx, by, bz = vec3(sf, F_BINSUM)
     bins = np.empty((x.shape[0] // q + 1, 4))
     nbins = 0
     for t in range(x.shape[0]):
@@ -590,9 +408,7 @@ def _decimate(x: np.ndarray, q: int, si: np.ndarray,
             bz = 0.0
     si[S_BINN] = bn
     si[S_BINC] = bc
-    sf[F_BINSUM] = bx
-    sf[F_BINSUM + 1] = by
-    sf[F_BINSUM + 2] = bz
+    set_vec3(sf, F_BINSUM, bx, by, bz)
     return bins, nbins
 
 

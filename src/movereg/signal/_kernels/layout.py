@@ -48,7 +48,7 @@ PF_RD = 10          # decimated rate, Hz
 PF_EPOCH_NS = 11    # epoch length, ns (emission: epoch starts)
 PF_EPOCH_S = 12     # epoch length, s
 PF_CUTS = 13        # 13..15 intensity-zone cut-points, mg
-PF_FLAPREF = 16     # reference power of the flapping evidence, g^2
+PF_FLAPREF = 16     # reference of the flapping evidence: (J / 2 pi)^2, Hz^2 g^2
 N_PF = 17
 
 # --- integer state (si) -------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Bins (the mean of ``q`` raw samples) are high-passed by a centred moving average, their lag
 products are accumulated per hop block, and each 1-s hop evaluates the vector
 autocorrelation of its window from the block sums: strength and frequency of the strongest
-periodicity, the 1.5-6 Hz (flap) band power (its share of the high-passed power, its mean
-frequency and the flapping evidence a2 / (a2 + ref)), and the hop's rhythm strength
+periodicity, the 1.5-6 Hz (flap) band power and second spectral moment (its share of the
+high-passed power, its RMS frequency and the flapping evidence from the band's jerk,
+m2 / (m2 + ref) with m2 = jerk^2 / (2 pi)^2), and the hop's rhythm strength
 ``1 - (1 - periodicity) (1 - evidence)``. An epoch's rhythm columns are final once its last
 hop is evaluated.
 """
@@ -194,15 +195,17 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
                 f0 += flapw[0, t] * s[t]
                 c0 += flapw[1, t] * s[t]
             fsum = (f0 + f1) + (f2 + f3)
+            csum = max((c0 + c1) + (c2 + c3), 0.0)
             flap = max(0.0, min(1.0, fsum / s0))
-            # flapping evidence: mean band power per bin against the reference power,
-            # a2 / (a2 + ref); the hop's strength is "periodic OR vigorous in the band"
-            a2 = max(fsum, 0.0) / nv
-            ev = a2 / (a2 + pf[PF_FLAPREF])
+            # flapping evidence: the band's mean-square jerk per bin, as its second
+            # spectral moment m2 = jerk^2 / (2 pi)^2, against the reference's,
+            # m2 / (m2 + ref); the hop's strength is "periodic OR vigorous in the band"
+            m2 = csum / nv
+            ev = m2 / (m2 + pf[PF_FLAPREF])
             if ev > strength and 2.0 * fsum >= s0:
                 # stronger evidence than the periodicity, and most of the power in the
-                # band: the band's power-weighted mean frequency (Hz) names the rhythm
-                hz = ((c0 + c1) + (c2 + c3)) / fsum
+                # band: the band's RMS frequency (Hz) names the rhythm
+                hz = math.sqrt(csum / fsum)
                 if not hz > 0.0:
                     hz = np.nan
             strength = 1.0 - (1.0 - strength) * (1.0 - ev)
