@@ -193,7 +193,15 @@ def variants(w: float) -> dict[str, Variant]:
         return lambda r: 1 - (1 - hop_mean(r, base(r))) * (
             1 - w * r["qf"] * r["jf"] ** 2 / (r["jf"] ** 2 + j0 ** 2))
 
+    def previous(r: Wrist) -> np.ndarray:
+        now = hop_mean(r, base(r))
+        prev = np.concatenate([now[:1], now[:-1]])
+        first = np.concatenate([[True], r["session"][1:] != r["session"][:-1]])
+        return np.asarray(np.where(first, now, prev))
+
     return {
+        f"previous epoch's score mixed in, (1 - w/2) now + w/2 previous, w={w}":
+            lambda r: (1 - w / 2) * hop_mean(r, base(r)) + w / 2 * previous(r),
         f"direction periodicity per hop (unit bins), w={w}":
             lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * r["pu"])),
         f"direction periodicity per epoch (< 6 Hz, lags 0.4-2.5 s), w={w}":
