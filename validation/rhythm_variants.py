@@ -157,7 +157,8 @@ def load_all() -> dict[str, Wrist]:
             m = lab.label.size
             rec: Wrist = {"label": lab.label, "kind": lab.kind.astype(str),
                           "child": np.full(m, s.split("-")[1]), "session": np.full(m, s),
-                          "kernel": np.nan_to_num(np.asarray(tab["rhythm_strength"], float))}
+                          "kernel": np.nan_to_num(np.asarray(tab["rhythm_strength"], float)),
+                          "flap": np.nan_to_num(np.asarray(tab["flap_share"], float))}
             for k, val in hop_terms(x).items():
                 rec[k] = val
             rec["pu"] = hop_terms(x, unit=True)["p"]
@@ -206,6 +207,8 @@ def variants(w: float) -> dict[str, Variant]:
             lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * r["pu"])),
         f"direction periodicity per epoch (< 6 Hz, lags 0.4-2.5 s), w={w}":
             lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["qg"]),
+        f"flap_share x direction periodicity per epoch, w={w}":
+            lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["flap"] * r["qg"]),
         f"rock-band (0.4-1.6 Hz) periodicity per epoch, w={w}":
             lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["qr"]),
         f"flap-band periodicity x j^2/(j^2 + (1 g/s)^2), w={w}": vig(1.0),
