@@ -30,11 +30,13 @@ WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0)
 Wrist = dict[str, np.ndarray]
 
 
-def hop_terms(x: np.ndarray, *, unit: bool = False) -> dict[str, np.ndarray]:
+def hop_terms(x: np.ndarray, *, unit: bool = False,
+              resultant: bool = False) -> dict[str, np.ndarray]:
     """Per-hop ``p`` and ``v`` (m, H) as the kernel defines them; ``unit``: on unit vectors.
 
     With ``unit`` the decimated bins are divided by their length first, so ``p`` measures
-    the periodicity of the wrist's direction (gravity plus movement), not of its acceleration.
+    the periodicity of the wrist's direction (gravity plus movement), not of its acceleration;
+    with ``resultant`` the periodicity of the bins' length (1-D, orientation-free).
     """
     from movereg.signal._kernels import layout as lay
     from movereg.signal._plan import make_plan
@@ -55,6 +57,8 @@ def hop_terms(x: np.ndarray, *, unit: bool = False) -> dict[str, np.ndarray]:
     a[:nk] = x[: nk * q].reshape(nk, q, 3).mean(axis=1)
     if unit:
         a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    if resultant:
+        a = np.column_stack([np.linalg.norm(a, axis=1), np.zeros((kmax, 2))])
     av = np.asarray(~np.isnan(a).any(axis=1))
     a0 = np.where(av[:, None], a, 0.0)
     w = 2 * mm + 1
@@ -162,6 +166,7 @@ def load_all() -> dict[str, Wrist]:
             for k, val in hop_terms(x).items():
                 rec[k] = val
             rec["pu"] = hop_terms(x, unit=True)["p"]
+            rec["pn"] = hop_terms(x, resultant=True)["p"]
             rec.update(epoch_terms(x, m))
             parts.append(rec)
         out[side] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -203,6 +208,8 @@ def variants(w: float) -> dict[str, Variant]:
     return {
         f"previous epoch's score mixed in, (1 - w/2) now + w/2 previous, w={w}":
             lambda r: (1 - w / 2) * hop_mean(r, base(r)) + w / 2 * previous(r),
+        f"resultant (vector length) periodicity per hop, w={w}":
+            lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * r["pn"])),
         f"direction periodicity per hop (unit bins), w={w}":
             lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * r["pu"])),
         f"direction periodicity per epoch (< 6 Hz, lags 0.4-2.5 s), w={w}":
