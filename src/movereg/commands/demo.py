@@ -22,7 +22,6 @@ import os
 import secrets
 import sys
 import tempfile
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,10 +215,16 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
             await serving            # start-up failed: re-raise
             return
         await asyncio.sleep(0.02)
+    # the first page first: seeding (argon2), the simulated bands (scipy) and the kernels
+    # (numba) start once the server has answered a request, or after 1 s
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(app.state.first_response.wait(), 1.0)
+    preload = asyncio.create_task(asyncio.to_thread(_preload))
     try:
         hashed = _prehash(settings.data_dir)
         demo = await asyncio.to_thread(_seed, app.state.store, settings.data_dir,
                                        args.children, hashed)
+        await preload
     except BaseException:
         server.should_exit = True
         await serving
@@ -262,7 +267,8 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
 
 
 def _preload() -> None:
-    """Import the simulated band (numpy/scipy) off the event loop, before bands start."""
+    """Import the simulated band (numpy/scipy) off the event loop, before bands start
+    (after the first page: the import holds the GIL for a while)."""
     import movereg.sensors.simulated  # noqa: F401
 
 
@@ -298,7 +304,6 @@ def run(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     if args.data_dir is not None:
         args.data_dir = args.data_dir.expanduser().resolve()
-    threading.Thread(target=_preload, name="demo-preload", daemon=True).start()
     if args.data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="movereg-demo-"))
         where = f"{data_dir} (a new temporary directory for this run; delete it when done)"
