@@ -6,7 +6,8 @@ nicknames, the caseload and guardian links, research consent (features) for ever
 child and a therapy session per child; then serves the real app (the real hub, storage and
 API) with one simulated band per child streaming those sessions, and prints the URL.
 Each child moves in their own way (calm, rhythmic rocking, frequent movement breaks, a
-band taken off for a while) from an independent seed. The first page answers at once:
+band taken off for a while) from an independent seed; the bands report a battery level
+that drains slowly, the second one low (the battery alert shows). The first page answers at once:
 the signal kernels compile in the background, and a past week per child is written
 through the same pipeline once they are ready (:mod:`movereg.commands._demo_history`).
 No network access or hardware is needed.
@@ -35,6 +36,8 @@ _NICKNAMES = ("Robin", "Sky", "Alex", "Sam", "Jo", "Kai", "Ari", "Noa", "Remy", 
               "Max", "Eli", "Ren", "Avi", "Quinn")
 #: how each demo child moves (simulated band scenario), in turn
 STYLES = ("calm", "rhythmic", "breaks", "not_worn_stretch")
+#: the second band's battery, % (low: the demo shows the battery alert)
+_LOW_BATTERY_PCT = 14
 _STYLE_WORDS = {"calm": "mostly calm", "rhythmic": "rhythmic rocking",
                 "breaks": "frequent movement breaks", "not_worn_stretch":
                 "takes the band off for a while"}
@@ -236,11 +239,13 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
         i = k % len(demo.children)
         cid, code, _ = demo.children[i]
         style = STYLES[i % len(STYLES)]
+        battery = _LOW_BATTERY_PCT if k == 1 else 95 - 6 * (k % 8)
         dev = await hub.connect(f"sim:{args.seed + k}", child_id=cid,
                                 session_id=demo.sessions[cid], device_id=f"sim-{k + 1}",
-                                options={"scenario": style})
+                                options={"scenario": style, "battery_pct": battery})
         if k < 8:
-            _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]})")
+            low = ", battery low" if battery <= settings.alert_battery_pct else ""
+            _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]}{low})")
     if n_bands > 8:
         _out(f"  ... {n_bands} bands in all")
 
