@@ -67,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "children (default: one per child; the load benchmark uses 64)")
     parser.add_argument("--no-history", action="store_true",
                         help="do not write the past week of demo data")
+    parser.add_argument("--bursts", type=float, default=None, metavar="SECONDS",
+                        help="script movement bursts on the first band (3 s still, then "
+                             "2 s of vigorous movement): the first SECONDS after the bands "
+                             "start, then every 60 s (tests and demonstrations)")
 
 
 @dataclass(frozen=True)
@@ -240,9 +244,12 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
         cid, code, _ = demo.children[i]
         style = STYLES[i % len(STYLES)]
         battery = _LOW_BATTERY_PCT if k == 1 else 95 - 6 * (k % 8)
+        options: dict[str, Any] = {"scenario": style, "battery_pct": battery}
+        if k == 0 and args.bursts is not None:
+            options["bursts_ns"] = _bursts(args.bursts)
         dev = await hub.connect(f"sim:{args.seed + k}", child_id=cid,
                                 session_id=demo.sessions[cid], device_id=f"sim-{k + 1}",
-                                options={"scenario": style, "battery_pct": battery})
+                                options=options)
         if k < 8:
             low = ", battery low" if battery <= settings.alert_battery_pct else ""
             _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]}{low})")
@@ -269,6 +276,20 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+_BURST_EVERY_S = 60
+
+
+def _bursts(first_s: float) -> list[int]:
+    """UTC ns of the scripted bursts (``--bursts``): ``first_s`` from now, then every
+    60 s for a day; printed as ``scripted bursts: first at <ms> UTC ms, every <ms> ms``."""
+    import time
+
+    t0 = time.time_ns() + round(first_s * 1e9)
+    _out(f"  scripted bursts: first at {t0 // 1_000_000} UTC ms, every "
+         f"{_BURST_EVERY_S * 1000} ms (band sim-1)")
+    return [t0 + k * _BURST_EVERY_S * 1_000_000_000 for k in range(86_400 // _BURST_EVERY_S)]
 
 
 def _preload() -> None:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -209,6 +209,9 @@ class SimulatedBandConnection(WristbandClient):
         Stop by itself after this many seconds of simulated data (None = run until stop).
     battery_pct
         The battery level at start, % (drains :class:`SimBattery`'s 5 %/h of band time).
+    bursts_ns
+        Scripted movement bursts at these UTC ns (see
+        :class:`~movereg.sensors.simulated.SimulatedBand`).
     options
         Passed on to :class:`WristbandClient` (e.g. ``watchdog_s``).
     """
@@ -216,13 +219,14 @@ class SimulatedBandConnection(WristbandClient):
     def __init__(self, seed: int = 0, *, scenario: str | None = None, speed: float = 1.0,
                  device_id: str | None = None, config: StreamConfig | None = None,
                  raw_hook: RawHook | None = None, duration_s: float | None = None,
-                 battery_pct: float = 100.0, **options: Any) -> None:
+                 battery_pct: float = 100.0, bursts_ns: Sequence[int] = (),
+                 **options: Any) -> None:
         config = config or StreamConfig()
         # the band's own frames (30 samples, ~0.58 s at 52 Hz, as a Verity Sense sends and
         # as the demo streamed before the transport seam): the activity trace gets one
         # point per frame, so a shorter frame changes which points the live page draws
-        band = (SimulatedBand(seed, fs_hz=config.fs_hz) if scenario is None
-                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz))
+        band = (SimulatedBand(seed, fs_hz=config.fs_hz, bursts_ns=bursts_ns) if scenario is None
+                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz, bursts_ns=bursts_ns))
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},
