@@ -13,8 +13,7 @@ from movereg.errors import ParameterError
 from movereg.pipeline import Hub
 from movereg.sensors import SimulatedTransport, open_band
 from movereg.sensors.links import BATTERY_LEVEL_UUID
-from movereg.sensors.sim_link import SimBattery
-from movereg.sensors.simulated import SimulatedBand
+from movereg.sensors.simulated import SimBattery, SimulatedBand
 from movereg.storage.store import Store
 
 
@@ -28,8 +27,9 @@ def test_battery_drains_with_band_time() -> None:
 
 
 async def test_the_link_serves_the_battery_level_characteristic() -> None:
-    transport = SimulatedTransport(SimulatedBand(1), battery=SimBattery(37.0))
-    link = await transport.connect("sim:1", disconnected_callback=lambda: None,
+    band = SimulatedBand(1)
+    band.battery = SimBattery(37.0)
+    link = await SimulatedTransport(band).connect("sim:1", disconnected_callback=lambda: None,
                                    max_attempts=1)
     assert link.has_char(BATTERY_LEVEL_UUID)
     assert await link.read(BATTERY_LEVEL_UUID) == bytes([37])
@@ -52,7 +52,7 @@ async def test_the_client_reads_the_level_at_connect_and_again_while_streaming()
     await band.start()
     try:
         await _status_battery(band, 14)
-        band.transport.battery.start_pct = 9            # the level drops
+        band.transport.band.battery.start_pct = 9       # the level drops
         await _status_battery(band, 9)
     finally:
         await band.stop()

@@ -5,7 +5,7 @@
 point (get-settings, START, STOP) the way a Verity Sense does and, while started, sends
 the band's PMD frames as notifications paced in real time divided by ``speed``. It also
 serves the standard Battery Level characteristic (0x2A19, a read: one byte, %), which
-drains slowly (:class:`SimBattery`).
+drains slowly (:class:`~movereg.sensors.simulated.SimBattery`).
 :class:`SimulatedBandConnection` is a :class:`~movereg.sensors.ble_client.WristbandClient`
 on that transport, so a simulated band is decoded, clocked, watched and rate-counted by
 exactly the code a real band goes through.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -34,44 +33,19 @@ from movereg.sensors.decoders.polar_pmd import (
     PmdOp,
 )
 from movereg.sensors.links import BATTERY_LEVEL_UUID, Advert
-from movereg.sensors.simulated import SimulatedBand
+from movereg.sensors.simulated import SimBattery, SimulatedBand
 
-__all__ = ["SimBattery", "SimulatedBandConnection", "SimulatedTransport"]
+__all__ = ["SimulatedBandConnection", "SimulatedTransport"]
 
 _ALREADY_IN_STATE = 6
 _INVALID_OP = 1
 
 
-class SimBattery:
-    """A simulated band's battery: ``start_pct`` at creation, draining
-    ``drain_pct_per_h`` % per hour of band time (real time times ``speed``), never below
-    1 %. A full Verity Sense streams for about 20 h: 5 %/h by default."""
-
-    def __init__(self, start_pct: float = 100.0, drain_pct_per_h: float = 5.0,
-                 speed: float = 1.0) -> None:
-        if not 0 < start_pct <= 100 or drain_pct_per_h < 0:
-            raise ParameterError(f"battery must start at 1..100 % and drain >= 0 %/h, got "
-                                 f"{start_pct} % and {drain_pct_per_h} %/h")
-        self.start_pct = start_pct
-        self.drain_pct_per_h = drain_pct_per_h
-        self.speed = speed
-        self._t0 = time.monotonic()
-
-    def level(self, now_mono: float | None = None) -> int:
-        """The level now, % (what the Battery Level characteristic reads)."""
-        hours = ((time.monotonic() if now_mono is None else now_mono) - self._t0) \
-            * self.speed / 3600.0
-        left = self.start_pct - self.drain_pct_per_h * hours
-        return max(1, min(100, math.ceil(left - 1e-9)))   # a whole % once it is used up
-
-
 class _SimLink:
-    """One connection to the simulated band (the PMD service and the battery level)."""
+    """One connection to the simulated band (the PMD service only)."""
 
-    def __init__(self, band: SimulatedBand, speed: float, address: str,
-                 battery: SimBattery | None = None) -> None:
+    def __init__(self, band: SimulatedBand, speed: float, address: str) -> None:
         self.address = address
-        self._battery = battery
         self._band = band
         self._speed = speed
         self._connected = True
@@ -88,7 +62,7 @@ class _SimLink:
     def has_char(self, uuid: str) -> bool:
         """The PMD control point and data characteristics, and the battery level."""
         return uuid in (PMD_CP_UUID, PMD_DATA_UUID) or (
-            uuid == BATTERY_LEVEL_UUID and self._battery is not None)
+            uuid == BATTERY_LEVEL_UUID and self._band.battery is not None)
 
     async def start_notify(self, uuid: str, callback: Callable[[bytes], None]) -> None:
         """Subscribe to the control point (indications) or the data characteristic."""
@@ -114,8 +88,8 @@ class _SimLink:
 
     async def read(self, uuid: str) -> bytes:
         """The battery level (one byte, %); nothing else is readable."""
-        if uuid == BATTERY_LEVEL_UUID and self._battery is not None:
-            return bytes([self._battery.level()])
+        if uuid == BATTERY_LEVEL_UUID and self._band.battery is not None:
+            return bytes([self._band.battery.level()])
         return b""
 
     async def disconnect(self, timeout_s: float = 5.0) -> None:
@@ -163,17 +137,13 @@ class SimulatedTransport:
         The simulated band.
     speed
         Replay speed (1.0 = real time).
-    battery
-        The band's battery (None: no Battery Level characteristic).
     """
 
-    def __init__(self, band: SimulatedBand, speed: float = 1.0,
-                 battery: SimBattery | None = None) -> None:
+    def __init__(self, band: SimulatedBand, speed: float = 1.0) -> None:
         if not speed > 0:
             raise ParameterError(f"speed must be > 0, got {speed}")
         self.band = band
         self.speed = speed
-        self.battery = battery
         self.link: _SimLink | None = None   # the current connection
 
     async def find(self, address: str, timeout_s: float) -> Advert:
@@ -183,7 +153,7 @@ class SimulatedTransport:
     async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
                       max_attempts: int) -> _SimLink:
         """A fresh link to the band."""
-        self.link = _SimLink(self.band, self.speed, str(device), self.battery)
+        self.link = _SimLink(self.band, self.speed, str(device))
         return self.link
 
 
@@ -208,7 +178,8 @@ class SimulatedBandConnection(WristbandClient):
     duration_s
         Stop by itself after this many seconds of simulated data (None = run until stop).
     battery_pct
-        The battery level at start, % (drains :class:`SimBattery`'s 5 %/h of band time).
+        The battery level at start, % (a :class:`~movereg.sensors.simulated.SimBattery`:
+        5 %/h of band time).
     bursts_ns
         Scripted movement bursts at these UTC ns (see
         :class:`~movereg.sensors.simulated.SimulatedBand`).
@@ -227,12 +198,11 @@ class SimulatedBandConnection(WristbandClient):
         # point per frame, so a shorter frame changes which points the live page draws
         band = (SimulatedBand(seed, fs_hz=config.fs_hz, bursts_ns=bursts_ns) if scenario is None
                 else SimulatedBand(seed, scenario, fs_hz=config.fs_hz, bursts_ns=bursts_ns))
+        band.battery = SimBattery(battery_pct, speed=speed)
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},
-                         transport=SimulatedTransport(band, speed,
-                                                      SimBattery(battery_pct, speed=speed)),
-                         **options)
+                         transport=SimulatedTransport(band, speed), **options)
         self._sim = self.transport
         self.seed = seed
         self.scenario = band.scenario

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from movereg.sensors.decoders.polar_pmd import (
     PolarPmdProfile,
 )
 
-__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimulatedBand", "synthesize"]
+__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimBattery", "SimulatedBand", "synthesize"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -248,6 +249,29 @@ def _to_g(m: _Motion, rng: np.random.Generator) -> F64:
 
 
 # -------------------------------------------------------------------------- band ----
+class SimBattery:
+    """A simulated band's battery: ``start_pct`` at creation, draining
+    ``drain_pct_per_h`` % per hour of band time (real time times ``speed``), never below
+    1 %. A full Verity Sense streams for about 20 h: 5 %/h by default."""
+
+    def __init__(self, start_pct: float = 100.0, drain_pct_per_h: float = 5.0,
+                 speed: float = 1.0) -> None:
+        if not 0 < start_pct <= 100 or drain_pct_per_h < 0:
+            raise ParameterError(f"battery must start at 1..100 % and drain >= 0 %/h, got "
+                                 f"{start_pct} % and {drain_pct_per_h} %/h")
+        self.start_pct = start_pct
+        self.drain_pct_per_h = drain_pct_per_h
+        self.speed = speed
+        self._t0 = time.monotonic()
+
+    def level(self, now_mono: float | None = None) -> int:
+        """The level now, % (what the Battery Level characteristic reads)."""
+        hours = ((time.monotonic() if now_mono is None else now_mono) - self._t0) \
+            * self.speed / 3600.0
+        left = self.start_pct - self.drain_pct_per_h * hours
+        return max(1, min(100, math.ceil(left - 1e-9)))   # a whole % once it is used up
+
+
 class SimulatedBand:
     """A simulated Polar-PMD wristband with ground-truth labels.
 
@@ -275,6 +299,8 @@ class SimulatedBand:
 
     Attributes
     ----------
+    battery
+        Its :class:`SimBattery` (None: the band has no Battery Level characteristic).
     profile
         A configured :class:`PolarPmdProfile` (it has seen the get-settings and start
         replies, so it knows the rate and the conversion factor): decode frames with it.
@@ -302,6 +328,7 @@ class SimulatedBand:
         self.drift_ppm = float(drift_ppm)
         self.block_size = block_size
         self.bursts_ns = tuple(int(b) for b in bursts_ns)
+        self.battery: SimBattery | None = None
         self.device_id = f"sim-{self.seed}"
         self.name = f"Polar Sense SIM{self.seed % 10000:04d}"
         self._pos = 0  # index of the next sample to send
