@@ -226,6 +226,10 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
     # (numba) start once the server has answered a request, or after 1 s
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(app.state.first_response.wait(), 1.0)
+    # ... and the kernels now too, while the clinic is seeded: not later, when the bands
+    # stream (loading them holds the GIL for a while, which would delay storage flushes;
+    # the two threads take turns to import Numba and SciPy: movereg._imports)
+    app.state.first_response.set()
     preload = asyncio.create_task(asyncio.to_thread(_preload))
     try:
         hashed = _prehash(settings.data_dir)
@@ -295,7 +299,9 @@ def _bursts(first_s: float) -> list[int]:
 def _preload() -> None:
     """Import the simulated band (numpy/scipy) off the event loop, before bands start
     (after the first page: the import holds the GIL for a while)."""
-    import movereg.sensors.simulated  # noqa: F401
+    from movereg._imports import import_heavy
+
+    import_heavy("movereg.sensors.simulated")   # not while the kernel thread imports Numba
 
 
 def _check_port(host: str, port: int) -> None:

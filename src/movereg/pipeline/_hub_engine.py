@@ -182,6 +182,11 @@ async def _in_daemon_thread() -> None:
     def work() -> None:
         error: BaseException | None = None
         try:
+            from movereg._imports import import_heavy
+
+            # the modules warmup() compiles, imported while no other thread imports SciPy
+            import_heavy("movereg.signal.features", "movereg.signal.counts",
+                         "movereg.signal.calibration")
             from movereg import signal as msignal
 
             msignal.warmup()
