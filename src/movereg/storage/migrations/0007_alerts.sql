@@ -7,7 +7,7 @@
 --             cleared by other code through Hub.raise_alert / Hub.clear_alert)
 -- started_ns: when the condition began, ns since the Unix epoch (UTC)
 -- ended_ns:   when it ended (cleared); NULL while the alert is active
-CREATE TABLE alerts (
+CREATE TABLE IF NOT EXISTS alerts (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
     source      TEXT NOT NULL DEFAULT 'check' CHECK (source IN ('check', 'raised')),
@@ -21,6 +21,6 @@ CREATE TABLE alerts (
     acked_ns    INTEGER
 );
 -- at most one active alert per kind and device (device '' for storage)
-CREATE UNIQUE INDEX alerts_active ON alerts(kind, COALESCE(device_id, ''))
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_active ON alerts(kind, COALESCE(device_id, ''))
     WHERE ended_ns IS NULL;
-CREATE INDEX alerts_child ON alerts(child_id, id);
+CREATE INDEX IF NOT EXISTS alerts_child ON alerts(child_id, id);
