@@ -1,10 +1,12 @@
 """Live latency and start-up: sample time -> WebSocket arrival, cold and warm start.
 
-1. **Start**: ``movereg demo`` as its own process, timed from launch to the first page
-   (``GET /login`` answering 200) and to the signal engine being ready (the kernels
-   compile in the background), with the CPU time the server used until its first page
-   (on a shared machine the wall time mostly waits for other processes). *Cold*: an empty Numba cache (``NUMBA_CACHE_DIR`` set to
-   a new directory, as on a fresh clone); *warm*: the same cache, second run.
+1. **Start**: ``movereg demo`` and ``movereg serve`` as their own processes, timed from
+   launch to the first page (``GET /login`` answering 200) and to the signal engine being
+   ready (the kernels compile in the background, after the first page), with the CPU
+   time the server used until its first page (on a shared machine the wall time mostly
+   waits for other processes). *Cold*: a fresh clone (the sources copied without
+   ``__pycache__``) and an empty ``NUMBA_CACHE_DIR``; *warm*: the second run of both
+   (:mod:`benchmarks._start`).
 2. **Latency**: ``movereg demo --bands N`` (one server process, simulated bands at 52 Hz
    sending Polar PMD frames of 30 samples through the real decode -> clock -> pipeline
    -> broadcast path), a therapist's WebSocket on ``/api/live``. For every ``activity``
@@ -27,7 +29,6 @@ import json
 import os
 import platform
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,49 +36,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks._live_feed import live_feed
+from benchmarks._start import start_times
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {16: {"p95_ms": 1000.0, "p99_ms": 1500.0}, 64: {"p99_ms": 2000.0}}
 TARGET_FIRST_PAGE_S = 3.0
-
-
-def _start_times(cache_dir: Path) -> dict[str, float | None]:
-    """Launch a demo; seconds to the first page and to the engine being ready."""
-    import httpx
-    import psutil
-
-    from benchmarks.demo_proc import DemoProcess
-
-    with tempfile.TemporaryDirectory(prefix="movereg-bench-start-") as tmp:
-        demo = DemoProcess(Path(tmp), bands=2, children=2, history=False,
-                           env={"NUMBA_CACHE_DIR": str(cache_dir)})
-        t0 = time.monotonic()
-        starter = threading.Thread(target=demo.start, kwargs={"timeout_s": 600}, daemon=True)
-        starter.start()
-        first: float | None = None
-        ready: float | None = None
-        cpu: float | None = None
-        url = f"http://127.0.0.1:{demo.port}/login"
-        try:
-            with httpx.Client(timeout=5) as client:
-                while first is None and time.monotonic() - t0 < 120:
-                    try:
-                        if client.get(url).status_code == 200:
-                            first = time.monotonic() - t0
-                            if demo.proc is not None:
-                                c = psutil.Process(demo.proc.pid).cpu_times()
-                                cpu = c.user + c.system
-                    except httpx.HTTPError:
-                        time.sleep(0.02)
-            while ready is None and time.monotonic() - t0 < 600:
-                if any("signal engine ready" in line for line in demo.lines):
-                    ready = time.monotonic() - t0
-                time.sleep(0.05)
-            starter.join(600)
-        finally:
-            demo.stop(timeout_s=60)
-    return {"first_page_s": first, "engine_ready_s": ready, "first_page_cpu_s": cpu,
-            "loadavg_1min": os.getloadavg()[0]}
 
 
 async def _listen(url: str, token: str, seconds: float, out: dict[str, Any]) -> None:
@@ -180,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "python": platform.python_version(),
                                           "platform": platform.platform()}}
     if not args.no_start:
-        with tempfile.TemporaryDirectory(prefix="movereg-numba-cache-") as cache:
-            result["start"] = {"cold": _start_times(Path(cache)),
-                               "warm": _start_times(Path(cache))}
+        result["start"] = start_times()
     result["latency"] = [latency(int(b), args.seconds, args.warmup_s)
                          for b in args.bands.split(",") if b.strip()]
     print(_table(result))

@@ -53,6 +53,7 @@ class DemoProcess:
     children: int = 2
     history: bool = False          # the past week (off: tests see only live data)
     env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)   # more ``movereg demo`` options
     started_s: float | None = None     # process start -> URL printed, s
     url: str | None = None
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -68,6 +69,7 @@ class DemoProcess:
                "--children", str(self.children)]
         if not self.history:
             cmd.append("--no-history")
+        cmd += self.extra_args
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -5,18 +5,14 @@ API lists the active ones or the history a page at a time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from benchmarks.demo_proc import free_port
-from test_hub_alerts import PASSWORD, ScriptBand, _bearer, _Factory, _ingested
+from test_hub_alerts import PASSWORD, ScriptBand, _bearer, _Factory, _ingested, serve_hub
 
 from movereg.config import Settings
-from movereg.dashboard.app import create_app
 from movereg.dashboard.auth import hash_password
 from movereg.pipeline import Hub
 from movereg.pipeline.alerts import AlertBook, Condition
@@ -212,24 +208,14 @@ async def test_api_lists_active_or_history_in_pages(tmp_path: Path) -> None:
     kid = store.create_child(display_name="Robin").id
     ana = store.create_user("ana", hash_password(PASSWORD), "therapist")
     store.link_user_child(ana.id, kid)
-    hub = Hub(store, settings, band_factory=_Factory(), status_interval_s=3600.0)
-    app = create_app(settings, hub=hub, store=store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    await hub.start()
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done()
-            await asyncio.sleep(0.02)
+    async with serve_hub(store, settings, _Factory()) as (hub, url):
         ids = []
         for k in range(3):
             a = await hub.raise_alert("battery_low", f"band-{k}", "low", child_id=kid)
             assert a is not None
             ids.append(a.id)
         await hub.clear_alert("battery_low", "band-0")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
             auth = await _bearer(c, "ana")
             r = await c.get("/api/alerts", headers=auth)
             assert r.status_code == 200 and [x["id"] for x in r.json()] == ids[:0:-1]
@@ -243,9 +229,3 @@ async def test_api_lists_active_or_history_in_pages(tmp_path: Path) -> None:
             assert old["id"] == ids[0] and not old["active"] and old["ended_at"]
             r = await c.get("/api/alerts", params={"include": "everything"}, headers=auth)
             assert r.status_code == 422
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await hub.stop()
-        store.close()

@@ -282,23 +282,13 @@ async def test_alert_api_lists_and_acknowledges_by_role(tmp_path: Path) -> None:
     store.link_user_child(pat.id, other)
     store.create_user("rae", hash_password(PASSWORD), "researcher")
     factory = _Factory()
-    hub = Hub(store, settings, band_factory=factory, status_interval_s=3600.0)
-    app = create_app(settings, hub=hub, store=store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    await hub.start()
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done()
-            await asyncio.sleep(0.02)
+    async with serve_hub(store, settings, factory) as (hub, url):
         dev = await hub.connect("sim", child_id=kid, device_id="band-1")
         factory.bands[dev].battery = 9
         factory.bands[dev].moving(1)
         await asyncio.sleep(0.1)
         [(_, alert)] = await hub.check_alerts()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
             auth = {name: await _bearer(c, name) for name in ("ana", "pat", "rae")}
             r = await c.get("/api/alerts", params={"active": "true"}, headers=auth["ana"])
             assert r.status_code == 200
@@ -319,6 +309,25 @@ async def test_alert_api_lists_and_acknowledges_by_role(tmp_path: Path) -> None:
             assert r.status_code == 404
         assert any(e.action == "alert.acknowledged" and e.actor == "ana(therapist)"
                    for e in store.list_audit(limit=50))
+
+
+@contextlib.asynccontextmanager
+async def serve_hub(store: Store, settings: Settings,
+                    factory: _Factory) -> AsyncIterator[tuple[Hub, str]]:
+    """A started hub on ``store`` and the app serving it on a free port: ``(hub, url)``;
+    stops both and closes the store afterwards."""
+    hub = Hub(store, settings, band_factory=factory, status_interval_s=3600.0)
+    app = create_app(settings, hub=hub, store=store)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    await hub.start()
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not task.done()
+            await asyncio.sleep(0.02)
+        yield hub, f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -6,7 +6,8 @@ nicknames, the caseload and guardian links, research consent (features) for ever
 child and a therapy session per child; then serves the real app (the real hub, storage and
 API) with one simulated band per child streaming those sessions, and prints the URL.
 Each child moves in their own way (calm, rhythmic rocking, frequent movement breaks, a
-band taken off for a while) from an independent seed. The first page answers at once:
+band taken off for a while) from an independent seed; the bands report a battery level
+that drains slowly, the second one low (the battery alert shows). The first page answers at once:
 the signal kernels compile in the background, and a past week per child is written
 through the same pipeline once they are ready (:mod:`movereg.commands._demo_history`).
 No network access or hardware is needed.
@@ -22,7 +23,6 @@ import os
 import secrets
 import sys
 import tempfile
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,8 @@ _NICKNAMES = ("Robin", "Sky", "Alex", "Sam", "Jo", "Kai", "Ari", "Noa", "Remy", 
               "Max", "Eli", "Ren", "Avi", "Quinn")
 #: how each demo child moves (simulated band scenario), in turn
 STYLES = ("calm", "rhythmic", "breaks", "not_worn_stretch")
+#: the second band's battery, % (low: the demo shows the battery alert)
+_LOW_BATTERY_PCT = 14
 _STYLE_WORDS = {"calm": "mostly calm", "rhythmic": "rhythmic rocking",
                 "breaks": "frequent movement breaks", "not_worn_stretch":
                 "takes the band off for a while"}
@@ -65,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "children (default: one per child; the load benchmark uses 64)")
     parser.add_argument("--no-history", action="store_true",
                         help="do not write the past week of demo data")
+    parser.add_argument("--bursts", type=float, default=None, metavar="SECONDS",
+                        help="script movement bursts on the first band (3 s still, then "
+                             "2 s of vigorous movement): the first SECONDS after the bands "
+                             "start, then every 60 s (tests and demonstrations)")
 
 
 @dataclass(frozen=True)
@@ -218,10 +224,20 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
             await serving            # start-up failed: re-raise
             return
         await asyncio.sleep(0.02)
+    # the first page first: seeding (argon2), the simulated bands (scipy) and the kernels
+    # (numba) start once the server has answered a request, or after 1 s
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(app.state.first_response.wait(), 1.0)
+    # ... and the kernels now too, while the clinic is seeded: not later, when the bands
+    # stream (loading them holds the GIL for a while, which would delay storage flushes;
+    # the two threads take turns to import Numba and SciPy: movereg._imports)
+    app.state.first_response.set()
+    preload = asyncio.create_task(asyncio.to_thread(_preload))
     try:
         hashed = _prehash(settings.data_dir)
         demo = await asyncio.to_thread(_seed, app.state.store, settings.data_dir,
                                        args.children, hashed)
+        await preload
     except BaseException:
         server.should_exit = True
         await serving
@@ -233,11 +249,16 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
         i = k % len(demo.children)
         cid, code, _ = demo.children[i]
         style = STYLES[i % len(STYLES)]
+        battery = _LOW_BATTERY_PCT if k == 1 else 95 - 6 * (k % 8)
+        options: dict[str, Any] = {"scenario": style, "battery_pct": battery}
+        if k == 0 and args.bursts is not None:
+            options["bursts_ns"] = _bursts(args.bursts)
         dev = await hub.connect(f"sim:{args.seed + k}", child_id=cid,
                                 session_id=demo.sessions[cid], device_id=f"sim-{k + 1}",
-                                options={"scenario": style})
+                                options=options)
         if k < 8:
-            _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]})")
+            low = ", battery low" if battery <= settings.alert_battery_pct else ""
+            _out(f"  band {dev} streams for child {code} ({_STYLE_WORDS[style]}{low})")
     if n_bands > 8:
         _out(f"  ... {n_bands} bands in all")
 
@@ -263,9 +284,26 @@ async def _serve(args: argparse.Namespace, settings: Any, where: str) -> None:
                 await task
 
 
+_BURST_EVERY_S = 60
+
+
+def _bursts(first_s: float) -> list[int]:
+    """UTC ns of the scripted bursts (``--bursts``): ``first_s`` from now, then every
+    60 s for a day; printed as ``scripted bursts: first at <ms> UTC ms, every <ms> ms``."""
+    import time
+
+    t0 = time.time_ns() + round(first_s * 1e9)
+    _out(f"  scripted bursts: first at {t0 // 1_000_000} UTC ms, every "
+         f"{_BURST_EVERY_S * 1000} ms (band sim-1)")
+    return [t0 + k * _BURST_EVERY_S * 1_000_000_000 for k in range(86_400 // _BURST_EVERY_S)]
+
+
 def _preload() -> None:
-    """Import the simulated band (numpy/scipy) off the event loop, before bands start."""
-    import movereg.sensors.simulated  # noqa: F401
+    """Import the simulated band (numpy/scipy) off the event loop, before bands start
+    (after the first page: the import holds the GIL for a while)."""
+    from movereg._imports import import_heavy
+
+    import_heavy("movereg.sensors.simulated")   # not while the kernel thread imports Numba
 
 
 def _check_port(host: str, port: int) -> None:
@@ -300,7 +338,6 @@ def run(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     if args.data_dir is not None:
         args.data_dir = args.data_dir.expanduser().resolve()
-    threading.Thread(target=_preload, name="demo-preload", daemon=True).start()
     if args.data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="movereg-demo-"))
         where = f"{data_dir} (a new temporary directory for this run; delete it when done)"

@@ -179,6 +179,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                 from movereg.pipeline import Hub
 
                 the_hub = Hub(st, settings, band_factory=links.band_factory)
+                # the kernels compile once the first page is out (#14: first page <= 3 s)
+                the_hub.warm_after(app.state.first_response, max_wait_s=5.0)
                 await the_hub.start()
                 own_hub = True
             app.state.hub = the_hub
@@ -213,6 +215,7 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                               "movement; not a medical device.")
     app.state.settings = settings
     app.state.hub = None
+    app.state.first_response = asyncio.Event()   # set once the first response is out
     # one handler for HTTP and WebSocket scopes (Starlette types them separately)
     app.add_exception_handler(MoveregError, _movereg_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -232,6 +235,10 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
         response.headers.setdefault("X-Frame-Options", "DENY")
         if api:
             response.headers.setdefault("Cache-Control", "no-store")
+        first = request.app.state.first_response
+        if not first.is_set():
+            # after this response's start has gone out: background work may begin
+            asyncio.get_running_loop().call_later(0.05, first.set)
         return response
 
     from movereg.dashboard.limits import BodyLimit

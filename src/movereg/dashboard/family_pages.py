@@ -28,9 +28,7 @@ from movereg.analysis import (
     strategy_label,
     week_summary,
 )
-from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep
-from movereg.dashboard.family_figures import MISSING_STYLE, day_ribbon
 from movereg.dashboard.family_view import (
     WEAR_WORDS,
     activity_words,
@@ -140,6 +138,9 @@ def _checkin_rows(store: Store, cid: int, s: Any, d0: int, d1: int, tz: ZoneInfo
 def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
                 now_ns: int | None = None) -> dict[str, Any]:
     """Everything the day page (and its print / PDF) shows for one child and local day."""
+    from movereg.dashboard import figures  # plotly: loaded with the first figure
+    from movereg.dashboard.family_figures import MISSING_STYLE, day_ribbon
+
     now = time.time_ns() if now_ns is None else now_ns
     d0, d1 = day_bounds(day, tz)
     margin = 15 * 60 * _NS
@@ -237,6 +238,9 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
               end: Day | None = None, tz: str | None = None) -> Response:
     """Seven local days side by side: wear, not worn, no signal, strategy uses, movement
     breaks and the home plan (planned vs done, no judgement, no scores)."""
+    from movereg.dashboard import figures  # plotly: loaded with the first figure
+    from movereg.dashboard.family_figures import MISSING_STYLE
+
     opened = _open_child_page(request, store, user, child)
     if isinstance(opened, Response):
         return opened
@@ -281,6 +285,8 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
 
 
 def _home_buttons(store: Store, cid: int, plan: list[Any]) -> list[dict[str, str]]:
+    from movereg.dashboard import figures
+
     active = {s.key: s.label for s in store.list_strategies()}
     keys: list[str] = []
     for p in plan:

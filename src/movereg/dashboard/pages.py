@@ -16,12 +16,10 @@ import hashlib
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -36,12 +34,14 @@ from movereg.analysis import (
     ZONE_WORDS,
     not_compared_text,
 )
-from movereg.dashboard import figures
 from movereg.dashboard.deps import OptionalUser, Principal, StoreDep, check_child
 from movereg.dashboard.linking import explore_strategies
 from movereg.errors import ForbiddenError, NotFoundError
 from movereg.storage import Child, Store, StrategyEvent
 from movereg.timeutil import NS_PER_S, now_ns
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = ["router"]
 
@@ -65,13 +65,14 @@ def _plotly_js() -> tuple[bytes, str]:
 
 def _fig_json(fig: go.Figure) -> Markup:
     """Figure JSON safe inside ``<script type="application/json">``."""
+    import plotly.io as pio
+
     return Markup(pio.to_json(fig, validate=False).replace("</", "<\\/"))
 
 
 def _render(request: Request, name: str, ctx: dict[str, Any], status: int = 200,
             user: Principal | None = None) -> HTMLResponse:
-    base = {"user": user, "limits": LIMITS_TEXT, "not_medical": NOT_MEDICAL_TEXT,
-            "plot_config": figures.PLOT_CONFIG}
+    base = {"user": user, "limits": LIMITS_TEXT, "not_medical": NOT_MEDICAL_TEXT}
     resp = _TEMPLATES.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -157,6 +158,8 @@ def login_page(request: Request, user: OptionalUser,
 def live_page(request: Request, store: StoreDep, user: OptionalUser,
               child: Annotated[list[int] | None, Query()] = None) -> Response:
     """Therapist live session: a tile per child with strip chart, status and strategies."""
+    from movereg.dashboard import figures  # plotly: loaded with the first figure
+
     gate = _gate(request, user, ("therapist", "admin"))
     if not isinstance(gate, Principal):
         return gate
@@ -195,7 +198,9 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
     store.audit(gate.actor, "view.live", detail={"children": [c.id for c in kids]})
     return _render(request, "live.html", {
         "tiles": tiles, "catalogue": catalogue, "zone_words": list(ZONE_WORDS),
-        "window_s": _LIVE_WINDOW_S, "not_shown": not_shown}, user=gate)
+        "window_s": _LIVE_WINDOW_S, "not_shown": not_shown,
+        "plot_config": figures.PLOT_CONFIG,
+        "engine": str(getattr(request.app.state.hub, "engine_state", "ready"))}, user=gate)
 
 
 def _pick_child(store: Store, user: Principal, child: int | None) -> Child:
@@ -279,6 +284,8 @@ def strategies_page(request: Request, store: StoreDep, user: OptionalUser,
                     feature: str = "enmo_mg") -> Response:
     """Strategy and movement explorer: before vs after each strategy across sessions, with
     n and 95% intervals (descriptive; therapists and admins)."""
+    from movereg.dashboard import figures
+
     gate = _gate(request, user, ("therapist", "admin"))
     if not isinstance(gate, Principal):
         return gate

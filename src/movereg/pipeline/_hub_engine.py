@@ -11,7 +11,9 @@ the live feed; after a crash the unfinished epochs are recomputed from stored sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -43,6 +45,7 @@ class HubEngine:
     _engine_factory: Callable[[float], Engine] | None
     _warm_task: asyncio.Task[None] | None
     _warm_delay_s: float
+    _warm_gate: asyncio.Event | None = None
     _engine_ready: bool
     engine_ready_s: float | None
     _writer: Writer | None
@@ -58,13 +61,22 @@ class HubEngine:
         ``"ready"``."""
         return "ready" if self._engine_ready else "starting"
 
-    async def _warm(self) -> None:
-        from movereg import signal as msignal
+    def warm_after(self, gate: asyncio.Event, max_wait_s: float) -> None:
+        """Start compiling the kernels once ``gate`` is set (the app sets it when it has
+        answered its first request) or ``max_wait_s`` passed; call before :meth:`start`.
+        The compile thread then does not compete with the first page for the GIL."""
+        self._warm_gate = gate
+        self._warm_delay_s = max_wait_s
 
+    async def _warm(self) -> None:
         t0 = time.perf_counter()
-        await asyncio.sleep(self._warm_delay_s)   # let the server answer its first page
+        if self._warm_gate is None:               # let the server answer its first page
+            await asyncio.sleep(self._warm_delay_s)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._warm_gate.wait(), self._warm_delay_s)
         try:
-            await asyncio.to_thread(msignal.warmup)
+            await _in_daemon_thread()
         except Exception:  # kernels then compile on first use
             log.exception("hub: compiling the signal kernels failed")
         self.engine_ready_s = time.perf_counter() - t0
@@ -155,3 +167,36 @@ class HubEngine:
                                   child_id=run.child_id, session_id=run.session_id,
                                   rx_ns=rx_ns):
             self.broadcaster.publish(msg)
+
+
+async def _in_daemon_thread() -> None:
+    """Run :func:`movereg.signal.warmup` in a daemon thread: a server stopped (Ctrl+C)
+    during a first, cold compile exits at once instead of waiting for it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish(exc: BaseException | None) -> None:
+        if not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+    def work() -> None:
+        error: BaseException | None = None
+        try:
+            from movereg._imports import import_heavy
+
+            # the modules warmup() compiles, imported while no other thread imports SciPy
+            import_heavy("movereg.signal.features", "movereg.signal.counts",
+                         "movereg.signal.calibration")
+            from movereg import signal as msignal
+
+            msignal.warmup()
+        except Exception as exc:  # handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):    # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(finish, error)
+
+    threading.Thread(target=work, name="movereg-kernels", daemon=True).start()
+    await done

@@ -88,6 +88,9 @@ class WristbandClient:
         How to reach the band (default: Bluetooth through bleak with ``backend``).
     """
 
+    #: the Battery Level is read at connect and again this often while streaming, s
+    battery_interval_s = 60.0
+
     def __init__(
         self,
         address_or_device: str | BLEDevice,
@@ -136,6 +139,7 @@ class WristbandClient:
         self._attempt = 0
         self._next_try_mono: float | None = None
         self._battery: int | None = None
+        self._battery_read_mono = 0.0
         self._last_data_ns: int | None = None
         self._rate_window = RateWindow(speed=float(self.clock_options.get("speed", 1.0)))
         self._frame_interval_s: float | None = None
@@ -344,10 +348,7 @@ class WristbandClient:
         await link.start_notify(p.data_char_uuid, lambda d: self._enqueue(session, DATA, d))
         if p.reply_char_uuid and p.reply_char_uuid != p.data_char_uuid:
             await link.start_notify(p.reply_char_uuid, lambda d: self._enqueue(session, CTRL, d))
-        if link.has_char(BATTERY_LEVEL_UUID):
-            with contextlib.suppress(SensorError):
-                raw = await link.read(BATTERY_LEVEL_UUID)
-                self._battery = raw[0] if raw else None
+        await self._read_battery(session)
         for cmd in p.setup_commands():
             await self._command(session, cmd, required=False)
         await self._send_stop(session)  # STOP before START (Polar: avoids ALREADY IN STATE)
@@ -394,9 +395,22 @@ class WristbandClient:
             return 10.0
         return max(5.0, 10 * self._frame_interval_s)
 
+    async def _read_battery(self, session: Session) -> None:
+        """Read the standard Battery Level (0x2A19) when the band has it; the watch loop
+        reads it again every :attr:`battery_interval_s` (a level that drains shows)."""
+        link = session.link
+        self._battery_read_mono = time.monotonic()
+        if link is None or not link.has_char(BATTERY_LEVEL_UUID):
+            return
+        with contextlib.suppress(SensorError, TimeoutError):
+            raw = await asyncio.wait_for(link.read(BATTERY_LEVEL_UUID), self.reply_timeout_s)
+            self._battery = raw[0] if raw else self._battery
+
     async def _watch(self, session: Session, disconnected: asyncio.Event) -> str:
         session.last_rx_mono = time.monotonic()
         while True:
+            if time.monotonic() - self._battery_read_mono >= self.battery_interval_s:
+                await self._read_battery(session)
             if self._stopping:
                 return "stopped"
             if disconnected.is_set():

@@ -3,7 +3,9 @@
 :class:`SimulatedTransport` implements :class:`~movereg.sensors.links.Transport` for one
 :class:`~movereg.sensors.simulated.SimulatedBand`. Its link answers the Polar PMD control
 point (get-settings, START, STOP) the way a Verity Sense does and, while started, sends
-the band's PMD frames as notifications paced in real time divided by ``speed``.
+the band's PMD frames as notifications paced in real time divided by ``speed``. It also
+serves the standard Battery Level characteristic (0x2A19, a read: one byte, %), which
+drains slowly (:class:`~movereg.sensors.simulated.SimBattery`).
 :class:`SimulatedBandConnection` is a :class:`~movereg.sensors.ble_client.WristbandClient`
 on that transport, so a simulated band is decoded, clocked, watched and rate-counted by
 exactly the code a real band goes through.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,10 +39,10 @@ from movereg.sensors.decoders.polar_pmd import (
     PMD_SERVICE_UUID,
     PmdOp,
 )
-from movereg.sensors.links import Advert
+from movereg.sensors.links import BATTERY_LEVEL_UUID, Advert
 from movereg.sensors.polar_offline.band import PftpServer, PolarBandModel, scenario_source
 from movereg.sensors.polar_offline.pftp import PFTP_MTU_UUID
-from movereg.sensors.simulated import SimulatedBand
+from movereg.sensors.simulated import SimBattery, SimulatedBand
 
 __all__ = ["SimulatedBandConnection", "SimulatedTransport"]
 
@@ -70,10 +72,12 @@ class _SimLink:
         return self._connected
 
     def has_char(self, uuid: str) -> bool:
-        """The PMD control point and data characteristics (and file transfer)."""
+        """The PMD control point and data characteristics, file transfer and the battery
+        level."""
         if self._pftp is not None and uuid == PFTP_MTU_UUID:
             return True
-        return uuid in (PMD_CP_UUID, PMD_DATA_UUID)
+        return uuid in (PMD_CP_UUID, PMD_DATA_UUID) or (
+            uuid == BATTERY_LEVEL_UUID and self._band.battery is not None)
 
     async def start_notify(self, uuid: str, callback: Callable[[bytes], None]) -> None:
         """Subscribe to the control point (indications) or the data characteristic."""
@@ -107,7 +111,9 @@ class _SimLink:
             asyncio.get_running_loop().call_soon(cb, reply)
 
     async def read(self, uuid: str) -> bytes:
-        """Nothing readable is simulated."""
+        """The battery level (one byte, %); nothing else is readable."""
+        if uuid == BATTERY_LEVEL_UUID and self._band.battery is not None:
+            return bytes([self._band.battery.level()])
         return b""
 
     def _send_pftp(self, packets: list[bytes]) -> None:
@@ -217,6 +223,12 @@ class SimulatedBandConnection(WristbandClient):
         Called with every raw notification (capture).
     duration_s
         Stop by itself after this many seconds of simulated data (None = run until stop).
+    battery_pct
+        The battery level at start, % (a :class:`~movereg.sensors.simulated.SimBattery`:
+        5 %/h of band time).
+    bursts_ns
+        Scripted movement bursts at these UTC ns (see
+        :class:`~movereg.sensors.simulated.SimulatedBand`).
     options
         Passed on to :class:`WristbandClient` (e.g. ``watchdog_s``).
     """
@@ -224,13 +236,15 @@ class SimulatedBandConnection(WristbandClient):
     def __init__(self, seed: int = 0, *, scenario: str | None = None, speed: float = 1.0,
                  device_id: str | None = None, config: StreamConfig | None = None,
                  raw_hook: RawHook | None = None, duration_s: float | None = None,
+                 battery_pct: float = 100.0, bursts_ns: Sequence[int] = (),
                  **options: Any) -> None:
         config = config or StreamConfig()
         # the band's own frames (30 samples, ~0.58 s at 52 Hz, as a Verity Sense sends and
         # as the demo streamed before the transport seam): the activity trace gets one
         # point per frame, so a shorter frame changes which points the live page draws
-        band = (SimulatedBand(seed, fs_hz=config.fs_hz) if scenario is None
-                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz))
+        band = (SimulatedBand(seed, fs_hz=config.fs_hz, bursts_ns=bursts_ns) if scenario is None
+                else SimulatedBand(seed, scenario, fs_hz=config.fs_hz, bursts_ns=bursts_ns))
+        band.battery = SimBattery(battery_pct, speed=speed)
         super().__init__(f"sim:{seed}", DeviceFamily.POLAR_PMD, config=config,
                          device_id=device_id or f"sim-{seed}", raw_hook=raw_hook,
                          clock_options={"speed": speed},

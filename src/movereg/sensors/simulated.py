@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ from movereg.sensors.decoders.polar_pmd import (
     PolarPmdProfile,
 )
 
-__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimulatedBand", "synthesize"]
+__all__ = ["ACTIVITIES", "SCENARIOS", "Label", "SimBattery", "SimulatedBand", "synthesize"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -248,6 +249,29 @@ def _to_g(m: _Motion, rng: np.random.Generator) -> F64:
 
 
 # -------------------------------------------------------------------------- band ----
+class SimBattery:
+    """A simulated band's battery: ``start_pct`` at creation, draining
+    ``drain_pct_per_h`` % per hour of band time (real time times ``speed``), never below
+    1 %. A full Verity Sense streams for about 20 h: 5 %/h by default."""
+
+    def __init__(self, start_pct: float = 100.0, drain_pct_per_h: float = 5.0,
+                 speed: float = 1.0) -> None:
+        if not 0 < start_pct <= 100 or drain_pct_per_h < 0:
+            raise ParameterError(f"battery must start at 1..100 % and drain >= 0 %/h, got "
+                                 f"{start_pct} % and {drain_pct_per_h} %/h")
+        self.start_pct = start_pct
+        self.drain_pct_per_h = drain_pct_per_h
+        self.speed = speed
+        self._t0 = time.monotonic()
+
+    def level(self, now_mono: float | None = None) -> int:
+        """The level now, % (what the Battery Level characteristic reads)."""
+        hours = ((time.monotonic() if now_mono is None else now_mono) - self._t0) \
+            * self.speed / 3600.0
+        left = self.start_pct - self.drain_pct_per_h * hours
+        return max(1, min(100, math.ceil(left - 1e-9)))   # a whole % once it is used up
+
+
 class SimulatedBand:
     """A simulated Polar-PMD wristband with ground-truth labels.
 
@@ -268,9 +292,15 @@ class SimulatedBand:
         How the band's clock differs from true time (default: set correctly, no drift).
     block_size
         Deltas per delta block (``None``: one block per frame, as the Verity sends).
+    bursts_ns
+        Scripted movement bursts (tests, demonstrations): at each of these UTC ns the
+        band is still for the 3 s before, then moves vigorously for 2 s (about 400 mg of
+        ENMO), whatever the scenario does there.
 
     Attributes
     ----------
+    battery
+        Its :class:`SimBattery` (None: the band has no Battery Level characteristic).
     profile
         A configured :class:`PolarPmdProfile` (it has seen the get-settings and start
         replies, so it knows the rate and the conversion factor): decode frames with it.
@@ -281,7 +311,7 @@ class SimulatedBand:
     def __init__(self, seed: int = 0, scenario: str = "session", fs_hz: float = 52.0,
                  start_ns: int | None = None, *, samples_per_frame: int = 30,
                  device_clock_offset_ns: int = 0, drift_ppm: float = 0.0,
-                 block_size: int | None = None) -> None:
+                 block_size: int | None = None, bursts_ns: Sequence[int] = ()) -> None:
         if scenario not in SCENARIOS:
             raise ParameterError(f"unknown scenario {scenario!r}; choose one of "
                                  f"{', '.join(SCENARIOS)}")
@@ -297,6 +327,8 @@ class SimulatedBand:
         self.device_clock_offset_ns = int(device_clock_offset_ns)
         self.drift_ppm = float(drift_ppm)
         self.block_size = block_size
+        self.bursts_ns = tuple(int(b) for b in bursts_ns)
+        self.battery: SimBattery | None = None
         self.device_id = f"sim-{self.seed}"
         self.name = f"Polar Sense SIM{self.seed % 10000:04d}"
         self._pos = 0  # index of the next sample to send
@@ -382,6 +414,31 @@ class SimulatedBand:
 
     def _take(self, n: int) -> F64:
         """The next ``n`` true samples (g), advancing the stream."""
+        first = self._pos
+        x = self._take_scenario(n)
+        return self._scripted(first, x) if self.bursts_ns else x
+
+    def _scripted(self, first: int, x: F64) -> F64:
+        """``x`` (samples from index ``first``) with the scripted bursts written in."""
+        fs = self.fs_hz
+        x = x.copy()
+        for b in self.bursts_ns:
+            ib = round((b - self.start_ns) / self.period_ns)
+            for a, z, burst in ((ib - round(3 * fs), ib, False), (ib, ib + round(2 * fs), True)):
+                lo, hi = max(a, first), min(z, first + len(x))
+                if lo >= hi:
+                    continue
+                t = np.arange(lo - ib, hi - ib) / fs
+                wave = np.sin(2 * np.pi * 2.5 * t)
+                out = x[lo - first:hi - first]
+                if burst:               # a jump-like burst: up to 2.2 g
+                    out[:, 0], out[:, 1], out[:, 2] = 0.3 * wave, 0.0, 1.0 + 1.2 * wave
+                else:                   # still on the wrist (a little tremor, not flat)
+                    out[:, 0], out[:, 1] = 0.003 * wave, 0.0
+                    out[:, 2] = 1.0 + 0.003 * np.cos(2 * np.pi * 7.0 * t)
+        return x
+
+    def _take_scenario(self, n: int) -> F64:
         out = []
         while n > 0:
             if self._cycle < 0 or self._pos >= self._cycle_start + len(self._cycle_g):
