@@ -275,17 +275,24 @@ def test_missing_inputs(tmp_path: Path) -> None:
     assert "no such file" in res.rows[0]["message"]
 
 
-@pytest.mark.parametrize("chunk", [64, 1000])
-def test_streaming_equals_batch_across_a_time_gap(tmp_path: Path, chunk: int) -> None:
-    fs = 25
-    n1, gap, n2 = 1530, 377, 2210
+def _gap_csv(tmp_path: Path, fs: int, n1: int, gap: int, n2: int,
+             seed: int) -> tuple[Path, np.ndarray]:
+    """A timestamped CSV: ``n1`` samples, ``gap`` missing, ``n2`` more; (path, times)."""
     t = np.r_[np.arange(n1), np.arange(n1 + gap, n1 + gap + n2)] * (10**9 // fs) + 10**18
-    x = _signal(n1 + n2, 9)
+    x = _signal(n1 + n2, seed)
     p = tmp_path / "gap.csv"
     with open(p, "w") as fh:
         fh.write("t_ns,x,y,z\n")
         for tt, (a, b, c) in zip(t.tolist(), x.tolist(), strict=True):
             fh.write(f"{tt},{a!r},{b!r},{c!r}\n")
+    return p, t
+
+
+@pytest.mark.parametrize("chunk", [64, 1000])
+def test_streaming_equals_batch_across_a_time_gap(tmp_path: Path, chunk: int) -> None:
+    fs = 25
+    n1, gap, n2 = 1530, 377, 2210
+    p, _ = _gap_csv(tmp_path, fs, n1, gap, n2, 9)
     rec = open_recording(p)
     extract_to_parquet(rec, tmp_path / "gap.parquet", epoch_s=5.0, chunk=chunk)
     got = _table(tmp_path / "gap.parquet")
@@ -299,13 +306,7 @@ def test_the_recording_names_its_gaps(tmp_path: Path) -> None:
     """gapped_chunks: one "recording_gap" where the time jumps; read_all fills exactly it."""
     fs = 25
     n1, gap, n2 = 130, 77, 210
-    t = np.r_[np.arange(n1), np.arange(n1 + gap, n1 + gap + n2)] * (10**9 // fs) + 10**18
-    x = _signal(n1 + n2, 4)
-    p = tmp_path / "gap.csv"
-    with open(p, "w") as fh:
-        fh.write("t_ns,x,y,z\n")
-        for tt, (a, b, c) in zip(t.tolist(), x.tolist(), strict=True):
-            fh.write(f"{tt},{a!r},{b!r},{c!r}\n")
+    p, t = _gap_csv(tmp_path, fs, n1, gap, n2, 4)
     rec = open_recording(p)
     got = [(t0, xx.shape[0], gaps) for t0, xx, gaps in rec.gapped_chunks(100)]
     named = [g for _, _, gaps in got for g in gaps]

@@ -12,9 +12,9 @@ of text and Parquet files, which are read as written.
 
 Samples are assumed to be on a regular grid at ``fs_hz``. Readers that have per-sample
 timestamps split the stream into *segments* wherever the step between two samples is
-at least 1.5 sample periods (a gap: the consumer fills the missing time, exactly as
-:class:`movereg.signal.features.FeatureEngine` does when a block's ``t0_ns`` is later
-than expected). A step below 0.5 periods (time going backwards, repeated timestamps,
+at least 1.5 sample periods (a gap: :meth:`Recording.gapped_chunks` names it, and the
+consumers, :class:`movereg.signal.features.FeatureEngine` among them, fill its
+``samples_missing`` rows). A step below 0.5 periods (time going backwards, repeated timestamps,
 or a file much faster than ``fs_hz``) is an :class:`~movereg.errors.InputFileError`:
 movereg does not resample irregular files. Steps between 0.5 and 1.5 periods are
 clock jitter and are treated as contiguous.

@@ -340,7 +340,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                 npost += moved
             hn, hx, hy, hz, hpos = 0, 0.0, 0.0, 0.0, 0
         if pos == L or kpos == lb:
-            set_nw_acc(nw, nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2)
+            set_nw_acc(nw, (nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2))
             if pos == L:
                 set_epoch_acc(si, sf, epn, epnj, nimp, nhard, nclip, npost, enmo, jsum,
                               ex, ey, ez)
@@ -366,7 +366,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
     set_lowpass_state(zs, 0, x00, x01, x10, x11)
     set_lowpass_state(zs, 1, y00, y01, y10, y11)
     set_lowpass_state(zs, 2, z00, z01, z10, z11)
-    set_nw_acc(nw, nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2)
+    set_nw_acc(nw, (nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2))
 
 
 @jit_fma_inline

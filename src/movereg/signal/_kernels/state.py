@@ -134,24 +134,16 @@ def nw_acc(nw: np.ndarray) -> tuple[float, float, float, float, float, float, fl
             nw[0, NW_MN + 2], nw[0, NW_MX], nw[0, NW_MX + 1], nw[0, NW_MX + 2])
 
 
+# the columns of one non-wear step, in the order nw_acc returns them
+assert (NW_N, NW_S, NW_SS, NW_MN, NW_MX, N_NW) == (0, 1, 4, 7, 10, 13)
+
+
 @jit_fma_inline
-def set_nw_acc(nw: np.ndarray, n: float, s0: float, s1: float, s2: float, q0: float,
-               q1: float, q2: float, mn0: float, mn1: float, mn2: float, mx0: float,
-               mx1: float, mx2: float) -> None:
-    """Store the current non-wear step's aggregates (see :func:`nw_acc`)."""
-    nw[0, NW_N] = n
-    nw[0, NW_S] = s0
-    nw[0, NW_S + 1] = s1
-    nw[0, NW_S + 2] = s2
-    nw[0, NW_SS] = q0
-    nw[0, NW_SS + 1] = q1
-    nw[0, NW_SS + 2] = q2
-    nw[0, NW_MN] = mn0
-    nw[0, NW_MN + 1] = mn1
-    nw[0, NW_MN + 2] = mn2
-    nw[0, NW_MX] = mx0
-    nw[0, NW_MX + 1] = mx1
-    nw[0, NW_MX + 2] = mx2
+def set_nw_acc(nw: np.ndarray, acc: tuple[float, ...]) -> None:
+    """Store the current non-wear step's aggregates (the 13 values of :func:`nw_acc`, in
+    the order of the ``NW_*`` columns)."""
+    for c in range(N_NW):
+        nw[0, c] = acc[c]
 
 
 @jit_fma_inline
