@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"movereg relay: {msg}\n")
         sys.stdout.flush()
 
+    from movereg.sensors.metawear_logging_clock import use_clock_book
+
+    Path(spool).mkdir(parents=True, exist_ok=True)
+    use_clock_book(Path(spool) / "metawear-clock.json")  # MetaWear tick references
     relay = Relay(client, Path(spool), opener, say=say)
     say(f"spool {spool}; server {client.server}; pid {os.getpid()}")
     try:

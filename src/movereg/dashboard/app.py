@@ -174,7 +174,11 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
             the_hub = hub
             from movereg.pipeline.band_links import BandLinks
 
+            from movereg.sensors.metawear_logging_clock import use_clock_book
+
             links = BandLinks()   # bands that record on their own (#23)
+            # MetaWear boards have no wall clock: keep their tick references on disk
+            use_clock_book(settings.data_dir / "metawear-clock.json")
             if the_hub is None:
                 from movereg.pipeline import Hub
 
