@@ -1,5 +1,5 @@
 """Fixtures for the relay tests: the dashboard tests' app (h5_api_support) and the band-sync
-tests' fake bands (sync_support)."""
+tests' fake bands (band_fakes)."""
 
 from __future__ import annotations
 
