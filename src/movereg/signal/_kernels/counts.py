@@ -131,73 +131,6 @@ def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
     return float(np.floor(t))
 
 
-@jit_fma_inline
-def _axes(fstate: np.ndarray, slot: int) -> tuple[float, float, float]:
-    """One float state slot (an ``_F_*`` index) of the three axes."""
-    return fstate[0, slot], fstate[1, slot], fstate[2, slot]
-
-
-@jit_fma_inline
-def _set_axes(fstate: np.ndarray, slot: int, v0: float, v1: float, v2: float) -> None:
-    """Store one float state slot of the three axes (see :func:`_axes`)."""
-    fstate[0, slot] = v0
-    fstate[1, slot] = v1
-    fstate[2, slot] = v2
-
-
-@jit_fma_inline
-def _hold(x: float, last: float) -> tuple[float, float]:
-    """A non-finite input is held at the last finite value: ``(value, new last)``."""
-    if math.isfinite(x):
-        return x, x
-    return last, last
-
-
-@jit_fma_inline
-def _look3(g: float, yp: float, b_lpf: float, c1: float, c2: float, b2: float,
-           b3: float) -> tuple[float, float, float]:
-    """The three low-pass outputs of one input ``g = a·L·v`` zero-stuffed by 3 (see
-    :func:`counts_push`): ``(y_0, y_1, y_2)`` from the previous output ``yp``."""
-    return g - b_lpf * yp, g * c1 + b2 * yp, g * c2 - b3 * yp
-
-
-@jit_fma_inline
-def _to_10hz(y0: float, y1: float, y2: float, z: np.ndarray, zi: np.ndarray,
-             b: np.ndarray, a: np.ndarray, scale: float, started: int, acc0: float,
-             acc1: float, acc2: float, nacc: int, out: np.ndarray,
-             k: int) -> tuple[int, float, float, float, int, int]:
-    """Steps 3-6 for one 30-Hz value per axis: 1-mg rounding, band-pass and count
-    (:func:`_bpf_count`), the groups of three written to ``out[k]`` as 10-Hz values.
-
-    Returns ``(started, acc0, acc1, acc2, nacc, k)``.
-    """
-    # 3. round to 1 mg, ties away from zero: at 30 Hz the device's 1/256 g steps hit
-    # ties (odd multiples of 1/16 g), and ActiLife's counts on R3 follow this rule there
-    # (half to even misses 0.7% of its epochs); x 0.001, not / 1000: three divisions per
-    # value were a fifth of the kernel's time
-    w0 = _round_half_away(y0 * 1000.0) * 0.001
-    w1 = _round_half_away(y1 * 1000.0) * 0.001
-    w2 = _round_half_away(y2 * 1000.0) * 0.001
-    if started == 0:
-        for q in range(7):
-            z[0, q] = zi[q] * w0
-            z[1, q] = zi[q] * w1
-            z[2, q] = zi[q] * w2
-        started = 1
-    # 4.-5. band-pass, scale, rectify, dead-band, clip, floor
-    acc0 += _bpf_count(z, 0, w0, b, a, scale)
-    acc1 += _bpf_count(z, 1, w1, b, a, scale)
-    acc2 += _bpf_count(z, 2, w2, b, a, scale)
-    # 6. 30 -> 10 Hz: floor(mean of 3)
-    nacc += 1
-    if nacc == 3:
-        out[k, 0] = np.int64(np.floor(acc0 / 3.0))
-        out[k, 1] = np.int64(np.floor(acc1 / 3.0))
-        out[k, 2] = np.int64(np.floor(acc2 / 3.0))
-        return started, 0.0, 0.0, 0.0, 0, k + 1
-    return started, acc0, acc1, acc2, nacc, k
-
-
 @jit_fma
 def counts_push(
     samples: np.ndarray,
@@ -253,11 +186,21 @@ def counts_push(
     for ax in range(3):
         for i in range(7):
             z[ax, i] = fstate[ax, _F_Z + i]
-    last0, last1, last2 = _axes(fstate, _F_LAST)
-    prev0, prev1, prev2 = _axes(fstate, _F_PREV)
-    up0, up1, up2 = _axes(fstate, _F_UPREV)
-    yp0, yp1, yp2 = _axes(fstate, _F_YLPF)
-    acc0, acc1, acc2 = _axes(fstate, _F_ACC)
+    last0 = fstate[0, _F_LAST]
+    last1 = fstate[1, _F_LAST]
+    last2 = fstate[2, _F_LAST]
+    prev0 = fstate[0, _F_PREV]
+    prev1 = fstate[1, _F_PREV]
+    prev2 = fstate[2, _F_PREV]
+    up0 = fstate[0, _F_UPREV]
+    up1 = fstate[1, _F_UPREV]
+    up2 = fstate[2, _F_UPREV]
+    yp0 = fstate[0, _F_YLPF]
+    yp1 = fstate[1, _F_YLPF]
+    yp2 = fstate[2, _F_YLPF]
+    acc0 = fstate[0, _F_ACC]
+    acc1 = fstate[1, _F_ACC]
+    acc2 = fstate[2, _F_ACC]
     n_in = istate[0, I_NIN]
     j = istate[0, _I_JOUT]
     phase = istate[0, _I_PHASE]
@@ -272,9 +215,21 @@ def counts_push(
     b2 = b_lpf * b_lpf
     b3 = b2 * b_lpf
     for r in range(n):
-        x0, last0 = _hold(samples[r, 0], last0)
-        x1, last1 = _hold(samples[r, 1], last1)
-        x2, last2 = _hold(samples[r, 2], last2)
+        x0 = samples[r, 0]
+        x1 = samples[r, 1]
+        x2 = samples[r, 2]
+        if math.isfinite(x0):
+            last0 = x0
+        else:
+            x0 = last0
+        if math.isfinite(x1):
+            last1 = x1
+        else:
+            x1 = last1
+        if math.isfinite(x2):
+            last2 = x2
+        else:
+            x2 = last2
         done = False
         while True:
             # 1. value at the path rate: x itself, or 0..k interpolated values
@@ -283,7 +238,9 @@ def counts_push(
                 idx = num // iq
                 rem = num - idx * iq
                 if idx == n_in and rem == 0:
-                    v0, v1, v2 = x0, x1, x2
+                    v0 = x0
+                    v1 = x1
+                    v2 = x2
                 elif idx == n_in - 1:
                     w = rem / iq
                     v0 = prev0 + (x0 - prev0) * w
@@ -295,7 +252,9 @@ def counts_push(
             else:
                 if done:
                     break
-                v0, v1, v2 = x0, x1, x2
+                v0 = x0
+                v1 = x1
+                v2 = x2
                 done = True
             # 2. ActiLife resampling to 30 Hz: zero-stuff by `up`, IIR low-pass, keep 1/down
             if look3:
@@ -305,43 +264,107 @@ def counts_push(
                 # g = a·L·v. The recursive path is one multiply-add per sample instead of
                 # three dependent multiply-subtracts (this low-pass is latency-bound);
                 # rounding differs from the step-by-step form by ~1e-16 relative.
-                ya0, yb0, yp0 = _look3(a_l * v0, yp0, b_lpf, c1, c2, b2, b3)
-                ya1, yb1, yp1 = _look3(a_l * v1, yp1, b_lpf, c1, c2, b2, b3)
-                ya2, yb2, yp2 = _look3(a_l * v2, yp2, b_lpf, c1, c2, b2, b3)
+                g0 = a_l * v0
+                g1 = a_l * v1
+                g2 = a_l * v2
+                ya0 = g0 - b_lpf * yp0
+                ya1 = g1 - b_lpf * yp1
+                ya2 = g2 - b_lpf * yp2
+                yb0 = g0 * c1 + b2 * yp0
+                yb1 = g1 * c1 + b2 * yp1
+                yb2 = g2 * c1 + b2 * yp2
+                yp0 = g0 * c2 - b3 * yp0
+                yp1 = g1 * c2 - b3 * yp1
+                yp2 = g2 * c2 - b3 * yp2
             for i in range(up):
                 if look3:
                     if i == 0:
-                        y0, y1, y2 = ya0, ya1, ya2
+                        y0 = ya0
+                        y1 = ya1
+                        y2 = ya2
                     elif i == 1:
-                        y0, y1, y2 = yb0, yb1, yb2
+                        y0 = yb0
+                        y1 = yb1
+                        y2 = yb2
                     else:
-                        y0, y1, y2 = yp0, yp1, yp2
+                        y0 = yp0
+                        y1 = yp1
+                        y2 = yp2
                 else:
                     if i == 0:
-                        u0, u1, u2 = v0, v1, v2
+                        u0 = v0
+                        u1 = v1
+                        u2 = v2
                     else:
-                        u0, u1, u2 = 0.0, 0.0, 0.0
+                        u0 = 0.0
+                        u1 = 0.0
+                        u2 = 0.0
                     if lpf:
-                        y0 = yp0 = a_l * (u0 + up0) - b_lpf * yp0
-                        y1 = yp1 = a_l * (u1 + up1) - b_lpf * yp1
-                        y2 = yp2 = a_l * (u2 + up2) - b_lpf * yp2
-                        up0, up1, up2 = u0, u1, u2
+                        y0 = a_l * (u0 + up0) - b_lpf * yp0
+                        y1 = a_l * (u1 + up1) - b_lpf * yp1
+                        y2 = a_l * (u2 + up2) - b_lpf * yp2
+                        up0 = u0
+                        up1 = u1
+                        up2 = u2
+                        yp0 = y0
+                        yp1 = y1
+                        yp2 = y2
                     else:
-                        y0, y1, y2 = u0, u1, u2
+                        y0 = u0
+                        y1 = u1
+                        y2 = u2
                 if phase == 0:
-                    started, acc0, acc1, acc2, nacc, k = _to_10hz(
-                        y0, y1, y2, z, zi, b, a, scale, started, acc0, acc1, acc2, nacc,
-                        out, k)
+                    # 3. round to 1 mg, ties away from zero: at 30 Hz the device's 1/256 g
+                    # steps hit ties (odd multiples of 1/16 g), and ActiLife's counts on
+                    # R3 follow this rule there (half to even misses 0.7% of its epochs);
+                    # x 0.001, not / 1000: three divisions per value were a fifth of the
+                    # kernel's time
+                    w0 = _round_half_away(y0 * 1000.0) * 0.001
+                    w1 = _round_half_away(y1 * 1000.0) * 0.001
+                    w2 = _round_half_away(y2 * 1000.0) * 0.001
+                    if started == 0:
+                        for q in range(7):
+                            z[0, q] = zi[q] * w0
+                            z[1, q] = zi[q] * w1
+                            z[2, q] = zi[q] * w2
+                        started = 1
+                    # 4.-5. band-pass, scale, rectify, dead-band, clip, floor
+                    acc0 += _bpf_count(z, 0, w0, b, a, scale)
+                    acc1 += _bpf_count(z, 1, w1, b, a, scale)
+                    acc2 += _bpf_count(z, 2, w2, b, a, scale)
+                    # 6. 30 -> 10 Hz: floor(mean of 3)
+                    nacc += 1
+                    if nacc == 3:
+                        out[k, 0] = np.int64(np.floor(acc0 / 3.0))
+                        out[k, 1] = np.int64(np.floor(acc1 / 3.0))
+                        out[k, 2] = np.int64(np.floor(acc2 / 3.0))
+                        k += 1
+                        acc0 = 0.0
+                        acc1 = 0.0
+                        acc2 = 0.0
+                        nacc = 0
                 phase += 1
                 if phase == down:
                     phase = 0
-        prev0, prev1, prev2 = x0, x1, x2
+        prev0 = x0
+        prev1 = x1
+        prev2 = x2
         n_in += 1
-    _set_axes(fstate, _F_LAST, last0, last1, last2)
-    _set_axes(fstate, _F_PREV, prev0, prev1, prev2)
-    _set_axes(fstate, _F_UPREV, up0, up1, up2)
-    _set_axes(fstate, _F_YLPF, yp0, yp1, yp2)
-    _set_axes(fstate, _F_ACC, acc0, acc1, acc2)
+    fstate[0, _F_LAST] = last0
+    fstate[1, _F_LAST] = last1
+    fstate[2, _F_LAST] = last2
+    fstate[0, _F_PREV] = prev0
+    fstate[1, _F_PREV] = prev1
+    fstate[2, _F_PREV] = prev2
+    fstate[0, _F_UPREV] = up0
+    fstate[1, _F_UPREV] = up1
+    fstate[2, _F_UPREV] = up2
+    fstate[0, _F_YLPF] = yp0
+    fstate[1, _F_YLPF] = yp1
+    fstate[2, _F_YLPF] = yp2
+    fstate[0, _F_ACC] = acc0
+    fstate[1, _F_ACC] = acc1
+    fstate[2, _F_ACC] = acc2
     for ax in range(3):
         for i in range(7):
             fstate[ax, _F_Z + i] = z[ax, i]
