@@ -10,6 +10,7 @@ from pathlib import Path
 
 from h5_api_support import T0, Api
 from relay_support import relay_token, wait_imports
+
 from band_fakes import csv_bytes, movement
 
 _ISO = datetime.fromtimestamp(T0 / 1e9 + 60, UTC).isoformat()

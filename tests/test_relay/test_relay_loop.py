@@ -13,8 +13,8 @@ import httpx
 import pytest
 from h5_api_support import T0, Api
 from relay_support import client_for, relay_token, wait_imports
-from band_fakes import FakeOpener, FakeRecorder
 
+from band_fakes import FakeOpener, FakeRecorder
 from movereg.relay import Relay, RelayClient, RelayRevoked
 from movereg.sensors.offline_fetch import fetch_recordings, spooled
 

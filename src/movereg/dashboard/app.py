@@ -173,7 +173,6 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
             app.state.store = st
             the_hub = hub
             from movereg.pipeline.band_links import BandLinks
-
             from movereg.sensors.metawear_logging_clock import use_clock_book
 
             links = BandLinks()   # bands that record on their own (#23)
