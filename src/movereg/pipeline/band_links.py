@@ -28,7 +28,12 @@ from movereg.errors import DeviceNotFoundError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.sensors.band import Band, open_band
 from movereg.sensors.links import Advert, Link
-from movereg.sensors.offline import RECORDERS, OfflineRecorder, recorder_for
+from movereg.sensors.offline import (
+    RECORDERS,
+    OfflineRecorder,
+    connect_recorder,
+    recorder_for,
+)
 
 __all__ = ["BandLinks"]
 
@@ -216,14 +221,9 @@ class BandLinks:
             return
         from movereg.sensors.transport import BleakTransport
 
-        transport = BleakTransport(self.backend)
-        advert = await transport.find(device_id, self.scan_timeout_s)
-        ble = await transport.connect(advert.device, disconnected_callback=lambda: None,
-                                      max_attempts=3)
-        try:
-            yield recorder_for(fam, ble, device_id)
-        finally:
-            await ble.disconnect()
+        async with connect_recorder(BleakTransport(self.backend), device_id, fam,
+                                    scan_timeout_s=self.scan_timeout_s) as rec:
+            yield rec
 
     def _live_link(self, device_id: str) -> Link | None:
         """The open link of a band the hub streams from (None when not connected)."""

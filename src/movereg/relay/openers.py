@@ -22,7 +22,13 @@ from typing import Any
 
 from movereg.errors import DeviceNotFoundError
 from movereg.models import DeviceFamily
-from movereg.sensors.offline import RECORDERS, BandRecording, OfflineRecorder, recorder_for
+from movereg.sensors.offline import (
+    RECORDERS,
+    BandRecording,
+    OfflineRecorder,
+    connect_recorder,
+    recorder_for,
+)
 
 __all__ = ["BleOpener", "SimOpener"]
 
@@ -75,14 +81,9 @@ class BleOpener:
         fam = _family(family)
         if fam is None:
             raise DeviceNotFoundError(f"band {device_id}: unknown family {family!r}")
-        tr = BleakTransport(self.backend)
-        advert = await tr.find(device_id, self.scan_timeout_s)
-        link = await tr.connect(advert.device, disconnected_callback=lambda: None,
-                                max_attempts=3)
-        try:
-            yield recorder_for(fam, link, device_id)
-        finally:
-            await link.disconnect()
+        async with connect_recorder(BleakTransport(self.backend), device_id, fam,
+                                    scan_timeout_s=self.scan_timeout_s) as rec:
+            yield rec
 
 
 class _Persisting:

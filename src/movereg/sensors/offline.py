@@ -20,14 +20,15 @@ it. This module imports no Bluetooth library.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from movereg.errors import ProtocolError
 from movereg.models import DeviceFamily
-from movereg.sensors.links import Link
+from movereg.sensors.links import Link, Transport
 
 __all__ = [
     "RECORDERS",
@@ -39,6 +40,7 @@ __all__ = [
     "RecorderStatus",
     "RecordingNotReadyError",
     "TransferProgress",
+    "connect_recorder",
     "partial_path",
     "recorder_for",
 ]
@@ -198,3 +200,25 @@ def recorder_for(family: DeviceFamily, link: Link, device_id: str) -> OfflineRec
 def partial_path(dest: Path) -> Path:
     """Where :meth:`OfflineRecorder.download` keeps an unfinished transfer."""
     return dest.with_name(dest.name + ".part")
+
+
+@asynccontextmanager
+async def connect_recorder(transport: Transport, device_id: str, family: DeviceFamily, *,
+                           scan_timeout_s: float, max_attempts: int = 3
+                           ) -> AsyncIterator[OfflineRecorder]:
+    """Find the band on ``transport``, connect, yield its recorder, disconnect.
+
+    Raises
+    ------
+    DeviceNotFoundError, BluetoothUnavailableError
+        The band did not answer a scan within ``scan_timeout_s`` (s).
+    ProtocolError
+        The family cannot record on the band.
+    """
+    advert = await transport.find(device_id, scan_timeout_s)
+    link = await transport.connect(advert.device, disconnected_callback=lambda: None,
+                                   max_attempts=max_attempts)
+    try:
+        yield recorder_for(family, link, device_id)
+    finally:
+        await link.disconnect()
