@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
     epoch_s: float = Field(default=1.0, gt=0, description="live feature epoch, s")
-    flush_interval_s: float = Field(default=0.5, gt=0,
+    flush_interval_s: float = Field(default=0.25, gt=0,
                                     description="storage batch, s (a crash loses at most "
                                                 "about this much, plus one sample block)")
     session_idle_logout_min: float = Field(default=15.0, gt=0)

@@ -31,7 +31,7 @@ from benchmarks.demo_proc import DemoProcess
 
 pytestmark = pytest.mark.slow
 
-FLUSH_S = 1.0          # the promised exposure (Settings.flush_interval_s is 0.5 s)
+FLUSH_S = 1.0          # the promised exposure (Settings.flush_interval_s is 0.25 s)
 SLACK_S = 0.6          # one sample block, the flush transaction, process scheduling
 
 
