@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 
-__all__ = ["fsync_path"]
+__all__ = ["fsync_path", "write_json_atomic"]
 
 
 def fsync_path(path: Path, *, with_dir: bool = True) -> None:
@@ -24,3 +25,15 @@ def fsync_path(path: Path, *, with_dir: bool = True) -> None:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write ``data`` as JSON to ``path`` all at once: a ``.tmp`` beside it, flushed to
+    disk, then renamed over ``path`` (a reader never sees half a file, a crash keeps the
+    old one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -13,7 +13,6 @@ state (as real bands keep their memory), never fresh copies of recordings it rem
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from movereg.errors import DeviceNotFoundError
+from movereg.fsutil import write_json_atomic
 from movereg.models import DeviceFamily
 from movereg.sensors.offline import (
     RECORDERS,
@@ -136,12 +136,7 @@ class SimOpener:
 
     def _save(self, data: dict[str, Any]) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_file)
+        write_json_atomic(self.state_file, data)
 
     def note_removed(self, device_id: str, recording_id: str) -> None:
         """Remember that ``recording_id`` was removed from the band (durably)."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 from pathlib import Path
 
+from movereg.fsutil import write_json_atomic
 from movereg.sensors.decoders.metawear_log import TimeRef
 
 __all__ = ["DEFAULT_BOOK", "ClockBook", "default_book", "use_clock_book"]
@@ -47,10 +47,8 @@ class ClockBook:
                 keep.append(r)
         self._refs[device_id] = keep[::-1]
         if self.path is not None:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({k: [dataclasses.asdict(r) for r in v]
-                                       for k, v in self._refs.items()}))
-            os.replace(tmp, self.path)
+            write_json_atomic(self.path, {k: [dataclasses.asdict(r) for r in v]
+                                          for k, v in self._refs.items()})
 
     def refs(self, device_id: str) -> list[TimeRef]:
         """References for a band, oldest first."""

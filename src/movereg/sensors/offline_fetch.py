@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -38,6 +37,7 @@ from movereg.errors import (
     MoveregError,
     SensorError,
 )
+from movereg.fsutil import write_json_atomic
 from movereg.sensors.offline import (
     BandBusyError,
     BandRecording,
@@ -192,10 +192,7 @@ def check_recording(path: Path, rec: BandRecording | None = None) -> tuple[int, 
 
 
 def _write_sidecar(fetched: FetchedRecording) -> None:
-    side = fetched.path.with_name(fetched.path.name + _SIDECAR)
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps(fetched.to_json()), encoding="utf-8")
-    os.replace(tmp, side)
+    write_json_atomic(fetched.path.with_name(fetched.path.name + _SIDECAR), fetched.to_json())
 
 
 def _read_sidecar(path: Path) -> FetchedRecording | None:
