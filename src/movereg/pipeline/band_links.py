@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -32,37 +31,14 @@ from movereg.sensors.offline import (
     RECORDERS,
     OfflineRecorder,
     connect_recorder,
+    load_recorders,
     recorder_for,
+    recording_family,
 )
 
 __all__ = ["BandLinks"]
 
 log = logging.getLogger(__name__)
-
-#: modules that register a family's recorder when imported
-_RECORDER_MODULES = ("movereg.sensors.polar_offline", "movereg.sensors.metawear_logging")
-
-
-_loaded: list[bool] = []
-
-
-def _load_recorders() -> None:
-    """Import the families' recorder modules once (lazily: the first page stays fast)."""
-    if _loaded:
-        return
-    _loaded.append(True)
-    for name in _RECORDER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:   # a family this build does not have
-            continue
-
-
-def _family(family: str | None) -> DeviceFamily | None:
-    try:
-        return DeviceFamily(family) if family else None
-    except ValueError:
-        return None
 
 
 class _RangedTransport:
@@ -181,21 +157,21 @@ class BandLinks:
     def can_record(self, device_id: str, family: str | None) -> bool:
         """Simulated bands that carry an offline recorder, and Bluetooth bands of a
         family with a registered recorder."""
-        _load_recorders()
+        load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
             return getattr(sim, "offline", None) is not None \
                 and DeviceFamily.POLAR_PMD in RECORDERS
         if device_id.startswith(("sim-", "import-")):
             return False   # a simulated band of an earlier run, or an imported file
-        fam = _family(family)
+        fam = recording_family(family)
         return fam is not None and fam in RECORDERS
 
     @contextlib.asynccontextmanager
     async def open(self, device_id: str, family: str | None) -> AsyncIterator[OfflineRecorder]:
         """Connect to the band and yield its recorder (the link is closed afterwards unless
         it is the hub's live link)."""
-        _load_recorders()
+        load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
             if device_id in self._away:
@@ -211,7 +187,7 @@ class BandLinks:
             finally:
                 await link.disconnect()
             return
-        fam = _family(family)
+        fam = recording_family(family)
         if fam is None or fam not in RECORDERS:
             raise ProtocolError(f"band {device_id} cannot record on its own",
                                 family=str(family or "unknown"))

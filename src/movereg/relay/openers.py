@@ -27,28 +27,14 @@ from movereg.sensors.offline import (
     BandRecording,
     OfflineRecorder,
     connect_recorder,
+    load_recorders,
     recorder_for,
+    recording_family,
 )
 
 __all__ = ["BleOpener", "SimOpener"]
 
 _NS = 1_000_000_000
-
-
-def _family(family: str | None) -> DeviceFamily | None:
-    try:
-        return DeviceFamily(family) if family else None
-    except ValueError:
-        return None
-
-
-def _load_families() -> None:
-    """Register the families that record on the band (each registers on import)."""
-    import contextlib
-
-    for mod in ("movereg.sensors.polar_offline", "movereg.sensors.metawear_logging"):
-        with contextlib.suppress(ImportError):
-            __import__(mod)
 
 
 class BleOpener:
@@ -61,11 +47,11 @@ class BleOpener:
     def __init__(self, *, scan_timeout_s: float = 20.0, backend: Any = None) -> None:
         self.scan_timeout_s = scan_timeout_s
         self.backend = backend
-        _load_families()
+        load_recorders()
 
     def can_record(self, device_id: str, family: str | None) -> bool:
         """True when the band's family records on the band."""
-        fam = _family(family)
+        fam = recording_family(family)
         return fam is not None and fam in RECORDERS
 
     def open(self, device_id: str, family: str | None
@@ -78,7 +64,7 @@ class BleOpener:
                     ) -> AsyncIterator[OfflineRecorder]:
         from movereg.sensors.transport import BleakTransport
 
-        fam = _family(family)
+        fam = recording_family(family)
         if fam is None:
             raise DeviceNotFoundError(f"band {device_id}: unknown family {family!r}")
         async with connect_recorder(BleakTransport(self.backend), device_id, fam,
@@ -117,7 +103,7 @@ class SimOpener:
     def __init__(self, state_file: Path, *, hours: float = 2.0, rate_hz: float = 52.0) -> None:
         self.state_file = Path(state_file)
         self.hours, self.rate_hz = float(hours), float(rate_hz)
-        _load_families()
+        load_recorders()
         self.state = self._load()
 
     def _load(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ it. This module imports no Bluetooth library.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ __all__ = [
     "RecordingNotReadyError",
     "TransferProgress",
     "connect_recorder",
+    "load_recorders",
     "partial_path",
     "recorder_for",
+    "recording_family",
 ]
 
 #: ``progress(bytes_done, bytes_total)`` during a download.
@@ -179,6 +182,30 @@ RecorderFactory = Callable[[Link, str], OfflineRecorder]
 
 #: Families that can record on the band; filled by their modules on import.
 RECORDERS: dict[DeviceFamily, RecorderFactory] = {}
+
+
+#: Modules that register a family's recorder when imported.
+_RECORDER_MODULES = ("movereg.sensors.polar_offline", "movereg.sensors.metawear_logging")
+
+
+def load_recorders() -> None:
+    """Import the families' recorder modules, so :data:`RECORDERS` is filled (done on
+    first use, not at start-up, so the first page stays fast; a family this build lacks
+    is skipped)."""
+    for name in _RECORDER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def recording_family(name: str | None) -> DeviceFamily | None:
+    """The :class:`DeviceFamily` named ``name`` (as stored for a band), or None when
+    ``name`` is empty or no family's."""
+    try:
+        return DeviceFamily(name) if name else None
+    except ValueError:
+        return None
 
 
 def recorder_for(family: DeviceFamily, link: Link, device_id: str) -> OfflineRecorder:
