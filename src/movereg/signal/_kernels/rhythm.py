@@ -62,161 +62,151 @@ __all__ = ["end_bin", "missing_bin", "run_bins"]
 
 
 @jit_fma_inline
-def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
-              sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
-              scratch: np.ndarray, rows_f: np.ndarray) -> None:
-    """Evaluate rhythm hop ``j`` from its window's block sums; close its epoch if last.
-
-    Inlined into :func:`run_bins`, and 2-D indexing instead of row views in its loops:
-    an ordinary call or a view costs reference-count updates (out-of-line calls), which
-    per hop cost as much as the work (see :mod:`.views`).
-    """
-    B = pi[PI_B]
-    nbw = pi[PI_NBW]
-    half = nbw // 2
-    tmin = pi[PI_TMIN]
-    tmax = pi[PI_TMAX]
-    nb = bacc.shape[0]
-    cd = dbuf.shape[1] // 2
-    b0 = j - half
+def _window_stats(b0: int, nbw: int, bstat: np.ndarray) -> tuple[float, float, float, float]:
+    """Sums over hop blocks ``b0 .. b0 + nbw - 1`` (those >= 0) of the block statistics:
+    valid bins, resultant (g), resultant squared (g^2) and high-passed energy |d|^2 (g^2)."""
+    nb = bstat.shape[0]
     nv = 0.0
     sr = 0.0
     sr2 = 0.0
-    en = 0.0                           # sum of |d|^2 over the window (block sums)
+    en = 0.0
     for b in range(b0, b0 + nbw):
         if b >= 0:
             nv += bstat[b % nb, 0]
             sr += bstat[b % nb, 1]
             sr2 += bstat[b % nb, 2]
             en += bstat[b % nb, 3]
-    wd = nbw * B
-    if nv >= pf[PF_MINVALID] * wd:
-        for t in range(tmax + 1):
-            scratch[0, t] = 0.0
-        for b in range(b0, b0 + nbw):
-            if b >= 0:
-                rb = b % nb
-                for t in range(tmax + 1):
-                    scratch[0, t] += bacc[rb, t]
-        if pi[PI_GATE] == 0:
-            gate = math.sqrt(scratch[0, 0] / nv) if scratch[0, 0] > 0.0 else 0.0
-        else:
-            mean_r = sr / nv
-            v = sr2 / nv - mean_r * mean_r
-            gate = math.sqrt(v) if v > 0.0 else 0.0
-        si[S_HEVAL] += 1
-        if gate >= pf[PF_GATE] and scratch[0, 0] > 0.0:
-            # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2,
-            # from the window's block sums by sliding: E2(tau) = E2(tau-1) + |d(we-1+tau)|^2
-            # - |d(ws+tau-1)|^2. The differences first (independent: vectorised), then
-            # one running sum (a single add per lag on the dependency chain).
-            ws = max(b0 * B, 0)
-            we = b0 * B + wd
-            n1 = we - ws
-            # dbuf holds each value twice (at k % cd and k % cd + cd): contiguous from base
-            base = ws % cd
-            # (unsigned indices: no negative-index handling in the vectorised loop)
-            for t in range(1, tmax + 1):
-                pa = np.uint64(base + n1 - 1 + t)
-                ps = np.uint64(base + t - 1)
-                scratch[2, t] = ((dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa]
-                                  + dbuf[2, pa] * dbuf[2, pa])
-                                 - (dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps]
-                                    + dbuf[2, ps] * dbuf[2, ps]))
-            e = en
-            scratch[1, 0] = e
-            for t in range(1, tmax + 1):
-                e += scratch[2, t]
-                scratch[1, t] = e if e > 0.0 else 0.0
-            s = scratch[0]
-            e2 = scratch[1]
-            rho = scratch[2]
-            # normalised autocorrelation (a branch-free loop: vectorised square roots and
-            # divisions), then the first negative lag in a loop of its own
-            s0 = s[0]
-            rho[0] = 1.0
-            for t in range(1, tmax + 1):
-                den = s0 * e2[t]
-                rho[t] = s[t] / math.sqrt(den) if den > 0.0 else 0.0
-            first_neg = -1
-            for t in range(1, tmax + 1):
-                if rho[t] < 0.0:
-                    first_neg = t
-                    break
-            strength = 0.0
-            hz = np.nan
-            if first_neg > 0:
-                lo = max(first_neg, tmin)
-                top = -1
-                for t in range(lo, tmax + 1):
-                    if top < 0 or rho[t] > rho[top]:
-                        top = t
-                # the period is the first local maximum close to the top one (a multiple
-                # of the period correlates as well: avoid octave errors)
-                best = top
-                for t in range(lo, top):
-                    left = rho[t - 1] if t - 1 >= lo else -np.inf
-                    if rho[t] >= rho[t + 1] and rho[t] > left and rho[t] >= 0.9 * rho[top]:
-                        best = t
-                        break
-                if best > 0 and rho[top] > 0.0:
-                    strength = min(rho[top], 1.0)
-                    delta = 0.0
-                    if best - 1 >= 1 and best + 1 <= tmax:
-                        ym = rho[best - 1]
-                        y0 = rho[best]
-                        yp = rho[best + 1]
-                        den2 = ym - 2.0 * y0 + yp
-                        if den2 < 0.0:
-                            delta = 0.5 * (ym - yp) / den2
-                            delta = max(-0.5, min(0.5, delta))
-                    hz = pf[PF_RD] / (best + delta)
-            # band power and its frequency-weighted sum (four partial sums each: no single
-            # long chain of dependent adds)
-            f0 = 0.0
-            f1 = 0.0
-            f2 = 0.0
-            f3 = 0.0
-            c0 = 0.0
-            c1 = 0.0
-            c2 = 0.0
-            c3 = 0.0
-            t4 = (tmax + 1) // 4 * 4
-            for t in range(0, t4, 4):
-                f0 += flapw[0, t] * s[t]
-                f1 += flapw[0, t + 1] * s[t + 1]
-                f2 += flapw[0, t + 2] * s[t + 2]
-                f3 += flapw[0, t + 3] * s[t + 3]
-                c0 += flapw[1, t] * s[t]
-                c1 += flapw[1, t + 1] * s[t + 1]
-                c2 += flapw[1, t + 2] * s[t + 2]
-                c3 += flapw[1, t + 3] * s[t + 3]
-            for t in range(t4, tmax + 1):
-                f0 += flapw[0, t] * s[t]
-                c0 += flapw[1, t] * s[t]
-            fsum = (f0 + f1) + (f2 + f3)
-            csum = max((c0 + c1) + (c2 + c3), 0.0)
-            flap = max(0.0, min(1.0, fsum / s0))
-            # flapping evidence: the band's mean-square jerk per bin, as its second
-            # spectral moment m2 = jerk^2 / (2 pi)^2, against the reference's,
-            # m2 / (m2 + ref); the hop's strength is "periodic OR vigorous in the band"
-            m2 = csum / nv
-            ev = m2 / (m2 + pf[PF_FLAPREF])
-            if ev > strength and 2.0 * fsum >= s0:
-                # stronger evidence than the periodicity, and most of the power in the
-                # band: the band's RMS frequency (Hz) names the rhythm
-                hz = math.sqrt(csum / fsum)
-                if not hz > 0.0:
-                    hz = np.nan
-            strength = 1.0 - (1.0 - strength) * (1.0 - ev)
-            sf[F_HSTR] += strength
-            if strength >= pf[PF_RTHR]:
-                si[S_HRHY] += 1
-            if strength > sf[F_HBEST]:
-                sf[F_HBEST] = strength
-                sf[F_HBESTHZ] = hz
-            sf[F_HFLAP] += flap
-            si[S_HFLAP] += 1
+    return nv, sr, sr2, en
+
+
+@jit_fma_inline
+def _autocorrelation(b0: int, nbw: int, B: int, tmax: int, en: float, dbuf: np.ndarray,
+                     scratch: np.ndarray) -> None:
+    """The window's lag sums S (``scratch[0]``), the lagged partner's energy E2
+    (``scratch[1]``) and the normalised vector autocorrelation rho (``scratch[2]``).
+
+    Expects ``scratch[0]`` already summed from the window's blocks (:func:`_lag_sums`).
+    2-D indexing, not row views, in the vectorised loops (see :mod:`.views`).
+    """
+    cd = dbuf.shape[1] // 2
+    # energy of the lagged partner: E2(tau) = sum_{t in window} |d(t + tau)|^2,
+    # from the window's block sums by sliding: E2(tau) = E2(tau-1) + |d(we-1+tau)|^2
+    # - |d(ws+tau-1)|^2. The differences first (independent: vectorised), then
+    # one running sum (a single add per lag on the dependency chain).
+    ws = max(b0 * B, 0)
+    we = b0 * B + nbw * B
+    n1 = we - ws
+    # dbuf holds each value twice (at k % cd and k % cd + cd): contiguous from base
+    base = ws % cd
+    # (unsigned indices: no negative-index handling in the vectorised loop)
+    for t in range(1, tmax + 1):
+        pa = np.uint64(base + n1 - 1 + t)
+        ps = np.uint64(base + t - 1)
+        scratch[2, t] = ((dbuf[0, pa] * dbuf[0, pa] + dbuf[1, pa] * dbuf[1, pa]
+                          + dbuf[2, pa] * dbuf[2, pa])
+                         - (dbuf[0, ps] * dbuf[0, ps] + dbuf[1, ps] * dbuf[1, ps]
+                            + dbuf[2, ps] * dbuf[2, ps]))
+    e = en
+    scratch[1, 0] = e
+    for t in range(1, tmax + 1):
+        e += scratch[2, t]
+        scratch[1, t] = e if e > 0.0 else 0.0
+    # normalised autocorrelation (a branch-free loop: vectorised square roots and
+    # divisions)
+    s0 = scratch[0, 0]
+    scratch[2, 0] = 1.0
+    for t in range(1, tmax + 1):
+        den = s0 * scratch[1, t]
+        scratch[2, t] = scratch[0, t] / math.sqrt(den) if den > 0.0 else 0.0
+
+
+@jit_fma_inline
+def _lag_sums(b0: int, nbw: int, tmax: int, bacc: np.ndarray, scratch: np.ndarray) -> None:
+    """``scratch[0]``: the window's lag sums S(tau), tau = 0..tmax, from its blocks'."""
+    nb = bacc.shape[0]
+    for t in range(tmax + 1):
+        scratch[0, t] = 0.0
+    for b in range(b0, b0 + nbw):
+        if b >= 0:
+            rb = b % nb
+            for t in range(tmax + 1):
+                scratch[0, t] += bacc[rb, t]
+
+
+@jit_fma_inline
+def _periodicity(rho: np.ndarray, tmin: int, tmax: int, rd: float) -> tuple[float, float]:
+    """Strength (the highest autocorrelation after the first negative lag, from ``tmin``)
+    and frequency (Hz, NaN if none) of the strongest periodicity in ``rho``."""
+    first_neg = -1
+    for t in range(1, tmax + 1):
+        if rho[t] < 0.0:
+            first_neg = t
+            break
+    strength = 0.0
+    hz = np.nan
+    if first_neg > 0:
+        lo = max(first_neg, tmin)
+        top = -1
+        for t in range(lo, tmax + 1):
+            if top < 0 or rho[t] > rho[top]:
+                top = t
+        # the period is the first local maximum close to the top one (a multiple
+        # of the period correlates as well: avoid octave errors)
+        best = top
+        for t in range(lo, top):
+            left = rho[t - 1] if t - 1 >= lo else -np.inf
+            if rho[t] >= rho[t + 1] and rho[t] > left and rho[t] >= 0.9 * rho[top]:
+                best = t
+                break
+        if best > 0 and rho[top] > 0.0:
+            strength = min(rho[top], 1.0)
+            delta = 0.0
+            if best - 1 >= 1 and best + 1 <= tmax:
+                ym = rho[best - 1]
+                y0 = rho[best]
+                yp = rho[best + 1]
+                den2 = ym - 2.0 * y0 + yp
+                if den2 < 0.0:
+                    delta = 0.5 * (ym - yp) / den2
+                    delta = max(-0.5, min(0.5, delta))
+            hz = rd / (best + delta)
+    return strength, hz
+
+
+@jit_fma_inline
+def _band_sums(flapw: np.ndarray, s: np.ndarray, tmax: int) -> tuple[float, float]:
+    """The flap band's power and second spectral moment from the lag sums ``s``: the
+    weighted sums ``flapw[0] . s`` and ``max(flapw[1] . s, 0)`` (four partial sums each:
+    no single long chain of dependent adds)."""
+    f0 = 0.0
+    f1 = 0.0
+    f2 = 0.0
+    f3 = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    c3 = 0.0
+    t4 = (tmax + 1) // 4 * 4
+    for t in range(0, t4, 4):
+        f0 += flapw[0, t] * s[t]
+        f1 += flapw[0, t + 1] * s[t + 1]
+        f2 += flapw[0, t + 2] * s[t + 2]
+        f3 += flapw[0, t + 3] * s[t + 3]
+        c0 += flapw[1, t] * s[t]
+        c1 += flapw[1, t + 1] * s[t + 1]
+        c2 += flapw[1, t + 2] * s[t + 2]
+        c3 += flapw[1, t + 3] * s[t + 3]
+    for t in range(t4, tmax + 1):
+        f0 += flapw[0, t] * s[t]
+        c0 += flapw[1, t] * s[t]
+    return (f0 + f1) + (f2 + f3), max((c0 + c1) + (c2 + c3), 0.0)
+
+
+@jit_fma_inline
+def _close_epoch(j: int, pi: np.ndarray, si: np.ndarray, sf: np.ndarray,
+                 rows_f: np.ndarray) -> None:
+    """After hop ``j``: if it is its epoch's last, write the epoch's rhythm columns from
+    the hop accumulators and reset them."""
     H = pi[PI_H]
     if j % H == H - 1:
         e = j // H
@@ -240,6 +230,59 @@ def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.
         sf[F_HBEST] = 0.0
         sf[F_HBESTHZ] = np.nan
         sf[F_HFLAP] = 0.0
+
+
+@jit_fma_inline
+def _eval_hop(j: int, pi: np.ndarray, pf: np.ndarray, flapw: np.ndarray, si: np.ndarray,
+              sf: np.ndarray, dbuf: np.ndarray, bacc: np.ndarray, bstat: np.ndarray,
+              scratch: np.ndarray, rows_f: np.ndarray) -> None:
+    """Evaluate rhythm hop ``j`` from its window's block sums; close its epoch if last.
+
+    Inlined into :func:`run_bins` (its helpers into it), and 2-D indexing instead of row
+    views in the loops: an ordinary call or a view costs reference-count updates
+    (out-of-line calls), which per hop cost as much as the work (see :mod:`.views`).
+    """
+    B = pi[PI_B]
+    nbw = pi[PI_NBW]
+    tmax = pi[PI_TMAX]
+    b0 = j - nbw // 2
+    nv, sr, sr2, en = _window_stats(b0, nbw, bstat)
+    if nv >= pf[PF_MINVALID] * (nbw * B):
+        _lag_sums(b0, nbw, tmax, bacc, scratch)
+        if pi[PI_GATE] == 0:
+            gate = math.sqrt(scratch[0, 0] / nv) if scratch[0, 0] > 0.0 else 0.0
+        else:
+            mean_r = sr / nv
+            v = sr2 / nv - mean_r * mean_r
+            gate = math.sqrt(v) if v > 0.0 else 0.0
+        si[S_HEVAL] += 1
+        if gate >= pf[PF_GATE] and scratch[0, 0] > 0.0:
+            _autocorrelation(b0, nbw, B, tmax, en, dbuf, scratch)
+            s0 = scratch[0, 0]
+            strength, hz = _periodicity(scratch[2], pi[PI_TMIN], tmax, pf[PF_RD])
+            fsum, csum = _band_sums(flapw, scratch[0], tmax)
+            flap = max(0.0, min(1.0, fsum / s0))
+            # flapping evidence: the band's mean-square jerk per bin, as its second
+            # spectral moment m2 = jerk^2 / (2 pi)^2, against the reference's,
+            # m2 / (m2 + ref); the hop's strength is "periodic OR vigorous in the band"
+            m2 = csum / nv
+            ev = m2 / (m2 + pf[PF_FLAPREF])
+            if ev > strength and 2.0 * fsum >= s0:
+                # stronger evidence than the periodicity, and most of the power in the
+                # band: the band's RMS frequency (Hz) names the rhythm
+                hz = math.sqrt(csum / fsum)
+                if not hz > 0.0:
+                    hz = np.nan
+            strength = 1.0 - (1.0 - strength) * (1.0 - ev)
+            sf[F_HSTR] += strength
+            if strength >= pf[PF_RTHR]:
+                si[S_HRHY] += 1
+            if strength > sf[F_HBEST]:
+                sf[F_HBEST] = strength
+                sf[F_HBESTHZ] = hz
+            sf[F_HFLAP] += flap
+            si[S_HFLAP] += 1
+    _close_epoch(j, pi, si, sf, rows_f)
 
 
 @jit_fma
