@@ -24,6 +24,7 @@ from validation.smm import SESSIONS, SIDES, auc, epoch_labels, load_annotations,
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FS = 60.0
+RATE = 15.0                       # the kernel's decimated rhythm rate at FS (q = 4)
 EPOCH_S = 5.0
 CHILDREN = ("001", "002", "003")
 WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0)
@@ -75,6 +76,8 @@ def hop_terms(x: np.ndarray, *, unit: bool = False,
     p = np.zeros(nh)
     v = np.zeros(nh)
     ok = np.zeros(nh, dtype=bool)
+    extra = {k: np.zeros(nh) for k in ("share", "b2", "trough", "conc")}
+    psd_w = _psd_weights(tmax, plan.pf[lay.PF_RD])
     ref = (cfg.flap_jerk_ref_g_s / (2 * math.pi)) ** 2
     for j in range(nh):
         ws = (j - nbw // 2) * b
@@ -96,9 +99,52 @@ def hop_terms(x: np.ndarray, *, unit: bool = False,
         if neg.size:
             start = max(int(neg[0]) + 1, tmin)
             p[j] = min(max(float(rho[start:].max()), 0.0), 1.0)
+            top = start + int(np.argmax(rho[start:]))
+            extra["trough"][j] = min(float(rho[int(neg[0]) + 1:top + 1].min()), 0.0)
         m2 = max(float(plan.flapw[1] @ s), 0.0) / nv
         v[j] = m2 / (m2 + ref)
-    return {"p": p.reshape(m, nh_e), "v": v.reshape(m, nh_e), "ok": ok.reshape(m, nh_e)}
+        band = float(plan.flapw[0] @ s)
+        extra["share"][j] = min(max(band / s[0], 0.0), 1.0)
+        extra["b2"][j] = max(band, 0.0) / nv
+        psd = np.maximum(s @ psd_w[0], 0.0)
+        extra["conc"][j] = psd[psd_w[1] > 0].max() / max(psd[psd_w[2] > 0].sum(), 1e-30)
+    out = {"p": p, "v": v, "ok": ok, **extra}
+    return {k: a.reshape(m, nh_e) for k, a in out.items()} | {"d": d}
+
+
+def _psd_weights(tmax: int, rate_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blackman-Tukey (Parzen lag window) cosine weights onto a 0.125-Hz grid from 0.25 Hz
+    to Nyquist, and the grid's 1.5-5 Hz (peak) and >= 0.5 Hz (total) masks."""
+    f = np.arange(0.25, rate_hz / 2 + 1e-9, 0.125)
+    tau = np.arange(tmax + 1)
+    u = tau / (tmax + 1)
+    parzen = np.where(u <= 0.5, 1 - 6 * u**2 + 6 * u**3, 2 * (1 - u) ** 3)
+    w = np.cos(2 * np.pi * np.outer(tau, f) / rate_hz) * parzen[:, None]
+    w[1:] *= 2.0
+    return w, ((f >= 1.5) & (f <= 5.0)).astype(float), (f >= 0.5).astype(float)
+
+
+def shape_terms(d: np.ndarray, m: int, per_epoch: int) -> dict[str, np.ndarray]:
+    """Epoch-level candidates on the decimated high-passed bins ``d``: the periodicity of
+    the energy envelope |d|^2 (lags 0.2-0.67 s at 15 Hz: bursts repeating at 1.5-5 Hz) and
+    the recurrence rate of the 3-D trajectory (Grossekathoefer et al. 2017; points closer
+    than 0.4 x its RMS radius; orientation- and scale-free)."""
+    dd = np.zeros((m * per_epoch, 3))
+    k = min(len(d), m * per_epoch)
+    dd[:k] = d[:k]
+    e = dd.reshape(m, per_epoch, 3)
+    env = (e * e).sum(2)
+    env = env - env.mean(1, keepdims=True)
+    qe = np.zeros(m)
+    for t in range(3, 11):
+        a, c = env[:, : per_epoch - t], env[:, t:]
+        qe = np.maximum(qe, (a * c).sum(1) / np.sqrt((a * a).sum(1) * (c * c).sum(1) + 1e-20))
+    x = e - e.mean(1, keepdims=True)
+    dist = np.sqrt(((x[:, :, None, :] - x[:, None, :, :]) ** 2).sum(-1))
+    radius = np.sqrt((x * x).sum(2).mean(1)) + 1e-9
+    close = dist < 0.4 * radius[:, None, None]
+    rr = (close.sum((1, 2)) - per_epoch) / (per_epoch * (per_epoch - 1))
+    return {"qe": qe, "rr": rr}
 
 
 def _band(x: np.ndarray, lo: float | None, hi: float) -> np.ndarray:
@@ -142,6 +188,7 @@ def epoch_terms(x: np.ndarray, m: int) -> dict[str, np.ndarray]:
     u = lp / (np.linalg.norm(lp, axis=1, keepdims=True) + 1e-9)
     lag = (round(FS / 6.0), round(FS / 1.5), round(0.4 * FS), round(2.5 * FS))
     return {"qf": _periodicity(epochs(fb), lag[0], lag[1]),
+            "frms": np.sqrt((epochs(fb) ** 2).sum(2).mean(1)),
             "jf": np.sqrt((jerk.reshape(m, ln, 3) ** 2).sum(2).mean(1)),
             "qg": _periodicity(epochs(u), lag[2], lag[3]),
             "qr": _periodicity(epochs(_band(xp, 0.4, 1.6)), lag[2], lag[3])}
@@ -163,10 +210,13 @@ def load_all() -> dict[str, Wrist]:
                           "child": np.full(m, s.split("-")[1]), "session": np.full(m, s),
                           "kernel": np.nan_to_num(np.asarray(tab["rhythm_strength"], float)),
                           "flap": np.nan_to_num(np.asarray(tab["flap_share"], float))}
-            for k, val in hop_terms(x).items():
-                rec[k] = val
+            hops = hop_terms(x)
+            d = hops.pop("d")
+            rec.update(hops)
+            rec.update(shape_terms(d, m, round(EPOCH_S * RATE)))
             rec["pu"] = hop_terms(x, unit=True)["p"]
             rec["pn"] = hop_terms(x, resultant=True)["p"]
+
             rec.update(epoch_terms(x, m))
             parts.append(rec)
         out[side] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -220,7 +270,41 @@ def variants(w: float) -> dict[str, Variant]:
             lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["qr"]),
         f"flap-band periodicity x j^2/(j^2 + (1 g/s)^2), w={w}": vig(1.0),
         f"flap-band periodicity x j^2/(j^2 + (4 g/s)^2), w={w}": vig(4.0),
+        # third round (the one-handed session: amplitude-free shape of the movement)
+        f"flap-band share s per hop, e = sigmoid((s - 0.65) / 0.04), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * _quiet_share(r, 0.0))),
+        f"the same x b^2/(b^2 + (60 mg)^2), b the band's RMS (noise floor), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * _quiet_share(r, 0.06))),
+        f"vigour odds x (s / (1 - s))^(2w) (band share sharpens v), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - r["p"]) * (1 - _share_odds(r, 2 * w))),
+        f"periodicity as peak-to-trough prominence (peak - w trough) / (1 + w), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - _prominence(r, w)) * (1 - r["v"])),
+        f"(1 - w) noisy-or + w max(p, v), w={w}":
+            lambda r: hop_mean(r, (1 - w) * base(r) + w * np.maximum(r["p"], r["v"])),
+        f"spectral peak concentration 1.5-5 Hz per hop (peak / total >= 0.5 Hz), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - base(r)) * (1 - w * np.minimum(4 * r["conc"], 1))),
+        f"flap-band periodicity gated by a 20-mg floor only (no vigour), w={w}":
+            lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["qf"] * (r["frms"] > 0.02)),
+        f"energy-envelope periodicity per epoch (bursts at 1.5-5 Hz), w={w}":
+            lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["qe"]),
+        f"recurrence rate of the 3-D trajectory per epoch, w={w}":
+            lambda r: 1 - (1 - hop_mean(r, base(r))) * (1 - w * r["rr"]),
     }
+
+
+def _quiet_share(r: Wrist, floor_g: float) -> np.ndarray:
+    e = 1 / (1 + np.exp(-(r["share"] - 0.65) / 0.04))
+    return np.asarray(e if floor_g == 0 else e * r["b2"] / (r["b2"] + floor_g ** 2))
+
+
+def _share_odds(r: Wrist, k: float) -> np.ndarray:
+    s = np.clip(r["share"], 1e-3, 1 - 1e-3)
+    odds = r["v"] / np.maximum(1 - r["v"], 1e-12) * (s / (1 - s)) ** k
+    return np.asarray(odds / (1 + odds) * (r["v"] > 0))
+
+
+def _prominence(r: Wrist, w: float) -> np.ndarray:
+    return np.asarray(np.clip((r["p"] - w * r["trough"]) / (1 + w), 0, 1) * (r["p"] > 0))
 
 
 def row(name: str, data: dict[str, Wrist], fn: Variant) -> str:
@@ -257,8 +341,10 @@ def main() -> None:
             "| R Rock | R Flap | L Flap | R session 002-01-18 |")
     lines = ["# Screened rhythm_strength variants (not adopted)", "",
              "Generated by `python -m validation.rhythm_variants` (60 Hz, 5-s epochs, the "
-             "labels of `validation.smm`). Each extra term e enters as "
-             "`1 - (1 - p)(1 - v)(1 - w e)`; the same parameters for every child and wrist.",
+             "labels of `validation.smm`). An extra term e enters as "
+             "`1 - (1 - p)(1 - v)(1 - w e)` unless its row says otherwise (w = 0 is the "
+             "shipped score); the same parameters for every child and wrist. Rows from "
+             "'flap-band share' on are the third round (issue 24, right wrist).",
              "", head, "|" + "---|" * 13]
     lines.append(row("kernel rhythm_strength (today)", data, lambda r: r["kernel"]))
     lines.append(row("numpy p, v (this script's copy of the kernel)", data,

@@ -40,7 +40,20 @@ COLUMN = "rhythm_strength"
 # flap_jerk_ref_g_s: the flapping band's RMS jerk at which the vigour term reaches 0.5 (a
 # hand flapping a few cm at 3 Hz accelerates by about 0.5-2 g RMS, i.e. jerks by about
 # 10-40 g/s; fidgeting and handling stay well below).
-LOCO: dict[str, tuple[float, ...]] = {"flap_jerk_ref_g_s": (6.0, 9.0, 12.0, 18.0, 27.0)}
+# The other shipped rhythm parameters (chosen before the sessions were seen, from the
+# movements' physics) are shown the same way: the high-pass moving average (s), the flap
+# band's edges (Hz), the stillness gate (mg) and the autocorrelation window (s).
+LOCO: dict[str, tuple[float, ...]] = {"flap_jerk_ref_g_s": (6.0, 9.0, 12.0, 18.0, 27.0),
+                                      "rhythm_ma_s": (1.0, 1.5, 2.0, 3.0),
+                                      "flap_low_hz": (1.0, 1.5, 2.0),
+                                      "flap_high_hz": (5.0, 6.0, 7.0),
+                                      "rhythm_gate_mg": (10.0, 20.0, 30.0, 40.0, 50.0,
+                                                     60.0, 80.0, 100.0, 150.0),
+                                      "rhythm_window_s": (3.0, 5.0, 7.0)}
+# An SMM epoch is "one-handed" on a wrist when that wrist's mean jerk is below this share
+# of the other wrist's in the same epoch: the labels describe the child, and that wrist
+# barely took part (a diagnostic of the labels, not an input of the feature).
+ONE_HANDED = 0.25
 
 Records = dict[str, np.ndarray]
 
@@ -79,6 +92,8 @@ def session_records(session: str, side: str, *, fs_hz: float = 60.0, config: Any
             "side": np.full(n, side, dtype=object),
             "label": lab.label[keep], "kind": lab.kind[keep],
             "score": np.nan_to_num(np.asarray(tab[COLUMN], dtype=np.float64)[keep]),
+            "epoch_start": np.asarray(tab["epoch_start"], dtype=np.int64)[keep],
+            "jerk": np.asarray(tab["jerk_g_s"], dtype=np.float64)[keep],
             "rhythm_hz": np.asarray(tab["rhythm_hz"], dtype=np.float64)[keep],
             "flap_share": np.asarray(tab["flap_share"], dtype=np.float64)[keep]}
 
@@ -88,21 +103,33 @@ def concat(parts: Iterable[Records]) -> Records:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def with_other_wrist(a: Records, b: Records) -> tuple[Records, Records]:
+    """Both wrists of one session with ``other_jerk``: the other wrist's mean jerk (g/s) in
+    the same epoch (matched by start; NaN where the other wrist has no scored epoch)."""
+    def other(r: Records, o: Records) -> Records:
+        j = dict(zip(o["epoch_start"].tolist(), o["jerk"].tolist(), strict=True))
+        return {**r, "other_jerk": np.array([j.get(t, np.nan)
+                                             for t in r["epoch_start"].tolist()])}
+    return other(a, b), other(b, a)
+
+
 def all_records(*, fs_hz: float = 60.0, config: Any = None,
                 sessions: Sequence[str] = SESSIONS, seed: int | None = None) -> Records:
     """Every session and wrist; ``seed`` rotates each wrist by its own random rotation."""
     rng = np.random.default_rng(seed) if seed is not None else None
     out = []
     for s in sessions:
+        pair = []
         for side in SIDES:
             rot = rotation(rng) if rng is not None else None
             if fs_hz == 60.0:
-                out.append(session_records(s, side, fs_hz=fs_hz, config=config, rotate=rot))
+                pair.append(session_records(s, side, fs_hz=fs_hz, config=config, rotate=rot))
             else:
                 t, v = load_raw(s, side)
                 t0, x = resample(t, v, fs_hz)
-                out.append(session_records(s, side, fs_hz=fs_hz, config=config, rotate=rot,
-                                           x=to_g(x, fs_hz), t0_ms=t0))
+                pair.append(session_records(s, side, fs_hz=fs_hz, config=config, rotate=rot,
+                                            x=to_g(x, fs_hz), t0_ms=t0))
+        out.extend(with_other_wrist(*pair))
     return concat(out)
 
 
@@ -139,6 +166,26 @@ def summary(r: Records) -> dict[str, Any]:
             out["type"].setdefault(k, {})[side] = _auc_where(r, w, k)
             hz = r["rhythm_hz"][w & (r["kind"] == k)]
             out["rhythm_hz_median"].setdefault(k, {})[side] = float(np.nanmedian(hz))
+    if "other_jerk" in r:
+        out["one_handed"] = _one_handed(r, children)
+    return out
+
+
+def _one_handed(r: Records, children: list[str]) -> dict[str, Any]:
+    """Per wrist: the SMM epochs in which that wrist barely moved (mean jerk below
+    ``ONE_HANDED`` times the other wrist's), per session, and the AUROCs without them."""
+    one = (r["label"] == 1) & (r["jerk"] < ONE_HANDED * r["other_jerk"])
+    out: dict[str, Any] = {"n": {}, "session": {}, "pooled": {}, "child": {}, "type": {}}
+    for side in SIDES:
+        w = (r["side"] == side) & ~one
+        out["n"][side] = int((one & (r["side"] == side)).sum())
+        for sess in sorted(set(r["session"][one].tolist())):
+            n = int((one & (r["side"] == side) & (r["session"] == sess)).sum())
+            out["session"].setdefault(sess, {})[side] = n
+        out["pooled"][side] = _auc_where(r, w)
+        for c in children:
+            out["child"].setdefault(c, {})[side] = _auc_where(r, w & (r["child"] == c))
+        out["type"].setdefault("Flap", {})[side] = _auc_where(r, w, "Flap")
     return out
 
 
@@ -182,6 +229,8 @@ def markdown(s: dict[str, Any], loco: dict[str, Any] | None = None) -> str:
                  f"{s['n'][SIDES[1]]['other']} |")
     lines += ["", "Types: SMM epochs of that type (most overlap) vs all non-SMM epochs. "
               "Per child and type only with >= 10 epochs.", ""]
+    if "one_handed" in s:
+        lines += _one_handed_md(s["one_handed"])
     if loco:
         lines += ["## Leave one child out", "",
                   "For each parameter, the value a tuner would pick on the other two children "
@@ -204,6 +253,26 @@ def markdown(s: dict[str, Any], loco: dict[str, Any] | None = None) -> str:
                              + " | ".join(_fmt(per[c]) for c in children) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _one_handed_md(o: dict[str, Any]) -> list[str]:
+    lines = ["## One-handed SMM epochs (a diagnostic of the labels)", "",
+             "The labels describe the child, not the wrist. An SMM epoch is one-handed on a "
+             f"wrist when that wrist's mean jerk is below {ONE_HANDED:g} x the other wrist's "
+             "(it barely took part). The same AUROCs without those epochs:", "",
+             "| | Left wrist | Right wrist |", "|---|---|---|",
+             f"| one-handed SMM epochs | {o['n'][SIDES[0]]} | {o['n'][SIDES[1]]} |"]
+    for sess, per in o["session"].items():
+        lines.append(f"| of which session {sess} | {per.get(SIDES[0], 0)} | "
+                     f"{per.get(SIDES[1], 0)} |")
+    lines.append(f"| pooled without them | {_fmt(o['pooled'][SIDES[0]])} | "
+                 f"{_fmt(o['pooled'][SIDES[1]])} |")
+    for c, per in o["child"].items():
+        lines.append(f"| child {c} without them | {_fmt(per[SIDES[0]])} | "
+                     f"{_fmt(per[SIDES[1]])} |")
+    fl = o["type"]["Flap"]
+    lines += [f"| Flap without them | {_fmt(fl[SIDES[0]])} | {_fmt(fl[SIDES[1]])} |", ""]
+    return lines
 
 
 def _others(per: dict[float, dict[str, float]], held: str, v: float) -> float:

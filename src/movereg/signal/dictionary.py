@@ -110,7 +110,9 @@ def data_dictionary(fs_hz: float | None = None,
                             "fill the flapping band: 'rhythmic movement', not 'rocking' or "
                             "'flapping'. p is scale-free; v assumes samples in g. Until "
                             "issue 24 it was p alone; v weighed band acceleration (0.5 g) "
-                            "before it weighed band jerk. NaN without enough data."),
+                            "before it weighed band jerk; the movement gate was 10 mg (now "
+                            "just above a classroom sensor's noise floor at rest, 20-35 mg). "
+                            "NaN without enough data."),
         "rhythm_hz": ("Hz", "Rhythm of the epoch's strongest hop: the frequency of its "
                       "autocorrelation peak (parabolic refinement) or, when its flapping-band "
                       "vigour v exceeds its periodicity p and the band holds most of the "

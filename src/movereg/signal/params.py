@@ -37,7 +37,9 @@ class FeatureConfig:
     rhythm_ma_s: float = 2.0
     rhythm_min_lag_s: float = 0.2
     rhythm_max_lag_s: float = 2.5
-    rhythm_gate_mg: float = 10.0
+    # no rhythm below this movement (RMS of the high-passed signal, mg): just above the
+    # noise floor of a classroom sensor at rest (20-35 mg, Goodwin 2014 sessions); was 10
+    rhythm_gate_mg: float = 40.0
     rhythm_gate: str = "vector_rms"          # or "resultant_sd"
     rhythm_threshold: float = 0.5
     rhythm_min_valid: float = 0.8
