@@ -76,7 +76,7 @@ def hop_terms(x: np.ndarray, *, unit: bool = False,
     p = np.zeros(nh)
     v = np.zeros(nh)
     ok = np.zeros(nh, dtype=bool)
-    extra = {k: np.zeros(nh) for k in ("share", "b2", "trough", "conc")}
+    extra = {k: np.zeros(nh) for k in ("share", "b2", "trough", "conc", "rms")}
     psd_w = _psd_weights(tmax, plan.pf[lay.PF_RD])
     ref = (cfg.flap_jerk_ref_g_s / (2 * math.pi)) ** 2
     for j in range(nh):
@@ -88,6 +88,7 @@ def hop_terms(x: np.ndarray, *, unit: bool = False,
         ok[j] = True
         lagged = sliding_window_view(d[lo:hi + tmax], hi - lo, axis=0)[: tmax + 1]
         s = np.einsum("tc,kct->k", d[lo:hi], lagged)
+        extra["rms"][j] = math.sqrt(max(float(s[0]), 0.0) / nv) if nv > 0 else 0.0
         if not (s[0] > 0 and math.sqrt(s[0] / nv) >= cfg.rhythm_gate_mg / 1000):
             continue
         ce = np.concatenate([[0.0], np.cumsum(en[lo:hi + tmax])])
@@ -279,6 +280,9 @@ def variants(w: float) -> dict[str, Variant]:
             lambda r: hop_mean(r, 1 - (1 - r["p"]) * (1 - _share_odds(r, 2 * w))),
         f"periodicity as peak-to-trough prominence (peak - w trough) / (1 + w), w={w}":
             lambda r: hop_mean(r, 1 - (1 - _prominence(r, w)) * (1 - r["v"])),
+        f"amplitude-weighted periodicity p (1 - w + w r^2/(r^2 + (100 mg)^2)), w={w}":
+            lambda r: hop_mean(r, 1 - (1 - r["p"] * (1 - w + w * r["rms"] ** 2
+                                                      / (r["rms"] ** 2 + 0.01))) * (1 - r["v"])),
         f"(1 - w) noisy-or + w max(p, v), w={w}":
             lambda r: hop_mean(r, (1 - w) * base(r) + w * np.maximum(r["p"], r["v"])),
         f"spectral peak concentration 1.5-5 Hz per hop (peak / total >= 0.5 Hz), w={w}":

@@ -165,7 +165,8 @@ def summary(r: Records) -> dict[str, Any]:
         for k in TYPES:
             out["type"].setdefault(k, {})[side] = _auc_where(r, w, k)
             hz = r["rhythm_hz"][w & (r["kind"] == k)]
-            out["rhythm_hz_median"].setdefault(k, {})[side] = float(np.nanmedian(hz))
+            out["rhythm_hz_median"].setdefault(k, {})[side] = (
+                float(np.nanmedian(hz)) if np.isfinite(hz).any() else float("nan"))
     if "other_jerk" in r:
         out["one_handed"] = _one_handed(r, children)
     return out

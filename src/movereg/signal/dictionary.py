@@ -111,7 +111,7 @@ def data_dictionary(fs_hz: float | None = None,
                             "'flapping'. p is scale-free; v assumes samples in g. Until "
                             "issue 24 it was p alone; v weighed band acceleration (0.5 g) "
                             "before it weighed band jerk; the movement gate was 10 mg (now "
-                            "just above a classroom sensor's noise floor at rest, 20-35 mg). "
+                            "just above a classroom sensor's noise floor at rest, about 20-40 mg). "
                             "NaN without enough data."),
         "rhythm_hz": ("Hz", "Rhythm of the epoch's strongest hop: the frequency of its "
                       "autocorrelation peak (parabolic refinement) or, when its flapping-band "

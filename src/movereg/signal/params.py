@@ -38,7 +38,7 @@ class FeatureConfig:
     rhythm_min_lag_s: float = 0.2
     rhythm_max_lag_s: float = 2.5
     # no rhythm below this movement (RMS of the high-passed signal, mg): just above the
-    # noise floor of a classroom sensor at rest (20-35 mg, Goodwin 2014 sessions); was 10
+    # noise floor of a classroom sensor at rest (about 20-40 mg, Goodwin 2014); was 10
     rhythm_gate_mg: float = 40.0
     rhythm_gate: str = "vector_rms"          # or "resultant_sd"
     rhythm_threshold: float = 0.5
