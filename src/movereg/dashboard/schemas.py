@@ -54,6 +54,7 @@ __all__ = [
     "UserPatchIn",
     "VoidIn",
     "dt",
+    "dt_or_none",
     "ns",
 ]
 
@@ -117,6 +118,11 @@ Day = Annotated[date, AfterValidator(_day_in_range)]
 #: UTC ns <-> aware datetime (:mod:`movereg.timeutil`)
 dt = datetime_from_ns
 ns = ns_from_datetime
+
+
+def dt_or_none(value: int | None) -> datetime | None:
+    """:func:`dt` of a time that may be missing (UTC ns; None stays None)."""
+    return None if value is None else dt(int(value))
 
 
 class _In(BaseModel):
@@ -207,7 +213,7 @@ class ConsentOut(BaseModel):
     def of(cls, c: Consent) -> ConsentOut:
         return cls(id=c.id, consented=c.consented, scope=c.scope, recorded_at=dt(c.recorded_at),
                    recorded_by=c.recorded_by,
-                   withdrawn_at=None if c.withdrawn_at is None else dt(c.withdrawn_at),
+                   withdrawn_at=dt_or_none(c.withdrawn_at),
                    withdrawn_by=c.withdrawn_by, active=c.active)
 
 
@@ -286,8 +292,7 @@ class SessionOut(BaseModel):
     @classmethod
     def of(cls, s: Session) -> SessionOut:
         return cls(id=s.id, child_id=s.child_id, kind=s.kind, started_at=dt(s.started_at),
-                   ended_at=None if s.ended_at is None else dt(s.ended_at),
-                   device_id=s.device_id, note=s.note)
+                   ended_at=dt_or_none(s.ended_at), device_id=s.device_id, note=s.note)
 
 
 # --- strategies and events ---------------------------------------------------------------
@@ -382,12 +387,10 @@ class EventOut(BaseModel):
     @classmethod
     def of(cls, e: StrategyEvent) -> EventOut:
         return cls(id=e.id, child_id=e.child_id, session_id=e.session_id, strategy=e.strategy,
-                   started_at=dt(e.started_at),
-                   ended_at=None if e.ended_at is None else dt(e.ended_at),
+                   started_at=dt(e.started_at), ended_at=dt_or_none(e.ended_at),
                    logged_by=e.logged_by, logged_at=dt(e.logged_at), note=e.note,
                    initiated_by=e.initiated_by, planned=e.planned, voided=e.voided,
-                   void_reason=e.void_reason,
-                   voided_at=None if e.voided_at is None else dt(e.voided_at),
+                   void_reason=e.void_reason, voided_at=dt_or_none(e.voided_at),
                    replaces_id=e.replaces_id)
 
 
@@ -464,33 +467,3 @@ class ErrorOut(BaseModel):
     advice: str | None = Field(default=None, description="what to do about it")
     problems: list[ProblemOut] | None = Field(
         default=None, description="422 only: every invalid field (at most 20)")
-
-
-# --- strategy linking (before vs after) ------------------------------------------------------
-class StrategyLinkOut(BaseModel):
-    strategy: str
-    label: str
-    feature: str
-    unit: str
-    n_uses: int = Field(description="logged (not voided) uses in the range")
-    n_compared: int = Field(description="uses with enough band data before and after")
-    n_lower: int
-    n_higher: int
-    n_same: int
-    median_change: float | None = Field(description="median of after - before, in unit")
-    ci_low: float | None = Field(description="95% bootstrap interval of the median")
-    ci_high: float | None
-    not_compared: dict[str, int] = Field(description="uses left out, by reason")
-    not_compared_text: str
-    sentence: str
-
-
-class StrategyLinksOut(BaseModel):
-    child_id: int
-    start: datetime
-    end: datetime
-    feature: str
-    pre_s: float = Field(description="baseline before each onset, s")
-    post_s: float = Field(description="response window end after each onset, s")
-    strategies: list[StrategyLinkOut]
-    limits: str

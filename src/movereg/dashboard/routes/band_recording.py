@@ -19,17 +19,16 @@ from movereg.dashboard.band_schemas import (
     RecordIn,
     SyncOut,
 )
-from movereg.dashboard.deps import Principal, StoreDep, require_role
+from movereg.dashboard.deps import Clinician, StoreDep
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.bands import check_band
-from movereg.dashboard.schemas import dt
+from movereg.dashboard.schemas import dt, dt_or_none
 from movereg.errors import NotFoundError, StorageError, ValidationError
 from movereg.storage import Store
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/bands", tags=["band recording"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 _RECENT = 20
 
 
@@ -50,12 +49,8 @@ def _sync_out(p: Any) -> SyncOut | None:
                    recording=p.recording, recordings=p.recordings, bytes_done=p.bytes_done,
                    bytes_total=p.bytes_total, imported=p.imported,
                    started_at=dt(p.started_ns) if p.started_ns else None,
-                   finished_at=None if p.finished_ns is None else dt(p.finished_ns),
+                   finished_at=dt_or_none(p.finished_ns),
                    ok=p.ok, message=p.message)
-
-
-def _opt(ns: int | None) -> Any:
-    return None if ns is None else dt(int(ns))
 
 
 def _recorder_out(store: Store, svc: Any, device_id: str) -> RecorderOut:
@@ -73,18 +68,18 @@ def _recorder_out(store: Store, svc: Any, device_id: str) -> RecorderOut:
         device_id=device_id, can_record=can, simulated=sim, in_range=in_range,
         child_id=store.device_child(device_id),
         recording=bool(rec and rec.recording), rate_hz=rec.rate_hz if rec else None,
-        rates_hz=rates, started_at=_opt(rec.started_at) if rec else None,
+        rates_hz=rates, started_at=dt_or_none(rec.started_at) if rec else None,
         started_by=rec.started_by if rec else None,
         free_bytes=rec.free_bytes if rec else None, total_bytes=rec.total_bytes if rec else None,
         battery_pct=rec.battery_pct if rec else None, hours_left=hours,
-        status_at=_opt(rec.status_at) if rec else None,
-        last_sync_at=_opt(rec.last_sync_at) if rec else None,
+        status_at=dt_or_none(rec.status_at) if rec else None,
+        last_sync_at=dt_or_none(rec.last_sync_at) if rec else None,
         last_sync_ok=rec.last_sync_ok if rec else None,
         last_sync_message=rec.last_sync_message if rec else "",
         sync=_sync_out(svc.progress(device_id)),
         recordings=[BandRecordingOut(recording_id=r.recording_id, state=r.state,
-                                     reason=r.reason, started_at=_opt(r.started_ns),
-                                     ended_at=_opt(r.end_ns), size_bytes=r.size_bytes,
+                                     reason=r.reason, started_at=dt_or_none(r.started_ns),
+                                     ended_at=dt_or_none(r.end_ns), size_bytes=r.size_bytes,
                                      child_id=r.child_id, source_id=r.source_id)
                     for r in reversed(rows)])
 

@@ -7,11 +7,11 @@ import math
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from movereg.dashboard.auth import hash_password
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Admin, Clinician, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import UserOut
 from movereg.errors import NotFoundError
@@ -21,8 +21,6 @@ from movereg.timeutil import NS_PER_S
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["clinic"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 _NS = NS_PER_S   # ns per s, from the one time module
 _MOTION_WINDOW_S = 20.0
 _MOVING_MG = 60.0       # mean ENMO above this in the latest epochs: "this band is moving"

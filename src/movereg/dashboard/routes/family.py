@@ -19,12 +19,12 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from movereg.dashboard.auth import verify_password
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Carer, Clinician, Principal, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId, maybe_await, run_sync
 from movereg.dashboard.schemas import MAX_ID, ns
 from movereg.errors import ForbiddenError, NotFoundError, ValidationError
@@ -34,8 +34,6 @@ from movereg.storage.bundle import bundle_name, stream_bundle
 __all__ = ["guardian_or_admin", "router"]
 
 router = APIRouter(prefix="/api/children", tags=["families"])
-Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 
 
 class _In(BaseModel):

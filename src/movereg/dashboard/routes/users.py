@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from movereg.dashboard.auth import hash_password
-from movereg.dashboard.deps import Principal, StoreDep, require_role
+from movereg.dashboard.deps import Admin, StoreDep
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import ChildOut, LinkIn, UserIn, UserOut, UserPatchIn
 from movereg.errors import NotFoundError
@@ -16,7 +14,6 @@ from movereg.storage import Store, User
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
 def _user(store: Store, username: str) -> User:
