@@ -51,7 +51,7 @@ from movereg.dashboard.pages import (
 )
 from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.signal.table import EpochTable
-from movereg.storage import PRECEDENCE_RULE, Store
+from movereg.storage import PRECEDENCE_RULE, Child, Store
 from movereg.storage.bundle import access_words
 from movereg.timeutil import NS_PER_S
 
@@ -78,6 +78,18 @@ def zone_for(store: Store, child_id: int, tz: str | None) -> tuple[ZoneInfo, boo
             except (ZoneInfoNotFoundError, ValueError):
                 continue
     return ZoneInfo("UTC"), setting is not None
+
+
+def _open_family_page(request: Request, store: Store, user: Principal | None,
+                      child: int | None, tz: str | None
+                      ) -> Response | tuple[Principal, Child, ZoneInfo, bool]:
+    """Gate a one-child page and pick the child (or a response), with the zone to show
+    its days in and whether the child has one set (:func:`zone_for`)."""
+    opened = _open_child_page(request, store, user, child)
+    if isinstance(opened, Response):
+        return opened
+    gate, c = opened
+    return (gate, c, *zone_for(store, c.id, tz))
 
 
 def _usual_words(store: Store, cid: int, d0: int, d1: int, tz: ZoneInfo,
@@ -217,11 +229,10 @@ def _day_sources(runs: list[Any], a: int, b: int, tz: ZoneInfo) -> list[dict[str
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
              day: Day | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and local day (parent, therapist or admin)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     the_day = day or datetime.now(zone).date()
     ctx = day_context(store, c, the_day, zone, plain=gate.role == "parent")
     store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
@@ -241,11 +252,10 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     from movereg.dashboard import figures  # plotly: loaded with the first figure
     from movereg.dashboard.family_figures import MISSING_STYLE
 
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     last = end or datetime.now(zone).date()
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     w0, _ = day_bounds(days_list[0], zone)
@@ -302,11 +312,10 @@ def home_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None, tz: str | None = None) -> Response:
     """The parent's phone page: today so far, today's plan to tick, big buttons to log
     what helped (tap, undo, back-date, note, offline queue), an optional check-in."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     today = datetime.now(zone).date()
     ctx = day_context(store, c, today, zone, plain=gate.role == "parent")
     plan_items = store.list_plan(c.id)
@@ -328,11 +337,10 @@ def data_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None) -> Response:
     """The child's data page: settings, who looked at the data (access log), download
     everything (the bundle), and delete everything (asks twice, offers the bundle first)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, _ = zone_for(store, c.id, None)
+    page = _open_family_page(request, store, user, child, None)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, _ = page
     entries = store.access_log(c.id, limit=200)
     log = [{"when": datetime.fromtimestamp(e.ts_ns / _NS, zone).strftime("%d %b %Y %H:%M"),
             "who": e.actor.replace("(", " (", 1), "what": access_words(e.action),

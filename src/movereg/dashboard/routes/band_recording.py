@@ -19,7 +19,7 @@ from movereg.dashboard.band_schemas import (
     RecordIn,
     SyncOut,
 )
-from movereg.dashboard.deps import Clinician, StoreDep
+from movereg.dashboard.deps import Clinician, Principal, StoreDep
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.bands import check_band
 from movereg.dashboard.schemas import dt, dt_or_none
@@ -84,10 +84,14 @@ def _recorder_out(store: Store, svc: Any, device_id: str) -> RecorderOut:
                     for r in reversed(rows)])
 
 
-def _needs_recorder(svc: Any, device_id: str) -> None:
+def _check_recorder(store: Store, principal: Principal, svc: Any, device_id: str) -> int | None:
+    """:func:`check_band` (the band's child, 404 when the caller may not act on it), and
+    422 unless the band records on its own."""
+    child = check_band(store, principal, device_id)
     if not svc.can_record(device_id):
         raise ValidationError(f"band {device_id} cannot record on its own: it only streams",
                               advice="keep it in range of movereg while it is worn")
+    return child
 
 
 @router.get("/{device_id}/recorder", operation_id="get_band_recorder",
@@ -97,8 +101,7 @@ async def get_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
     """What is known of the band's own recording (no radio traffic): state, memory,
     battery, the hours that fit per rate, the last sync in words, recent recordings."""
     await run_sync(check_band, store, principal, device_id)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/recorder/refresh", operation_id="refresh_band_recorder",
@@ -106,11 +109,9 @@ async def get_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
 async def refresh_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
                                 principal: Clinician) -> RecorderOut:
     """Ask the band for its recording state, memory and battery (404 when out of range)."""
-    await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    await run_sync(_check_recorder, store, principal, svc, device_id)
     await svc.status(device_id)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/record", operation_id="start_band_recording",
@@ -119,14 +120,12 @@ async def start_band_recording(device_id: str, body: RecordIn, store: StoreDep, 
                                principal: Clinician) -> RecorderOut:
     """Set the band's clock and start recording on the band at ``rate_hz`` (the band must
     be assigned to a child; audit-logged)."""
-    child = await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    child = await run_sync(_check_recorder, store, principal, svc, device_id)
     if child is None:
         raise ValidationError(f"band {device_id} is not assigned to a child",
                               advice="assign the band to the child who wears it first")
     await svc.start_recording(device_id, body.rate_hz, actor=principal.actor, child_id=child)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/record/stop", operation_id="stop_band_recording",
@@ -134,11 +133,9 @@ async def start_band_recording(device_id: str, body: RecordIn, store: StoreDep, 
 async def stop_band_recording(device_id: str, store: StoreDep, svc: SyncDep,
                               principal: Clinician) -> RecorderOut:
     """Stop the band's own recording (what it holds stays until synced; audit-logged)."""
-    child = await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    child = await run_sync(_check_recorder, store, principal, svc, device_id)
     await svc.stop_recording(device_id, actor=principal.actor, child_id=child)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/sync", operation_id="sync_band", response_model=SyncOut,
@@ -148,8 +145,7 @@ async def sync_band(device_id: str, store: StoreDep, svc: SyncDep,
     """Sync now: the band's recordings are downloaded, checked, added to the record of
     the child who wore it when it recorded, then removed from the band (in the
     background; ``GET .../sync`` shows the progress)."""
-    await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    await run_sync(_check_recorder, store, principal, svc, device_id)
     out = _sync_out(svc.sync_now(device_id, actor=principal.actor))
     assert out is not None
     return out
