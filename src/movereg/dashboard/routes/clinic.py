@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from movereg.dashboard.auth import hash_password
 from movereg.dashboard.deps import Admin, Clinician, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
+from movereg.dashboard.routes.users import user_named
 from movereg.dashboard.schemas import UserOut
-from movereg.errors import NotFoundError
-from movereg.storage import Store, User
+from movereg.storage import Store
 from movereg.timeutil import NS_PER_S
 
 __all__ = ["router"]
@@ -82,18 +82,11 @@ def set_favourites(child_id: ChildId, body: FavouritesIn, store: StoreDep,
     return favourite_items(store, child_id)
 
 
-def _user(store: Store, username: str) -> User:
-    u = store.find_user(username)
-    if u is None:
-        raise NotFoundError(f"no user {username!r}")
-    return u
-
-
 @router.post("/admin/users/{username}/role", operation_id="set_user_role",
              response_model=UserOut)
 def set_user_role(username: str, body: RoleIn, store: StoreDep, admin: Admin) -> UserOut:
     """Change a role; the user's sessions end at once (they sign in again)."""
-    u = store.set_user_role(_user(store, username).id, body.role)
+    u = store.set_user_role(user_named(store, username).id, body.role)
     store.audit(admin.actor, "user.role", detail={"user": username, "role": body.role})
     return UserOut.of(u)
 
@@ -103,7 +96,7 @@ def set_user_role(username: str, body: RoleIn, store: StoreDep, admin: Admin) ->
 def reset_user_password(username: str, body: PasswordIn, store: StoreDep,
                         admin: Admin) -> UserOut:
     """Set a new password (>= 10 characters); the user's sessions end at once."""
-    u = store.set_user_password(_user(store, username).id, hash_password(body.password))
+    u = store.set_user_password(user_named(store, username).id, hash_password(body.password))
     store.audit(admin.actor, "user.password_reset", detail={"user": username})
     return UserOut.of(u)
 
