@@ -37,6 +37,7 @@ __all__ = [
     "LinkIn",
     "LoginIn",
     "LoginOut",
+    "Password",
     "PasswordChangeIn",
     "ProblemOut",
     "ScanResultOut",
@@ -45,6 +46,7 @@ __all__ = [
     "StrategyActiveIn",
     "StrategyIn",
     "StrategyOut",
+    "StrictIn",
     "SummaryOut",
     "Time",
     "TokenIn",
@@ -89,6 +91,8 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Note = Annotated[str, StringConstraints(max_length=2000), CleanText]
 Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
                   Clean]
+#: A password as typed (any characters, at most 1024).
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 #: Times the API accepts: nanosecond timestamps (int64) cover 1677-09-21 to 2262-04-11;
@@ -125,14 +129,16 @@ def dt_or_none(value: int | None) -> datetime | None:
     return None if value is None else dt(int(value))
 
 
-class _In(BaseModel):
+class StrictIn(BaseModel):
+    """A request body: unknown fields are refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 # --- auth and users ----------------------------------------------------------------------
-class LoginIn(_In):
+class LoginIn(StrictIn):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Password
 
 
 class UserOut(BaseModel):
@@ -152,8 +158,8 @@ class LoginOut(BaseModel):
     expires_at: datetime
 
 
-class TokenIn(_In):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+class TokenIn(StrictIn):
+    password: Password = Field(
         description="re-enter your password (step-up)")
     ttl_hours: float = Field(default=8.0, gt=0, le=24 * 30)
 
@@ -163,35 +169,35 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-class PasswordChangeIn(_In):
-    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+class PasswordChangeIn(StrictIn):
+    current_password: Password
+    new_password: Password = Field(
         description="at least 10 characters; a passphrase of several words")
 
 
-class UserIn(_In):
+class UserIn(StrictIn):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Password
     role: Literal["admin", "therapist", "parent", "researcher"]
 
 
-class UserPatchIn(_In):
+class UserPatchIn(StrictIn):
     disabled: bool
 
 
-class LinkIn(_In):
+class LinkIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
 
 
 # --- children, bands, sessions -------------------------------------------------------------
-class ChildIn(_In):
+class ChildIn(StrictIn):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,32}$")] | None = Field(
         default=None, description="pseudonymous code; random when omitted")
     display_name: Name | None = Field(default=None, description="nickname shown on screen")
     age_band: Annotated[str, StringConstraints(max_length=20), Clean] | None = None
 
 
-class ConsentIn(_In):
+class ConsentIn(StrictIn):
     consented: bool = Field(description="the family agreed to research use (false records "
                                         "a refusal)")
     scope: Literal["features", "features+raw"] = Field(
@@ -239,7 +245,7 @@ class ScanResultOut(BaseModel):
     rssi: int | None = None
 
 
-class ConnectIn(_In):
+class ConnectIn(StrictIn):
     target: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] = Field(
         description="BLE address, or 'sim' / 'sim:<seed>' for a simulated band")
     child_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -250,7 +256,7 @@ class ConnectOut(BaseModel):
     device_id: str
 
 
-class AssignIn(_In):
+class AssignIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
 
 
@@ -273,7 +279,7 @@ class BandOut(BaseModel):
     status: BandStatusOut | None
 
 
-class SessionIn(_In):
+class SessionIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
     kind: Literal["therapy", "wear"] = "therapy"
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] | None = None
@@ -300,7 +306,7 @@ Setting = Literal["clinic", "school", "home"]
 _ALL_SETTINGS: tuple[Setting, ...] = ("clinic", "school", "home")
 
 
-class StrategyIn(_In):
+class StrategyIn(StrictIn):
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=120), Clean]
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -312,7 +318,7 @@ class StrategyIn(_In):
     setting: list[Setting] = Field(default_factory=lambda: list(_ALL_SETTINGS))
 
 
-class StrategyActiveIn(_In):
+class StrategyActiveIn(StrictIn):
     active: bool
 
 
@@ -340,7 +346,7 @@ StrategyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length
                                                max_length=100), Clean]
 
 
-class EventIn(_In):
+class EventIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
     strategy: StrategyKey = Field(description="catalogue key (e.g. 'mov.break') or custom")
     session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -353,7 +359,7 @@ class EventIn(_In):
     planned: bool | None = None
 
 
-class EventCorrectionIn(_In):
+class EventCorrectionIn(StrictIn):
     reason: Reason
     strategy: StrategyKey | None = None
     started_at: Time | None = None
@@ -363,7 +369,7 @@ class EventCorrectionIn(_In):
     planned: bool | None = None
 
 
-class VoidIn(_In):
+class VoidIn(StrictIn):
     reason: Reason
 
 

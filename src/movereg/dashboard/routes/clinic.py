@@ -8,13 +8,13 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from movereg.dashboard.auth import hash_password
 from movereg.dashboard.deps import Admin, Clinician, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.routes.users import user_named
-from movereg.dashboard.schemas import UserOut
+from movereg.dashboard.schemas import Password, StrictIn, UserOut
 from movereg.storage import Store
 from movereg.timeutil import NS_PER_S
 
@@ -26,11 +26,7 @@ _MOTION_WINDOW_S = 20.0
 _MOVING_MG = 60.0       # mean ENMO above this in the latest epochs: "this band is moving"
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FavouritesIn(_In):
+class FavouritesIn(StrictIn):
     keys: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
         max_length=12, description="strategy keys in the order the buttons show")
 
@@ -40,12 +36,12 @@ class FavouriteOut(BaseModel):
     label: str
 
 
-class RoleIn(_In):
+class RoleIn(StrictIn):
     role: Literal["admin", "therapist", "parent", "researcher"]
 
 
-class PasswordIn(_In):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+class PasswordIn(StrictIn):
+    password: Password
 
 
 class MotionOut(BaseModel):
