@@ -21,7 +21,6 @@ from movereg.timeutil import NS_PER_S
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["clinic"])
-_NS = NS_PER_S   # ns per s, from the one time module
 _MOTION_WINDOW_S = 20.0
 _MOVING_MG = 60.0       # mean ENMO above this in the latest epochs: "this band is moving"
 
@@ -102,7 +101,7 @@ def band_motion(store: Store, device_ids: list[str]) -> list[MotionOut]:
     now = time.time_ns()
     out = []
     for d in device_ids:
-        cols = store.epochs(device_id=d, start_ns=now - int(_MOTION_WINDOW_S * _NS),
+        cols = store.epochs(device_id=d, start_ns=now - int(_MOTION_WINDOW_S * NS_PER_S),
                             end_ns=now, features=["enmo_mg"])
         e = cols["enmo_mg"][-5:]
         e = e[[math.isfinite(v) for v in e]] if e.size else e
