@@ -32,8 +32,7 @@ __all__ = ["HISTORY_EPOCH_S", "HISTORY_FS_HZ", "day_plan", "seed_history", "seed
 
 HISTORY_FS_HZ = 25.0
 HISTORY_EPOCH_S = 5.0
-_NS = NS_PER_S   # ns per s, from the one time module
-_DAY_NS = 86_400 * _NS
+_DAY_NS = 86_400 * NS_PER_S
 _WEAR_START_S = 8.5 * 3600            # 08:30 UTC
 _WEAR_S = 6.5 * 3600                  # to 15:00
 _STYLES = ("calm", "rhythmic", "breaks", "not_worn_stretch")
@@ -139,18 +138,18 @@ def seed_history(store: Any, children: list[tuple[int, str, str]], *, seed: int 
         store.assign_device(dev, cid, at_ns=today - (days + 1) * _DAY_NS)
         for back in range(days, 0, -1):
             day0 = today - back * _DAY_NS
-            weekday = time.gmtime(day0 / _NS).tm_wday < 5
+            weekday = time.gmtime(day0 / NS_PER_S).tm_wday < 5
             pool = tuple(_STRATEGIES[(k + j) % len(_STRATEGIES)] for j in range(3))
             plan, uses = day_plan(style, seed * 1000 + k, back, weekday=weekday,
                                   not_worn_afternoon=back == 1 + (k + 2) % days, pool=pool)
             x = synthesize(plan, HISTORY_FS_HZ, [seed, k, back]).astype(np.float32)
-            start = day0 + int(_WEAR_START_S * _NS)
+            start = day0 + int(_WEAR_START_S * NS_PER_S)
             batch = IngestBatch()
             eng = FeatureEngine(HISTORY_FS_HZ, epoch_s=HISTORY_EPOCH_S)
             if back == 1 + (k + 4) % days:        # a 15-min radio gap at 11:10
                 cut, miss = int(9600 * HISTORY_FS_HZ), int(900 * HISTORY_FS_HZ)
-                t_cut = start + round(cut * _NS / HISTORY_FS_HZ)
-                t_back = start + round((cut + miss) * _NS / HISTORY_FS_HZ)
+                t_cut = start + round(cut * NS_PER_S / HISTORY_FS_HZ)
+                t_back = start + round((cut + miss) * NS_PER_S / HISTORY_FS_HZ)
                 gap = Gap(start_ns=t_cut, end_ns=t_back, samples_missing=miss,
                           reason="disconnect")
                 tables = [eng.push(x[:cut], start), eng.push(x[cut + miss:], t_back, (gap,))]
@@ -164,19 +163,19 @@ def seed_history(store: Any, children: list[tuple[int, str, str]], *, seed: int 
             counts["epochs"] += int(table.n)
             wear = store.start_session(cid, kind="wear", started_at=start, created_by=by,
                                        note="demo history: a day of wear")
-            store.stop_session(wear.id, ended_at=start + int(_WEAR_S * _NS))
+            store.stop_session(wear.id, ended_at=start + int(_WEAR_S * NS_PER_S))
             counts["sessions"] += 1
             ses = None
             if weekday:
-                s0 = start + int(1.5 * 3600 * _NS)
+                s0 = start + int(1.5 * 3600 * NS_PER_S)
                 ses = store.start_session(cid, kind="therapy", started_at=s0, created_by=by,
                                           note="demo history: therapy session")
-                store.stop_session(ses.id, ended_at=s0 + 2700 * _NS)
+                store.stop_session(ses.id, ended_at=s0 + 2700 * NS_PER_S)
                 counts["sessions"] += 1
             for key, a, b in uses:
                 in_session = ses is not None and a < 2.25 * 3600
-                store.create_event(cid, key, started_at=start + int(a * _NS),
-                                   ended_at=start + int(b * _NS),
+                store.create_event(cid, key, started_at=start + int(a * NS_PER_S),
+                                   ended_at=start + int(b * NS_PER_S),
                                    session_id=ses.id if ses is not None and in_session else None,
                                    logged_by=by, initiated_by="adult", planned=True,
                                    note="demo history")

@@ -6,7 +6,10 @@ import argparse
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from movereg.storage import Store
 
 HELP = ("export epochs, movement breaks, strategy events, raw samples or days (CSV, "
         "Parquet, or Open mHealth JSON lines for raw samples and days)")
@@ -93,32 +96,13 @@ def _write_file(out: Path, body: Iterator[bytes], digest: Any) -> int:
     return size
 
 
-def run(args: argparse.Namespace) -> int:
-    """Stream the export to ``--out`` (a data dictionary goes beside epoch exports)."""
-    import hashlib
-    import itertools
-    import json
-    import sys
-
-    from movereg.config import Settings
-    from movereg.errors import NotFoundError, ValidationError
-    from movereg.storage import Store
-    from movereg.storage.days import day_chunks, parse_valid_day, person_summary
-    from movereg.storage.export import (
-        check_epoch_length,
-        epoch_export_columns,
-        export_chunks,
-        parse_features,
-        stream_csv,
-        stream_parquet,
-    )
-    from movereg.storage.export_dataset import (
-        Counted,
-        provenance,
-        why_empty,
-        write_hive_parquet,
-        write_json,
-    )
+def _check_args(args: argparse.Namespace
+                ) -> tuple[int | None, int | None, list[str] | None, float]:
+    """The checked options before the database opens: ``--from``/``--to`` as UTC ns, the
+    ``--features`` list and the ``--valid-day`` hours (h)."""
+    from movereg.errors import ValidationError
+    from movereg.storage.days import parse_valid_day
+    from movereg.storage.export import parse_features
 
     start, end = _ns(args.start, "--from"), _ns(args.end, "--to")
     if start is not None and end is not None and end <= start:
@@ -135,6 +119,83 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError("--format omh applies to --what raw and --what days",
                               advice="Open mHealth has schemas for acceleration samples "
                               "and physical activity, not for movereg's epochs or events")
+    return start, end, features, valid_h
+
+
+def _child_ids(store: Store, args: argparse.Namespace) -> list[int]:
+    """The children of the export: ``--child`` or all; with ``--research`` only those whose
+    current research consent covers it."""
+    from movereg.errors import NotFoundError, ValidationError
+
+    scope = "features+raw" if args.what == "raw" else "features"
+    allowed = store.consented_children(scope) if args.research else None
+    if args.child is None:
+        return [c.id for c in store.list_children(allowed)]
+    child = store.find_child(args.child)
+    if child is None:
+        raise NotFoundError(f"no child with code {args.child!r}")
+    if allowed is not None and child.id not in allowed:
+        raise ValidationError(f"child {args.child} has no current research consent"
+                              + (" covering raw samples" if args.what == "raw" else ""))
+    return [child.id]
+
+
+def _write_beside(args: argparse.Namespace, hive: bool, day_rows: list[dict[str, object]],
+                  valid_h: float, meta: dict[str, str]) -> None:
+    """The files beside the export: the person summary of a days export; the data
+    dictionary (and the aggregation rules of longer epochs) of an epochs export."""
+    import json
+
+    from movereg.storage.days import person_summary
+    from movereg.storage.export_dataset import write_json
+
+    if args.what == "days":
+        persons = person_summary(day_rows)
+        base = args.out if hive else args.out.with_name(args.out.stem)
+        path = (base / "_persons.json") if hive else \
+            base.with_name(base.name + ".persons.json")
+        write_json(path, {"valid_day_h": valid_h, "persons": persons})
+    if args.what == "epochs":
+        from movereg.signal import write_data_dictionary
+
+        dict_base = args.out / "_dictionary.csv" if hive else \
+            args.out.with_name(args.out.stem + ".dictionary.csv")
+        write_data_dictionary(dict_base)
+        if args.epoch_s is not None:  # how the longer epochs were formed
+            agg = args.out / "_aggregation.json" if hive else \
+                args.out.with_name(args.out.stem + ".aggregation.json")
+            agg.write_text(json.dumps({"epoch_s": args.epoch_s,
+                                       "rules": json.loads(meta["movereg.aggregation"])},
+                                      indent=2) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stream the export to ``--out`` (a data dictionary goes beside epoch exports)."""
+    import hashlib
+    import itertools
+    import json
+    import sys
+
+    from movereg.config import Settings
+    from movereg.errors import NotFoundError
+    from movereg.storage import Store
+    from movereg.storage.days import day_chunks
+    from movereg.storage.export import (
+        check_epoch_length,
+        epoch_export_columns,
+        export_chunks,
+        stream_csv,
+        stream_parquet,
+    )
+    from movereg.storage.export_dataset import (
+        Counted,
+        provenance,
+        why_empty,
+        write_hive_parquet,
+        write_json,
+    )
+
+    start, end, features, valid_h = _check_args(args)
     hive = args.format == "parquet" and args.out.suffix.lower() != ".parquet"
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     if not settings.db_path.exists():
@@ -146,19 +207,7 @@ def run(args: argparse.Namespace) -> int:
               "calibration": "raw samples as the bands sent them (never calibrated)",
               "nonwear_method": "movereg causal 60-min window (column nonwear)"}
     with Store(settings.db_path) as store:
-        scope = "features+raw" if args.what == "raw" else "features"
-        allowed = store.consented_children(scope) if args.research else None
-        if args.child is None:
-            ids = [c.id for c in store.list_children(allowed)]
-        else:
-            child = store.find_child(args.child)
-            if child is None:
-                raise NotFoundError(f"no child with code {args.child!r}")
-            if allowed is not None and child.id not in allowed:
-                raise ValidationError(f"child {args.child} has no current research consent"
-                                      + (" covering raw samples" if args.what == "raw"
-                                         else ""))
-            ids = [child.id]
+        ids = _child_ids(store, args)
         if args.what != "raw":
             from movereg.storage.export_dataset import calibration_provenance
 
@@ -223,24 +272,7 @@ def run(args: argparse.Namespace) -> int:
                 store.get_child(i).code for i in ids], "bytes": size,
             "sha256": digest.hexdigest(), "epoch_s": args.epoch_s, "features": features,
             "research": bool(args.research)})
-        if args.what == "days":
-            persons = person_summary(day_rows)
-            base = args.out if hive else args.out.with_name(args.out.stem)
-            path = (base / "_persons.json") if hive else \
-                base.with_name(base.name + ".persons.json")
-            write_json(path, {"valid_day_h": valid_h, "persons": persons})
-        if args.what == "epochs":
-            from movereg.signal import write_data_dictionary
-
-            dict_base = args.out / "_dictionary.csv" if hive else \
-                args.out.with_name(args.out.stem + ".dictionary.csv")
-            write_data_dictionary(dict_base)
-            if args.epoch_s is not None:  # how the longer epochs were formed
-                agg = args.out / "_aggregation.json" if hive else \
-                    args.out.with_name(args.out.stem + ".aggregation.json")
-                agg.write_text(json.dumps({"epoch_s": args.epoch_s,
-                                           "rules": json.loads(meta["movereg.aggregation"])},
-                                          indent=2) + "\n", encoding="utf-8")
+        _write_beside(args, hive, day_rows, valid_h, meta)
     if why is not None:
         sys.stdout.write(f"no rows: {why}\n")
     sys.stdout.write(f"wrote {args.out} ({chunks.rows} rows, {size} bytes, "

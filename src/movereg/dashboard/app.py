@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import APIRouter, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -141,6 +141,37 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
                          "problems": problems}, status_code=422)
 
 
+async def _security_headers(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """CSP and the other security headers on every answer; the first answer sets
+    ``app.state.first_response`` (background work may begin)."""
+    response = await call_next(request)
+    api = request.url.path.startswith("/api/")
+    response.headers.setdefault("Content-Security-Policy", _CSP_API if api else _CSP_PAGES)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if api:
+        response.headers.setdefault("Cache-Control", "no-store")
+    first = request.app.state.first_response
+    if not first.is_set():
+        # after this response's start has gone out: background work may begin
+        asyncio.get_running_loop().call_later(0.05, first.set)
+    return response
+
+
+def _routers() -> list[APIRouter]:
+    """The JSON API, the live WebSocket and the pages, in the order they match
+    (imported here, when an app is built)."""
+    from movereg.dashboard import account, clinic_pages, family_pages, import_page, pages
+    from movereg.dashboard.routes import api_routers
+    from movereg.dashboard.routes.live import router as live
+
+    # account: the change-password page (#21)
+    return [*api_routers(), live, family_pages.router, pages.router, clinic_pages.router,
+            account.router, import_page.router]
+
+
 def create_app(settings: Settings, *, hub: Hub | None = None,
                store: Store | None = None) -> FastAPI:
     """Build the movereg web app.
@@ -227,49 +258,13 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
 
     install_openapi(app)   # 422 as really sent; 401/403/404/413/429 documented (#21)
 
-    @app.middleware("http")
-    async def _security_headers(request: Request,
-                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        api = request.url.path.startswith("/api/")
-        response.headers.setdefault("Content-Security-Policy", _CSP_API if api else _CSP_PAGES)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if api:
-            response.headers.setdefault("Cache-Control", "no-store")
-        first = request.app.state.first_response
-        if not first.is_set():
-            # after this response's start has gone out: background work may begin
-            asyncio.get_running_loop().call_later(0.05, first.set)
-        return response
-
+    app.middleware("http")(_security_headers)
     from movereg.dashboard.limits import BodyLimit
 
     app.add_middleware(BodyLimit, default_bytes=settings.max_json_body_bytes,  # #21: 413
                        upload_bytes=settings.max_upload_body_bytes)
-    from movereg.dashboard.routes import api_routers
-
-    for router in api_routers():
+    for router in _routers():
         app.include_router(router)
-    from movereg.dashboard.routes.live import router as live_router
-
-    app.include_router(live_router)
-    from movereg.dashboard.family_pages import router as family_pages_router
-
-    app.include_router(family_pages_router)
-    from movereg.dashboard.pages import router as pages_router
-
-    app.include_router(pages_router)
-    from movereg.dashboard.clinic_pages import router as clinic_pages_router
-
-    app.include_router(clinic_pages_router)
-    from movereg.dashboard.account import router as account_router
-
-    app.include_router(account_router)   # change password page (#21)
-    from movereg.dashboard.import_page import router as import_page_router
-
-    app.include_router(import_page_router)
     static = Path(__file__).with_name("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

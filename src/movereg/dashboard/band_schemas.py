@@ -6,18 +6,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from movereg.dashboard.schemas import _In
+from movereg.dashboard.schemas import StrictIn
 
 __all__ = ["BandRecordingOut", "RangeIn", "RecordIn", "RecorderOut", "SyncOut"]
 
 
-class RecordIn(_In):
+class RecordIn(StrictIn):
     """Start recording on the band at this rate (Hz; the band's clock is set first)."""
 
     rate_hz: float = Field(gt=0, le=1000)
 
 
-class RangeIn(_In):
+class RangeIn(StrictIn):
     """Demo: a simulated band walks out of range (false) or comes back (true)."""
 
     in_range: bool

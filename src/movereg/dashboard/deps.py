@@ -25,7 +25,11 @@ from movereg.pipeline.hub import Hub
 from movereg.storage import Child, Role, Store, User
 
 __all__ = [
+    "Admin",
+    "Carer",
+    "Clinician",
     "CurrentUser",
+    "Guardian",
     "HubDep",
     "OptionalUser",
     "Principal",
@@ -140,6 +144,17 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
     _dep.__name__ = "require_" + "_".join(sorted(allowed))
     return _dep
+
+
+# The role sets of the API, named once (401 when anonymous, 403 for any other role).
+#: Administrators only (accounts, relays, the whole audit log).
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+#: Administrators and therapists (bands, consent, strategies, home plans).
+Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
+#: Everyone who cares for a child: administrators, therapists and parents.
+Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
+#: Administrators and parents (a child's own access log).
+Guardian = Annotated[Principal, Depends(require_role("admin", "parent"))]
 
 
 def check_child(store: Store, principal: Principal, child_id: int, *,

@@ -51,14 +51,13 @@ from movereg.dashboard.pages import (
 )
 from movereg.dashboard.schemas import Day  # 1678-2261 only: ns timestamps (#21)
 from movereg.signal.table import EpochTable
-from movereg.storage import PRECEDENCE_RULE, Store
+from movereg.storage import PRECEDENCE_RULE, Child, Store
 from movereg.storage.bundle import access_words
 from movereg.timeutil import NS_PER_S
 
 __all__ = ["CHECKIN_WORDS", "day_context", "router", "zone_for"]
 
 router = APIRouter(include_in_schema=False)
-_NS = NS_PER_S   # ns per s, from the one time module
 #: A neutral 5-point "how was this part of the day" (never averaged or scored).
 CHECKIN_WORDS = {1: "hard", 2: "a bit hard", 3: "okay", 4: "fairly easy", 5: "easy"}
 _AGO = ((0, "just now"), (300, "5 min ago"), (900, "15 min ago"), (1800, "30 min ago"),
@@ -80,19 +79,31 @@ def zone_for(store: Store, child_id: int, tz: str | None) -> tuple[ZoneInfo, boo
     return ZoneInfo("UTC"), setting is not None
 
 
+def _open_family_page(request: Request, store: Store, user: Principal | None,
+                      child: int | None, tz: str | None
+                      ) -> Response | tuple[Principal, Child, ZoneInfo, bool]:
+    """Gate a one-child page and pick the child (or a response), with the zone to show
+    its days in and whether the child has one set (:func:`zone_for`)."""
+    opened = _open_child_page(request, store, user, child)
+    if isinstance(opened, Response):
+        return opened
+    gate, c = opened
+    return (gate, c, *zone_for(store, c.id, tz))
+
+
 def _usual_words(store: Store, cid: int, d0: int, d1: int, tz: ZoneInfo,
                  labels: list[str], until: int) -> list[str]:
     """Plain words: this day's hours against the same hours of the 14 days before."""
-    rows = store.hourly_activity(cid, d0 - 14 * 86_400 * _NS, min(d1, until))
+    rows = store.hourly_activity(cid, d0 - 14 * 86_400 * NS_PER_S, min(d1, until))
     today: dict[int, float] = {}
     usual: dict[int, list[float]] = {}
     by_label: dict[int, str] = {}
     for t, mean, secs in rows:
-        local = datetime.fromtimestamp(t / _NS, tz)
+        local = datetime.fromtimestamp(t / NS_PER_S, tz)
         if t >= d0:
             if secs >= 600:
                 today[local.hour] = mean
-                by_label[local.hour] = labels[min(len(labels) - 1, (t - d0) // (3600 * _NS))]
+                by_label[local.hour] = labels[min(len(labels) - 1, (t - d0) // (3600 * NS_PER_S))]
         elif secs >= 600:
             usual.setdefault(local.hour, []).append(mean)
     return activity_words(today, usual, by_label)
@@ -109,12 +120,12 @@ def _event_rows(store: Store, s: Any, events: list[Any], tz: ZoneInfo,
         response = (response_words(before, after) if plain and ch.status == "ok"
                     else response_text(ch))
         rows.append({
-            "time": datetime.fromtimestamp(ch.onset_ns / _NS, tz).strftime("%H:%M"),
+            "time": datetime.fromtimestamp(ch.onset_ns / NS_PER_S, tz).strftime("%H:%M"),
             "label": strategy_label(ch.strategy),
             "who": (ev.initiated_by if ev else None) or "not recorded",
             "planned": "planned" if ev and ev.planned else
             "as needed" if ev and ev.planned is False else "not recorded",
-            "duration": format_duration((ch.end_ns - ch.onset_ns) / _NS) if ch.end_ns
+            "duration": format_duration((ch.end_ns - ch.onset_ns) / NS_PER_S) if ch.end_ns
             else "open", "response": response, "note": ev.note if ev else ""})
     return rows
 
@@ -123,11 +134,11 @@ def _checkin_rows(store: Store, cid: int, s: Any, d0: int, d1: int, tz: ZoneInfo
                   ) -> list[dict[str, str]]:
     out = []
     for c in store.list_checkins(cid, start_ns=d0, end_ns=d1):
-        h = min(s.hourly_zone_s.shape[0] - 1, (c.at_ns - d0) // (3600 * _NS))
+        h = min(s.hourly_zone_s.shape[0] - 1, (c.at_ns - d0) // (3600 * NS_PER_S))
         row = s.hourly_zone_s[h]
         moving = ("no band data that hour" if row[:4].sum() < 60 else
                   f"mostly {ZONE_WORDS[int(np.argmax(row[:4]))]} that hour")
-        out.append({"time": datetime.fromtimestamp(c.at_ns / _NS, tz).strftime("%H:%M"),
+        out.append({"time": datetime.fromtimestamp(c.at_ns / NS_PER_S, tz).strftime("%H:%M"),
                     "part": c.part or "this part of the day",
                     "answer": "" if c.rating is None else
                     f"{CHECKIN_WORDS[c.rating]} ({c.rating} of 5)",
@@ -143,7 +154,7 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
 
     now = time.time_ns() if now_ns is None else now_ns
     d0, d1 = day_bounds(day, tz)
-    margin = 15 * 60 * _NS
+    margin = 15 * 60 * NS_PER_S
     ep = store.timeline(child_id=c.id, start_ns=d0 - margin, end_ns=d1 + margin)
     events = store.list_events(child_id=c.id, start_ns=d0, end_ns=d1)
     history = _history(store, c.id, d0, {e.strategy for e in events})
@@ -158,7 +169,7 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
     plan = plan_day(store.list_plan(c.id, include_retired=True), events, day, d0, d1)
     first_last = None
     if s.first_worn_ns is not None and s.last_worn_ns is not None:
-        first_last = tuple(datetime.fromtimestamp(v / _NS, tz).strftime("%H:%M")
+        first_last = tuple(datetime.fromtimestamp(v / NS_PER_S, tz).strftime("%H:%M")
                            for v in (s.first_worn_ns, s.last_worn_ns))
     zones = figures.zones_bar(s.zone_s)
     used: dict[str, int] = {}
@@ -174,7 +185,7 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
         "wear_words": WEAR_WORDS, "missing_style": MISSING_STYLE,
         "moving": format_duration(sum(s.zone_s[1:])),
         "active": format_duration(s.zone_s[2] + s.zone_s[3]),
-        "breaks": [{"start": datetime.fromtimestamp(b.start_ns / _NS, tz).strftime("%H:%M"),
+        "breaks": [{"start": datetime.fromtimestamp(b.start_ns / NS_PER_S, tz).strftime("%H:%M"),
                     "duration": format_duration(b.duration_s)} for b in s.breaks],
         "break_total": format_duration(s.break_total_s),
         "usual": _usual_words(store, c.id, d0, d1, tz, labels, now),
@@ -192,8 +203,8 @@ def day_context(store: Store, c: Any, day: date, tz: ZoneInfo, *, plain: bool,
 def _source_spans(store: Store, child_id: int, d0: int, d1: int,
                   tz: ZoneInfo) -> list[dict[str, str]]:
     """Which source the day shows when (#22); empty when it is all live band data."""
-    spans = [{"start": datetime.fromtimestamp(sp.start_ns / _NS, tz).strftime("%H:%M"),
-              "end": datetime.fromtimestamp(sp.end_ns / _NS, tz).strftime("%H:%M"),
+    spans = [{"start": datetime.fromtimestamp(sp.start_ns / NS_PER_S, tz).strftime("%H:%M"),
+              "end": datetime.fromtimestamp(sp.end_ns / NS_PER_S, tz).strftime("%H:%M"),
               "kind": sp.source.kind, "label": sp.source.label}
              for sp in store.timeline_sources(child_id, d0, d1)]
     return [] if all(sp["kind"] == "live" for sp in spans) else spans
@@ -207,8 +218,8 @@ def _day_sources(runs: list[Any], a: int, b: int, tz: ZoneInfo) -> list[dict[str
         lo, hi = max(sp.start_ns, a), min(sp.end_ns, b)
         if hi <= lo:
             continue
-        end = "24:00" if hi == b else datetime.fromtimestamp(hi / _NS, tz).strftime("%H:%M")
-        out.append({"start": datetime.fromtimestamp(lo / _NS, tz).strftime("%H:%M"),
+        end = "24:00" if hi == b else datetime.fromtimestamp(hi / NS_PER_S, tz).strftime("%H:%M")
+        out.append({"start": datetime.fromtimestamp(lo / NS_PER_S, tz).strftime("%H:%M"),
                     "end": end, "kind": sp.source.kind, "label": sp.source.label})
     return out
 
@@ -217,11 +228,10 @@ def _day_sources(runs: list[Any], a: int, b: int, tz: ZoneInfo) -> list[dict[str
 def day_page(request: Request, store: StoreDep, user: OptionalUser, child: int | None = None,
              day: Day | None = None, tz: str | None = None) -> Response:
     """One printable page for one child and local day (parent, therapist or admin)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     the_day = day or datetime.now(zone).date()
     ctx = day_context(store, c, the_day, zone, plain=gate.role == "parent")
     store.audit(gate.actor, "view.day", child_id=c.id, detail={"day": the_day.isoformat()})
@@ -241,11 +251,10 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
     from movereg.dashboard import figures  # plotly: loaded with the first figure
     from movereg.dashboard.family_figures import MISSING_STYLE
 
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     last = end or datetime.now(zone).date()
     days_list = [last - timedelta(days=k) for k in range(6, -1, -1)]
     w0, _ = day_bounds(days_list[0], zone)
@@ -271,7 +280,7 @@ def week_page(request: Request, store: StoreDep, user: OptionalUser, child: int 
                      "no_signal": format_duration(wear.no_signal_total),
                      "uses": len(summary.events), "breaks": summary.break_count,
                      "plan": pd.sentence, "plan_items": pd.items,
-                     "hours": round((b - a) / (3600 * _NS)),
+                     "hours": round((b - a) / (3600 * NS_PER_S)),
                      "sources": _day_sources(runs, a, b, zone)})
     any_import = any(sp.source.kind != "live" for sp in runs)
     store.audit(gate.actor, "view.week", child_id=c.id, detail={"end": last.isoformat()})
@@ -302,11 +311,10 @@ def home_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None, tz: str | None = None) -> Response:
     """The parent's phone page: today so far, today's plan to tick, big buttons to log
     what helped (tap, undo, back-date, note, offline queue), an optional check-in."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, zone_set = zone_for(store, c.id, tz)
+    page = _open_family_page(request, store, user, child, tz)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, zone_set = page
     today = datetime.now(zone).date()
     ctx = day_context(store, c, today, zone, plain=gate.role == "parent")
     plan_items = store.list_plan(c.id)
@@ -328,13 +336,12 @@ def data_page(request: Request, store: StoreDep, user: OptionalUser,
               child: int | None = None) -> Response:
     """The child's data page: settings, who looked at the data (access log), download
     everything (the bundle), and delete everything (asks twice, offers the bundle first)."""
-    opened = _open_child_page(request, store, user, child)
-    if isinstance(opened, Response):
-        return opened
-    gate, c = opened
-    zone, _ = zone_for(store, c.id, None)
+    page = _open_family_page(request, store, user, child, None)
+    if isinstance(page, Response):
+        return page
+    gate, c, zone, _ = page
     entries = store.access_log(c.id, limit=200)
-    log = [{"when": datetime.fromtimestamp(e.ts_ns / _NS, zone).strftime("%d %b %Y %H:%M"),
+    log = [{"when": datetime.fromtimestamp(e.ts_ns / NS_PER_S, zone).strftime("%d %b %Y %H:%M"),
             "who": e.actor.replace("(", " (", 1), "what": access_words(e.action),
             "outcome": e.outcome}
            for e in entries]

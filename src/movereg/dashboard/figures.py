@@ -250,18 +250,14 @@ def week_view(week: WeekSummary) -> go.Figure:
                                                     "line": {"color": "#404040", "width": 1}},
                          text=[format_duration(w) for w in week.wear_s],
                          textposition="inside"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=days, y=list(week.strategy_uses), name="strategy uses",
-                             mode="lines+markers+text", text=list(week.strategy_uses),
-                             textposition="top center",
-                             line={"color": OKABE_ITO["purple"], "dash": "solid", "width": 2},
-                             marker={"symbol": "triangle-down", "size": 12}),
-                  secondary_y=True)
-    fig.add_trace(go.Scatter(x=days, y=list(week.break_counts), name="movement breaks",
-                             mode="lines+markers+text", text=list(week.break_counts),
-                             textposition="bottom center",
-                             line={"color": OKABE_ITO["vermillion"], "dash": "dot", "width": 2},
-                             marker={"symbol": "square", "size": 10}),
-                  secondary_y=True)
+    counts = (  # name, per day, label position, colour, dash, marker, marker size
+        ("strategy uses", week.strategy_uses, "top", "purple", "solid", "triangle-down", 12),
+        ("movement breaks", week.break_counts, "bottom", "vermillion", "dot", "square", 10))
+    for name, per_day, where, colour, dash, symbol, size in counts:
+        fig.add_trace(go.Scatter(x=days, y=list(per_day), name=name, mode="lines+markers+text",
+                                 text=list(per_day), textposition=f"{where} center",
+                                 line={"color": OKABE_ITO[colour], "dash": dash, "width": 2},
+                                 marker={"symbol": symbol, "size": size}), secondary_y=True)
     fig.update_yaxes(title_text="hours worn", rangemode="tozero", secondary_y=False)
     top = max([3, *week.strategy_uses, *week.break_counts]) + 1
     fig.update_yaxes(title_text="count", range=[0, top], dtick=max(1, top // 6),

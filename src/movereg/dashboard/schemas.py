@@ -37,6 +37,7 @@ __all__ = [
     "LinkIn",
     "LoginIn",
     "LoginOut",
+    "Password",
     "PasswordChangeIn",
     "ProblemOut",
     "ScanResultOut",
@@ -45,6 +46,7 @@ __all__ = [
     "StrategyActiveIn",
     "StrategyIn",
     "StrategyOut",
+    "StrictIn",
     "SummaryOut",
     "Time",
     "TokenIn",
@@ -54,6 +56,7 @@ __all__ = [
     "UserPatchIn",
     "VoidIn",
     "dt",
+    "dt_or_none",
     "ns",
 ]
 
@@ -88,6 +91,8 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Note = Annotated[str, StringConstraints(max_length=2000), CleanText]
 Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
                   Clean]
+#: A password as typed (any characters, at most 1024).
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 #: Times the API accepts: nanosecond timestamps (int64) cover 1677-09-21 to 2262-04-11;
@@ -119,14 +124,21 @@ dt = datetime_from_ns
 ns = ns_from_datetime
 
 
-class _In(BaseModel):
+def dt_or_none(value: int | None) -> datetime | None:
+    """:func:`dt` of a time that may be missing (UTC ns; None stays None)."""
+    return None if value is None else dt(int(value))
+
+
+class StrictIn(BaseModel):
+    """A request body: unknown fields are refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 # --- auth and users ----------------------------------------------------------------------
-class LoginIn(_In):
+class LoginIn(StrictIn):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Password
 
 
 class UserOut(BaseModel):
@@ -146,8 +158,8 @@ class LoginOut(BaseModel):
     expires_at: datetime
 
 
-class TokenIn(_In):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+class TokenIn(StrictIn):
+    password: Password = Field(
         description="re-enter your password (step-up)")
     ttl_hours: float = Field(default=8.0, gt=0, le=24 * 30)
 
@@ -157,35 +169,35 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-class PasswordChangeIn(_In):
-    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+class PasswordChangeIn(StrictIn):
+    current_password: Password
+    new_password: Password = Field(
         description="at least 10 characters; a passphrase of several words")
 
 
-class UserIn(_In):
+class UserIn(StrictIn):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Password
     role: Literal["admin", "therapist", "parent", "researcher"]
 
 
-class UserPatchIn(_In):
+class UserPatchIn(StrictIn):
     disabled: bool
 
 
-class LinkIn(_In):
+class LinkIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
 
 
 # --- children, bands, sessions -------------------------------------------------------------
-class ChildIn(_In):
+class ChildIn(StrictIn):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,32}$")] | None = Field(
         default=None, description="pseudonymous code; random when omitted")
     display_name: Name | None = Field(default=None, description="nickname shown on screen")
     age_band: Annotated[str, StringConstraints(max_length=20), Clean] | None = None
 
 
-class ConsentIn(_In):
+class ConsentIn(StrictIn):
     consented: bool = Field(description="the family agreed to research use (false records "
                                         "a refusal)")
     scope: Literal["features", "features+raw"] = Field(
@@ -207,7 +219,7 @@ class ConsentOut(BaseModel):
     def of(cls, c: Consent) -> ConsentOut:
         return cls(id=c.id, consented=c.consented, scope=c.scope, recorded_at=dt(c.recorded_at),
                    recorded_by=c.recorded_by,
-                   withdrawn_at=None if c.withdrawn_at is None else dt(c.withdrawn_at),
+                   withdrawn_at=dt_or_none(c.withdrawn_at),
                    withdrawn_by=c.withdrawn_by, active=c.active)
 
 
@@ -233,7 +245,7 @@ class ScanResultOut(BaseModel):
     rssi: int | None = None
 
 
-class ConnectIn(_In):
+class ConnectIn(StrictIn):
     target: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] = Field(
         description="BLE address, or 'sim' / 'sim:<seed>' for a simulated band")
     child_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -244,7 +256,7 @@ class ConnectOut(BaseModel):
     device_id: str
 
 
-class AssignIn(_In):
+class AssignIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
 
 
@@ -267,7 +279,7 @@ class BandOut(BaseModel):
     status: BandStatusOut | None
 
 
-class SessionIn(_In):
+class SessionIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
     kind: Literal["therapy", "wear"] = "therapy"
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean] | None = None
@@ -286,8 +298,7 @@ class SessionOut(BaseModel):
     @classmethod
     def of(cls, s: Session) -> SessionOut:
         return cls(id=s.id, child_id=s.child_id, kind=s.kind, started_at=dt(s.started_at),
-                   ended_at=None if s.ended_at is None else dt(s.ended_at),
-                   device_id=s.device_id, note=s.note)
+                   ended_at=dt_or_none(s.ended_at), device_id=s.device_id, note=s.note)
 
 
 # --- strategies and events ---------------------------------------------------------------
@@ -295,7 +306,7 @@ Setting = Literal["clinic", "school", "home"]
 _ALL_SETTINGS: tuple[Setting, ...] = ("clinic", "school", "home")
 
 
-class StrategyIn(_In):
+class StrategyIn(StrictIn):
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=120), Clean]
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -307,7 +318,7 @@ class StrategyIn(_In):
     setting: list[Setting] = Field(default_factory=lambda: list(_ALL_SETTINGS))
 
 
-class StrategyActiveIn(_In):
+class StrategyActiveIn(StrictIn):
     active: bool
 
 
@@ -335,7 +346,7 @@ StrategyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length
                                                max_length=100), Clean]
 
 
-class EventIn(_In):
+class EventIn(StrictIn):
     child_id: int = Field(ge=1, le=MAX_ID)
     strategy: StrategyKey = Field(description="catalogue key (e.g. 'mov.break') or custom")
     session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -348,7 +359,7 @@ class EventIn(_In):
     planned: bool | None = None
 
 
-class EventCorrectionIn(_In):
+class EventCorrectionIn(StrictIn):
     reason: Reason
     strategy: StrategyKey | None = None
     started_at: Time | None = None
@@ -358,7 +369,7 @@ class EventCorrectionIn(_In):
     planned: bool | None = None
 
 
-class VoidIn(_In):
+class VoidIn(StrictIn):
     reason: Reason
 
 
@@ -382,12 +393,10 @@ class EventOut(BaseModel):
     @classmethod
     def of(cls, e: StrategyEvent) -> EventOut:
         return cls(id=e.id, child_id=e.child_id, session_id=e.session_id, strategy=e.strategy,
-                   started_at=dt(e.started_at),
-                   ended_at=None if e.ended_at is None else dt(e.ended_at),
+                   started_at=dt(e.started_at), ended_at=dt_or_none(e.ended_at),
                    logged_by=e.logged_by, logged_at=dt(e.logged_at), note=e.note,
                    initiated_by=e.initiated_by, planned=e.planned, voided=e.voided,
-                   void_reason=e.void_reason,
-                   voided_at=None if e.voided_at is None else dt(e.voided_at),
+                   void_reason=e.void_reason, voided_at=dt_or_none(e.voided_at),
                    replaces_id=e.replaces_id)
 
 
@@ -464,33 +473,3 @@ class ErrorOut(BaseModel):
     advice: str | None = Field(default=None, description="what to do about it")
     problems: list[ProblemOut] | None = Field(
         default=None, description="422 only: every invalid field (at most 20)")
-
-
-# --- strategy linking (before vs after) ------------------------------------------------------
-class StrategyLinkOut(BaseModel):
-    strategy: str
-    label: str
-    feature: str
-    unit: str
-    n_uses: int = Field(description="logged (not voided) uses in the range")
-    n_compared: int = Field(description="uses with enough band data before and after")
-    n_lower: int
-    n_higher: int
-    n_same: int
-    median_change: float | None = Field(description="median of after - before, in unit")
-    ci_low: float | None = Field(description="95% bootstrap interval of the median")
-    ci_high: float | None
-    not_compared: dict[str, int] = Field(description="uses left out, by reason")
-    not_compared_text: str
-    sentence: str
-
-
-class StrategyLinksOut(BaseModel):
-    child_id: int
-    start: datetime
-    end: datetime
-    feature: str
-    pre_s: float = Field(description="baseline before each onset, s")
-    post_s: float = Field(description="response window end after each onset, s")
-    strategies: list[StrategyLinkOut]
-    limits: str

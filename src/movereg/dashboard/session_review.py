@@ -20,7 +20,6 @@ from movereg.timeutil import NS_PER_S
 __all__ = ["ChildTimeline", "Item", "compare_words", "note_sentences", "session_timelines",
            "store_now", "timeline_rows"]
 
-_NS = NS_PER_S   # ns per s, from the one time module
 _BEFORE_S = 300.0          # the "5 minutes before" baseline of every comparison
 _MIN_COVER = 0.5           # a window needs band data for half its length to compare
 _HIGHER, _LOWER = 1.25, 0.8
@@ -53,7 +52,7 @@ class ChildTimeline:
 
 
 def _clock(ns: int, tz: tzinfo) -> str:
-    return datetime.fromtimestamp(ns / _NS, tz=UTC).astimezone(tz).strftime("%H:%M")
+    return datetime.fromtimestamp(ns / NS_PER_S, tz=UTC).astimezone(tz).strftime("%H:%M")
 
 
 def _span(a: int, b: int | None, tz: tzinfo) -> str:
@@ -72,7 +71,7 @@ def _mean_enmo(cols: dict[str, np.ndarray], a: int, b: int) -> float | None:
     if nonwear is not None:
         ok &= nonwear[sel] <= 0
     secs = float(np.sum(cols["epoch_s"][sel][ok]))
-    if b <= a or secs < _MIN_COVER * (b - a) / _NS:
+    if b <= a or secs < _MIN_COVER * (b - a) / NS_PER_S:
         return None
     return float(np.mean(e[ok]))
 
@@ -131,7 +130,7 @@ def session_timelines(store: Store, sessions: list[Session], labels: dict[str, s
             if e.note:
                 tl.items.append(Item("note", e.started_at, None, e.note, e))
         for b in child_breaks(store, s.child_id, s.started_at, end):
-            a, z = int(b.start.timestamp() * _NS), int(b.end.timestamp() * _NS)
+            a, z = int(b.start.timestamp() * NS_PER_S), int(b.end.timestamp() * NS_PER_S)
             tl.items.append(Item("break", a, z, "movement break seen by the band "
                                  f"({max(1, round(b.duration_s / 60))} min)"))
         for g in store.gaps(child_id=s.child_id, start_ns=s.started_at, end_ns=end):
@@ -162,7 +161,7 @@ def note_sentences(store: Store, timelines: list[ChildTimeline], tz: tzinfo, *,
     who = ", ".join(t.name for t in timelines)
     kind = "Group session" if len(timelines) > 1 else "Session"
     lines = [f"{kind} {_span(start, end, tz)}" + ("" if end is None else
-             f" ({max(1, round((end - start) / _NS / 60))} min)") + f" with {who}."]
+             f" ({max(1, round((end - start) / NS_PER_S / 60))} min)") + f" with {who}."]
     for tl in timelines:
         lines.extend(_child_sentences(store, tl, tz, with_numbers))
     return lines
@@ -172,16 +171,16 @@ def _child_sentences(store: Store, tl: ChildTimeline, tz: tzinfo,
                      with_numbers: bool) -> list[str]:
     s = tl.session
     end = s.ended_at if s.ended_at is not None else store_now()
-    cols = store.epochs(child_id=tl.child_id, start_ns=s.started_at - int(_BEFORE_S * _NS),
+    cols = store.epochs(child_id=tl.child_id, start_ns=s.started_at - int(_BEFORE_S * NS_PER_S),
                         end_ns=end, features=["enmo_mg", "nonwear"])
     out: list[str] = []
     for it in tl.items:
         span = _span(it.start_ns, it.end_ns, tz)
         if it.kind == "strategy":
             a = it.start_ns
-            b = it.end_ns if it.end_ns is not None else min(end, a + int(_BEFORE_S * _NS))
+            b = it.end_ns if it.end_ns is not None else min(end, a + int(_BEFORE_S * NS_PER_S))
             cmp_ = compare_words(_mean_enmo(cols, a, b),
-                                 _mean_enmo(cols, a - int(_BEFORE_S * _NS), a),
+                                 _mean_enmo(cols, a - int(_BEFORE_S * NS_PER_S), a),
                                  with_numbers=with_numbers)
             open_ = " (no end time logged)" if it.end_ns is None else ""
             out.append(f"{tl.name}: {span} {it.text}{open_}; {cmp_}.")

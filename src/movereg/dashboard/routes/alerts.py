@@ -14,18 +14,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from movereg.dashboard.deps import Principal, StoreDep, require_role, visible_children
+from movereg.dashboard.deps import Carer, StoreDep, visible_children
 from movereg.dashboard.routes._common import run_sync
-from movereg.dashboard.schemas import MAX_ID, dt
+from movereg.dashboard.schemas import MAX_ID, dt, dt_or_none
 from movereg.errors import NotFoundError
 
 __all__ = ["AlertOut", "router"]
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
-Watcher = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -49,9 +48,8 @@ class AlertOut(BaseModel):
         """From a :class:`movereg.pipeline.alerts.Alert`."""
         return cls(id=a.id, kind=a.kind, device_id=a.device_id, child_id=a.child_id,
                    session_id=a.session_id, text=a.text, active=a.active,
-                   started_at=dt(a.started_ns),
-                   ended_at=None if a.ended_ns is None else dt(a.ended_ns),
-                   acked_by=a.acked_by, acked_at=None if a.acked_ns is None else dt(a.acked_ns))
+                   started_at=dt(a.started_ns), ended_at=dt_or_none(a.ended_ns),
+                   acked_by=a.acked_by, acked_at=dt_or_none(a.acked_ns))
 
 
 def _book(request: Request) -> Any:
@@ -64,7 +62,7 @@ def _may_see(alert: Any, kids: set[int] | None) -> bool:
 
 
 @router.get("", operation_id="list_alerts", response_model=list[AlertOut])
-async def list_alerts(request: Request, store: StoreDep, principal: Watcher,
+async def list_alerts(request: Request, store: StoreDep, principal: Carer,
                       include: Annotated[Literal["active", "cleared"], Query()] = "active",
                       active: Annotated[bool | None, Query()] = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -87,7 +85,7 @@ async def list_alerts(request: Request, store: StoreDep, principal: Watcher,
 
 @router.post("/{alert_id}/ack", operation_id="ack_alert", response_model=AlertOut)
 async def ack_alert(alert_id: AlertId, request: Request, store: StoreDep,
-                    principal: Watcher) -> AlertOut:
+                    principal: Carer) -> AlertOut:
     """Acknowledge an alert (first tap wins; later taps answer the same record)."""
     book = _book(request)
     alert = None if book is None else await run_sync(book.get, alert_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Admin, Guardian, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import MAX_ID, AuditEntryOut, AuditVerifyOut, dt
 from movereg.storage import AuditEntry
@@ -14,8 +14,6 @@ from movereg.storage import AuditEntry
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["audit"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
-Guardian = Annotated[Principal, Depends(require_role("admin", "parent"))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 

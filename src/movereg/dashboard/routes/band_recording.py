@@ -19,17 +19,16 @@ from movereg.dashboard.band_schemas import (
     RecordIn,
     SyncOut,
 )
-from movereg.dashboard.deps import Principal, StoreDep, require_role
+from movereg.dashboard.deps import Clinician, Principal, StoreDep
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.bands import check_band
-from movereg.dashboard.schemas import dt
+from movereg.dashboard.schemas import dt, dt_or_none
 from movereg.errors import NotFoundError, StorageError, ValidationError
 from movereg.storage import Store
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/bands", tags=["band recording"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 _RECENT = 20
 
 
@@ -50,12 +49,8 @@ def _sync_out(p: Any) -> SyncOut | None:
                    recording=p.recording, recordings=p.recordings, bytes_done=p.bytes_done,
                    bytes_total=p.bytes_total, imported=p.imported,
                    started_at=dt(p.started_ns) if p.started_ns else None,
-                   finished_at=None if p.finished_ns is None else dt(p.finished_ns),
+                   finished_at=dt_or_none(p.finished_ns),
                    ok=p.ok, message=p.message)
-
-
-def _opt(ns: int | None) -> Any:
-    return None if ns is None else dt(int(ns))
 
 
 def _recorder_out(store: Store, svc: Any, device_id: str) -> RecorderOut:
@@ -73,26 +68,30 @@ def _recorder_out(store: Store, svc: Any, device_id: str) -> RecorderOut:
         device_id=device_id, can_record=can, simulated=sim, in_range=in_range,
         child_id=store.device_child(device_id),
         recording=bool(rec and rec.recording), rate_hz=rec.rate_hz if rec else None,
-        rates_hz=rates, started_at=_opt(rec.started_at) if rec else None,
+        rates_hz=rates, started_at=dt_or_none(rec.started_at) if rec else None,
         started_by=rec.started_by if rec else None,
         free_bytes=rec.free_bytes if rec else None, total_bytes=rec.total_bytes if rec else None,
         battery_pct=rec.battery_pct if rec else None, hours_left=hours,
-        status_at=_opt(rec.status_at) if rec else None,
-        last_sync_at=_opt(rec.last_sync_at) if rec else None,
+        status_at=dt_or_none(rec.status_at) if rec else None,
+        last_sync_at=dt_or_none(rec.last_sync_at) if rec else None,
         last_sync_ok=rec.last_sync_ok if rec else None,
         last_sync_message=rec.last_sync_message if rec else "",
         sync=_sync_out(svc.progress(device_id)),
         recordings=[BandRecordingOut(recording_id=r.recording_id, state=r.state,
-                                     reason=r.reason, started_at=_opt(r.started_ns),
-                                     ended_at=_opt(r.end_ns), size_bytes=r.size_bytes,
+                                     reason=r.reason, started_at=dt_or_none(r.started_ns),
+                                     ended_at=dt_or_none(r.end_ns), size_bytes=r.size_bytes,
                                      child_id=r.child_id, source_id=r.source_id)
                     for r in reversed(rows)])
 
 
-def _needs_recorder(svc: Any, device_id: str) -> None:
+def _check_recorder(store: Store, principal: Principal, svc: Any, device_id: str) -> int | None:
+    """:func:`check_band` (the band's child, 404 when the caller may not act on it), and
+    422 unless the band records on its own."""
+    child = check_band(store, principal, device_id)
     if not svc.can_record(device_id):
         raise ValidationError(f"band {device_id} cannot record on its own: it only streams",
                               advice="keep it in range of movereg while it is worn")
+    return child
 
 
 @router.get("/{device_id}/recorder", operation_id="get_band_recorder",
@@ -102,8 +101,7 @@ async def get_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
     """What is known of the band's own recording (no radio traffic): state, memory,
     battery, the hours that fit per rate, the last sync in words, recent recordings."""
     await run_sync(check_band, store, principal, device_id)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/recorder/refresh", operation_id="refresh_band_recorder",
@@ -111,11 +109,9 @@ async def get_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
 async def refresh_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
                                 principal: Clinician) -> RecorderOut:
     """Ask the band for its recording state, memory and battery (404 when out of range)."""
-    await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    await run_sync(_check_recorder, store, principal, svc, device_id)
     await svc.status(device_id)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/record", operation_id="start_band_recording",
@@ -124,14 +120,12 @@ async def start_band_recording(device_id: str, body: RecordIn, store: StoreDep, 
                                principal: Clinician) -> RecorderOut:
     """Set the band's clock and start recording on the band at ``rate_hz`` (the band must
     be assigned to a child; audit-logged)."""
-    child = await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    child = await run_sync(_check_recorder, store, principal, svc, device_id)
     if child is None:
         raise ValidationError(f"band {device_id} is not assigned to a child",
                               advice="assign the band to the child who wears it first")
     await svc.start_recording(device_id, body.rate_hz, actor=principal.actor, child_id=child)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/record/stop", operation_id="stop_band_recording",
@@ -139,11 +133,9 @@ async def start_band_recording(device_id: str, body: RecordIn, store: StoreDep, 
 async def stop_band_recording(device_id: str, store: StoreDep, svc: SyncDep,
                               principal: Clinician) -> RecorderOut:
     """Stop the band's own recording (what it holds stays until synced; audit-logged)."""
-    child = await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    child = await run_sync(_check_recorder, store, principal, svc, device_id)
     await svc.stop_recording(device_id, actor=principal.actor, child_id=child)
-    out: RecorderOut = await run_sync(_recorder_out, store, svc, device_id)
-    return out
+    return await run_sync(_recorder_out, store, svc, device_id)
 
 
 @router.post("/{device_id}/sync", operation_id="sync_band", response_model=SyncOut,
@@ -153,8 +145,7 @@ async def sync_band(device_id: str, store: StoreDep, svc: SyncDep,
     """Sync now: the band's recordings are downloaded, checked, added to the record of
     the child who wore it when it recorded, then removed from the band (in the
     background; ``GET .../sync`` shows the progress)."""
-    await run_sync(check_band, store, principal, device_id)
-    await run_sync(_needs_recorder, svc, device_id)
+    await run_sync(_check_recorder, store, principal, svc, device_id)
     out = _sync_out(svc.sync_now(device_id, actor=principal.actor))
     assert out is not None
     return out

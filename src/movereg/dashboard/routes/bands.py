@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from movereg.dashboard.deps import HubDep, Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Clinician, HubDep, Principal, StoreDep, check_child
 from movereg.dashboard.routes._common import maybe_await, run_sync
 from movereg.dashboard.schemas import (
     AssignIn,
@@ -22,7 +22,7 @@ from movereg.dashboard.schemas import (
     ConnectIn,
     ConnectOut,
     ScanResultOut,
-    dt,
+    dt_or_none,
 )
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage import Store
@@ -30,14 +30,13 @@ from movereg.storage import Store
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/bands", tags=["bands"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 
 
 def _status_out(st: Any) -> BandStatusOut:
     last = getattr(st, "last_data_ns", None)
     return BandStatusOut(device_id=str(st.device_id), family=str(st.family), state=str(st.state),
                          rate_hz=st.rate_hz, battery_pct=st.battery_pct,
-                         last_data_at=None if last is None else dt(int(last)),
+                         last_data_at=dt_or_none(last),
                          samples_lost=int(st.samples_lost), reason=st.reason)
 
 

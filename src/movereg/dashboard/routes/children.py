@@ -3,18 +3,9 @@ research-use consent (recorded and withdrawn by admins and the child's therapist
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from movereg.dashboard.deps import (
-    CurrentUser,
-    Principal,
-    StoreDep,
-    check_child,
-    require_role,
-    visible_children,
-)
+from movereg.dashboard.deps import Clinician, CurrentUser, StoreDep, check_child, visible_children
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import ChildIn, ChildOut, ConsentIn, ConsentOut
 from movereg.errors import ForbiddenError
@@ -22,7 +13,6 @@ from movereg.errors import ForbiddenError
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/children", tags=["children"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 
 
 @router.get("", operation_id="list_children", response_model=list[ChildOut])

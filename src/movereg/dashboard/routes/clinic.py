@@ -7,32 +7,25 @@ import math
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
 
 from movereg.dashboard.auth import hash_password
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Admin, Clinician, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId
-from movereg.dashboard.schemas import UserOut
-from movereg.errors import NotFoundError
-from movereg.storage import Store, User
+from movereg.dashboard.routes.users import user_named
+from movereg.dashboard.schemas import Password, StrictIn, UserOut
+from movereg.storage import Store
 from movereg.timeutil import NS_PER_S
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["clinic"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
-_NS = NS_PER_S   # ns per s, from the one time module
 _MOTION_WINDOW_S = 20.0
 _MOVING_MG = 60.0       # mean ENMO above this in the latest epochs: "this band is moving"
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FavouritesIn(_In):
+class FavouritesIn(StrictIn):
     keys: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
         max_length=12, description="strategy keys in the order the buttons show")
 
@@ -42,12 +35,12 @@ class FavouriteOut(BaseModel):
     label: str
 
 
-class RoleIn(_In):
+class RoleIn(StrictIn):
     role: Literal["admin", "therapist", "parent", "researcher"]
 
 
-class PasswordIn(_In):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+class PasswordIn(StrictIn):
+    password: Password
 
 
 class MotionOut(BaseModel):
@@ -84,18 +77,11 @@ def set_favourites(child_id: ChildId, body: FavouritesIn, store: StoreDep,
     return favourite_items(store, child_id)
 
 
-def _user(store: Store, username: str) -> User:
-    u = store.find_user(username)
-    if u is None:
-        raise NotFoundError(f"no user {username!r}")
-    return u
-
-
 @router.post("/admin/users/{username}/role", operation_id="set_user_role",
              response_model=UserOut)
 def set_user_role(username: str, body: RoleIn, store: StoreDep, admin: Admin) -> UserOut:
     """Change a role; the user's sessions end at once (they sign in again)."""
-    u = store.set_user_role(_user(store, username).id, body.role)
+    u = store.set_user_role(user_named(store, username).id, body.role)
     store.audit(admin.actor, "user.role", detail={"user": username, "role": body.role})
     return UserOut.of(u)
 
@@ -105,7 +91,7 @@ def set_user_role(username: str, body: RoleIn, store: StoreDep, admin: Admin) ->
 def reset_user_password(username: str, body: PasswordIn, store: StoreDep,
                         admin: Admin) -> UserOut:
     """Set a new password (>= 10 characters); the user's sessions end at once."""
-    u = store.set_user_password(_user(store, username).id, hash_password(body.password))
+    u = store.set_user_password(user_named(store, username).id, hash_password(body.password))
     store.audit(admin.actor, "user.password_reset", detail={"user": username})
     return UserOut.of(u)
 
@@ -115,7 +101,7 @@ def band_motion(store: Store, device_ids: list[str]) -> list[MotionOut]:
     now = time.time_ns()
     out = []
     for d in device_ids:
-        cols = store.epochs(device_id=d, start_ns=now - int(_MOTION_WINDOW_S * _NS),
+        cols = store.epochs(device_id=d, start_ns=now - int(_MOTION_WINDOW_S * NS_PER_S),
                             end_ns=now, features=["enmo_mg"])
         e = cols["enmo_mg"][-5:]
         e = e[[math.isfinite(v) for v in e]] if e.size else e

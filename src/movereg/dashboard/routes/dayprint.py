@@ -14,10 +14,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Carer, Principal, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId, run_sync
 from movereg.dashboard.schemas import Day
 from movereg.errors import StorageError
@@ -26,7 +26,6 @@ from movereg.storage import Store
 __all__ = ["CHROMIUM", "render_pdf", "router"]
 
 router = APIRouter(prefix="/api/children", tags=["families"])
-Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
 CHROMIUM = "/usr/bin/chromium"
 _ORIGIN = "http://movereg.print"
 _ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Carer, Principal, StoreDep, check_child
 from movereg.dashboard.routes._common import EventId, FromQ, ToQ, maybe_await, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID, EventCorrectionIn, EventIn, EventOut, VoidIn, ns
 from movereg.errors import ValidationError
@@ -16,7 +16,6 @@ from movereg.timeutil import now_ns
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
 IdemKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
     description="client-made unique key (a UUID); a retry with the same key answers the "

@@ -19,14 +19,14 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from movereg.dashboard.auth import verify_password
-from movereg.dashboard.deps import Principal, StoreDep, check_child, require_role
+from movereg.dashboard.deps import Carer, Clinician, Principal, StoreDep, check_child
 from movereg.dashboard.routes._common import ChildId, maybe_await, run_sync
-from movereg.dashboard.schemas import MAX_ID, ns
+from movereg.dashboard.schemas import MAX_ID, Password, StrictIn, ns
 from movereg.errors import ForbiddenError, NotFoundError, ValidationError
 from movereg.storage import Checkin, ChildSettings, PlanItem, Store
 from movereg.storage.bundle import bundle_name, stream_bundle
@@ -34,16 +34,10 @@ from movereg.storage.bundle import bundle_name, stream_bundle
 __all__ = ["guardian_or_admin", "router"]
 
 router = APIRouter(prefix="/api/children", tags=["families"])
-Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DeleteChildIn(_In):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+class DeleteChildIn(StrictIn):
+    password: Password
     confirm: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(
         description="the child's display name, as on the pages")
 
@@ -54,7 +48,7 @@ class DeletedOut(BaseModel):
     rows_removed: dict[str, int]
 
 
-class SettingsIn(_In):
+class SettingsIn(StrictIn):
     tz: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="IANA time zone, e.g. Europe/London")
     checkins_enabled: bool | None = None
@@ -70,7 +64,7 @@ class SettingsOut(BaseModel):
         return cls(child_id=s.child_id, tz=s.tz, checkins_enabled=s.checkins_enabled)
 
 
-class PlanIn(_In):
+class PlanIn(StrictIn):
     strategy: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                max_length=100)]
     when: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
@@ -95,7 +89,7 @@ class PlanOut(BaseModel):
                    retired=p.retired_at is not None)
 
 
-class CheckinIn(_In):
+class CheckinIn(StrictIn):
     at: AwareDatetime | None = Field(default=None, description="when (default: now)")
     part: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
     rating: int | None = Field(default=None, ge=1, le=5,

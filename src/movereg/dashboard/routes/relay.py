@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from movereg.dashboard.deps import Principal, SettingsDep, StoreDep, require_role
+from movereg.dashboard.deps import Admin, SettingsDep, StoreDep
 from movereg.dashboard.import_jobs import discard, upload_path
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.imports import _dt, _jobs, _save, _suffix, _too_large, _TooLarge
@@ -44,7 +44,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["relay"])
 
 RelayId = Annotated[int, Path(ge=1, le=MAX_ID, description="relay token id")]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 _HEX = "^[0-9a-f]{64}$"
 
 

@@ -6,19 +6,20 @@ import logging
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from movereg.dashboard.deps import (
+    Carer,
+    Clinician,
     HubDep,
     Principal,
     StoreDep,
     check_child,
-    require_role,
     visible_children,
 )
 from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
-from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt
+from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt, dt_or_none
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
 from movereg.timeutil import now_ns
@@ -28,7 +29,6 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
-Carer = Annotated[Principal, Depends(require_role("admin", "therapist", "parent"))]
 
 
 @router.post("", operation_id="start_session", response_model=SessionOut, status_code=201)
@@ -79,7 +79,6 @@ def get_session(session_id: SessionId, store: StoreDep, principal: Carer) -> Ses
 
 
 # --- group sessions (issue 15) ------------------------------------------------------------
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 
 
 class GroupIn(BaseModel):
@@ -108,7 +107,7 @@ def _group_out(sessions: list[Session], bands: dict[str, str | None] | None = No
     ends = [s.ended_at for s in sessions]
     end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
     return GroupOut(group_id=sessions[0].id, started_at=dt(sessions[0].started_at),
-                    ended_at=None if end is None else dt(end),
+                    ended_at=dt_or_none(end),
                     sessions=[SessionOut.of(s) for s in sessions], bands=bands or {})
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from movereg.dashboard.auth import hash_password
 from movereg.dashboard.deps import StoreDep
-from movereg.dashboard.schemas import UserOut
+from movereg.dashboard.schemas import Password, UserOut
 from movereg.storage import Store, User
 
 __all__ = ["api_router", "finish_setup"]
@@ -29,7 +29,7 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
 class SetupIn(BaseModel):
     token: Annotated[str, StringConstraints(min_length=8, max_length=200)]
     username: Username
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Password
 
 
 class SetupStateOut(BaseModel):

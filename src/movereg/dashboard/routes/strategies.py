@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 
-from movereg.dashboard.deps import CurrentUser, Principal, StoreDep, require_role
+from movereg.dashboard.deps import Clinician, CurrentUser, StoreDep
 from movereg.dashboard.schemas import StrategyActiveIn, StrategyIn, StrategyOut
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/strategies", tags=["strategies"])
-Clinician = Annotated[Principal, Depends(require_role("admin", "therapist"))]
 Key = Annotated[str, Path(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", max_length=64)]
 
 

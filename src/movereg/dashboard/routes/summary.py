@@ -10,15 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query
 
 from movereg.dashboard.deps import CurrentUser, StoreDep, check_child
+from movereg.dashboard.link_schemas import StrategyLinkOut, StrategyLinksOut
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range
-from movereg.dashboard.schemas import (
-    BreakOut,
-    Day,
-    StrategyLinkOut,
-    StrategyLinksOut,
-    SummaryOut,
-    dt,
-)
+from movereg.dashboard.schemas import BreakOut, Day, SummaryOut, dt
 from movereg.errors import ValidationError
 from movereg.signal.schema import ZONE_LABELS
 from movereg.timeutil import NS_PER_S, day_bounds_ns, now_ns

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from movereg.dashboard.auth import hash_password
-from movereg.dashboard.deps import Principal, StoreDep, require_role
+from movereg.dashboard.deps import Admin, StoreDep
 from movereg.dashboard.routes._common import ChildId
 from movereg.dashboard.schemas import ChildOut, LinkIn, UserIn, UserOut, UserPatchIn
 from movereg.errors import NotFoundError
 from movereg.storage import Store, User
 
-__all__ = ["router"]
+__all__ = ["router", "user_named"]
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
-def _user(store: Store, username: str) -> User:
+def user_named(store: Store, username: str) -> User:
+    """The account called ``username`` (404 when there is none)."""
     u = store.find_user(username)
     if u is None:
         raise NotFoundError(f"no user {username!r}")
@@ -44,7 +42,7 @@ def create_user(body: UserIn, store: StoreDep, admin: Admin) -> UserOut:
 @router.patch("/{username}", operation_id="update_user", response_model=UserOut)
 def update_user(username: str, body: UserPatchIn, store: StoreDep, admin: Admin) -> UserOut:
     """Disable or re-enable an account (disabling ends its sessions)."""
-    user = store.set_user_disabled(_user(store, username).id, body.disabled)
+    user = store.set_user_disabled(user_named(store, username).id, body.disabled)
     store.audit(admin.actor, "user.disable" if body.disabled else "user.enable",
                 detail={"username": username})
     return UserOut.of(user)
@@ -54,14 +52,14 @@ def update_user(username: str, body: UserPatchIn, store: StoreDep, admin: Admin)
             response_model=list[ChildOut])
 def list_user_children(username: str, store: StoreDep, admin: Admin) -> list[ChildOut]:
     """Children linked to a user (caseload or own child)."""
-    ids = store.linked_children(_user(store, username).id)
+    ids = store.linked_children(user_named(store, username).id)
     return [ChildOut.of(c) for c in store.list_children(ids)]
 
 
 @router.post("/{username}/children", operation_id="link_user_child", status_code=204)
 def link_user_child(username: str, body: LinkIn, store: StoreDep, admin: Admin) -> None:
     """Add a child to a therapist's caseload or link a parent to their child."""
-    user = _user(store, username)
+    user = user_named(store, username)
     store.link_user_child(user.id, body.child_id)
     store.audit(admin.actor, "user.link", child_id=body.child_id,
                 detail={"username": username})
@@ -71,5 +69,5 @@ def link_user_child(username: str, body: LinkIn, store: StoreDep, admin: Admin) 
                status_code=204)
 def unlink_user_child(username: str, child_id: ChildId, store: StoreDep, admin: Admin) -> None:
     """Remove a caseload / guardian link."""
-    store.unlink_user_child(_user(store, username).id, child_id)
+    store.unlink_user_child(user_named(store, username).id, child_id)
     store.audit(admin.actor, "user.unlink", child_id=child_id, detail={"username": username})
