@@ -24,8 +24,8 @@ from typing import Any
 from movereg.errors import DiskFullError, StorageError
 from movereg.signal.schema import EPOCH_COLUMNS
 
-__all__ = ["NO_PARAM", "SCHEMA_VERSION", "connect", "is_disk_full", "map_errors", "migrate",
-           "where"]
+__all__ = ["NO_PARAM", "SCHEMA_VERSION", "Params", "connect", "is_disk_full", "is_in",
+           "map_errors", "migrate", "where"]
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SQL_TYPES = {"int64": "INTEGER", "int8": "INTEGER", "int32": "INTEGER", "float64": "REAL",
@@ -69,11 +69,28 @@ def _advice(exc: BaseException) -> str:
 NO_PARAM: Any = object()
 
 
+class Params(tuple[Any, ...]):
+    """Values for a :func:`where` term with as many ``?`` (see :func:`is_in`)."""
+
+    __slots__ = ()
+
+
+def is_in(column: str, values: Iterable[Any] | None) -> tuple[str, Any]:
+    """The :func:`where` term ``column IN (?, ...)`` binding ``values`` (None: no filter).
+
+    ``column`` is the code's own column name, never user input; the values are bound."""
+    if values is None:
+        return column, None
+    vals = Params(values)
+    return f"{column} IN ({', '.join('?' * len(vals))})", vals
+
+
 def where(terms: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """Build `` WHERE a AND b ...`` from ``(sql, value)`` terms for optional filters.
 
     A term whose value is ``None`` is skipped; any other value is bound to the term's one
-    ``?`` (``NO_PARAM`` applies a term that has no ``?``). No terms give ``""``.
+    ``?`` (``NO_PARAM`` applies a term that has no ``?``; :class:`Params` binds each of its
+    values to the term's ``?`` in turn). No terms give ``""``.
     """
     sql: list[str] = []
     params: list[Any] = []
@@ -81,7 +98,9 @@ def where(terms: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
         if value is None:
             continue
         sql.append(term)
-        if value is not NO_PARAM:
+        if isinstance(value, Params):
+            params.extend(value)
+        elif value is not NO_PARAM:
             params.append(value)
     return (" WHERE " + " AND ".join(sql) if sql else ""), params
 

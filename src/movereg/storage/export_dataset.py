@@ -46,6 +46,7 @@ class Counted:
         for chunk in self._chunks:
             self.rows += len(next(iter(chunk.values()))) if chunk else 0
             yield chunk
+            del chunk  # not held while the next one is made
 
 
 def file_sha256(path: Path) -> str:
