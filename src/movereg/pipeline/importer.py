@@ -14,7 +14,6 @@ Used by ``movereg import`` and by ``POST /api/children/{id}/imports``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from movereg.errors import InputFileError, MoveregError, ValidationError
+from movereg.fsutil import file_sha256
 from movereg.models import Gap, SampleBlock
 from movereg.storage import Store
 from movereg.storage._sources import SourceRecord, import_device_id
@@ -71,14 +71,6 @@ class _Options:
     #: raw samples from this UTC ns on are kept (None: none); see :func:`run_import`
     raw_from_ns: int | None = None
 
-
-def file_sha256(path: Path, *, block: int = 1 << 20) -> str:
-    """sha256 (hex) of a file, read in bounded blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while data := fh.read(block):
-            h.update(data)
-    return h.hexdigest()
 
 
 def check_size(path: Path, size: int, max_bytes: int) -> None:

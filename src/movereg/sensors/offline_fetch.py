@@ -37,7 +37,7 @@ from movereg.errors import (
     MoveregError,
     SensorError,
 )
-from movereg.fsutil import write_json_atomic
+from movereg.fsutil import file_sha256, write_json_atomic
 from movereg.sensors.offline import (
     BandBusyError,
     BandRecording,
@@ -144,13 +144,6 @@ def spool_path(spool_dir: Path, device_id: str, rec: BandRecording) -> Path:
     return Path(spool_dir) / _safe(device_id) / (_safe(rec.recording_id) + rec.suffix)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while data := fh.read(1 << 20):
-            h.update(data)
-    return h.hexdigest()
-
 
 def check_recording(path: Path, rec: BandRecording | None = None) -> tuple[int, int, float, int]:
     """Read a downloaded recording whole: ``(start_ns, end_ns, fs_hz, samples)``.
@@ -230,7 +223,7 @@ def _finish(recorder: OfflineRecorder, rec: BandRecording, dest: Path) -> Fetche
     start, end, fs, n = check_recording(dest, rec)
     fetched = FetchedRecording(
         device_id=recorder.device_id, family=str(recorder.family),
-        recording_id=rec.recording_id, path=dest, sha256=_sha256(dest),
+        recording_id=rec.recording_id, path=dest, sha256=file_sha256(dest),
         size_bytes=dest.stat().st_size, start_ns=start, end_ns=end, fs_hz=fs, samples=n)
     _write_sidecar(fetched)
     return fetched

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from movereg.errors import StorageError, ValidationError
+from movereg.fsutil import file_sha256
 from movereg.storage._anchor import HEAD_FILE, HEAD_KEY_NAME, HEAD_META, make_head, parse_head
 from movereg.storage._secrets import SECRETS_FILE, load_secrets, write_secrets
 
@@ -153,20 +154,13 @@ def create_backup(data_dir: Path, out: Path, passphrase: str) -> BackupInfo:
         info = BackupInfo(n, last, tmp.stat().st_size, tables, ok)
         manifest = {"format": 1, "secrets": values, "tables": tables, "db_bytes": info.db_bytes,
                     "audit_head": {"n": n, "hash": last, "matched": ok},
-                    "db_sha256": _sha256(tmp)}
+                    "db_sha256": file_sha256(tmp)}
         _seal(tmp, out, passphrase, json.dumps(manifest, sort_keys=True).encode())
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return info
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_SEGMENT):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _plain(manifest: bytes, db: Path) -> Iterator[bytes]:
