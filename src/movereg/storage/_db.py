@@ -16,6 +16,7 @@ import contextlib
 import errno
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -144,7 +145,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         con.execute("PRAGMA busy_timeout = 10000")
         con.execute("PRAGMA foreign_keys = ON")
         if not readonly:
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(con)
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot switch {path} to WAL mode (got {mode})",
                                    advice="put the data directory on a local disk")
@@ -152,6 +153,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             con.execute("PRAGMA query_only = ON")
         return con
+
+
+def _switch_to_wal(con: sqlite3.Connection, wait_s: float = 10.0) -> str:
+    """``PRAGMA journal_mode = WAL``; the journal mode it answers. Retried for up to
+    ``wait_s`` while it finds the file locked: SQLite answers "locked" at once there,
+    without its busy handler (several processes opening a new file together)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(con: sqlite3.Connection) -> int:
