@@ -16,8 +16,10 @@ from movereg.timeutil import (
     clock_text,
     datetime_from_ns,
     day_bounds_ns,
+    device_clock_plausible,
     iso_from_ns,
     iso_utc,
+    now_ns,
     ns_from_datetime,
     to_ns,
 )
@@ -54,3 +56,17 @@ def test_local_days_follow_daylight_saving() -> None:
     assert b7 - a7 == 7 * 86_400 * NS_PER_S
     plus2 = timezone(timedelta(hours=2))
     assert clock_text(a7, plus2) == "02:00"
+
+
+def test_device_clock_plausible_from_2005_to_two_days_ahead() -> None:
+    y2005 = ns_from_datetime(datetime(2005, 1, 1, tzinfo=UTC))
+    now = now_ns()
+    day = 86_400 * NS_PER_S
+    assert device_clock_plausible(y2005)
+    assert not device_clock_plausible(y2005 - 1)
+    assert device_clock_plausible(now + day)
+    assert not device_clock_plausible(now + 3 * day)
+    assert device_clock_plausible(y2005, now + day)            # a span: first and last
+    assert not device_clock_plausible(y2005 - 1, now)
+    assert not device_clock_plausible(y2005, now + 3 * day)
+

@@ -1,13 +1,15 @@
-"""Durable files: flush a file (and its directory entry) to disk before acting on it."""
+"""Durable files: flush a file (and its directory entry) to disk before acting on it;
+the sha256 a file is known by."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
 
-__all__ = ["fsync_path", "write_json_atomic"]
+__all__ = ["file_sha256", "fsync_path", "write_json_atomic"]
 
 
 def fsync_path(path: Path, *, with_dir: bool = True) -> None:
@@ -25,6 +27,12 @@ def fsync_path(path: Path, *, with_dir: bool = True) -> None:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file, read in bounded blocks (never whole into memory)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_json_atomic(path: Path, data: object) -> None:

@@ -12,7 +12,8 @@ clock in :func:`now_ns`):
 * :func:`iso_from_ns` / :func:`iso_utc` — one time / an array of times as ISO 8601
   text with ``+00:00``;
 * :func:`day_bounds_ns` and :func:`clock_text` — a local calendar day as a ns range and
-  a time as local ``HH:MM``.
+  a time as local ``HH:MM``;
+* :func:`device_clock_plausible` — whether a device's clock readings can be placed at all.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "clock_text",
     "datetime_from_ns",
     "day_bounds_ns",
+    "device_clock_plausible",
     "iso_from_ns",
     "iso_utc",
     "now_ns",
@@ -45,6 +47,9 @@ NS_PER_S: Final[int] = 1_000_000_000
 NS_PER_MS: Final[int] = 1_000_000
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Device clocks before 2005-01-01 UTC or more than 2 days past now were years off.
+_DEVICE_EARLIEST_NS: Final[int] = 1_104_537_600 * NS_PER_S
+_DEVICE_FUTURE_SLACK_NS: Final[int] = 2 * 86_400 * NS_PER_S
 
 
 def now_ns() -> int:
@@ -124,3 +129,11 @@ def day_bounds_ns(day: date, tz: tzinfo, days: int = 1) -> tuple[int, int]:
 def clock_text(ns: int, tz: tzinfo) -> str:
     """UTC ns -> local wall-clock ``HH:MM`` in ``tz``."""
     return datetime.fromtimestamp(ns / NS_PER_S, tz).strftime("%H:%M")
+
+
+def device_clock_plausible(first_ns: int, last_ns: int | None = None) -> bool:
+    """True when a device's times from ``first_ns`` to ``last_ns`` (default: ``first_ns``),
+    UTC ns, lie in [2005-01-01, now + 2 days]; outside it the device clock was years off
+    and the samples cannot be placed (imports and band downloads refuse them)."""
+    last = first_ns if last_ns is None else last_ns
+    return first_ns >= _DEVICE_EARLIEST_NS and last <= now_ns() + _DEVICE_FUTURE_SLACK_NS

@@ -230,23 +230,23 @@ class BandSync(BandFiles):
             return
         child = await asyncio.to_thread(self.store.device_child, device_id)
         s = self.settings
+        texts: dict[str, str | None] = {"band_memory_full": None, "battery_low": None}
         pct = None
         if st.free_bytes is not None and st.total_bytes:
             pct = 100.0 * st.free_bytes / st.total_bytes
         if pct is not None and pct <= float(getattr(s, "band_memory_alert_pct", 10.0)):
             hours = st.hours_left()
             left = "" if hours is None else f", about {hours:.1f} h of recording left"
-            await self.alerts.raise_alert(
-                "band_memory_full", device_id, f"Band {device_id}: memory nearly full "
-                f"({pct:.0f} % free{left}); sync it to make room", child_id=child)
-        else:
-            await self.alerts.clear_alert("band_memory_full", device_id)
+            texts["band_memory_full"] = (f"Band {device_id}: memory nearly full "
+                                         f"({pct:.0f} % free{left}); sync it to make room")
         if st.battery_pct is not None and st.battery_pct <= s.alert_battery_pct:
-            await self.alerts.raise_alert(
-                "battery_low", device_id, f"Band {device_id}: battery low "
-                f"({st.battery_pct} %); charge it before it records again", child_id=child)
-        else:
-            await self.alerts.clear_alert("battery_low", device_id)
+            texts["battery_low"] = (f"Band {device_id}: battery low ({st.battery_pct} %); "
+                                    "charge it before it records again")
+        for kind, text in texts.items():     # raised while true, cleared once it is not
+            if text is None:
+                await self.alerts.clear_alert(kind, device_id)
+            else:
+                await self.alerts.raise_alert(kind, device_id, text, child_id=child)
 
     # --- sync ----------------------------------------------------------------------------
     def sync_now(self, device_id: str, *, actor: str) -> SyncProgress:

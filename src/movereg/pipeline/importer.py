@@ -14,7 +14,6 @@ Used by ``movereg import`` and by ``POST /api/children/{id}/imports``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -27,9 +26,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from movereg.errors import InputFileError, MoveregError, ValidationError
+from movereg.fsutil import file_sha256
 from movereg.models import Gap, SampleBlock
 from movereg.storage import Store
 from movereg.storage._sources import SourceRecord, import_device_id
+from movereg.timeutil import device_clock_plausible
 
 __all__ = ["CancelFlag", "ImportCancelled", "ImportInterrupted", "check_size", "file_sha256",
            "import_file", "raw_from_ns", "run_import"]
@@ -41,9 +42,6 @@ _STAGE_ROWS = 16_384
 #: longest raw block an import stores, s (the raw export reads 64 blocks per query)
 _RAW_BLOCK_S = 60.0
 _PROGRESS_EVERY_S = 0.5
-#: Device clocks outside [2005-01-01, now + 2 days] are "years off".
-_EARLIEST_NS = 1_104_537_600 * 10**9
-_FUTURE_SLACK_NS = 2 * 86_400 * 10**9
 
 #: ``progress(fraction 0..1, message)``.
 Progress = Callable[[float, str], None]
@@ -71,14 +69,6 @@ class _Options:
     #: raw samples from this UTC ns on are kept (None: none); see :func:`run_import`
     raw_from_ns: int | None = None
 
-
-def file_sha256(path: Path, *, block: int = 1 << 20) -> str:
-    """sha256 (hex) of a file, read in bounded blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while data := fh.read(block):
-            h.update(data)
-    return h.hexdigest()
 
 
 def check_size(path: Path, size: int, max_bytes: int) -> None:
@@ -179,7 +169,7 @@ def _device_type(rec: Any) -> str:
 def _check_clock(path: Path, t_ns: int | None) -> None:
     if t_ns is None:
         return
-    if not _EARLIEST_NS <= t_ns <= time.time_ns() + _FUTURE_SLACK_NS:
+    if not device_clock_plausible(t_ns):
         year = time.gmtime(t_ns / 1e9).tm_year if -2**62 < t_ns < 2**62 else "?"
         raise InputFileError(str(path), f"the device clock says {year}: it was years off "
                              "when this recording was made, so its times cannot be placed")

@@ -285,11 +285,7 @@ class ActfastRecording(Recording):
             qc.last_sample_ns = round(last_t) + self._shift
         qc.measured_fs_hz = grid.measured_fs_hz
         self.meta["measured_fs_hz"] = qc.measured_fs_hz
-        qc.gaps = grid.gaps
-        if grid.backwards:
-            qc.add_damage("clock_backwards", f"{grid.backwards} samples stamped earlier "
-                          "than the one before", samples=grid.backwards)
-        qc.complete = True
+        qc.end_stream(grid.gaps, grid.backwards)
 
 
 def _is_legacy_gt3x(path: Path) -> bool:

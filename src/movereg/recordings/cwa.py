@@ -334,11 +334,7 @@ class CwaRecording(Recording):
                                      self._spacing[a + r0:a + r1])
                 qc.count_raw(xyz)
                 yield from grid.feed(times, xyz, break_before=bool(brk[r0]))
-        qc.gaps = grid.gaps
-        if grid.backwards:
-            qc.add_damage("clock_backwards", f"{grid.backwards} samples stamped earlier "
-                          "than the one before", samples=grid.backwards)
-        qc.complete = True
+        qc.end_stream(grid.gaps, grid.backwards)
 
     def _decode(self, sel: np.ndarray) -> np.ndarray:
         st = self._st

@@ -286,9 +286,5 @@ class MwlogRecording(Recording):
         if unpaired:
             qc.add_damage("unpaired_entry", f"{unpaired} log entries without their other "
                           "half (x,y or z)", blocks=unpaired, samples=unpaired)
-        qc.gaps = grid.gaps
         qc.measured_fs_hz = grid.measured_fs_hz
-        if grid.backwards:
-            qc.add_damage("clock_backwards", f"{grid.backwards} samples stamped earlier "
-                          "than the one before", samples=grid.backwards)
-        qc.complete = True
+        qc.end_stream(grid.gaps, grid.backwards)

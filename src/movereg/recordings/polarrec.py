@@ -183,13 +183,9 @@ class PolarRecRecording(Recording):
         if bad:
             qc.add_damage("bad_frame", f"{bad} of {len(self._frames)} data frames do not "
                           "decode", blocks=bad, samples=bad * round(self._nominal * 0.7))
-        qc.gaps = grid.gaps
         qc.measured_fs_hz = grid.measured_fs_hz
         self.meta["measured_fs_hz"] = qc.measured_fs_hz
-        if grid.backwards:
-            qc.add_damage("clock_backwards", f"{grid.backwards} samples stamped earlier "
-                          "than the one before", samples=grid.backwards)
-        qc.complete = True
+        qc.end_stream(grid.gaps, grid.backwards)
 
     def _feed(self, grid: DeviceGrid, xs: list[np.ndarray], ts: list[np.ndarray],
               brk: bool) -> Iterator[tuple[bool, np.ndarray, np.ndarray | None]]:

@@ -97,6 +97,15 @@ class RecordingQC:
         self.damage.append(Damage(reason, message, blocks, samples,
                                   [span] if span is not None else []))
 
+    def end_stream(self, gaps: int, backwards: int) -> None:
+        """The samples were read to the end: ``gaps`` gaps in them, ``backwards`` samples
+        dropped because their time went backwards (damage ``clock_backwards``)."""
+        self.gaps = gaps
+        if backwards:
+            self.add_damage("clock_backwards", f"{backwards} samples stamped earlier than the "
+                            "one before", samples=backwards)
+        self.complete = True
+
     def count_raw(self, xyz: np.ndarray) -> None:
         """Count raw samples read and clipped ones (float (n, 3) in g)."""
         n = int(xyz.shape[0])

@@ -31,10 +31,9 @@ from movereg.sensors.offline import (
     recorder_for,
     recording_family,
 )
+from movereg.timeutil import NS_PER_S
 
 __all__ = ["BleOpener", "SimOpener"]
-
-_NS = 1_000_000_000
 
 
 class BleOpener:
@@ -116,7 +115,7 @@ class SimOpener:
             pass
         # the first recording starts this many whole hours before the first start
         back = int(2 * self.hours + 3) * 3600
-        data = {"t0_ns": (int(time.time()) // 3600 * 3600 - back) * _NS, "removed": {}}
+        data = {"t0_ns": (int(time.time()) // 3600 * 3600 - back) * NS_PER_S, "removed": {}}
         self._save(data)
         return data
 
@@ -148,12 +147,12 @@ class SimOpener:
         model = PolarBandModel(clock=lambda: now[0], source=scenario_source(seed),
                                total_bytes=64 * 1024 * 1024)
         model.set_band_time(now[0])
-        span = round(self.hours * 3600 * _NS)
+        span = round(self.hours * 3600 * NS_PER_S)
         for _ in range(2):   # two recordings an hour apart: the band walked away twice
             model.start(self.rate_hz)
             now[0] += span
             model.stop()
-            now[0] += 3600 * _NS
+            now[0] += 3600 * NS_PER_S
         for rid in self.state["removed"].get(device_id, []):
             for path in [p for p in model.files if p.startswith(rid)]:
                 del model.files[path]

@@ -242,9 +242,10 @@ class WristbandClient:
         evt, self._state_evt = self._state_evt, asyncio.Event()
         evt.set()
 
-    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray) -> None:
-        """The notification callback: copy, stamp, enqueue (drop-oldest when full)."""
-        item = (session, kind, bytes(data), time.time_ns())
+    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray,
+                 rx_ns: int | None = None) -> None:
+        """The notification callback: copy, stamp (``rx_ns``: now), enqueue (drop-oldest)."""
+        item = (session, kind, bytes(data), time.time_ns() if rx_ns is None else rx_ns)
         session.last_rx_mono = time.monotonic()
         if self._in.full():
             self._in.get_nowait()

@@ -2,7 +2,8 @@
 
 The band logs its accelerometer into flash through the logging module (``0x0B``; codecs
 in :mod:`movereg.sensors.decoders.metawear_log`); movereg downloads the log into one
-``.mwlog`` file (:mod:`movereg.recordings.mwlog`) that ``open_recording`` reads.
+``.mwlog`` file (:mod:`movereg.recordings.mwlog`) that ``open_recording`` reads. Commands
+and replies go through a :class:`~movereg.sensors.metawear_channel.MetaWearChannel`.
 
 What a "recording" is here. The logging module keeps ONE first-in-first-out log and
 has no index: where a logging span or a board reset begins is only known after reading
@@ -26,7 +27,6 @@ discarded, and nothing is doubled. Entries stay on the band until :meth:`remove`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import shutil
@@ -35,20 +35,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from movereg.errors import ConnectionLostError, DecodeError, ProtocolError, SensorError
+from movereg.errors import DecodeError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.sensors.decoders import metawear_log as ml
 from movereg.sensors.decoders.metawear import (
     BMI160,
     LSB_PER_G,
-    METAWEAR_CMD_UUID,
-    METAWEAR_NOTIFY_UUID,
     acc_config_command,
     acc_config_from_reply,
     chip_from_reply,
 )
 from movereg.sensors.decoders.metawear_log import MWLOG_SUFFIX, TimeRef, write_mwlog_header
 from movereg.sensors.links import BATTERY_LEVEL_UUID, Link
+from movereg.sensors.metawear_channel import MetaWearChannel
 from movereg.sensors.metawear_logging_clock import ClockBook, default_book, use_clock_book
 from movereg.sensors.offline import (
     RECORDERS,
@@ -119,57 +118,8 @@ class MetaWearLogger:
         self.timeout_s = reply_timeout_s
         self._clock = clock
         self._flash = flash_bytes
-        self._subscribed = False
-        self._waiters: list[tuple[bytes, asyncio.Future[bytes]]] = []
-        self._sink: Callable[[bytes], None] | None = None
         self._chip: str | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    # -- plumbing ---------------------------------------------------------------------
-    def _on_notify(self, data: bytes) -> None:
-        b = bytes(data)
-        if self._sink is not None and b[:1] == bytes([ml.LOGGING]) and len(b) >= 2 and b[1] in (
-                ml.READOUT_NOTIFY, ml.READOUT_PROGRESS, ml.PAGE_COMPLETED):
-            self._sink(b)
-            return
-        for i, (head, fut) in enumerate(self._waiters):
-            if b.startswith(head) and not fut.done():
-                fut.set_result(b)
-                del self._waiters[i]
-                return
-
-    async def _ensure(self) -> None:
-        if not self.link.is_connected:
-            raise ConnectionLostError(f"MetaWear {self.device_id} is not connected",
-                                      advice="bring the band into range and try again")
-        if not self._subscribed:
-            await self.link.start_notify(METAWEAR_NOTIFY_UUID, self._on_notify)
-            self._subscribed = True
-
-    async def _send(self, cmd: bytes) -> None:
-        await self._ensure()
-        await self.link.write(METAWEAR_CMD_UUID, cmd, response=False)
-
-    async def _ask(self, cmd: bytes, head: bytes | None = None) -> bytes:
-        """Send ``cmd`` and wait for the notification that starts with ``head``."""
-        await self._ensure()
-        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._waiters.append((head or cmd[:2], fut))
-        try:
-            await self.link.write(METAWEAR_CMD_UUID, cmd, response=False)
-            return await asyncio.wait_for(fut, self.timeout_s)
-        except TimeoutError as exc:
-            raise self._silent(cmd) from exc
-        finally:
-            self._waiters = [w for w in self._waiters if w[1] is not fut]
-
-    def _silent(self, cmd: bytes) -> ConnectionLostError | ProtocolError:
-        if not self.link.is_connected:
-            return ConnectionLostError(f"MetaWear {self.device_id} dropped the link",
-                                       advice="bring the band into range; a download restarts")
-        return ProtocolError(f"MetaWear {self.device_id} did not answer {cmd.hex(' ')}",
-                             family=FAMILY, advice="reconnect the band; if it repeats, "
-                             "update its firmware")
+        self._ch = MetaWearChannel(link, device_id, reply_timeout_s)
 
     # -- facts ------------------------------------------------------------------------
     def rates_hz(self) -> tuple[float, ...]:
@@ -178,12 +128,12 @@ class MetaWearLogger:
 
     async def _chip_name(self) -> str:
         if self._chip is None:
-            self._chip = chip_from_reply(await self._ask(bytes([_ACC, 0x80]))) or BMI160
+            self._chip = chip_from_reply(await self._ch.ask(bytes([_ACC, 0x80]))) or BMI160
         return self._chip
 
     async def _acc_config(self) -> tuple[float, float]:
         return acc_config_from_reply(await self._chip_name(),
-                                     await self._ask(bytes([_ACC, 0x83])))
+                                     await self._ch.ask(bytes([_ACC, 0x83])))
 
     async def _model(self) -> tuple[str, int | None]:
         if self.link.has_char(MODEL_NUMBER_UUID):
@@ -199,18 +149,18 @@ class MetaWearLogger:
         return None
 
     async def _length(self) -> int:
-        return ml.parse_length_reply(await self._ask(bytes([ml.LOGGING, ml.READ | ml.LENGTH])))
+        return ml.parse_length_reply(await self._ch.ask(bytes([ml.LOGGING, ml.READ | ml.LENGTH])))
 
     async def _time(self) -> tuple[int, int]:
-        return ml.parse_time_reply(await self._ask(bytes([ml.LOGGING, ml.READ | ml.TIME])))
+        return ml.parse_time_reply(await self._ch.ask(bytes([ml.LOGGING, ml.READ | ml.TIME])))
 
     async def _loggers(self) -> dict[tuple[int, int], int]:
         """(offset, length) -> logger id of the accelerometer loggers on the board."""
-        info = await self._ask(bytes([ml.LOGGING, 0x80]))
+        info = await self._ch.ask(bytes([ml.LOGGING, 0x80]))
         slots = info[4] if len(info) > 4 else 8
         out: dict[tuple[int, int], int] = {}
         for i in range(min(slots, 32)):
-            src = ml.parse_logger_query(await self._ask(bytes([ml.LOGGING, ml.READ | ml.TRIGGER,
+            src = ml.parse_logger_query(await self._ch.ask(bytes([ml.LOGGING, ml.READ | ml.TRIGGER,
                                                                i])))
             if src is not None and src[:3] == _ACC_DATA:
                 out.setdefault((src[3], src[4]), i)
@@ -262,31 +212,31 @@ class MetaWearLogger:
                     f"MetaWear {self.device_id} holds entries logged at {was} Hz",
                     family=FAMILY, advice=f"sync the band before recording at {rate_hz} Hz")
         await self.set_clock(self._clock())
-        await self._send(acc_config_command(await self._chip_name(), rate_hz, _RANGE_G))
+        await self._ch.send(acc_config_command(await self._chip_name(), rate_hz, _RANGE_G))
         have = await self._loggers()
         for off, ln in (_XY, _Z):
             if (off, ln) not in have:
-                ml.parse_trigger_reply(await self._ask(ml.add_logger_command(
+                ml.parse_trigger_reply(await self._ch.ask(ml.add_logger_command(
                     *_ACC_DATA, off, ln)))
-        await self._send(ml.simple_command(ml.CIRCULAR_BUFFER, 0))  # stop when full
-        await self._send(ml.simple_command(ml.ENABLE, 1))
-        await self._send(bytes([_ACC, 0x02, 0x01, 0x00]))
-        await self._send(bytes([_ACC, 0x01, 0x01]))
+        await self._ch.send(ml.simple_command(ml.CIRCULAR_BUFFER, 0))  # stop when full
+        await self._ch.send(ml.simple_command(ml.ENABLE, 1))
+        await self._ch.send(bytes([_ACC, 0x02, 0x01, 0x00]))
+        await self._ch.send(bytes([_ACC, 0x01, 0x01]))
         if not await self._enabled():  # a round trip: the writes above have been handled
             raise ProtocolError(f"MetaWear {self.device_id} did not start logging",
                                 family=FAMILY, advice="reconnect the band and try again")
 
     async def stop_recording(self) -> None:
         """Accelerometer off, logging off (the entries stay on the band)."""
-        await self._send(bytes([_ACC, 0x01, 0x00]))
-        await self._send(bytes([_ACC, 0x02, 0x00, 0x01]))
-        await self._send(ml.simple_command(ml.ENABLE, 0))
+        await self._ch.send(bytes([_ACC, 0x01, 0x00]))
+        await self._ch.send(bytes([_ACC, 0x02, 0x00, 0x01]))
+        await self._ch.send(ml.simple_command(ml.ENABLE, 0))
         if await self._enabled():
             raise ProtocolError(f"MetaWear {self.device_id} did not stop logging",
                                 family=FAMILY, advice="reconnect the band and try again")
 
     async def _enabled(self) -> bool:
-        return ml.parse_enable_reply(await self._ask(bytes([ml.LOGGING, ml.READ | ml.ENABLE])))
+        return ml.parse_enable_reply(await self._ch.ask(bytes([ml.LOGGING, ml.READ | ml.ENABLE])))
 
     async def _first_entry(self) -> tuple[ml.EntryLayout, ml.LogEntry] | None:
         got: list[bytes] = []
@@ -296,43 +246,21 @@ class MetaWearLogger:
             if b[1] == ml.READOUT_NOTIFY:
                 got.append(b)
             elif b[1] == ml.PAGE_COMPLETED:
-                self._confirm_page()
+                self._ch.confirm_page()
             elif b[1] == ml.READOUT_PROGRESS and b[2:] == b"\0" * (len(b) - 2):
                 done.set()
 
-        await self._readout_setup()
-        self._sink = sink
+        await self._ch.readout_setup()
+        self._ch.sink = sink
         try:
-            await self._send(ml.readout_command(1, 1))
-            await self._wait(done)
+            await self._ch.send(ml.readout_command(1, 1))
+            await self._ch.wait(done)
         finally:
-            self._sink = None
+            self._ch.sink = None
         if not got:
             return None
         lay, entries = ml.parse_readout(got[0])
         return lay, entries[0]
-
-    def _confirm_page(self) -> None:
-        """Answer PAGE_COMPLETED with PAGE_CONFIRM (from a notification callback)."""
-        task = asyncio.get_running_loop().create_task(self._send_quiet(
-            ml.simple_command(ml.PAGE_CONFIRM)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_quiet(self, cmd: bytes) -> None:
-        """Send from a background task: a dropped link shows in the readout loop."""
-        with contextlib.suppress(SensorError):
-            await self._send(cmd)
-
-    async def _wait(self, done: asyncio.Event) -> None:
-        try:
-            await asyncio.wait_for(done.wait(), self.timeout_s)
-        except TimeoutError as exc:
-            raise self._silent(ml.readout_command(0)) from exc
-
-    async def _readout_setup(self) -> None:
-        for reg in (ml.PAGE_COMPLETED, ml.READOUT_NOTIFY, ml.READOUT_PROGRESS):
-            await self._send(ml.simple_command(reg, 1))
 
     async def list_recordings(self) -> list[BandRecording]:
         """The band's log as one recording: its oldest even number of entries."""
@@ -431,7 +359,7 @@ class MetaWearLogger:
                         state["next"] = state["got"] + step
                         progress(state["got"] * lay.size, n * lay.size)
                 elif b[1] == ml.PAGE_COMPLETED:
-                    self._confirm_page()
+                    self._ch.confirm_page()
                 elif b[1] == ml.READOUT_PROGRESS and ml.parse_progress(b) == 0:
                     done.set()
             except DecodeError as exc:
@@ -439,9 +367,9 @@ class MetaWearLogger:
                 done.set()
 
         try:
-            await self._readout_setup()
-            self._sink = sink
-            await self._send(ml.readout_command(n, max(1, n // 50)))
+            await self._ch.readout_setup()
+            self._ch.sink = sink
+            await self._ch.send(ml.readout_command(n, max(1, n // 50)))
             quiet = 0.0
             while not done.is_set():
                 arrived.clear()
@@ -451,9 +379,9 @@ class MetaWearLogger:
                 except TimeoutError as exc:
                     quiet += _POLL_S
                     if quiet >= self.timeout_s or not self.link.is_connected:
-                        raise self._silent(ml.readout_command(n)) from exc
+                        raise self._ch.silent(ml.readout_command(n)) from exc
         finally:
-            self._sink = None
+            self._ch.sink = None
             out.close()
         if state["err"] is not None:
             _discard(part)
@@ -474,7 +402,7 @@ class MetaWearLogger:
         _, _, n = self._parse_id(rec)
         if not await self._check_head(rec):
             return
-        await self._send(ml.remove_entries_command(n))
+        await self._ch.send(ml.remove_entries_command(n))
         await self._length()  # a round trip: the removal is done when this answers
 
 

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from movereg.errors import (
     MoveregError,
     SensorError,
 )
-from movereg.fsutil import write_json_atomic
+from movereg.fsutil import file_sha256, write_json_atomic
 from movereg.sensors.offline import (
     BandBusyError,
     BandRecording,
@@ -45,6 +44,7 @@ from movereg.sensors.offline import (
     RecordingNotReadyError,
     partial_path,
 )
+from movereg.timeutil import device_clock_plausible
 
 __all__ = ["FetchProgress", "FetchResult", "FetchedRecording", "check_recording",
            "discard_spooled", "fetch_recordings", "spool_path", "spooled"]
@@ -56,9 +56,6 @@ FetchProgress = Callable[[str, int, int], None]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SIDECAR = ".json"
-#: A recording's device clock must lie in [2005-01-01, now + 2 days] (as imports check).
-_EARLIEST_NS = 1_104_537_600 * 10**9
-_FUTURE_SLACK_NS = 2 * 86_400 * 10**9
 #: Largest distance between the band's stated start and the file's first sample, ns.
 _START_SLACK_NS = 6 * 3600 * 10**9
 _CHUNK = 1 << 16
@@ -144,13 +141,6 @@ def spool_path(spool_dir: Path, device_id: str, rec: BandRecording) -> Path:
     return Path(spool_dir) / _safe(device_id) / (_safe(rec.recording_id) + rec.suffix)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while data := fh.read(1 << 20):
-            h.update(data)
-    return h.hexdigest()
-
 
 def check_recording(path: Path, rec: BandRecording | None = None) -> tuple[int, int, float, int]:
     """Read a downloaded recording whole: ``(start_ns, end_ns, fs_hz, samples)``.
@@ -179,7 +169,7 @@ def check_recording(path: Path, rec: BandRecording | None = None) -> tuple[int, 
         end = t0 + round(x.shape[0] * dt)
     if first is None or n == 0:
         raise InputFileError(str(p), "the downloaded recording holds no samples")
-    if not (first >= _EARLIEST_NS and end <= time.time_ns() + _FUTURE_SLACK_NS):
+    if not device_clock_plausible(first, end):
         raise InputFileError(str(p), "the band's clock was years off for this recording, so "
                              "its times cannot be placed")
     if end < first:
@@ -230,7 +220,7 @@ def _finish(recorder: OfflineRecorder, rec: BandRecording, dest: Path) -> Fetche
     start, end, fs, n = check_recording(dest, rec)
     fetched = FetchedRecording(
         device_id=recorder.device_id, family=str(recorder.family),
-        recording_id=rec.recording_id, path=dest, sha256=_sha256(dest),
+        recording_id=rec.recording_id, path=dest, sha256=file_sha256(dest),
         size_bytes=dest.stat().st_size, start_ns=start, end_ns=end, fs_hz=fs, samples=n)
     _write_sidecar(fetched)
     return fetched

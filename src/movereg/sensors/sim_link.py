@@ -261,18 +261,14 @@ class SimulatedBandConnection(WristbandClient):
         """The client's status, reported as family ``simulated``."""
         return replace(super().status(), family=DeviceFamily.SIMULATED.value)
 
-    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray) -> None:
+    def _enqueue(self, session: Session, kind: int, data: bytes | bytearray,
+                 rx_ns: int | None = None) -> None:
         """As the client's, but a data frame carries the time it was due (see
         :meth:`_SimLink._send`), as the band's own loop stamped it before the seam."""
         link = self._sim.link if isinstance(self._sim, SimulatedTransport) else None
-        if kind != DATA or link is None or link.rx_ns is None:
-            super()._enqueue(session, kind, data)
-            return
-        session.last_rx_mono = time.monotonic()
-        if self._in.full():
-            self._in.get_nowait()
-            self.frames_dropped += 1
-        self._in.put_nowait((session, kind, bytes(data), link.rx_ns))
+        if kind == DATA and link is not None and link.rx_ns is not None:
+            rx_ns = link.rx_ns
+        super()._enqueue(session, kind, data, rx_ns)
 
     def _decode(self, session: Session, data: bytes, rx: int) -> SampleBlock | None:
         """The client's decode path; with ``duration_s``, stop once that much band time

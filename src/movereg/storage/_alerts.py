@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from movereg.storage._core import StoreCore
-from movereg.storage._db import NO_PARAM, map_errors, where
+from movereg.storage._db import NO_PARAM, is_in, where
 
 __all__ = ["ALERT_COLUMNS", "AlertsMixin"]
 
@@ -45,24 +45,19 @@ class AlertsMixin(StoreCore):
         ``child_ids``: only alerts of these children and alerts about no child (storage);
         ``None``: all. ``before_id``: the next page after the last id of this one."""
         kids = None if child_ids is None else sorted({int(k) for k in child_ids})
-        terms: list[tuple[str, Any]] = [("ended_ns IS NULL", NO_PARAM if active_only else None),
-                                        ("id < ?", before_id)]
-        params_kids: list[int] = []
-        if kids is not None:
-            marks = ", ".join("?" * len(kids))
-            terms.append((f"(child_id IS NULL OR child_id IN ({marks}))" if kids
-                          else "child_id IS NULL", NO_PARAM))
-            params_kids = kids
-        clause, params = where(terms)
-        # the child ids are bound after the optional id cursor (same order as the terms)
-        with map_errors("cannot read alerts"):
-            rows = self._read().execute(
-                f"SELECT {_COLS} FROM alerts{clause} ORDER BY id DESC LIMIT ?",
-                [*params, *params_kids, int(limit)]).fetchall()
+        in_kids, kid_ids = is_in("child_id", kids or None)
+        clause, params = where([
+            ("ended_ns IS NULL", NO_PARAM if active_only else None),
+            ("id < ?", before_id),
+            (f"(child_id IS NULL OR {in_kids})", kid_ids),       # some children (and none)
+            ("child_id IS NULL", NO_PARAM if kids == [] else None),  # no children: none
+        ])
+        rows = self._fetch(
+            "alerts",
+            f"SELECT {_COLS} FROM alerts{clause} ORDER BY id DESC LIMIT ?",
+            [*params, int(limit)])
         return [dict(zip(ALERT_COLUMNS, r, strict=True)) for r in rows]
 
     def max_alert_id(self) -> int:
         """The largest alert id ever stored (0 for none)."""
-        with map_errors("cannot read alerts"):
-            row = self._read().execute("SELECT MAX(id) FROM alerts").fetchone()
-        return int(row[0] or 0)
+        return int(self._fetch("alerts", "SELECT MAX(id) FROM alerts")[0][0] or 0)

@@ -124,9 +124,7 @@ class AuditMixin(StoreCore):
 
     # --- head -------------------------------------------------------------------------
     def _db_head(self) -> Head | None:
-        with map_errors("cannot read audit head"):
-            row = self._read().execute("SELECT value FROM meta WHERE key = ?",
-                                       (HEAD_META,)).fetchone()
+        row = self._fetch_one("audit head", "SELECT value FROM meta WHERE key = ?", (HEAD_META,))
         return parse_head(None if row is None else str(row[0]))
 
     @staticmethod
@@ -266,9 +264,7 @@ class AuditMixin(StoreCore):
         clause, params = where([("id < ?", before_id), ("child_id = ?", child_id),
                                 ("actor = ?", actor)])
         sql = f"SELECT {_COLS} FROM audit_log{clause}"
-        with map_errors("cannot read audit log"):
-            rows = self._read().execute(sql + " ORDER BY id DESC LIMIT ?",
-                                        [*params, int(limit)]).fetchall()
+        rows = self._fetch("audit log", sql + " ORDER BY id DESC LIMIT ?", [*params, int(limit)])
         return [AuditEntry(*r) for r in rows]
 
     def verify_audit(self) -> AuditVerification:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from movereg.errors import StorageError, ValidationError
+from movereg.fsutil import file_sha256
 from movereg.storage._anchor import HEAD_FILE, HEAD_KEY_NAME, HEAD_META, make_head, parse_head
 from movereg.storage._secrets import SECRETS_FILE, load_secrets, write_secrets
 
@@ -91,6 +92,20 @@ def _head_of(con: sqlite3.Connection, key: bytes | None) -> tuple[int, str, bool
     return n, last, ok
 
 
+def _facts(db: Path, hex_key: str | None, *, check: bool = False
+           ) -> tuple[int, str, bool, dict[str, int]]:
+    """:func:`_head_of` and :func:`_tables` of the database file ``db`` (``hex_key``: the
+    audit head key, hex). ``check``: refuse a file that fails ``PRAGMA integrity_check``."""
+    con = sqlite3.connect(db)
+    try:
+        if check and [r[0] for r in con.execute("PRAGMA integrity_check")] != ["ok"]:
+            raise _damaged("the database inside fails PRAGMA integrity_check")
+        n, last, ok = _head_of(con, bytes.fromhex(hex_key) if hex_key else None)
+        return n, last, ok, _tables(con)
+    finally:
+        con.close()
+
+
 def _tables(con: sqlite3.Connection) -> dict[str, int]:
     names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                        "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
@@ -140,12 +155,7 @@ def create_backup(data_dir: Path, out: Path, passphrase: str) -> BackupInfo:
     try:
         try:
             _snapshot(db, tmp)
-            con = sqlite3.connect(tmp)
-            try:
-                n, last, ok = _head_of(con, bytes.fromhex(hex_key) if hex_key else None)
-                tables = _tables(con)
-            finally:
-                con.close()
+            n, last, ok, tables = _facts(tmp, hex_key)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot copy {db}: {exc}",
                                advice="check the disk; stop other tools using the file"
@@ -153,20 +163,13 @@ def create_backup(data_dir: Path, out: Path, passphrase: str) -> BackupInfo:
         info = BackupInfo(n, last, tmp.stat().st_size, tables, ok)
         manifest = {"format": 1, "secrets": values, "tables": tables, "db_bytes": info.db_bytes,
                     "audit_head": {"n": n, "hash": last, "matched": ok},
-                    "db_sha256": _sha256(tmp)}
+                    "db_sha256": file_sha256(tmp)}
         _seal(tmp, out, passphrase, json.dumps(manifest, sort_keys=True).encode())
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return info
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_SEGMENT):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _plain(manifest: bytes, db: Path) -> Iterator[bytes]:
@@ -363,14 +366,7 @@ def _check_restored(db: Path, manifest: dict[str, Any]) -> BackupInfo:
     want = manifest.get("audit_head") or {}
     hex_key = (manifest.get("secrets") or {}).get(HEAD_KEY_NAME)
     try:
-        con = sqlite3.connect(db)
-        try:
-            if [r[0] for r in con.execute("PRAGMA integrity_check")] != ["ok"]:
-                raise _damaged("the database inside fails PRAGMA integrity_check")
-            n, last, ok = _head_of(con, bytes.fromhex(hex_key) if hex_key else None)
-            tables = _tables(con)
-        finally:
-            con.close()
+        n, last, ok, tables = _facts(db, hex_key, check=True)
     except sqlite3.Error as exc:
         raise _damaged(f"the database inside cannot be read ({exc})") from exc
     if (n, last) != (want.get("n"), want.get("hash")):

@@ -18,7 +18,7 @@ from typing import Any
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
-from movereg.storage._db import map_errors
+from movereg.storage._db import is_in, where
 from movereg.storage._ingest import IngestMixin
 
 __all__ = ["RECORDING_STATES", "BandRecorderRecord", "BandRecordingRecord",
@@ -104,18 +104,17 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
     # --- the band ------------------------------------------------------------------------
     def band_recorder(self, device_id: str) -> BandRecorderRecord | None:
         """A band's recording bookkeeping (None: never seen as able to record)."""
-        with map_errors("cannot read band recorders"):
-            row = self._read().execute(
-                f"SELECT {', '.join(_REC_COLS)} FROM band_recorders WHERE device_id = ?",
-                (device_id,)).fetchone()
+        row = self._fetch_one(
+            "band recorders",
+            f"SELECT {', '.join(_REC_COLS)} FROM band_recorders WHERE device_id = ?",
+            (device_id,))
         return None if row is None else _recorder(row)
 
     def list_band_recorders(self) -> list[BandRecorderRecord]:
         """Every band known to be able to record on its own."""
-        with map_errors("cannot read band recorders"):
-            rows = self._read().execute(
-                f"SELECT {', '.join(_REC_COLS)} FROM band_recorders ORDER BY device_id"
-            ).fetchall()
+        rows = self._fetch(
+            "band recorders",
+            f"SELECT {', '.join(_REC_COLS)} FROM band_recorders ORDER BY device_id")
         return [_recorder(r) for r in rows]
 
     def _ensure_recorder(self, con: Any, device_id: str, family: str | None) -> None:
@@ -180,38 +179,26 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
     def band_recordings(self, device_id: str | None = None, *,
                         states: Iterable[str] | None = None) -> list[BandRecordingRecord]:
         """Recordings bands held (oldest first), of one band and/or some states."""
-        terms, params = [], []
-        if device_id is not None:
-            terms.append("device_id = ?")
-            params.append(device_id)
-        if states is not None:
-            st = list(states)
-            terms.append(f"state IN ({', '.join('?' * len(st))})")
-            params.extend(st)
-        where = (" WHERE " + " AND ".join(terms)) if terms else ""
-        with map_errors("cannot read band recordings"):
-            rows = self._read().execute(
-                f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings{where} ORDER BY id",
-                params).fetchall()
+        clause, params = where([("device_id = ?", device_id), is_in("state", states)])
+        rows = self._fetch(
+            "band recordings",
+            f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings{clause} ORDER BY id",
+            params)
         return [BandRecordingRecord(*r) for r in rows]
 
     def band_recording(self, device_id: str, recording_id: str) -> BandRecordingRecord | None:
         """One recording by the band's id for it (None: never seen)."""
-        with map_errors("cannot read band recordings"):
-            row = self._read().execute(
-                f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE device_id = ? AND "
-                "recording_id = ?", (device_id, recording_id)).fetchone()
+        row = self._fetch_one(
+            "band recordings",
+            f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE device_id = ? AND "
+            "recording_id = ?", (device_id, recording_id))
         return None if row is None else BandRecordingRecord(*row)
 
     def get_band_recording(self, row_id: int) -> BandRecordingRecord:
         """One recording by its row id (404 when missing)."""
-        with map_errors("cannot read band recordings"):
-            row = self._read().execute(
-                f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE id = ?",
-                (int(row_id),)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no band recording {row_id}")
-        return BandRecordingRecord(*row)
+        return BandRecordingRecord(*self._get_one(
+            "band recordings", f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE id = ?",
+            (int(row_id),), missing=f"no band recording {row_id}"))
 
     def note_on_band(self, device_id: str, recording_id: str, *, started_ns: int | None,
                      size_bytes: int | None, family: str | None = None

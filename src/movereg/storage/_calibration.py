@@ -110,10 +110,10 @@ class CalibrationMixin(StoreCore):
                            ) -> DeviceCalibration | None:
         """The band's newest (accepted, by default) calibration, or None."""
         where = " AND accepted = 1" if accepted_only else ""
-        with map_errors("cannot read device calibrations"):
-            row = self._read().execute(
-                f"SELECT {_COLS} FROM device_calibrations WHERE device_id = ?{where} "
-                "ORDER BY fitted_at DESC, id DESC LIMIT 1", (device_id,)).fetchone()
+        row = self._fetch_one(
+            "device calibrations",
+            f"SELECT {_COLS} FROM device_calibrations WHERE device_id = ?{where} "
+            "ORDER BY fitted_at DESC, id DESC LIMIT 1", (device_id,))
         return None if row is None else _row(row)
 
     def list_device_calibrations(self, device_id: str | None = None
@@ -123,8 +123,7 @@ class CalibrationMixin(StoreCore):
         args: tuple[Any, ...] = ()
         if device_id is not None:
             sql, args = sql + " WHERE device_id = ?", (device_id,)
-        with map_errors("cannot read device calibrations"):
-            rows = self._read().execute(sql + " ORDER BY fitted_at, id", args).fetchall()
+        rows = self._fetch("device calibrations", sql + " ORDER BY fitted_at, id", args)
         return [_row(r) for r in rows]
 
     def record_calibration_use(self, device_id: str, started_ns: int,

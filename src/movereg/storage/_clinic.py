@@ -29,10 +29,10 @@ class ClinicMixin(EventsMixin):
     # --- favourites -----------------------------------------------------------------
     def favourites(self, child_id: int) -> list[str]:
         """A child's pinned strategy keys in the therapist's order (may be empty)."""
-        with map_errors("cannot read favourites"):
-            rows = self._read().execute(
-                "SELECT strategy FROM child_favourites WHERE child_id = ? ORDER BY position",
-                (child_id,)).fetchall()
+        rows = self._fetch(
+            "favourites",
+            "SELECT strategy FROM child_favourites WHERE child_id = ? ORDER BY position",
+            (child_id,))
         return [str(r[0]) for r in rows]
 
     def set_favourites(self, child_id: int, keys: list[str]) -> list[str]:
@@ -52,10 +52,10 @@ class ClinicMixin(EventsMixin):
 
     def child_band(self, child_id: int) -> str | None:
         """The band assigned to a child now (the newest open assignment), or None."""
-        with map_errors("cannot read assignments"):
-            row = self._read().execute(
-                "SELECT device_id FROM assignments WHERE child_id = ? AND end_ns IS NULL "
-                "ORDER BY start_ns DESC LIMIT 1", (child_id,)).fetchone()
+        row = self._fetch_one(
+            "assignments",
+            "SELECT device_id FROM assignments WHERE child_id = ? AND end_ns IS NULL "
+            "ORDER BY start_ns DESC LIMIT 1", (child_id,))
         return None if row is None else str(row[0])
 
     # --- accounts (the admin pages) -------------------------------------------------
@@ -78,14 +78,9 @@ class ClinicMixin(EventsMixin):
         return self.get_user(user_id)
 
     def set_user_password(self, user_id: int, password_hash: str) -> User:
-        """Reset a password (argon2 hash from the caller); the user's sessions end at once."""
-        if not password_hash.startswith("$argon2"):
-            raise ValidationError("password must be stored as an argon2 hash")
-        with self._tx("cannot update user") as con:
-            if con.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                           (password_hash, user_id)).rowcount == 0:
-                raise NotFoundError(f"no user {user_id}")
-            con.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))
+        """Reset a password (argon2 hash from the caller); the user's sessions end at once
+        (:meth:`set_password`: one transaction)."""
+        self.set_password(user_id, password_hash)
         return self.get_user(user_id)
 
     # --- group sessions -------------------------------------------------------------
@@ -114,20 +109,17 @@ class ClinicMixin(EventsMixin):
 
     def group_id(self, session_id: int) -> int:
         """The group a session belongs to (its own id when started alone)."""
-        with map_errors("cannot read sessions"):
-            row = self._read().execute("SELECT group_id FROM sessions WHERE id = ?",
-                                       (session_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no session {session_id}")
+        row = self._get_one("sessions", "SELECT group_id FROM sessions WHERE id = ?",
+                            (session_id,), missing=f"no session {session_id}")
         return int(row[0]) if row[0] is not None else session_id
 
     def group_sessions(self, session_id: int) -> list[Session]:
         """Every session of ``session_id``'s group, in start order (itself included)."""
         gid = self.group_id(session_id)
-        with map_errors("cannot read sessions"):
-            rows = self._read().execute(
-                "SELECT id FROM sessions WHERE id = ? OR group_id = ? ORDER BY id",
-                (gid, gid)).fetchall()
+        rows = self._fetch(
+            "sessions",
+            "SELECT id FROM sessions WHERE id = ? OR group_id = ? ORDER BY id",
+            (gid, gid))
         return [self.get_session(int(r[0])) for r in rows]
 
     def stop_group(self, session_id: int) -> list[Session]:

@@ -6,7 +6,6 @@ from typing import Any, cast
 
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._core import StoreCore, now_ns
-from movereg.storage._db import map_errors
 from movereg.storage.records import Consent, ConsentScope
 
 __all__ = ["CONSENT_SCOPES", "ConsentMixin"]
@@ -72,17 +71,15 @@ class ConsentMixin(StoreCore):
 
     def current_consent(self, child_id: int) -> Consent | None:
         """The child's latest consent record (maybe withdrawn or a refusal), or None."""
-        with map_errors("cannot read consent"):
-            row = self._read().execute(f"SELECT {_COLS} FROM research_consent WHERE "
-                                       "child_id = ? ORDER BY id DESC LIMIT 1",
-                                       (child_id,)).fetchone()
+        row = self._fetch_one("consent", f"SELECT {_COLS} FROM research_consent WHERE "
+                              "child_id = ? ORDER BY id DESC LIMIT 1",
+                              (child_id,))
         return None if row is None else _consent(row)
 
     def consent_history(self, child_id: int) -> list[Consent]:
         """Every consent record of a child, oldest first."""
-        with map_errors("cannot read consent"):
-            rows = self._read().execute(f"SELECT {_COLS} FROM research_consent WHERE "
-                                        "child_id = ? ORDER BY id", (child_id,)).fetchall()
+        rows = self._fetch("consent", f"SELECT {_COLS} FROM research_consent WHERE "
+                           "child_id = ? ORDER BY id", (child_id,))
         return [_consent(r) for r in rows]
 
     def consented_children(self, scope: str = "features") -> set[int]:
@@ -90,9 +87,9 @@ class ConsentMixin(StoreCore):
         if scope not in CONSENT_SCOPES:
             raise ValidationError(f"unknown consent scope {scope!r}")
         scopes = CONSENT_SCOPES if scope == "features" else ("features+raw",)
-        with map_errors("cannot read consent"):
-            rows = self._read().execute(
-                "SELECT r.child_id, r.consented, r.scope, r.withdrawn_at FROM research_consent r "
-                "JOIN (SELECT child_id, MAX(id) AS last FROM research_consent GROUP BY child_id)"
-                " m ON m.last = r.id").fetchall()
+        rows = self._fetch(
+            "consent",
+            "SELECT r.child_id, r.consented, r.scope, r.withdrawn_at FROM research_consent r "
+            "JOIN (SELECT child_id, MAX(id) AS last FROM research_consent GROUP BY child_id)"
+            " m ON m.last = r.id")
         return {int(r[0]) for r in rows if r[1] and r[3] is None and r[2] in scopes}

@@ -8,11 +8,11 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from movereg.errors import DiskFullError, StorageError
+from movereg.errors import DiskFullError, NotFoundError, StorageError
 from movereg.storage._db import connect, map_errors, migrate
 from movereg.timeutil import now_ns
 
@@ -225,11 +225,34 @@ class StoreCore:
         owned = getattr(self._wlock, "_is_owned", None)
         return bool(owned()) if owned is not None else False
 
+    # --- reads ----------------------------------------------------------------------
+    def _fetch_one(self, what: str, sql: str,
+                   params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a read (None: no row); an SQLite error becomes a
+        :class:`StorageError` "cannot read ``what``"."""
+        with map_errors(f"cannot read {what}"):
+            row: tuple[Any, ...] | None = self._read().execute(sql, params).fetchone()
+        return row
+
+    def _fetch(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a read; an SQLite error becomes a :class:`StorageError` "cannot read
+        ``what``"."""
+        with map_errors(f"cannot read {what}"):
+            rows: list[tuple[Any, ...]] = self._read().execute(sql, params).fetchall()
+        return rows
+
+    def _get_one(self, what: str, sql: str, params: Sequence[Any], *,
+                 missing: str) -> tuple[Any, ...]:
+        """The first row of a read; :class:`NotFoundError` ``missing`` when there is none."""
+        row = self._fetch_one(what, sql, params)
+        if row is None:
+            raise NotFoundError(missing)
+        return row
+
     # --- meta -----------------------------------------------------------------------
     def meta_get(self, key: str) -> str | None:
         """A value from the ``meta`` table."""
-        with map_errors("cannot read meta"):
-            row = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._fetch_one("meta", "SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
     def meta_set(self, key: str, value: str) -> None:

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -24,8 +25,8 @@ from typing import Any
 from movereg.errors import DiskFullError, StorageError
 from movereg.signal.schema import EPOCH_COLUMNS
 
-__all__ = ["NO_PARAM", "SCHEMA_VERSION", "connect", "is_disk_full", "map_errors", "migrate",
-           "where"]
+__all__ = ["NO_PARAM", "SCHEMA_VERSION", "Params", "connect", "is_disk_full", "is_in",
+           "map_errors", "migrate", "where"]
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SQL_TYPES = {"int64": "INTEGER", "int8": "INTEGER", "int32": "INTEGER", "float64": "REAL",
@@ -69,11 +70,28 @@ def _advice(exc: BaseException) -> str:
 NO_PARAM: Any = object()
 
 
+class Params(tuple[Any, ...]):
+    """Values for a :func:`where` term with as many ``?`` (see :func:`is_in`)."""
+
+    __slots__ = ()
+
+
+def is_in(column: str, values: Iterable[Any] | None) -> tuple[str, Any]:
+    """The :func:`where` term ``column IN (?, ...)`` binding ``values`` (None: no filter).
+
+    ``column`` is the code's own column name, never user input; the values are bound."""
+    if values is None:
+        return column, None
+    vals = Params(values)
+    return f"{column} IN ({', '.join('?' * len(vals))})", vals
+
+
 def where(terms: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """Build `` WHERE a AND b ...`` from ``(sql, value)`` terms for optional filters.
 
     A term whose value is ``None`` is skipped; any other value is bound to the term's one
-    ``?`` (``NO_PARAM`` applies a term that has no ``?``). No terms give ``""``.
+    ``?`` (``NO_PARAM`` applies a term that has no ``?``; :class:`Params` binds each of its
+    values to the term's ``?`` in turn). No terms give ``""``.
     """
     sql: list[str] = []
     params: list[Any] = []
@@ -81,7 +99,9 @@ def where(terms: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
         if value is None:
             continue
         sql.append(term)
-        if value is not NO_PARAM:
+        if isinstance(value, Params):
+            params.extend(value)
+        elif value is not NO_PARAM:
             params.append(value)
     return (" WHERE " + " AND ".join(sql) if sql else ""), params
 
@@ -125,7 +145,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         con.execute("PRAGMA busy_timeout = 10000")
         con.execute("PRAGMA foreign_keys = ON")
         if not readonly:
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(con)
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot switch {path} to WAL mode (got {mode})",
                                    advice="put the data directory on a local disk")
@@ -133,6 +153,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             con.execute("PRAGMA query_only = ON")
         return con
+
+
+def _switch_to_wal(con: sqlite3.Connection, wait_s: float = 10.0) -> str:
+    """``PRAGMA journal_mode = WAL``; the journal mode it answers. Retried for up to
+    ``wait_s`` while it finds the file locked: SQLite answers "locked" at once there,
+    without its busy handler (several processes opening a new file together)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(con: sqlite3.Connection) -> int:

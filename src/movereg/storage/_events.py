@@ -11,7 +11,7 @@ import yaml
 
 from movereg.errors import NotFoundError, StorageError, ValidationError
 from movereg.storage._core import now_ns
-from movereg.storage._db import NO_PARAM, map_errors, where
+from movereg.storage._db import NO_PARAM, where
 from movereg.storage._people import PeopleMixin
 from movereg.storage.records import Strategy, StrategyEvent
 
@@ -102,18 +102,14 @@ class EventsMixin(PeopleMixin):
         sql = f"SELECT {_STRATEGY_COLS} FROM strategies"
         if not include_inactive:
             sql += " WHERE active = 1"
-        with map_errors("cannot read strategies"):
-            rows = self._read().execute(sql + " ORDER BY category, label").fetchall()
+        rows = self._fetch("strategies", sql + " ORDER BY category, label")
         return [_strategy(r) for r in rows]
 
     def get_strategy(self, key: str) -> Strategy:
         """One catalogue entry."""
-        with map_errors("cannot read strategies"):
-            row = self._read().execute(f"SELECT {_STRATEGY_COLS} FROM strategies WHERE key = ?",
-                                       (key,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no strategy {key!r}")
-        return _strategy(row)
+        return _strategy(self._get_one(
+            "strategies", f"SELECT {_STRATEGY_COLS} FROM strategies WHERE key = ?", (key,),
+            missing=f"no strategy {key!r}"))
 
     def put_strategy(self, entry: dict[str, Any]) -> Strategy:
         """Create or replace a catalogue entry (clinic edit)."""
@@ -179,19 +175,15 @@ class EventsMixin(PeopleMixin):
 
     def event_by_key(self, idempotency_key: str) -> StrategyEvent | None:
         """The event a request with this ``Idempotency-Key`` created, or None."""
-        with map_errors("cannot read events"):
-            row = self._read().execute(f"SELECT {_EVENT_COLS} FROM strategy_events "
-                                       "WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        row = self._fetch_one("events", f"SELECT {_EVENT_COLS} FROM strategy_events "
+                              "WHERE idempotency_key = ?", (idempotency_key,))
         return None if row is None else _event(row)
 
     def get_event(self, event_id: int) -> StrategyEvent:
         """One event (voided or not)."""
-        with map_errors("cannot read events"):
-            row = self._read().execute(f"SELECT {_EVENT_COLS} FROM strategy_events WHERE id = ?",
-                                       (event_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no event {event_id}")
-        return _event(row)
+        return _event(self._get_one(
+            "events", f"SELECT {_EVENT_COLS} FROM strategy_events WHERE id = ?", (event_id,),
+            missing=f"no event {event_id}"))
 
     def list_events(self, *, child_id: int | None = None, start_ns: int | None = None,
                     end_ns: int | None = None, session_id: int | None = None,
@@ -205,8 +197,7 @@ class EventsMixin(PeopleMixin):
             ("voided = 0", None if include_voided else NO_PARAM),
         ])
         sql = f"SELECT {_EVENT_COLS} FROM strategy_events{clause}"
-        with map_errors("cannot read events"):
-            rows = self._read().execute(sql + " ORDER BY started_at, id", params).fetchall()
+        rows = self._fetch("events", sql + " ORDER BY started_at, id", params)
         return [_event(r) for r in rows]
 
     def void_event(self, event_id: int, *, reason: str, by: int | None) -> StrategyEvent:
@@ -267,10 +258,10 @@ class EventsMixin(PeopleMixin):
         chain = [ev]
         seen = {ev.id}
         while True:
-            with map_errors("cannot read events"):
-                row = self._read().execute(
-                    f"SELECT {_EVENT_COLS} FROM strategy_events WHERE replaces_id = ? "
-                    "ORDER BY id LIMIT 1", (chain[-1].id,)).fetchone()
+            row = self._fetch_one(
+                "events",
+                f"SELECT {_EVENT_COLS} FROM strategy_events WHERE replaces_id = ? "
+                "ORDER BY id LIMIT 1", (chain[-1].id,))
             if row is None or int(row[0]) in seen:
                 return chain
             chain.append(_event(row))

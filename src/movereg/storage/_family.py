@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from movereg.errors import NotFoundError, ValidationError
+from movereg.errors import ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
 from movereg.storage._db import map_errors, where
@@ -103,9 +103,8 @@ class FamilyMixin(EventsMixin, AuditMixin):
     def child_settings(self, child_id: int) -> ChildSettings:
         """The child's settings (defaults: no time zone set, check-ins off)."""
         self.get_child(child_id)
-        with map_errors("cannot read child settings"):
-            row = self._read().execute("SELECT tz, checkins_enabled FROM child_settings "
-                                       "WHERE child_id = ?", (child_id,)).fetchone()
+        row = self._fetch_one("child settings", "SELECT tz, checkins_enabled FROM child_settings "
+                              "WHERE child_id = ?", (child_id,))
         if row is None:
             return ChildSettings(child_id, None, False)
         return ChildSettings(child_id, row[0], bool(row[1]))
@@ -153,12 +152,9 @@ class FamilyMixin(EventsMixin, AuditMixin):
 
     def get_plan_item(self, plan_id: int) -> PlanItem:
         """One plan item (retired or not)."""
-        with map_errors("cannot read home plan"):
-            row = self._read().execute(f"SELECT {_PLAN_COLS} FROM home_plan WHERE id = ?",
-                                       (plan_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no plan item {plan_id}")
-        return _plan(row)
+        return _plan(self._get_one(
+            "home plan", f"SELECT {_PLAN_COLS} FROM home_plan WHERE id = ?", (plan_id,),
+            missing=f"no plan item {plan_id}"))
 
     def list_plan(self, child_id: int, *, at_ns: int | None = None,
                   include_retired: bool = False) -> list[PlanItem]:
@@ -171,9 +167,8 @@ class FamilyMixin(EventsMixin, AuditMixin):
         ])
         if at_ns is None and not include_retired:
             clause += " AND retired_at IS NULL"
-        with map_errors("cannot read home plan"):
-            rows = self._read().execute(f"SELECT {_PLAN_COLS} FROM home_plan{clause} "
-                                        "ORDER BY position, id", params).fetchall()
+        rows = self._fetch("home plan", f"SELECT {_PLAN_COLS} FROM home_plan{clause} "
+                           "ORDER BY position, id", params)
         return [_plan(r) for r in rows]
 
     def retire_plan_item(self, plan_id: int, *, by: str) -> PlanItem:
@@ -214,9 +209,8 @@ class FamilyMixin(EventsMixin, AuditMixin):
         """Check-ins in ``[start_ns, end_ns)``, by time."""
         clause, params = where([("child_id = ?", child_id), ("at_ns >= ?", start_ns),
                                 ("at_ns < ?", end_ns)])
-        with map_errors("cannot read check-ins"):
-            rows = self._read().execute(f"SELECT {_CHECKIN_COLS} FROM checkins{clause} "
-                                        "ORDER BY at_ns, id", params).fetchall()
+        rows = self._fetch("check-ins", f"SELECT {_CHECKIN_COLS} FROM checkins{clause} "
+                           "ORDER BY at_ns, id", params)
         return [_checkin(r) for r in rows]
 
     # --- access log -----------------------------------------------------------------
@@ -228,18 +222,17 @@ class FamilyMixin(EventsMixin, AuditMixin):
         child = self.get_child(child_id)
         clause, params = where([("child_id = ?", child_id), ("ts_ns >= ?", child.created_at),
                                 ("id < ?", before_id)])
-        with map_errors("cannot read audit log"):
-            rows = self._read().execute(f"SELECT {_AUDIT_COLS} FROM audit_log{clause} "
-                                        "ORDER BY id DESC LIMIT ?",
-                                        [*params, int(limit)]).fetchall()
+        rows = self._fetch("audit log", f"SELECT {_AUDIT_COLS} FROM audit_log{clause} "
+                           "ORDER BY id DESC LIMIT ?",
+                           [*params, int(limit)])
         return [AuditEntry(*r) for r in rows]
 
     # --- erasure --------------------------------------------------------------------
     def _child_spans(self, child_id: int) -> list[tuple[str, int, int]]:
-        with map_errors("cannot read assignments"):
-            rows = self._read().execute(
-                "SELECT device_id, start_ns, COALESCE(end_ns, ?) FROM assignments WHERE "
-                "child_id = ?", (_MAX_NS, child_id)).fetchall()
+        rows = self._fetch(
+            "assignments",
+            "SELECT device_id, start_ns, COALESCE(end_ns, ?) FROM assignments WHERE "
+            "child_id = ?", (_MAX_NS, child_id))
         return [(str(d), int(a), int(b)) for d, a, b in rows]
 
     def child_row_counts(self, child_id: int) -> dict[str, int]:

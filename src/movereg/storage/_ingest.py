@@ -175,12 +175,12 @@ class IngestMixin(StoreCore):
 
     def list_devices(self) -> list[DeviceRecord]:
         """Every known band."""
-        with map_errors("cannot read devices"):
-            rows = self._read().execute(
-                "SELECT d.device_id, d.family, d.label, d.created_at, a.child_id FROM devices d "
-                "LEFT JOIN assignments a ON a.device_id = d.device_id AND a.end_ns IS NULL "
-                "WHERE d.device_id NOT IN (SELECT device_id FROM sources WHERE kind = 'file') "
-                "ORDER BY d.device_id").fetchall()
+        rows = self._fetch(
+            "devices",
+            "SELECT d.device_id, d.family, d.label, d.created_at, a.child_id FROM devices d "
+            "LEFT JOIN assignments a ON a.device_id = d.device_id AND a.end_ns IS NULL "
+            "WHERE d.device_id NOT IN (SELECT device_id FROM sources WHERE kind = 'file') "
+            "ORDER BY d.device_id")
         return [DeviceRecord(*r) for r in rows]
 
     def assign_device(self, device_id: str, child_id: int, *, at_ns: int | None = None) -> None:
@@ -214,11 +214,11 @@ class IngestMixin(StoreCore):
     def device_child(self, device_id: str, at_ns: int | None = None) -> int | None:
         """The child wearing ``device_id`` at ``at_ns`` (now by default)."""
         at = now_ns() if at_ns is None else int(at_ns)
-        with map_errors("cannot read assignments"):
-            row = self._read().execute(
-                "SELECT child_id FROM assignments WHERE device_id = ? AND start_ns <= ? AND "
-                "(end_ns IS NULL OR end_ns > ?) ORDER BY start_ns DESC LIMIT 1",
-                (device_id, at, at)).fetchone()
+        row = self._fetch_one(
+            "assignments",
+            "SELECT child_id FROM assignments WHERE device_id = ? AND start_ns <= ? AND "
+            "(end_ns IS NULL OR end_ns > ?) ORDER BY start_ns DESC LIMIT 1",
+            (device_id, at, at))
         return None if row is None else int(row[0])
 
     def _spans(self, device_id: str | None, child_id: int | None, start_ns: int | None,
@@ -230,11 +230,11 @@ class IngestMixin(StoreCore):
             raise ValidationError("give exactly one of device_id and child_id")
         if device_id is not None:
             return [(device_id, lo, hi)]
-        with map_errors("cannot read assignments"):
-            rows = self._read().execute(
-                "SELECT device_id, start_ns, COALESCE(end_ns, ?) FROM assignments "
-                "WHERE child_id = ? AND start_ns < ? AND (end_ns IS NULL OR end_ns > ?) "
-                "ORDER BY start_ns", (_MAX_NS, child_id, hi, lo)).fetchall()
+        rows = self._fetch(
+            "assignments",
+            "SELECT device_id, start_ns, COALESCE(end_ns, ?) FROM assignments "
+            "WHERE child_id = ? AND start_ns < ? AND (end_ns IS NULL OR end_ns > ?) "
+            "ORDER BY start_ns", (_MAX_NS, child_id, hi, lo))
         return [(str(d), max(lo, int(s)), min(hi, int(e))) for d, s, e in rows]
 
     # --- epochs -------------------------------------------------------------------
@@ -263,10 +263,10 @@ class IngestMixin(StoreCore):
             where = " OR ".join("(device_id = ? AND epoch_start >= ? AND epoch_start < ?)"
                                 for _ in spans)
             params = [p for span in spans for p in span]
-            with map_errors("cannot read epochs"):
-                rows = self._read().execute(
-                    f"SELECT device_id, {', '.join(exprs)} FROM epochs WHERE {where} "
-                    "ORDER BY epoch_start, device_id", params).fetchall()
+            rows = self._fetch(
+                "epochs",
+                f"SELECT device_id, {', '.join(exprs)} FROM epochs WHERE {where} "
+                "ORDER BY epoch_start, device_id", params)
         out: dict[str, np.ndarray] = {}
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
         for i, name in enumerate(names, start=1):
@@ -290,14 +290,14 @@ class IngestMixin(StoreCore):
         lo_all: int | None = None
         hi_all: int | None = None
         for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
-            with map_errors("cannot read epochs"):
-                row = self._read().execute(
-                    "SELECT MIN(epoch_start), MAX(epoch_start) FROM epochs WHERE device_id = ? "
-                    "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi)).fetchone()
-            if row[0] is None:
+            first, last = self._fetch(
+                "epochs",
+                "SELECT MIN(epoch_start), MAX(epoch_start) FROM epochs WHERE device_id = ? "
+                "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi))[0]
+            if first is None:
                 continue
-            lo_all = int(row[0]) if lo_all is None else min(lo_all, int(row[0]))
-            hi_all = int(row[1]) if hi_all is None else max(hi_all, int(row[1]))
+            lo_all = int(first) if lo_all is None else min(lo_all, int(first))
+            hi_all = int(last) if hi_all is None else max(hi_all, int(last))
         return None if lo_all is None or hi_all is None else (lo_all, hi_all)
 
     def epoch_lengths(self, *, device_id: str | None = None, child_id: int | None = None,
@@ -305,10 +305,10 @@ class IngestMixin(StoreCore):
         """The distinct stored epoch lengths (s) in range for a device or child."""
         out: set[float] = set()
         for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
-            with map_errors("cannot read epochs"):
-                rows = self._read().execute(
-                    "SELECT DISTINCT epoch_s FROM epochs WHERE device_id = ? "
-                    "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi)).fetchall()
+            rows = self._fetch(
+                "epochs",
+                "SELECT DISTINCT epoch_s FROM epochs WHERE device_id = ? "
+                "AND epoch_start >= ? AND epoch_start < ?", (dev, lo, hi))
             out.update(float(r[0]) for r in rows)
         return out
 
@@ -332,12 +332,12 @@ class IngestMixin(StoreCore):
         for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
             last_t0 = lo - 1
             while True:
-                with map_errors("cannot read raw samples"):
-                    rows = self._read().execute(
-                        "SELECT t0_ns, fs_hz, n, data, device_time_ns, frame_seq "
-                        "FROM raw_blocks WHERE device_id = ? "
-                        "AND t0_ns > ? AND t0_ns < ? ORDER BY t0_ns LIMIT ?",
-                        (dev, last_t0, hi, page_blocks)).fetchall()
+                rows = self._fetch(
+                    "raw samples",
+                    "SELECT t0_ns, fs_hz, n, data, device_time_ns, frame_seq "
+                    "FROM raw_blocks WHERE device_id = ? "
+                    "AND t0_ns > ? AND t0_ns < ? ORDER BY t0_ns LIMIT ?",
+                    (dev, last_t0, hi, page_blocks))
                 if not rows:
                     break
                 for t0, fs, n, data, dev_t, seq in rows:
@@ -355,10 +355,10 @@ class IngestMixin(StoreCore):
 
     def last_sample_end_ns(self, device_id: str) -> int | None:
         """Exclusive end (UTC ns) of the device's last stored raw block, or None."""
-        with map_errors("cannot read raw samples"):
-            row = self._read().execute(
-                "SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
-                "ORDER BY t0_ns DESC LIMIT 1", (device_id,)).fetchone()
+        row = self._fetch_one(
+            "raw samples",
+            "SELECT t0_ns, fs_hz, n FROM raw_blocks WHERE device_id = ? "
+            "ORDER BY t0_ns DESC LIMIT 1", (device_id,))
         if row is None:
             return None
         return int(row[0]) + round(int(row[2]) * 1e9 / float(row[1]))
@@ -369,11 +369,11 @@ class IngestMixin(StoreCore):
         """Gaps overlapping ``[start_ns, end_ns)`` for a device or a child."""
         out: list[GapRecord] = []
         for dev, lo, hi in self._spans(device_id, child_id, start_ns, end_ns):
-            with map_errors("cannot read gaps"):
-                rows = self._read().execute(
-                    "SELECT device_id, start_ns, end_ns, samples_missing, reason FROM gaps "
-                    "WHERE device_id = ? AND end_ns > ? AND start_ns < ? ORDER BY start_ns",
-                    (dev, lo, hi)).fetchall()
+            rows = self._fetch(
+                "gaps",
+                "SELECT device_id, start_ns, end_ns, samples_missing, reason FROM gaps "
+                "WHERE device_id = ? AND end_ns > ? AND start_ns < ? ORDER BY start_ns",
+                (dev, lo, hi))
             out.extend(GapRecord(*r) for r in rows)
         out.sort(key=lambda g: g.start_ns)
         return out

@@ -80,18 +80,14 @@ class PeopleMixin(StoreCore):
 
     def get_user(self, user_id: int) -> User:
         """One user by id."""
-        with map_errors("cannot read users"):
-            row = self._read().execute(f"SELECT {_USER_COLS} FROM users WHERE id = ?",
-                                       (user_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no user {user_id}")
-        return _user(row)
+        return _user(self._get_one(
+            "users", f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,),
+            missing=f"no user {user_id}"))
 
     def find_user(self, username: str) -> User | None:
         """One user by name, or None."""
-        with map_errors("cannot read users"):
-            row = self._read().execute(f"SELECT {_USER_COLS} FROM users WHERE username = ?",
-                                       (username,)).fetchone()
+        row = self._fetch_one("users", f"SELECT {_USER_COLS} FROM users WHERE username = ?",
+                              (username,))
         return None if row is None else _user(row)
 
     def list_users(self) -> list[User]:
@@ -174,11 +170,11 @@ class PeopleMixin(StoreCore):
         """
         ts = now_ns()
         h = _token_hash(secret)
-        with map_errors("cannot read tokens"):
-            row = self._read().execute(
-                "SELECT t.kind, t.csrf, t.expires_at, t.last_seen, t.user_id FROM api_tokens t "
-                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND u.disabled = 0",
-                (h,)).fetchone()
+        row = self._fetch_one(
+            "tokens",
+            "SELECT t.kind, t.csrf, t.expires_at, t.last_seen, t.user_id FROM api_tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND u.disabled = 0",
+            (h,))
         if row is None:
             return None
         kind, csrf, expires, last_seen, uid = row
@@ -243,30 +239,26 @@ class PeopleMixin(StoreCore):
 
     def get_child(self, child_id: int, *, with_name: bool = False) -> Child:
         """One child by id."""
-        with map_errors("cannot read children"):
-            row = self._read().execute(
-                "SELECT c.id, c.code, c.age_band, c.created_at, n.display_name FROM children c "
-                "LEFT JOIN child_names n ON n.child_id = c.id WHERE c.id = ?",
-                (child_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no child {child_id}")
+        row = self._get_one(
+            "children",
+            "SELECT c.id, c.code, c.age_band, c.created_at, n.display_name FROM children c "
+            "LEFT JOIN child_names n ON n.child_id = c.id WHERE c.id = ?",
+            (child_id,), missing=f"no child {child_id}")
         return Child(int(row[0]), str(row[1]), row[2], int(row[3]),
                      row[4] if with_name else None)
 
     def find_child(self, code: str) -> Child | None:
         """One child by pseudonymous code, or None."""
-        with map_errors("cannot read children"):
-            row = self._read().execute("SELECT id FROM children WHERE code = ?",
-                                       (code,)).fetchone()
+        row = self._fetch_one("children", "SELECT id FROM children WHERE code = ?", (code,))
         return None if row is None else self.get_child(int(row[0]))
 
     def list_children(self, ids: set[int] | None = None, *,
                       with_name: bool = False) -> list[Child]:
         """Children (all, or only ``ids``), by code."""
-        with map_errors("cannot read children"):
-            rows = self._read().execute(
-                "SELECT c.id, c.code, c.age_band, c.created_at, n.display_name FROM children c "
-                "LEFT JOIN child_names n ON n.child_id = c.id ORDER BY c.code").fetchall()
+        rows = self._fetch(
+            "children",
+            "SELECT c.id, c.code, c.age_band, c.created_at, n.display_name FROM children c "
+            "LEFT JOIN child_names n ON n.child_id = c.id ORDER BY c.code")
         return [Child(int(r[0]), str(r[1]), r[2], int(r[3]), r[4] if with_name else None)
                 for r in rows if ids is None or int(r[0]) in ids]
 
@@ -304,12 +296,9 @@ class PeopleMixin(StoreCore):
 
     def get_session(self, session_id: int) -> Session:
         """One session by id."""
-        with map_errors("cannot read sessions"):
-            row = self._read().execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?",
-                                       (session_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no session {session_id}")
-        return _session(row)
+        return _session(self._get_one(
+            "sessions", f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (session_id,),
+            missing=f"no session {session_id}"))
 
     def list_sessions(self, *, child_id: int | None = None,
                       open_only: bool = False) -> list[Session]:
@@ -317,6 +306,5 @@ class PeopleMixin(StoreCore):
         clause, params = where([("child_id = ?", child_id),
                                 ("ended_at IS NULL", NO_PARAM if open_only else None)])
         sql = f"SELECT {_SESSION_COLS} FROM sessions{clause}"
-        with map_errors("cannot read sessions"):
-            rows = self._read().execute(sql + " ORDER BY started_at DESC", params).fetchall()
+        rows = self._fetch("sessions", sql + " ORDER BY started_at DESC", params)
         return [_session(r) for r in rows]

@@ -18,7 +18,6 @@ from typing import Any
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
-from movereg.storage._db import map_errors
 
 __all__ = ["RELAY_TOKEN_PREFIX", "RelayBand", "RelayMixin", "RelayToken", "is_relay_token"]
 
@@ -74,8 +73,8 @@ class RelayMixin(AuditMixin):
 
     def _relay(self, row: tuple[Any, ...]) -> RelayToken:
         tid = int(row[0])
-        kids = self._read().execute("SELECT child_id FROM relay_token_children WHERE "
-                                    "token_id = ? ORDER BY child_id", (tid,)).fetchall()
+        kids = self._fetch("relay tokens", "SELECT child_id FROM relay_token_children WHERE "
+                           "token_id = ? ORDER BY child_id", (tid,))
         return RelayToken(tid, str(row[1]), int(row[2]), str(row[3]),
                           None if row[4] is None else int(row[4]),
                           None if row[5] is None else str(row[5]),
@@ -117,19 +116,14 @@ class RelayMixin(AuditMixin):
 
     def get_relay_token(self, token_id: int) -> RelayToken:
         """One relay token (404 when missing)."""
-        with map_errors("cannot read relay tokens"):
-            row = self._read().execute(f"SELECT {_COLS} FROM relay_tokens WHERE id = ?",
-                                       (int(token_id),)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no relay token {token_id}")
-            return self._relay(row)
+        return self._relay(self._get_one(
+            "relay tokens", f"SELECT {_COLS} FROM relay_tokens WHERE id = ?", (int(token_id),),
+            missing=f"no relay token {token_id}"))
 
     def list_relay_tokens(self) -> list[RelayToken]:
         """Every relay token, newest first (revoked ones too)."""
-        with map_errors("cannot read relay tokens"):
-            rows = self._read().execute(
-                f"SELECT {_COLS} FROM relay_tokens ORDER BY id DESC").fetchall()
-            return [self._relay(r) for r in rows]
+        rows = self._fetch("relay tokens", f"SELECT {_COLS} FROM relay_tokens ORDER BY id DESC")
+        return [self._relay(r) for r in rows]
 
     def revoke_relay_token(self, token_id: int, *, actor: str) -> RelayToken:
         """Revoke a relay token at once (kept, stamped revoked; audit-logged)."""
@@ -150,10 +144,10 @@ class RelayMixin(AuditMixin):
         """
         if not is_relay_token(token) or len(token) > 200:
             return None
-        with map_errors("cannot read relay tokens"):
-            row = self._read().execute(
-                f"SELECT {_COLS} FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                (_hash(token),)).fetchone()
+        row = self._fetch_one(
+            "relay tokens",
+            f"SELECT {_COLS} FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (_hash(token),))
         if row is None:
             return None
         with self._tx("cannot save the relay token's use") as con:
@@ -166,10 +160,10 @@ class RelayMixin(AuditMixin):
         if not relay.child_ids:
             return []
         marks = ", ".join("?" * len(relay.child_ids))
-        with map_errors("cannot read assignments"):
-            rows = self._read().execute(
-                "SELECT a.device_id, d.family, a.child_id FROM assignments a JOIN devices d "
-                f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND a.child_id IN "
-                f"({marks}) AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
-                "kind = 'file') ORDER BY a.device_id", relay.child_ids).fetchall()
+        rows = self._fetch(
+            "assignments",
+            "SELECT a.device_id, d.family, a.child_id FROM assignments a JOIN devices d "
+            f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND a.child_id IN "
+            f"({marks}) AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
+            "kind = 'file') ORDER BY a.device_id", relay.child_ids)
         return [RelayBand(str(d), None if f is None else str(f), int(c)) for d, f, c in rows]

@@ -93,6 +93,9 @@ def secret_bytes(data_dir: Path, name: str, *, nbytes: int = 32) -> tuple[bytes,
     tuple
         ``(key, created)``; ``created`` is True when this call made the key.
     """
+    # whether the file existed is asked BEFORE it is read: asked after, a file another
+    # process has just published would look like ours to extend, and its key be replaced
+    existed = (data_dir / SECRETS_FILE).exists()
     values = load_secrets(data_dir)
     if name in values:
         try:
@@ -101,7 +104,7 @@ def secret_bytes(data_dir: Path, name: str, *, nbytes: int = 32) -> tuple[bytes,
             raise StorageError(f"{data_dir / SECRETS_FILE}: {name} is not hex",
                                advice="restore the file from a backup") from exc
     key = secrets.token_bytes(nbytes)
-    if values or (data_dir / SECRETS_FILE).exists():
+    if values or existed:
         write_secrets(data_dir, {**values, name: key.hex()})
         return key, True
     if not _publish(data_dir, {name: key.hex()}, exclusive=True):

@@ -21,7 +21,7 @@ from movereg.errors import NotFoundError, ValidationError
 from movereg.models import Gap, SampleBlock
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
-from movereg.storage._db import map_errors
+from movereg.storage._db import is_in, where
 from movereg.storage._ingest import (
     EpochTableLike,
     IngestBatch,
@@ -119,30 +119,15 @@ class SourcesMixin(IngestMixin, AuditMixin):
     # --- reads --------------------------------------------------------------------------
     def get_source(self, source_id: int) -> SourceRecord:
         """One source (404 when missing)."""
-        with map_errors("cannot read sources"):
-            row = self._read().execute(f"{_SELECT} WHERE id = ?", (int(source_id),)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no import {source_id}")
-        return _source(row)
+        return _source(self._get_one("sources", f"{_SELECT} WHERE id = ?", (int(source_id),),
+                                     missing=f"no import {source_id}"))
 
     def list_sources(self, *, child_id: int | None = None, kind: str | None = None,
                      statuses: Iterable[str] | None = None) -> list[SourceRecord]:
         """Sources, newest first, optionally of one child / kind / set of statuses."""
-        terms: list[str] = []
-        params: list[Any] = []
-        if child_id is not None:
-            terms.append("child_id = ?")
-            params.append(int(child_id))
-        if kind is not None:
-            terms.append("kind = ?")
-            params.append(kind)
-        if statuses is not None:
-            st = list(statuses)
-            terms.append(f"status IN ({', '.join('?' * len(st))})")
-            params.extend(st)
-        where = (" WHERE " + " AND ".join(terms)) if terms else ""
-        with map_errors("cannot read sources"):
-            rows = self._read().execute(f"{_SELECT}{where} ORDER BY id DESC", params).fetchall()
+        clause, params = where([("child_id = ?", None if child_id is None else int(child_id)),
+                                ("kind = ?", kind), is_in("status", statuses)])
+        rows = self._fetch("sources", f"{_SELECT}{clause} ORDER BY id DESC", params)
         return [_source(r) for r in rows]
 
     def sources_by_device(self, device_ids: Iterable[str]) -> dict[str, SourceRecord]:
@@ -150,9 +135,9 @@ class SourcesMixin(IngestMixin, AuditMixin):
         ids = sorted(set(device_ids))
         if not ids:
             return {}
-        with map_errors("cannot read sources"):
-            rows = self._read().execute(
-                f"{_SELECT} WHERE device_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        rows = self._fetch(
+            "sources",
+            f"{_SELECT} WHERE device_id IN ({', '.join('?' * len(ids))})", ids)
         out: dict[str, SourceRecord] = {}
         for r in rows:
             s = _source(r)

@@ -28,6 +28,7 @@ from movereg.storage.export import (
     stream_csv,
     stream_parquet,
 )
+from movereg.storage.export_dataset import Counted
 from movereg.storage.store import Store
 from movereg.timeutil import NS_PER_S
 
@@ -261,21 +262,6 @@ class _Sink:
         return out
 
 
-class _Counted:
-    """Wraps a chunk iterator and counts its rows."""
-
-    def __init__(self, chunks: Iterator[Chunk]) -> None:
-        self._chunks = chunks
-        self.rows = 0
-
-    def __iter__(self) -> Iterator[Chunk]:
-        for chunk in self._chunks:
-            if chunk:
-                self.rows += len(next(iter(chunk.values())))
-            yield chunk
-            del chunk  # not held while the next one is made
-
-
 def _readme(code: str, nickname: str, at_ns: int) -> str:
     when = datetime.fromtimestamp(at_ns / _NS, UTC).strftime("%d %B %Y %H:%M UTC")
     return f"""Everything movereg holds about {nickname} (child code {code})
@@ -344,7 +330,7 @@ def stream_bundle(store: Store, child_id: int, *, at_ns: int,
         files.append(rec)
     for stem, table, formats in BUNDLE_TABLES:
         for fmt in formats:
-            counted = _Counted(_chunks(store, child_id, table, salt))
+            counted = Counted(_chunks(store, child_id, table, salt))
             parts = (stream_csv(table, iter(counted)) if fmt == "csv"
                      else stream_parquet(table, iter(counted)))
             rec = {}

@@ -10,7 +10,6 @@ renamed into place at the end, so a failed export leaves no half dataset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from movereg.errors import ValidationError
+from movereg.fsutil import file_sha256
 from movereg.storage.export import Chunk, _arrow_schema, _schema, record_batch
 
 __all__ = ["TIME_COLUMNS", "Counted", "calibration_provenance", "file_sha256", "provenance",
@@ -46,12 +46,8 @@ class Counted:
         for chunk in self._chunks:
             self.rows += len(next(iter(chunk.values()))) if chunk else 0
             yield chunk
+            del chunk  # not held while the next one is made
 
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file, streamed."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def provenance(what: str, fmt: str, parameters: dict[str, Any],
