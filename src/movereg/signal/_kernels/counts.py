@@ -5,18 +5,27 @@ of acceleration as activity counts in ActiGraph wearables", Sci Rep 2022,
 doi:10.1038/s41598-022-16003-x). Per axis, sample by sample, with all state held in explicit
 arrays so that any chunking of a recording gives bit-identical output:
 
-0. missing input (non-finite) -> hold the last finite value of that axis (0 g before the first);
-1. optional linear interpolation from the device rate to a path rate (rates ActiLife lacks);
+0. missing input (non-finite) -> hold the last finite value of that axis (0 g before the
+   first; :func:`_held`);
+1. optional linear interpolation from the device rate to a path rate (rates ActiLife lacks;
+   :func:`_lerp`);
 2. ActiLife resampling to 30 Hz: zero-stuff by ``L``, first-order IIR low-pass
-   ``y[n] = a·L·(u[n] + u[n-1]) - b·y[n-1]`` (only for rates that are not 30/60/90 Hz), keep
-   every ``M``-th value; with ``L = 3`` (every such rate) the three outputs of a sample are
-   computed from the previous one in closed form (a shorter recursive path);
+   ``y[n] = a·L·(u[n] + u[n-1]) - b·y[n-1]`` (only for rates that are not 30/60/90 Hz;
+   :func:`_lowpass`), keep every ``M``-th value; with ``L = 3`` (every such rate) the
+   three outputs of a sample are computed from the previous one in closed form (a
+   shorter recursive path; :func:`_lowpass3`);
 3. round to 1 mg, ties away from zero, then back to g by ``x 0.001`` (a multiply, within
-   an ulp of a division by 1000; the counts are identical on every reference recording);
+   an ulp of a division by 1000; the counts are identical on every reference recording;
+   :func:`_to_mg`);
 4. 7th-order band-pass IIR, direct form II transposed; the state starts at
-   ``lfilter_zi(b, a) · x30[0]`` (steady state for the first 30-Hz value);
+   ``lfilter_zi(b, a) · x30[0]`` (steady state for the first 30-Hz value;
+   :func:`_bpf_start`, :func:`_bpf_count`);
 5. scale (x 17.127...), rectify, dead-band (< 4 -> 0), clip at 128, floor;
-6. 30 -> 10 Hz: ``floor(sum of 3 / 3)``.
+6. 30 -> 10 Hz: ``floor(sum of 3 / 3)`` (:func:`_put_10hz`).
+
+:func:`counts_push` runs these steps sample by sample; each step is a small helper
+inlined at the Numba IR level, passing one value per axis as a 3-tuple (``Axes``), so
+the kernel compiles as if written out (the three axes' values stay in registers).
 
 The 10-Hz integer values are the kernel output; epoch counts are sums of them.
 """
@@ -368,7 +377,8 @@ def counts_push(samples: np.ndarray, interp: bool, ip: int, iq: int, up: int, do
                         y = u
                 if phase == 0:
                     # 3. 1-mg rounding; 4.-5. band-pass, scale, rectify, dead-band, clip,
-                    # floor; 6. 30 -> 10 Hz: floor(mean of 3)
+                    # floor; 6. 30 -> 10 Hz: floor(mean of 3). Keep these calls here: one
+                    # helper for all of it (band-pass start inside) ran 3-4x slower.
                     w = _to_mg(y)
                     if started == 0:
                         _bpf_start(z, zi, w)
