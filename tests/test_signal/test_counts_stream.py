@@ -175,3 +175,21 @@ def test_bound_stream_keeps_state_in_the_callers_arrays() -> None:
     assert bound.n_values_out == own.n_values_out
     with pytest.raises(ParameterError, match="_bind"):
         CountsStream(52.0)._bind(*arrays[:4], np.zeros((3, 2), dtype=np.int64))
+
+
+@pytest.mark.parametrize("fs", [40, 52, 80, 100])
+def test_closed_form_lowpass_equals_step_by_step(fs: float) -> None:
+    """The kernel's closed-form low-pass for L = 3 (_lowpass3) gives the counts of the
+    step-by-step recursion (_lowpass), which runs when u[n-1] is not 0 at the start."""
+    from movereg.signal._kernels.counts import _F_UPREV
+
+    x = _signal(11, int(fs * 600))
+    x[1000:1400, 1] = np.nan
+    closed = CountsStream(fs)
+    steps = CountsStream(fs)
+    steps._fstate[:, _F_UPREV] = 5e-324   # u[n-1] != 0: the closed form does not apply
+    a = np.concatenate([closed.push(x[:3001]), closed.push(x[3001:]), closed.flush()])
+    b = np.concatenate([steps.push(x[:3001]), steps.push(x[3001:]), steps.flush()])
+    assert a.shape[0] == fs * 600 * 10 // fs
+    assert a.sum() > 0
+    np.testing.assert_array_equal(b, a)

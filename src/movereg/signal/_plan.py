@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from movereg.errors import ParameterError
+from movereg.errors import ParameterError, SignalError
 from movereg.signal._kernels import layout as _ly
 from movereg.signal.params import FeatureConfig
 
@@ -25,6 +25,18 @@ def _as_int(value: float, what: str) -> int:
     if r < 1 or abs(value - r) > 1e-6 * max(1.0, abs(value)):
         raise ParameterError(f"{what} must be a whole number of samples, got {value:g}")
     return int(r)
+
+
+def _vector(n: int, dtype: type[np.generic], slots: dict[int, float]) -> np.ndarray:
+    """A parameter vector of ``n`` slots from ``{slot index: value}``; every slot of the
+    layout must have its value (a forgotten one would silently read 0)."""
+    if sorted(slots) != list(range(n)):
+        missing = sorted(set(range(n)) - set(slots))
+        raise SignalError(f"feature plan: parameter slots {missing} of {n} have no value")
+    out = np.empty(n, dtype=dtype)
+    for k, v in slots.items():
+        out[k] = v
+    return out
 
 
 @dataclass(frozen=True)
@@ -84,40 +96,44 @@ def make_plan(fs_hz: float, epoch_s: float, cfg: FeatureConfig) -> Plan:
     if gate_kind is None:
         raise ParameterError(f"rhythm_gate must be 'vector_rms' or 'resultant_sd', "
                              f"got {cfg.rhythm_gate!r}")
-    pi = np.zeros(_ly.N_PI, dtype=np.int64)
-    pi[_ly.PI_L] = L
-    pi[_ly.PI_H] = H
-    pi[_ly.PI_Q] = q
-    pi[_ly.PI_B] = B
-    pi[_ly.PI_NBW] = nbw
-    pi[_ly.PI_M] = M
-    pi[_ly.PI_TMIN] = tmin
-    pi[_ly.PI_TMAX] = tmax
-    pi[_ly.PI_REFR] = refr
-    pi[_ly.PI_LB] = lb
-    pi[_ly.PI_NWBACK] = back
-    pi[_ly.PI_NWMIN] = nwmin
-    pi[_ly.PI_N10] = n10
-    pi[_ly.PI_NWAXES] = cfg.nonwear_min_axes
-    pi[_ly.PI_GATE] = gate_kind
-    pi[_ly.PI_NSOS] = sos.shape[0]
-    pf = np.zeros(_ly.N_PF, dtype=np.float64)
-    pf[_ly.PF_FS] = fs_hz
-    pf[_ly.PF_CLIP] = cfg.clip_g
-    pf[_ly.PF_IMPACT] = cfg.impact_g
-    pf[_ly.PF_HARD] = cfg.hard_impact_g
-    pf[_ly.PF_POSTURE] = cfg.posture_change_deg
-    pf[_ly.PF_GATE] = cfg.rhythm_gate_mg / 1000.0
-    pf[_ly.PF_RTHR] = cfg.rhythm_threshold
-    pf[_ly.PF_MINVALID] = cfg.rhythm_min_valid
-    pf[_ly.PF_NWSD] = cfg.nonwear_sd_mg / 1000.0
-    pf[_ly.PF_NWRANGE] = cfg.nonwear_range_mg / 1000.0
-    pf[_ly.PF_RD] = rd
-    pf[_ly.PF_EPOCH_NS] = epoch_s * 1e9
-    pf[_ly.PF_EPOCH_S] = epoch_s
-    pf[_ly.PF_CUTS:_ly.PF_CUTS + 3] = (cfg.light_mg, cfg.moderate_mg, cfg.vigorous_mg)
-    # the jerk reference J as the band's second spectral moment: sum f^2 P = J^2 / (2 pi)^2
-    pf[_ly.PF_FLAPREF] = (cfg.flap_jerk_ref_g_s / (2.0 * math.pi)) ** 2
+    pi = _vector(_ly.N_PI, np.int64, {
+        _ly.PI_L: L,
+        _ly.PI_H: H,
+        _ly.PI_Q: q,
+        _ly.PI_B: B,
+        _ly.PI_NBW: nbw,
+        _ly.PI_M: M,
+        _ly.PI_TMIN: tmin,
+        _ly.PI_TMAX: tmax,
+        _ly.PI_REFR: refr,
+        _ly.PI_LB: lb,
+        _ly.PI_NWBACK: back,
+        _ly.PI_NWMIN: nwmin,
+        _ly.PI_N10: n10,
+        _ly.PI_NWAXES: cfg.nonwear_min_axes,
+        _ly.PI_GATE: gate_kind,
+        _ly.PI_NSOS: sos.shape[0],
+    })
+    pf = _vector(_ly.N_PF, np.float64, {
+        _ly.PF_FS: fs_hz,
+        _ly.PF_CLIP: cfg.clip_g,
+        _ly.PF_IMPACT: cfg.impact_g,
+        _ly.PF_HARD: cfg.hard_impact_g,
+        _ly.PF_POSTURE: cfg.posture_change_deg,
+        _ly.PF_GATE: cfg.rhythm_gate_mg / 1000.0,
+        _ly.PF_RTHR: cfg.rhythm_threshold,
+        _ly.PF_MINVALID: cfg.rhythm_min_valid,
+        _ly.PF_NWSD: cfg.nonwear_sd_mg / 1000.0,
+        _ly.PF_NWRANGE: cfg.nonwear_range_mg / 1000.0,
+        _ly.PF_RD: rd,
+        _ly.PF_EPOCH_NS: epoch_s * 1e9,
+        _ly.PF_EPOCH_S: epoch_s,
+        _ly.PF_CUTS: cfg.light_mg,
+        _ly.PF_CUTS + 1: cfg.moderate_mg,
+        _ly.PF_CUTS + 2: cfg.vigorous_mg,
+        # the jerk reference J as the band's second spectral moment: sum f^2 P = J^2 / (2 pi)^2
+        _ly.PF_FLAPREF: (cfg.flap_jerk_ref_g_s / (2.0 * math.pi)) ** 2,
+    })
     flapw = flap_weights(cfg.flap_low_hz, cfg.flap_high_hz, rd, tmax)
     ca = 2 * M + 4
     cd = nbw * B + tmax + 2

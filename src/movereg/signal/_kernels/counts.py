@@ -5,18 +5,27 @@ of acceleration as activity counts in ActiGraph wearables", Sci Rep 2022,
 doi:10.1038/s41598-022-16003-x). Per axis, sample by sample, with all state held in explicit
 arrays so that any chunking of a recording gives bit-identical output:
 
-0. missing input (non-finite) -> hold the last finite value of that axis (0 g before the first);
-1. optional linear interpolation from the device rate to a path rate (rates ActiLife lacks);
+0. missing input (non-finite) -> hold the last finite value of that axis (0 g before the
+   first; :func:`_held`);
+1. optional linear interpolation from the device rate to a path rate (rates ActiLife lacks;
+   :func:`_lerp`);
 2. ActiLife resampling to 30 Hz: zero-stuff by ``L``, first-order IIR low-pass
-   ``y[n] = a·L·(u[n] + u[n-1]) - b·y[n-1]`` (only for rates that are not 30/60/90 Hz), keep
-   every ``M``-th value; with ``L = 3`` (every such rate) the three outputs of a sample are
-   computed from the previous one in closed form (a shorter recursive path);
+   ``y[n] = a·L·(u[n] + u[n-1]) - b·y[n-1]`` (only for rates that are not 30/60/90 Hz;
+   :func:`_lowpass`), keep every ``M``-th value; with ``L = 3`` (every such rate) the
+   three outputs of a sample are computed from the previous one in closed form (a
+   shorter recursive path; :func:`_lowpass3`);
 3. round to 1 mg, ties away from zero, then back to g by ``x 0.001`` (a multiply, within
-   an ulp of a division by 1000; the counts are identical on every reference recording);
+   an ulp of a division by 1000; the counts are identical on every reference recording;
+   :func:`_to_mg`);
 4. 7th-order band-pass IIR, direct form II transposed; the state starts at
-   ``lfilter_zi(b, a) · x30[0]`` (steady state for the first 30-Hz value);
+   ``lfilter_zi(b, a) · x30[0]`` (steady state for the first 30-Hz value;
+   :func:`_bpf_start`, :func:`_bpf_count`);
 5. scale (x 17.127...), rectify, dead-band (< 4 -> 0), clip at 128, floor;
-6. 30 -> 10 Hz: ``floor(sum of 3 / 3)``.
+6. 30 -> 10 Hz: ``floor(sum of 3 / 3)`` (:func:`_put_10hz`).
+
+:func:`counts_push` runs these steps sample by sample; each step is a small helper
+inlined at the Numba IR level, passing one value per axis as a 3-tuple (``Axes``), so
+the kernel compiles as if written out (the three axes' values stay in registers).
 
 The 10-Hz integer values are the kernel output; epoch counts are sums of them.
 """
@@ -71,8 +80,8 @@ BPF_B.setflags(write=False)
 BPF_A.setflags(write=False)
 
 # float state, per axis (row): indices
-_F_LAST = 0  # last finite input value (g)
-_F_PREV = 1  # previous input value for the interpolator (g)
+_F_LAST = 0  # the last sample, missing values held (g)
+_F_PREV = 1  # the same value (an older layout kept it twice)
 _F_UPREV = 2  # previous zero-stuffed value u[n-1]
 _F_YLPF = 3  # previous low-pass output y[n-1]
 _F_ACC = 4  # sum of trimmed 30-Hz values in the current group of 3
@@ -113,11 +122,154 @@ def _round_half_away(v: float) -> float:
     return r
 
 
+Axes = tuple[float, float, float]  # one value per axis (x, y, z)
+_ZERO: Axes = (0.0, 0.0, 0.0)
+
+
+@jit_fma_inline
+def _axes(fstate: np.ndarray, slot: int) -> Axes:
+    """One float state slot (an ``_F_*`` index) of the three axes."""
+    return fstate[0, slot], fstate[1, slot], fstate[2, slot]
+
+
+@jit_fma_inline
+def _set_axes(fstate: np.ndarray, slot: int, v: Axes) -> None:
+    """Store one float state slot (an ``_F_*`` index) of the three axes."""
+    fstate[0, slot] = v[0]
+    fstate[1, slot] = v[1]
+    fstate[2, slot] = v[2]
+
+
+@jit_fma_inline
+def _float_state(fstate: np.ndarray) -> tuple[np.ndarray, Axes, Axes, Axes, Axes]:
+    """``(z, last, u_prev, yp, acc)``: band-pass delay registers (3, 7), the last sample
+    (g), the low-pass's previous input and output (g) and the group-of-3 sums (counts)."""
+    z = np.empty((3, 7), dtype=np.float64)
+    for ax in range(3):
+        for i in range(7):
+            z[ax, i] = fstate[ax, _F_Z + i]
+    return (z, _axes(fstate, _F_LAST), _axes(fstate, _F_UPREV), _axes(fstate, _F_YLPF),
+            _axes(fstate, _F_ACC))
+
+
+@jit_fma_inline
+def _set_float_state(fstate: np.ndarray, z: np.ndarray, last: Axes, u_prev: Axes,
+                     yp: Axes, acc: Axes) -> None:
+    """Store what :func:`_float_state` loads (``_F_PREV`` repeats ``last``)."""
+    for ax in range(3):
+        for i in range(7):
+            fstate[ax, _F_Z + i] = z[ax, i]
+    _set_axes(fstate, _F_LAST, last)
+    _set_axes(fstate, _F_PREV, last)
+    _set_axes(fstate, _F_UPREV, u_prev)
+    _set_axes(fstate, _F_YLPF, yp)
+    _set_axes(fstate, _F_ACC, acc)
+
+
+@jit_fma_inline
+def _index_state(istate: np.ndarray) -> tuple[int, int, int, int, int, int]:
+    """``(n_in, j, phase, started, nacc, n_out)``: the ``I_*`` values (axis 0's row)."""
+    return (istate[0, I_NIN], istate[0, _I_JOUT], istate[0, _I_PHASE],
+            istate[0, _I_STARTED], istate[0, _I_NACC], istate[0, I_NOUT])
+
+
+@jit_fma_inline
+def _set_index_state(istate: np.ndarray, n_in: int, j: int, phase: int, started: int,
+                     nacc: int, n_out: int) -> None:
+    """Store what :func:`_index_state` loads, in every axis' row."""
+    for ax in range(3):
+        istate[ax, I_NIN] = n_in
+        istate[ax, _I_JOUT] = j
+        istate[ax, _I_PHASE] = phase
+        istate[ax, _I_STARTED] = started
+        istate[ax, _I_NACC] = nacc
+        istate[ax, I_NOUT] = n_out
+
+
+@jit_fma_inline
+def _held(samples: np.ndarray, r: int, last: Axes) -> Axes:
+    """Row ``r`` of ``samples`` (g), a non-finite value replaced by the axis' ``last`` (g)."""
+    x0 = samples[r, 0]
+    x1 = samples[r, 1]
+    x2 = samples[r, 2]
+    if not math.isfinite(x0):
+        x0 = last[0]
+    if not math.isfinite(x1):
+        x1 = last[1]
+    if not math.isfinite(x2):
+        x2 = last[2]
+    return x0, x1, x2
+
+
+@jit_fma_inline
+def _lerp(p: Axes, x: Axes, w: float) -> Axes:
+    """``p + (x - p)·w`` per axis (g): the value at fraction ``w`` of the way to ``x``."""
+    return p[0] + (x[0] - p[0]) * w, p[1] + (x[1] - p[1]) * w, p[2] + (x[2] - p[2]) * w
+
+
+@jit_fma_inline
+def _lowpass(u: Axes, u_prev: Axes, yp: Axes, a_l: float, b_lpf: float) -> Axes:
+    """One step of ActiLife's resampling low-pass per axis (g):
+    ``y[n] = a·L·(u[n] + u[n-1]) - b·y[n-1]``."""
+    return (a_l * (u[0] + u_prev[0]) - b_lpf * yp[0],
+            a_l * (u[1] + u_prev[1]) - b_lpf * yp[1],
+            a_l * (u[2] + u_prev[2]) - b_lpf * yp[2])
+
+
+@jit_fma_inline
+def _lowpass3_axis(g: float, yp: float, b_lpf: float) -> Axes:
+    """The three low-pass outputs (g) of one value zero-stuffed by 3 with ``u[n-1] = 0``,
+    in closed form from the previous output ``yp`` (``g = a·L·v``):
+    ``y_0 = g - b·yp``, ``y_1 = g·(1 - b) + b²·yp``, ``y_2 = -b·g·(1 - b) - b³·yp``."""
+    c1 = 1.0 - b_lpf
+    b2 = b_lpf * b_lpf
+    return g - b_lpf * yp, g * c1 + b2 * yp, g * (-b_lpf * c1) - (b2 * b_lpf) * yp
+
+
+@jit_fma_inline
+def _lowpass3(v: Axes, yp: Axes, a_l: float, b_lpf: float) -> tuple[Axes, Axes, Axes]:
+    """:func:`_lowpass3_axis` of the three axes: the outputs ``(y_0, y_1, y_2)`` (g, each
+    one value per axis) of path-rate value ``v`` (g).
+
+    The recursive path is one multiply-add per value instead of three dependent
+    multiply-subtracts (this low-pass is latency-bound); rounding differs from the
+    step-by-step form (:func:`_lowpass`) by ~1e-16 relative.
+    """
+    ya0, yb0, yc0 = _lowpass3_axis(a_l * v[0], yp[0], b_lpf)
+    ya1, yb1, yc1 = _lowpass3_axis(a_l * v[1], yp[1], b_lpf)
+    ya2, yb2, yc2 = _lowpass3_axis(a_l * v[2], yp[2], b_lpf)
+    return (ya0, ya1, ya2), (yb0, yb1, yb2), (yc0, yc1, yc2)
+
+
+@jit_fma_inline
+def _to_mg(y: Axes) -> Axes:
+    """Round to 1 mg, ties away from zero, and back to g (``x 0.001``) per axis.
+
+    At 30 Hz the device's 1/256 g steps hit ties (odd multiples of 1/16 g), and ActiLife's
+    counts on R3 follow this rule there (half to even misses 0.7% of its epochs);
+    x 0.001, not / 1000: three divisions per value were a fifth of the kernel's time.
+    """
+    return (_round_half_away(y[0] * 1000.0) * 0.001,
+            _round_half_away(y[1] * 1000.0) * 0.001,
+            _round_half_away(y[2] * 1000.0) * 0.001)
+
+
+@jit_fma_inline
+def _bpf_start(z: np.ndarray, zi: np.ndarray, w: Axes) -> None:
+    """Band-pass delay registers in steady state for the first 30-Hz value ``w`` (g):
+    ``lfilter_zi · w`` per axis."""
+    for q in range(7):
+        z[0, q] = zi[q] * w[0]
+        z[1, q] = zi[q] * w[1]
+        z[2, q] = zi[q] * w[2]
+
+
 @jit_fma_inline
 def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
                scale: float) -> float:
-    """One 30-Hz value through axis ``ax``'s band-pass (direct form II transposed, as
-    scipy.signal.lfilter), then scale, rectify, dead-band (< 4 -> 0), clip at 128, floor.
+    """One 30-Hz value (g) through axis ``ax``'s band-pass (direct form II transposed, as
+    scipy.signal.lfilter), then scale, rectify, dead-band (< 4 -> 0), clip at 128, floor:
+    one 30-Hz count (0..128).
     """
     yb = z[ax, 0] + b[0] * x30
     for q in range(6):
@@ -131,25 +283,28 @@ def _bpf_count(z: np.ndarray, ax: int, x30: float, b: np.ndarray, a: np.ndarray,
     return float(np.floor(t))
 
 
+@jit_fma_inline
+def _add_counts(acc: Axes, z: np.ndarray, w: Axes, b: np.ndarray, a: np.ndarray,
+                scale: float) -> Axes:
+    """``acc`` plus the 30-Hz counts of value ``w`` (g) per axis (:func:`_bpf_count`)."""
+    return (acc[0] + _bpf_count(z, 0, w[0], b, a, scale),
+            acc[1] + _bpf_count(z, 1, w[1], b, a, scale),
+            acc[2] + _bpf_count(z, 2, w[2], b, a, scale))
+
+
+@jit_fma_inline
+def _put_10hz(out: np.ndarray, k: int, acc: Axes) -> None:
+    """Row ``k`` of ``out``: the 10-Hz values ``floor(sum of 3 / 3)`` (counts) per axis."""
+    out[k, 0] = np.int64(np.floor(acc[0] / 3.0))
+    out[k, 1] = np.int64(np.floor(acc[1] / 3.0))
+    out[k, 2] = np.int64(np.floor(acc[2] / 3.0))
+
+
 @jit_fma
-def counts_push(
-    samples: np.ndarray,
-    interp: bool,
-    ip: int,
-    iq: int,
-    up: int,
-    down: int,
-    lpf: bool,
-    a_l: float,
-    b_lpf: float,
-    b: np.ndarray,
-    a: np.ndarray,
-    zi: np.ndarray,
-    scale: float,
-    fstate: np.ndarray,
-    istate: np.ndarray,
-    out: np.ndarray,
-) -> int:
+def counts_push(samples: np.ndarray, interp: bool, ip: int, iq: int, up: int, down: int,
+                lpf: bool, a_l: float, b_lpf: float, b: np.ndarray, a: np.ndarray,
+                zi: np.ndarray, scale: float, fstate: np.ndarray, istate: np.ndarray,
+                out: np.ndarray) -> int:
     """Push raw samples (n, 3) g through the counts pipeline; write finished 10-Hz values.
 
     Parameters
@@ -176,60 +331,18 @@ def counts_push(
     int
         Number of 10-Hz rows written (the same for every axis).
     """
-    # The three axes run interleaved, sample by sample: each axis performs exactly the
-    # operations of a per-axis pass, in the same order, but the three recursive filter
-    # chains overlap in the CPU instead of running one after another (the low-pass chain
-    # is latency-bound). The index state (interpolator, phase, groups of 3) is the same for
-    # every axis: it is read from axis 0 and written to all three.
-    n = samples.shape[0]
-    z = np.empty((3, 7), dtype=np.float64)
-    for ax in range(3):
-        for i in range(7):
-            z[ax, i] = fstate[ax, _F_Z + i]
-    last0 = fstate[0, _F_LAST]
-    last1 = fstate[1, _F_LAST]
-    last2 = fstate[2, _F_LAST]
-    prev0 = fstate[0, _F_PREV]
-    prev1 = fstate[1, _F_PREV]
-    prev2 = fstate[2, _F_PREV]
-    up0 = fstate[0, _F_UPREV]
-    up1 = fstate[1, _F_UPREV]
-    up2 = fstate[2, _F_UPREV]
-    yp0 = fstate[0, _F_YLPF]
-    yp1 = fstate[1, _F_YLPF]
-    yp2 = fstate[2, _F_YLPF]
-    acc0 = fstate[0, _F_ACC]
-    acc1 = fstate[1, _F_ACC]
-    acc2 = fstate[2, _F_ACC]
-    n_in = istate[0, I_NIN]
-    j = istate[0, _I_JOUT]
-    phase = istate[0, _I_PHASE]
-    started = istate[0, _I_STARTED]
-    nacc = istate[0, _I_NACC]
-    n_out = istate[0, I_NOUT]
+    # The three axes run interleaved, sample by sample (one value per axis, ``Axes``):
+    # each axis performs exactly the operations of a per-axis pass, in the same order, but
+    # the three recursive filter chains overlap in the CPU instead of running one after
+    # another (the low-pass chain is latency-bound). The index state (interpolator, phase,
+    # groups of 3) is the same for every axis.
+    z, last, u_prev, yp, acc = _float_state(fstate)
+    n_in, j, phase, started, nacc, n_out = _index_state(istate)
     k = 0
-    # the look-ahead low-pass (see below) needs u[n-1] = 0, true from the stream's start
-    look3 = lpf and up == 3 and up0 == 0.0 and up1 == 0.0 and up2 == 0.0
-    c1 = 1.0 - b_lpf
-    c2 = -b_lpf * c1
-    b2 = b_lpf * b_lpf
-    b3 = b2 * b_lpf
-    for r in range(n):
-        x0 = samples[r, 0]
-        x1 = samples[r, 1]
-        x2 = samples[r, 2]
-        if math.isfinite(x0):
-            last0 = x0
-        else:
-            x0 = last0
-        if math.isfinite(x1):
-            last1 = x1
-        else:
-            x1 = last1
-        if math.isfinite(x2):
-            last2 = x2
-        else:
-            x2 = last2
+    # the closed-form low-pass (_lowpass3) needs u[n-1] = 0, true from the stream's start
+    look3 = lpf and up == 3 and u_prev == _ZERO
+    for r in range(samples.shape[0]):
+        x = _held(samples, r, last)
         done = False
         while True:
             # 1. value at the path rate: x itself, or 0..k interpolated values
@@ -238,142 +351,52 @@ def counts_push(
                 idx = num // iq
                 rem = num - idx * iq
                 if idx == n_in and rem == 0:
-                    v0 = x0
-                    v1 = x1
-                    v2 = x2
+                    v = x
                 elif idx == n_in - 1:
-                    w = rem / iq
-                    v0 = prev0 + (x0 - prev0) * w
-                    v1 = prev1 + (x1 - prev1) * w
-                    v2 = prev2 + (x2 - prev2) * w
+                    v = _lerp(last, x, rem / iq)
                 else:
                     break
                 j += 1
+            elif done:
+                break
             else:
-                if done:
-                    break
-                v0 = x0
-                v1 = x1
-                v2 = x2
+                v = x
                 done = True
             # 2. ActiLife resampling to 30 Hz: zero-stuff by `up`, IIR low-pass, keep 1/down
             if look3:
-                # up = 3: the stuffed values are (v, 0, 0) and u[n-1] = 0 (the previous
-                # sample's last zero), so all three outputs follow from y[n-1] directly:
-                # y_0 = g - b·y, y_1 = g·(1 - b) + b²·y, y_2 = -b·g·(1 - b) - b³·y with
-                # g = a·L·v. The recursive path is one multiply-add per sample instead of
-                # three dependent multiply-subtracts (this low-pass is latency-bound);
-                # rounding differs from the step-by-step form by ~1e-16 relative.
-                g0 = a_l * v0
-                g1 = a_l * v1
-                g2 = a_l * v2
-                ya0 = g0 - b_lpf * yp0
-                ya1 = g1 - b_lpf * yp1
-                ya2 = g2 - b_lpf * yp2
-                yb0 = g0 * c1 + b2 * yp0
-                yb1 = g1 * c1 + b2 * yp1
-                yb2 = g2 * c1 + b2 * yp2
-                yp0 = g0 * c2 - b3 * yp0
-                yp1 = g1 * c2 - b3 * yp1
-                yp2 = g2 * c2 - b3 * yp2
+                ya, yb, yp = _lowpass3(v, yp, a_l, b_lpf)
             for i in range(up):
                 if look3:
-                    if i == 0:
-                        y0 = ya0
-                        y1 = ya1
-                        y2 = ya2
-                    elif i == 1:
-                        y0 = yb0
-                        y1 = yb1
-                        y2 = yb2
-                    else:
-                        y0 = yp0
-                        y1 = yp1
-                        y2 = yp2
+                    y = ya if i == 0 else yb if i == 1 else yp
                 else:
-                    if i == 0:
-                        u0 = v0
-                        u1 = v1
-                        u2 = v2
-                    else:
-                        u0 = 0.0
-                        u1 = 0.0
-                        u2 = 0.0
+                    u = v if i == 0 else _ZERO
                     if lpf:
-                        y0 = a_l * (u0 + up0) - b_lpf * yp0
-                        y1 = a_l * (u1 + up1) - b_lpf * yp1
-                        y2 = a_l * (u2 + up2) - b_lpf * yp2
-                        up0 = u0
-                        up1 = u1
-                        up2 = u2
-                        yp0 = y0
-                        yp1 = y1
-                        yp2 = y2
+                        y = yp = _lowpass(u, u_prev, yp, a_l, b_lpf)
+                        u_prev = u
                     else:
-                        y0 = u0
-                        y1 = u1
-                        y2 = u2
+                        y = u
                 if phase == 0:
-                    # 3. round to 1 mg, ties away from zero: at 30 Hz the device's 1/256 g
-                    # steps hit ties (odd multiples of 1/16 g), and ActiLife's counts on
-                    # R3 follow this rule there (half to even misses 0.7% of its epochs);
-                    # x 0.001, not / 1000: three divisions per value were a fifth of the
-                    # kernel's time
-                    w0 = _round_half_away(y0 * 1000.0) * 0.001
-                    w1 = _round_half_away(y1 * 1000.0) * 0.001
-                    w2 = _round_half_away(y2 * 1000.0) * 0.001
+                    # 3. 1-mg rounding; 4.-5. band-pass, scale, rectify, dead-band, clip,
+                    # floor; 6. 30 -> 10 Hz: floor(mean of 3). Keep these calls here: one
+                    # helper for all of it (band-pass start inside) ran 3-4x slower.
+                    w = _to_mg(y)
                     if started == 0:
-                        for q in range(7):
-                            z[0, q] = zi[q] * w0
-                            z[1, q] = zi[q] * w1
-                            z[2, q] = zi[q] * w2
+                        _bpf_start(z, zi, w)
                         started = 1
-                    # 4.-5. band-pass, scale, rectify, dead-band, clip, floor
-                    acc0 += _bpf_count(z, 0, w0, b, a, scale)
-                    acc1 += _bpf_count(z, 1, w1, b, a, scale)
-                    acc2 += _bpf_count(z, 2, w2, b, a, scale)
-                    # 6. 30 -> 10 Hz: floor(mean of 3)
+                    acc = _add_counts(acc, z, w, b, a, scale)
                     nacc += 1
                     if nacc == 3:
-                        out[k, 0] = np.int64(np.floor(acc0 / 3.0))
-                        out[k, 1] = np.int64(np.floor(acc1 / 3.0))
-                        out[k, 2] = np.int64(np.floor(acc2 / 3.0))
+                        _put_10hz(out, k, acc)
                         k += 1
-                        acc0 = 0.0
-                        acc1 = 0.0
-                        acc2 = 0.0
+                        acc = _ZERO
                         nacc = 0
                 phase += 1
                 if phase == down:
                     phase = 0
-        prev0 = x0
-        prev1 = x1
-        prev2 = x2
+        last = x
         n_in += 1
-    fstate[0, _F_LAST] = last0
-    fstate[1, _F_LAST] = last1
-    fstate[2, _F_LAST] = last2
-    fstate[0, _F_PREV] = prev0
-    fstate[1, _F_PREV] = prev1
-    fstate[2, _F_PREV] = prev2
-    fstate[0, _F_UPREV] = up0
-    fstate[1, _F_UPREV] = up1
-    fstate[2, _F_UPREV] = up2
-    fstate[0, _F_YLPF] = yp0
-    fstate[1, _F_YLPF] = yp1
-    fstate[2, _F_YLPF] = yp2
-    fstate[0, _F_ACC] = acc0
-    fstate[1, _F_ACC] = acc1
-    fstate[2, _F_ACC] = acc2
-    for ax in range(3):
-        for i in range(7):
-            fstate[ax, _F_Z + i] = z[ax, i]
-        istate[ax, I_NIN] = n_in
-        istate[ax, _I_JOUT] = j
-        istate[ax, _I_PHASE] = phase
-        istate[ax, _I_STARTED] = started
-        istate[ax, _I_NACC] = nacc
-        istate[ax, I_NOUT] = n_out + k
+    _set_float_state(fstate, z, last, u_prev, yp, acc)
+    _set_index_state(istate, n_in, j, phase, started, nacc, n_out + k)
     return k
 
 

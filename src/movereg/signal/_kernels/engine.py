@@ -111,6 +111,7 @@ from movereg.signal._kernels.state import (
     lowpass_start,
     lowpass_state,
     nw_acc,
+    nw_add,
     nw_empty,
     nw_push_step,
     set_detector,
@@ -138,6 +139,24 @@ def _crossing(v: float, thr: float, above: int, i: int, last: int,
             return 1, i, 1
         return 0, last, 1
     return 0, last, 0
+
+
+@jit_fma_inline
+def _impacts(rf2: float, below2: float, imp: float, hard: float, i: int, refr: int,
+             above: int, aboveh: int, lastimp: int,
+             lasthard: int) -> tuple[int, int, int, int, int, int]:
+    """Both impact detectors (:func:`_crossing`, thresholds ``imp`` and ``hard`` g) on
+    sample ``i`` of the low-passed signal, whose squared magnitude is ``rf2`` (g²);
+    below ``below2`` (g²) it is clearly below both thresholds (no square root needed).
+
+    Returns ``(impact 0 or 1, hard impact 0 or 1, above, aboveh, lastimp, lasthard)``.
+    """
+    if rf2 < below2:
+        return 0, 0, 0, 0, lastimp, lasthard
+    rf = math.sqrt(rf2)
+    c, lastimp, above = _crossing(rf, imp, above, i, lastimp, refr)
+    ch, lasthard, aboveh = _crossing(rf, hard, aboveh, i, lasthard, refr)
+    return c, ch, above, aboveh, lastimp, lasthard
 
 
 @jit_fma
@@ -258,10 +277,10 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
     px, py, pz = vec3(sf, F_PREVAF)
     hx, hy, hz = vec3(sf, F_HOPSUM)
     rx, ry, rz = vec3(sf, F_NWREF)
-    x00, x01, x10, x11 = lowpass_state(zs, 0)
-    y00, y01, y10, y11 = lowpass_state(zs, 1)
-    z00, z01, z10, z11 = lowpass_state(zs, 2)
-    nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2 = nw_acc(nw)
+    zx = lowpass_state(zs, 0)
+    zy = lowpass_state(zs, 1)
+    zz = lowpass_state(zs, 2)
+    nwa = nw_acc(nw)
     for t in range(x.shape[0]):
         xv = x[t, 0]
         yv = x[t, 1]
@@ -284,29 +303,18 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                 nclip += 1
             if nwref == 0:
                 rx, ry, rz, nwref = xv, yv, zv, 1
-            nwn += 1.0
-            d0 = xv - rx
-            d1 = yv - ry
-            d2 = zv - rz
-            s0 += d0
-            s1 += d1
-            s2 += d2
-            q0 += d0 * d0
-            q1 += d1 * d1
-            q2 += d2 * d2
-            mn0, mn1, mn2 = min(mn0, xv), min(mn1, yv), min(mn2, zv)
-            mx0, mx1, mx2 = max(mx0, xv), max(mx1, yv), max(mx2, zv)
+            nwa = nw_add(nwa, xv, yv, zv, rx, ry, rz)
             lx, ly, lz = xv, yv, zv
         # band-limited signal: Butterworth low-pass (causal), NaN input held at last valid
         if valid or finit == 1:
             if finit == 0:
-                x00, x01, x10, x11 = lowpass_start(zi, lx)
-                y00, y01, y10, y11 = lowpass_start(zi, ly)
-                z00, z01, z10, z11 = lowpass_start(zi, lz)
+                zx = lowpass_start(zi, lx)
+                zy = lowpass_start(zi, ly)
+                zz = lowpass_start(zi, lz)
                 finit = 1
-            fx, x00, x01, x10, x11 = lowpass(lx, x00, x01, x10, x11, co)
-            fy, y00, y01, y10, y11 = lowpass(ly, y00, y01, y10, y11, co)
-            fz, z00, z01, z10, z11 = lowpass(lz, z00, z01, z10, z11, co)
+            fx, zx = lowpass(lx, zx, co)
+            fy, zy = lowpass(ly, zy, co)
+            fz, zz = lowpass(lz, zz, co)
             if valid:
                 if prevvalid == 1:
                     jx = fx - px
@@ -316,17 +324,11 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                     ebuf[1, epnj] = jerk
                     epnj += 1
                     jsum += jerk
-                rf2 = fx * fx + fy * fy + fz * fz
-                if rf2 < below2:
-                    # clearly below both thresholds (no square root needed)
-                    above = 0
-                    aboveh = 0
-                else:
-                    rf = math.sqrt(rf2)
-                    c, lastimp, above = _crossing(rf, imp, above, i, lastimp, refr)
-                    nimp += c
-                    c, lasthard, aboveh = _crossing(rf, hard, aboveh, i, lasthard, refr)
-                    nhard += c
+                c, ch, above, aboveh, lastimp, lasthard = _impacts(
+                    fx * fx + fy * fy + fz * fz, below2, imp, hard, i, refr, above, aboveh,
+                    lastimp, lasthard)
+                nimp += c
+                nhard += ch
             px, py, pz = fx, fy, fz
         prevvalid = 1 if valid else 0
         i += 1
@@ -340,7 +342,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                 npost += moved
             hn, hx, hy, hz, hpos = 0, 0.0, 0.0, 0.0, 0
         if pos == L or kpos == lb:
-            set_nw_acc(nw, (nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2))
+            set_nw_acc(nw, nwa)
             if pos == L:
                 set_epoch_acc(si, sf, epn, epnj, nimp, nhard, nclip, npost, enmo, jsum,
                               ex, ey, ez)
@@ -350,7 +352,7 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
                 pos = 0
             if kpos == lb:
                 nw_push_step(nw, si, pi[PI_NWBACK])
-                nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2 = nw_empty()
+                nwa = nw_empty()
                 kpos = 0
     # locals -> state
     si[S_IABS] = i
@@ -363,10 +365,10 @@ def _stream_a(x: np.ndarray, pi: np.ndarray, pf: np.ndarray, sos: np.ndarray,
     set_vec3(sf, F_PREVAF, px, py, pz)
     set_vec3(sf, F_HOPSUM, hx, hy, hz)
     set_vec3(sf, F_NWREF, rx, ry, rz)
-    set_lowpass_state(zs, 0, x00, x01, x10, x11)
-    set_lowpass_state(zs, 1, y00, y01, y10, y11)
-    set_lowpass_state(zs, 2, z00, z01, z10, z11)
-    set_nw_acc(nw, (nwn, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2))
+    set_lowpass_state(zs, 0, zx)
+    set_lowpass_state(zs, 1, zy)
+    set_lowpass_state(zs, 2, zz)
+    set_nw_acc(nw, nwa)
 
 
 @jit_fma_inline

@@ -13,9 +13,6 @@ import numpy as np
 
 from movereg.signal._jit import jit_fma, jit_fma_inline
 from movereg.signal._kernels.layout import (
-    F_EPENMO,
-    F_EPJERK,
-    F_EPSUM,
     F_HOPSUM,
     F_PREVANG,
     NW_MN,
@@ -42,15 +39,11 @@ from movereg.signal._kernels.layout import (
     RI_POST,
     S_ADONE,
     S_BASE,
-    S_EPCLIP,
-    S_EPHARD,
-    S_EPIMP,
-    S_EPN,
-    S_EPNJ,
     S_EPPOST,
     S_HOPN,
     S_NWFILL,
 )
+from movereg.signal._kernels.state import epoch_acc, set_epoch_acc
 
 __all__ = ["end_epoch_a", "end_hop_posture"]
 
@@ -225,46 +218,35 @@ def end_epoch_a(e: int, pi: np.ndarray, pf: np.ndarray, si: np.ndarray, sf: np.n
                  rows_i: np.ndarray) -> None:
     """Write the sample-local features of epoch ``e`` and reset the epoch accumulators."""
     row = e - si[S_BASE]
-    n = si[S_EPN]
+    n, nj, nimp, nhard, nclip, npost, enmo, jsum, ex, ey, ez = epoch_acc(si, sf)
     rows_f[row, RF_COV] = n / pi[PI_L]
     if n > 0:
-        rows_f[row, RF_ENMO] = 1000.0 * sf[F_EPENMO] / n
+        rows_f[row, RF_ENMO] = 1000.0 * enmo / n
         r = ebuf[0]
         mean_r = _sum4(r, n, 0.0, False) / n
         rows_f[row, RF_MAD] = 1000.0 * _sum4(r, n, mean_r, True) / n
-        mx = sf[F_EPSUM] / n
-        my = sf[F_EPSUM + 1] / n
-        mz = sf[F_EPSUM + 2] / n
+        mx = ex / n
+        my = ey / n
+        mz = ez / n
         rows_f[row, RF_ZANG] = math.degrees(math.atan2(mz, math.sqrt(mx * mx + my * my)))
     else:
         rows_f[row, RF_ENMO] = np.nan
         rows_f[row, RF_MAD] = np.nan
         rows_f[row, RF_ZANG] = np.nan
-    nj = si[S_EPNJ]
     if nj > 0:
-        rows_f[row, RF_JERK] = sf[F_EPJERK] / nj
+        rows_f[row, RF_JERK] = jsum / nj
         # ebuf[0] (the resultants) is free once MAD is done: scratch for the selection
         rows_f[row, RF_JP95] = _percentile(ebuf[1], nj, 95.0, ebuf[0])
     else:
         rows_f[row, RF_JERK] = np.nan
         rows_f[row, RF_JP95] = np.nan
     rows_i[row, RI_NW] = _nonwear_flag(nw, pi, pf, si)
-    rows_i[row, RI_IMP] = si[S_EPIMP]
-    rows_i[row, RI_HARD] = si[S_EPHARD]
-    rows_i[row, RI_POST] = si[S_EPPOST]
-    rows_i[row, RI_CLIP] = si[S_EPCLIP]
+    rows_i[row, RI_IMP] = nimp
+    rows_i[row, RI_HARD] = nhard
+    rows_i[row, RI_POST] = npost
+    rows_i[row, RI_CLIP] = nclip
     si[S_ADONE] = e + 1
-    si[S_EPN] = 0
-    si[S_EPCLIP] = 0
-    si[S_EPIMP] = 0
-    si[S_EPHARD] = 0
-    si[S_EPPOST] = 0
-    si[S_EPNJ] = 0
-    sf[F_EPENMO] = 0.0
-    sf[F_EPJERK] = 0.0
-    for a in range(3):
-        sf[F_EPSUM + a] = 0.0
-
+    set_epoch_acc(si, sf, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @jit_fma_inline

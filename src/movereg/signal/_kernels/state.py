@@ -50,7 +50,7 @@ from movereg.signal._kernels.layout import (
 )
 
 __all__ = ["detector", "epoch_acc", "lowpass", "lowpass_coefs", "lowpass_start",
-           "lowpass_state", "nw_acc", "nw_empty", "nw_push_step", "set_detector",
+           "lowpass_state", "nw_acc", "nw_add", "nw_empty", "nw_push_step", "set_detector",
            "set_epoch_acc", "set_lowpass_state", "set_nw_acc", "set_vec3", "vec3"]
 
 # --- the current epoch ----------------------------------------------------------------------
@@ -147,6 +147,20 @@ def set_nw_acc(nw: np.ndarray, acc: tuple[float, ...]) -> None:
 
 
 @jit_fma_inline
+def nw_add(acc: tuple[float, ...], x: float, y: float, z: float, rx: float, ry: float,
+           rz: float) -> tuple[float, float, float, float, float, float, float, float, float,
+                               float, float, float, float]:
+    """The aggregates ``acc`` (see :func:`nw_acc`) with one valid sample ``x, y, z`` (g)
+    added; sums relative to the reference sample ``rx, ry, rz`` (g)."""
+    n, s0, s1, s2, q0, q1, q2, mn0, mn1, mn2, mx0, mx1, mx2 = acc
+    d0 = x - rx
+    d1 = y - ry
+    d2 = z - rz
+    return (n + 1.0, s0 + d0, s1 + d1, s2 + d2, q0 + d0 * d0, q1 + d1 * d1, q2 + d2 * d2,
+            min(mn0, x), min(mn1, y), min(mn2, z), max(mx0, x), max(mx1, y), max(mx2, z))
+
+
+@jit_fma_inline
 def nw_empty() -> tuple[float, float, float, float, float, float, float, float, float,
                         float, float, float, float]:
     """The aggregates of an empty non-wear step (see :func:`nw_acc`)."""
@@ -177,39 +191,42 @@ def lowpass_coefs(sos: np.ndarray) -> tuple[float, float, float, float, float, f
             sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5])
 
 
+LowpassState = tuple[float, float, float, float]  # section 0's two delays, section 1's
+
+
 @jit_fma_inline
-def lowpass_state(zs: np.ndarray, a: int) -> tuple[float, float, float, float]:
+def lowpass_state(zs: np.ndarray, a: int) -> LowpassState:
     """Axis ``a``'s filter state: section 0's two delays, then section 1's."""
     return zs[0, a, 0], zs[0, a, 1], zs[1, a, 0], zs[1, a, 1]
 
 
 @jit_fma_inline
-def set_lowpass_state(zs: np.ndarray, a: int, z00: float, z01: float, z10: float,
-                      z11: float) -> None:
+def set_lowpass_state(zs: np.ndarray, a: int, z: LowpassState) -> None:
     """Store axis ``a``'s filter state (see :func:`lowpass_state`)."""
-    zs[0, a, 0] = z00
-    zs[0, a, 1] = z01
-    zs[1, a, 0] = z10
-    zs[1, a, 1] = z11
+    zs[0, a, 0] = z[0]
+    zs[0, a, 1] = z[1]
+    zs[1, a, 0] = z[2]
+    zs[1, a, 1] = z[3]
 
 
 @jit_fma_inline
-def lowpass_start(zi: np.ndarray, v: float) -> tuple[float, float, float, float]:
+def lowpass_start(zi: np.ndarray, v: float) -> LowpassState:
     """The steady-state filter state for a constant input ``v`` (``zi`` scaled)."""
     return zi[0, 0] * v, zi[0, 1] * v, zi[1, 0] * v, zi[1, 1] * v
 
 
 @jit_fma_inline
-def lowpass(v: float, z00: float, z01: float, z10: float, z11: float,
+def lowpass(v: float, z: LowpassState,
             co: tuple[float, float, float, float, float, float, float, float, float, float]
-            ) -> tuple[float, float, float, float, float]:
-    """One sample through section 0 then 1, transposed direct form II (as
-    ``scipy.signal.sosfilt``): ``(output, new state)``."""
+            ) -> tuple[float, LowpassState]:
+    """One sample ``v`` (g) through section 0 then 1, transposed direct form II (as
+    ``scipy.signal.sosfilt``): ``(output (g), new state)``."""
     b00, b01, b02, a01, a02, b10, b11, b12, a11, a12 = co
+    z00, z01, z10, z11 = z
     u = b00 * v + z00
     z00 = b01 * v - a01 * u + z01
     z01 = b02 * v - a02 * u
     f = b10 * u + z10
     z10 = b11 * u - a11 * f + z11
     z11 = b12 * u - a12 * f
-    return f, z00, z01, z10, z11
+    return f, (z00, z01, z10, z11)
