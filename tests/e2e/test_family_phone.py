@@ -124,6 +124,13 @@ def test_parent_logs_ticks_and_reads_the_day_on_a_phone(demo: Any, browser: Any)
         _no_sideways_scroll(page)
         _no_units(page)
         name = "family-week.png" if "week" in path else "family-data.png"
+        if "week" in path:      # on the phone the week chart's plot gets the width, not margins
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
+            size = page.evaluate("() => { const d = document.querySelector('.js-plotly-plot');"
+                                 " const s = d._fullLayout._size;"
+                                 " return [d._fullLayout.width, s.w, s.l, s.r, s.b]; }")
+            print("week chart width, plot width, margins l r b:", size)
+            assert size[1] >= 0.6 * size[0], size
         page.screenshot(path=str(ARTIFACTS / name), full_page=True)
     page.goto(f"{base}/week?child={kid['id']}")
     assert "1 of 1 planned" in page.inner_text("body")

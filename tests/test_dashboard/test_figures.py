@@ -152,6 +152,12 @@ def test_week_view_and_config() -> None:
     assert bar["y"] == [round(s.wear_s / 3600, 2)] * 2
     assert uses["y"] == [1, 1] and breaks["y"] == [s.break_count] * 2
     assert uses["marker"]["symbol"] != breaks["marker"]["symbol"]
+    # phone-sized ticks: weekday over day of month, level; hover keeps the whole date
+    xaxis = fig["layout"]["xaxis"]
+    assert xaxis["tickvals"] == bar["x"] and xaxis["tickangle"] == 0
+    day = s.day
+    assert xaxis["ticktext"] == [f"{day:%a}<br>{day.day}"] * 2
+    assert bar["x"] == [f"{day:%a %d %b}"] * 2
     assert PLOT_CONFIG["displayModeBar"] is False
     assert figure_dict(zones_bar((1.0, 2.0, 3.0, 4.0)))["layout"]["meta"]["alt"]
 

@@ -258,8 +258,13 @@ def week_view(week: WeekSummary) -> go.Figure:
                                  text=list(per_day), textposition=f"{where} center",
                                  line={"color": OKABE_ITO[colour], "dash": dash, "width": 2},
                                  marker={"symbol": symbol, "size": size}), secondary_y=True)
+    # ticks "Tue" over "1" stay level and readable on a 390-px phone; hover keeps the date
+    fig.update_xaxes(tickvals=days, tickangle=0,
+                     ticktext=[f"{d.day:%a}<br>{d.day.day}" for d in week.days])
     fig.update_yaxes(title_text="hours worn", rangemode="tozero", secondary_y=False)
     top = max([3, *week.strategy_uses, *week.break_counts]) + 1
     fig.update_yaxes(title_text="count", range=[0, top], dtick=max(1, top // 6),
                      secondary_y=True, showgrid=False)
-    return _base_layout(fig, title="The week", alt=" ".join(week.sentences), height=340)
+    _base_layout(fig, title="The week", alt=" ".join(week.sentences), height=360)
+    fig.update_layout(legend={"y": -0.26})     # below the two-line day ticks
+    return fig

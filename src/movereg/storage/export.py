@@ -13,7 +13,7 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +42,6 @@ __all__ = [
     "stream_parquet",
 ]
 
-ExportKind = Literal["epochs", "breaks", "events", "raw"]
 EXPORT_KINDS: tuple[str, ...] = ("epochs", "breaks", "events", "raw")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 Chunk = dict[str, np.ndarray]

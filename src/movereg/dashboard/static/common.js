@@ -43,12 +43,20 @@
   }
   const PLOT_CONFIG = {displayModeBar: false, responsive: true, displaylogo: false, scrollZoom: false};
 
+  // On a phone (< 480 px) the desktop side margins would leave the plot a third of the
+  // width: keep room for the axis titles only.
+  const NARROW_PX = 480;
+  function narrowMargins(layout) {
+    const m = layout.margin || {};
+    layout.margin = Object.assign({}, m, {l: Math.min(m.l || 64, 52), r: Math.min(m.r || 64, 56)});
+  }
   function renderFigures() {
     if (!window.Plotly) return;
     document.querySelectorAll("script[data-figure]").forEach(function (el) {
       const target = document.getElementById(el.dataset.figure);
       if (!target) return;
       const fig = JSON.parse(el.textContent);
+      if (target.clientWidth && target.clientWidth < NARROW_PX) narrowMargins(fig.layout);
       window.Plotly.newPlot(target, fig.data, fig.layout, PLOT_CONFIG);
     });
   }

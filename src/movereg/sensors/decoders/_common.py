@@ -9,8 +9,6 @@ import numpy as np
 
 from movereg.errors import DecodeError
 
-BytesLike = bytes | bytearray | memoryview
-
 
 def fail(family: str, message: str, length: int, offset: int) -> NoReturn:
     """Raise the one decode error type, with family, frame length and offset."""
