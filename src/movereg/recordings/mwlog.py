@@ -45,6 +45,7 @@ from movereg.sensors.decoders.metawear_log import (
     MWLOG_MAGIC,
     MWLOG_SUFFIX,
     TICK_NS,
+    TickUnwrap,
     TimeRef,
     entry_rows,
     write_mwlog_header,
@@ -93,25 +94,6 @@ def read_mwlog_header(path: Path) -> tuple[dict[str, Any], int, int, int]:
     return head, 12 + n, data // size, data % size
 
 
-class _Unwrap:
-    """:func:`unwrap_ticks` over consecutive chunks of one run."""
-
-    def __init__(self, bits: int) -> None:
-        self.mod = 1 << bits
-        self.last: int | None = None
-        self.base = 0
-
-    def __call__(self, raw: np.ndarray) -> np.ndarray:
-        if raw.shape[0] == 0:
-            return raw
-        prev = int(raw[0]) if self.last is None else self.last
-        wraps = np.cumsum(np.diff(raw, prepend=prev) < -(self.mod // 2))
-        out: np.ndarray = raw + (self.base + wraps) * self.mod
-        self.base += int(wraps[-1])
-        self.last = int(raw[-1])
-        return out
-
-
 @dataclass
 class _RunInfo:
     """One reset epoch in the file: entries [a, b), unwrapped first/last tick, counts."""
@@ -139,14 +121,14 @@ class _Log:
         """Runs (consecutive entries of one reset_uid) and entries of other loggers."""
         runs: list[_RunInfo] = []
         other = 0
-        unwrap = _Unwrap(self.layout.tick_bits)
+        unwrap = TickUnwrap(self.layout.tick_bits)
         for a in range(0, self.n, _CHUNK):
             ids, uids, ticks, _ = entry_rows(self.rows[a:a + _CHUNK], self.layout)
             cuts = np.flatnonzero(np.diff(uids.astype(np.int16)) != 0) + 1
             for s, e in itertools.pairwise([0, *cuts.tolist(), ids.shape[0]]):
                 if not runs or s > 0 or runs[-1].reset_uid != int(uids[0]):
                     runs.append(_RunInfo(int(uids[s]), a + s, a + s))
-                    unwrap = _Unwrap(self.layout.tick_bits)
+                    unwrap = TickUnwrap(self.layout.tick_bits)
                 run = runs[-1]
                 u = unwrap(ticks[s:e])
                 if run.b == run.a:  # the run's first entries
@@ -162,7 +144,7 @@ class _Log:
         """``(unwrapped ticks, int16 counts (n, 3), unpaired entries)`` of one run, in
         chunks; the x,y and z entries of a sample are paired by tick (a pair cut by a
         chunk border is carried over)."""
-        unwrap = _Unwrap(self.layout.tick_bits)
+        unwrap = TickUnwrap(self.layout.tick_bits)
         carry_u = np.zeros(0, np.int64)
         carry_id = np.zeros(0, np.uint8)
         carry_d = np.zeros((0, 4), np.uint8)

@@ -46,6 +46,7 @@ __all__ = [
     "TICK_NS",
     "EntryLayout",
     "LogEntry",
+    "TickUnwrap",
     "TimeRef",
     "add_logger_command",
     "encode_entries",
@@ -271,19 +272,36 @@ def entry_rows(a: np.ndarray, layout: EntryLayout) -> tuple[np.ndarray, np.ndarr
     return (a[:, 0] & 0x1F), (a[:, 0] >> 5), tick, np.ascontiguousarray(a[:, -4:])
 
 
-def unwrap_ticks(ticks: np.ndarray, bits: int) -> np.ndarray:
-    """Raw ticks in log order -> a non-wrapping int64 count (one wrap per big step back).
+class TickUnwrap:
+    """Raw ticks of one run, fed in consecutive chunks -> a non-wrapping int64 count.
 
-    A step back of more than half the counter range is a rollover; smaller steps back
-    (not expected from a working board) are kept as they are.
+    A step back of more than half the counter range (also across a chunk border) is a
+    rollover; smaller steps back (not expected from a working board) are kept as they are.
     """
+
+    def __init__(self, bits: int) -> None:
+        self.mod = 1 << bits
+        self.last: int | None = None
+        self.base = 0
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        if raw.shape[0] == 0:
+            return raw
+        prev = int(raw[0]) if self.last is None else self.last
+        wraps = np.cumsum(np.diff(raw, prepend=prev) < -(self.mod // 2))
+        out: np.ndarray = raw + (self.base + wraps) * self.mod
+        self.base += int(wraps[-1])
+        self.last = int(raw[-1])
+        return out
+
+
+def unwrap_ticks(ticks: np.ndarray, bits: int) -> np.ndarray:
+    """Raw ticks in log order -> a non-wrapping int64 count (:class:`TickUnwrap` over
+    the whole array at once)."""
     t = np.asarray(ticks, dtype=np.int64)
     if t.shape[0] < 2:
         return t.copy()
-    mod = 1 << bits
-    wraps = np.concatenate([[0], np.cumsum(np.diff(t) < -(mod // 2))])
-    out: np.ndarray = t + wraps * mod
-    return out
+    return TickUnwrap(bits)(t)
 
 
 # ------------------------------------------------------------------ encoders ----------
