@@ -98,7 +98,7 @@ def test_fuzz_only_decode_error_escapes(data: bytes) -> None:
 # ------------------------------------------------------------------ time -------------
 def _run(uid: int, first_tick: int, n: int, bits: int, step: int = 14) -> Run:
     raw = (first_tick + np.arange(n, dtype=np.int64) * step) % (1 << bits)
-    return Run(uid, ml.unwrap_ticks(raw, bits), np.zeros((n, 3), np.int16))
+    return Run(uid, ml.unwrap_ticks(raw, bits))
 
 
 @pytest.mark.parametrize("bits", [24, 32])
@@ -232,8 +232,7 @@ def test_placement_property(epochs: list[tuple[int, int, int, bool]], bits: int)
     runs, refs, truth, known = [], [], [], []
     for e, (off, n, idle, seen) in enumerate(epochs):
         ticks = off + np.floor(np.arange(n) * step).astype(np.int64)
-        runs.append(Run(e, ml.unwrap_ticks(ticks % (1 << bits), bits),
-                        np.zeros((n, 3), np.int16)))
+        runs.append(Run(e, ml.unwrap_ticks(ticks % (1 << bits), bits)))
         truth.append(reset_ns + ticks * ml.TICK_NS)
         last = e == len(epochs) - 1
         if seen:

@@ -39,11 +39,11 @@ __all__ = ["Placed", "Run", "TimeRef", "place_runs"]
 
 @dataclass
 class Run:
-    """Samples of one reset epoch: unwrapped ticks (int64) and int16 counts (n, 3)."""
+    """One reset epoch: the unwrapped ticks (int64) of its samples (or just its first and
+    last: placing a run needs no more)."""
 
     reset_uid: int
     ticks: np.ndarray
-    counts: np.ndarray
 
 
 @dataclass

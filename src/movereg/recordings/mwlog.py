@@ -201,8 +201,7 @@ class MwlogRecording(Recording):
         runs = [r for r in runs if r.n_xy and r.n_z]
         if not runs:
             raise InputFileError(p, "the MetaWear log holds no accelerometer samples")
-        ends = [Run(r.reset_uid, np.array([r.first, r.last], np.int64),
-                    np.zeros((0, 3), np.int16)) for r in runs]
+        ends = [Run(r.reset_uid, np.array([r.first, r.last], np.int64)) for r in runs]
         placed = place_runs(ends, refs, log.layout.tick_bits, nominal,
                             int(head["downloaded_utc_ns"]))
         order = sorted(range(len(runs)), key=lambda i: float(placed[i].t_ns[0]))
