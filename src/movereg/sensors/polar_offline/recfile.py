@@ -38,7 +38,6 @@ from typing import Any
 
 from movereg.errors import DecodeError
 from movereg.models import DeviceFamily
-from movereg.sensors.decoders.polar_pmd import POLAR_EPOCH_OFFSET_NS
 
 __all__ = [
     "CONTAINER_MAGIC",
@@ -51,7 +50,6 @@ __all__ = [
     "encode_rec",
     "parse_container",
     "parse_rec",
-    "polar_to_unix_ns",
     "read_container",
 ]
 
@@ -169,11 +167,6 @@ def parse_rec(data: bytes | bytearray | memoryview) -> RecFile:
     if not frames and truncated is None:
         raise _fail("no data packets", b, off)
     return RecFile(version, start, settings, frames, truncated)
-
-
-def polar_to_unix_ns(polar_ns: int) -> int:
-    """Band time (ns since 2000-01-01) -> Unix ns."""
-    return polar_ns + POLAR_EPOCH_OFFSET_NS
 
 
 # --------------------------------------------------------------------- container ----
