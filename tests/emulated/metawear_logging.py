@@ -33,7 +33,6 @@ __all__ = ["EmulatedMetaWearLogging"]
 
 DIS_SERVICE = "0000180a-0000-1000-8000-00805f9b34fb"
 _ODR_HZ = {5: 12.5, 6: 25.0, 7: 50.0, 8: 100.0, 9: 200.0}
-_BMI160_RANGE = {0x03: 2, 0x05: 4, 0x08: 8, 0x0C: 16}
 
 
 class EmulatedMetaWearLogging(EmulatedMetaWear):
