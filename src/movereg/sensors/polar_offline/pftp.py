@@ -305,22 +305,16 @@ def decode_system_time(data: bytes) -> int:
     date = decode_fields(_one(f, 1, bytes, "date-time", data))  # type: ignore[arg-type]
     tim = decode_fields(_one(f, 2, bytes, "date-time", data))  # type: ignore[arg-type]
 
-    def num(fields: dict[int, list[int | bytes]], k: int, default: int | None = None) -> int:
-        v = fields.get(k)
-        if not v:
-            if default is None:
-                raise _fail(f"date-time: field {k} missing", data)
-            return default
-        if not isinstance(v[-1], int):
-            raise _fail(f"date-time: field {k} has the wrong wire type", data)
-        return v[-1]
+    def num(fields: dict[int, list[int | bytes]], k: int) -> int:
+        return int(_one(fields, k, int, "date-time", data))
 
     try:
         t = dt.datetime(num(date, 1), num(date, 2), num(date, 3), num(tim, 1), num(tim, 2),
                         num(tim, 3), tzinfo=dt.UTC)
     except (ValueError, OverflowError) as exc:
         raise _fail(f"date-time out of range ({exc})", data) from None
-    return int(t.timestamp()) * 1_000_000_000 + min(num(tim, 4, 0), 999) * 1_000_000
+    ms = num(tim, 4) if tim.get(4) else 0
+    return int(t.timestamp()) * 1_000_000_000 + min(ms, 999) * 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
