@@ -21,6 +21,7 @@ import itertools
 
 from emulated import World
 from emulated.metawear_logging import EmulatedMetaWearLogging
+from emulated.peripherals import indices_from_counts
 from movereg.errors import ConnectionLostError, ProtocolError
 from movereg.models import DeviceFamily
 from movereg.pipeline.importer import import_file
@@ -84,8 +85,8 @@ async def rig() -> AsyncIterator[Rig]:
 def _identities(path: Path) -> tuple[np.ndarray, list[int]]:
     """Sample indices in the file (from the raw entries) and the reset_uid of each run."""
     runs = list(mwlog_samples(path))
-    c = np.concatenate([counts for _, _, counts in runs]).astype(np.int64)
-    return c[:, 0] + 8192 * c[:, 1], [uid for uid, _, _ in runs]
+    c = np.concatenate([counts for _, _, counts in runs])
+    return indices_from_counts(c), [uid for uid, _, _ in runs]
 
 
 @pytest.mark.parametrize("layout", [ml.LAYOUT_9, ml.LAYOUT_8], ids=["tick32", "tick24"])

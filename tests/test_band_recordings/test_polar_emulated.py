@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulated import World
+from emulated.peripherals import indices_from_counts
 from emulated.polar_files import EmulatedPolarFiles
 from movereg.errors import ConnectionLostError
 from movereg.models import DeviceFamily
@@ -73,8 +74,7 @@ async def _connect(world: World, emu: EmulatedPolarFiles) -> tuple[BleakLink,
 
 
 def _indices(x: np.ndarray) -> np.ndarray:
-    c = np.rint(x / FACTOR).astype(np.int64)
-    return c[:, 0] + 8192 * c[:, 1]
+    return indices_from_counts(x / FACTOR)
 
 
 async def _record(rec: PolarOfflineRecorder, clock: Clock, hours: float, rate: int = 52) -> None:
