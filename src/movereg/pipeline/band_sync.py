@@ -38,6 +38,7 @@ from movereg.errors import (
     BluetoothUnavailableError,
     DeviceNotFoundError,
     MoveregError,
+    NotFoundError,
     SensorError,
     ValidationError,
 )
@@ -137,11 +138,11 @@ class BandSync(BandFiles):
 
     def family(self, device_id: str) -> str | None:
         """The band's family as stored (None: unknown band)."""
-        for d in self.store.list_devices():
-            if d.device_id == device_id:
-                return d.family
-        rec = self.store.band_recorder(device_id)
-        return None if rec is None else rec.family
+        try:
+            return self.store.get_device(device_id).family
+        except NotFoundError:
+            rec = self.store.band_recorder(device_id)
+            return None if rec is None else rec.family
 
     def can_record(self, device_id: str, family: str | None = None) -> bool:
         """True when the band records on its own (its family and the opener say so)."""
