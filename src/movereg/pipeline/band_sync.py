@@ -107,7 +107,7 @@ class BandSync(BandFiles):
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         """Start the background scan (when ``band_sync_interval_min`` > 0)."""
-        interval = float(getattr(self.settings, "band_sync_interval_min", 0.0)) * 60.0
+        interval = self.settings.band_sync_interval_min * 60.0
         if interval > 0 and self._scanner is None:
             self._scanner = asyncio.create_task(self._scan_loop(interval),
                                                 name="movereg-band-sync")
@@ -235,7 +235,7 @@ class BandSync(BandFiles):
         pct = None
         if st.free_bytes is not None and st.total_bytes:
             pct = 100.0 * st.free_bytes / st.total_bytes
-        if pct is not None and pct <= float(getattr(s, "band_memory_alert_pct", 10.0)):
+        if pct is not None and pct <= s.band_memory_alert_pct:
             hours = st.hours_left()
             left = "" if hours is None else f", about {hours:.1f} h of recording left"
             texts["band_memory_full"] = (f"Band {device_id}: memory nearly full "
@@ -354,7 +354,7 @@ class BandSync(BandFiles):
                          imported=counts["imported"])
 
     def _retry_later(self, device_id: str, actor: str) -> None:
-        delay = float(getattr(self.settings, "band_sync_retry_min", 2.0)) * 60.0
+        delay = self.settings.band_sync_retry_min * 60.0
 
         async def again() -> None:
             await asyncio.sleep(delay)
