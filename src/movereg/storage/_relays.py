@@ -9,7 +9,6 @@ refusal are audit-logged; a revoked token is kept (who, when) but answers nothin
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
+from movereg.storage._people import _token_hash
 
 __all__ = ["RELAY_TOKEN_PREFIX", "RelayBand", "RelayMixin", "RelayToken", "is_relay_token"]
 
@@ -29,10 +29,6 @@ _COLS = "id, name, created_at, created_by, revoked_at, revoked_by, last_used_at"
 def is_relay_token(token: str) -> bool:
     """True when ``token`` has the relay token's shape (not whether it is valid)."""
     return token.startswith(RELAY_TOKEN_PREFIX)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +102,7 @@ class RelayMixin(AuditMixin):
                     raise NotFoundError(f"no child {cid}")
             cur = con.execute("INSERT INTO relay_tokens(name, token_hash, created_at, "
                               "created_by) VALUES (?, ?, ?, ?)",
-                              (name[:100], _hash(token), now_ns(), actor))
+                              (name[:100], _token_hash(token), now_ns(), actor))
             tid = int(cur.lastrowid or 0)
             con.executemany("INSERT INTO relay_token_children(token_id, child_id) VALUES "
                             "(?, ?)", [(tid, c) for c in kids])
@@ -147,7 +143,7 @@ class RelayMixin(AuditMixin):
         row = self._fetch_one(
             "relay tokens",
             f"SELECT {_COLS} FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-            (_hash(token),))
+            (_token_hash(token),))
         if row is None:
             return None
         with self._tx("cannot save the relay token's use") as con:
