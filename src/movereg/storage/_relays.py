@@ -17,6 +17,7 @@ from typing import Any
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
+from movereg.storage._db import is_in
 from movereg.storage._people import _token_hash
 
 __all__ = ["RELAY_TOKEN_PREFIX", "RelayBand", "RelayMixin", "RelayToken", "is_relay_token"]
@@ -155,11 +156,11 @@ class RelayMixin(AuditMixin):
         """The bands assigned now to the relay's children (what it looks for)."""
         if not relay.child_ids:
             return []
-        marks = ", ".join("?" * len(relay.child_ids))
+        kids, kid_ids = is_in("a.child_id", relay.child_ids)
         rows = self._fetch(
             "assignments",
             "SELECT a.device_id, d.family, a.child_id FROM assignments a JOIN devices d "
-            f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND a.child_id IN "
-            f"({marks}) AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
-            "kind = 'file') ORDER BY a.device_id", relay.child_ids)
+            f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND {kids} "
+            "AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
+            "kind = 'file') ORDER BY a.device_id", kid_ids)
         return [RelayBand(str(d), None if f is None else str(f), int(c)) for d, f, c in rows]
