@@ -301,9 +301,8 @@ class BandSync(BandFiles):
                         quiet: bool = False) -> SyncProgress:
         """Sync one band to the end; returns the final progress (``ok`` None when the band
         was out of range during a quiet background scan)."""
-        self._set(device_id, running=True, phase="connecting to the band",
-                  started_ns=time.time_ns(), finished_ns=None, ok=None, message="",
-                  imported=0, recording=0, recordings=0, bytes_done=0, bytes_total=0)
+        self._progress[device_id] = SyncProgress(device_id, True, "connecting to the band",
+                                                 started_ns=time.time_ns())
         counts = {"imported": 0, "removed": 0, "waiting": 0, "failed": 0}
         fam = await asyncio.to_thread(self.family, device_id)
         try:
