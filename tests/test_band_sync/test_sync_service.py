@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +17,6 @@ from movereg.pipeline.band_sync import BandSync
 from movereg.storage import Store
 
 DEV = "fake-1"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "movereg.sqlite3") as st:
-        yield st
 
 
 def _settings(tmp_path: Path, **kw: float) -> Settings:

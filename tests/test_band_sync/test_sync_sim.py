@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from movereg.config import Settings
 from movereg.pipeline.band_links import BandLinks
@@ -31,12 +28,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.t += round(seconds * NS)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "movereg.sqlite3") as st:
-        yield st
 
 
 def test_record_walk_away_come_back_sync(tmp_path: Path, store: Store) -> None:

@@ -125,6 +125,7 @@ class BandFiles:
     def _import(self, f: FetchedRecording, r: BandRecording, child_id: int,
                 actor: str) -> SourceRecord:
         """Register and run the import (a thread); an already stored copy is returned."""
+        from movereg.dashboard.import_jobs import upload_path
         from movereg.pipeline.importer import run_import
 
         when = datetime.fromtimestamp(f.start_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -138,7 +139,7 @@ class BandFiles:
             raise _StillImporting from exc
         # kept where the import jobs look at start-up, so a server killed mid-import
         # finishes this import after its restart (the next sync then finds it done)
-        upload = self.settings.data_dir / "imports" / "uploads" / f"{src.id}{r.suffix}"
+        upload = upload_path(self.settings, src.id, r.suffix)
         _link_or_copy(f.path, upload)
         try:
             done = run_import(self.store, src.id, upload, device=f.device_id,

@@ -41,6 +41,13 @@ __all__ = ["BandLinks"]
 log = logging.getLogger(__name__)
 
 
+def _check_in_range(device_id: str, away: set[str]) -> None:
+    """DeviceNotFoundError while the simulated band ``device_id`` is walked away."""
+    if device_id in away:
+        raise DeviceNotFoundError(f"band {device_id} is out of range",
+                                  advice="bring the band near this computer")
+
+
 class _RangedTransport:
     """A simulated band's transport that can be out of range (demo: walking away)."""
 
@@ -53,21 +60,16 @@ class _RangedTransport:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def _check(self) -> None:
-        if self._device_id in self._away:
-            raise DeviceNotFoundError(f"band {self._device_id} is out of range",
-                                      advice="bring the band near this computer")
-
     async def find(self, address: str, timeout_s: float) -> Advert:
         if self._device_id in self._away:
             await asyncio.sleep(min(1.0, timeout_s))
-        self._check()
+        _check_in_range(self._device_id, self._away)
         advert: Advert = await self.inner.find(address, timeout_s)
         return advert
 
     async def connect(self, device: object, *, disconnected_callback: Callable[[], None],
                       max_attempts: int) -> Link:
-        self._check()
+        _check_in_range(self._device_id, self._away)
         self._dropped = disconnected_callback
         link: Link = await self.inner.connect(device, disconnected_callback=disconnected_callback,
                                               max_attempts=max_attempts)
@@ -174,9 +176,7 @@ class BandLinks:
         load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
-            if device_id in self._away:
-                raise DeviceNotFoundError(f"band {device_id} is out of range",
-                                          advice="bring the band near this computer")
+            _check_in_range(device_id, self._away)
             from movereg.sensors.sim_link import SimulatedTransport
 
             second = SimulatedTransport(sim.band, sim.speed, offline=sim.offline)

@@ -38,6 +38,7 @@ from movereg.errors import (
     BluetoothUnavailableError,
     DeviceNotFoundError,
     MoveregError,
+    NotFoundError,
     SensorError,
     ValidationError,
 )
@@ -106,7 +107,7 @@ class BandSync(BandFiles):
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         """Start the background scan (when ``band_sync_interval_min`` > 0)."""
-        interval = float(getattr(self.settings, "band_sync_interval_min", 0.0)) * 60.0
+        interval = self.settings.band_sync_interval_min * 60.0
         if interval > 0 and self._scanner is None:
             self._scanner = asyncio.create_task(self._scan_loop(interval),
                                                 name="movereg-band-sync")
@@ -137,11 +138,11 @@ class BandSync(BandFiles):
 
     def family(self, device_id: str) -> str | None:
         """The band's family as stored (None: unknown band)."""
-        for d in self.store.list_devices():
-            if d.device_id == device_id:
-                return d.family
-        rec = self.store.band_recorder(device_id)
-        return None if rec is None else rec.family
+        try:
+            return self.store.get_device(device_id).family
+        except NotFoundError:
+            rec = self.store.band_recorder(device_id)
+            return None if rec is None else rec.family
 
     def can_record(self, device_id: str, family: str | None = None) -> bool:
         """True when the band records on its own (its family and the opener say so)."""
@@ -234,7 +235,7 @@ class BandSync(BandFiles):
         pct = None
         if st.free_bytes is not None and st.total_bytes:
             pct = 100.0 * st.free_bytes / st.total_bytes
-        if pct is not None and pct <= float(getattr(s, "band_memory_alert_pct", 10.0)):
+        if pct is not None and pct <= s.band_memory_alert_pct:
             hours = st.hours_left()
             left = "" if hours is None else f", about {hours:.1f} h of recording left"
             texts["band_memory_full"] = (f"Band {device_id}: memory nearly full "
@@ -300,9 +301,8 @@ class BandSync(BandFiles):
                         quiet: bool = False) -> SyncProgress:
         """Sync one band to the end; returns the final progress (``ok`` None when the band
         was out of range during a quiet background scan)."""
-        self._set(device_id, running=True, phase="connecting to the band",
-                  started_ns=time.time_ns(), finished_ns=None, ok=None, message="",
-                  imported=0, recording=0, recordings=0, bytes_done=0, bytes_total=0)
+        self._progress[device_id] = SyncProgress(device_id, True, "connecting to the band",
+                                                 started_ns=time.time_ns())
         counts = {"imported": 0, "removed": 0, "waiting": 0, "failed": 0}
         fam = await asyncio.to_thread(self.family, device_id)
         try:
@@ -353,7 +353,7 @@ class BandSync(BandFiles):
                          imported=counts["imported"])
 
     def _retry_later(self, device_id: str, actor: str) -> None:
-        delay = float(getattr(self.settings, "band_sync_retry_min", 2.0)) * 60.0
+        delay = self.settings.band_sync_retry_min * 60.0
 
         async def again() -> None:
             await asyncio.sleep(delay)

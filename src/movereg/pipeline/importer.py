@@ -70,7 +70,6 @@ class _Options:
     raw_from_ns: int | None = None
 
 
-
 def check_size(path: Path, size: int, max_bytes: int) -> None:
     """Reject an empty file or one over the size limit (``InputFileError``)."""
     if size == 0:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from movereg.errors import MoveregError
-from movereg.fsutil import fsync_path
+from movereg.fsutil import fsync_path, write_json_atomic
 from movereg.relay.client import (
     RelayBandInfo,
     RelayClient,
@@ -166,10 +165,8 @@ class Relay:
             except (OSError, ValueError, KeyError, TypeError):
                 self.say(f"server not reachable and no band list kept yet: {exc.message}")
                 return []
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps([{"device_id": b.device_id, "family": b.family}
-                                   for b in bands]), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, [{"device_id": b.device_id, "family": b.family}
+                                 for b in bands])
         return bands
 
     async def empty_band(self, band: RelayBandInfo, report: CycleReport) -> None:

@@ -171,7 +171,6 @@ def create_backup(data_dir: Path, out: Path, passphrase: str) -> BackupInfo:
     return info
 
 
-
 def _plain(manifest: bytes, db: Path) -> Iterator[bytes]:
     """The plaintext in segments of :data:`_SEGMENT` bytes."""
     buf = struct.pack(">I", len(manifest)) + manifest

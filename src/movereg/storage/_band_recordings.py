@@ -33,6 +33,8 @@ _REC_COLS = ("device_id", "family", "recording", "rate_hz", "started_at", "start
 _ROW_COLS = ("id", "device_id", "recording_id", "started_ns", "end_ns", "size_bytes",
              "sha256", "state", "reason", "attempts", "child_id", "source_id",
              "first_seen_at", "updated_at")
+_SELECT_RECORDERS = f"SELECT {', '.join(_REC_COLS)} FROM band_recorders"
+_SELECT_RECORDINGS = f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings"
 _SET_OK = frozenset({"started_ns", "end_ns", "size_bytes", "sha256", "reason", "child_id",
                      "source_id"})
 
@@ -106,7 +108,7 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
         """A band's recording bookkeeping (None: never seen as able to record)."""
         row = self._fetch_one(
             "band recorders",
-            f"SELECT {', '.join(_REC_COLS)} FROM band_recorders WHERE device_id = ?",
+            f"{_SELECT_RECORDERS} WHERE device_id = ?",
             (device_id,))
         return None if row is None else _recorder(row)
 
@@ -114,7 +116,7 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
         """Every band known to be able to record on its own."""
         rows = self._fetch(
             "band recorders",
-            f"SELECT {', '.join(_REC_COLS)} FROM band_recorders ORDER BY device_id")
+            f"{_SELECT_RECORDERS} ORDER BY device_id")
         return [_recorder(r) for r in rows]
 
     def _ensure_recorder(self, con: Any, device_id: str, family: str | None) -> None:
@@ -182,7 +184,7 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
         clause, params = where([("device_id = ?", device_id), is_in("state", states)])
         rows = self._fetch(
             "band recordings",
-            f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings{clause} ORDER BY id",
+            f"{_SELECT_RECORDINGS}{clause} ORDER BY id",
             params)
         return [BandRecordingRecord(*r) for r in rows]
 
@@ -190,14 +192,14 @@ class BandRecordingsMixin(IngestMixin, AuditMixin):
         """One recording by the band's id for it (None: never seen)."""
         row = self._fetch_one(
             "band recordings",
-            f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE device_id = ? AND "
+            f"{_SELECT_RECORDINGS} WHERE device_id = ? AND "
             "recording_id = ?", (device_id, recording_id))
         return None if row is None else BandRecordingRecord(*row)
 
     def get_band_recording(self, row_id: int) -> BandRecordingRecord:
         """One recording by its row id (404 when missing)."""
         return BandRecordingRecord(*self._get_one(
-            "band recordings", f"SELECT {', '.join(_ROW_COLS)} FROM band_recordings WHERE id = ?",
+            "band recordings", f"{_SELECT_RECORDINGS} WHERE id = ?",
             (int(row_id),), missing=f"no band recording {row_id}"))
 
     def note_on_band(self, device_id: str, recording_id: str, *, started_ns: int | None,

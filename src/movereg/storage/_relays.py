@@ -9,7 +9,6 @@ refusal are audit-logged; a revoked token is kept (who, when) but answers nothin
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Any
 from movereg.errors import NotFoundError, ValidationError
 from movereg.storage._audit import AuditMixin
 from movereg.storage._core import now_ns
+from movereg.storage._db import is_in
+from movereg.storage._people import _token_hash
 
 __all__ = ["RELAY_TOKEN_PREFIX", "RelayBand", "RelayMixin", "RelayToken", "is_relay_token"]
 
@@ -29,10 +30,6 @@ _COLS = "id, name, created_at, created_by, revoked_at, revoked_by, last_used_at"
 def is_relay_token(token: str) -> bool:
     """True when ``token`` has the relay token's shape (not whether it is valid)."""
     return token.startswith(RELAY_TOKEN_PREFIX)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +103,7 @@ class RelayMixin(AuditMixin):
                     raise NotFoundError(f"no child {cid}")
             cur = con.execute("INSERT INTO relay_tokens(name, token_hash, created_at, "
                               "created_by) VALUES (?, ?, ?, ?)",
-                              (name[:100], _hash(token), now_ns(), actor))
+                              (name[:100], _token_hash(token), now_ns(), actor))
             tid = int(cur.lastrowid or 0)
             con.executemany("INSERT INTO relay_token_children(token_id, child_id) VALUES "
                             "(?, ?)", [(tid, c) for c in kids])
@@ -147,7 +144,7 @@ class RelayMixin(AuditMixin):
         row = self._fetch_one(
             "relay tokens",
             f"SELECT {_COLS} FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-            (_hash(token),))
+            (_token_hash(token),))
         if row is None:
             return None
         with self._tx("cannot save the relay token's use") as con:
@@ -159,11 +156,11 @@ class RelayMixin(AuditMixin):
         """The bands assigned now to the relay's children (what it looks for)."""
         if not relay.child_ids:
             return []
-        marks = ", ".join("?" * len(relay.child_ids))
+        kids, kid_ids = is_in("a.child_id", relay.child_ids)
         rows = self._fetch(
             "assignments",
             "SELECT a.device_id, d.family, a.child_id FROM assignments a JOIN devices d "
-            f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND a.child_id IN "
-            f"({marks}) AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
-            "kind = 'file') ORDER BY a.device_id", relay.child_ids)
+            f"ON d.device_id = a.device_id WHERE a.end_ns IS NULL AND {kids} "
+            "AND a.device_id NOT IN (SELECT device_id FROM sources WHERE "
+            "kind = 'file') ORDER BY a.device_id", kid_ids)
         return [RelayBand(str(d), None if f is None else str(f), int(c)) for d, f, c in rows]

@@ -156,12 +156,11 @@ class TimelineMixin(SourcesMixin):
         # a run ends where the source changes or more than an hour is missing
         brk = np.flatnonzero((sids[1:] != sids[:-1]) | (starts[1:] - ends[:-1] > _HOUR_NS)) + 1
         first = np.r_[0, brk]
-        last = np.r_[brk, starts.shape[0]]
         run_end = np.maximum.reduceat(ends, first)
         out: list[SourceSpan] = []
-        for a, b, e in zip(first.tolist(), last.tolist(), run_end.tolist(), strict=True):
+        for a, e in zip(first.tolist(), run_end.tolist(), strict=True):
             sid = int(sids[a])
-            if sid in srcs and b > a:
+            if sid in srcs:
                 out.append(SourceSpan(srcs[sid], int(starts[a]), int(e)))
         return out
 

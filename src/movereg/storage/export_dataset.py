@@ -49,7 +49,6 @@ class Counted:
             del chunk  # not held while the next one is made
 
 
-
 def provenance(what: str, fmt: str, parameters: dict[str, Any],
                sources: Sequence[Path], *, rows: int, why_empty: str | None) -> dict[str, Any]:
     """What an export states about itself: versions, parameters, sources, time, rows."""
