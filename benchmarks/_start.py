@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.demo_proc import free_port
 
-__all__ = ["fresh_clone", "start_time"]
+__all__ = ["fresh_clone", "start_time", "start_times"]
 
 _SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -229,9 +229,9 @@ class CwaRecording(Recording):
             head = parse_header(fh.read(HEADER), p)
         n_sec = max(0, (size - HEADER) // SECTOR)
         self._tail = (size - HEADER) % SECTOR if size >= HEADER else 0
-        self._mm = _Sectors(path, n_sec)
+        self._sectors = _Sectors(path, n_sec)
         base = self._base_ns()
-        tables = [scan_sectors(self._mm.read(a, min(a + _SCAN, n_sec)), base)
+        tables = [scan_sectors(self._sectors.read(a, min(a + _SCAN, n_sec)), base)
                   for a in range(0, n_sec, _SCAN)]
         st = SectorTable(*(np.concatenate([getattr(t, f) for t in tables]) if tables
                            else np.empty(0) for f in SectorTable.__dataclass_fields__))
@@ -273,7 +273,7 @@ class CwaRecording(Recording):
 
     def _base_ns(self) -> int:
         """Whole-second local time of the first data sector (time origin, ns)."""
-        first = self._mm.read(0, min(self._mm.n, 4096))
+        first = self._sectors.read(0, min(self._sectors.n, 4096))
         for sec in first:
             if sec[0] == ord("A") and sec[1] == ord("X"):
                 t, ok = cwa_time_ns(sec[14:18].copy().view("<u4"))
@@ -339,7 +339,7 @@ class CwaRecording(Recording):
     def _decode(self, sel: np.ndarray) -> np.ndarray:
         st = self._st
         # ``sel`` is one run of consecutive sectors (see _blocks)
-        raw = self._mm.read(int(sel[0]), int(sel[-1]) + 1)
+        raw = self._sectors.read(int(sel[0]), int(sel[-1]) + 1)
         if raw.shape[0] != sel.shape[0]:
             raw = raw[sel - sel[0]]
         fmts = st.fmt[sel]

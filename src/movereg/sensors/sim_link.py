@@ -86,29 +86,23 @@ class _SimLink:
     async def write(self, uuid: str, data: bytes, *, response: bool) -> None:
         """A control-point command; the reply is indicated like a real band's."""
         if uuid == PFTP_MTU_UUID and self._pftp is not None:
-            self._send_pftp(self._pftp.feed(bytes(data)))
+            self._notify(PFTP_MTU_UUID, self._pftp.feed(bytes(data)))
             return
         if uuid != PMD_CP_UUID:
             return
-        offline = self._offline.handle_pmd_cp(bytes(data)) if self._offline else None
-        if offline is not None:
-            cb = self._callbacks.get(PMD_CP_UUID)
-            if cb is not None:
-                asyncio.get_running_loop().call_soon(cb, offline)
-            return
-        op = data[0] if data else 0
-        settings, start = self._band.control_point_replies()
-        if op == PmdOp.GET_SETTINGS:
-            reply = settings
-        elif op == PmdOp.START:
-            reply = self._start() or start
-        elif op == PmdOp.STOP:
-            reply = enc.encode_pmd_cp_response(PmdOp.STOP, status=self._stop())
-        else:
-            reply = enc.encode_pmd_cp_response(op, status=_INVALID_OP)
-        cb = self._callbacks.get(PMD_CP_UUID)
-        if cb is not None:
-            asyncio.get_running_loop().call_soon(cb, reply)
+        reply = self._offline.handle_pmd_cp(bytes(data)) if self._offline else None
+        if reply is None:
+            op = data[0] if data else 0
+            settings, start = self._band.control_point_replies()
+            if op == PmdOp.GET_SETTINGS:
+                reply = settings
+            elif op == PmdOp.START:
+                reply = self._start() or start
+            elif op == PmdOp.STOP:
+                reply = enc.encode_pmd_cp_response(PmdOp.STOP, status=self._stop())
+            else:
+                reply = enc.encode_pmd_cp_response(op, status=_INVALID_OP)
+        self._notify(PMD_CP_UUID, [reply])
 
     async def read(self, uuid: str) -> bytes:
         """The battery level (one byte, %); nothing else is readable."""
@@ -116,9 +110,10 @@ class _SimLink:
             return bytes([self._band.battery.level()])
         return b""
 
-    def _send_pftp(self, packets: list[bytes]) -> None:
-        """File-transfer response packets, notified in order."""
-        cb = self._callbacks.get(PFTP_MTU_UUID)
+    def _notify(self, uuid: str, packets: list[bytes]) -> None:
+        """Packets to ``uuid``'s subscriber, in order, as the band's notifications or
+        indications (soon after the write that caused them, like a real reply)."""
+        cb = self._callbacks.get(uuid)
         if cb is None:
             return
         loop = asyncio.get_running_loop()

@@ -152,6 +152,9 @@ class SimulatedBand:
         self.drift_ppm = float(drift_ppm)
         self.block_size = block_size
         self.bursts_ns = tuple(int(b) for b in bursts_ns)
+        # each burst's first moving sample, in the given order (a later one writes last)
+        self._burst_at = np.array([round((b - self.start_ns) / self.period_ns)
+                                   for b in self.bursts_ns], dtype=np.int64)
         self.battery: SimBattery | None = None
         self.device_id = f"sim-{self.seed}"
         self.name = f"Polar Sense SIM{self.seed % 10000:04d}"
@@ -243,12 +246,13 @@ class SimulatedBand:
         return self._scripted(first, x) if self.bursts_ns else x
 
     def _scripted(self, first: int, x: F64) -> F64:
-        """``x`` (samples from index ``first``) with the scripted bursts written in."""
+        """``x`` (samples from index ``first``, a new array) with the scripted bursts that
+        reach into it written in."""
         fs = self.fs_hz
-        x = x.copy()
-        for b in self.bursts_ns:
-            ib = round((b - self.start_ns) / self.period_ns)
-            for a, z, burst in ((ib - round(3 * fs), ib, False), (ib, ib + round(2 * fs), True)):
+        pre, post = round(3 * fs), round(2 * fs)
+        at = self._burst_at
+        for ib in at[(at - pre < first + len(x)) & (at + post > first)].tolist():
+            for a, z, burst in ((ib - pre, ib, False), (ib, ib + post, True)):
                 lo, hi = max(a, first), min(z, first + len(x))
                 if lo >= hi:
                     continue

@@ -81,12 +81,11 @@ BPF_A.setflags(write=False)
 
 # float state, per axis (row): indices
 _F_LAST = 0  # the last sample, missing values held (g)
-_F_PREV = 1  # the same value (an older layout kept it twice)
-_F_UPREV = 2  # previous zero-stuffed value u[n-1]
-_F_YLPF = 3  # previous low-pass output y[n-1]
-_F_ACC = 4  # sum of trimmed 30-Hz values in the current group of 3
-_F_Z = 5  # 7 band-pass delay registers: 5..11
-N_FSTATE = 12
+_F_UPREV = 1  # previous zero-stuffed value u[n-1]
+_F_YLPF = 2  # previous low-pass output y[n-1]
+_F_ACC = 3  # sum of trimmed 30-Hz values in the current group of 3
+_F_Z = 4  # 7 band-pass delay registers: 4..10
+N_FSTATE = 11
 
 # integer state, per axis (row): indices (the same value in every row)
 I_NIN = 0  # raw samples consumed
@@ -155,12 +154,11 @@ def _float_state(fstate: np.ndarray) -> tuple[np.ndarray, Axes, Axes, Axes, Axes
 @jit_fma_inline
 def _set_float_state(fstate: np.ndarray, z: np.ndarray, last: Axes, u_prev: Axes,
                      yp: Axes, acc: Axes) -> None:
-    """Store what :func:`_float_state` loads (``_F_PREV`` repeats ``last``)."""
+    """Store what :func:`_float_state` loads."""
     for ax in range(3):
         for i in range(7):
             fstate[ax, _F_Z + i] = z[ax, i]
     _set_axes(fstate, _F_LAST, last)
-    _set_axes(fstate, _F_PREV, last)
     _set_axes(fstate, _F_UPREV, u_prev)
     _set_axes(fstate, _F_YLPF, yp)
     _set_axes(fstate, _F_ACC, acc)
