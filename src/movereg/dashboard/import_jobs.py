@@ -18,9 +18,9 @@ from pathlib import Path
 
 from movereg.config import Settings
 from movereg.errors import MoveregError
-from movereg.storage import Store
+from movereg.storage import Store, uploads_dir
 
-__all__ = ["ImportJobs", "discard", "upload_path"]
+__all__ = ["ImportJobs", "discard"]
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,6 @@ def discard(path: Path) -> None:
     """Delete a file if it is there."""
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def upload_path(settings: Settings, source_id: int, suffix: str) -> Path:
-    """Where the upload of import ``source_id`` waits while it is processed."""
-    return settings.data_dir / "imports" / "uploads" / f"{int(source_id)}{suffix}"
 
 
 @dataclass
@@ -99,7 +94,7 @@ class ImportJobs:
     def resume(self) -> int:
         """Start again the imports a stopped or killed server left pending (returns how many)."""
         n = 0
-        uploads = self.settings.data_dir / "imports" / "uploads"
+        uploads = uploads_dir(self.settings.data_dir)
         for part in uploads.glob("upload-*.part") if uploads.is_dir() else []:
             discard(part)  # an upload cut off by the stop: never registered
         for src in self.store.interrupted_imports():

@@ -16,7 +16,13 @@ from movereg.errors import MoveregError
 from movereg.pipeline._band_types import MAX_ATTEMPTS, SyncProgress, stopped_words
 from movereg.sensors.offline import BandRecording, OfflineRecorder, RecorderStatus
 from movereg.sensors.offline_fetch import FetchedRecording, discard_spooled, fetch_recordings
-from movereg.storage import AlreadyImported, BandRecordingRecord, SourceRecord, Store
+from movereg.storage import (
+    AlreadyImported,
+    BandRecordingRecord,
+    SourceRecord,
+    Store,
+    upload_path,
+)
 
 __all__ = ["BandFiles"]
 
@@ -125,7 +131,6 @@ class BandFiles:
     def _import(self, f: FetchedRecording, r: BandRecording, child_id: int,
                 actor: str) -> SourceRecord:
         """Register and run the import (a thread); an already stored copy is returned."""
-        from movereg.dashboard.import_jobs import upload_path
         from movereg.pipeline.importer import run_import
 
         when = datetime.fromtimestamp(f.start_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -139,7 +144,7 @@ class BandFiles:
             raise _StillImporting from exc
         # kept where the import jobs look at start-up, so a server killed mid-import
         # finishes this import after its restart (the next sync then finds it done)
-        upload = upload_path(self.settings, src.id, r.suffix)
+        upload = upload_path(self.settings.data_dir, src.id, r.suffix)
         _link_or_copy(f.path, upload)
         try:
             done = run_import(self.store, src.id, upload, device=f.device_id,

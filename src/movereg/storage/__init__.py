@@ -20,7 +20,13 @@ from movereg.storage._ingest import (
 )
 from movereg.storage._people import new_child_code
 from movereg.storage._relays import RelayBand, RelayToken, is_relay_token
-from movereg.storage._sources import AlreadyImported, SourceRecord, import_device_id
+from movereg.storage._sources import (
+    AlreadyImported,
+    SourceRecord,
+    import_device_id,
+    upload_path,
+    uploads_dir,
+)
 from movereg.storage._timeline import PRECEDENCE_RULE, SourceSpan
 from movereg.storage.batch import BatchWriter, BatchWriterStats
 from movereg.storage.records import (
@@ -91,4 +97,6 @@ __all__ = [
     "load_default_strategies",
     "new_child_code",
     "restore_backup",
+    "upload_path",
+    "uploads_dir",
 ]

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from movereg.errors import NotFoundError, ValidationError
@@ -31,7 +32,18 @@ from movereg.storage._ingest import (
 )
 
 __all__ = ["IMPORT_DEVICE_PREFIX", "AlreadyImported", "SourceRecord", "SourcesMixin",
-           "import_device_id"]
+           "import_device_id", "upload_path", "uploads_dir"]
+
+def uploads_dir(data_dir: Path) -> Path:
+    """Where files wait while their import runs: ``<data dir>/imports/uploads`` (the
+    import jobs look there at start-up to finish what a stopped server left)."""
+    return data_dir / "imports" / "uploads"
+
+
+def upload_path(data_dir: Path, source_id: int, suffix: str) -> Path:
+    """Where the file of import ``source_id`` waits while it is processed."""
+    return uploads_dir(data_dir) / f"{int(source_id)}{suffix}"
+
 
 #: Device-id prefix of imported recordings' rows.
 IMPORT_DEVICE_PREFIX = "import-"

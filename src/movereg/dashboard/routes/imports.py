@@ -24,11 +24,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from movereg.dashboard.deps import CurrentUser, Principal, SettingsDep, StoreDep, check_child
-from movereg.dashboard.import_jobs import ImportJobs, discard, upload_path
+from movereg.dashboard.import_jobs import ImportJobs, discard
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import InputFileError, NotFoundError, ValidationError
-from movereg.storage import AlreadyImported, SourceRecord, Store
+from movereg.storage import AlreadyImported, SourceRecord, Store, upload_path
 
 __all__ = ["router"]
 
@@ -208,7 +208,7 @@ async def add_import(child_id: ChildId, request: Request, store: StoreDep,
     except BaseException:
         discard(tmp)
         raise
-    dest = upload_path(settings, src.id, suffix)
+    dest = upload_path(settings.data_dir, src.id, suffix)
     await asyncio.to_thread(os.replace, tmp, dest)
     _jobs(request).start(src.id, dest, tz=tz or None, device=device or None,
                          actor=principal.actor)

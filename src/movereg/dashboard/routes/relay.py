@@ -31,13 +31,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from movereg.dashboard.deps import Admin, SettingsDep, StoreDep
-from movereg.dashboard.import_jobs import discard, upload_path
+from movereg.dashboard.import_jobs import discard
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.imports import _dt, _jobs, _save, _suffix, _too_large, _TooLarge
 from movereg.dashboard.schemas import MAX_ID
 from movereg.errors import AuthError, ForbiddenError, InputFileError, ValidationError
 from movereg.fsutil import fsync_path
-from movereg.storage import AlreadyImported, RelayToken, Store, is_relay_token
+from movereg.storage import AlreadyImported, RelayToken, Store, is_relay_token, upload_path
 
 __all__ = ["router"]
 
@@ -221,7 +221,7 @@ async def relay_upload(request: Request, store: StoreDep, settings: SettingsDep,
     except BaseException:
         discard(tmp)
         raise
-    dest = upload_path(settings, src.id, suffix)
+    dest = upload_path(settings.data_dir, src.id, suffix)
     await asyncio.to_thread(os.replace, tmp, dest)
     await asyncio.to_thread(fsync_path, dest)
     _jobs(request).start(src.id, dest, tz=None, device=band, actor=relay.actor)
