@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from movereg.dashboard.deps import CurrentUser, Principal, SettingsDep, StoreDep, check_child
 from movereg.dashboard.import_jobs import ImportJobs, discard, upload_path
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range, run_sync
-from movereg.dashboard.schemas import MAX_ID
+from movereg.dashboard.schemas import MAX_ID, StrictIn
 from movereg.errors import InputFileError, NotFoundError, ValidationError
 from movereg.storage import AlreadyImported, SourceRecord, Store
 
@@ -74,10 +74,8 @@ class ImportOut(BaseModel):
     day_url: str | None = Field(description="the child's day page at the recording's start")
 
 
-class RemoveIn(BaseModel):
+class RemoveIn(StrictIn):
     """Why an import is removed (kept in the audit log)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
 

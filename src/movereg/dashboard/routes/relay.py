@@ -34,7 +34,7 @@ from movereg.dashboard.deps import Admin, SettingsDep, StoreDep
 from movereg.dashboard.import_jobs import discard, upload_path
 from movereg.dashboard.routes._common import run_sync
 from movereg.dashboard.routes.imports import _dt, _jobs, _save, _suffix, _too_large, _TooLarge
-from movereg.dashboard.schemas import MAX_ID
+from movereg.dashboard.schemas import MAX_ID, StrictIn
 from movereg.errors import AuthError, ForbiddenError, InputFileError, ValidationError
 from movereg.fsutil import fsync_path
 from movereg.storage import AlreadyImported, RelayToken, Store, is_relay_token
@@ -64,10 +64,8 @@ def relay_caller(request: Request, store: StoreDep) -> RelayToken:
 Relay = Annotated[RelayToken, Depends(relay_caller)]
 
 
-class RelayTokenIn(BaseModel):
+class RelayTokenIn(StrictIn):
     """A new relay token: its name (e.g. the family's home) and the children it serves."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     child_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1,
