@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from movereg.config import Settings
 from movereg.errors import MoveregError
 from movereg.storage import Store
 
-__all__ = ["ImportJobs", "discard", "upload_path"]
+__all__ = ["ImportJobs", "discard", "staging_path", "upload_path"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ def discard(path: Path) -> None:
 def upload_path(settings: Settings, source_id: int, suffix: str) -> Path:
     """Where the upload of import ``source_id`` waits while it is processed."""
     return settings.data_dir / "imports" / "uploads" / f"{int(source_id)}{suffix}"
+
+
+def staging_path(settings: Settings) -> Path:
+    """A new file for an upload while it streams in, before it is an import (one a stop
+    cut off is deleted at the next start: :meth:`ImportJobs.resume`)."""
+    return settings.data_dir / "imports" / "uploads" / f"upload-{secrets.token_hex(8)}.part"
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
@@ -24,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from movereg.dashboard.deps import CurrentUser, Principal, SettingsDep, StoreDep, check_child
-from movereg.dashboard.import_jobs import ImportJobs, discard, upload_path
+from movereg.dashboard.import_jobs import ImportJobs, discard, staging_path, upload_path
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range, run_sync
 from movereg.dashboard.schemas import MAX_ID, StrictIn
 from movereg.errors import InputFileError, NotFoundError, ValidationError
@@ -126,6 +125,13 @@ def _jobs(request: Request) -> ImportJobs:
     return jobs
 
 
+def _upload_name(upload: UploadFile) -> tuple[str, str]:
+    """The upload's file name (no directory, at most 200 characters) and its recording
+    suffix (:func:`_suffix`)."""
+    name = FsPath(upload.filename or "recording").name[:200] or "recording"
+    return name, _suffix(name)
+
+
 def _suffix(name: str) -> str:
     low = name.lower()
     for suf in _SUFFIXES:
@@ -179,13 +185,12 @@ async def add_import(child_id: ChildId, request: Request, store: StoreDep,
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.import_max_bytes + 1_000_000:
         return _too_large(settings.import_max_bytes)
-    name = FsPath(file.filename or "recording").name[:200] or "recording"
-    suffix = _suffix(name)
+    name, suffix = _upload_name(file)
     if tz:
         from movereg.recordings.devicetime import parse_tz
 
         parse_tz(tz)
-    tmp = settings.data_dir / "imports" / "uploads" / f"upload-{secrets.token_hex(8)}.part"
+    tmp = staging_path(settings)
     try:
         size, sha = await _save(file, tmp, settings.import_max_bytes)
     except _TooLarge as exc:
