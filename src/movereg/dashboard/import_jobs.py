@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from movereg.config import Settings
 from movereg.errors import MoveregError
 from movereg.storage import Store, uploads_dir
 
-__all__ = ["ImportJobs", "discard"]
+__all__ = ["ImportJobs", "discard", "staging_path"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ def discard(path: Path) -> None:
     """Delete a file if it is there."""
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def staging_path(settings: Settings) -> Path:
+    """A new file for an upload while it streams in, before it is an import (one a stop
+    cut off is deleted at the next start: :meth:`ImportJobs.resume`)."""
+    return uploads_dir(settings.data_dir) / f"upload-{secrets.token_hex(8)}.part"
 
 
 @dataclass

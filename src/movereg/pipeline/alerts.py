@@ -38,7 +38,7 @@ import itertools
 import logging
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +101,9 @@ class Alert:
         return self.kind, self.device_id
 
     def row(self) -> dict[str, Any]:
-        """The stored row (``movereg.storage`` ``alerts`` table)."""
-        return {f: getattr(self, f) for f in _ROW}
-
-
-_ROW = ("id", "kind", "source", "device_id", "child_id", "session_id", "started_ns", "text",
-        "ended_ns", "acked_by", "acked_ns")
+        """The stored row (``movereg.storage`` ``alerts`` table): every field, as
+        :meth:`AlertBook.load` reads it back with ``Alert(**row)``."""
+        return asdict(self)
 
 
 def check_kind(kind: str) -> str:

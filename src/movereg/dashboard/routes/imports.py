@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
@@ -24,9 +23,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from movereg.dashboard.deps import CurrentUser, Principal, SettingsDep, StoreDep, check_child
-from movereg.dashboard.import_jobs import ImportJobs, discard
+from movereg.dashboard.import_jobs import ImportJobs, discard, staging_path
 from movereg.dashboard.routes._common import ChildId, FromQ, ToQ, ns_range, run_sync
-from movereg.dashboard.schemas import MAX_ID
+from movereg.dashboard.schemas import MAX_ID, StrictIn
 from movereg.errors import InputFileError, NotFoundError, ValidationError
 from movereg.storage import AlreadyImported, SourceRecord, Store, upload_path
 
@@ -74,10 +73,8 @@ class ImportOut(BaseModel):
     day_url: str | None = Field(description="the child's day page at the recording's start")
 
 
-class RemoveIn(BaseModel):
+class RemoveIn(StrictIn):
     """Why an import is removed (kept in the audit log)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
 
@@ -126,6 +123,13 @@ def _jobs(request: Request) -> ImportJobs:
         jobs = ImportJobs(request.app.state.store, request.app.state.settings)
         request.app.state.import_jobs = jobs
     return jobs
+
+
+def _upload_name(upload: UploadFile) -> tuple[str, str]:
+    """The upload's file name (no directory, at most 200 characters) and its recording
+    suffix (:func:`_suffix`)."""
+    name = FsPath(upload.filename or "recording").name[:200] or "recording"
+    return name, _suffix(name)
 
 
 def _suffix(name: str) -> str:
@@ -181,13 +185,12 @@ async def add_import(child_id: ChildId, request: Request, store: StoreDep,
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.import_max_bytes + 1_000_000:
         return _too_large(settings.import_max_bytes)
-    name = FsPath(file.filename or "recording").name[:200] or "recording"
-    suffix = _suffix(name)
+    name, suffix = _upload_name(file)
     if tz:
         from movereg.recordings.devicetime import parse_tz
 
         parse_tz(tz)
-    tmp = settings.data_dir / "imports" / "uploads" / f"upload-{secrets.token_hex(8)}.part"
+    tmp = staging_path(settings)
     try:
         size, sha = await _save(file, tmp, settings.import_max_bytes)
     except _TooLarge as exc:

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from datetime import UTC, datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request, UploadFile
@@ -31,10 +29,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from movereg.dashboard.deps import Admin, SettingsDep, StoreDep
-from movereg.dashboard.import_jobs import discard
+from movereg.dashboard.import_jobs import discard, staging_path
 from movereg.dashboard.routes._common import run_sync
-from movereg.dashboard.routes.imports import _dt, _jobs, _save, _suffix, _too_large, _TooLarge
-from movereg.dashboard.schemas import MAX_ID
+from movereg.dashboard.routes.imports import (
+    _dt,
+    _jobs,
+    _save,
+    _too_large,
+    _TooLarge,
+    _upload_name,
+)
+from movereg.dashboard.schemas import MAX_ID, StrictIn
 from movereg.errors import AuthError, ForbiddenError, InputFileError, ValidationError
 from movereg.fsutil import fsync_path
 from movereg.storage import AlreadyImported, RelayToken, Store, is_relay_token, upload_path
@@ -64,10 +69,8 @@ def relay_caller(request: Request, store: StoreDep) -> RelayToken:
 Relay = Annotated[RelayToken, Depends(relay_caller)]
 
 
-class RelayTokenIn(BaseModel):
+class RelayTokenIn(StrictIn):
     """A new relay token: its name (e.g. the family's home) and the children it serves."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     child_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1,
@@ -195,9 +198,8 @@ async def relay_upload(request: Request, store: StoreDep, settings: SettingsDep,
     if started.tzinfo is None:
         raise ValidationError("started: give the time with its UTC offset (ISO 8601)")
     child = await run_sync(_child_for, store, relay, band, started)
-    name = FsPath(file.filename or "recording").name[:200] or "recording"
-    suffix = _suffix(name)
-    tmp = settings.data_dir / "imports" / "uploads" / f"upload-{secrets.token_hex(8)}.part"
+    name, suffix = _upload_name(file)
+    tmp = staging_path(settings)
     try:
         size, sha = await _save(file, tmp, settings.import_max_bytes)
         if size == 0:

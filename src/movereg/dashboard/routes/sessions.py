@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from movereg.dashboard.deps import (
     Carer,
@@ -19,7 +19,7 @@ from movereg.dashboard.deps import (
     visible_children,
 )
 from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
-from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, dt, dt_or_none
+from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, StrictIn, dt, dt_or_none
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
 from movereg.timeutil import now_ns
@@ -81,8 +81,7 @@ def get_session(session_id: SessionId, store: StoreDep, principal: Carer) -> Ses
 # --- group sessions (issue 15) ------------------------------------------------------------
 
 
-class GroupIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GroupIn(StrictIn):
     child_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         min_length=1, max_length=64, description="the children present (each with their band)")
     note: Annotated[str, StringConstraints(max_length=2000)] = ""

@@ -36,13 +36,6 @@
     window.Plotly.restyle(plot, {"line.width": 1.5, "line.color": "#56B4E9", opacity: 0.9}, [0]);
     window.Plotly.addTraces(plot, {x: [], y: [], type: "scatter", mode: "lines", xaxis: "x", yaxis: "y",
       name: "Activity now (last 1 s, mg)", line: {color: "#0072B2", width: 2.5}});
-    if (!el.querySelector(".lag")) {  // the page renders it (with the engine's state)
-      const lag = document.createElement("p");
-      lag.className = "lag small";
-      lag.setAttribute("aria-live", "off");
-      lag.textContent = "Activity: waiting for the band…";
-      el.querySelector(".now").after(lag);
-    }
     const h = init.history;
     for (let i = 0; i < h.t_ms.length; i++) {
       ingest(t, {epoch_start_ms: h.t_ms[i], epoch_s: h.epoch_s[i], enmo_mg: h.enmo_mg[i],
