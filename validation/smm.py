@@ -2,9 +2,12 @@
 
 Pre-processing (the features need g at a uniform rate; the sessions hold raw MITes ADC
 units at an irregular ~50-60 Hz): samples are sorted by time and linearly interpolated to
-a uniform rate; each axis has its median removed and is divided by one estimate of 1 g
-from the data (half the central 95 % range of the per-axis means of the stillest 1-s
-windows, median over the axes). Nothing here looks at the labels or the child.
+a uniform rate and converted to g by a sphere fit (van Hees et al. 2014) of the still
+periods: the means of still 1-s windows (every axis SD < 50 mg) must lie 1 g from an
+offset, so an offset per axis and one scale are fitted by linear least squares and the fit
+repeated on the rescaled data until it settles (a rough first scale, half the central 95 %
+range of the stillest windows' means, starts it). Nothing here looks at the labels or the
+child.
 
 An epoch is SMM when >= 50 % of it lies inside Rock/Flap/Flap-Rock episodes (its type:
 the label with the most overlap), non-SMM when it lies inside ``Good Data`` and touches
@@ -21,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA", "SESSIONS", "SIDES", "TYPES", "Session", "auc", "epoch_labels",
-           "load_annotations", "load_wrist", "resample"]
+__all__ = ["DATA", "SESSIONS", "SIDES", "STILL_SD_G", "TYPES", "Session", "auc",
+           "epoch_labels", "load_annotations", "load_wrist", "resample", "to_g"]
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "smm"
 SESSIONS = ("URI-001-01-18-08", "URI-001-01-25-08", "URI-002-01-18-08",
@@ -58,16 +61,51 @@ def resample(t_ms: np.ndarray, v: np.ndarray, fs_hz: float) -> tuple[float, np.n
     return float(tu[0]), x
 
 
-def to_g(x: np.ndarray, fs_hz: float) -> np.ndarray:
-    """Median-centred axes divided by one 1-g estimate from the stillest 1-s windows."""
-    x = x - np.median(x, axis=0)
+#: A 1-s window is still when every axis has SD below this (g); the sessions' sensor noise
+#: is about 10-20 mg.
+STILL_SD_G = 0.05
+#: Fewest still windows the fit needs, and its iterations.
+_MIN_STILL = 20
+_ITER = 20
+
+
+def _still_means(x: np.ndarray, fs_hz: float, sd: float | None) -> np.ndarray:
+    """Means of the 1-s windows whose every axis has SD below ``sd``, or (``sd`` None) of
+    the stillest 30 %."""
     w = max(1, round(fs_hz))
     blocks = x[: x.shape[0] // w * w].reshape(-1, w, 3)
-    sd = blocks.std(axis=1).max(axis=1)
-    still_means = blocks.mean(axis=1)[sd < np.percentile(sd, 30)]
-    one_g = np.median(np.percentile(still_means, 97.5, axis=0)
-                      - np.percentile(still_means, 2.5, axis=0)) / 2.0
-    return np.ascontiguousarray(x / one_g)
+    spread = blocks.std(axis=1).max(axis=1)
+    limit = np.percentile(spread, 30) if sd is None else sd
+    return blocks.mean(axis=1)[spread < limit]
+
+
+def _sphere(m: np.ndarray) -> tuple[np.ndarray, float]:
+    """Offset and radius of the sphere through points ``m`` (k, 3), linear least squares:
+    |m - o|^2 = r^2 as 2 m . o + (r^2 - |o|^2) = |m|^2."""
+    a = np.column_stack([2.0 * m, np.ones(m.shape[0])])
+    sol, *_ = np.linalg.lstsq(a, (m * m).sum(axis=1), rcond=None)
+    o = sol[:3]
+    return o, float(np.sqrt(sol[3] + o @ o))
+
+
+def to_g(x: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Raw units to g: a rough scale, then the still periods' sphere fit until it settles.
+
+    Raises ``ValueError`` when fewer than 20 still windows are found (no scale can be
+    known then).
+    """
+    x = x - np.median(x, axis=0)
+    m = _still_means(x, fs_hz, None)
+    x = x / (np.median(np.percentile(m, 97.5, axis=0) - np.percentile(m, 2.5, axis=0)) / 2.0)
+    for _ in range(_ITER):
+        m = _still_means(x, fs_hz, STILL_SD_G)
+        if m.shape[0] < _MIN_STILL:
+            raise ValueError(f"only {m.shape[0]} still 1-s windows: cannot scale to g")
+        o, r = _sphere(m)
+        x = (x - o) / r
+        if abs(r - 1.0) < 1e-6 and float(np.abs(o).max()) < 1e-6:
+            break
+    return np.ascontiguousarray(x)
 
 
 def load_wrist(session: str, side: str, fs_hz: float = 60.0,

@@ -38,17 +38,17 @@ EPOCH_S = 5.0
 COLUMN = "rhythm_strength"
 # parameters shown in the leave-one-child-out view: FeatureConfig field -> values tried.
 # flap_jerk_ref_g_s: the flapping band's RMS jerk at which the vigour term reaches 0.5 (a
-# hand flapping a few cm at 3 Hz accelerates by about 0.5-2 g RMS, i.e. jerks by about
-# 10-40 g/s; fidgeting and handling stay well below).
+# hand flapping 1-3 cm either way at 3 Hz accelerates by about 0.25-0.75 g RMS, i.e. jerks
+# by about 5-15 g/s; fidgeting and handling are slower and smoother).
 # The other shipped rhythm parameters (chosen before the sessions were seen, from the
 # movements' physics) are shown the same way: the high-pass moving average (s), the flap
 # band's edges (Hz), the stillness gate (mg) and the autocorrelation window (s).
-LOCO: dict[str, tuple[float, ...]] = {"flap_jerk_ref_g_s": (6.0, 9.0, 12.0, 18.0, 27.0),
+LOCO: dict[str, tuple[float, ...]] = {"flap_jerk_ref_g_s": (4.0, 6.0, 8.0, 10.0, 12.0, 18.0),
                                       "rhythm_ma_s": (1.0, 1.5, 2.0, 3.0),
                                       "flap_low_hz": (1.0, 1.5, 2.0),
                                       "flap_high_hz": (5.0, 6.0, 7.0),
-                                      "rhythm_gate_mg": (10.0, 20.0, 30.0, 40.0, 50.0,
-                                                     60.0, 80.0, 100.0, 150.0),
+                                      "rhythm_gate_mg": (10.0, 20.0, 30.0, 40.0, 60.0,
+                                                     80.0),
                                       "rhythm_window_s": (3.0, 5.0, 7.0)}
 # An SMM epoch is "one-handed" on a wrist when that wrist's mean jerk is below this share
 # of the other wrist's in the same epoch: the labels describe the child, and that wrist

@@ -3,10 +3,10 @@
 Data: tests/data/smm (see tests/data/README.md). Two wrists, irregular ~50-60 Hz sampling,
 raw ADC units. Pre-processing (``validation/smm.py``, shared with ``python -m
 validation.smm_auroc``), documented there because the features need g at a uniform rate:
-samples are sorted by time and linearly interpolated to 60 Hz; each axis has its median
-removed and is divided by one estimate of 1 g from the data. The periodicity is scale-free
-(autocorrelations are normalised); the movement gate (40 mg) and the flapping-band vigour
-(jerk reference 12 g/s) use the scale. No parameter is tuned per wrist or on the labels.
+samples are sorted by time and linearly interpolated to 60 Hz, then scaled to g by a
+sphere fit of the still periods. The periodicity is scale-free (autocorrelations are
+normalised); the movement gate (30 mg) and the flapping-band vigour (jerk reference 8 g/s)
+use the scale. No parameter is tuned per wrist or on the labels.
 
 An epoch (5 s) is SMM when >= 50 % of it lies inside a Rock/Flap/Flap-Rock episode, and
 non-SMM when it lies inside `Good Data` and touches no episode. This test reads the first

@@ -110,8 +110,10 @@ def data_dictionary(fs_hz: float | None = None,
                             "fill the flapping band: 'rhythmic movement', not 'rocking' or "
                             "'flapping'. p is scale-free; v assumes samples in g. Until "
                             "issue 24 it was p alone; v weighed band acceleration (0.5 g) "
-                            "before it weighed band jerk; the movement gate was 10 mg (now "
-                            "just above a classroom sensor's noise floor at rest, about 20-40 mg). "
+                            "before it weighed band jerk (12 g/s, then 8 g/s once the validation "
+                            "sessions were scaled to g by a sphere fit); the movement gate was "
+                            "10 mg (now above a classroom wrist sensor's noise floor at rest, "
+                            "12-20 mg). "
                             "NaN without enough data."),
         "rhythm_hz": ("Hz", "Rhythm of the epoch's strongest hop: the frequency of its "
                       "autocorrelation peak (parabolic refinement) or, when its flapping-band "

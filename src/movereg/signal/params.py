@@ -37,9 +37,9 @@ class FeatureConfig:
     rhythm_ma_s: float = 2.0
     rhythm_min_lag_s: float = 0.2
     rhythm_max_lag_s: float = 2.5
-    # no rhythm below this movement (RMS of the high-passed signal, mg): just above the
-    # noise floor of a classroom sensor at rest (about 20-40 mg, Goodwin 2014); was 10
-    rhythm_gate_mg: float = 40.0
+    # no rhythm below this movement (RMS of the high-passed signal, mg): above the noise
+    # floor of a classroom wrist sensor at rest (12-20 mg, Goodwin 2014, in g); was 10
+    rhythm_gate_mg: float = 30.0
     rhythm_gate: str = "vector_rms"          # or "resultant_sd"
     rhythm_threshold: float = 0.5
     rhythm_min_valid: float = 0.8
@@ -48,8 +48,9 @@ class FeatureConfig:
     flap_low_hz: float = 1.5
     flap_high_hz: float = 6.0
     # flapping evidence in rhythm_strength: the flap band's jerk RMS j (g/s) against this
-    # reference, j^2/(j^2+ref^2); 12 g/s = a 0.5-g RMS movement at 3.8 Hz, 0.64 g at 3 Hz
-    flap_jerk_ref_g_s: float = 12.0
+    # reference, j^2/(j^2+ref^2); 8 g/s = a 0.42-g RMS movement at 3 Hz (a hand flapping
+    # about 1.7 cm either way)
+    flap_jerk_ref_g_s: float = 8.0
     # impacts and jerk (causal Butterworth low-pass first)
     lowpass_hz: float = 10.0
     lowpass_order: int = 4                  # fixed: two second-order sections
