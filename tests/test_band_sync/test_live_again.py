@@ -116,12 +116,15 @@ def test_simulated_band_streams_again_and_keeps_what_it_recorded(
         r = c.post(f"/api/bands/{dev}/record", json={"rate_hz": 26}, headers=h)
         assert r.status_code == 200, r.text
         assert r.json()["recording"] and dev not in [s.device_id for s in hub.status()]
-        memory = links._sim(dev).offline
+        before = links._sim(dev)
+        memory = before.offline
         time.sleep(2.0)                                   # the band records a little
         r = c.post(f"/api/bands/{dev}/record/stop", headers=h)
         assert r.status_code == 200 and r.json()["live"] == LIVE_BACK, r.text
         assert dev in [s.device_id for s in hub.status()]
-        assert links._sim(dev).offline is memory          # the band's memory, not a new one
+        again = links._sim(dev)
+        assert again is not before and again.offline is memory   # the band's own memory
+        assert (again.band.seed, again.band.scenario) == (before.band.seed, before.band.scenario)
         held = [p for p in memory.files if p.endswith(".REC")]
         assert held, memory.files
         r = c.post(f"/api/bands/{dev}/sync", headers=h)

@@ -74,21 +74,32 @@ def _sim_transport(opener: Any, device_id: str) -> Any:
     return sim(device_id) if callable(sim) else None
 
 
+def _same_sim_band(old: Any, device_id: str) -> dict[str, Any]:
+    """``Hub.connect`` arguments that open the simulated band behind ``old`` (its
+    transport) again as it was: the same child's movement, battery and speed."""
+    band = old.band
+    options: dict[str, Any] = {"scenario": band.scenario, "speed": old.speed}
+    if band.battery is not None:
+        options["battery_pct"] = float(band.battery.level())
+    return {"target": f"sim:{band.seed}", "device_id": device_id, "options": options}
+
+
 async def reconnect(hub: Any, store: Store, opener: Any, device_id: str, *,
                     actor: str) -> str:
     """Stream ``device_id`` again (audit-logged); the sentence for the page.
 
-    A simulated band opened again would be a new band with an empty memory: what it
-    recorded on itself is carried over, as a real band keeps it.
+    A simulated band opened again would be a new band with an empty memory: it is opened
+    as it was, and what it recorded on itself is carried over, as a real band keeps it.
     """
     if live_now(hub, device_id):
         return LIVE_BACK
     child = await run_sync(store.device_child, device_id)
     session = await run_sync(_open_session, store, child, device_id)
     old = _sim_transport(opener, device_id)
+    same: dict[str, Any] = {} if old is None else _same_sim_band(old, device_id)
     try:
-        dev = str(await maybe_await(hub.connect(live_target(device_id), child_id=child,
-                                                session_id=session)))
+        dev = str(await maybe_await(hub.connect(same.pop("target", live_target(device_id)),
+                                                child_id=child, session_id=session, **same)))
     except MoveregError as exc:
         return (f"Live movement did not come back by itself ({exc.message}). "
                 "Connect the band here to see it again.")
