@@ -3,8 +3,8 @@
 ``movereg demo`` runs twice, with ``MOVEREG_ALERT_BATTERY_PCT`` 15 (the default) and 20.
 A scripted /api/live feed (Playwright's WebSocket routing) reports a band at 17 % and one
 at 60 %: on the live group view (1024x768) the 17 % band reads "battery low (17%)" only
-where the setting is 20, as the ``battery_low`` device alert would; 60 % is never low.
-Screenshots: ``test-artifacts/battery-<setting>.png``.
+where the setting is 20, as the ``battery_low`` device alert would; 60 % is never low; the
+live page marks the same. Screenshots: ``test-artifacts/battery-[live-]<setting>.png``.
 """
 
 from __future__ import annotations
@@ -76,5 +76,13 @@ def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
         assert "battery 17%" in low and "low" not in low, low
         assert page.get_attribute(f"#band-{kids[0]}", "data-battery") == "ok"
     assert "battery 60%" in ok and "low" not in ok, ok
+
+    page.goto(f"{demo.url}/live")         # the live page reads the same setting
+    page.wait_for_selector(f"#band-{kids[0]}[data-battery]:not([data-battery='unknown'])",
+                           timeout=15_000)
+    assert page.get_attribute(f"#band-{kids[0]}", "data-battery") == \
+        ("low" if demo.threshold >= 17 else "ok")
+    assert page.get_attribute(f"#band-{kids[1]}", "data-battery") == "ok"
+    page.screenshot(path=str(ARTIFACTS / f"battery-live-{demo.threshold}.png"), full_page=False)
     assert errors == [], errors
     ctx.close()
