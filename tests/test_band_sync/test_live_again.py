@@ -143,3 +143,22 @@ def test_simulated_band_streams_again_and_keeps_what_it_recorded(
             time.sleep(0.2)
         assert st.state == "streaming", st
     store.close()
+
+
+def test_a_band_that_does_not_stream_again_says_what_to_do(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from movereg.errors import ValidationError
+
+    c, h = api.client, api.h("tess")
+    c.post("/api/sessions/group", json={"child_ids": [api.child_a.id]}, headers=h)
+    assert c.post("/api/bands/dev-a/record", json={"rate_hz": 26}, headers=h).status_code == 200
+
+    async def refuse(target: str, **kw: object) -> str:
+        raise ValidationError("the band is busy")
+
+    monkeypatch.setattr(api.hub, "connect", refuse)
+    r = c.post("/api/bands/dev-a/record/stop", headers=h)
+    assert r.status_code == 200 and not r.json()["recording"]      # the stop itself holds
+    assert r.json()["live"] == ("Live movement did not come back by itself (the band is "
+                                "busy). Connect the band here to see it again.")
+    assert "dev-a" not in api.hub.connected
