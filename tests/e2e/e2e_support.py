@@ -18,15 +18,17 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def running_demo(tmp_path_factory: pytest.TempPathFactory, *, seed: int) -> Iterator[Any]:
+def running_demo(tmp_path_factory: pytest.TempPathFactory, *, seed: int,
+                 env: dict[str, str] | None = None) -> Iterator[Any]:
     """``movereg demo`` with two simulated bands on a free port (skips without Chromium
-    or Playwright); stopped afterwards."""
+    or Playwright; ``env``: settings as ``MOVEREG_*`` variables); stopped afterwards."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (make browser-deps)")
     pytest.importorskip("playwright.sync_api", reason="playwright (Python package) missing")
     from benchmarks.demo_proc import DemoProcess
 
-    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=seed)
+    proc = DemoProcess(data_dir=tmp_path_factory.mktemp("demo"), bands=2, seed=seed,
+                       env=dict(env or {}))
     proc.start(timeout_s=120)
     try:
         yield proc

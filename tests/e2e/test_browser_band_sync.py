@@ -3,8 +3,9 @@
 Real Chromium (1024x768) against ``movereg demo``: the therapist starts a recording on a
 simulated band from the bands page (its live stream stops: a band records on its own or
 streams, not both), the band walks out of range, comes back, and "Sync now" brings the
-band's recording into the child's record; the child's day page then shows that span from
-the band's recording where the live stream has its gap. Screenshots go to ``test-artifacts/band-sync-*.png``.
+band's recording into the child's record; "Stop recording" then brings the band's live
+stream back by itself; the child's day page shows the span from the band's recording
+where the live stream has its gap. Screenshots go to ``test-artifacts/band-sync-*.png``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def test_record_walk_away_come_back_sync(demo: Any, browser: Any) -> None:
     assert "Recording on the band at 26 Hz" in page.inner_text(f"{tile} .rec-state")
     page.screenshot(path=str(ARTIFACTS / "band-sync-3-synced.png"), full_page=True)
 
+    # Stop recording: the live stream that recording ended comes back by itself
+    page.click(f"{tile} .rec-stop")
+    page.wait_for_function("() => document.getElementById('band-msg').textContent"
+                           ".includes('Live movement is back')", timeout=30_000)
+    page.wait_for_function("t => document.querySelector(t + ' .band-state').textContent"
+                           ".startsWith('streaming')", arg=tile, timeout=30_000)
+    assert "Not recording on the band" in page.inner_text(f"{tile} .rec-state")
+    page.screenshot(path=str(ARTIFACTS / "band-sync-3b-live-again.png"), full_page=True)
+
     rec = _api(page, "/api/bands/sim-1/recorder")
     kid = rec["child_id"]
     assert [r["state"] for r in rec["recordings"]] == ["removed"]
@@ -106,7 +116,7 @@ def test_record_walk_away_come_back_sync(demo: Any, browser: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "band-sync-4-day.png"), full_page=True)
     audit = [e["action"] for e in _audit(demo)]
     for action in ("band.disconnect", "band.record.start", "band.range", "band.sync",
-                   "band.recording.remove"):
+                   "band.recording.remove", "band.record.stop", "band.connect"):
         assert action in audit, action
     assert errors == []
     ctx.close()

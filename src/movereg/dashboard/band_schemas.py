@@ -77,3 +77,5 @@ class RecorderOut(BaseModel):
     last_sync_message: str
     sync: SyncOut | None
     recordings: list[BandRecordingOut]
+    live: str = Field(default="", description="after a start or stop: what became of the "
+                      "band's live stream, in words (empty: nothing to say)")

@@ -182,6 +182,7 @@ def session_live_page(request: Request, session_id: int, store: StoreDep, user: 
         "pages": pages, "hidden": len(tiles) - len(shown),
         "compact": len(shown) > 6, "started_ms": sessions[0].started_at // 1_000_000,
         "ended": all(s.ended_at is not None for s in sessions), "zone_words": list(ZONE_WORDS),
+        "battery_low_pct": request.app.state.settings.alert_battery_pct,
         "catalogue": [c for c in _catalogue(store) if c["active"]]}, user=gate)
 
 

@@ -199,6 +199,7 @@ def live_page(request: Request, store: StoreDep, user: OptionalUser,
     return _render(request, "live.html", {
         "tiles": tiles, "catalogue": catalogue, "zone_words": list(ZONE_WORDS),
         "window_s": _LIVE_WINDOW_S, "not_shown": not_shown,
+        "battery_low_pct": request.app.state.settings.alert_battery_pct,
         "plot_config": figures.PLOT_CONFIG,
         "engine": str(getattr(request.app.state.hub, "engine_state", "ready"))}, user=gate)
 

@@ -21,6 +21,13 @@ from movereg.dashboard.band_schemas import (
 )
 from movereg.dashboard.deps import Clinician, Principal, StoreDep
 from movereg.dashboard.routes._common import run_sync
+from movereg.dashboard.routes._live_again import (
+    LIVE_PAUSED,
+    forget,
+    live_now,
+    reconnect,
+    remember,
+)
 from movereg.dashboard.routes.bands import check_band
 from movereg.dashboard.schemas import dt, dt_or_none
 from movereg.errors import NotFoundError, StorageError, ValidationError
@@ -116,26 +123,47 @@ async def refresh_band_recorder(device_id: str, store: StoreDep, svc: SyncDep,
 
 @router.post("/{device_id}/record", operation_id="start_band_recording",
              response_model=RecorderOut)
-async def start_band_recording(device_id: str, body: RecordIn, store: StoreDep, svc: SyncDep,
+async def start_band_recording(device_id: str, body: RecordIn, request: Request,
+                               store: StoreDep, svc: SyncDep,
                                principal: Clinician) -> RecorderOut:
     """Set the band's clock and start recording on the band at ``rate_hz`` (the band must
-    be assigned to a child; audit-logged)."""
+    be assigned to a child; audit-logged). A band records on its own or streams live, not
+    both: its live stream ends, and comes back when the recording stops (or when it could
+    not start)."""
     child = await run_sync(_check_recorder, store, principal, svc, device_id)
     if child is None:
         raise ValidationError(f"band {device_id} is not assigned to a child",
                               advice="assign the band to the child who wears it first")
-    await svc.start_recording(device_id, body.rate_hz, actor=principal.actor, child_id=child)
-    return await run_sync(_recorder_out, store, svc, device_id)
+    hub = getattr(request.app.state, "hub", None)
+    live = ""
+    if live_now(hub, device_id):
+        remember(request.app.state, device_id)
+        live = LIVE_PAUSED
+    try:
+        await svc.start_recording(device_id, body.rate_hz, actor=principal.actor,
+                                  child_id=child)
+    except Exception:
+        if live and forget(request.app.state, device_id):   # not recording: live again
+            await reconnect(hub, store, svc.opener, device_id, actor=principal.actor)
+        raise
+    out = await run_sync(_recorder_out, store, svc, device_id)
+    return out.model_copy(update={"live": live})
 
 
 @router.post("/{device_id}/record/stop", operation_id="stop_band_recording",
              response_model=RecorderOut)
-async def stop_band_recording(device_id: str, store: StoreDep, svc: SyncDep,
-                              principal: Clinician) -> RecorderOut:
-    """Stop the band's own recording (what it holds stays until synced; audit-logged)."""
+async def stop_band_recording(device_id: str, request: Request, store: StoreDep,
+                              svc: SyncDep, principal: Clinician) -> RecorderOut:
+    """Stop the band's own recording (what it holds stays until synced; audit-logged).
+    A band whose live stream ended for this recording streams again (``live`` says so)."""
     child = await run_sync(_check_recorder, store, principal, svc, device_id)
     await svc.stop_recording(device_id, actor=principal.actor, child_id=child)
-    return await run_sync(_recorder_out, store, svc, device_id)
+    live = ""
+    if forget(request.app.state, device_id):
+        live = await reconnect(getattr(request.app.state, "hub", None), store, svc.opener,
+                               device_id, actor=principal.actor)
+    out = await run_sync(_recorder_out, store, svc, device_id)
+    return out.model_copy(update={"live": live})
 
 
 @router.post("/{device_id}/sync", operation_id="sync_band", response_model=SyncOut,

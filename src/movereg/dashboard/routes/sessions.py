@@ -19,6 +19,7 @@ from movereg.dashboard.deps import (
     visible_children,
 )
 from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
+from movereg.dashboard.routes._live_again import live_target
 from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, StrictIn, dt, dt_or_none
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
@@ -126,7 +127,7 @@ async def _attach_band(hub: Any, s: Session) -> str | None:
     """(Re)connect the child's band so its data carries the child and session."""
     if s.device_id is None:
         return None
-    target = "sim:" + s.device_id[4:] if s.device_id.startswith("sim-") else s.device_id
+    target = live_target(s.device_id)
     try:
         if any(st.device_id == s.device_id for st in hub.status()):
             await maybe_await(hub.disconnect(s.device_id))

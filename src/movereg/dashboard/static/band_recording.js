@@ -54,7 +54,11 @@
     box.querySelector(".rec-sync").setAttribute("aria-label", "Sync now " + dev);
     async function act(label, fn) {
       msg.textContent = label + " " + dev + "…";
-      try { const r = await fn(); if (r && r.device_id && "can_record" in r) info[dev] = r; msg.textContent = label + " " + dev + ": done."; }
+      try {
+        const r = await fn();
+        if (r && r.device_id && "can_record" in r) info[dev] = r;
+        msg.textContent = label + " " + dev + ": done." + (r && r.live ? " " + r.live : "");
+      }
       catch (e) { msg.textContent = label + " " + dev + ": " + e.message; }
       read(dev, true);
     }

@@ -107,7 +107,14 @@
   if (window.matchMedia) {
     window.matchMedia("print").addEventListener("change", function (e) { printLayout(e.matches); });
   }
-  window.movereg = {api, cookie, localIso, clock, duration, PLOT_CONFIG, renderFigures};
+  // A band's battery in words. Low at or below lowPct, the server's alert_battery_pct
+  // (the threshold of the battery_low device alert), so the tiles and the alert list agree.
+  function battery(pct, lowPct) {
+    if (pct === null || pct === undefined) return null;
+    const low = typeof lowPct === "number" && pct <= lowPct;
+    return {low, text: "battery " + (low ? "low (" + Math.round(pct) + "%)" : Math.round(pct) + "%")};
+  }
+  window.movereg = {api, cookie, localIso, clock, duration, battery, PLOT_CONFIG, renderFigures};
   document.addEventListener("DOMContentLoaded", function () {
     wireSignOut();
     wireTableToggles();

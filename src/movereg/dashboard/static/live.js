@@ -291,12 +291,14 @@
     if (!b) return;
     const age = b.last_data_ms ? Math.max(0, (Date.now() - b.last_data_ms) / 1000) : null;
     const parts = ["Band " + (b.device_id || "") + ": " + (STATE_WORDS[b.state] || b.state)];
-    if (b.battery_pct !== null && b.battery_pct !== undefined) parts.push("battery " + Math.round(b.battery_pct) + "%");
+    const bat = M.battery(b.battery_pct, cfg.battery_low_pct);
+    if (bat) parts.push(bat.text);
     parts.push(age === null ? "no data yet" : "last data " + Math.round(age) + " s ago");
     if (b.samples_lost) parts.push(b.samples_lost + " samples lost");
     p.querySelector(".txt").textContent = parts.join(" · ");
     p.querySelector(".dot").textContent = STATE_ICON[b.state] || "◌";
     p.dataset.state = b.state;
+    p.dataset.battery = bat ? (bat.low ? "low" : "ok") : "unknown";
   }
   setInterval(function () {
     Object.values(tiles).forEach(function (t) {

@@ -96,9 +96,9 @@
     if (!b) return;
     const parts = ["Band " + b.device_id + ": " + (WORDS[b.state] || b.state)];
     // compact tiles (more than six children) name the battery only when it runs low
-    const low = b.battery_pct !== null && b.battery_pct !== undefined && b.battery_pct <= 20;
-    if (b.battery_pct !== null && b.battery_pct !== undefined && (low || !t.el.closest(".compact")))
-      parts.push("battery " + Math.round(b.battery_pct) + "%");
+    const bat = M.battery(b.battery_pct, cfg.battery_low_pct);
+    if (bat && (bat.low || !t.el.closest(".compact"))) parts.push(bat.text);
+    p.dataset.battery = bat ? (bat.low ? "low" : "ok") : "unknown";
     if (b.state === "streaming" && b.last_data_ms) { const age = Math.round((Date.now() - b.last_data_ms) / 1000); if (age > 5) parts.push("last data " + age + " s ago"); }
     p.textContent = parts.join(" · ");
     p.dataset.state = b.state;
