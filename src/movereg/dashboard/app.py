@@ -71,10 +71,11 @@ def check_bind(settings: Settings, store: Store) -> None:
 
 
 def apply_retention(settings: Settings, store: Store) -> int:
-    """Delete raw samples older than ``settings.raw_retention_days`` (audited)."""
-    import time
+    """Delete raw samples older than ``settings.raw_retention_days`` (audited): the cutoff
+    an import keeps raw samples from (:func:`~movereg.pipeline.importer.raw_from_ns`)."""
+    from movereg.pipeline.importer import raw_from_ns
 
-    cutoff = time.time_ns() - int(settings.raw_retention_days * 86_400 * 1e9)
+    cutoff = raw_from_ns(settings.raw_retention_days)
     n = store.delete_raw_before(cutoff)
     if n:
         store.audit("system", "retention.raw", detail={"blocks": n, "before_ns": cutoff,
