@@ -280,9 +280,9 @@ def raw_from_ns(raw_retention_days: None, now_ns: int | None = None) -> None: ..
 
 def raw_from_ns(raw_retention_days: float | None, now_ns: int | None = None) -> int | None:
     """The first UTC ns whose raw samples an import keeps under the raw-retention setting
-    (``None``: keep none). The start-up purge deletes raw samples before the same cutoff
-    (:func:`movereg.dashboard.app.apply_retention`), so an import keeps raw samples
-    exactly where live data would still hold them."""
+    (``None``: keep none). The server's purge (at start-up, then hourly) deletes raw
+    samples before the same cutoff (:func:`movereg.pipeline.retention.apply_retention`),
+    so an import keeps raw samples exactly where live data would still hold them."""
     if raw_retention_days is None:
         return None
     now = time.time_ns() if now_ns is None else int(now_ns)
