@@ -23,6 +23,7 @@ from movereg.sensors.offline import (
     TransferProgress,
     partial_path,
 )
+from movereg.storage import Store
 
 NS = 1_000_000_000
 
@@ -41,6 +42,13 @@ def csv_bytes(t0_ns: int, fs_hz: float, xyz: np.ndarray, serial: str) -> bytes:
     head = f"# fs_hz={fs_hz:g} start_ns={t0_ns} device=FakeBand serial={serial}\nx,y,z\n"
     body = "\n".join(f"{a:.4f},{b:.4f},{c:.4f}" for a, b, c in xyz)
     return (head + body + "\n").encode()
+
+
+def stored_raw(store: Store, device_id: str) -> np.ndarray:
+    """The raw samples (float32 g, shape (n, 3)) stored under ``device_id`` (an import's
+    own device id: ``SourceRecord.device_id``), in time order."""
+    parts = [c.samples for c in store.iter_raw(device_id=device_id)]
+    return np.concatenate(parts) if parts else np.zeros((0, 3), np.float32)
 
 
 def _append(path: Path, data: bytes) -> None:

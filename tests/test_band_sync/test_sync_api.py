@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from h5_api_support import Api, make_api
 
-from band_fakes import NS, FakeOpener, FakeRecorder
+from band_fakes import NS, FakeOpener, FakeRecorder, stored_raw
 from movereg.config import Settings
 from movereg.pipeline.band_sync import BandSync
 from movereg.storage import Store
@@ -120,3 +120,50 @@ def test_killed_mid_import_finishes_at_restart(tmp_path: Path,
         assert store.timeline(kid.id)["epoch_start"].shape[0] == 90
         row = store.band_recording("fake-1", "rec-A")
         assert row is not None and row.state == "removed" and row.source_id == done[0].id
+
+
+def test_resumed_band_imports_keep_raw_under_the_raw_retention(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Band imports a killed server finishes at its restart keep raw samples exactly as a
+    first sync does: a recording inside ``raw_retention_days`` keeps them all, an older
+    one none."""
+    import movereg.pipeline.importer as importer
+    from movereg.dashboard.import_jobs import ImportJobs
+
+    settings = Settings(data_dir=tmp_path, band_sync_interval_min=0, raw_retention_days=30)
+    t_new = (time.time_ns() - 3600 * NS) // NS * NS
+    t_old = t_new - 40 * 86_400 * NS
+    real = importer.run_import
+
+    def killed(*a: object, **k: object) -> object:
+        raise SystemExit("kill -9")
+
+    with Store(settings.db_path) as store:
+        kid = store.create_child(display_name="Ann")
+        bands = [FakeRecorder("fake-old"), FakeRecorder("fake-new")]
+        for band, t0 in zip(bands, (t_old, t_new), strict=True):
+            store.assign_device(band.device_id, kid.id, at_ns=t_old - NS)
+            band.add("rec-A", t0, 90, seed=len(band.device_id))
+        monkeypatch.setattr(importer, "run_import", killed)
+        for band in bands:   # each sync dies in its import: the upload waits for the restart
+            with pytest.raises(SystemExit):
+                asyncio.run(BandSync(store, settings, FakeOpener(band))
+                            .sync_band(band.device_id, actor="t"))
+        monkeypatch.setattr(importer, "run_import", real)
+        assert len(store.interrupted_imports()) == 2
+
+        async def restart() -> None:
+            jobs = ImportJobs(store, settings)
+            assert jobs.resume() == 2
+            for _ in range(600):
+                if not any(jobs.running(s.id) for s in store.list_sources(child_id=kid.id)):
+                    break
+                await asyncio.sleep(0.05)
+
+        asyncio.run(restart())
+        by_start = {s.first_sample_ns: s for s in store.list_sources(child_id=kid.id,
+                                                                     kind="file")}
+        assert {s.status for s in by_start.values()} == {"done"}
+        assert stored_raw(store, by_start[t_new].device_id).shape == (90 * 52, 3)
+        assert stored_raw(store, by_start[t_old].device_id).shape == (0, 3)
+        assert store.timeline(kid.id)["epoch_start"].shape[0] == 2 * 90

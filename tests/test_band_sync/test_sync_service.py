@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from band_fakes import NS, FakeAlerts, FakeOpener, FakeRecorder
+from band_fakes import NS, FakeAlerts, FakeOpener, FakeRecorder, movement, stored_raw
 from movereg.config import Settings
 from movereg.errors import ValidationError
 from movereg.pipeline.band_sync import BandSync
@@ -333,3 +333,27 @@ def test_recording_ends_the_live_stream_first(tmp_path: Path, store: Store) -> N
     assert entry.child_id == ann.id and "not both" in entry.detail
     asyncio.run(sync.start_recording(DEV, 52.0, actor="t", child_id=ann.id))
     assert live.ended == [DEV]                       # not streaming any more: nothing to end
+
+
+def test_raw_samples_are_kept_under_the_raw_retention(tmp_path: Path, store: Store) -> None:
+    """A band's recording keeps its raw samples (float32 g) like a file upload of it: one
+    inside ``raw_retention_days`` keeps every sample, one older keeps none (its epochs are
+    stored all the same)."""
+    ann = store.create_child(display_name="Ann")
+    t_new = _hour_ago()
+    t_old = t_new - 40 * 86_400 * NS
+    store.assign_device(DEV, ann.id, at_ns=t_old - NS)
+    band = FakeRecorder(DEV)
+    band.add("rec-old", t_old, 60, seed=1)
+    band.add("rec-new", t_new, 120)
+    sync = BandSync(store, _settings(tmp_path, raw_retention_days=30), FakeOpener(band))
+    prog = asyncio.run(sync.sync_band(DEV, actor="t"))
+    assert prog.ok and prog.imported == 2, prog.message
+    by_start = {s.first_sample_ns: s for s in _sources(store, ann.id)}
+    new, old = by_start[t_new], by_start[t_old]
+    # the samples as the band wrote them (4 decimals in its file), in g
+    want = np.round(movement(120 * 52, 52.0), 4).astype(np.float32)
+    np.testing.assert_allclose(stored_raw(store, new.device_id), want, rtol=0, atol=1e-6)
+    assert stored_raw(store, old.device_id).shape == (0, 3)
+    assert store.timeline(ann.id, t_old, t_old + 60 * NS)["epoch_start"].shape[0] == 60
+    assert band.removed == ["rec-old", "rec-new"]

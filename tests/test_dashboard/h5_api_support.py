@@ -111,8 +111,10 @@ USERS = {"ada": "admin", "tess": "therapist", "theo": "therapist", "pat": "paren
          "paula": "parent", "rae": "researcher"}
 
 
-def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    """Build, seed and yield an Api; closes on exit."""
+def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             **app_kw: Any) -> Iterator[Api]:
+    """Build, seed and yield an Api (``app_kw``: more :func:`create_app` arguments);
+    closes on exit."""
     monkeypatch.setattr(auth_mod, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     settings = Settings(data_dir=tmp_path / "data")
@@ -133,7 +135,7 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     store.assign_device("dev-a", a.id, at_ns=T0 - 10**9)
     store.assign_device("dev-b", b.id, at_ns=T0 - 10**9)
     hub = FakeHub()
-    app = create_app(settings, hub=hub, store=store)
+    app = create_app(settings, hub=hub, store=store, **app_kw)
     tokens = {name: store.create_token(uid, "bearer", 3600)[0] for name, uid in ids.items()}
     role_user = {"admin": "ada", "therapist": "tess", "parent": "pat", "researcher": "rae"}
     with TestClient(app) as client:

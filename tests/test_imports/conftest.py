@@ -10,9 +10,9 @@ import pytest
 
 from movereg.storage import Child, Store
 
-# the API tests reuse the dashboard tests' app + users fixture builder (h5_api_support)
-# and the browser tests' launch policy (tests/e2e/test_browser.py)
-for _sub in ("test_dashboard", "e2e"):
+# the API tests reuse the dashboard tests' app + users fixture builder (h5_api_support),
+# the browser tests' launch policy (tests/e2e/test_browser.py) and the relay tests' helpers
+for _sub in ("test_dashboard", "e2e", "test_relay"):
     _dir = str(Path(__file__).resolve().parents[1] / _sub)
     if _dir not in sys.path:
         sys.path.append(_dir)

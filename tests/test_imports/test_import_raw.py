@@ -5,6 +5,7 @@ child's erasure; exported with the device's own clock like live raw."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,26 @@ def test_a_cancelled_import_leaves_no_raw(store: Store, child: Child, tmp_path: 
                         raw_retention_days=_KEEP_DAYS)
     assert _raw_export(store, child)["time"].shape[0] == 0.5 * 3600 * 100
     assert again.status == "done"
+
+
+def test_the_start_up_purge_keeps_what_an_import_keeps(store: Store, tmp_path: Path) -> None:
+    """The start-up purge cuts raw samples at the import's cutoff (one function): a block
+    an import kept survives it, one just before the cutoff goes; the audit names both."""
+    from movereg.config import Settings
+    from movereg.dashboard.app import apply_retention
+    from movereg.models import SampleBlock
+    from movereg.storage import IngestBatch
+
+    settings = Settings(data_dir=tmp_path, raw_retention_days=7)
+    lo = raw_from_ns(7)
+    blocks = [SampleBlock("dev", t0, 52.0, np.zeros((52, 3), np.float32))
+              for t0 in (lo - 2 * 10**9, lo + 60 * 10**9)]
+    store.write_batch(IngestBatch(raw=[("dev", b) for b in blocks]))
+    assert apply_retention(settings, store) == 1
+    hi = raw_from_ns(7)
+    assert [c.t0_ns for c in store.iter_raw(device_id="dev")] == [lo + 60 * 10**9]
+    (entry,) = [e for e in store.list_audit(limit=5) if e.action == "retention.raw"]
+    detail = json.loads(entry.detail)
+    assert entry.actor == "system" and sorted(detail) == ["before_ns", "blocks", "days"]
+    assert detail["blocks"] == 1 and detail["days"] == 7
+    assert lo <= detail["before_ns"] <= hi

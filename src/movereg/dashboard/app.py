@@ -30,6 +30,7 @@ from movereg.errors import (
     SensorError,
     StorageError,
 )
+from movereg.pipeline.retention import RawRetention, apply_retention
 from movereg.storage import Store
 
 if TYPE_CHECKING:
@@ -68,18 +69,6 @@ def check_bind(settings: Settings, store: Store) -> None:
             "the network could reach children's data",
             advice="create an admin first: movereg user add NAME --role admin "
                    f"--data-dir {settings.data_dir}")
-
-
-def apply_retention(settings: Settings, store: Store) -> int:
-    """Delete raw samples older than ``settings.raw_retention_days`` (audited)."""
-    import time
-
-    cutoff = time.time_ns() - int(settings.raw_retention_days * 86_400 * 1e9)
-    n = store.delete_raw_before(cutoff)
-    if n:
-        store.audit("system", "retention.raw", detail={"blocks": n, "before_ns": cutoff,
-                                                       "days": settings.raw_retention_days})
-    return n
 
 
 def _status_for(exc: MoveregError) -> int:
@@ -173,7 +162,8 @@ def _routers() -> list[APIRouter]:
 
 
 def create_app(settings: Settings, *, hub: Hub | None = None,
-               store: Store | None = None) -> FastAPI:
+               store: Store | None = None,
+               raw_retention: RawRetention | None = None) -> FastAPI:
     """Build the movereg web app.
 
     Parameters
@@ -186,11 +176,15 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
     store
         An open :class:`Store` to use (its owner closes it); by default the lifespan opens
         ``settings.db_path`` and closes it on shutdown.
+    raw_retention
+        The raw-sample purge to run instead of ``RawRetention(settings)`` (at start-up,
+        then hourly); the app starts it on its store and stops it on shutdown either way.
 
     Returns
     -------
     FastAPI
-        The app; state lives in ``app.state`` (``settings``, ``store``, ``hub``).
+        The app; state lives in ``app.state`` (``settings``, ``store``, ``hub``,
+        ``raw_retention``, ...).
     """
 
     @contextlib.asynccontextmanager
@@ -200,7 +194,10 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
         own_hub = False
         try:
             check_bind(settings, st)
-            await asyncio.to_thread(apply_retention, settings, st)
+            # raw samples past the retention go before the first page, then hourly
+            app.state.raw_retention = (RawRetention(settings) if raw_retention is None
+                                       else raw_retention)
+            await app.state.raw_retention.start(st)
             app.state.store = st
             the_hub = hub
             from movereg.pipeline.band_links import BandLinks
@@ -234,6 +231,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                 with contextlib.suppress(MoveregError):
                     await asyncio.to_thread(refused.flush, st, force=True)
             try:
+                if getattr(app.state, "raw_retention", None) is not None:
+                    await app.state.raw_retention.stop()
                 if getattr(app.state, "band_sync", None) is not None:
                     await app.state.band_sync.stop()
                 if getattr(app.state, "import_jobs", None) is not None:

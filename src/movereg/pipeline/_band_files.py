@@ -130,7 +130,8 @@ class BandFiles:
 
     def _import(self, f: FetchedRecording, r: BandRecording, child_id: int,
                 actor: str) -> SourceRecord:
-        """Register and run the import (a thread); an already stored copy is returned."""
+        """Register and run the import (a thread); an already stored copy is returned.
+        Raw samples are kept under ``raw_retention_days`` like every other import's."""
         from movereg.pipeline.importer import run_import
 
         when = datetime.fromtimestamp(f.start_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -148,7 +149,9 @@ class BandFiles:
         _link_or_copy(f.path, upload)
         try:
             done = run_import(self.store, src.id, upload, device=f.device_id,
-                              epoch_s=self.settings.epoch_s, actor=actor)
+                              epoch_s=self.settings.epoch_s,
+                              raw_retention_days=self.settings.raw_retention_days,
+                              actor=actor)
         except Exception:   # failed: nothing to finish later (a kill leaves the file)
             upload.unlink(missing_ok=True)
             raise

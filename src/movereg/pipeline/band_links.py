@@ -28,12 +28,11 @@ from movereg.models import DeviceFamily
 from movereg.sensors.band import Band, open_band
 from movereg.sensors.links import Advert, Link
 from movereg.sensors.offline import (
-    RECORDERS,
     OfflineRecorder,
     connect_recorder,
     load_recorders,
+    recorder_family,
     recorder_for,
-    recording_family,
 )
 
 __all__ = ["BandLinks"]
@@ -159,15 +158,13 @@ class BandLinks:
     def can_record(self, device_id: str, family: str | None) -> bool:
         """Simulated bands that carry an offline recorder, and Bluetooth bands of a
         family with a registered recorder."""
-        load_recorders()
         sim = self._sim(device_id)
         if sim is not None:
             return getattr(sim, "offline", None) is not None \
-                and DeviceFamily.POLAR_PMD in RECORDERS
+                and recorder_family(DeviceFamily.POLAR_PMD) is not None
         if device_id.startswith(("sim-", "import-")):
             return False   # a simulated band of an earlier run, or an imported file
-        fam = recording_family(family)
-        return fam is not None and fam in RECORDERS
+        return recorder_family(family) is not None
 
     @contextlib.asynccontextmanager
     async def open(self, device_id: str, family: str | None) -> AsyncIterator[OfflineRecorder]:
@@ -187,8 +184,8 @@ class BandLinks:
             finally:
                 await link.disconnect()
             return
-        fam = recording_family(family)
-        if fam is None or fam not in RECORDERS:
+        fam = recorder_family(family)
+        if fam is None:
             raise ProtocolError(f"band {device_id} cannot record on its own",
                                 family=str(family or "unknown"))
         live = self._live_link(device_id)

@@ -70,7 +70,8 @@ class BandSync(BandFiles):
         The store.
     settings
         ``band_sync_interval_min`` (0 = no background scan), ``band_sync_retry_min``,
-        ``band_memory_alert_pct``, ``alert_battery_pct``, ``epoch_s``, ``data_dir``.
+        ``band_memory_alert_pct``, ``alert_battery_pct``, ``epoch_s``, ``data_dir``,
+        ``raw_retention_days`` (the raw samples an import keeps, as for every import).
     opener
         How bands are reached.
     alerts

@@ -9,7 +9,9 @@ memory; outside every child's record); the commit moves them into ``epochs`` ins
 SQLite. A failure, a cancel or a ``kill -9`` leaves the record as it was (staged rows are
 dropped when the import fails or runs again) and the import can simply be started again.
 
-Used by ``movereg import`` and by ``POST /api/children/{id}/imports``.
+Used by ``movereg import``, the uploads (``POST /api/children/{id}/imports``, a relay's
+``POST /api/relay/recordings``) and the band sync; each passes ``raw_retention_days``, so
+every import keeps raw samples under the one retention setting.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -268,10 +270,19 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+@overload
+def raw_from_ns(raw_retention_days: float, now_ns: int | None = None) -> int: ...
+
+
+@overload
+def raw_from_ns(raw_retention_days: None, now_ns: int | None = None) -> None: ...
+
+
 def raw_from_ns(raw_retention_days: float | None, now_ns: int | None = None) -> int | None:
     """The first UTC ns whose raw samples an import keeps under the raw-retention setting
-    (``None``: keep none). Live raw samples older than the retention are deleted, so an
-    import keeps raw samples exactly where live data would still hold them."""
+    (``None``: keep none). The server's purge (at start-up, then hourly) deletes raw
+    samples before the same cutoff (:func:`movereg.pipeline.retention.apply_retention`),
+    so an import keeps raw samples exactly where live data would still hold them."""
     if raw_retention_days is None:
         return None
     now = time.time_ns() if now_ns is None else int(now_ns)

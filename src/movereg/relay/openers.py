@@ -23,11 +23,11 @@ from movereg.errors import DeviceNotFoundError
 from movereg.fsutil import write_json_atomic
 from movereg.models import DeviceFamily
 from movereg.sensors.offline import (
-    RECORDERS,
     BandRecording,
     OfflineRecorder,
     connect_recorder,
     load_recorders,
+    recorder_family,
     recorder_for,
     recording_family,
 )
@@ -50,8 +50,7 @@ class BleOpener:
 
     def can_record(self, device_id: str, family: str | None) -> bool:
         """True when the band's family records on the band."""
-        fam = recording_family(family)
-        return fam is not None and fam in RECORDERS
+        return recorder_family(family) is not None
 
     def open(self, device_id: str, family: str | None
              ) -> AbstractAsyncContextManager[OfflineRecorder]:

@@ -44,6 +44,7 @@ __all__ = [
     "connect_recorder",
     "load_recorders",
     "partial_path",
+    "recorder_family",
     "recorder_for",
     "recording_family",
 ]
@@ -206,6 +207,16 @@ def recording_family(name: str | None) -> DeviceFamily | None:
         return DeviceFamily(name) if name else None
     except ValueError:
         return None
+
+
+def recorder_family(name: str | None) -> DeviceFamily | None:
+    """The :class:`DeviceFamily` named ``name`` when its bands record on their own (a
+    recorder is registered in :data:`RECORDERS`; loaded here if not yet), else None."""
+    fam = recording_family(name)
+    if fam is None:
+        return None
+    load_recorders()
+    return fam if fam in RECORDERS else None
 
 
 def recorder_for(family: DeviceFamily, link: Link, device_id: str) -> OfflineRecorder:
