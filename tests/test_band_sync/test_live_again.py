@@ -116,13 +116,13 @@ def test_simulated_band_streams_again_and_keeps_what_it_recorded(
         r = c.post(f"/api/bands/{dev}/record", json={"rate_hz": 26}, headers=h)
         assert r.status_code == 200, r.text
         assert r.json()["recording"] and dev not in [s.device_id for s in hub.status()]
-        before = links._sim(dev)
+        before = links.sim_transport(dev)
         memory = before.offline
         time.sleep(2.0)                                   # the band records a little
         r = c.post(f"/api/bands/{dev}/record/stop", headers=h)
         assert r.status_code == 200 and r.json()["live"] == LIVE_BACK, r.text
         assert dev in [s.device_id for s in hub.status()]
-        again = links._sim(dev)
+        again = links.sim_transport(dev)
         assert again is not before and again.offline is memory   # the band's own memory
         assert (again.band.seed, again.band.scenario) == (before.band.seed, before.band.scenario)
         held = [p for p in memory.files if p.endswith(".REC")]

@@ -123,6 +123,11 @@ class BandLinks:
             return tr.inner
         return tr if self._is_sim_transport(tr) else None
 
+    def sim_transport(self, device_id: str) -> Any:
+        """The simulated band's own transport behind ``device_id`` (its movement, battery
+        and on-band memory), or None for a band that is not simulated."""
+        return self._sim(device_id)
+
     def is_simulated(self, device_id: str) -> bool:
         """True for a simulated band the hub opened."""
         return self._sim(device_id) is not None

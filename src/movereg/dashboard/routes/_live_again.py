@@ -70,7 +70,7 @@ def _open_session(store: Store, child_id: int | None, device_id: str) -> int | N
 
 def _sim_transport(opener: Any, device_id: str) -> Any:
     """The simulated band's transport behind ``device_id`` (None: not simulated)."""
-    sim = getattr(opener, "_sim", None)
+    sim = getattr(opener, "sim_transport", None)
     return sim(device_id) if callable(sim) else None
 
 
