@@ -88,9 +88,11 @@ class FakeRecorder:
     calls: list[str] = field(default_factory=list)
 
     def add(self, rec_id: str, t0_ns: int, seconds: float, fs_hz: float = 52.0,
-            seed: int = 0) -> BandRecording:
+            seed: int = 0, serial: str | None = None) -> BandRecording:
+        """A recording the band holds; its file names ``serial`` (default: the band's
+        device id) as the device's serial."""
         xyz = movement(round(seconds * fs_hz), fs_hz, seed)
-        data = csv_bytes(t0_ns, fs_hz, xyz, self.device_id)
+        data = csv_bytes(t0_ns, fs_hz, xyz, serial or self.device_id)
         rec = BandRecording(rec_id, t0_ns, len(data), ("ACC.REC",), ".csv")
         self.held[rec_id] = _Held(rec, data)
         return rec

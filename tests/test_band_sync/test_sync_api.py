@@ -167,3 +167,77 @@ def test_resumed_band_imports_keep_raw_under_the_raw_retention(
         assert stored_raw(store, by_start[t_new].device_id).shape == (90 * 52, 3)
         assert stored_raw(store, by_start[t_old].device_id).shape == (0, 3)
         assert store.timeline(kid.id)["epoch_start"].shape[0] == 2 * 90
+
+
+def _band_import(data_dir: Path, monkeypatch: pytest.MonkeyPatch, t0: int, *,
+                 killed: bool) -> dict[str, object]:
+    """One band recording synced in one go, or by a sync killed inside its import that a
+    restarted server finishes; then a second recording synced. What the record holds,
+    with the device named in words (the band's id, the file's own serial or neither)."""
+    import numpy as np
+
+    import movereg.pipeline.importer as importer
+    from movereg.dashboard.import_jobs import ImportJobs
+    from movereg.recordings.base import hash_serial
+
+    settings = Settings(data_dir=data_dir, band_sync_interval_min=0, raw_retention_days=30)
+    with Store(settings.db_path) as store:
+        kid = store.create_child(display_name="Ann")
+        store.assign_device("fake-1", kid.id, at_ns=t0 - NS)
+        band = FakeRecorder("fake-1")
+        band.add("rec-A", t0, 90, serial="SN-IN-FILE")   # the file names its own serial
+        if killed:
+            def kill(*a: object, **k: object) -> object:
+                raise SystemExit("kill -9")
+
+            with monkeypatch.context() as m:
+                m.setattr(importer, "run_import", kill)
+                with pytest.raises(SystemExit):
+                    asyncio.run(BandSync(store, settings, FakeOpener(band))
+                                .sync_band("fake-1", actor="t"))
+            [pending] = store.interrupted_imports()
+            assert pending.import_device == "fake-1" and band.removed == []
+
+            async def restart() -> None:
+                jobs = ImportJobs(store, Settings(data_dir=data_dir, raw_retention_days=30))
+                assert jobs.resume() == 1
+                for _ in range(600):
+                    if not jobs.running(pending.id):
+                        break
+                    await asyncio.sleep(0.05)
+
+            asyncio.run(restart())
+        asyncio.run(BandSync(store, settings, FakeOpener(band)).sync_band("fake-1", actor="t"))
+        band.add("rec-B", t0 + 600 * NS, 60, seed=3, serial="SN-IN-FILE")
+        asyncio.run(BandSync(store, settings, FakeOpener(band)).sync_band("fake-1", actor="t"))
+        assert band.removed == ["rec-A", "rec-B"]
+        salt = store.export_salt().encode()
+        names = {hash_serial("fake-1", salt): "the band", hash_serial("SN-IN-FILE", salt):
+                 "the file's serial", None: "none"}
+        out: dict[str, object] = {}
+        for s in sorted(store.list_sources(child_id=kid.id, kind="file"), key=lambda s: s.id):
+            assert s.status == "done" and s.import_device is None   # only the hash is kept
+            out[f"{s.file_name}: device"] = names.get(s.serial_hash, s.serial_hash)
+            out[f"{s.file_name}: facts"] = (
+                s.device_type, s.fs_hz, s.tz, s.first_sample_ns, s.last_sample_ns,
+                s.samples_read, s.samples_skipped, s.n_epochs, s.n_gaps, s.imported_by)
+            out[f"{s.file_name}: raw"] = stored_raw(store, s.device_id).tobytes()
+        tl = store.timeline(kid.id)
+        for k, v in tl.items():
+            if isinstance(v, np.ndarray) and v.dtype.kind in "fiub":
+                out[f"timeline {k}"] = v.tobytes()
+        return out
+
+
+def test_a_resumed_band_import_keeps_the_bands_device(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A band recording whose import a killed server finishes at its restart lands under
+    the band's device (the device id the sync passed, hashed), as one imported in one go
+    does, with the same samples and epochs; the band's next recording lines up with it."""
+    t0 = (time.time_ns() - 3600 * NS) // NS * NS
+    once = _band_import(tmp_path / "once", monkeypatch, t0, killed=False)
+    resumed = _band_import(tmp_path / "resumed", monkeypatch, t0, killed=True)
+    devices = {k: v for k, v in resumed.items() if k.endswith(": device")}
+    assert len(devices) == 2 and set(devices.values()) == {"the band"}, devices
+    assert any(k.startswith("timeline ") for k in once)
+    assert resumed == once

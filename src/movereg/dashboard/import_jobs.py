@@ -4,7 +4,7 @@ The uploaded file waits in ``<data dir>/imports/uploads/<source id><suffix>`` un
 import is stored or has failed, then it is deleted. Progress lives in the ``sources`` row
 (``GET /api/imports/{id}`` reads it), so a page can be closed and reopened. When the
 server stops (or is killed) mid-import nothing of it is stored; the next start runs it
-again from the kept upload (:meth:`ImportJobs.resume`).
+again from the kept upload with what it was started with (:meth:`ImportJobs.resume`).
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ class ImportJobs:
                                        "the server stopped; add the file again")
                 continue
             self.store.set_import_progress(src.id, 0.0, "starting again after a restart")
-            self.start(src.id, found[0], tz=src.tz, device=None,
+            # the same call the upload, relay upload or band sync made (tz, device and
+            # actor kept with the import; epoch length and raw retention are the
+            # server's settings, as for every import it runs now)
+            self.start(src.id, found[0], tz=src.tz, device=src.import_device,
                        actor=src.imported_by or "system")
             n += 1
         return n

@@ -138,7 +138,8 @@ class BandFiles:
         try:
             src = self.store.begin_import(child_id, file_name=f"band {f.device_id} recording "
                                           f"{when}", size_bytes=f.size_bytes,
-                                          sha256=f.sha256, imported_by=actor)
+                                          sha256=f.sha256, imported_by=actor,
+                                          device=f.device_id)
         except AlreadyImported as exc:
             if exc.source.status == "done":
                 return exc.source

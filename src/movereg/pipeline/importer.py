@@ -301,9 +301,14 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
     import; ``stop`` (the process is stopping) leaves it pending to run again.
     ``raw_retention_days`` keeps the raw samples (float32 g, in the raw table live data
     uses) that are younger than the raw-retention setting; ``None`` keeps none.
+    ``device`` (the band's or given device id; its salted hash names the import's device,
+    else the file's own serial does) defaults to the one registered with the import
+    (:meth:`~movereg.storage.Store.begin_import`), so a rerun is attributed the same way.
     """
     report = progress or (lambda _f, _m: None)
     src = store.get_source(source_id)
+    if device is None:
+        device = src.import_device
 
     def tell(frac: float, msg: str) -> None:
         store.set_import_progress(src.id, frac, msg)
@@ -364,6 +369,7 @@ def import_file(store: Store, child_id: int, path: Path, *, actor: str,
     if not np.isfinite(epoch_s) or epoch_s <= 0:
         raise ValidationError(f"bad epoch length {epoch_s} s")
     src = store.begin_import(child_id, file_name=file_name or p.name, size_bytes=size,
-                             sha256=file_sha256(p), imported_by=actor, tz=tz)
+                             sha256=file_sha256(p), imported_by=actor, tz=tz,
+                             device=device)
     return run_import(store, src.id, p, tz=tz, device=device, epoch_s=epoch_s,
                       raw_retention_days=raw_retention_days, progress=progress, actor=actor)

@@ -52,7 +52,7 @@ _COLS = ("id", "kind", "device_id", "child_id", "file_name", "size_bytes", "sha2
          "device_type", "serial_hash", "fs_hz", "measured_fs_hz", "tz", "first_sample_ns",
          "last_sample_ns", "samples_read", "samples_skipped", "damage", "n_epochs", "n_gaps",
          "imported_by", "created_at", "finished_at", "status", "progress", "message",
-         "removed_reason", "removed_by", "removed_at")
+         "removed_reason", "removed_by", "removed_at", "import_device")
 _SELECT = f"SELECT {', '.join(_COLS)} FROM sources"
 #: Columns :meth:`SourcesMixin.commit_import` takes from the reader's QC.
 _META_COLS = ("device_type", "serial_hash", "fs_hz", "measured_fs_hz", "tz",
@@ -96,6 +96,10 @@ class SourceRecord:
     removed_reason: str | None
     removed_by: str | None
     removed_at: int | None
+    #: the device id the import was started with (``run_import``'s ``device``), so a
+    #: restarted server runs it again the same way; None when none was given, and once
+    #: the import is stored or has failed (the record keeps ``serial_hash``)
+    import_device: str | None = None
 
     @property
     def label(self) -> str:
@@ -159,8 +163,13 @@ class SourcesMixin(IngestMixin, AuditMixin):
 
     # --- the import's life ------------------------------------------------------------
     def begin_import(self, child_id: int, *, file_name: str, size_bytes: int, sha256: str,
-                     imported_by: str, tz: str | None = None) -> SourceRecord:
+                     imported_by: str, tz: str | None = None,
+                     device: str | None = None) -> SourceRecord:
         """Register a pending import; raises :class:`AlreadyImported` for the same file.
+
+        ``imported_by``, ``tz`` and ``device`` (the band's or given device id) are what
+        the import runs with; they are kept with it, so an import a stopped server left
+        pending runs again with the same ones (:meth:`interrupted_imports`).
 
         Raises
         ------
@@ -179,9 +188,10 @@ class SourcesMixin(IngestMixin, AuditMixin):
                 raise AlreadyImported(_source(row))
             cur = con.execute(
                 "INSERT INTO sources(kind, device_id, child_id, file_name, size_bytes, sha256, "
-                "imported_by, tz, created_at, status) VALUES ('file', '', ?, ?, ?, ?, ?, ?, ?, "
-                "'pending')", (child_id, file_name, int(size_bytes), sha256, imported_by, tz,
-                               now_ns()))
+                "imported_by, tz, import_device, created_at, status) VALUES ('file', '', ?, ?, "
+                "?, ?, ?, ?, ?, ?, 'pending')",
+                (child_id, file_name, int(size_bytes), sha256, imported_by, tz,
+                 device or None, now_ns()))
             sid = int(cur.lastrowid or 0)
             con.execute("UPDATE sources SET device_id = ? WHERE id = ?",
                         (import_device_id(sid), sid))
@@ -201,8 +211,8 @@ class SourcesMixin(IngestMixin, AuditMixin):
             raise ValidationError(f"bad import status {status!r}")
         with self._tx("cannot save the import's outcome") as con:
             self.discard_staged(source_id)
-            con.execute("UPDATE sources SET status = ?, message = ?, finished_at = ? "
-                        "WHERE id = ? AND status IN ('pending', 'running')",
+            con.execute("UPDATE sources SET status = ?, message = ?, finished_at = ?, "
+                        "import_device = NULL WHERE id = ? AND status IN ('pending', 'running')",
                         (status, message[:500], now_ns(), int(source_id)))
             src = self.get_source(source_id)
             self.audit(actor, f"import.{status}", child_id=src.child_id,
@@ -327,7 +337,7 @@ class SourcesMixin(IngestMixin, AuditMixin):
             con.execute(
                 f"UPDATE sources SET {', '.join(f'{c} = ?' for c in _META_COLS)}, damage = ?, "
                 "n_epochs = ?, n_gaps = ?, status = 'done', progress = 1, message = '', "
-                "finished_at = ? WHERE id = ?",
+                "finished_at = ?, import_device = NULL WHERE id = ?",
                 (*vals, json.dumps(meta.get("damage") or []), n_epochs, len(gap_list),
                  now_ns(), sid))
             done = self.get_source(sid)
@@ -379,6 +389,8 @@ class SourcesMixin(IngestMixin, AuditMixin):
         return self.get_source(source_id)
 
     def interrupted_imports(self) -> list[SourceRecord]:
-        """Imports left pending or running by a stopped process (oldest first)."""
+        """Imports left pending or running by a stopped process (oldest first), each
+        with what it was started with (``child_id``, ``tz``, ``imported_by``,
+        ``import_device``)."""
         return sorted(self.list_sources(kind="file", statuses=("pending", "running")),
                       key=lambda s: s.id)

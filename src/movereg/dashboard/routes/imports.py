@@ -203,7 +203,8 @@ async def add_import(child_id: ChildId, request: Request, store: StoreDep,
         if size == 0:
             raise InputFileError(name, "empty file")
         src = await run_sync(store.begin_import, child_id, file_name=name, size_bytes=size,
-                             sha256=sha, imported_by=principal.actor, tz=tz or None)
+                             sha256=sha, imported_by=principal.actor, tz=tz or None,
+                             device=device or None)
     except AlreadyImported as exc:
         discard(tmp)
         return JSONResponse(_out(exc.source, again=True).model_dump(mode="json"),

@@ -210,7 +210,8 @@ async def relay_upload(request: Request, store: StoreDep, settings: SettingsDep,
                                   advice="upload it again")
         await asyncio.to_thread(fsync_path, tmp)
         src = await run_sync(store.begin_import, child, file_name=name, size_bytes=size,
-                             sha256=sha, imported_by=relay.actor, tz=None)
+                             sha256=sha, imported_by=relay.actor, tz=None,
+                             device=band)
     except _TooLarge as exc:
         discard(tmp)
         return _too_large(exc.max_bytes)
