@@ -74,3 +74,32 @@ def test_starting_a_session_keeps_the_demo_bands_memory_and_battery(
         (src,) = [x for x in app.store.list_sources(child_id=kid, kind="file")
                   if x.status == "done"]
         assert src.fs_hz == 26.0
+
+
+def test_a_session_started_while_the_band_records_keeps_the_recording(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record, then start a session with the band still recording: the band goes on
+    recording (a band records or streams, not both: it refuses the live stream, as a
+    Polar band does, until the recording stops); Stop recording, and its live stream
+    comes back for the session and a sync imports what it recorded."""
+    with real_hub(tmp_path, monkeypatch) as app:
+        c, h, kid = app.client, app.h, app.kid
+        app.connect_as_demo(SEED, DEV, scenario="calm", battery_pct=40.0)
+        assert c.post(f"/api/bands/{DEV}/assign", json={"child_id": kid},
+                      headers=h).status_code == 204
+        memory = app.links.sim_transport(DEV).offline
+        r = c.post(f"/api/bands/{DEV}/record", json={"rate_hz": 26}, headers=h)
+        assert r.status_code == 200 and r.json()["recording"], r.text
+        time.sleep(1.0)
+        r = c.post("/api/sessions/group", json={"child_ids": [kid]}, headers=h)
+        assert r.status_code == 201 and r.json()["bands"] == {str(kid): DEV}, r.text
+        time.sleep(1.0)
+        assert app.links.sim_transport(DEV).offline is memory
+        assert memory.recording is not None and memory.recording.rate == 26.0  # still on
+        assert app.status(DEV).state != "streaming"
+        r = c.post(f"/api/bands/{DEV}/record/stop", headers=h)
+        assert r.status_code == 200 and not r.json()["recording"], r.text
+        st = app.wait_streaming(DEV)
+        assert st.state == "streaming" and 35 <= st.battery_pct <= 40, st
+        s = app.sync(DEV)
+        assert s["ok"] and s["imported"] == 1, s
