@@ -39,8 +39,9 @@ def browser(demo: Any) -> Iterator[Any]:
     yield from chromium()
 
 
-def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
-                                                                     browser: Any) -> None:
+def _tablet(demo: Any, browser: Any, path: str) -> tuple[Any, Any, list[str]]:
+    """The therapist signed in on a tablet (1024x768) at ``path``: context, page and the
+    page's script errors."""
     ARTIFACTS.mkdir(exist_ok=True)
     ctx = browser.new_context(viewport={"width": 1024, "height": 768}, timezone_id="UTC",
                               locale="en-GB")
@@ -48,7 +49,13 @@ def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     user, password = demo.logins["therapist"]
-    _login(page, demo.url, "/sessions", user, password)
+    _login(page, demo.url, path, user, password)
+    return ctx, page, errors
+
+
+def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
+                                                                     browser: Any) -> None:
+    ctx, page, errors = _tablet(demo, browser, "/sessions")
     kids = sorted(int(v) for v in page.evaluate(
         "() => Array.from(document.querySelectorAll('input[name=child]')).map(e => e.value)"))
     assert len(kids) == 2, kids
@@ -114,14 +121,7 @@ def _at_17(route: Any) -> None:
 
 
 def test_the_bands_page_marks_low_battery_by_the_same_setting(demo: Any, browser: Any) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    ctx = browser.new_context(viewport={"width": 1024, "height": 768}, timezone_id="UTC",
-                              locale="en-GB")
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    user, password = demo.logins["therapist"]
-    _login(page, demo.url, "/bands", user, password)
+    ctx, page, errors = _tablet(demo, browser, "/bands")
     band, on_band = _bands_lines(page, "sim-2")      # the demo's band at 14 %: low at 15, 20
     assert re.search(r"battery low \(1[34]%\)", band), band
     assert re.search(r"battery low \(1[34]%\)", on_band), on_band
