@@ -4,7 +4,10 @@
 A scripted /api/live feed (Playwright's WebSocket routing) reports a band at 17 % and one
 at 60 %: on the live group view (1024x768) the 17 % band reads "battery low (17%)" only
 where the setting is 20, as the ``battery_low`` device alert would; 60 % is never low; the
-live page marks the same. Screenshots: ``test-artifacts/battery-[live-]<setting>.png``.
+live page marks the same. The bands page (band line and "on the band" line) marks low by
+the same setting: the demo's band at 14 % (still 14 % after the session started with it:
+a demo band opened again keeps its battery) and, scripted, a band at 17 %.
+Screenshots: ``test-artifacts/battery-[live-|bands-|bands-17-]<setting>.png``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ def browser(demo: Any) -> Iterator[Any]:
     yield from chromium()
 
 
-def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
-                                                                     browser: Any) -> None:
+def _tablet(demo: Any, browser: Any, path: str) -> tuple[Any, Any, list[str]]:
+    """The therapist signed in on a tablet (1024x768) at ``path``: context, page and the
+    page's script errors."""
     ARTIFACTS.mkdir(exist_ok=True)
     ctx = browser.new_context(viewport={"width": 1024, "height": 768}, timezone_id="UTC",
                               locale="en-GB")
@@ -45,7 +49,13 @@ def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     user, password = demo.logins["therapist"]
-    _login(page, demo.url, "/sessions", user, password)
+    _login(page, demo.url, path, user, password)
+    return ctx, page, errors
+
+
+def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
+                                                                     browser: Any) -> None:
+    ctx, page, errors = _tablet(demo, browser, "/sessions")
     kids = sorted(int(v) for v in page.evaluate(
         "() => Array.from(document.querySelectorAll('input[name=child]')).map(e => e.value)"))
     assert len(kids) == 2, kids
@@ -84,5 +94,54 @@ def test_a_band_at_17_percent_is_low_only_when_the_setting_says_so(demo: Any,
         ("low" if demo.threshold >= 17 else "ok")
     assert page.get_attribute(f"#band-{kids[1]}", "data-battery") == "ok"
     page.screenshot(path=str(ARTIFACTS / f"battery-live-{demo.threshold}.png"), full_page=False)
+    assert errors == [], errors
+    ctx.close()
+
+
+def _bands_lines(page: Any, dev: str) -> tuple[str, str]:
+    """The band's line and its "on the band" line, once both know the battery."""
+    tile = f'.band-tile[data-device-id="{dev}"]'
+    for line in (".band-state", ".rec-state"):
+        page.wait_for_selector(f"{tile} {line}[data-battery]:not([data-battery='unknown'])",
+                               timeout=30_000)
+    return page.inner_text(f"{tile} .band-state"), page.inner_text(f"{tile} .rec-state")
+
+
+def _at_17(route: Any) -> None:
+    """The server's answer, with band sim-2's battery at 17 %."""
+    resp = route.fetch()
+    data = resp.json()
+    for b in data if isinstance(data, list) else [data]:
+        if b.get("device_id") == "sim-2":
+            if b.get("status"):
+                b["status"]["battery_pct"] = 17
+            if "battery_pct" in b:
+                b["battery_pct"] = 17
+    route.fulfill(response=resp, json=data)
+
+
+def test_the_bands_page_marks_low_battery_by_the_same_setting(demo: Any, browser: Any) -> None:
+    ctx, page, errors = _tablet(demo, browser, "/bands")
+    band, on_band = _bands_lines(page, "sim-2")      # the demo's band at 14 %: low at 15, 20
+    assert re.search(r"battery low \(1[34]%\)", band), band
+    assert re.search(r"battery low \(1[34]%\)", on_band), on_band
+    band1, on_band1 = _bands_lines(page, "sim-1")
+    assert re.search(r"battery \d\d%", band1) and "low" not in band1, band1
+    assert re.search(r"battery \d\d%", on_band1) and "battery low" not in on_band1, on_band1
+    page.screenshot(path=str(ARTIFACTS / f"battery-bands-{demo.threshold}.png"), full_page=True)
+
+    page.route(re.compile(r".*/api/bands(/sim-2/recorder(/refresh)?)?(\?.*)?$"), _at_17)
+    page.reload()
+    band, on_band = _bands_lines(page, "sim-2")
+    tile = '.band-tile[data-device-id="sim-2"]'
+    want = "low" if demo.threshold >= 17 else "ok"
+    for text, line in ((band, ".band-state"), (on_band, ".rec-state")):
+        assert page.get_attribute(f"{tile} {line}", "data-battery") == want, text
+        if want == "low":
+            assert "battery low (17%)" in text, text
+        else:
+            assert "battery 17%" in text and "battery low" not in text, text
+    page.screenshot(path=str(ARTIFACTS / f"battery-bands-17-{demo.threshold}.png"),
+                    full_page=True)
     assert errors == [], errors
     ctx.close()

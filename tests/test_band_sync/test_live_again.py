@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from h5_api_support import PASSWORD, Api, make_api
+from h5_api_support import Api, make_api
+from real_hub_support import real_hub
 
-from movereg.config import Settings
-from movereg.dashboard import auth as auth_mod
-from movereg.dashboard.app import create_app
 from movereg.dashboard.routes._live_again import LIVE_BACK, LIVE_PAUSED
-from movereg.storage import Store
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -94,25 +86,14 @@ def test_simulated_band_streams_again_and_keeps_what_it_recorded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real hub and the demo's simulated band: live again after Stop recording, and
     the recording it holds is still there for Sync now."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(auth_mod, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    settings = Settings(data_dir=tmp_path / "data", band_sync_interval_min=0)
-    store = Store(settings.db_path)
-    kid = store.create_child(display_name="Kai").id
-    ther = store.create_user("tess", auth_mod.hash_password(PASSWORD), "therapist")
-    store.link_user_child(ther.id, kid)
-    token = store.create_token(ther.id, "bearer", 3600)[0]
-    h = {"Authorization": f"Bearer {token}"}
-    app = create_app(settings, store=store)
-    with TestClient(app) as c:
+    with real_hub(tmp_path, monkeypatch) as app:
+        c, h, kid = app.client, app.h, app.kid
         r = c.post("/api/bands/connect", json={"target": "sim:7", "child_id": kid}, headers=h)
         assert r.status_code == 201, r.text
         dev = r.json()["device_id"]
         assert c.post(f"/api/bands/{dev}/assign", json={"child_id": kid},
                       headers=h).status_code == 204
-        hub, links = app.state.hub, app.state.band_sync.opener
+        hub, links = app.hub, app.links
         r = c.post(f"/api/bands/{dev}/record", json={"rate_hz": 26}, headers=h)
         assert r.status_code == 200, r.text
         assert r.json()["recording"] and dev not in [s.device_id for s in hub.status()]
@@ -127,22 +108,10 @@ def test_simulated_band_streams_again_and_keeps_what_it_recorded(
         assert (again.band.seed, again.band.scenario) == (before.band.seed, before.band.scenario)
         held = [p for p in memory.files if p.endswith(".REC")]
         assert held, memory.files
-        r = c.post(f"/api/bands/{dev}/sync", headers=h)
-        assert r.status_code == 202, r.text
-        for _ in range(600):
-            s = c.get(f"/api/bands/{dev}/sync", headers=h).json()
-            if not s["running"]:
-                break
-            time.sleep(0.05)
+        s = app.sync(dev)
         assert s["ok"] and s["imported"] == 1, s
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:                # live samples flow again
-            st = {x.device_id: x for x in hub.status()}[dev]
-            if st.state == "streaming":
-                break
-            time.sleep(0.2)
+        st = app.wait_streaming(dev)                      # live samples flow again
         assert st.state == "streaming", st
-    store.close()
 
 
 def test_a_band_that_does_not_stream_again_says_what_to_do(

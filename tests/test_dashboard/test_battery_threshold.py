@@ -1,6 +1,7 @@
 """The therapist's screens mark a band's battery low at the server's ``alert_battery_pct``,
-the threshold of the ``battery_low`` device alert: one source, so a tile and the alert
-list never disagree (the pages' own marking is walked in tests/e2e/test_browser_battery)."""
+the threshold of the ``battery_low`` device alert: one source, so a tile, the bands page and
+the alert list never disagree (the pages' own marking is walked in
+tests/e2e/test_browser_battery)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,24 @@ def test_live_pages_get_the_alert_threshold(api: Api, threshold: int) -> None:
     assert _alerts_battery_low(api, threshold) and not _alerts_battery_low(api, threshold + 1)
 
 
+@pytest.mark.parametrize("threshold", [15, 20])
+def test_the_bands_page_gets_the_alert_threshold(api: Api, threshold: int) -> None:
+    """The bands page (band line and "on the band" line) marks low by the same setting."""
+    app = api.client.app
+    app.state.settings = app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"alert_battery_pct": threshold})
+    r = api.client.get("/bands", headers=api.h("tess"))
+    assert r.status_code == 200, r.text
+    assert _config(r.text, "bands-config") == {"battery_low_pct": threshold}
+    for script in ("/static/band_recording.js", "/static/bands.js"):
+        assert f'<script src="{script}">' in r.text, script
+        js = api.client.get(script).text
+        assert "M.battery(" in js and "cfg.battery_low_pct" in js, script
+
+
 def test_no_threshold_of_its_own_in_the_scripts() -> None:
     static = Path(__file__).resolve().parents[2] / "src/movereg/dashboard/static"
-    for name in ("session.js", "live.js"):
+    for name in ("session.js", "live.js", "bands.js", "band_recording.js"):
         text = (static / name).read_text()
         assert "battery_low_pct" in text, name
         assert not re.search(r"battery_pct\s*<=?\s*\d", text), name

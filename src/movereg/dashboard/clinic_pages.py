@@ -98,7 +98,9 @@ def bands_page(request: Request, store: StoreDep, user: OptionalUser) -> Respons
         sims = [f"sim:{i}" for i in range(1, 5)]
     kids = [{"id": c.id, "nickname": _nickname(c), "band": store.child_band(c.id)}
             for c in _children_for(store, gate)]
-    return _render(request, "bands.html", {"sims": sims, "kids": kids}, user=gate)
+    return _render(request, "bands.html", {"sims": sims, "kids": kids,
+                                           "battery_low_pct": settings.alert_battery_pct},
+                   user=gate)
 
 
 @router.get("/sessions", response_model=None)

@@ -6,7 +6,9 @@ band the hub opened:
 
 * a **simulated** band (demo): a second link to the same simulated band (its own recorder
   and file system, :class:`~movereg.sensors.sim_link.SimulatedTransport`), so the live
-  stream goes on while the band is synced. :meth:`BandLinks.set_in_range` walks a
+  stream goes on while the band is synced. Opened again under its device id (a session
+  starts, a recording stops), it is the same band: :meth:`BandLinks.band_factory` keeps
+  its movement, battery, speed and memory. :meth:`BandLinks.set_in_range` walks a
   simulated band out of range (its live stream stops, the hub's client keeps trying to
   reconnect, sync says "not in range") and back;
 * a **Bluetooth** band the hub streams from: its open link is shared (a band takes one
@@ -25,7 +27,7 @@ from typing import Any
 
 from movereg.errors import DeviceNotFoundError, ProtocolError
 from movereg.models import DeviceFamily
-from movereg.sensors.band import Band, open_band
+from movereg.sensors.band import Band, band_device_id, open_band
 from movereg.sensors.links import Advert, Link
 from movereg.sensors.offline import (
     OfflineRecorder,
@@ -38,6 +40,11 @@ from movereg.sensors.offline import (
 __all__ = ["BandLinks"]
 
 log = logging.getLogger(__name__)
+
+# options of ``open_band`` that make a simulated band (or are not for one): a band opened
+# again keeps its own
+_SIM_BAND_OPTIONS = frozenset({"seed", "scenario", "speed", "battery_pct", "bursts_ns",
+                               "family", "backend"})
 
 
 def _check_in_range(device_id: str, away: set[str]) -> None:
@@ -102,12 +109,36 @@ class BandLinks:
 
     # --- the hub's band factory ----------------------------------------------------------
     def band_factory(self, target: str, **options: Any) -> Band:
-        """``open_band`` for the hub, remembering the band (simulated ones can leave range)."""
-        band = open_band(target, backend=self.backend, **options)
+        """``open_band`` for the hub, remembering the band (simulated ones can leave range).
+
+        A simulated band this server opened before under the same device id is opened
+        again *as it was* (:meth:`_reopen_sim`), as a real band keeps its memory and its
+        wearer: starting a session, *Stop recording* or connecting it on the bands page
+        all reach the same band, whatever seed the ``sim:`` target names.
+        """
+        dev = options.get("device_id") or band_device_id(target)
+        old = self._sim(dev) if dev and band_device_id(target) != target else None
+        band = (open_band(target, backend=self.backend, **options) if old is None
+                else self._reopen_sim(old, options))
         self._bands[band.device_id] = band
         tr = getattr(band, "transport", None)
         if self._is_sim_transport(tr):
             band.transport = _RangedTransport(tr, band.device_id, self._away)  # type: ignore[attr-defined]
+        return band
+
+    @staticmethod
+    def _reopen_sim(old: Any, options: dict[str, Any]) -> Band:
+        """The simulated band behind ``old`` (its transport) on a fresh connection: the same
+        child's movement, going on where it stopped; its battery, draining on; its speed;
+        and its memory (``offline``: what it recorded on itself). What makes the band
+        (seed, scenario, battery, bursts, speed) comes from the band, not ``options``."""
+        from movereg.sensors.sim_link import SimulatedBandConnection
+
+        kept = {k: v for k, v in options.items() if k not in _SIM_BAND_OPTIONS}
+        band = SimulatedBandConnection(old.band.seed, scenario=old.band.scenario,
+                                       speed=old.speed, **kept)
+        tr: Any = band.transport      # not connected yet: its link opens on the old band
+        tr.band, tr.offline = old.band, old.offline
         return band
 
     @staticmethod

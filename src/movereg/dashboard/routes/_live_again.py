@@ -68,38 +68,20 @@ def _open_session(store: Store, child_id: int | None, device_id: str) -> int | N
                  if s.device_id == device_id), None)
 
 
-def _sim_transport(opener: Any, device_id: str) -> Any:
-    """The simulated band's transport behind ``device_id`` (None: not simulated)."""
-    sim = getattr(opener, "sim_transport", None)
-    return sim(device_id) if callable(sim) else None
-
-
-def _same_sim_band(old: Any, device_id: str) -> dict[str, Any]:
-    """``Hub.connect`` arguments that open the simulated band behind ``old`` (its
-    transport) again as it was: the same child's movement, battery and speed."""
-    band = old.band
-    options: dict[str, Any] = {"scenario": band.scenario, "speed": old.speed}
-    if band.battery is not None:
-        options["battery_pct"] = float(band.battery.level())
-    return {"target": f"sim:{band.seed}", "device_id": device_id, "options": options}
-
-
-async def reconnect(hub: Any, store: Store, opener: Any, device_id: str, *,
-                    actor: str) -> str:
+async def reconnect(hub: Any, store: Store, device_id: str, *, actor: str) -> str:
     """Stream ``device_id`` again (audit-logged); the sentence for the page.
 
-    A simulated band opened again would be a new band with an empty memory: it is opened
-    as it was, and what it recorded on itself is carried over, as a real band keeps it.
+    A simulated band comes back as it was, with what it recorded on itself (the hub's
+    band factory, :meth:`~movereg.pipeline.band_links.BandLinks.band_factory`, opens it
+    so), as a real band keeps it.
     """
     if live_now(hub, device_id):
         return LIVE_BACK
     child = await run_sync(store.device_child, device_id)
     session = await run_sync(_open_session, store, child, device_id)
-    old = _sim_transport(opener, device_id)
-    same: dict[str, Any] = {} if old is None else _same_sim_band(old, device_id)
     try:
-        dev = str(await maybe_await(hub.connect(same.pop("target", live_target(device_id)),
-                                                child_id=child, session_id=session, **same)))
+        dev = str(await maybe_await(hub.connect(live_target(device_id), child_id=child,
+                                                session_id=session)))
     except MoveregError as exc:
         return (f"Live movement did not come back by itself ({exc.message}). "
                 "Connect the band here to see it again.")
@@ -107,9 +89,6 @@ async def reconnect(hub: Any, store: Store, opener: Any, device_id: str, *,
         log.warning("band %s did not stream again: %r", device_id, exc)
         return ("Live movement did not come back by itself (the band did not answer). "
                 "Connect the band here to see it again.")
-    new = _sim_transport(opener, dev)
-    if old is not None and new is not None and new is not old:
-        new.offline = old.offline
     await run_sync(store.audit, actor, "band.connect", child_id=child,
                    detail={"device_id": dev, "session_id": session,
                            "why": "live again after recording on the band"})

@@ -144,7 +144,7 @@ async def start_band_recording(device_id: str, body: RecordIn, request: Request,
                                   child_id=child)
     except Exception:
         if live and forget(request.app.state, device_id):   # not recording: live again
-            await reconnect(hub, store, svc.opener, device_id, actor=principal.actor)
+            await reconnect(hub, store, device_id, actor=principal.actor)
         raise
     out = await run_sync(_recorder_out, store, svc, device_id)
     return out.model_copy(update={"live": live})
@@ -160,8 +160,8 @@ async def stop_band_recording(device_id: str, request: Request, store: StoreDep,
     await svc.stop_recording(device_id, actor=principal.actor, child_id=child)
     live = ""
     if forget(request.app.state, device_id):
-        live = await reconnect(getattr(request.app.state, "hub", None), store, svc.opener,
-                               device_id, actor=principal.actor)
+        live = await reconnect(getattr(request.app.state, "hub", None), store, device_id,
+                               actor=principal.actor)
     out = await run_sync(_recorder_out, store, svc, device_id)
     return out.model_copy(update={"live": live})
 

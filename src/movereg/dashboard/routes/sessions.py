@@ -124,7 +124,8 @@ def _start_group(store: Store, principal: Principal, body: GroupIn) -> list[Sess
 
 
 async def _attach_band(hub: Any, s: Session) -> str | None:
-    """(Re)connect the child's band so its data carries the child and session."""
+    """(Re)connect the child's band so its data carries the child and session (a demo
+    band comes back as it was, memory and battery included: ``BandLinks.band_factory``)."""
     if s.device_id is None:
         return None
     target = live_target(s.device_id)

@@ -9,6 +9,7 @@
   const asked = {};         // device id -> ms of the last /recorder read
   const checked = {};       // device id -> the band itself was asked once
   const msg = document.getElementById("band-msg");
+  const cfg = JSON.parse(document.getElementById("bands-config").textContent);
 
   function url(dev, tail) { return "/api/bands/" + encodeURIComponent(dev) + tail; }
   function hhmm(iso) { if (!iso) return ""; const d = new Date(iso); return d.toLocaleString([], {weekday: "short", hour: "2-digit", minute: "2-digit"}); }
@@ -18,7 +19,8 @@
     const parts = [];
     parts.push(r.recording ? "Recording on the band" + (r.rate_hz ? " at " + r.rate_hz + " Hz" : "") + (r.started_at ? " since " + hhmm(r.started_at) : "") : "Not recording on the band");
     if (r.free_bytes !== null && r.total_bytes) parts.push("memory " + Math.round(100 * r.free_bytes / r.total_bytes) + " % free (" + mb(r.free_bytes) + ")");
-    parts.push(r.battery_pct !== null ? "battery " + r.battery_pct + " %" : "battery not reported");
+    const bat = M.battery(r.battery_pct, cfg.battery_low_pct);   // low as on the live pages
+    parts.push(bat ? bat.text : "battery not reported");
     if (!r.in_range) parts.push("out of range");
     return parts.join(" · ");
   }
@@ -82,7 +84,9 @@
     box.hidden = !r.can_record;
     if (!r.can_record) return;
     const running = r.sync && r.sync.running;
-    box.querySelector(".rec-state").textContent = stateWords(r);
+    const line = box.querySelector(".rec-state"), bat = M.battery(r.battery_pct, cfg.battery_low_pct);
+    line.textContent = stateWords(r);
+    line.dataset.battery = bat ? (bat.low ? "low" : "ok") : "unknown";
     const sel = box.querySelector(".rec-rate");
     const keep = sel.value;
     sel.innerHTML = "";

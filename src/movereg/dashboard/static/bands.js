@@ -4,6 +4,8 @@
 (function () {
   const M = window.movereg;
   const kids = JSON.parse(document.getElementById("bands-kids").textContent);
+  // battery low at the server's alert_battery_pct, as on the live pages (M.battery)
+  const cfg = JSON.parse(document.getElementById("bands-config").textContent);
   const msg = document.getElementById("band-msg");
   const tiles = document.getElementById("band-tiles");
   const rssi = {};
@@ -39,10 +41,12 @@
     document.getElementById("scan-empty").hidden = list.children.length > 0;
   });
 
+  function batteryOf(st) { return st ? M.battery(st.battery_pct, cfg.battery_low_pct) : null; }
   function stateWords(st) {
     if (!st) return "not connected";
     const parts = [st.state];
-    if (st.battery_pct !== null && st.battery_pct !== undefined) parts.push("battery " + st.battery_pct + "%");
+    const bat = batteryOf(st);
+    if (bat) parts.push(bat.text);
     if (st.last_data_at) parts.push("last data " + Math.max(0, Math.round((Date.now() - Date.parse(st.last_data_at)) / 1000)) + " s ago");
     return parts.join(" · ");
   }
@@ -78,7 +82,9 @@
         });
         tiles.appendChild(el);
       }
-      el.querySelector(".band-state").textContent = stateWords(b.status) + (rssi[b.device_id] !== undefined ? " · " + signalWords(rssi[b.device_id]) : "");
+      const line = el.querySelector(".band-state"), bat = batteryOf(b.status);
+      line.textContent = stateWords(b.status) + (rssi[b.device_id] !== undefined ? " · " + signalWords(rssi[b.device_id]) : "");
+      line.dataset.battery = bat ? (bat.low ? "low" : "ok") : "unknown";
       el.querySelector(".band-child").textContent = b.child_id ? "Worn by " + kidName(b.child_id) : "Not assigned";
       el.querySelector(".disconnect").hidden = !b.status;
       el.querySelector(".unassign").hidden = !b.child_id;
