@@ -302,13 +302,12 @@ def run_import(store: Store, source_id: int, path: Path, *, tz: str | None = Non
     ``raw_retention_days`` keeps the raw samples (float32 g, in the raw table live data
     uses) that are younger than the raw-retention setting; ``None`` keeps none.
     ``device`` (the band's or given device id; its salted hash names the import's device,
-    else the file's own serial does) defaults to the one registered with the import
-    (:meth:`~movereg.storage.Store.begin_import`), so a rerun is attributed the same way.
+    else the file's own serial does): pass the one registered with the import
+    (:meth:`~movereg.storage.Store.begin_import`); a resumed import passes
+    ``import_device`` again (:meth:`~movereg.dashboard.import_jobs.ImportJobs.resume`).
     """
     report = progress or (lambda _f, _m: None)
     src = store.get_source(source_id)
-    if device is None:
-        device = src.import_device
 
     def tell(frac: float, msg: str) -> None:
         store.set_import_progress(src.id, frac, msg)

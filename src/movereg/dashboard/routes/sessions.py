@@ -19,7 +19,7 @@ from movereg.dashboard.deps import (
     visible_children,
 )
 from movereg.dashboard.routes._common import SessionId, maybe_await, run_sync
-from movereg.dashboard.routes._live_again import live_target
+from movereg.dashboard.routes._live_again import live_now, live_target
 from movereg.dashboard.schemas import MAX_ID, SessionIn, SessionOut, StrictIn, dt, dt_or_none
 from movereg.errors import MoveregError, NotFoundError, ValidationError
 from movereg.storage import Session, Store
@@ -130,7 +130,7 @@ async def _attach_band(hub: Any, s: Session) -> str | None:
         return None
     target = live_target(s.device_id)
     try:
-        if any(st.device_id == s.device_id for st in hub.status()):
+        if live_now(hub, s.device_id):
             await maybe_await(hub.disconnect(s.device_id))
         return str(await maybe_await(hub.connect(target, child_id=s.child_id,
                                                  session_id=s.id)))
